@@ -1,0 +1,9 @@
+DROP TABLE retry_schedule;
+DROP TABLE attempts;
+DROP TABLE deliveries;
+DROP TABLE consumer_offsets;
+DROP TABLE events;
+DROP TABLE webhooks;
+DROP TABLE settings;
+DROP TABLE users;
+DROP TABLE customers;

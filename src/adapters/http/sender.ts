@@ -1,0 +1,80 @@
+/** @module The Sender port over Bun `fetch`: bounded time, no redirects, a capped answer. */
+import type { SendRequest, SendResult, Sender } from "../../domain/ports.ts";
+import type { TargetCheck } from "./target-guard.ts";
+
+export interface FetchSenderOptions {
+  /** Bytes of the response body kept; the rest is not read. */
+  maxResponseBytes: number;
+  checkTarget: TargetCheck;
+  userAgent: string;
+}
+
+export class FetchSender implements Sender {
+  constructor(private readonly options: FetchSenderOptions) {}
+
+  async send(request: SendRequest): Promise<SendResult> {
+    const started = performance.now();
+    const elapsed = () => performance.now() - started;
+    const refused = await this.options.checkTarget(new URL(request.url));
+    if (refused) return failure(elapsed(), `blocked: ${refused}`);
+    try {
+      const response = await fetch(request.url, {
+        method: "POST",
+        headers: { "user-agent": this.options.userAgent, ...request.headers, "content-type": "application/json" },
+        body: request.body,
+        redirect: "manual",
+        signal: AbortSignal.timeout(request.timeoutMs),
+      });
+      const responseBody = await readCapped(response, this.options.maxResponseBytes);
+      const ok = response.status >= 200 && response.status < 300;
+      return {
+        status: response.status,
+        durationMs: elapsed(),
+        error: ok ? null : `HTTP ${response.status}`,
+        responseBody,
+        retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
+      };
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      const timedOut = e.name === "TimeoutError" || e.name === "AbortError";
+      return failure(elapsed(), timedOut ? `timeout after ${request.timeoutMs}ms` : `network: ${e.code ?? e.message}`);
+    }
+  }
+}
+
+function failure(durationMs: number, error: string): SendResult {
+  return { status: null, durationMs, error, responseBody: null, retryAfterMs: null };
+}
+
+/** Reads at most `limit` bytes of the body and drops the rest. */
+async function readCapped(response: Response, limit: number): Promise<string | null> {
+  if (!response.body) return null;
+  if (limit === 0) {
+    await response.body.cancel();
+    return null;
+  }
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } finally {
+    if (size >= limit) await reader.cancel().catch(() => {});
+    else reader.releaseLock();
+  }
+  const text = Buffer.concat(chunks).subarray(0, limit).toString("utf8");
+  return text.length > 0 ? text : null;
+}
+
+/** Retry-After in seconds or as an HTTP date, as milliseconds from now. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | null {
+  if (!value) return null;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, date - now);
+}

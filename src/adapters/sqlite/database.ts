@@ -1,0 +1,26 @@
+/** @module Opens the embedded SQLite database in WAL mode under the data directory. */
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+export interface SqliteOptions {
+  dataDir: string;
+  synchronous: "FULL" | "NORMAL";
+}
+
+/** The database file, created with its directory when absent. */
+export function openDatabase(options: SqliteOptions): Database {
+  mkdirSync(options.dataDir, { recursive: true });
+  const db = new Database(join(options.dataDir, "hookrelay.db"), { create: true, strict: true });
+  db.run("PRAGMA journal_mode = WAL");
+  db.run(`PRAGMA synchronous = ${options.synchronous}`);
+  // Several roles may share the file from separate processes; wait for the writer instead of failing.
+  db.run("PRAGMA busy_timeout = 5000");
+  return db;
+}
+
+/** Liveness: a trivial query answers. */
+export function pingDatabase(db: Database): Promise<void> {
+  db.query("SELECT 1").get();
+  return Promise.resolve();
+}

@@ -1,0 +1,141 @@
+/**
+ * @module The EventLog port on embedded SQLite: appends are group-committed, readers in
+ * this process are woken at once, readers in other processes poll.
+ */
+import type { Database } from "bun:sqlite";
+import type { Event } from "../../domain/model.ts";
+import type { AppendOutcome, EventConsumer, EventLog, LoggedEvent } from "../../domain/ports.ts";
+import { Coalescer } from "../../platform/coalesce.ts";
+import { pingDatabase } from "./database.ts";
+import { type EventRow, toEvent } from "./rows.ts";
+
+/** How often a consumer's finished position is written back (re-reads after a crash are idempotent). */
+const COMMIT_INTERVAL_MS = 100;
+
+export class SqliteEventLog implements EventLog {
+  private readonly writer: Coalescer<Event, AppendOutcome>;
+  private waiters = new Set<() => void>();
+
+  constructor(private readonly db: Database) {
+    this.writer = new Coalescer((events) => this.write(events), 5000);
+  }
+
+  ping(): Promise<void> {
+    return pingDatabase(this.db);
+  }
+
+  append(events: Event[]): Promise<AppendOutcome[]> {
+    return this.writer.submit(events);
+  }
+
+  private write(events: Event[]): AppendOutcome[] {
+    const insert = this.db.query(
+      `INSERT INTO events (customer_id, id, type, source, timestamp, payload, accepted_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (customer_id, id) DO NOTHING`,
+    );
+    const outcomes = this.db.transaction(() =>
+      events.map((e): AppendOutcome =>
+        insert.run(e.customerId, e.id, e.type, e.source, e.timestamp, e.payload, e.acceptedAt).changes > 0 ? "accepted" : "duplicate",
+      ),
+    )();
+    if (outcomes.includes("accepted")) this.wake();
+    return outcomes;
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = new Set();
+    for (const wake of waiters) wake();
+  }
+
+  /** Resolves on the next append in this process, or after `ms`. */
+  waitForAppend(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+    });
+  }
+
+  consumer(group: string): EventConsumer {
+    return new SqliteConsumer(this.db, this, group);
+  }
+}
+
+class SqliteConsumer implements EventConsumer {
+  private committed: number;
+  private readPosition: number;
+  /** Positions handed out and not yet acked, in the order read (ascending). */
+  private outstanding: number[] = [];
+  private head = 0;
+  private readonly acked = new Set<number>();
+  private commitTimer: Timer | undefined;
+  private savedPosition: number;
+
+  constructor(
+    private readonly db: Database,
+    private readonly log: SqliteEventLog,
+    private readonly group: string,
+  ) {
+    const row = db.query<{ position: number }, [string]>("SELECT position FROM consumer_offsets WHERE grp = ?").get(group);
+    this.committed = row?.position ?? 0;
+    this.savedPosition = this.committed;
+    this.readPosition = this.committed;
+  }
+
+  async poll(max: number, waitMs: number): Promise<LoggedEvent[]> {
+    let events = this.read(max);
+    if (events.length === 0 && waitMs > 0) {
+      await this.log.waitForAppend(waitMs);
+      events = this.read(max);
+    }
+    return events;
+  }
+
+  private read(max: number): LoggedEvent[] {
+    const rows = this.db
+      .query<EventRow, [number, number]>("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
+      .all(this.readPosition, max);
+    for (const row of rows) this.outstanding.push(row.seq);
+    if (rows.length > 0) this.readPosition = rows[rows.length - 1]!.seq;
+    return rows.map((row) => ({ ...toEvent(row), position: row.seq, partition: 0 }));
+  }
+
+  ack(event: LoggedEvent): void {
+    this.acked.add(event.position);
+    while (this.head < this.outstanding.length && this.acked.has(this.outstanding[this.head]!)) {
+      const position = this.outstanding[this.head++]!;
+      this.acked.delete(position);
+      this.committed = position;
+    }
+    if (this.head > 1024 && this.head * 2 > this.outstanding.length) {
+      this.outstanding = this.outstanding.slice(this.head);
+      this.head = 0;
+    }
+    this.commitTimer ??= setTimeout(() => this.commit(), COMMIT_INTERVAL_MS);
+  }
+
+  private commit(): void {
+    clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
+    if (this.committed === this.savedPosition) return;
+    this.db.run(
+      "INSERT INTO consumer_offsets (grp, position) VALUES (?, ?) ON CONFLICT (grp) DO UPDATE SET position = excluded.position",
+      [this.group, this.committed],
+    );
+    this.savedPosition = this.committed;
+  }
+
+  async lag(): Promise<number> {
+    const row = this.db.query<{ n: number }, [number]>("SELECT count(*) AS n FROM events WHERE seq > ?").get(this.committed);
+    return row?.n ?? 0;
+  }
+
+  async close(): Promise<void> {
+    this.commit();
+  }
+}

@@ -1,0 +1,63 @@
+/** @module Numbered up/down SQL migrations for the embedded database, embedded in the binary. */
+import type { Database } from "bun:sqlite";
+import init_up from "../../../migrations/sqlite/0001_init.up.sql" with { type: "text" };
+import init_down from "../../../migrations/sqlite/0001_init.down.sql" with { type: "text" };
+
+export interface Migration {
+  version: number;
+  name: string;
+  up: string;
+  down: string;
+}
+
+export const MIGRATIONS: Migration[] = [{ version: 1, name: "init", up: init_up, down: init_down }];
+
+export interface MigrationStatus {
+  version: number;
+  name: string;
+  appliedAt: string | null;
+}
+
+function ensureTable(db: Database): void {
+  db.run("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");
+}
+
+function applied(db: Database): Map<number, string> {
+  ensureTable(db);
+  const rows = db.query<{ version: number; applied_at: string }, []>("SELECT version, applied_at FROM schema_migrations").all();
+  return new Map(rows.map((r) => [r.version, r.applied_at]));
+}
+
+/** Applies every pending migration in order, each in its own transaction; returns those applied. */
+export function migrateUp(db: Database): Migration[] {
+  const done = applied(db);
+  const pending = MIGRATIONS.filter((m) => !done.has(m.version));
+  for (const migration of pending) {
+    db.transaction(() => {
+      db.run(migration.up);
+      db.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", [
+        migration.version,
+        migration.name,
+        new Date().toISOString(),
+      ]);
+    })();
+  }
+  return pending;
+}
+
+/** Reverts the newest applied migration; returns it, or undefined when none is applied. */
+export function migrateDown(db: Database): Migration | undefined {
+  const done = applied(db);
+  const latest = [...MIGRATIONS].reverse().find((m) => done.has(m.version));
+  if (!latest) return undefined;
+  db.transaction(() => {
+    db.run(latest.down);
+    db.run("DELETE FROM schema_migrations WHERE version = ?", [latest.version]);
+  })();
+  return latest;
+}
+
+export function migrationStatus(db: Database): MigrationStatus[] {
+  const done = applied(db);
+  return MIGRATIONS.map((m) => ({ version: m.version, name: m.name, appliedAt: done.get(m.version) ?? null }));
+}

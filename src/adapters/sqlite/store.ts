@@ -1,0 +1,202 @@
+/** @module The Store port on embedded SQLite: configuration, deliveries and attempts. */
+import type { Database } from "bun:sqlite";
+import { newId } from "../../domain/ids.ts";
+import type { Attempt, Delivery, Event, Page, User, Webhook } from "../../domain/model.ts";
+import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, Store } from "../../domain/ports.ts";
+import { Coalescer } from "../../platform/coalesce.ts";
+import { pingDatabase } from "./database.ts";
+import {
+  type AttemptRow,
+  type DeliveryRow,
+  type EventRow,
+  type WebhookRow,
+  toAttempt,
+  toDelivery,
+  toEvent,
+  toWebhook,
+  webhookParams,
+} from "./rows.ts";
+
+export class SqliteStore implements Store {
+  private readonly attemptWriter: Coalescer<AttemptRecord, void>;
+
+  constructor(private readonly db: Database) {
+    this.attemptWriter = new Coalescer((records) => this.writeAttempts(records), 2000);
+  }
+
+  ping(): Promise<void> {
+    return pingDatabase(this.db);
+  }
+
+  async ensureCustomer(id: string, name: string): Promise<void> {
+    this.db.run("INSERT INTO customers (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING", [id, name, Date.now()]);
+  }
+
+  async getUser(username: string): Promise<User | undefined> {
+    const row = this.db
+      .query<{ username: string; customer_id: string; password_hash: string; scopes: string }, [string]>(
+        "SELECT * FROM users WHERE username = ?",
+      )
+      .get(username);
+    return row
+      ? { username: row.username, customerId: row.customer_id, passwordHash: row.password_hash, scopes: JSON.parse(row.scopes) }
+      : undefined;
+  }
+
+  async putUser(user: User): Promise<void> {
+    this.db.run(
+      `INSERT INTO users (username, customer_id, password_hash, scopes) VALUES (?, ?, ?, ?)
+       ON CONFLICT (username) DO UPDATE SET customer_id = excluded.customer_id, password_hash = excluded.password_hash, scopes = excluded.scopes`,
+      [user.username, user.customerId, user.passwordHash, JSON.stringify(user.scopes)],
+    );
+  }
+
+  async settingOrInit(key: string, value: string): Promise<string> {
+    this.db.run("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", [key, value]);
+    return this.db.query<{ value: string }, [string]>("SELECT value FROM settings WHERE key = ?").get(key)!.value;
+  }
+
+  async createWebhook(webhook: Webhook): Promise<void> {
+    this.db
+      .query(
+        `INSERT INTO webhooks (id, customer_id, url, event_types, headers, description, secret, status, created_at, updated_at)
+         VALUES ($id, $customer_id, $url, $event_types, $headers, $description, $secret, $status, $created_at, $updated_at)`,
+      )
+      .run(webhookParams(webhook));
+  }
+
+  async getWebhook(customerId: string, id: string): Promise<Webhook | undefined> {
+    const row = this.db.query<WebhookRow, [string, string]>("SELECT * FROM webhooks WHERE customer_id = ? AND id = ?").get(customerId, id);
+    return row ? toWebhook(row) : undefined;
+  }
+
+  async listWebhooks(customerId: string, limit: number, cursor?: string): Promise<Page<Webhook>> {
+    const rows = this.db
+      .query<WebhookRow, [string, string, number]>("SELECT * FROM webhooks WHERE customer_id = ? AND id > ? ORDER BY id LIMIT ?")
+      .all(customerId, cursor ?? "", limit + 1);
+    return page(rows.map(toWebhook), limit);
+  }
+
+  async updateWebhook(webhook: Webhook): Promise<void> {
+    this.db
+      .query(
+        `UPDATE webhooks SET url = $url, event_types = $event_types, headers = $headers, description = $description,
+         secret = $secret, status = $status, updated_at = $updated_at WHERE customer_id = $customer_id AND id = $id`,
+      )
+      .run(webhookParams(webhook));
+  }
+
+  async deleteWebhook(customerId: string, id: string): Promise<boolean> {
+    return this.db.run("DELETE FROM webhooks WHERE customer_id = ? AND id = ?", [customerId, id]).changes > 0;
+  }
+
+  async activeWebhooks(): Promise<Webhook[]> {
+    return this.db.query<WebhookRow, []>("SELECT * FROM webhooks WHERE status = 'active'").all().map(toWebhook);
+  }
+
+  async openDeliveries(items: FanOut[]): Promise<Delivery[][]> {
+    const insert = this.db.query(
+      `INSERT INTO deliveries (id, customer_id, event_id, webhook_id, status, created_at, updated_at)
+       VALUES (?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (customer_id, event_id, webhook_id) DO NOTHING`,
+    );
+    const select = this.db.query<DeliveryRow, [string, string, string]>(
+      "SELECT * FROM deliveries WHERE customer_id = ? AND event_id = ? AND webhook_id = ?",
+    );
+    return this.db.transaction(() => {
+      const now = Date.now();
+      return items.map(({ event, webhooks }) =>
+        webhooks.map((webhook) => {
+          insert.run(newId("del", now), event.customerId, event.id, webhook.id, now, now);
+          return toDelivery(select.get(event.customerId, event.id, webhook.id)!);
+        }),
+      );
+    })();
+  }
+
+  async getDelivery(customerId: string, id: string): Promise<Delivery | undefined> {
+    const row = this.db.query<DeliveryRow, [string, string]>("SELECT * FROM deliveries WHERE customer_id = ? AND id = ?").get(customerId, id);
+    return row ? toDelivery(row) : undefined;
+  }
+
+  async deliveryWork(deliveryId: string): Promise<DeliveryWork | undefined> {
+    const row = this.db.query<DeliveryRow, [string]>("SELECT * FROM deliveries WHERE id = ?").get(deliveryId);
+    if (!row) return undefined;
+    const event = this.db.query<EventRow, [string, string]>("SELECT * FROM events WHERE customer_id = ? AND id = ?").get(row.customer_id, row.event_id);
+    const webhook = this.db.query<WebhookRow, [string]>("SELECT * FROM webhooks WHERE id = ?").get(row.webhook_id);
+    if (!event || !webhook) return undefined;
+    return { delivery: toDelivery(row), event: toEvent(event), webhook: toWebhook(webhook) };
+  }
+
+  async listDeliveries(customerId: string, filter: DeliveryFilter): Promise<Page<Delivery>> {
+    const where = ["customer_id = $customer", "id > $cursor"];
+    if (filter.webhookId) where.push("webhook_id = $webhook");
+    if (filter.eventId) where.push("event_id = $event");
+    if (filter.status) where.push("status = $status");
+    const rows = this.db
+      .query<DeliveryRow, any>(`SELECT * FROM deliveries WHERE ${where.join(" AND ")} ORDER BY id LIMIT $limit`)
+      .all({
+        customer: customerId,
+        cursor: filter.cursor ?? "",
+        webhook: filter.webhookId ?? null,
+        event: filter.eventId ?? null,
+        status: filter.status ?? null,
+        limit: filter.limit + 1,
+      });
+    return page(rows.map(toDelivery), filter.limit);
+  }
+
+  async countDeliveries(): Promise<DeliveryCounts> {
+    const counts: DeliveryCounts = { pending: 0, succeeded: 0, failed: 0, dead: 0 };
+    for (const row of this.db.query<{ status: keyof DeliveryCounts; n: number }, []>("SELECT status, count(*) AS n FROM deliveries GROUP BY status").all())
+      counts[row.status] = row.n;
+    return counts;
+  }
+
+  recordAttempts(records: AttemptRecord[]): Promise<void> {
+    return this.attemptWriter.submit(records).then(() => undefined);
+  }
+
+  private writeAttempts(records: AttemptRecord[]): void[] {
+    const insert = this.db.query(
+      `INSERT INTO attempts (id, delivery_id, customer_id, attempt_number, status_code, duration_ms, error, response_body, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const update = this.db.query(
+      `UPDATE deliveries SET status = ?, attempt_count = max(attempt_count, ?), last_status_code = ?, last_error = ?,
+       next_attempt_at = ?, updated_at = ? WHERE id = ?`,
+    );
+    this.db.transaction(() => {
+      for (const { attempt: a, status, nextAttemptAt } of records) {
+        insert.run(a.id, a.deliveryId, a.customerId, a.attemptNumber, a.statusCode, Math.round(a.durationMs), a.error, a.responseBody, a.createdAt);
+        update.run(status, a.attemptNumber, a.statusCode, a.error, nextAttemptAt, a.createdAt, a.deliveryId);
+      }
+    })();
+    return records.map(() => undefined);
+  }
+
+  async listAttempts(deliveryId: string): Promise<Attempt[]> {
+    return this.db
+      .query<AttemptRow, [string]>("SELECT * FROM attempts WHERE delivery_id = ? ORDER BY attempt_number")
+      .all(deliveryId)
+      .map(toAttempt);
+  }
+
+  async requeueDelivery(delivery: Delivery, at: number): Promise<Delivery> {
+    this.db.run(
+      "UPDATE deliveries SET status = 'pending', round_start = attempt_count, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+      [at, at, delivery.id],
+    );
+    return toDelivery(this.db.query<DeliveryRow, [string]>("SELECT * FROM deliveries WHERE id = ?").get(delivery.id)!);
+  }
+
+  async getEvent(customerId: string, id: string): Promise<Event | undefined> {
+    const row = this.db.query<EventRow, [string, string]>("SELECT * FROM events WHERE customer_id = ? AND id = ?").get(customerId, id);
+    return row ? toEvent(row) : undefined;
+  }
+}
+
+/** Rows were fetched with limit + 1: the extra one says whether there is a next page. */
+function page<T extends { id: string }>(rows: T[], limit: number): Page<T> {
+  const data = rows.slice(0, limit);
+  return { data, nextCursor: rows.length > limit ? data[data.length - 1]!.id : null };
+}

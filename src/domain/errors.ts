@@ -1,0 +1,65 @@
+/** @module Domain errors: every failure a user can see carries a stable code and an HTTP status. */
+
+/** Base of every error that is safe to show a client: `{"error":{"code","message"}}`. */
+export class AppError extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "AppError";
+  }
+}
+
+export class BadRequestError extends AppError {
+  constructor(message: string, code = "bad_request") {
+    super(code, 400, message);
+    this.name = "BadRequestError";
+  }
+}
+
+export class ValidationError extends AppError {
+  constructor(
+    message: string,
+    readonly details: string[] = [],
+  ) {
+    super("validation_failed", 422, message);
+    this.name = "ValidationError";
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  constructor(message = "missing or invalid credentials") {
+    super("unauthorized", 401, message);
+    this.name = "UnauthorizedError";
+  }
+}
+
+export class ForbiddenError extends AppError {
+  constructor(message: string) {
+    super("forbidden", 403, message);
+    this.name = "ForbiddenError";
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(what: string, id: string) {
+    super("not_found", 404, `${what} '${id}' not found`);
+    this.name = "NotFoundError";
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  constructor(limitBytes: number) {
+    super("payload_too_large", 413, `request body exceeds the limit of ${limitBytes} bytes`);
+    this.name = "PayloadTooLargeError";
+  }
+}
+
+export class UnavailableError extends AppError {
+  constructor(message: string) {
+    super("unavailable", 503, message);
+    this.name = "UnavailableError";
+  }
+}

@@ -1,0 +1,91 @@
+/** @module The nouns of hookrelay: customers, webhooks, events, deliveries and attempts. */
+
+/** Every resource belongs to one customer (tenant); the admin works in this one. */
+export const DEFAULT_CUSTOMER_ID = "default";
+
+export type WebhookStatus = "active" | "disabled";
+
+export interface Webhook {
+  id: string;
+  customerId: string;
+  url: string;
+  /** Event types this webhook receives; `*` matches every type. */
+  eventTypes: string[];
+  headers: Record<string, string>;
+  description: string | null;
+  /** `whsec_` + base64 of the signing key. */
+  secret: string;
+  status: WebhookStatus;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What a producer sends: `{"id","type","source","data"}`, `timestamp` optional. */
+export interface EventInput {
+  id: string;
+  type: string;
+  source: string;
+  data: unknown;
+  timestamp?: string;
+}
+
+/** An accepted event, with the exact body every webhook receives serialized once. */
+export interface Event {
+  customerId: string;
+  id: string;
+  type: string;
+  source: string;
+  timestamp: string;
+  /** JSON `{"id","type","source","data","timestamp"}`: the delivery body, byte for byte. */
+  payload: string;
+  acceptedAt: number;
+}
+
+/** pending: not yet tried or in flight; failed: last attempt failed, retry scheduled; dead: out of retries. */
+export type DeliveryStatus = "pending" | "succeeded" | "failed" | "dead";
+
+export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ["pending", "succeeded", "failed", "dead"];
+
+/** One event on its way to one webhook. */
+export interface Delivery {
+  id: string;
+  customerId: string;
+  eventId: string;
+  webhookId: string;
+  status: DeliveryStatus;
+  /** Attempts made over the delivery's whole life. */
+  attemptCount: number;
+  /** Attempt count when the current retry round began (0, or when it was last retried by hand). */
+  roundStart: number;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  nextAttemptAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** One HTTP try of one delivery. */
+export interface Attempt {
+  id: string;
+  deliveryId: string;
+  customerId: string;
+  attemptNumber: number;
+  statusCode: number | null;
+  durationMs: number;
+  error: string | null;
+  /** The endpoint's answer, truncated to `dispatcher.max_response_body_bytes`. */
+  responseBody: string | null;
+  createdAt: number;
+}
+
+export interface User {
+  username: string;
+  customerId: string;
+  passwordHash: string;
+  scopes: string[];
+}
+
+export interface Page<T> {
+  data: T[];
+  nextCursor: string | null;
+}

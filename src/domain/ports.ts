@@ -1,0 +1,168 @@
+/**
+ * @module Ports: what the domain needs from the outside world. Adapters implement them;
+ * nothing here names a driver, a connection or a transaction.
+ *
+ * Glossary
+ * - event: what a producer sent, accepted once per (customer, id).
+ * - delivery: one event on its way to one webhook; its id is stable across retries.
+ * - attempt: one HTTP try of a delivery.
+ * - event log: the durable, ordered stream from ingest to dispatchers.
+ * - retry schedule: deliveries waiting for their next try, by due time.
+ * - lease: a claimed retry stays invisible until its lease runs out; a worker that dies
+ *   lets it reappear, so a claim never loses work.
+ */
+import type { Attempt, Delivery, DeliveryStatus, Event, Page, User, Webhook } from "./model.ts";
+
+/** Every backend answers a cheap liveness check for `/health`. */
+export interface Pingable {
+  /** Resolves when the backend answers; rejects with the reason when it does not. */
+  ping(): Promise<void>;
+}
+
+export interface DeliveryFilter {
+  webhookId?: string;
+  eventId?: string;
+  status?: DeliveryStatus;
+  limit: number;
+  cursor?: string;
+}
+
+/** The outcome of one attempt, written with the delivery's new state in one batch. */
+export interface AttemptRecord {
+  attempt: Attempt;
+  status: DeliveryStatus;
+  nextAttemptAt: number | null;
+}
+
+/** An event and the webhooks it goes to. */
+export interface FanOut {
+  event: Event;
+  webhooks: Webhook[];
+}
+
+/** What a delivery needs to be (re)tried: itself, its event and its webhook. */
+export interface DeliveryWork {
+  delivery: Delivery;
+  event: Event;
+  webhook: Webhook;
+}
+
+export interface DeliveryCounts {
+  pending: number;
+  succeeded: number;
+  failed: number;
+  dead: number;
+}
+
+/** Configuration and history: customers, users, webhooks, deliveries, attempts. */
+export interface Store extends Pingable {
+  ensureCustomer(id: string, name: string): Promise<void>;
+  getUser(username: string): Promise<User | undefined>;
+  putUser(user: User): Promise<void>;
+  /** Returns the stored value for `key`, storing `value` first when there is none. */
+  settingOrInit(key: string, value: string): Promise<string>;
+
+  createWebhook(webhook: Webhook): Promise<void>;
+  getWebhook(customerId: string, id: string): Promise<Webhook | undefined>;
+  listWebhooks(customerId: string, limit: number, cursor?: string): Promise<Page<Webhook>>;
+  updateWebhook(webhook: Webhook): Promise<void>;
+  deleteWebhook(customerId: string, id: string): Promise<boolean>;
+  /** Active webhooks of every customer, for matching; small and read often (cache it). */
+  activeWebhooks(): Promise<Webhook[]>;
+
+  /**
+   * Opens one delivery per (event, webhook) pair, idempotently: a pair seen before returns
+   * the delivery already stored (so a re-read event does not re-send what succeeded).
+   * Also keeps each event itself when the store does not have it yet. One result list per item.
+   */
+  openDeliveries(items: FanOut[]): Promise<Delivery[][]>;
+  getDelivery(customerId: string, id: string): Promise<Delivery | undefined>;
+  deliveryWork(deliveryId: string): Promise<DeliveryWork | undefined>;
+  listDeliveries(customerId: string, filter: DeliveryFilter): Promise<Page<Delivery>>;
+  countDeliveries(): Promise<DeliveryCounts>;
+  /** Writes attempts and the new state of their deliveries together, in as few round trips as it can. */
+  recordAttempts(records: AttemptRecord[]): Promise<void>;
+  listAttempts(deliveryId: string): Promise<Attempt[]>;
+  /** Starts a new retry round for a delivery (manual retry): status pending, budget renewed. */
+  requeueDelivery(delivery: Delivery, at: number): Promise<Delivery>;
+  getEvent(customerId: string, id: string): Promise<Event | undefined>;
+}
+
+export type AppendOutcome = "accepted" | "duplicate";
+
+/** An event read from the log, with its place in it. */
+export interface LoggedEvent extends Event {
+  /** Position in the log (offset); opaque to everyone but the adapter. */
+  position: number;
+  partition: number;
+}
+
+/** The durable stream from ingest to dispatchers. */
+export interface EventLog extends Pingable {
+  /**
+   * Appends events, idempotent on (customer, id): an event seen before is a duplicate and
+   * is not appended again. Resolves only once the accepted events are durable.
+   */
+  append(events: Event[]): Promise<AppendOutcome[]>;
+  /** A reader in a consumer group; its position survives restarts. */
+  consumer(group: string): EventConsumer;
+}
+
+export interface EventConsumer {
+  /** Up to `max` events after the last one handed out; waits up to `waitMs` for some. */
+  poll(max: number, waitMs: number): Promise<LoggedEvent[]>;
+  /**
+   * Marks an event finished: every delivery succeeded, dead, or durably scheduled. The
+   * committed position only moves past events that are all finished.
+   */
+  ack(event: LoggedEvent): void;
+  /** Events appended but not yet finished by this group. */
+  lag(): Promise<number>;
+  /** Commits what is finished and stops; unfinished events are read again by the next consumer. */
+  close(): Promise<void>;
+}
+
+export interface ScheduledRetry {
+  deliveryId: string;
+  dueAt: number;
+}
+
+/** Deliveries waiting for their next try, ordered by due time. */
+export interface RetrySchedule extends Pingable {
+  /** Schedules (or moves) each delivery's next try. */
+  schedule(items: ScheduledRetry[]): Promise<void>;
+  /**
+   * Claims up to `limit` items due at `now`: each stays scheduled but invisible until
+   * `now + leaseMs`, so a worker that dies before `complete` or `schedule` loses nothing.
+   */
+  claim(now: number, limit: number, leaseMs: number): Promise<ScheduledRetry[]>;
+  /** Removes items whose outcome is durable (delivered, dead, or rescheduled elsewhere). */
+  complete(deliveryIds: string[]): Promise<void>;
+  depth(): Promise<number>;
+}
+
+/** One outbound webhook request. */
+export interface SendRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+}
+
+/** What came back; `status` null when nothing did (timeout, refused, DNS, SSRF guard). */
+export interface SendResult {
+  status: number | null;
+  durationMs: number;
+  error: string | null;
+  responseBody: string | null;
+  retryAfterMs: number | null;
+}
+
+/** Sends a webhook over HTTP. Never throws: failures are results. */
+export interface Sender {
+  send(request: SendRequest): Promise<SendResult>;
+}
+
+export interface Clock {
+  now(): number;
+}

@@ -1,0 +1,69 @@
+/**
+ * @module Group commit: calls made in the same tick (or within `maxWaitMs`) are written
+ * together by one flush, and each caller gets its own share of the result.
+ */
+
+interface Pending<I, O> {
+  items: I[];
+  resolve: (out: O[]) => void;
+  reject: (err: unknown) => void;
+}
+
+export class Coalescer<I, O> {
+  private queue: Pending<I, O>[] = [];
+  private queued = 0;
+  private timer: Timer | undefined;
+  private immediate = false;
+
+  /**
+   * @param flush writes every item at once and returns one output per item, in order.
+   * @param maxItems flush as soon as this many are waiting.
+   * @param maxWaitMs 0 = flush on the next turn of the event loop.
+   */
+  constructor(
+    private readonly flush: (items: I[]) => Promise<O[]> | O[],
+    private readonly maxItems = 1000,
+    private readonly maxWaitMs = 0,
+  ) {}
+
+  submit(items: I[]): Promise<O[]> {
+    if (items.length === 0) return Promise.resolve([]);
+    return new Promise<O[]>((resolve, reject) => {
+      this.queue.push({ items, resolve, reject });
+      this.queued += items.length;
+      if (this.queued >= this.maxItems) this.flushNow();
+      else this.arm();
+    });
+  }
+
+  private arm(): void {
+    if (this.timer || this.immediate) return;
+    if (this.maxWaitMs === 0) {
+      this.immediate = true;
+      setImmediate(() => this.flushNow());
+    } else {
+      this.timer = setTimeout(() => this.flushNow(), this.maxWaitMs);
+    }
+  }
+
+  /** Writes everything waiting now. */
+  async flushNow(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.immediate = false;
+    const batch = this.queue;
+    if (batch.length === 0) return;
+    this.queue = [];
+    this.queued = 0;
+    try {
+      const out = await this.flush(batch.flatMap((p) => p.items));
+      let offset = 0;
+      for (const pending of batch) {
+        pending.resolve(out.slice(offset, offset + pending.items.length));
+        offset += pending.items.length;
+      }
+    } catch (err) {
+      for (const pending of batch) pending.reject(err);
+    }
+  }
+}

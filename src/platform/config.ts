@@ -1,0 +1,214 @@
+/**
+ * @module The one place that reads configuration: defaults, then `config.yaml`, then
+ * `HOOKRELAY_<SECTION>_<KEY>` environment variables, validated by one TypeBox schema.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { type Static, type TObject, type TSchema, Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { DURATION_PATTERN, durationMs } from "./duration.ts";
+
+const Duration = (value: string, description: string) =>
+  Type.String({ default: value, pattern: DURATION_PATTERN, description, duration: true });
+const Port = (value: number) => Type.Integer({ default: value, minimum: 0, maximum: 65535 });
+const Int = (value: number, minimum: number, description: string) =>
+  Type.Integer({ default: value, minimum, description });
+const Str = (value: string, description: string) => Type.String({ default: value, description });
+const Bool = (value: boolean, description: string) => Type.Boolean({ default: value, description });
+const section = <T extends Record<string, TSchema>>(props: T) =>
+  Type.Object(props, { additionalProperties: false, default: {} });
+
+export const ConfigSchema = Type.Object(
+  {
+    server: section({
+      host: Str("0.0.0.0", "address every role listens on"),
+      gateway_port: Port(8080),
+      registry_port: Port(8081),
+      ingest_port: Port(8082),
+      dispatcher_port: Port(8083),
+      retry_port: Port(8084),
+      observability_port: Port(8085),
+    }),
+    database: section({
+      url: Str("", "PostgreSQL URL (DATABASE_URL); empty = embedded SQLite"),
+      data_dir: Str("./data", "embedded data directory (HOOKRELAY_DATA_DIR)"),
+      auto_migrate: Bool(true, "apply pending migrations on start"),
+      max_connections: Int(20, 1, "connection pool size (PostgreSQL)"),
+      sqlite_synchronous: Type.Union([Type.Literal("FULL"), Type.Literal("NORMAL")], {
+        default: "FULL",
+        description: "SQLite durability: FULL survives power loss, NORMAL survives a process crash",
+      }),
+    }),
+    redis: section({
+      url: Str("", "Redis URL (REDIS_URL); empty = embedded"),
+      key_prefix: Str("hookrelay:", "prefix of every Redis key"),
+    }),
+    kafka: section({
+      brokers: Type.Array(Type.String(), { default: [], description: "Kafka bootstrap brokers (KAFKA_BROKERS, comma-separated)" }),
+      topic: Str("hookrelay.events", "event topic"),
+      partitions: Int(12, 1, "partitions when the topic is created"),
+      consumer_group: Str("hookrelay-dispatchers", "dispatchers' consumer group"),
+    }),
+    security: section({
+      jwt_secret: Str("", "HS256 signing secret (≥32 chars); empty = generated once and kept in the store"),
+      jwt_expiry: Duration("1h", "lifetime of tokens from /auth/login"),
+      jwt_issuer: Str("hookrelay", "iss claim of issued tokens, checked on every request"),
+      admin_password: Str("", "admin password (HOOKRELAY_ADMIN_PASSWORD); empty = generated and printed once"),
+      allow_private_targets: Bool(false, "allow loopback/private webhook URLs (HOOKRELAY_ALLOW_PRIVATE_TARGETS); local use only"),
+      max_event_bytes: Int(262_144, 1, "largest accepted event body, bytes"),
+      max_batch_events: Int(1000, 1, "most events in one batch request"),
+      max_batch_bytes: Int(16_777_216, 1, "largest accepted batch body, bytes"),
+    }),
+    dispatcher: section({
+      http_timeout: Duration("30s", "timeout of one webhook request"),
+      max_in_flight: Int(64, 1, "concurrent webhook requests per process (Bun keeps 64 idle sockets)"),
+      max_in_flight_per_webhook: Int(8, 1, "concurrent requests to one webhook"),
+      max_queued_per_webhook: Int(1000, 1, "deliveries waiting for one webhook before the rest go to the retry schedule"),
+      max_pending_events: Int(5000, 1, "events read ahead of the committed position"),
+      read_batch: Int(500, 1, "events read from the log at a time"),
+      poll_interval: Duration("200ms", "how long to wait for new events when idle"),
+      subscription_refresh: Duration("1s", "how often the webhook subscription cache reloads"),
+      shutdown_timeout: Duration("10s", "how long SIGTERM waits for in-flight deliveries"),
+      max_response_body_bytes: Int(4096, 0, "bytes of an endpoint's answer kept per attempt"),
+    }),
+    retry_manager: section({
+      max_retries: Int(5, 0, "retries after the first attempt before a delivery is dead"),
+      initial_delay: Duration("1s", "delay before the first retry"),
+      max_delay: Duration("300s", "longest delay between retries"),
+      backoff_multiplier: Type.Number({ default: 2.0, minimum: 1, description: "delay growth per retry" }),
+      jitter: Type.Number({ default: 0.1, minimum: 0, maximum: 1, description: "± fraction of randomness on each delay" }),
+      poll_interval: Duration("250ms", "how often due retries are claimed"),
+      batch_size: Int(100, 1, "retries claimed at a time"),
+      lease: Duration("2m", "how long a claimed retry stays invisible before another worker may take it"),
+    }),
+    observability: section({
+      log_level: Type.Union(
+        ["trace", "debug", "info", "warn", "error", "fatal", "silent"].map((l) => Type.Literal(l)),
+        { default: "info", description: "pino log level" },
+      ),
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+
+/** Well-known variables that also set a key (the specific `HOOKRELAY_…` form wins). */
+const ALIASES: Record<string, string> = {
+  DATABASE_URL: "database.url",
+  HOOKRELAY_DATA_DIR: "database.data_dir",
+  REDIS_URL: "redis.url",
+  KAFKA_BROKERS: "kafka.brokers",
+  HOOKRELAY_ADMIN_PASSWORD: "security.admin_password",
+  HOOKRELAY_ALLOW_PRIVATE_TARGETS: "security.allow_private_targets",
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export interface ConfigSources {
+  env: Record<string, string | undefined>;
+  /** YAML text and where it came from; omitted = no file. */
+  file?: { path: string; text: string };
+}
+
+/** `HOOKRELAY_<SECTION>_<KEY>` for a key path like `retry_manager.initial_delay`. */
+export function envName(path: string): string {
+  return `HOOKRELAY_${path.replace(".", "_").toUpperCase()}`;
+}
+
+function sections(): [string, TObject][] {
+  return Object.entries(ConfigSchema.properties) as [string, TObject][];
+}
+
+function fromEnv(raw: string, schema: TSchema): unknown {
+  if (schema.type === "array") return raw.split(",").map((s) => s.trim()).filter(Boolean);
+  return raw;
+}
+
+/** Builds the configuration; throws one ConfigError listing every problem. */
+export function parseConfig(sources: ConfigSources): Config {
+  const problems: string[] = [];
+  const origin = new Map<string, string>();
+  let doc: Record<string, any> = {};
+  if (sources.file) {
+    try {
+      const parsed = Bun.YAML.parse(sources.file.text);
+      if (parsed !== null && parsed !== undefined) {
+        if (typeof parsed !== "object" || Array.isArray(parsed)) problems.push(`${sources.file.path}: top level must be a mapping of sections`);
+        else doc = parsed as Record<string, any>;
+      }
+    } catch (err) {
+      problems.push(`${sources.file.path}: not valid YAML: ${(err as Error).message}`);
+    }
+  }
+  for (const [name, value] of Object.entries(doc)) {
+    if (value && typeof value === "object" && !Array.isArray(value))
+      for (const key of Object.keys(value)) origin.set(`${name}.${key}`, sources.file!.path);
+  }
+
+  for (const [name, schema] of sections()) {
+    for (const [key, keySchema] of Object.entries(schema.properties)) {
+      const path = `${name}.${key}`;
+      const specific = envName(path);
+      const alias = Object.keys(ALIASES).find((a) => ALIASES[a] === path && sources.env[a] !== undefined);
+      const variable = sources.env[specific] !== undefined ? specific : alias;
+      if (variable === undefined) continue;
+      if (typeof doc[name] !== "object" || doc[name] === null || Array.isArray(doc[name])) doc[name] = {};
+      doc[name][key] = fromEnv(sources.env[variable]!, keySchema as TSchema);
+      origin.set(path, variable);
+    }
+  }
+
+  let config: unknown = Value.Default(ConfigSchema, Value.Clone(doc));
+  config = Value.Convert(ConfigSchema, config);
+  for (const error of Value.Errors(ConfigSchema, config)) {
+    const path = error.path.replace(/^\//, "").replaceAll("/", ".");
+    const where = origin.get(path) ?? origin.get(path.split(".").slice(0, 2).join("."));
+    const got = error.value === undefined ? "" : ` (got ${JSON.stringify(error.value)})`;
+    const message = error.schema.duration ? "expected a duration like 100ms, 1s, 5m" : error.message;
+    problems.push(`${path || "config"}: ${message}${got}${where ? ` [from ${where}]` : ""}`);
+  }
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
+
+  const valid = config as Config;
+  problems.push(...crossFieldProblems(valid));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return valid;
+}
+
+function crossFieldProblems(config: Config): string[] {
+  const problems: string[] = [];
+  const secret = config.security.jwt_secret;
+  if (secret !== "" && secret.length < 32) problems.push("security.jwt_secret: must be at least 32 characters (or empty to generate one)");
+  if (config.dispatcher.max_in_flight_per_webhook > config.dispatcher.max_in_flight)
+    problems.push("dispatcher.max_in_flight_per_webhook: must not exceed dispatcher.max_in_flight");
+  if (durationMs(config.retry_manager.initial_delay) > durationMs(config.retry_manager.max_delay))
+    problems.push("retry_manager.initial_delay: must not exceed retry_manager.max_delay");
+  if (durationMs(config.retry_manager.lease) <= durationMs(config.dispatcher.http_timeout))
+    problems.push("retry_manager.lease: must be longer than dispatcher.http_timeout, or a slow attempt's retry is claimed twice");
+  return problems;
+}
+
+/** Reads `HOOKRELAY_CONFIG` (or `./config.yaml` when present) and the process environment. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const path = env.HOOKRELAY_CONFIG ?? "config.yaml";
+  if (env.HOOKRELAY_CONFIG && !existsSync(path)) throw new ConfigError([`HOOKRELAY_CONFIG: file '${path}' does not exist`]);
+  const file = existsSync(path) ? { path, text: readFileSync(path, "utf8") } : undefined;
+  return parseConfig({ env, file });
+}
+
+/** Every key with its default, env variable and description: the README's configuration table. */
+export function describeConfig(): { key: string; env: string; default: unknown; description: string }[] {
+  return sections().flatMap(([name, schema]) =>
+    Object.entries(schema.properties).map(([key, keySchema]) => ({
+      key: `${name}.${key}`,
+      env: envName(`${name}.${key}`),
+      default: (keySchema as TSchema).default,
+      description: (keySchema as TSchema).description ?? "",
+    })),
+  );
+}

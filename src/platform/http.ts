@@ -1,0 +1,138 @@
+/**
+ * @module The one HTTP bootstrap every role uses: health, metrics, error shape, access
+ * metrics and bounded JSON bodies. Each role adds its own routes.
+ */
+import { Elysia } from "elysia";
+import { AppError, BadRequestError, PayloadTooLargeError, ValidationError } from "../domain/errors.ts";
+import type { Pingable } from "../domain/ports.ts";
+import type { Logger } from "./logger.ts";
+import type { Metrics } from "./metrics.ts";
+
+export interface HttpDeps {
+  role: string;
+  log: Logger;
+  metrics: Metrics;
+  /** Dependencies `/health` checks, by name. */
+  checks: Record<string, Pingable>;
+}
+
+const HEALTH_TIMEOUT_MS = 2000;
+
+export function errorBody(code: string, message: string): { error: { code: string; message: string } } {
+  return { error: { code, message } };
+}
+
+function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+}
+
+/** Pings every dependency in parallel; names the ones that fail or do not answer in time. */
+export async function checkHealth(checks: Record<string, Pingable>): Promise<{ ok: boolean; failing: string[] }> {
+  const results = await Promise.all(
+    Object.entries(checks).map(async ([name, dep]) => {
+      let timer: Timer | undefined;
+      try {
+        await Promise.race([
+          dep.ping(),
+          new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("no answer in time")), HEALTH_TIMEOUT_MS))),
+        ]);
+        return null;
+      } catch (err) {
+        return `${name}: ${(err as Error).message}`;
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  const failing = results.filter((r): r is string => r !== null);
+  return { ok: failing.length === 0, failing };
+}
+
+/** An Elysia app with `/health`, `/metrics`, the error shape and request counting. */
+export function createHttpApp(deps: HttpDeps) {
+  const { role, log, metrics } = deps;
+  return new Elysia({ name: `hookrelay-${role}` })
+    .onError(({ code, error, request }) => {
+      if (error instanceof AppError) {
+        const body = errorBody(error.code, error.message);
+        const details = error instanceof ValidationError && error.details.length > 1 ? { details: error.details } : {};
+        return jsonResponse(error.status, { error: { ...body.error, ...details } });
+      }
+      if (code === "NOT_FOUND") return jsonResponse(404, errorBody("not_found", `no route for ${request.method} ${new URL(request.url).pathname}`));
+      if (code === "PARSE") return jsonResponse(400, errorBody("invalid_json", "request body is not valid JSON"));
+      log.error({ err: error, method: request.method, url: new URL(request.url).pathname }, "unhandled error");
+      return jsonResponse(500, errorBody("internal", "internal error"));
+    })
+    .onAfterResponse(({ request, route, set }) => {
+      const status = typeof set.status === "number" ? set.status : 200;
+      metrics.httpRequests.inc({ role, method: request.method, route: route || "unmatched", status: String(status) });
+    })
+    .get("/health", async ({ set }) => {
+      const { ok, failing } = await checkHealth(deps.checks);
+      if (!ok) {
+        set.status = 503;
+        return { status: "unavailable", role, failing };
+      }
+      return { status: "ok", role };
+    })
+    .get("/metrics", async ({ set }) => {
+      set.headers["content-type"] = metrics.registry.contentType;
+      return metrics.registry.metrics();
+    });
+}
+
+export type HttpApp = ReturnType<typeof createHttpApp>;
+
+/**
+ * Reads a JSON body, refusing more than `limitBytes` before reading it all: 413 for too
+ * large, 400 for malformed JSON or a wrong content type.
+ */
+export async function readJson(request: Request, limitBytes: number): Promise<unknown> {
+  const contentType = request.headers.get("content-type") ?? "";
+  if (contentType && !/^application\/(.+\+)?json\b/i.test(contentType))
+    throw new BadRequestError(`content-type '${contentType}' is not application/json`, "unsupported_media_type");
+  const declared = Number(request.headers.get("content-length") ?? NaN);
+  if (declared > limitBytes) throw new PayloadTooLargeError(limitBytes);
+  let text: string;
+  if (Number.isFinite(declared)) {
+    text = await request.text();
+  } else {
+    text = await readCapped(request, limitBytes);
+  }
+  if (Buffer.byteLength(text) > limitBytes) throw new PayloadTooLargeError(limitBytes);
+  if (text.length === 0) throw new BadRequestError("request body is empty; send a JSON object", "invalid_json");
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new BadRequestError(`request body is not valid JSON: ${(err as Error).message}`, "invalid_json");
+  }
+}
+
+async function readCapped(request: Request, limitBytes: number): Promise<string> {
+  if (!request.body) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > limitBytes) throw new PayloadTooLargeError(limitBytes);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export interface Listening {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Starts the app on a port; `stop` refuses new connections and waits for open requests. */
+export function listen(app: HttpApp, host: string, port: number, maxBodyBytes: number): Listening {
+  app.listen({ hostname: host, port, maxRequestBodySize: maxBodyBytes });
+  const server = app.server!;
+  return {
+    port: server.port!,
+    stop: async () => {
+      await server.stop(false);
+    },
+  };
+}

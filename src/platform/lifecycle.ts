@@ -1,0 +1,47 @@
+/** @module Teardown in reverse order of setup, run once on SIGTERM/SIGINT or on demand. */
+import type { Logger } from "./logger.ts";
+
+type Teardown = { name: string; run: () => Promise<void> | void };
+
+export class Lifecycle {
+  private readonly teardowns: Teardown[] = [];
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly log: Logger) {}
+
+  /** Registers a teardown; the last registered runs first. */
+  onStop(name: string, run: Teardown["run"]): void {
+    this.teardowns.push({ name, run });
+  }
+
+  /** Runs every teardown once, last-in-first-out; later calls wait for the first. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const teardown of [...this.teardowns].reverse()) {
+        try {
+          await teardown.run();
+        } catch (err) {
+          this.log.error({ err, component: teardown.name }, "teardown failed");
+        }
+      }
+    })();
+    return this.stopping;
+  }
+
+  /** Stops on SIGTERM or SIGINT, then exits 0 (1 if stopping itself failed). */
+  exitOnSignals(): void {
+    const handle = (signal: string) => {
+      this.log.info({ signal }, "shutting down");
+      this.stop().then(
+        () => {
+          this.log.info("stopped");
+          this.log.flush?.();
+          process.exit(0);
+        },
+        () => process.exit(1),
+      );
+    };
+    process.once("SIGTERM", () => handle("SIGTERM"));
+    process.once("SIGINT", () => handle("SIGINT"));
+  }
+}

@@ -1,0 +1,73 @@
+/** @module Prometheus metrics: one registry per process, made in the composition root and passed down. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export interface Metrics {
+  registry: Registry;
+  deliveryAttempts: Counter<"outcome">;
+  deliverySuccess: Counter;
+  deliveryFailures: Counter<"reason">;
+  deliveryDuration: Histogram<"outcome">;
+  deliveryLatency: Histogram;
+  deadLetters: Counter;
+  retriesScheduled: Counter;
+  httpRequests: Counter<"role" | "method" | "route" | "status">;
+  eventsIngested: Counter<"outcome">;
+  kafkaProduced: Counter;
+  eventLogLag: Gauge;
+  retryQueueDepth: Gauge;
+  inFlight: Gauge;
+}
+
+/** The seed's metric names (DESIGN.md §3) plus queue depth and lag gauges. */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "hookrelay_" });
+  const registers = [registry];
+  return {
+    registry,
+    deliveryAttempts: new Counter({
+      name: "webhook_delivery_attempts_total",
+      help: "Webhook delivery attempts, by outcome (success, failure)",
+      labelNames: ["outcome"],
+      registers,
+    }),
+    deliverySuccess: new Counter({ name: "webhook_delivery_success_total", help: "Attempts answered 2xx", registers }),
+    deliveryFailures: new Counter({
+      name: "webhook_delivery_failures_total",
+      help: "Failed attempts, by reason (status, timeout, network, blocked)",
+      labelNames: ["reason"],
+      registers,
+    }),
+    deliveryDuration: new Histogram({
+      name: "webhook_delivery_duration_seconds",
+      help: "Duration of one webhook HTTP attempt",
+      labelNames: ["outcome"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    deliveryLatency: new Histogram({
+      name: "webhook_delivery_latency_seconds",
+      help: "From event accepted to delivery succeeded",
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 120, 600, 3600],
+      registers,
+    }),
+    deadLetters: new Counter({ name: "webhook_dead_letters_total", help: "Deliveries that ran out of retries", registers }),
+    retriesScheduled: new Counter({ name: "webhook_retries_scheduled_total", help: "Retries put on the schedule", registers }),
+    httpRequests: new Counter({
+      name: "webhook_http_requests_total",
+      help: "HTTP requests served, by role, method, route and status",
+      labelNames: ["role", "method", "route", "status"],
+      registers,
+    }),
+    eventsIngested: new Counter({
+      name: "webhook_events_ingested_total",
+      help: "Events received, by outcome (accepted, duplicate)",
+      labelNames: ["outcome"],
+      registers,
+    }),
+    kafkaProduced: new Counter({ name: "webhook_kafka_messages_produced_total", help: "Messages produced to Kafka", registers }),
+    eventLogLag: new Gauge({ name: "webhook_event_log_lag", help: "Events appended but not yet finished by the dispatchers", registers }),
+    retryQueueDepth: new Gauge({ name: "webhook_retry_queue_depth", help: "Deliveries waiting on the retry schedule", registers }),
+    inFlight: new Gauge({ name: "webhook_deliveries_in_flight", help: "Webhook requests in flight in this process", registers }),
+  };
+}

@@ -1,0 +1,90 @@
+/** @module One attempt of one delivery: sign, send, record, and decide what comes next. */
+import { newId } from "../../domain/ids.ts";
+import type { Delivery } from "../../domain/model.ts";
+import type { Clock, DeliveryWork, RetrySchedule, Sender, Store } from "../../domain/ports.ts";
+import { type RetryPolicy, nextStep } from "../../domain/retry-policy.ts";
+import { type SigningKeys, signatureHeaders } from "../../domain/signature.ts";
+import type { Logger } from "../../platform/logger.ts";
+import type { Metrics } from "../../platform/metrics.ts";
+
+export interface AttemptDeps {
+  store: Store;
+  schedule: RetrySchedule;
+  sender: Sender;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  policy: RetryPolicy;
+  keys: SigningKeys;
+  httpTimeoutMs: number;
+}
+
+export type AttemptOutcome = "succeeded" | "retry" | "dead";
+
+/**
+ * Tries a delivery once. Resolves only when the outcome is durable: the attempt recorded
+ * and, after a failure, the next try scheduled or the delivery marked dead.
+ */
+export async function attemptDelivery(deps: AttemptDeps, work: DeliveryWork): Promise<AttemptOutcome> {
+  const { delivery, event, webhook } = work;
+  const attemptNumber = delivery.attemptCount + 1;
+  const sentAt = deps.clock.now();
+  const key = deps.keys.keyFor(webhook.id, webhook.secret);
+  const headers = { ...webhook.headers, ...signatureHeaders(key, event.id, Math.floor(sentAt / 1000), event.payload) };
+  deps.metrics.inFlight.inc();
+  const result = await deps.sender.send({ url: webhook.url, headers, body: event.payload, timeoutMs: deps.httpTimeoutMs });
+  deps.metrics.inFlight.dec();
+  const now = deps.clock.now();
+  const succeeded = result.status !== null && result.status >= 200 && result.status < 300;
+  const attempt = {
+    id: newId("att", now),
+    deliveryId: delivery.id,
+    customerId: delivery.customerId,
+    attemptNumber,
+    statusCode: result.status,
+    durationMs: result.durationMs,
+    error: result.error,
+    responseBody: result.responseBody,
+    createdAt: now,
+  };
+  const outcome = succeeded ? "success" : "failure";
+  deps.metrics.deliveryAttempts.inc({ outcome });
+  deps.metrics.deliveryDuration.observe({ outcome }, result.durationMs / 1000);
+  const log = deps.log.child({ eventId: event.id, webhookId: webhook.id, deliveryId: delivery.id, attempt: attemptNumber });
+
+  if (succeeded) {
+    deps.metrics.deliverySuccess.inc();
+    deps.metrics.deliveryLatency.observe((now - event.acceptedAt) / 1000);
+    await deps.store.recordAttempts([{ attempt, status: "succeeded", nextAttemptAt: null }]);
+    log.debug({ status: result.status, durationMs: Math.round(result.durationMs) }, "delivered");
+    return "succeeded";
+  }
+
+  deps.metrics.deliveryFailures.inc({ reason: failureReason(result.status, result.error) });
+  const step = nextStep(deps.policy, attemptNumber - delivery.roundStart, result.retryAfterMs);
+  if (step.kind === "dead") {
+    deps.metrics.deadLetters.inc();
+    await deps.store.recordAttempts([{ attempt, status: "dead", nextAttemptAt: null }]);
+    log.warn({ status: result.status, error: result.error }, "delivery dead after its last retry");
+    return "dead";
+  }
+  const dueAt = now + step.delayMs;
+  await deps.schedule.schedule([{ deliveryId: delivery.id, dueAt }]);
+  deps.metrics.retriesScheduled.inc();
+  await deps.store.recordAttempts([{ attempt, status: "failed", nextAttemptAt: dueAt }]);
+  log.info({ status: result.status, error: result.error, retryInMs: step.delayMs }, "attempt failed; retry scheduled");
+  return "retry";
+}
+
+/** Puts a delivery on the retry schedule without trying it now (its webhook's queue is full). */
+export async function deferDelivery(deps: Pick<AttemptDeps, "schedule" | "metrics">, delivery: Delivery, dueAt: number): Promise<void> {
+  await deps.schedule.schedule([{ deliveryId: delivery.id, dueAt }]);
+  deps.metrics.retriesScheduled.inc();
+}
+
+function failureReason(status: number | null, error: string | null): string {
+  if (status !== null) return "status";
+  if (error?.startsWith("timeout")) return "timeout";
+  if (error?.startsWith("blocked")) return "blocked";
+  return "network";
+}
