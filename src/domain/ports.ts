@@ -69,6 +69,8 @@ export interface Store extends Pingable {
   deleteWebhook(customerId: string, id: string): Promise<boolean>;
   /** Active webhooks of every customer, for matching; small and read often (cache it). */
   activeWebhooks(): Promise<Webhook[]>;
+  /** A number that changes whenever any webhook is created, changed or deleted (cache key). */
+  webhooksVersion(): Promise<number>;
 
   /**
    * Opens one delivery per (event, webhook) pair, idempotently: a pair seen before returns
@@ -162,6 +164,9 @@ export interface SendResult {
 export interface Sender {
   send(request: SendRequest): Promise<SendResult>;
 }
+
+/** Why a webhook target may not be reached (SSRF guard), or null when it may. */
+export type TargetCheck = (url: URL) => Promise<string | null>;
 
 export interface Clock {
   now(): number;

@@ -2,7 +2,7 @@
  * @module The one HTTP bootstrap every role uses: health, metrics, error shape, access
  * metrics and bounded JSON bodies. Each role adds its own routes.
  */
-import { Elysia } from "elysia";
+import { type AnyElysia, Elysia } from "elysia";
 import { AppError, BadRequestError, PayloadTooLargeError, ValidationError } from "../domain/errors.ts";
 import type { Pingable } from "../domain/ports.ts";
 import type { Logger } from "./logger.ts";
@@ -81,7 +81,7 @@ export function createHttpApp(deps: HttpDeps) {
     });
 }
 
-export type HttpApp = ReturnType<typeof createHttpApp>;
+export type HttpApp = AnyElysia;
 
 /**
  * Reads a JSON body, refusing more than `limitBytes` before reading it all: 413 for too

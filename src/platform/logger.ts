@@ -1,7 +1,7 @@
 /** @module JSON logs with pino; secrets and credentials are redacted before they are written. */
 import pino, { type DestinationStream, type Logger } from "pino";
 
-export type { Logger };
+export type { DestinationStream, Logger };
 
 /** Paths pino blanks out wherever they appear in a log line. */
 export const REDACTED_PATHS = [

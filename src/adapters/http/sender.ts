@@ -1,6 +1,5 @@
 /** @module The Sender port over Bun `fetch`: bounded time, no redirects, a capped answer. */
-import type { SendRequest, SendResult, Sender } from "../../domain/ports.ts";
-import type { TargetCheck } from "./target-guard.ts";
+import type { SendRequest, SendResult, Sender, TargetCheck } from "../../domain/ports.ts";
 
 export interface FetchSenderOptions {
   /** Bytes of the response body kept; the rest is not read. */

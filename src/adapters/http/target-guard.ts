@@ -1,9 +1,7 @@
 /** @module SSRF guard: a webhook may only reach public addresses unless private targets are allowed. */
 import { lookup } from "node:dns/promises";
 import { isIpLiteral, isPublicAddress } from "../../domain/address.ts";
-
-/** Why a target was refused, or null when it may be reached. */
-export type TargetCheck = (url: URL) => Promise<string | null>;
+import type { TargetCheck } from "../../domain/ports.ts";
 
 const CACHE_TTL_MS = 5000;
 

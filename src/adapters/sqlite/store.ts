@@ -56,7 +56,25 @@ export class SqliteStore implements Store {
     return this.db.query<{ value: string }, [string]>("SELECT value FROM settings WHERE key = ?").get(key)!.value;
   }
 
+  private bumpWebhooksVersion(): void {
+    this.db.run(
+      "INSERT INTO settings (key, value) VALUES ('webhooks_version', '1') ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+    );
+  }
+
+  async webhooksVersion(): Promise<number> {
+    const row = this.db.query<{ value: string }, []>("SELECT value FROM settings WHERE key = 'webhooks_version'").get();
+    return Number(row?.value ?? 0);
+  }
+
   async createWebhook(webhook: Webhook): Promise<void> {
+    this.db.transaction(() => {
+      this.insertWebhook(webhook);
+      this.bumpWebhooksVersion();
+    })();
+  }
+
+  private insertWebhook(webhook: Webhook): void {
     this.db
       .query(
         `INSERT INTO webhooks (id, customer_id, url, event_types, headers, description, secret, status, created_at, updated_at)
@@ -78,16 +96,22 @@ export class SqliteStore implements Store {
   }
 
   async updateWebhook(webhook: Webhook): Promise<void> {
-    this.db
-      .query(
-        `UPDATE webhooks SET url = $url, event_types = $event_types, headers = $headers, description = $description,
-         secret = $secret, status = $status, updated_at = $updated_at WHERE customer_id = $customer_id AND id = $id`,
-      )
-      .run(webhookParams(webhook));
+    const update = this.db.query(
+      `UPDATE webhooks SET url = $url, event_types = $event_types, headers = $headers, description = $description,
+       secret = $secret, status = $status, updated_at = $updated_at WHERE customer_id = $customer_id AND id = $id`,
+    );
+    this.db.transaction(() => {
+      update.run(webhookParams(webhook));
+      this.bumpWebhooksVersion();
+    })();
   }
 
   async deleteWebhook(customerId: string, id: string): Promise<boolean> {
-    return this.db.run("DELETE FROM webhooks WHERE customer_id = ? AND id = ?", [customerId, id]).changes > 0;
+    return this.db.transaction(() => {
+      const deleted = this.db.run("DELETE FROM webhooks WHERE customer_id = ? AND id = ?", [customerId, id]).changes > 0;
+      if (deleted) this.bumpWebhooksVersion();
+      return deleted;
+    })();
   }
 
   async activeWebhooks(): Promise<Webhook[]> {

@@ -1,0 +1,167 @@
+/**
+ * @module The composition root: builds config-driven adapters, logger and metrics once per
+ * process, wires the roles, and registers teardown last-in-first-out.
+ */
+import { randomBytes } from "node:crypto";
+import { FetchSender } from "../adapters/http/sender.ts";
+import { anyTarget, publicTargetsOnly } from "../adapters/http/target-guard.ts";
+import type { Clock } from "../domain/ports.ts";
+import type { RetryPolicy } from "../domain/retry-policy.ts";
+import { SigningKeys } from "../domain/signature.ts";
+import type { Config } from "../platform/config.ts";
+import { durationMs } from "../platform/duration.ts";
+import { type HttpApp, createHttpApp, listen } from "../platform/http.ts";
+import { Lifecycle } from "../platform/lifecycle.ts";
+import { type DestinationStream, type Logger, createLogger } from "../platform/logger.ts";
+import { createMetrics } from "../platform/metrics.ts";
+import { ensureAdmin } from "../services/auth/login.ts";
+import { Tokens } from "../services/auth/tokens.ts";
+import type { AttemptDeps } from "../services/delivery/attempt.ts";
+import { Dispatcher } from "../services/dispatcher/dispatcher.ts";
+import { gatewayRoutes } from "../services/gateway/routes.ts";
+import { eventRoutes } from "../services/ingest/routes.ts";
+import { observabilityRoutes } from "../services/observability/routes.ts";
+import { RetryManager } from "../services/retry/retry-manager.ts";
+import { buildBackends } from "./backends.ts";
+import { VERSION } from "./version.ts";
+
+export const ROLES = ["gateway", "ingest", "dispatcher", "retry", "observability"] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Running {
+  lifecycle: Lifecycle;
+  log: Logger;
+  /** The port each started role listens on. */
+  ports: Partial<Record<Role, number>>;
+}
+
+const systemClock: Clock = { now: () => Date.now() };
+const GAUGE_REFRESH_MS = 2000;
+
+export interface ComposeOptions {
+  /** Where one-time notices (the generated admin password) go; stdout by default. */
+  print?: (line: string) => void;
+  /** Where JSON logs go; stdout by default (tests read them). */
+  logDestination?: DestinationStream;
+}
+
+/** Starts the given roles in this process on the configured backends. */
+export async function compose(roles: readonly Role[], config: Config, options: ComposeOptions = {}): Promise<Running> {
+  const print = options.print ?? console.log;
+  const rootLog = createLogger(config.observability.log_level, options.logDestination);
+  const log = rootLog.child({ role: roles.length === ROLES.length ? "all" : roles.join(",") });
+  const lifecycle = new Lifecycle(log);
+  lifecycle.onStop("logger", () => rootLog.flush());
+  const metrics = createMetrics();
+  const backends = buildBackends(config, lifecycle, log);
+  const { store, eventLog, schedule } = backends;
+  const clock = systemClock;
+
+  const jwtSecret = config.security.jwt_secret || (await store.settingOrInit("jwt_secret", randomBytes(48).toString("base64url")));
+  const tokens = new Tokens({ secret: jwtSecret, issuer: config.security.jwt_issuer, expirySeconds: durationMs(config.security.jwt_expiry) / 1000 });
+  const checkTarget = config.security.allow_private_targets ? anyTarget : publicTargetsOnly();
+  if (config.security.allow_private_targets) log.warn("private webhook targets are allowed (HOOKRELAY_ALLOW_PRIVATE_TARGETS); do not use in production");
+
+  const dispatcherConfig = config.dispatcher;
+  const retryConfig = config.retry_manager;
+  const policy: RetryPolicy = {
+    maxRetries: retryConfig.max_retries,
+    initialDelayMs: durationMs(retryConfig.initial_delay),
+    maxDelayMs: durationMs(retryConfig.max_delay),
+    multiplier: retryConfig.backoff_multiplier,
+    jitter: retryConfig.jitter,
+  };
+  const attemptDeps: AttemptDeps = {
+    store,
+    schedule,
+    clock,
+    log,
+    metrics,
+    policy,
+    keys: new SigningKeys(),
+    httpTimeoutMs: durationMs(dispatcherConfig.http_timeout),
+    sender: new FetchSender({ maxResponseBytes: dispatcherConfig.max_response_body_bytes, checkTarget, userAgent: `hookrelay/${VERSION}` }),
+  };
+  const shutdownTimeoutMs = durationMs(dispatcherConfig.shutdown_timeout);
+  const ingestDeps = {
+    eventLog,
+    clock,
+    metrics,
+    tokens,
+    maxEventBytes: config.security.max_event_bytes,
+    maxBatchBytes: config.security.max_batch_bytes,
+    maxBatchEvents: config.security.max_batch_events,
+  };
+
+  const checks = { store, event_log: eventLog, retry_schedule: schedule };
+  const apps: Record<Role, () => HttpApp> = {
+    gateway: () => createHttpApp({ role: "gateway", log, metrics, checks }).use(gatewayRoutes({ ...ingestDeps, store, schedule, checkTarget })),
+    ingest: () => createHttpApp({ role: "ingest", log, metrics, checks: { event_log: eventLog } }).use(eventRoutes(ingestDeps)),
+    dispatcher: () => createHttpApp({ role: "dispatcher", log, metrics, checks }),
+    retry: () => createHttpApp({ role: "retry", log, metrics, checks: { store, retry_schedule: schedule } }),
+    observability: () => createHttpApp({ role: "observability", log, metrics, checks }).use(observabilityRoutes({ store, schedule, tokens })),
+  };
+  const portOf: Record<Role, number> = {
+    gateway: config.server.gateway_port,
+    ingest: config.server.ingest_port,
+    dispatcher: config.server.dispatcher_port,
+    retry: config.server.retry_port,
+    observability: config.server.observability_port,
+  };
+
+  if (roles.includes("gateway")) await ensureAdmin({ store, log, print }, config.security.admin_password);
+
+  let dispatcher: Dispatcher | undefined;
+  if (roles.includes("dispatcher")) {
+    dispatcher = new Dispatcher(
+      { ...attemptDeps, eventLog },
+      {
+        group: config.kafka.consumer_group,
+        readBatch: dispatcherConfig.read_batch,
+        maxPendingEvents: dispatcherConfig.max_pending_events,
+        pollIntervalMs: durationMs(dispatcherConfig.poll_interval),
+        maxInFlight: dispatcherConfig.max_in_flight,
+        maxInFlightPerWebhook: dispatcherConfig.max_in_flight_per_webhook,
+        maxQueuedPerWebhook: dispatcherConfig.max_queued_per_webhook,
+        subscriptionRefreshMs: durationMs(dispatcherConfig.subscription_refresh),
+        shutdownTimeoutMs,
+      },
+    );
+    dispatcher.start();
+    lifecycle.onStop("dispatcher", () => dispatcher!.stop());
+  }
+  if (roles.includes("retry")) {
+    const retry = new RetryManager(attemptDeps, {
+      pollIntervalMs: durationMs(retryConfig.poll_interval),
+      batchSize: retryConfig.batch_size,
+      leaseMs: durationMs(retryConfig.lease),
+      maxInFlight: dispatcherConfig.max_in_flight,
+      maxInFlightPerWebhook: dispatcherConfig.max_in_flight_per_webhook,
+      shutdownTimeoutMs,
+    });
+    retry.start();
+    lifecycle.onStop("retry manager", () => retry.stop());
+  }
+
+  const gauges = setInterval(async () => {
+    try {
+      if (dispatcher) metrics.eventLogLag.set(await dispatcher.lag());
+      if (roles.includes("retry")) metrics.retryQueueDepth.set(await schedule.depth());
+    } catch (err) {
+      log.warn({ err }, "could not refresh gauges");
+    }
+  }, GAUGE_REFRESH_MS);
+  lifecycle.onStop("gauges", () => clearInterval(gauges));
+
+  // HTTP servers stop first (registered last): intake ends before the workers drain.
+  const ports: Running["ports"] = {};
+  const maxBody = Math.max(config.security.max_batch_bytes, config.security.max_event_bytes) + 1024;
+  for (const role of roles) {
+    const server = listen(apps[role](), config.server.host, portOf[role], maxBody);
+    ports[role] = server.port;
+    lifecycle.onStop(`${role} http`, () => server.stop());
+    log.info({ port: server.port, component: role }, "listening");
+  }
+  log.info({ version: VERSION, backends: backends.kind, roles }, "hookrelay started");
+  return { lifecycle, log, ports };
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bun
+/** @module `hookrelay <role>`: runs roles, migrations, or prints the version. */
+import { openDatabase } from "../adapters/sqlite/database.ts";
+import { migrateDown, migrateUp, migrationStatus } from "../adapters/sqlite/migrations.ts";
+import { type Config, ConfigError, loadConfig } from "../platform/config.ts";
+import { compose, ROLES, type Role } from "./compose.ts";
+import { VERSION } from "./version.ts";
+
+const USAGE = `usage: hookrelay <command>
+
+commands:
+  all                     every role in one process
+  gateway                 REST API (8080)
+  ingest                  event intake (8082)
+  dispatcher              delivers events to webhooks (8083)
+  retry                   retry manager (8084)
+  observability           stats and metrics (8085)
+  migrate up|down|status  database schema
+  version                 print the version
+
+configuration: config.yaml (or HOOKRELAY_CONFIG) and HOOKRELAY_<SECTION>_<KEY> variables`;
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(1);
+}
+
+function config(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+}
+
+function migrate(action: string | undefined): void {
+  const cfg = config();
+  const db = openDatabase({ dataDir: cfg.database.data_dir, synchronous: cfg.database.sqlite_synchronous });
+  try {
+    if (action === "up") {
+      const applied = migrateUp(db);
+      console.log(applied.length ? applied.map((m) => `applied ${m.version}_${m.name}`).join("\n") : "nothing to apply");
+    } else if (action === "down") {
+      const reverted = migrateDown(db);
+      console.log(reverted ? `reverted ${reverted.version}_${reverted.name}` : "nothing to revert");
+    } else if (action === "status") {
+      for (const m of migrationStatus(db)) console.log(`${m.version}_${m.name}\t${m.appliedAt ? `applied ${m.appliedAt}` : "pending"}`);
+    } else {
+      fail(`unknown migrate action '${action ?? ""}'; use up, down or status`);
+    }
+  } finally {
+    db.close();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (!command || command === "help" || command === "--help" || command === "-h") {
+    console.log(USAGE);
+    return;
+  }
+  if (command === "version" || command === "--version") {
+    console.log(`hookrelay ${VERSION} (bun ${Bun.version})`);
+    return;
+  }
+  if (command === "migrate") return migrate(rest[0]);
+  const roles: readonly Role[] | undefined = command === "all" ? ROLES : ROLES.includes(command as Role) ? [command as Role] : undefined;
+  if (!roles) fail(`unknown command '${command}'\n\n${USAGE}`);
+  const running = await compose(roles, config());
+  running.lifecycle.exitOnSignals();
+}
+
+await main(process.argv.slice(2));

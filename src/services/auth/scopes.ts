@@ -1,0 +1,10 @@
+/** @module Scopes a principal needs for each kind of call; `admin` holds them all. */
+import { ForbiddenError } from "../../domain/errors.ts";
+import type { Principal } from "./tokens.ts";
+
+export type Scope = "webhooks:read" | "webhooks:write" | "events:write" | "deliveries:read" | "deliveries:write" | "admin";
+
+export function requireScope(principal: Principal, scope: Scope): void {
+  if (principal.scopes.includes(scope) || principal.scopes.includes("admin")) return;
+  throw new ForbiddenError(`this call needs the '${scope}' scope`);
+}

@@ -1,0 +1,139 @@
+/**
+ * @module The dispatcher: reads the event log, fans each event out to its webhooks, and
+ * acks an event only when every delivery of it is done or durably scheduled for retry.
+ */
+import type { Delivery, Webhook } from "../../domain/model.ts";
+import type { EventConsumer, EventLog, LoggedEvent } from "../../domain/ports.ts";
+import { type AttemptDeps, attemptDelivery, deferDelivery } from "../delivery/attempt.ts";
+import { Lanes } from "../delivery/lanes.ts";
+import { Subscriptions } from "./subscriptions.ts";
+
+export interface DispatcherOptions {
+  group: string;
+  readBatch: number;
+  maxPendingEvents: number;
+  pollIntervalMs: number;
+  maxInFlight: number;
+  maxInFlightPerWebhook: number;
+  maxQueuedPerWebhook: number;
+  subscriptionRefreshMs: number;
+  shutdownTimeoutMs: number;
+}
+
+export interface DispatcherDeps extends AttemptDeps {
+  eventLog: EventLog;
+}
+
+export class Dispatcher {
+  private readonly lanes: Lanes;
+  private readonly subscriptions: Subscriptions;
+  private consumer: EventConsumer | undefined;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private pendingEvents = 0;
+  private capacityWaiter: (() => void) | undefined;
+
+  constructor(
+    private readonly deps: DispatcherDeps,
+    private readonly options: DispatcherOptions,
+  ) {
+    this.lanes = new Lanes(options.maxInFlight, options.maxInFlightPerWebhook);
+    this.subscriptions = new Subscriptions(deps.store, options.subscriptionRefreshMs);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.consumer = this.deps.eventLog.consumer(this.options.group);
+    this.loop = this.run();
+  }
+
+  /** Events appended and not yet finished, for the lag gauge. */
+  lag(): Promise<number> {
+    return this.consumer?.lag() ?? Promise.resolve(0);
+  }
+
+  private async run(): Promise<void> {
+    const consumer = this.consumer!;
+    while (this.running) {
+      try {
+        const room = this.options.maxPendingEvents - this.pendingEvents;
+        if (room <= 0) {
+          await new Promise<void>((resolve) => (this.capacityWaiter = resolve));
+          continue;
+        }
+        const events = await consumer.poll(Math.min(room, this.options.readBatch), this.options.pollIntervalMs);
+        if (events.length > 0) await this.dispatch(consumer, events);
+      } catch (err) {
+        this.deps.log.error({ err }, "dispatch loop failed; retrying");
+        await Bun.sleep(this.options.pollIntervalMs);
+      }
+    }
+  }
+
+  private async dispatch(consumer: EventConsumer, events: LoggedEvent[]): Promise<void> {
+    const index = await this.subscriptions.current(this.deps.clock.now());
+    const fanOuts = events.map((event) => ({ event, webhooks: index.match(event.customerId, event.type) }));
+    const withTargets = fanOuts.filter((f) => f.webhooks.length > 0);
+    const opened = await this.deps.store.openDeliveries(withTargets);
+    const byEvent = new Map(withTargets.map((f, i) => [f.event, opened[i]!]));
+    for (const { event, webhooks } of fanOuts) {
+      // Only deliveries never finished: a re-read event skips what succeeded, died or waits for a retry.
+      const todo = (byEvent.get(event) ?? []).filter((d) => d.status === "pending");
+      if (todo.length === 0) {
+        consumer.ack(event);
+        continue;
+      }
+      this.pendingEvents++;
+      let remaining = todo.length;
+      const finishOne = () => {
+        if (--remaining === 0) this.finishEvent(consumer, event);
+      };
+      const webhookById = new Map(webhooks.map((w) => [w.id, w]));
+      for (const delivery of todo) this.enqueue(event, delivery, webhookById.get(delivery.webhookId)!, finishOne);
+    }
+  }
+
+  private enqueue(event: LoggedEvent, delivery: Delivery, webhook: Webhook, finishOne: () => void): void {
+    const deps = this.deps;
+    if (this.lanes.queued(webhook.id) >= this.options.maxQueuedPerWebhook) {
+      // This webhook is far behind: park the delivery on the retry schedule so the log moves on.
+      deferDelivery(deps, delivery, deps.clock.now() + deps.policy.initialDelayMs).then(finishOne, (err) =>
+        deps.log.error({ err, deliveryId: delivery.id }, "could not defer delivery; event stays unacked"),
+      );
+      return;
+    }
+    this.lanes.run(webhook.id, async () => {
+      try {
+        await attemptDelivery(deps, { delivery, event, webhook });
+        finishOne();
+      } catch (err) {
+        // The outcome is not durable: leave the event unacked so it is read again after a restart.
+        deps.log.error({ err, deliveryId: delivery.id, eventId: event.id }, "could not record delivery outcome");
+      }
+    });
+  }
+
+  private finishEvent(consumer: EventConsumer, event: LoggedEvent): void {
+    consumer.ack(event);
+    this.pendingEvents--;
+    const wake = this.capacityWaiter;
+    this.capacityWaiter = undefined;
+    wake?.();
+  }
+
+  /** Stops reading, waits up to the shutdown timeout for in-flight deliveries, commits what finished. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.capacityWaiter?.();
+    await this.loop;
+    const drained = await Promise.race([
+      this.lanes.idle().then(() => true),
+      Bun.sleep(this.options.shutdownTimeoutMs).then(() => false),
+    ]);
+    if (!drained)
+      this.deps.log.warn({ inFlight: this.lanes.size }, "shutdown timeout: unfinished deliveries will be read again after restart");
+    await this.consumer?.close();
+  }
+}

@@ -1,0 +1,50 @@
+/** @module How resources look over the REST API (snake_case, ISO times). */
+import type { Attempt, Delivery, Event, Webhook } from "../../domain/model.ts";
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function presentWebhook(w: Webhook) {
+  return {
+    id: w.id,
+    url: w.url,
+    event_types: w.eventTypes,
+    headers: w.headers,
+    description: w.description,
+    secret: w.secret,
+    status: w.status,
+    created_at: w.createdAt,
+    updated_at: w.updatedAt,
+  };
+}
+
+export function presentDelivery(d: Delivery) {
+  return {
+    id: d.id,
+    event_id: d.eventId,
+    webhook_id: d.webhookId,
+    status: d.status,
+    attempt_count: d.attemptCount,
+    last_status_code: d.lastStatusCode,
+    last_error: d.lastError,
+    next_attempt_at: iso(d.nextAttemptAt),
+    created_at: iso(d.createdAt),
+    updated_at: iso(d.updatedAt),
+  };
+}
+
+export function presentAttempt(a: Attempt) {
+  return {
+    id: a.id,
+    delivery_id: a.deliveryId,
+    attempt_number: a.attemptNumber,
+    status_code: a.statusCode,
+    duration_ms: Math.round(a.durationMs * 10) / 10,
+    error: a.error,
+    response_body: a.responseBody,
+    created_at: iso(a.createdAt),
+  };
+}
+
+export function presentEvent(e: Event) {
+  return { ...JSON.parse(e.payload), accepted_at: iso(e.acceptedAt) };
+}

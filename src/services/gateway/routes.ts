@@ -1,0 +1,125 @@
+/** @module The gateway's REST API (port 8080): login, webhooks, events, deliveries. */
+import { Type } from "@sinclair/typebox";
+import { Elysia } from "elysia";
+import { NotFoundError } from "../../domain/errors.ts";
+import { readJson } from "../../platform/http.ts";
+import { compile } from "../../platform/validate.ts";
+import { login } from "../auth/login.ts";
+import { requireScope, type Scope } from "../auth/scopes.ts";
+import { type Principal, type Tokens, authenticate } from "../auth/tokens.ts";
+import { type IngestRouteDeps, eventRoutes } from "../ingest/routes.ts";
+import * as webhooks from "../webhooks/manage.ts";
+import { type DeliveryDeps, DEFAULT_PAGE, getDelivery, listDeliveries, numericLimit, pageQuery, retryDelivery } from "./deliveries.ts";
+import { presentAttempt, presentDelivery, presentEvent, presentWebhook } from "./present.ts";
+
+export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestRouteDeps {
+  tokens: Tokens;
+}
+
+const SMALL_BODY = 64 * 1024;
+
+const loginInput = compile(
+  Type.Object(
+    { username: Type.String({ minLength: 1, maxLength: 256 }), password: Type.String({ minLength: 1, maxLength: 1024 }) },
+    { additionalProperties: false, errorMessage: "must be {\"username\", \"password\"}" },
+  ),
+);
+
+export function gatewayRoutes(deps: GatewayDeps) {
+  const caller = async (request: Request, scope: Scope): Promise<Principal> => {
+    const principal = await authenticate(deps.tokens, request);
+    requireScope(principal, scope);
+    return principal;
+  };
+  const body = (request: Request) => readJson(request, SMALL_BODY);
+
+  return new Elysia({ name: "gateway" })
+    .post(
+      "/auth/login",
+      async ({ request }) => {
+        const input = loginInput.parse(await body(request));
+        return login(deps, input.username, input.password);
+      },
+      { parse: "none" },
+    )
+    .post(
+      "/api/v1/webhooks",
+      async ({ request, set }) => {
+        const principal = await caller(request, "webhooks:write");
+        set.status = 201;
+        return presentWebhook(await webhooks.createWebhook(deps, principal, await body(request)));
+      },
+      { parse: "none" },
+    )
+    .get("/api/v1/webhooks", async ({ request, query }) => {
+      const principal = await caller(request, "webhooks:read");
+      const q = pageQuery.parse(numericLimit(query), "query");
+      const page = await webhooks.listWebhooks(deps, principal, q.limit ?? DEFAULT_PAGE, q.cursor);
+      return { data: page.data.map(presentWebhook), next_cursor: page.nextCursor };
+    })
+    .get("/api/v1/webhooks/:id", async ({ request, params }) => {
+      const principal = await caller(request, "webhooks:read");
+      return presentWebhook(await webhooks.getWebhook(deps, principal, params.id));
+    })
+    .put(
+      "/api/v1/webhooks/:id",
+      async ({ request, params }) => {
+        const principal = await caller(request, "webhooks:write");
+        return presentWebhook(await webhooks.updateWebhook(deps, principal, params.id, await body(request), "replace"));
+      },
+      { parse: "none" },
+    )
+    .patch(
+      "/api/v1/webhooks/:id",
+      async ({ request, params }) => {
+        const principal = await caller(request, "webhooks:write");
+        return presentWebhook(await webhooks.updateWebhook(deps, principal, params.id, await body(request), "merge"));
+      },
+      { parse: "none" },
+    )
+    .delete("/api/v1/webhooks/:id", async ({ request, params, set }) => {
+      const principal = await caller(request, "webhooks:write");
+      await webhooks.deleteWebhook(deps, principal, params.id);
+      set.status = 204;
+      return "";
+    })
+    .post(
+      "/api/v1/webhooks/:id/rotate-secret",
+      async ({ request, params }) => {
+        const principal = await caller(request, "webhooks:write");
+        return presentWebhook(await webhooks.rotateSecret(deps, principal, params.id));
+      },
+      { parse: "none" },
+    )
+    .use(eventRoutes(deps, "/api/v1"))
+    .get("/api/v1/events/:id", async ({ request, params }) => {
+      const principal = await caller(request, "deliveries:read");
+      const event = await deps.store.getEvent(principal.customerId, params.id);
+      if (!event) throw new NotFoundError("event", params.id);
+      const deliveries = await deps.store.listDeliveries(principal.customerId, { eventId: event.id, limit: 1000 });
+      return { ...presentEvent(event), deliveries: deliveries.data.map(presentDelivery) };
+    })
+    .get("/api/v1/deliveries", async ({ request, query }) => {
+      const principal = await caller(request, "deliveries:read");
+      const page = await listDeliveries(deps, principal, query);
+      return { data: page.data.map(presentDelivery), next_cursor: page.nextCursor };
+    })
+    .get("/api/v1/deliveries/:id", async ({ request, params }) => {
+      const principal = await caller(request, "deliveries:read");
+      return presentDelivery(await getDelivery(deps, principal, params.id));
+    })
+    .get("/api/v1/deliveries/:id/attempts", async ({ request, params }) => {
+      const principal = await caller(request, "deliveries:read");
+      const delivery = await getDelivery(deps, principal, params.id);
+      return { data: (await deps.store.listAttempts(delivery.id)).map(presentAttempt) };
+    })
+    .post(
+      "/api/v1/deliveries/:id/retry",
+      async ({ request, params, set }) => {
+        const principal = await caller(request, "deliveries:write");
+        set.status = 202;
+        return presentDelivery(await retryDelivery(deps, principal, params.id));
+      },
+      { parse: "none" },
+    );
+}

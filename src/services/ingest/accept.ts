@@ -1,0 +1,47 @@
+/** @module Accepting events: validate, build the delivery body once, append durably, dedupe. */
+import { PayloadTooLargeError, ValidationError } from "../../domain/errors.ts";
+import type { Event } from "../../domain/model.ts";
+import type { AppendOutcome, Clock, EventLog } from "../../domain/ports.ts";
+import type { Metrics } from "../../platform/metrics.ts";
+import type { Principal } from "../auth/tokens.ts";
+import { batchInput, eventInput } from "./schema.ts";
+
+export interface IngestDeps {
+  eventLog: EventLog;
+  clock: Clock;
+  metrics: Metrics;
+  maxEventBytes: number;
+  maxBatchEvents: number;
+}
+
+/** Validates one event and turns it into what the log keeps. */
+export function toEvent(deps: IngestDeps, principal: Principal, raw: unknown, where = "body"): Event {
+  const input = eventInput.parse(raw, where);
+  if (!("data" in input)) throw new ValidationError(`${where === "body" ? "" : `${where}.`}data: is required (any JSON value)`);
+  const acceptedAt = deps.clock.now();
+  const timestamp = input.timestamp ?? new Date(acceptedAt).toISOString();
+  const payload = JSON.stringify({ id: input.id, type: input.type, source: input.source, data: input.data, timestamp });
+  if (Buffer.byteLength(payload) > deps.maxEventBytes) throw new PayloadTooLargeError(deps.maxEventBytes);
+  return { customerId: principal.customerId, id: input.id, type: input.type, source: input.source, timestamp, payload, acceptedAt };
+}
+
+/** Appends one event; resolves once it is durable (or known as a duplicate). */
+export async function acceptEvent(deps: IngestDeps, principal: Principal, raw: unknown): Promise<{ id: string; status: AppendOutcome }> {
+  const event = toEvent(deps, principal, raw);
+  const [outcome] = await deps.eventLog.append([event]);
+  deps.metrics.eventsIngested.inc({ outcome: outcome! });
+  return { id: event.id, status: outcome! };
+}
+
+/** Appends a batch all-or-nothing on validation: one bad event rejects the batch, naming it. */
+export async function acceptBatch(deps: IngestDeps, principal: Principal, raw: unknown): Promise<{ accepted: number; duplicates: number }> {
+  const { events: items } = batchInput.parse(raw);
+  if (items.length > deps.maxBatchEvents)
+    throw new ValidationError(`events: ${items.length} events is more than the limit of ${deps.maxBatchEvents} per batch`);
+  const events = items.map((item, i) => toEvent(deps, principal, item, `events[${i}]`));
+  const outcomes = await deps.eventLog.append(events);
+  const accepted = outcomes.filter((o) => o === "accepted").length;
+  deps.metrics.eventsIngested.inc({ outcome: "accepted" }, accepted);
+  deps.metrics.eventsIngested.inc({ outcome: "duplicate" }, outcomes.length - accepted);
+  return { accepted, duplicates: outcomes.length - accepted };
+}

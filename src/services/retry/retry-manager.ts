@@ -1,0 +1,89 @@
+/**
+ * @module The retry manager: claims due retries with a lease, tries each again, and
+ * completes it only once the outcome is durable.
+ */
+import type { ScheduledRetry } from "../../domain/ports.ts";
+import { type AttemptDeps, attemptDelivery } from "../delivery/attempt.ts";
+import { Lanes } from "../delivery/lanes.ts";
+
+export interface RetryManagerOptions {
+  pollIntervalMs: number;
+  batchSize: number;
+  leaseMs: number;
+  maxInFlight: number;
+  maxInFlightPerWebhook: number;
+  shutdownTimeoutMs: number;
+}
+
+export class RetryManager {
+  private readonly lanes: Lanes;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly deps: AttemptDeps,
+    private readonly options: RetryManagerOptions,
+  ) {
+    this.lanes = new Lanes(options.maxInFlight, options.maxInFlightPerWebhook);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let claimed: ScheduledRetry[] = [];
+      try {
+        const room = this.options.maxInFlight * 2 - this.lanes.size;
+        if (room > 0) claimed = await this.deps.schedule.claim(this.deps.clock.now(), Math.min(room, this.options.batchSize), this.options.leaseMs);
+        for (const item of claimed) await this.retry(item);
+      } catch (err) {
+        this.deps.log.error({ err }, "retry loop failed; trying again");
+      }
+      if (claimed.length < this.options.batchSize && this.running) await this.sleep(this.options.pollIntervalMs);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private async retry(item: ScheduledRetry): Promise<void> {
+    const deps = this.deps;
+    const work = await deps.store.deliveryWork(item.deliveryId);
+    const finished = !work || work.delivery.status === "succeeded" || work.delivery.status === "dead";
+    if (finished || work.webhook.status !== "active") {
+      // Deleted, already done, or its webhook is disabled: nothing to send (a manual retry can requeue it).
+      await deps.schedule.complete([item.deliveryId]);
+      return;
+    }
+    this.lanes.run(work.webhook.id, async () => {
+      try {
+        const outcome = await attemptDelivery(deps, work);
+        if (outcome !== "retry") await deps.schedule.complete([item.deliveryId]);
+      } catch (err) {
+        // Left claimed: the lease runs out and another try claims it again.
+        deps.log.error({ err, deliveryId: item.deliveryId }, "retry outcome not recorded; lease will expire");
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    const drained = await Promise.race([this.lanes.idle().then(() => true), Bun.sleep(this.options.shutdownTimeoutMs).then(() => false)]);
+    if (!drained) this.deps.log.warn({ inFlight: this.lanes.size }, "shutdown timeout: claimed retries reappear when their lease ends");
+  }
+}

@@ -1,0 +1,139 @@
+/** @module Webhook management: one set of rules for every surface (REST now, gRPC next). */
+import { Type } from "@sinclair/typebox";
+import { NotFoundError, ValidationError } from "../../domain/errors.ts";
+import { newId } from "../../domain/ids.ts";
+import type { Page, Webhook } from "../../domain/model.ts";
+import type { Clock, Store, TargetCheck } from "../../domain/ports.ts";
+import { newSecret, signingKey } from "../../domain/signature.ts";
+import { assertNoProblems, eventTypeProblems, headerProblems, urlProblems } from "../../domain/webhook-rules.ts";
+import { compile } from "../../platform/validate.ts";
+import type { Principal } from "../auth/tokens.ts";
+
+export interface WebhookDeps {
+  store: Store;
+  clock: Clock;
+  checkTarget: TargetCheck;
+}
+
+const fields = {
+  url: Type.String({ errorMessage: "must be an absolute http or https URL" }),
+  event_types: Type.Array(Type.String(), { errorMessage: "must be an array of event type strings" }),
+  headers: Type.Record(Type.String(), Type.String(), { errorMessage: "must be an object of header names to string values" }),
+  description: Type.Union([Type.String({ maxLength: 1024 }), Type.Null()], { errorMessage: "must be a string of at most 1024 characters, or null" }),
+  status: Type.Union([Type.Literal("active"), Type.Literal("disabled")], { errorMessage: "must be 'active' or 'disabled'" }),
+  secret: Type.String({ errorMessage: "must be 'whsec_' + base64 of 24 to 64 bytes" }),
+};
+
+const createInput = compile(
+  Type.Object(
+    {
+      url: fields.url,
+      event_types: fields.event_types,
+      headers: Type.Optional(fields.headers),
+      description: Type.Optional(fields.description),
+      status: Type.Optional(fields.status),
+      secret: Type.Optional(fields.secret),
+    },
+    { additionalProperties: false, errorMessage: "must be an object with url and event_types" },
+  ),
+);
+
+const patchInput = compile(Type.Partial(Type.Object(fields), { additionalProperties: false, errorMessage: "must be an object" }));
+
+export type WebhookPatch = Partial<{
+  url: string;
+  event_types: string[];
+  headers: Record<string, string>;
+  description: string | null;
+  status: "active" | "disabled";
+  secret: string;
+}>;
+
+function secretProblems(secret: string | undefined): string[] {
+  if (secret === undefined) return [];
+  const bytes = secret.startsWith("whsec_") ? signingKey(secret).length : 0;
+  return bytes >= 24 && bytes <= 64 ? [] : ["secret: must be 'whsec_' + base64 of 24 to 64 bytes"];
+}
+
+async function checkFields(deps: WebhookDeps, patch: WebhookPatch): Promise<void> {
+  const problems = [
+    ...(patch.url !== undefined ? urlProblems(patch.url) : []),
+    ...(patch.event_types !== undefined ? eventTypeProblems(patch.event_types) : []),
+    ...(patch.headers !== undefined ? headerProblems(patch.headers) : []),
+    ...secretProblems(patch.secret),
+  ];
+  assertNoProblems(problems);
+  if (patch.url !== undefined) {
+    const refused = await deps.checkTarget(new URL(patch.url));
+    if (refused) throw new ValidationError(`url: target refused: ${refused} (private targets need HOOKRELAY_ALLOW_PRIVATE_TARGETS=true)`);
+  }
+}
+
+export async function createWebhook(deps: WebhookDeps, principal: Principal, raw: unknown): Promise<Webhook> {
+  const input = createInput.parse(raw);
+  await checkFields(deps, input);
+  const now = new Date(deps.clock.now()).toISOString();
+  const webhook: Webhook = {
+    id: newId("wh", deps.clock.now()),
+    customerId: principal.customerId,
+    url: input.url,
+    eventTypes: [...new Set(input.event_types)],
+    headers: input.headers ?? {},
+    description: input.description ?? null,
+    secret: input.secret ?? newSecret(),
+    status: input.status ?? "active",
+    createdAt: now,
+    updatedAt: now,
+  };
+  await deps.store.createWebhook(webhook);
+  return webhook;
+}
+
+export async function getWebhook(deps: Pick<WebhookDeps, "store">, principal: Principal, id: string): Promise<Webhook> {
+  const webhook = await deps.store.getWebhook(principal.customerId, id);
+  if (!webhook) throw new NotFoundError("webhook", id);
+  return webhook;
+}
+
+export function listWebhooks(deps: Pick<WebhookDeps, "store">, principal: Principal, limit: number, cursor?: string): Promise<Page<Webhook>> {
+  return deps.store.listWebhooks(principal.customerId, limit, cursor);
+}
+
+/** PUT replaces url and event types (both required); PATCH changes only what it names. */
+export async function updateWebhook(
+  deps: WebhookDeps,
+  principal: Principal,
+  id: string,
+  raw: unknown,
+  mode: "replace" | "merge",
+): Promise<Webhook> {
+  const patch: WebhookPatch = mode === "replace" ? createInput.parse(raw) : patchInput.parse(raw);
+  const current = await getWebhook(deps, principal, id);
+  await checkFields(deps, patch);
+  const replace = mode === "replace";
+  const updated: Webhook = {
+    ...current,
+    url: patch.url ?? current.url,
+    eventTypes: patch.event_types ? [...new Set(patch.event_types)] : current.eventTypes,
+    headers: patch.headers ?? (replace ? {} : current.headers),
+    description: patch.description !== undefined ? patch.description : replace ? null : current.description,
+    status: patch.status ?? (replace ? "active" : current.status),
+    secret: patch.secret ?? current.secret,
+    updatedAt: new Date(deps.clock.now()).toISOString(),
+  };
+  await deps.store.updateWebhook(updated);
+  return updated;
+}
+
+export async function deleteWebhook(deps: Pick<WebhookDeps, "store">, principal: Principal, id: string): Promise<void> {
+  if (!(await deps.store.deleteWebhook(principal.customerId, id))) throw new NotFoundError("webhook", id);
+}
+
+/** Replaces the signing secret with a new random one (or the given one). */
+export async function rotateSecret(deps: WebhookDeps, principal: Principal, id: string, secret?: string): Promise<Webhook> {
+  assertNoProblems(secretProblems(secret));
+  const current = await getWebhook(deps, principal, id);
+  const updated = { ...current, secret: secret ?? newSecret(), updatedAt: new Date(deps.clock.now()).toISOString() };
+  await deps.store.updateWebhook(updated);
+  return updated;
+}

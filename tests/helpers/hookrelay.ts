@@ -1,0 +1,110 @@
+/** @module Test helpers: hookrelay in this process or as a child process, on free ports and a fresh data dir. */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { ROLES, compose } from "../../src/cli/compose.ts";
+import { parseConfig } from "../../src/platform/config.ts";
+
+export const ADMIN_PASSWORD = "test-admin-password";
+
+export function tempDir(prefix = "hookrelay-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Environment for a test instance: fresh data, fast retries, loopback targets allowed. */
+export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    HOOKRELAY_DATA_DIR: tempDir(),
+    HOOKRELAY_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    HOOKRELAY_ALLOW_PRIVATE_TARGETS: "true",
+    HOOKRELAY_SERVER_HOST: "127.0.0.1",
+    HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "warn",
+    HOOKRELAY_RETRY_MANAGER_POLL_INTERVAL: "50ms",
+    HOOKRELAY_DISPATCHER_POLL_INTERVAL: "50ms",
+    HOOKRELAY_DISPATCHER_SUBSCRIPTION_REFRESH: "50ms",
+    ...overrides,
+  };
+}
+
+export interface Instance {
+  gateway: string;
+  ingest: string;
+  observability: string;
+  dispatcher: string;
+  retry: string;
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+/** Every role in this process on port 0 (the OS picks), with logs captured. */
+export async function startInProcess(overrides: Record<string, string> = {}): Promise<Instance> {
+  const ports = Object.fromEntries(
+    ["GATEWAY", "REGISTRY", "INGEST", "DISPATCHER", "RETRY", "OBSERVABILITY"].map((r) => [`HOOKRELAY_SERVER_${r}_PORT`, "0"]),
+  );
+  const config = parseConfig({ env: testEnv({ ...ports, ...overrides }) });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(...chunk.toString().split("\n").filter(Boolean));
+      done();
+    },
+  });
+  const running = await compose(ROLES, config, { print: (line) => logs.push(line), logDestination: sink });
+  const url = (port: number | undefined) => `http://127.0.0.1:${port}`;
+  return {
+    gateway: url(running.ports.gateway),
+    ingest: url(running.ports.ingest),
+    observability: url(running.ports.observability),
+    dispatcher: url(running.ports.dispatcher),
+    retry: url(running.ports.retry),
+    logs,
+    stop: () => running.lifecycle.stop(),
+  };
+}
+
+/** A port nobody listens on right now. */
+export function freePort(): number {
+  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+  const port = server.port!;
+  server.stop(true);
+  return port;
+}
+
+/** Logs in as admin and returns a bearer token. */
+export async function adminToken(gateway: string): Promise<string> {
+  const res = await fetch(`${gateway}/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: "admin", password: ADMIN_PASSWORD }),
+  });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
+/** A JSON API client bound to a base URL and token. */
+export function client(base: string, token?: string) {
+  return async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any; headers: Headers }> => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {}
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
+}
+
+/** Polls until `check` returns true or the deadline passes; throws with `what` on timeout. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000, everyMs = 25): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await Bun.sleep(everyMs);
+  }
+  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
+}
