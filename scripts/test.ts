@@ -1,0 +1,100 @@
+/**
+ * @module `bun run test`: runs `bun test` over the repo with the JUnit reporter, shows the
+ * usual console output, and ends with one line `N passed, N failed` (CI reads it).
+ *
+ * Extra arguments go to `bun test` unchanged: `bun run test tests/e2e`, `bun run test -t retries`.
+ */
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dir, "..");
+const REPORT = join(".test-report", "junit.xml");
+/** What Bun prints when an error escapes every test: a file that failed to load, a late throw. */
+const BETWEEN_TESTS = /^#\s*Unhandled error between tests/;
+
+export interface Counts {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+/**
+ * Counts Bun's JUnit XML: every `<testcase>`; failed when it holds `<failure` or `<error`,
+ * skipped (todo too) when it holds `<skipped`, passed otherwise.
+ */
+export function countJUnit(xml: string): Counts {
+  const counts: Counts = { passed: 0, failed: 0, skipped: 0 };
+  // Attribute values are XML-escaped, so neither `>` nor `</testcase>` occurs inside one.
+  for (const match of xml.matchAll(/<testcase\b[^>]*?(?:\/>|>([\s\S]*?)<\/testcase>)/g)) {
+    const body = match[1] ?? "";
+    if (/<(failure|error)\b/.test(body)) counts.failed++;
+    else if (/<skipped\b/.test(body)) counts.skipped++;
+    else counts.passed++;
+  }
+  return counts;
+}
+
+/**
+ * services:up — later work starts PostgreSQL, Redis and Kafka on 127.0.0.1 here
+ * (DESIGN.md §5) and returns their URLs as environment for the test run plus a teardown.
+ * Nothing needs them yet: every test runs on the embedded backends.
+ */
+async function servicesUp(): Promise<{ env: Record<string, string>; down: () => Promise<void> }> {
+  return { env: {}, down: async () => {} };
+}
+
+/** Copies a child's stream to ours, calling `onLine` with each line stripped of colour codes. */
+async function relay(stream: ReadableStream<Uint8Array>, out: NodeJS.WriteStream, onLine: (line: string) => void): Promise<void> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  for await (const chunk of stream) {
+    out.write(chunk);
+    pending += decoder.decode(chunk, { stream: true });
+    const lines = pending.split("\n");
+    pending = lines.pop()!;
+    for (const line of lines) onLine(line.replace(/\x1b\[[0-9;]*m/g, "").trim());
+  }
+  if (pending) onLine(pending.replace(/\x1b\[[0-9;]*m/g, "").trim());
+}
+
+async function main(args: string[]): Promise<number> {
+  process.chdir(ROOT);
+  rmSync(REPORT, { force: true });
+  mkdirSync(dirname(REPORT), { recursive: true });
+
+  const services = await servicesUp();
+  let exitCode: number;
+  let betweenTests = 0;
+  try {
+    const child = Bun.spawn(["bun", "test", "--reporter=junit", `--reporter-outfile=${REPORT}`, ...args], {
+      cwd: ROOT,
+      // Piped output loses Bun's colours; keep them when a person is watching.
+      env: { ...process.env, ...(process.stdout.isTTY ? { FORCE_COLOR: "1" } : {}), ...services.env },
+      stdin: "inherit",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const count = (line: string) => {
+      if (BETWEEN_TESTS.test(line)) betweenTests++;
+    };
+    await Promise.all([relay(child.stdout, process.stdout, count), relay(child.stderr, process.stderr, count)]);
+    exitCode = (await child.exited) ?? 1;
+  } finally {
+    await services.down();
+  }
+
+  let counts: Counts = { passed: 0, failed: 0, skipped: 0 };
+  try {
+    counts = countJUnit(readFileSync(REPORT, "utf8"));
+  } catch (err) {
+    console.error(`\nno JUnit report at ${REPORT} (${(err as Error).message}); bun test exited ${exitCode}`);
+  }
+  // Such errors (a test file that does not load) have no <testcase>; Bun counts them as failures, so do we.
+  if (betweenTests > 0) console.error(`\n${betweenTests} unhandled error(s) outside any test counted as failed (see "Unhandled error between tests" above)`);
+  const failed = counts.failed + betweenTests;
+  if (exitCode !== 0 && failed === 0) console.error(`\nbun test exited ${exitCode}`);
+  console.log(`${counts.passed} passed, ${failed} failed`);
+  return failed > 0 || exitCode !== 0 ? 1 : 0;
+}
+
+if (import.meta.main) process.exit(await main(process.argv.slice(2)));
