@@ -11,6 +11,8 @@ const ROOT = resolve(import.meta.dir, "..");
 const REPORT = join(".test-report", "junit.xml");
 /** What Bun prints when an error escapes every test: a file that failed to load, a late throw. */
 const BETWEEN_TESTS = /^#\s*Unhandled error between tests/;
+/** What Bun prints (and exits 1) when no test file matches. */
+const NO_TESTS = /^(No tests found!|The following filters did not match any test files)/;
 
 export interface Counts {
   passed: number;
@@ -65,6 +67,7 @@ async function main(args: string[]): Promise<number> {
   const services = await servicesUp();
   let exitCode: number;
   let betweenTests = 0;
+  let noTests = false;
   try {
     const child = Bun.spawn(["bun", "test", "--reporter=junit", `--reporter-outfile=${REPORT}`, ...args], {
       cwd: ROOT,
@@ -76,6 +79,7 @@ async function main(args: string[]): Promise<number> {
     });
     const count = (line: string) => {
       if (BETWEEN_TESTS.test(line)) betweenTests++;
+      if (NO_TESTS.test(line)) noTests = true;
     };
     await Promise.all([relay(child.stdout, process.stdout, count), relay(child.stderr, process.stderr, count)]);
     exitCode = (await child.exited) ?? 1;
@@ -87,12 +91,13 @@ async function main(args: string[]): Promise<number> {
   try {
     counts = countJUnit(readFileSync(REPORT, "utf8"));
   } catch (err) {
-    console.error(`\nno JUnit report at ${REPORT} (${(err as Error).message}); bun test exited ${exitCode}`);
+    if (!noTests) console.error(`\nno JUnit report at ${REPORT} (${(err as Error).message}); bun test exited ${exitCode}`);
   }
   // Such errors (a test file that does not load) have no <testcase>; Bun counts them as failures, so do we.
   if (betweenTests > 0) console.error(`\n${betweenTests} unhandled error(s) outside any test counted as failed (see "Unhandled error between tests" above)`);
   const failed = counts.failed + betweenTests;
-  if (exitCode !== 0 && failed === 0) console.error(`\nbun test exited ${exitCode}`);
+  if (noTests) console.error("\nbun test found no test files to run");
+  else if (exitCode !== 0 && failed === 0) console.error(`\nbun test exited ${exitCode}`);
   console.log(`${counts.passed} passed, ${failed} failed`);
   return failed > 0 || exitCode !== 0 ? 1 : 0;
 }
