@@ -74,7 +74,7 @@ CREATE TABLE attempts (
   customer_id    TEXT NOT NULL,
   attempt_number INTEGER NOT NULL,
   status_code    INTEGER,
-  duration_ms    INTEGER NOT NULL,
+  duration_ms    REAL NOT NULL,
   error          TEXT,
   response_body  TEXT,
   created_at     INTEGER NOT NULL

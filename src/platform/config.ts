@@ -124,8 +124,14 @@ function sections(): [string, TObject][] {
   return Object.entries(ConfigSchema.properties) as [string, TObject][];
 }
 
+/** Strict: text that is not exactly a number or boolean stays a string and is reported, never truncated. */
 function fromEnv(raw: string, schema: TSchema): unknown {
   if (schema.type === "array") return raw.split(",").map((s) => s.trim()).filter(Boolean);
+  const text = raw.trim();
+  if (schema.type === "integer" && /^-?\d+$/.test(text)) return Number(text);
+  if (schema.type === "number" && /^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+  if (schema.type === "boolean" && /^(true|1)$/i.test(text)) return true;
+  if (schema.type === "boolean" && /^(false|0)$/i.test(text)) return false;
   return raw;
 }
 
@@ -146,6 +152,7 @@ export function parseConfig(sources: ConfigSources): Config {
     }
   }
   for (const [name, value] of Object.entries(doc)) {
+    origin.set(name, sources.file!.path);
     if (value && typeof value === "object" && !Array.isArray(value))
       for (const key of Object.keys(value)) origin.set(`${name}.${key}`, sources.file!.path);
   }
@@ -163,8 +170,8 @@ export function parseConfig(sources: ConfigSources): Config {
     }
   }
 
-  let config: unknown = Value.Default(ConfigSchema, Value.Clone(doc));
-  config = Value.Convert(ConfigSchema, config);
+  // No Value.Convert: it truncates 80.5 to 80, reads "1e3" as 1 and true as 1.
+  const config: unknown = Value.Default(ConfigSchema, Value.Clone(doc));
   for (const error of Value.Errors(ConfigSchema, config)) {
     const path = error.path.replace(/^\//, "").replaceAll("/", ".");
     const where = origin.get(path) ?? origin.get(path.split(".").slice(0, 2).join("."));

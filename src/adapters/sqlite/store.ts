@@ -191,7 +191,7 @@ export class SqliteStore implements Store {
     );
     this.db.transaction(() => {
       for (const { attempt: a, status, nextAttemptAt } of records) {
-        insert.run(a.id, a.deliveryId, a.customerId, a.attemptNumber, a.statusCode, Math.round(a.durationMs), a.error, a.responseBody, a.createdAt);
+        insert.run(a.id, a.deliveryId, a.customerId, a.attemptNumber, a.statusCode, Math.round(a.durationMs * 1000) / 1000, a.error, a.responseBody, a.createdAt);
         update.run(status, a.attemptNumber, a.statusCode, a.error, nextAttemptAt, a.createdAt, a.deliveryId);
       }
     })();

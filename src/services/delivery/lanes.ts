@@ -5,9 +5,16 @@
  */
 
 type Task = () => Promise<void>;
+/** Called instead of the task when it is dropped before it started (shutdown). */
+type OnDrop = () => Promise<void> | void;
+
+interface Queued {
+  task: Task;
+  onDrop?: OnDrop;
+}
 
 interface Lane {
-  queue: Task[];
+  queue: Queued[];
   head: number;
   running: number;
   inReady: boolean;
@@ -41,13 +48,13 @@ export class Lanes {
   }
 
   /** Queues a task under a key; it must not throw (failures are its own business). */
-  run(key: string, task: Task): void {
+  run(key: string, task: Task, onDrop?: OnDrop): void {
     let lane = this.lanes.get(key);
     if (!lane) {
       lane = { queue: [], head: 0, running: 0, inReady: false };
       this.lanes.set(key, lane);
     }
-    lane.queue.push(task);
+    lane.queue.push({ task, onDrop });
     this.waiting++;
     this.markReady(key, lane);
     this.pump();
@@ -57,6 +64,30 @@ export class Lanes {
   idle(): Promise<void> {
     if (this.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Drops every task that has not started (their `onDrop` runs instead) and resolves when
+   * the running ones have finished or `timeoutMs` has passed; true when all finished.
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const dropped: Promise<void>[] = [];
+    for (const lane of this.lanes.values()) {
+      for (const { onDrop } of lane.queue.slice(lane.head)) if (onDrop) dropped.push(Promise.resolve(onDrop()));
+      this.waiting -= lane.queue.length - lane.head;
+      lane.queue = [];
+      lane.head = 0;
+    }
+    this.ready = [];
+    for (const [key, lane] of this.lanes) if (lane.running === 0) this.lanes.delete(key);
+    await Promise.all(dropped);
+    let timer: Timer | undefined;
+    const finished = await Promise.race([
+      this.idle().then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    return finished;
   }
 
   private markReady(key: string, lane: Lane): void {
@@ -71,7 +102,7 @@ export class Lanes {
       const key = this.ready.shift()!;
       const lane = this.lanes.get(key)!;
       lane.inReady = false;
-      const task = lane.queue[lane.head++]!;
+      const { task } = lane.queue[lane.head++]!;
       if (lane.head === lane.queue.length) {
         lane.queue = [];
         lane.head = 0;

@@ -96,7 +96,7 @@ export class Dispatcher {
 
   private enqueue(event: LoggedEvent, delivery: Delivery, webhook: Webhook, finishOne: () => void): void {
     const deps = this.deps;
-    if (this.lanes.queued(webhook.id) >= this.options.maxQueuedPerWebhook) {
+    if (this.backedUp(webhook.id)) {
       // This webhook is far behind: park the delivery on the retry schedule so the log moves on.
       deferDelivery(deps, delivery, deps.clock.now() + deps.policy.initialDelayMs).then(finishOne, (err) =>
         deps.log.error({ err, deliveryId: delivery.id }, "could not defer delivery; event stays unacked"),
@@ -114,6 +114,17 @@ export class Dispatcher {
     });
   }
 
+  /**
+   * A webhook is backed up when its queue is full, or when the read-ahead is half used and
+   * it already has a full round waiting: many slow endpoints together must not hold every
+   * unacked event and stall the healthy ones.
+   */
+  private backedUp(webhookId: string): boolean {
+    const queued = this.lanes.queued(webhookId);
+    if (queued >= this.options.maxQueuedPerWebhook) return true;
+    return this.pendingEvents * 2 >= this.options.maxPendingEvents && queued >= this.options.maxInFlightPerWebhook;
+  }
+
   private finishEvent(consumer: EventConsumer, event: LoggedEvent): void {
     consumer.ack(event);
     this.pendingEvents--;
@@ -122,16 +133,14 @@ export class Dispatcher {
     wake?.();
   }
 
-  /** Stops reading, waits up to the shutdown timeout for in-flight deliveries, commits what finished. */
+  /** Stops reading, waits up to the shutdown timeout for in-flight requests, commits what finished. */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
     this.capacityWaiter?.();
     await this.loop;
-    const drained = await Promise.race([
-      this.lanes.idle().then(() => true),
-      Bun.sleep(this.options.shutdownTimeoutMs).then(() => false),
-    ]);
+    // Deliveries not yet started are dropped: their events stay unacked and are read again after restart.
+    const drained = await this.lanes.drain(this.options.shutdownTimeoutMs);
     if (!drained)
       this.deps.log.warn({ inFlight: this.lanes.size }, "shutdown timeout: unfinished deliveries will be read again after restart");
     await this.consumer?.close();

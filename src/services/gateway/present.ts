@@ -38,7 +38,7 @@ export function presentAttempt(a: Attempt) {
     delivery_id: a.deliveryId,
     attempt_number: a.attemptNumber,
     status_code: a.statusCode,
-    duration_ms: Math.round(a.durationMs * 10) / 10,
+    duration_ms: Math.round(a.durationMs * 1000) / 1000,
     error: a.error,
     response_body: a.responseBody,
     created_at: iso(a.createdAt),

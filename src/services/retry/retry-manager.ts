@@ -67,15 +67,20 @@ export class RetryManager {
       await deps.schedule.complete([item.deliveryId]);
       return;
     }
-    this.lanes.run(work.webhook.id, async () => {
-      try {
-        const outcome = await attemptDelivery(deps, work);
-        if (outcome !== "retry") await deps.schedule.complete([item.deliveryId]);
-      } catch (err) {
-        // Left claimed: the lease runs out and another try claims it again.
-        deps.log.error({ err, deliveryId: item.deliveryId }, "retry outcome not recorded; lease will expire");
-      }
-    });
+    this.lanes.run(
+      work.webhook.id,
+      async () => {
+        try {
+          const outcome = await attemptDelivery(deps, work);
+          if (outcome !== "retry") await deps.schedule.complete([item.deliveryId]);
+        } catch (err) {
+          // Left claimed: the lease runs out and another try claims it again.
+          deps.log.error({ err, deliveryId: item.deliveryId }, "retry outcome not recorded; lease will expire");
+        }
+      },
+      // Shutting down before it started: give the claim back so the next process need not wait out the lease.
+      () => deps.schedule.schedule([item]).catch((err) => deps.log.warn({ err, deliveryId: item.deliveryId }, "claim not released; lease will expire")),
+    );
   }
 
   async stop(): Promise<void> {
@@ -83,7 +88,7 @@ export class RetryManager {
     this.running = false;
     this.wake?.();
     await this.loop;
-    const drained = await Promise.race([this.lanes.idle().then(() => true), Bun.sleep(this.options.shutdownTimeoutMs).then(() => false)]);
+    const drained = await this.lanes.drain(this.options.shutdownTimeoutMs);
     if (!drained) this.deps.log.warn({ inFlight: this.lanes.size }, "shutdown timeout: claimed retries reappear when their lease ends");
   }
 }

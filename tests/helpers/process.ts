@@ -1,0 +1,46 @@
+/** @module hookrelay as a child process (for kill -9 and SIGTERM tests), on free ports. */
+import type { Subprocess } from "bun";
+import { freePort, testEnv, waitFor } from "./hookrelay.ts";
+
+export interface ChildInstance {
+  env: Record<string, string>;
+  gateway: string;
+  ingest: string;
+  proc: Subprocess;
+  output(): string;
+  start(): Promise<void>;
+}
+
+/** A child `hookrelay all` whose env (ports, data dir) stays the same across restarts. */
+export function childInstance(overrides: Record<string, string> = {}, command: string[] = ["bun", "src/cli/main.ts", "all"]): ChildInstance {
+  const ports = { gateway: freePort(), ingest: freePort(), dispatcher: freePort(), retry: freePort(), observability: freePort() };
+  const env = testEnv({
+    HOOKRELAY_SERVER_GATEWAY_PORT: String(ports.gateway),
+    HOOKRELAY_SERVER_INGEST_PORT: String(ports.ingest),
+    HOOKRELAY_SERVER_DISPATCHER_PORT: String(ports.dispatcher),
+    HOOKRELAY_SERVER_RETRY_PORT: String(ports.retry),
+    HOOKRELAY_SERVER_OBSERVABILITY_PORT: String(ports.observability),
+    ...overrides,
+  });
+  let out = "";
+  const instance: ChildInstance = {
+    env,
+    gateway: `http://127.0.0.1:${ports.gateway}`,
+    ingest: `http://127.0.0.1:${ports.ingest}`,
+    proc: undefined as unknown as Subprocess,
+    output: () => out,
+    async start() {
+      const proc = Bun.spawn(command, { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env }, stdout: "pipe", stderr: "pipe" });
+      instance.proc = proc;
+      for (const stream of [proc.stdout, proc.stderr] as ReadableStream<Uint8Array>[])
+        (async () => {
+          for await (const chunk of stream) out += new TextDecoder().decode(chunk);
+        })();
+      await waitFor("hookrelay to answer /health", async () => {
+        if (proc.exitCode !== null) throw new Error(`hookrelay exited ${proc.exitCode}: ${out}`);
+        return fetch(`${instance.gateway}/health`).then((r) => r.ok, () => false);
+      }, 20_000, 50);
+    },
+  };
+  return instance;
+}
