@@ -1,0 +1,67 @@
+// The command line: version, migrations, bad commands, and the compiled binary doing real work.
+import { describe, expect, it } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { adminToken, client, tempDir, waitFor } from "../helpers/hookrelay.ts";
+import { childInstance } from "../helpers/process.ts";
+import { startReceiver } from "../helpers/receiver.ts";
+
+const ROOT = join(import.meta.dir, "../..");
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const proc = Bun.spawnSync(args, { cwd: ROOT, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env } });
+  return { code: proc.exitCode, out: proc.stdout.toString(), err: proc.stderr.toString() };
+}
+
+describe("hookrelay CLI", () => {
+  it("prints its version", () => {
+    const { code, out } = run(["bun", "src/cli/main.ts", "version"]);
+    expect(code).toBe(0);
+    expect(out).toMatch(/^hookrelay \d+\.\d+\.\d+ \(bun 1\.\d+\.\d+\)/);
+  });
+
+  it("refuses an unknown command with exit 1 and the usage", () => {
+    const { code, err } = run(["bun", "src/cli/main.ts", "fly"]);
+    expect(code).toBe(1);
+    expect(err).toContain("unknown command 'fly'");
+    expect(err).toContain("migrate up|down|status");
+  });
+
+  it("applies, reports and reverts migrations", () => {
+    const env = { HOOKRELAY_DATA_DIR: tempDir() };
+    expect(run(["bun", "src/cli/main.ts", "migrate", "status"], env).out).toContain("1_init\tpending");
+    expect(run(["bun", "src/cli/main.ts", "migrate", "up"], env).out).toContain("applied 1_init");
+    expect(run(["bun", "src/cli/main.ts", "migrate", "up"], env).out).toContain("nothing to apply");
+    expect(run(["bun", "src/cli/main.ts", "migrate", "status"], env).out).toMatch(/1_init\tapplied \d{4}-/);
+    expect(run(["bun", "src/cli/main.ts", "migrate", "down"], env).out).toContain("reverted 1_init");
+    expect(run(["bun", "src/cli/main.ts", "migrate", "status"], env).out).toContain("1_init\tpending");
+    const bad = run(["bun", "src/cli/main.ts", "migrate", "sideways"], env);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain("use up, down or status");
+  });
+
+  it("builds dist/hookrelay with bun build --compile, and the binary delivers like bun run", async () => {
+    const build = run(["bun", "run", "build"]);
+    expect(build.code).toBe(0);
+    const binary = join(ROOT, "dist/hookrelay");
+    expect(existsSync(binary)).toBe(true);
+    expect(run([binary, "version"]).out).toMatch(/^hookrelay \d+\.\d+\.\d+/);
+
+    const receiver = startReceiver();
+    const hr = childInstance({}, [binary, "all"]);
+    try {
+      await hr.start();
+      const api = client(hr.gateway, await adminToken(hr.gateway));
+      await api("POST", "/api/v1/webhooks", { url: receiver.url("/bin"), event_types: ["bin.test"] });
+      const sent = await client(hr.ingest, await adminToken(hr.gateway))("POST", "/events", { id: "evt_bin", type: "bin.test", source: "t", data: { ok: true } });
+      expect(sent.status).toBe(202);
+      await waitFor("delivery from the compiled binary", () => receiver.received.length === 1, 10_000);
+      expect(JSON.parse(receiver.received[0]!.body)).toMatchObject({ id: "evt_bin", data: { ok: true } });
+      hr.proc.kill("SIGTERM" as unknown as number);
+      expect(await hr.proc.exited).toBe(0);
+    } finally {
+      hr.proc?.kill(9);
+      receiver.stop();
+    }
+  }, 120_000);
+});
