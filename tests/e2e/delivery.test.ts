@@ -101,6 +101,23 @@ describe("delivery end to end", () => {
     expect(attempts.body.data[0].duration_ms).toBeGreaterThan(0);
   });
 
+  it("stops delivering to a webhook the moment it is disabled, and resumes when enabled", async () => {
+    const hook = await api("POST", "/api/v1/webhooks", { url: receiver.url("/toggle"), event_types: ["toggle"] });
+    const send = (id: string) => api("POST", "/api/v1/events", { id, type: "toggle", source: "t", data: {} });
+    await send("evt_toggle_1");
+    await waitFor("first delivery", () => receiver.received.some((r) => r.path === "/toggle"));
+    expect((await api("PATCH", `/api/v1/webhooks/${hook.body.id}`, { status: "disabled" })).status).toBe(200);
+    await send("evt_toggle_2");
+    // The "*" webhook of the first test gets it too: once it has, the dispatcher has matched it.
+    await waitFor("evt_toggle_2 matched", () => receiver.received.some((r) => r.path === "/all" && r.headers["webhook-id"] === "evt_toggle_2"));
+    expect((await api("PATCH", `/api/v1/webhooks/${hook.body.id}`, { status: "active" })).status).toBe(200);
+    await send("evt_toggle_3");
+    await waitFor("third delivery", () => receiver.received.some((r) => r.headers["webhook-id"] === "evt_toggle_3"));
+    await Bun.sleep(200);
+    const ids = receiver.received.filter((r) => r.path === "/toggle").map((r) => r.headers["webhook-id"]);
+    expect(ids).toEqual(["evt_toggle_1", "evt_toggle_3"]);
+  });
+
   it("serves /health and /metrics on every role", async () => {
     for (const base of [hr.gateway, hr.ingest, hr.dispatcher, hr.retry, hr.observability]) {
       const health = await fetch(`${base}/health`);

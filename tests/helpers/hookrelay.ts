@@ -22,7 +22,6 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "warn",
     HOOKRELAY_RETRY_MANAGER_POLL_INTERVAL: "50ms",
     HOOKRELAY_DISPATCHER_POLL_INTERVAL: "50ms",
-    HOOKRELAY_DISPATCHER_SUBSCRIPTION_REFRESH: "50ms",
     ...overrides,
   };
 }

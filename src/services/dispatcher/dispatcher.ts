@@ -72,7 +72,8 @@ export class Dispatcher {
   }
 
   private async dispatch(consumer: EventConsumer, events: LoggedEvent[]): Promise<void> {
-    const index = await this.subscriptions.current(this.deps.clock.now());
+    const newest = events.reduce((max, e) => Math.max(max, e.acceptedAt), 0);
+    const index = await this.subscriptions.current(this.deps.clock.now(), newest);
     const fanOuts = events.map((event) => ({ event, webhooks: index.match(event.customerId, event.type) }));
     const withTargets = fanOuts.filter((f) => f.webhooks.length > 0);
     const opened = await this.deps.store.openDeliveries(withTargets);

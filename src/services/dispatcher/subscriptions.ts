@@ -13,9 +13,14 @@ export class Subscriptions {
     private readonly checkEveryMs: number,
   ) {}
 
-  /** The current index; checks the store's version at most every `checkEveryMs`. */
-  async current(now: number, force = false): Promise<SubscriptionIndex> {
-    if (!force && now - this.checkedAt < this.checkEveryMs) return this.index;
+  /**
+   * The index to match events accepted up to `newestAcceptedAt`. The store's version is
+   * checked at least every `checkEveryMs`, and always when an event is newer than the last
+   * check, so a webhook created before an event was accepted always receives it.
+   */
+  async current(now: number, newestAcceptedAt: number): Promise<SubscriptionIndex> {
+    const fresh = newestAcceptedAt < this.checkedAt && now - this.checkedAt < this.checkEveryMs;
+    if (fresh) return this.index;
     this.checkedAt = now;
     const version = await this.store.webhooksVersion();
     if (version !== this.version) {
