@@ -77,6 +77,8 @@ export class Lanes {
       this.waiting -= lane.queue.length - lane.head;
       lane.queue = [];
       lane.head = 0;
+      // The ready list is emptied below; a lane left marked as in it would never be pumped again.
+      lane.inReady = false;
     }
     this.ready = [];
     for (const [key, lane] of this.lanes) if (lane.running === 0) this.lanes.delete(key);

@@ -1,0 +1,105 @@
+/** @module Unit tests of group commit: one flush per tick, outputs split back per caller, size trigger, shared failure. */
+import { describe, expect, it } from "bun:test";
+import { Coalescer } from "./coalesce.ts";
+
+/** A flush that records each batch and answers each item with a label of it. */
+function recordingFlush() {
+  const batches: string[][] = [];
+  const flush = async (items: string[]) => {
+    batches.push([...items]);
+    return items.map((item) => `out:${item}`);
+  };
+  return { batches, flush };
+}
+
+describe("Coalescer", () => {
+  it("flushes calls made in the same tick together and splits the outputs back per caller in order", async () => {
+    const { batches, flush } = recordingFlush();
+    const coalescer = new Coalescer(flush);
+    const results = await Promise.all([
+      coalescer.submit(["a1", "a2"]),
+      coalescer.submit(["b1"]),
+      coalescer.submit(["c1", "c2", "c3"]),
+    ]);
+    expect(batches).toEqual([["a1", "a2", "b1", "c1", "c2", "c3"]]);
+    expect(results).toEqual([["out:a1", "out:a2"], ["out:b1"], ["out:c1", "out:c2", "out:c3"]]);
+  });
+
+  it("does not flush before the end of the tick", async () => {
+    const { batches, flush } = recordingFlush();
+    const coalescer = new Coalescer(flush);
+    const pending = coalescer.submit(["a"]);
+    expect(batches).toEqual([]);
+    await pending;
+    expect(batches).toEqual([["a"]]);
+  });
+
+  it("flushes calls of a later tick in a separate batch", async () => {
+    const { batches, flush } = recordingFlush();
+    const coalescer = new Coalescer(flush);
+    await coalescer.submit(["a"]);
+    await coalescer.submit(["b"]);
+    expect(batches).toEqual([["a"], ["b"]]);
+  });
+
+  it("flushes at once when maxItems are waiting, without waiting for the tick", async () => {
+    const { batches, flush } = recordingFlush();
+    const coalescer = new Coalescer(flush, 3);
+    const first = coalescer.submit(["a", "b"]);
+    expect(batches).toEqual([]);
+    const second = coalescer.submit(["c"]);
+    // The third item reached maxItems: the flush started synchronously inside submit.
+    expect(batches).toEqual([["a", "b", "c"]]);
+    const third = coalescer.submit(["d"]);
+    expect(await Promise.all([first, second, third])).toEqual([["out:a", "out:b"], ["out:c"], ["out:d"]]);
+    expect(batches).toEqual([["a", "b", "c"], ["d"]]);
+  });
+
+  it("rejects every caller of a batch whose flush fails, and recovers for the next batch", async () => {
+    let fail = true;
+    const coalescer = new Coalescer(async (items: number[]) => {
+      if (fail) throw new Error("disk full");
+      return items.map((n) => n * 2);
+    });
+    const outcomes = await Promise.allSettled([coalescer.submit([1]), coalescer.submit([2, 3])]);
+    expect(outcomes.map((o) => o.status)).toEqual(["rejected", "rejected"]);
+    for (const outcome of outcomes) expect((outcome as PromiseRejectedResult).reason.message).toBe("disk full");
+    fail = false;
+    expect(await coalescer.submit([4])).toEqual([8]);
+  });
+
+  it("rejects the callers when a synchronous flush throws", async () => {
+    const coalescer = new Coalescer<number, number>(() => {
+      throw new Error("boom");
+    });
+    await expect(coalescer.submit([1])).rejects.toThrow("boom");
+  });
+
+  it("answers an empty submit without flushing", async () => {
+    const { batches, flush } = recordingFlush();
+    const coalescer = new Coalescer(flush);
+    expect(await coalescer.submit([])).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(batches).toEqual([]);
+  });
+
+  it("waits up to maxWaitMs to gather a batch when asked to", async () => {
+    const { batches, flush } = recordingFlush();
+    const coalescer = new Coalescer(flush, 1000, 5);
+    const first = coalescer.submit(["a"]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(batches).toEqual([]);
+    const second = coalescer.submit(["b"]);
+    expect(await Promise.all([first, second])).toEqual([["out:a"], ["out:b"]]);
+    expect(batches).toEqual([["a", "b"]]);
+  });
+
+  it("flushNow writes what is waiting at once", async () => {
+    const { batches, flush } = recordingFlush();
+    const coalescer = new Coalescer(flush, 1000, 60_000);
+    const pending = coalescer.submit(["a"]);
+    await coalescer.flushNow();
+    expect(batches).toEqual([["a"]]);
+    expect(await pending).toEqual(["out:a"]);
+  });
+});

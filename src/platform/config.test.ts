@@ -1,0 +1,358 @@
+/** @module Unit tests of configuration: defaults, YAML, environment overrides, every error at once, durations, the CLI's exit. */
+import { afterAll, describe, expect, it } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError, describeConfig, envName, loadConfig, parseConfig } from "./config.ts";
+import { durationMs } from "./duration.ts";
+
+const yaml = (text: string) => ({ path: "/etc/hookrelay/config.yaml", text });
+
+/** The problems a parse reports; fails the test when it does not throw a ConfigError. */
+function problemsOf(sources: Parameters<typeof parseConfig>[0]): string[] {
+  try {
+    parseConfig(sources);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error("expected a ConfigError, but the configuration was accepted");
+}
+
+describe("parseConfig defaults", () => {
+  it("gives the documented defaults with no file and no environment", () => {
+    const config = parseConfig({ env: {} });
+    expect(config.server).toEqual({
+      host: "0.0.0.0",
+      gateway_port: 8080,
+      registry_port: 8081,
+      ingest_port: 8082,
+      dispatcher_port: 8083,
+      retry_port: 8084,
+      observability_port: 8085,
+    });
+    expect(config.retry_manager.max_retries).toBe(5);
+    expect(config.retry_manager.initial_delay).toBe("1s");
+    expect(config.retry_manager.max_delay).toBe("300s");
+    expect(config.retry_manager.backoff_multiplier).toBe(2);
+    expect(config.database.url).toBe("");
+    expect(config.database.data_dir).toBe("./data");
+    expect(config.kafka.brokers).toEqual([]);
+    expect(config.security.allow_private_targets).toBe(false);
+    expect(config.observability.log_level).toBe("info");
+  });
+
+  it("ignores environment variables that are not configuration", () => {
+    expect(parseConfig({ env: { PATH: "/usr/bin", HOME: "/root" } }).server.gateway_port).toBe(8080);
+  });
+});
+
+describe("parseConfig from a YAML file", () => {
+  it("takes values from the file and keeps defaults for the rest", () => {
+    const config = parseConfig({
+      env: {},
+      file: yaml(`
+server:
+  gateway_port: 9080
+retry_manager:
+  initial_delay: 100ms
+  backoff_multiplier: 1.5
+kafka:
+  brokers: [k1:9092, k2:9092]
+security:
+  allow_private_targets: true
+`),
+    });
+    expect(config.server.gateway_port).toBe(9080);
+    expect(config.server.ingest_port).toBe(8082);
+    expect(config.retry_manager.initial_delay).toBe("100ms");
+    expect(config.retry_manager.backoff_multiplier).toBe(1.5);
+    expect(config.retry_manager.max_retries).toBe(5);
+    expect(config.kafka.brokers).toEqual(["k1:9092", "k2:9092"]);
+    expect(config.security.allow_private_targets).toBe(true);
+  });
+
+  it("accepts an empty file", () => {
+    expect(parseConfig({ env: {}, file: yaml("") }).server.gateway_port).toBe(8080);
+  });
+
+  it("reports a file that is not YAML, naming the file", () => {
+    const problems = problemsOf({ env: {}, file: yaml("server: [1, 2") });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toStartWith("/etc/hookrelay/config.yaml: not valid YAML");
+  });
+
+  it("reports a file whose top level is not a mapping", () => {
+    expect(problemsOf({ env: {}, file: yaml("- a\n- b\n") })).toEqual([
+      "/etc/hookrelay/config.yaml: top level must be a mapping of sections",
+    ]);
+  });
+
+  it("rejects unknown keys and unknown sections, naming each and the file", () => {
+    const problems = problemsOf({ env: {}, file: yaml("server:\n  gateway_prot: 1\nretries:\n  max: 3\n") });
+    expect(problems).toHaveLength(2);
+    expect(problems.find((p) => p.startsWith("server.gateway_prot:"))).toContain("[from /etc/hookrelay/config.yaml]");
+    expect(problems.find((p) => p.startsWith("retries:"))).toContain("[from /etc/hookrelay/config.yaml]");
+  });
+
+  it("does not truncate a fractional number given for an integer", () => {
+    const problems = problemsOf({ env: {}, file: yaml("server:\n  gateway_port: 80.5\n") });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toStartWith("server.gateway_port:");
+  });
+
+  it("does not read true as 1 for a number", () => {
+    expect(problemsOf({ env: {}, file: yaml("retry_manager:\n  max_retries: true\n") })[0]).toStartWith("retry_manager.max_retries:");
+  });
+});
+
+describe("parseConfig from the environment", () => {
+  it("names every key HOOKRELAY_<SECTION>_<KEY>", () => {
+    expect(envName("retry_manager.initial_delay")).toBe("HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY");
+    expect(envName("server.dispatcher_port")).toBe("HOOKRELAY_SERVER_DISPATCHER_PORT");
+    const described = describeConfig();
+    expect(described.find((d) => d.key === "retry_manager.initial_delay")).toMatchObject({
+      env: "HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY",
+      default: "1s",
+    });
+  });
+
+  it("overrides retry_manager.initial_delay with HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY", () => {
+    const config = parseConfig({ env: { HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY: "100ms" } });
+    expect(config.retry_manager.initial_delay).toBe("100ms");
+  });
+
+  it("beats the file", () => {
+    const config = parseConfig({
+      env: { HOOKRELAY_SERVER_DISPATCHER_PORT: "9083" },
+      file: yaml("server:\n  dispatcher_port: 7083\n  gateway_port: 7080\n"),
+    });
+    expect(config.server.dispatcher_port).toBe(9083);
+    expect(config.server.gateway_port).toBe(7080);
+  });
+
+  it("converts numbers, booleans and strings to the key's type", () => {
+    const config = parseConfig({
+      env: {
+        HOOKRELAY_SERVER_DISPATCHER_PORT: "9083",
+        HOOKRELAY_RETRY_MANAGER_BACKOFF_MULTIPLIER: "1.5",
+        HOOKRELAY_RETRY_MANAGER_JITTER: "0",
+        HOOKRELAY_DATABASE_AUTO_MIGRATE: "false",
+        HOOKRELAY_SECURITY_ALLOW_PRIVATE_TARGETS: "true",
+        HOOKRELAY_SERVER_HOST: "127.0.0.1",
+        HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "warn",
+      },
+    });
+    expect(config.server.dispatcher_port).toBe(9083);
+    expect(config.retry_manager.backoff_multiplier).toBe(1.5);
+    expect(config.retry_manager.jitter).toBe(0);
+    expect(config.database.auto_migrate).toBe(false);
+    expect(config.security.allow_private_targets).toBe(true);
+    expect(config.server.host).toBe("127.0.0.1");
+    expect(config.observability.log_level).toBe("warn");
+  });
+
+  it("splits an array variable on commas and trims the parts", () => {
+    expect(parseConfig({ env: { HOOKRELAY_KAFKA_BROKERS: "a:9092, b:9092 ,," } }).kafka.brokers).toEqual(["a:9092", "b:9092"]);
+  });
+
+  it("reads KAFKA_BROKERS as a comma list", () => {
+    expect(parseConfig({ env: { KAFKA_BROKERS: "k1:9092,k2:9092,k3:9092" } }).kafka.brokers).toEqual(["k1:9092", "k2:9092", "k3:9092"]);
+  });
+
+  it("reads the well-known aliases DATABASE_URL, REDIS_URL, HOOKRELAY_DATA_DIR, HOOKRELAY_ADMIN_PASSWORD, HOOKRELAY_ALLOW_PRIVATE_TARGETS", () => {
+    const config = parseConfig({
+      env: {
+        DATABASE_URL: "postgres://u:p@localhost/hr",
+        REDIS_URL: "redis://localhost:6379",
+        HOOKRELAY_DATA_DIR: "/var/lib/hookrelay",
+        HOOKRELAY_ADMIN_PASSWORD: "hunter2hunter2",
+        HOOKRELAY_ALLOW_PRIVATE_TARGETS: "true",
+      },
+    });
+    expect(config.database.url).toBe("postgres://u:p@localhost/hr");
+    expect(config.redis.url).toBe("redis://localhost:6379");
+    expect(config.database.data_dir).toBe("/var/lib/hookrelay");
+    expect(config.security.admin_password).toBe("hunter2hunter2");
+    expect(config.security.allow_private_targets).toBe(true);
+  });
+
+  it("lets the specific variable beat the alias", () => {
+    const config = parseConfig({
+      env: {
+        DATABASE_URL: "postgres://alias/db",
+        HOOKRELAY_DATABASE_URL: "postgres://specific/db",
+        HOOKRELAY_DATA_DIR: "/alias",
+        HOOKRELAY_DATABASE_DATA_DIR: "/specific",
+        KAFKA_BROKERS: "alias:9092",
+        HOOKRELAY_KAFKA_BROKERS: "specific:9092",
+      },
+    });
+    expect(config.database.url).toBe("postgres://specific/db");
+    expect(config.database.data_dir).toBe("/specific");
+    expect(config.kafka.brokers).toEqual(["specific:9092"]);
+  });
+
+  it("names the variable an error came from, alias included", () => {
+    expect(problemsOf({ env: { HOOKRELAY_ALLOW_PRIVATE_TARGETS: "yes" } })).toEqual([
+      'security.allow_private_targets: Expected boolean (got "yes") [from HOOKRELAY_ALLOW_PRIVATE_TARGETS]',
+    ]);
+  });
+
+  it.each(["80.5", "1e3", "0x10", "", "eighty"])("rejects %p for an integer instead of guessing", (value) => {
+    const problems = problemsOf({ env: { HOOKRELAY_SERVER_GATEWAY_PORT: value } });
+    expect(problems).toEqual([`server.gateway_port: Expected integer (got ${JSON.stringify(value)}) [from HOOKRELAY_SERVER_GATEWAY_PORT]`]);
+  });
+
+  it("rejects out-of-range numbers", () => {
+    expect(problemsOf({ env: { HOOKRELAY_SERVER_GATEWAY_PORT: "70000" } })[0]).toContain("server.gateway_port");
+    expect(problemsOf({ env: { HOOKRELAY_RETRY_MANAGER_JITTER: "1.5" } })[0]).toContain("retry_manager.jitter");
+    expect(problemsOf({ env: { HOOKRELAY_RETRY_MANAGER_BACKOFF_MULTIPLIER: "true" } })[0]).toContain("retry_manager.backoff_multiplier");
+  });
+
+  it("rejects a value outside an enumeration", () => {
+    expect(problemsOf({ env: { HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "loud" } })[0]).toStartWith("observability.log_level:");
+  });
+});
+
+describe("parseConfig errors", () => {
+  it("reports every bad key at once, each with its key and where it came from", () => {
+    const problems = problemsOf({
+      env: {
+        HOOKRELAY_SERVER_GATEWAY_PORT: "abc",
+        HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY: "5 sec",
+        HOOKRELAY_DISPATCHER_MAX_IN_FLIGHT: "0",
+      },
+      file: yaml("database:\n  auto_migrate: maybe\nobservability:\n  colour: blue\n"),
+    });
+    expect(problems).toHaveLength(5);
+    const find = (key: string) => problems.find((p) => p.startsWith(`${key}:`)) ?? `(no problem for ${key})`;
+    expect(find("server.gateway_port")).toEndWith("[from HOOKRELAY_SERVER_GATEWAY_PORT]");
+    expect(find("retry_manager.initial_delay")).toEndWith("[from HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY]");
+    expect(find("dispatcher.max_in_flight")).toEndWith("[from HOOKRELAY_DISPATCHER_MAX_IN_FLIGHT]");
+    expect(find("database.auto_migrate")).toEndWith("[from /etc/hookrelay/config.yaml]");
+    expect(find("observability.colour")).toEndWith("[from /etc/hookrelay/config.yaml]");
+  });
+
+  it("puts every problem in the error message too", () => {
+    try {
+      parseConfig({ env: { HOOKRELAY_SERVER_GATEWAY_PORT: "abc", HOOKRELAY_SERVER_INGEST_PORT: "xyz" } });
+      throw new Error("accepted");
+    } catch (err) {
+      expect((err as Error).name).toBe("ConfigError");
+      expect((err as Error).message).toContain("server.gateway_port");
+      expect((err as Error).message).toContain("server.ingest_port");
+    }
+  });
+
+  it.each(["5 sec", "10", "1d", "-1s", "ms", "1.s"])("rejects the duration %p with a hint", (value) => {
+    expect(problemsOf({ env: { HOOKRELAY_DISPATCHER_HTTP_TIMEOUT: value } })).toEqual([
+      `dispatcher.http_timeout: expected a duration like 100ms, 1s, 5m (got ${JSON.stringify(value)}) [from HOOKRELAY_DISPATCHER_HTTP_TIMEOUT]`,
+    ]);
+  });
+
+  it("rejects a jwt_secret shorter than 32 characters but accepts empty and long ones", () => {
+    expect(problemsOf({ env: { HOOKRELAY_SECURITY_JWT_SECRET: "short" } })).toEqual([
+      "security.jwt_secret: must be at least 32 characters (or empty to generate one)",
+    ]);
+    expect(parseConfig({ env: { HOOKRELAY_SECURITY_JWT_SECRET: "x".repeat(32) } }).security.jwt_secret).toHaveLength(32);
+    expect(parseConfig({ env: { HOOKRELAY_SECURITY_JWT_SECRET: "" } }).security.jwt_secret).toBe("");
+  });
+
+  it("rejects a retry lease not longer than the HTTP timeout", () => {
+    const equal = problemsOf({ env: { HOOKRELAY_RETRY_MANAGER_LEASE: "30s", HOOKRELAY_DISPATCHER_HTTP_TIMEOUT: "30s" } });
+    expect(equal).toHaveLength(1);
+    expect(equal[0]).toStartWith("retry_manager.lease: must be longer than dispatcher.http_timeout");
+    expect(parseConfig({ env: { HOOKRELAY_RETRY_MANAGER_LEASE: "31s", HOOKRELAY_DISPATCHER_HTTP_TIMEOUT: "30s" } }).retry_manager.lease).toBe("31s");
+  });
+
+  it("rejects initial_delay above max_delay and a per-webhook limit above the total", () => {
+    const problems = problemsOf({
+      env: {
+        HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY: "10m",
+        HOOKRELAY_RETRY_MANAGER_MAX_DELAY: "1m",
+        HOOKRELAY_DISPATCHER_MAX_IN_FLIGHT: "4",
+        HOOKRELAY_DISPATCHER_MAX_IN_FLIGHT_PER_WEBHOOK: "8",
+      },
+    });
+    expect(problems).toEqual([
+      "dispatcher.max_in_flight_per_webhook: must not exceed dispatcher.max_in_flight",
+      "retry_manager.initial_delay: must not exceed retry_manager.max_delay",
+    ]);
+  });
+
+  it("reports every cross-field problem at once", () => {
+    expect(problemsOf({ env: { HOOKRELAY_SECURITY_JWT_SECRET: "short", HOOKRELAY_RETRY_MANAGER_LEASE: "1s" } })).toHaveLength(2);
+  });
+});
+
+describe("durationMs", () => {
+  it.each([
+    ["100ms", 100],
+    ["1s", 1000],
+    ["1.5s", 1500],
+    ["5m", 300_000],
+    ["1h", 3_600_000],
+    ["0ms", 0],
+    ["300s", 300_000],
+  ])("reads %p as %d ms", (text, ms) => {
+    expect(durationMs(text)).toBe(ms);
+  });
+
+  it.each(["5 sec", "10", "", "s", "1d", "-5s", "1,5s", "5S"])("rejects %p", (text) => {
+    expect(() => durationMs(text)).toThrow(`'${text}' is not a duration`);
+  });
+});
+
+describe("loadConfig", () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+  const tempDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), "hookrelay-config-"));
+    dirs.push(dir);
+    return dir;
+  };
+
+  it("reads the file named by HOOKRELAY_CONFIG", async () => {
+    const path = join(tempDir(), "custom.yaml");
+    await Bun.write(path, "server:\n  gateway_port: 18080\n");
+    expect(loadConfig({ HOOKRELAY_CONFIG: path }).server.gateway_port).toBe(18080);
+  });
+
+  it("fails when HOOKRELAY_CONFIG names a missing file", () => {
+    const path = join(tempDir(), "missing.yaml");
+    expect(() => loadConfig({ HOOKRELAY_CONFIG: path })).toThrow(ConfigError);
+  });
+});
+
+describe("hookrelay CLI with bad configuration", () => {
+  it("exits 1 and prints every configuration error", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "hookrelay-cli-"));
+    try {
+      const proc = Bun.spawn([process.execPath, join(import.meta.dir, "../cli/main.ts"), "gateway"], {
+        cwd,
+        env: {
+          PATH: process.env.PATH ?? "",
+          HOME: cwd,
+          HOOKRELAY_DATA_DIR: join(cwd, "data"),
+          HOOKRELAY_SERVER_GATEWAY_PORT: "not-a-port",
+          HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY: "5 sec",
+        },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const timer = setTimeout(() => proc.kill(), 20_000);
+      const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+      clearTimeout(timer);
+      expect(code).toBe(1);
+      expect(stderr).toContain("invalid configuration");
+      expect(stderr).toContain('server.gateway_port: Expected integer (got "not-a-port") [from HOOKRELAY_SERVER_GATEWAY_PORT]');
+      expect(stderr).toContain('retry_manager.initial_delay: expected a duration like 100ms, 1s, 5m (got "5 sec") [from HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY]');
+      expect(stderr).not.toContain("    at ");
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,226 @@
+/** @module Unit tests of per-webhook lanes: per-key and total limits, isolation of a stuck key, round-robin, idle. */
+import { describe, expect, it } from "bun:test";
+import { Lanes } from "./lanes.ts";
+
+/** A task whose completion the test decides, recording when it started. */
+interface HeldTask {
+  name: string;
+  started: boolean;
+  finish(): void;
+  run(): Promise<void>;
+}
+
+function harness() {
+  const started: string[] = [];
+  const tasks = new Map<string, HeldTask>();
+  const task = (name: string): HeldTask => {
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    const held: HeldTask = {
+      name,
+      started: false,
+      finish: () => resolve(),
+      run: () => {
+        held.started = true;
+        started.push(name);
+        return done;
+      },
+    };
+    tasks.set(name, held);
+    return held;
+  };
+  /** Queues a held task under a key. */
+  const queue = (lanes: Lanes, key: string, name: string) => lanes.run(key, task(name).run);
+  /** Finishes a task and lets the lanes react (its `finally` runs on a later microtask). */
+  const finish = async (name: string) => {
+    tasks.get(name)!.finish();
+    await settle();
+  };
+  return { started, queue, finish };
+}
+
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe("Lanes", () => {
+  it("runs at most perKey tasks of one key at once", async () => {
+    const { started, queue, finish } = harness();
+    const lanes = new Lanes(10, 2);
+    for (const n of [1, 2, 3, 4, 5]) queue(lanes, "wh_a", `a${n}`);
+    expect(started).toEqual(["a1", "a2"]);
+    expect(lanes.inFlight).toBe(2);
+    expect(lanes.queued("wh_a")).toBe(3);
+    await finish("a1");
+    expect(started).toEqual(["a1", "a2", "a3"]);
+    expect(lanes.inFlight).toBe(2);
+    expect(lanes.queued("wh_a")).toBe(2);
+  });
+
+  it("runs at most total tasks over every key", async () => {
+    const { started, queue, finish } = harness();
+    const lanes = new Lanes(3, 2);
+    for (const key of ["a", "b", "c"]) for (const n of [1, 2]) queue(lanes, key, `${key}${n}`);
+    expect(started).toEqual(["a1", "a2", "b1"]);
+    expect(lanes.inFlight).toBe(3);
+    expect(lanes.size).toBe(6);
+    await finish("a1");
+    expect(started).toHaveLength(4);
+    expect(lanes.inFlight).toBe(3);
+  });
+
+  it("keeps other keys flowing while one key's task is stuck", async () => {
+    const { started, queue, finish } = harness();
+    const lanes = new Lanes(4, 1);
+    queue(lanes, "slow", "stuck");
+    queue(lanes, "slow", "behind-stuck");
+    for (const n of [1, 2, 3]) queue(lanes, "fast", `f${n}`);
+    expect(started).toEqual(["stuck", "f1"]);
+    await finish("f1");
+    await finish("f2");
+    await finish("f3");
+    expect(started).toEqual(["stuck", "f1", "f2", "f3"]);
+    expect(lanes.queued("slow")).toBe(1);
+    expect(lanes.queued("fast")).toBe(0);
+    expect(lanes.inFlight).toBe(1);
+  });
+
+  it("keeps other keys flowing when a stuck key fills up to its limit and the total is small", async () => {
+    const { started, queue, finish } = harness();
+    const lanes = new Lanes(3, 2);
+    for (const n of [1, 2, 3, 4]) queue(lanes, "slow", `s${n}`);
+    for (const n of [1, 2, 3]) queue(lanes, "fast", `f${n}`);
+    expect(started).toEqual(["s1", "s2", "f1"]);
+    await finish("f1");
+    await finish("f2");
+    expect(started).toEqual(["s1", "s2", "f1", "f2", "f3"]);
+  });
+
+  it("takes turns between waiting keys (round-robin)", async () => {
+    const { started, queue, finish } = harness();
+    const lanes = new Lanes(1, 1);
+    queue(lanes, "x", "x1");
+    for (const key of ["a", "b", "c"]) for (const n of [1, 2, 3]) queue(lanes, key, `${key}${n}`);
+    expect(started).toEqual(["x1"]);
+    await finish("x1");
+    for (const name of ["a1", "b1", "c1", "a2", "b2", "c2", "a3", "b3"]) await finish(name);
+    expect(started).toEqual(["x1", "a1", "b1", "c1", "a2", "b2", "c2", "a3", "b3", "c3"]);
+  });
+
+  it("does not let a key with many tasks starve a key that arrives later", async () => {
+    const { started, queue, finish } = harness();
+    const lanes = new Lanes(1, 1);
+    for (let n = 1; n <= 5; n++) queue(lanes, "busy", `busy${n}`);
+    await finish("busy1");
+    queue(lanes, "late", "late1");
+    expect(started).toEqual(["busy1", "busy2"]);
+    await finish("busy2");
+    expect(started).toEqual(["busy1", "busy2", "late1"]);
+    expect(lanes.queued("busy")).toBe(3);
+  });
+
+  it("counts queued tasks per key, and 0 for an unknown key", async () => {
+    const { queue, finish } = harness();
+    const lanes = new Lanes(1, 1);
+    queue(lanes, "a", "a1");
+    queue(lanes, "a", "a2");
+    queue(lanes, "a", "a3");
+    queue(lanes, "b", "b1");
+    expect(lanes.queued("a")).toBe(2);
+    expect(lanes.queued("b")).toBe(1);
+    expect(lanes.queued("nope")).toBe(0);
+    expect(lanes.size).toBe(4);
+    // b was waiting while a1 ran, so b takes the free slot before a's next task.
+    await finish("a1");
+    expect(lanes.queued("a")).toBe(2);
+    expect(lanes.queued("b")).toBe(0);
+    expect(lanes.size).toBe(3);
+    await finish("b1");
+    expect(lanes.queued("a")).toBe(1);
+  });
+
+  it("resolves idle() only once every task has finished", async () => {
+    const { queue, finish } = harness();
+    const lanes = new Lanes(2, 1);
+    queue(lanes, "a", "a1");
+    queue(lanes, "a", "a2");
+    queue(lanes, "b", "b1");
+    let idle = false;
+    const waiting = lanes.idle().then(() => {
+      idle = true;
+    });
+    await finish("a1");
+    await finish("b1");
+    expect(idle).toBe(false);
+    await finish("a2");
+    await waiting;
+    expect(idle).toBe(true);
+    expect(lanes.size).toBe(0);
+    expect(lanes.inFlight).toBe(0);
+  });
+
+  it("resolves idle() at once when nothing runs", async () => {
+    const lanes = new Lanes(2, 1);
+    let idle = false;
+    await lanes.idle().then(() => (idle = true));
+    expect(idle).toBe(true);
+  });
+
+  it("reuses a key after its lane has drained", async () => {
+    const { started, queue, finish } = harness();
+    const lanes = new Lanes(2, 1);
+    queue(lanes, "a", "a1");
+    await finish("a1");
+    expect(lanes.queued("a")).toBe(0);
+    queue(lanes, "a", "a2");
+    queue(lanes, "a", "a3");
+    expect(started).toEqual(["a1", "a2"]);
+    await finish("a2");
+    expect(started).toEqual(["a1", "a2", "a3"]);
+  });
+});
+
+describe("Lanes.drain", () => {
+  it("drops tasks that have not started, calling their onDrop instead, and waits for the running ones", async () => {
+    const { started, queue, finish } = harness();
+    const lanes = new Lanes(1, 1);
+    const dropped: string[] = [];
+    queue(lanes, "a", "a1");
+    lanes.run("a", async () => void started.push("a2"), () => void dropped.push("a2"));
+    lanes.run("b", async () => void started.push("b1"), () => void dropped.push("b1"));
+    queue(lanes, "c", "c1");
+    expect(lanes.size).toBe(4);
+    let drained: boolean | undefined;
+    const draining = lanes.drain(60_000).then((ok) => (drained = ok));
+    await settle();
+    expect(dropped.sort()).toEqual(["a2", "b1"]);
+    expect([lanes.queued("a"), lanes.queued("b"), lanes.queued("c")]).toEqual([0, 0, 0]);
+    expect(lanes.size).toBe(1);
+    expect(drained).toBeUndefined();
+    await finish("a1");
+    await draining;
+    expect(drained).toBe(true);
+    expect(started).toEqual(["a1"]);
+    expect(lanes.size).toBe(0);
+  });
+
+  it("answers false when running tasks outlast the timeout", async () => {
+    const { queue } = harness();
+    const lanes = new Lanes(1, 1);
+    queue(lanes, "a", "stuck");
+    expect(await lanes.drain(1)).toBe(false);
+    expect(lanes.inFlight).toBe(1);
+  });
+
+  it("still runs tasks queued after a drain, on a key that had tasks waiting for a slot", async () => {
+    const { started, queue, finish } = harness();
+    // perKey 2 over total 1: a's second task waits in the ready list when the drain comes.
+    const lanes = new Lanes(1, 2);
+    queue(lanes, "a", "a1");
+    queue(lanes, "a", "a-dropped");
+    expect(await lanes.drain(1)).toBe(false);
+    queue(lanes, "a", "a2");
+    await finish("a1");
+    expect(started).toEqual(["a1", "a2"]);
+    await finish("a2");
+    await lanes.idle();
+  });
+});

@@ -1,0 +1,49 @@
+/** @module Runs the Store, EventLog and RetrySchedule contracts on the embedded SQLite adapters. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openDatabase } from "../../src/adapters/sqlite/database.ts";
+import { SqliteEventLog } from "../../src/adapters/sqlite/event-log.ts";
+import { migrateUp } from "../../src/adapters/sqlite/migrations.ts";
+import { SqliteRetrySchedule } from "../../src/adapters/sqlite/retry-schedule.ts";
+import { SqliteStore } from "../../src/adapters/sqlite/store.ts";
+import { describeEventLogContract } from "./event-log.contract.ts";
+import { describeRetryScheduleContract } from "./retry-schedule.contract.ts";
+import { describeStoreContract } from "./store.contract.ts";
+
+/** A migrated database in a fresh temporary data directory, removed on close. */
+function freshDatabase() {
+  const dataDir = mkdtempSync(join(tmpdir(), "hookrelay-contract-"));
+  const db = openDatabase({ dataDir, synchronous: "NORMAL" });
+  migrateUp(db);
+  return {
+    db,
+    close: async () => {
+      db.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+describeStoreContract("sqlite", async () => {
+  const { db, close } = freshDatabase();
+  const log = new SqliteEventLog(db);
+  return {
+    store: new SqliteStore(db),
+    // In the embedded deployment the event log's table is where the store reads events.
+    appendEvents: async (events) => {
+      await log.append(events);
+    },
+    close,
+  };
+});
+
+describeEventLogContract("sqlite", async () => {
+  const { db, close } = freshDatabase();
+  return { log: new SqliteEventLog(db), close };
+});
+
+describeRetryScheduleContract("sqlite", async () => {
+  const { db, close } = freshDatabase();
+  return { schedule: new SqliteRetrySchedule(db), close };
+});

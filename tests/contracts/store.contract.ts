@@ -1,0 +1,526 @@
+/**
+ * @module The Store contract: every adapter (SQLite now, PostgreSQL later) runs this suite.
+ * One store serves the whole suite; each test works in customers of its own, and global
+ * figures (webhooksVersion, countDeliveries) are checked as changes, not absolute values.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { newId } from "../../src/domain/ids.ts";
+import type { Attempt, Delivery, DeliveryStatus, Event, Webhook } from "../../src/domain/model.ts";
+import type { AttemptRecord, Store } from "../../src/domain/ports.ts";
+import { makeEvent, T0 } from "./event-log.contract.ts";
+
+export interface StoreFixture {
+  store: Store;
+  close(): Promise<void>;
+  /**
+   * Puts events where this store reads them (getEvent, deliveryWork), e.g. through the event
+   * log sharing its database. Omit it when `openDeliveries` keeps the events itself.
+   */
+  appendEvents?(events: Event[]): Promise<void>;
+}
+
+let customers = 0;
+/** A customer no other test touches. */
+function customerId(): string {
+  return `cust_${process.pid}_${++customers}_${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export function makeWebhook(customerId: string, overrides: Partial<Webhook> = {}): Webhook {
+  const at = new Date(T0).toISOString();
+  return {
+    id: newId("wh"),
+    customerId,
+    url: "https://example.com/hooks",
+    eventTypes: ["order.created"],
+    headers: { "x-api-key": "k1" },
+    description: "contract webhook",
+    secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    status: "active",
+    createdAt: at,
+    updatedAt: at,
+    ...overrides,
+  };
+}
+
+function attemptRecord(
+  delivery: Delivery,
+  attemptNumber: number,
+  statusCode: number | null,
+  status: DeliveryStatus,
+  nextAttemptAt: number | null = null,
+): AttemptRecord {
+  const attempt: Attempt = {
+    id: newId("att"),
+    deliveryId: delivery.id,
+    customerId: delivery.customerId,
+    attemptNumber,
+    statusCode,
+    durationMs: 12.345,
+    error: statusCode === null ? "connection refused" : statusCode >= 300 ? `HTTP ${statusCode}` : null,
+    responseBody: statusCode === null ? null : `answer ${attemptNumber}`,
+    createdAt: T0 + attemptNumber * 1000,
+  };
+  return { attempt, status, nextAttemptAt };
+}
+
+/** Runs the Store contract against a store made once for the suite. */
+export function describeStoreContract(name: string, makeStore: () => Promise<StoreFixture>): void {
+  describe(`Store contract: ${name}`, () => {
+    let fixture: StoreFixture;
+    let store: Store;
+
+    beforeAll(async () => {
+      fixture = await makeStore();
+      store = fixture.store;
+    });
+
+    afterAll(async () => {
+      await fixture.close();
+    });
+
+    /** Creates events (where the store reads them) and webhooks, and opens a delivery per pair. */
+    async function deliveriesFor(events: Event[], webhooks: Webhook[]): Promise<Delivery[][]> {
+      await fixture.appendEvents?.(events);
+      return store.openDeliveries(events.map((event) => ({ event, webhooks })));
+    }
+
+    async function createdWebhook(customer: string, overrides: Partial<Webhook> = {}): Promise<Webhook> {
+      const webhook = makeWebhook(customer, overrides);
+      await store.createWebhook(webhook);
+      return webhook;
+    }
+
+    describe("customers, users and settings", () => {
+      it("answers ping", async () => {
+        await store.ping();
+      });
+
+      it("creates a customer once, however often it is ensured", async () => {
+        const customer = customerId();
+        await store.ensureCustomer(customer, "Acme");
+        await store.ensureCustomer(customer, "Acme again");
+      });
+
+      it("stores a user and reads it back, and replaces it on a second put", async () => {
+        const customer = customerId();
+        await store.ensureCustomer(customer, "Acme");
+        const username = `user_${customer}`;
+        expect(await store.getUser(username)).toBeUndefined();
+        await store.putUser({ username, customerId: customer, passwordHash: "hash-1", scopes: ["webhooks:read"] });
+        expect(await store.getUser(username)).toEqual({ username, customerId: customer, passwordHash: "hash-1", scopes: ["webhooks:read"] });
+        await store.putUser({ username, customerId: customer, passwordHash: "hash-2", scopes: ["webhooks:read", "events:write"] });
+        expect(await store.getUser(username)).toEqual({
+          username,
+          customerId: customer,
+          passwordHash: "hash-2",
+          scopes: ["webhooks:read", "events:write"],
+        });
+      });
+
+      it("stores a setting on first use and keeps the first value after that", async () => {
+        const key = `setting_${customerId()}`;
+        expect(await store.settingOrInit(key, "first")).toBe("first");
+        expect(await store.settingOrInit(key, "second")).toBe("first");
+      });
+
+      it("keeps the first value when two callers initialise a setting at once", async () => {
+        const key = `setting_${customerId()}`;
+        const [a, b] = await Promise.all([store.settingOrInit(key, "a"), store.settingOrInit(key, "b")]);
+        expect(a).toBe(b);
+      });
+    });
+
+    describe("webhooks", () => {
+      it("creates a webhook and reads back every field", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer, {
+          eventTypes: ["order.created", "order.paid"],
+          headers: { "x-one": "1", "x-two": "two" },
+          description: null,
+        });
+        expect(await store.getWebhook(customer, webhook.id)).toEqual(webhook);
+      });
+
+      it("answers undefined for an unknown webhook", async () => {
+        expect(await store.getWebhook(customerId(), "wh_unknown")).toBeUndefined();
+      });
+
+      it("updates every changeable field", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const changed: Webhook = {
+          ...webhook,
+          url: "https://example.org/other",
+          eventTypes: ["*"],
+          headers: {},
+          description: "changed",
+          secret: "whsec_c2Vjb25kLXNlY3JldC1ieXRlcy0xMjM0NTY3ODkw",
+          status: "disabled",
+          updatedAt: new Date(T0 + 60_000).toISOString(),
+        };
+        await store.updateWebhook(changed);
+        expect(await store.getWebhook(customer, webhook.id)).toEqual(changed);
+      });
+
+      it("deletes a webhook once: true, then gone, then false", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        expect(await store.deleteWebhook(customer, webhook.id)).toBe(true);
+        expect(await store.getWebhook(customer, webhook.id)).toBeUndefined();
+        expect(await store.deleteWebhook(customer, webhook.id)).toBe(false);
+      });
+
+      it("lists webhooks in id order over cursor pages, each once", async () => {
+        const customer = customerId();
+        const created: Webhook[] = [];
+        for (let i = 0; i < 5; i++) created.push(await createdWebhook(customer, { description: `n${i}` }));
+        const expected = created.map((w) => w.id).sort();
+
+        const first = await store.listWebhooks(customer, 2);
+        expect(first.data.map((w) => w.id)).toEqual(expected.slice(0, 2));
+        expect(first.nextCursor).not.toBeNull();
+        const second = await store.listWebhooks(customer, 2, first.nextCursor!);
+        expect(second.data.map((w) => w.id)).toEqual(expected.slice(2, 4));
+        const third = await store.listWebhooks(customer, 2, second.nextCursor!);
+        expect(third.data.map((w) => w.id)).toEqual(expected.slice(4));
+        expect(third.nextCursor).toBeNull();
+        expect(third.data[0]).toEqual(created.find((w) => w.id === expected[4])!);
+      });
+
+      it("gives no next cursor when the last page is exactly full", async () => {
+        const customer = customerId();
+        for (let i = 0; i < 4; i++) await createdWebhook(customer);
+        const first = await store.listWebhooks(customer, 2);
+        const second = await store.listWebhooks(customer, 2, first.nextCursor!);
+        expect(second.data).toHaveLength(2);
+        expect(second.nextCursor).toBeNull();
+        expect((await store.listWebhooks(customer, 10)).nextCursor).toBeNull();
+      });
+
+      it("lists nothing for a customer without webhooks", async () => {
+        expect(await store.listWebhooks(customerId(), 10)).toEqual({ data: [], nextCursor: null });
+      });
+
+      it("changes webhooksVersion on every create, update and delete", async () => {
+        const customer = customerId();
+        const v0 = await store.webhooksVersion();
+        const webhook = await createdWebhook(customer);
+        const v1 = await store.webhooksVersion();
+        expect(v1).not.toBe(v0);
+        await store.updateWebhook({ ...webhook, url: "https://example.org/moved" });
+        const v2 = await store.webhooksVersion();
+        expect(v2).not.toBe(v1);
+        expect(v2).not.toBe(v0);
+        await store.deleteWebhook(customer, webhook.id);
+        const v3 = await store.webhooksVersion();
+        expect([v0, v1, v2]).not.toContain(v3);
+        expect(await store.webhooksVersion()).toBe(v3);
+      });
+
+      it("lists active webhooks of every customer and leaves disabled ones out", async () => {
+        const a = customerId();
+        const b = customerId();
+        const activeA = await createdWebhook(a);
+        const disabledA = await createdWebhook(a, { status: "disabled" });
+        const activeB = await createdWebhook(b, { eventTypes: ["*"] });
+        const active = (await store.activeWebhooks()).filter((w) => w.customerId === a || w.customerId === b);
+        expect(active.map((w) => w.id).sort()).toEqual([activeA.id, activeB.id].sort());
+        expect(active.find((w) => w.id === activeB.id)).toEqual(activeB);
+        expect(active.map((w) => w.id)).not.toContain(disabledA.id);
+      });
+
+      it("drops a webhook from the active list once it is disabled", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        await store.updateWebhook({ ...webhook, status: "disabled" });
+        expect((await store.activeWebhooks()).map((w) => w.id)).not.toContain(webhook.id);
+      });
+    });
+
+    describe("deliveries and attempts", () => {
+      it("opens one pending delivery per event and webhook, one list per item", async () => {
+        const customer = customerId();
+        const w1 = await createdWebhook(customer);
+        const w2 = await createdWebhook(customer);
+        const e1 = makeEvent(customer, "evt_1");
+        const e2 = makeEvent(customer, "evt_2");
+        await fixture.appendEvents?.([e1, e2]);
+        const opened = await store.openDeliveries([
+          { event: e1, webhooks: [w1, w2] },
+          { event: e2, webhooks: [w2] },
+          { event: e2, webhooks: [] },
+        ]);
+        expect(opened).toHaveLength(3);
+        expect(opened[0]!.map((d) => [d.eventId, d.webhookId])).toEqual([
+          ["evt_1", w1.id],
+          ["evt_1", w2.id],
+        ]);
+        expect(opened[1]!.map((d) => [d.eventId, d.webhookId])).toEqual([["evt_2", w2.id]]);
+        expect(opened[2]).toEqual([]);
+        for (const delivery of opened.flat()) {
+          expect(delivery).toMatchObject({ customerId: customer, status: "pending", attemptCount: 0, roundStart: 0, lastStatusCode: null });
+          expect(await store.getDelivery(customer, delivery.id)).toEqual(delivery);
+        }
+        expect(new Set(opened.flat().map((d) => d.id)).size).toBe(3);
+      });
+
+      it("returns the stored delivery, id and status, when the same event and webhook are opened again", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const event = makeEvent(customer, "evt_again");
+        const [[first]] = (await deliveriesFor([event], [webhook])) as [[Delivery]];
+        await store.recordAttempts([attemptRecord(first, 1, 200, "succeeded")]);
+        const [[second]] = (await store.openDeliveries([{ event, webhooks: [webhook] }])) as [[Delivery]];
+        expect(second.id).toBe(first.id);
+        expect(second.status).toBe("succeeded");
+        expect(second.attemptCount).toBe(1);
+        const all = await store.listDeliveries(customer, { limit: 10 });
+        expect(all.data).toHaveLength(1);
+      });
+
+      it("opens one delivery when the same pair appears twice in one call", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const event = makeEvent(customer, "evt_twice");
+        await fixture.appendEvents?.([event]);
+        const opened = await store.openDeliveries([
+          { event, webhooks: [webhook] },
+          { event, webhooks: [webhook] },
+        ]);
+        expect(opened[0]![0]!.id).toBe(opened[1]![0]!.id);
+      });
+
+      it("records a failed attempt: status, attempt count, last status code, error and next attempt", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const [[delivery]] = (await deliveriesFor([makeEvent(customer, "evt_fail")], [webhook])) as [[Delivery]];
+        await store.recordAttempts([attemptRecord(delivery, 1, 503, "failed", T0 + 5000)]);
+        expect(await store.getDelivery(customer, delivery.id)).toMatchObject({
+          status: "failed",
+          attemptCount: 1,
+          lastStatusCode: 503,
+          lastError: "HTTP 503",
+          nextAttemptAt: T0 + 5000,
+        });
+        await store.recordAttempts([attemptRecord(delivery, 2, null, "failed", T0 + 9000)]);
+        expect(await store.getDelivery(customer, delivery.id)).toMatchObject({
+          status: "failed",
+          attemptCount: 2,
+          lastStatusCode: null,
+          lastError: "connection refused",
+          nextAttemptAt: T0 + 9000,
+        });
+        await store.recordAttempts([attemptRecord(delivery, 3, 200, "succeeded")]);
+        expect(await store.getDelivery(customer, delivery.id)).toMatchObject({
+          status: "succeeded",
+          attemptCount: 3,
+          lastStatusCode: 200,
+          lastError: null,
+          nextAttemptAt: null,
+        });
+      });
+
+      it("records attempts of several deliveries in one call and in concurrent calls", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const opened = await deliveriesFor(
+          [makeEvent(customer, "evt_a"), makeEvent(customer, "evt_b"), makeEvent(customer, "evt_c")],
+          [webhook],
+        );
+        const [a, b, c] = opened.map((list) => list[0]!);
+        await Promise.all([
+          store.recordAttempts([attemptRecord(a!, 1, 200, "succeeded"), attemptRecord(b!, 1, 500, "failed", T0 + 1)]),
+          store.recordAttempts([attemptRecord(c!, 1, 410, "dead")]),
+        ]);
+        expect((await store.getDelivery(customer, a!.id))!.status).toBe("succeeded");
+        expect((await store.getDelivery(customer, b!.id))!.status).toBe("failed");
+        expect((await store.getDelivery(customer, c!.id))!.status).toBe("dead");
+      });
+
+      it("lists a delivery's attempts by attempt number with every field", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const [[delivery]] = (await deliveriesFor([makeEvent(customer, "evt_att")], [webhook])) as [[Delivery]];
+        const r1 = attemptRecord(delivery, 1, 500, "failed", T0 + 1000);
+        const r2 = attemptRecord(delivery, 2, null, "failed", T0 + 2000);
+        const r3 = attemptRecord(delivery, 3, 200, "succeeded");
+        await store.recordAttempts([r2]);
+        await store.recordAttempts([r1]);
+        await store.recordAttempts([r3]);
+        expect(await store.listAttempts(delivery.id)).toEqual([r1.attempt, r2.attempt, r3.attempt]);
+        // A late write of an older attempt never lowers the count.
+        expect((await store.getDelivery(customer, delivery.id))!.attemptCount).toBe(3);
+        expect(await store.listAttempts("del_unknown")).toEqual([]);
+      });
+
+      it("filters deliveries by webhook, event and status, and pages through them in id order", async () => {
+        const customer = customerId();
+        const w1 = await createdWebhook(customer);
+        const w2 = await createdWebhook(customer);
+        const events = [makeEvent(customer, "evt_1"), makeEvent(customer, "evt_2"), makeEvent(customer, "evt_3")];
+        const all = (await deliveriesFor(events, [w1, w2])).flat();
+        expect(all).toHaveLength(6);
+        const of = (eventId: string, webhookId: string) => all.find((d) => d.eventId === eventId && d.webhookId === webhookId)!;
+        await store.recordAttempts([
+          attemptRecord(of("evt_1", w1.id), 1, 200, "succeeded"),
+          attemptRecord(of("evt_2", w1.id), 1, 500, "failed", T0 + 1),
+          attemptRecord(of("evt_3", w2.id), 1, 410, "dead"),
+        ]);
+        const idsOf = async (filter: Parameters<Store["listDeliveries"]>[1]) =>
+          (await store.listDeliveries(customer, filter)).data.map((d) => d.id).sort();
+        const sortedIds = (list: Delivery[]) => list.map((d) => d.id).sort();
+
+        expect(await idsOf({ limit: 100, webhookId: w1.id })).toEqual(sortedIds(all.filter((d) => d.webhookId === w1.id)));
+        expect(await idsOf({ limit: 100, eventId: "evt_2" })).toEqual(sortedIds(all.filter((d) => d.eventId === "evt_2")));
+        expect(await idsOf({ limit: 100, status: "succeeded" })).toEqual([of("evt_1", w1.id).id]);
+        expect(await idsOf({ limit: 100, status: "failed" })).toEqual([of("evt_2", w1.id).id]);
+        expect(await idsOf({ limit: 100, status: "dead" })).toEqual([of("evt_3", w2.id).id]);
+        expect(await idsOf({ limit: 100, status: "pending" })).toHaveLength(3);
+        expect(await idsOf({ limit: 100, webhookId: w2.id, status: "pending" })).toHaveLength(2);
+        expect(await idsOf({ limit: 100, webhookId: w1.id, eventId: "evt_1" })).toEqual([of("evt_1", w1.id).id]);
+        expect(await idsOf({ limit: 100, eventId: "evt_none" })).toEqual([]);
+
+        const listed = (await store.listDeliveries(customer, { limit: 100, status: "failed" })).data[0]!;
+        expect(listed).toMatchObject({ eventId: "evt_2", webhookId: w1.id, status: "failed", attemptCount: 1, lastStatusCode: 500 });
+
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await store.listDeliveries(customer, { limit: 4, cursor });
+          expect(page.data.length).toBeLessThanOrEqual(4);
+          seen.push(...page.data.map((d) => d.id));
+          cursor = page.nextCursor ?? undefined;
+          pages++;
+        } while (cursor && pages < 10);
+        expect(pages).toBe(2);
+        expect(seen).toEqual(sortedIds(all));
+
+        const filteredPage = await store.listDeliveries(customer, { limit: 1, webhookId: w2.id });
+        expect(filteredPage.data).toHaveLength(1);
+        const next = await store.listDeliveries(customer, { limit: 5, webhookId: w2.id, cursor: filteredPage.nextCursor! });
+        expect(next.data.every((d) => d.webhookId === w2.id)).toBe(true);
+        expect(next.data).toHaveLength(2);
+        expect(next.nextCursor).toBeNull();
+      });
+
+      it("starts a new retry round on requeue: pending, round_start at the attempt count, next attempt at the given time", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const [[delivery]] = (await deliveriesFor([makeEvent(customer, "evt_requeue")], [webhook])) as [[Delivery]];
+        await store.recordAttempts([
+          attemptRecord(delivery, 1, 500, "failed", T0 + 1),
+          attemptRecord(delivery, 2, 500, "failed", T0 + 2),
+          attemptRecord(delivery, 3, 500, "dead"),
+        ]);
+        const dead = (await store.getDelivery(customer, delivery.id))!;
+        expect(dead.status).toBe("dead");
+        const requeued = await store.requeueDelivery(dead, T0 + 99_000);
+        expect(requeued).toMatchObject({ id: delivery.id, status: "pending", attemptCount: 3, roundStart: 3, nextAttemptAt: T0 + 99_000 });
+        expect(await store.getDelivery(customer, delivery.id)).toEqual(requeued);
+        expect(await store.listAttempts(delivery.id)).toHaveLength(3);
+      });
+
+      it("gives the work for a delivery: the delivery, its event and its webhook", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const event = makeEvent(customer, "evt_work", "order.created", { total: 42, note: "ünïcödé" });
+        const [[delivery]] = (await deliveriesFor([event], [webhook])) as [[Delivery]];
+        const work = await store.deliveryWork(delivery.id);
+        expect(work).toBeDefined();
+        expect(work!.delivery).toEqual(delivery);
+        expect(work!.webhook).toEqual(webhook);
+        expect(work!.event).toMatchObject({ customerId: customer, id: "evt_work", type: "order.created", timestamp: event.timestamp });
+        expect(work!.event.payload).toBe(event.payload);
+        expect(await store.deliveryWork("del_unknown")).toBeUndefined();
+      });
+
+      it("gives the updated webhook in the work after the webhook changes", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const [[delivery]] = (await deliveriesFor([makeEvent(customer, "evt_moved")], [webhook])) as [[Delivery]];
+        await store.updateWebhook({ ...webhook, url: "https://example.org/moved" });
+        expect((await store.deliveryWork(delivery.id))!.webhook.url).toBe("https://example.org/moved");
+      });
+
+      it("reads an event back by customer and id, byte for byte", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const event = makeEvent(customer, "evt_read", "invoice.paid", { amount: 1.5 });
+        await deliveriesFor([event], [webhook]);
+        const read = await store.getEvent(customer, "evt_read");
+        expect(read).toMatchObject({ customerId: customer, id: "evt_read", type: "invoice.paid", source: event.source, timestamp: event.timestamp });
+        expect(read!.payload).toBe(event.payload);
+        expect(await store.getEvent(customer, "evt_none")).toBeUndefined();
+        expect(await store.getEvent(customerId(), "evt_read")).toBeUndefined();
+      });
+
+      it("counts deliveries by status", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const before = await store.countDeliveries();
+        const opened = (
+          await deliveriesFor([1, 2, 3, 4, 5].map((n) => makeEvent(customer, `evt_${n}`)), [webhook])
+        ).map((list) => list[0]!);
+        await store.recordAttempts([
+          attemptRecord(opened[0]!, 1, 200, "succeeded"),
+          attemptRecord(opened[1]!, 1, 200, "succeeded"),
+          attemptRecord(opened[2]!, 1, 500, "failed", T0 + 1),
+          attemptRecord(opened[3]!, 1, 410, "dead"),
+        ]);
+        const after = await store.countDeliveries();
+        expect({
+          pending: after.pending - before.pending,
+          succeeded: after.succeeded - before.succeeded,
+          failed: after.failed - before.failed,
+          dead: after.dead - before.dead,
+        }).toEqual({ pending: 1, succeeded: 2, failed: 1, dead: 1 });
+      });
+    });
+
+    describe("customer isolation", () => {
+      it("keeps one customer's webhooks out of another's reach", async () => {
+        const a = customerId();
+        const b = customerId();
+        const webhook = await createdWebhook(a);
+        await createdWebhook(b);
+        expect(await store.getWebhook(b, webhook.id)).toBeUndefined();
+        expect((await store.listWebhooks(b, 100)).data.map((w) => w.id)).not.toContain(webhook.id);
+        expect(await store.deleteWebhook(b, webhook.id)).toBe(false);
+        await store.updateWebhook({ ...webhook, customerId: b, url: "https://evil.example/steal" });
+        expect(await store.getWebhook(a, webhook.id)).toEqual(webhook);
+      });
+
+      it("keeps one customer's deliveries, attempts and events out of another's reach", async () => {
+        const a = customerId();
+        const b = customerId();
+        const webhook = await createdWebhook(a);
+        const [[delivery]] = (await deliveriesFor([makeEvent(a, "evt_private")], [webhook])) as [[Delivery]];
+        expect(await store.getDelivery(b, delivery.id)).toBeUndefined();
+        expect((await store.listDeliveries(b, { limit: 100 })).data).toEqual([]);
+        expect((await store.listDeliveries(b, { limit: 100, webhookId: webhook.id })).data).toEqual([]);
+        expect((await store.listDeliveries(b, { limit: 100, eventId: "evt_private" })).data).toEqual([]);
+        expect(await store.getEvent(b, "evt_private")).toBeUndefined();
+        expect((await store.listDeliveries(a, { limit: 100 })).data.map((d) => d.id)).toEqual([delivery.id]);
+      });
+
+      it("keeps the same event id of two customers as two events with their own deliveries", async () => {
+        const a = customerId();
+        const b = customerId();
+        const wa = await createdWebhook(a);
+        const wb = await createdWebhook(b);
+        const ea = makeEvent(a, "evt_shared", "order.created", { owner: "a" });
+        const eb = makeEvent(b, "evt_shared", "order.created", { owner: "b" });
+        await fixture.appendEvents?.([ea, eb]);
+        const [[da], [db]] = (await store.openDeliveries([
+          { event: ea, webhooks: [wa] },
+          { event: eb, webhooks: [wb] },
+        ])) as [[Delivery], [Delivery]];
+        expect(da.id).not.toBe(db.id);
+        expect((await store.getEvent(a, "evt_shared"))!.payload).toBe(ea.payload);
+        expect((await store.getEvent(b, "evt_shared"))!.payload).toBe(eb.payload);
+        expect((await store.deliveryWork(db.id))!.event.payload).toBe(eb.payload);
+      });
+    });
+  });
+}
