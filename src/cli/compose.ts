@@ -122,7 +122,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
         pollIntervalMs: durationMs(dispatcherConfig.poll_interval),
         maxInFlight: dispatcherConfig.max_in_flight,
         maxInFlightPerWebhook: dispatcherConfig.max_in_flight_per_webhook,
-        maxQueuedPerWebhook: dispatcherConfig.max_queued_per_webhook,
+        maxQueueWaitMs: durationMs(dispatcherConfig.max_queue_wait),
         subscriptionRefreshMs: durationMs(dispatcherConfig.subscription_refresh),
         shutdownTimeoutMs,
       },
@@ -137,6 +137,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
       leaseMs: durationMs(retryConfig.lease),
       maxInFlight: dispatcherConfig.max_in_flight,
       maxInFlightPerWebhook: dispatcherConfig.max_in_flight_per_webhook,
+      maxQueueWaitMs: durationMs(dispatcherConfig.max_queue_wait),
       shutdownTimeoutMs,
     });
     retry.start();

@@ -63,3 +63,43 @@ describe("isolation", () => {
     expect(elapsed).toBeLessThan(10_000);
   });
 });
+
+describe("isolation under a small read-ahead", () => {
+  it("parks a slow webhook's backlog on the retry schedule so it cannot hold the log, and still delivers all of it", async () => {
+    const small = await startInProcess({
+      HOOKRELAY_DISPATCHER_MAX_PENDING_EVENTS: "50",
+      HOOKRELAY_DISPATCHER_MAX_QUEUE_WAIT: "500ms",
+      HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY: "200ms",
+      HOOKRELAY_DISPATCHER_SHUTDOWN_TIMEOUT: "500ms",
+    });
+    const sink = startReceiver();
+    try {
+      sink.onPath("/slow", () => Bun.sleep(250).then(() => new Response("ok")));
+      const smallApi = client(small.gateway, await adminToken(small.gateway));
+      await smallApi("POST", "/api/v1/webhooks", { url: sink.url("/fast"), event_types: ["load"] });
+      const slow = await smallApi("POST", "/api/v1/webhooks", { url: sink.url("/slow"), event_types: ["load"] });
+      const started = Date.now();
+      for (let i = 0; i < 200; i += 50) {
+        const events = Array.from({ length: 50 }, (_, j) => ({ id: `load_${i + j}`, type: "load", source: "t", data: {} }));
+        expect((await smallApi("POST", "/api/v1/events/batch", { events })).status).toBe(202);
+      }
+      // Unparked, the slow endpoint (8 × 4/s) would hold the 50-event read-ahead for 6 s and more.
+      await waitFor("200 deliveries to the fast webhook", () => sink.received.filter((r) => r.path === "/fast").length >= 200, 20_000);
+      const fastDone = Date.now() - started;
+      await waitFor("200 deliveries to the slow webhook", () => new Set(sink.received.filter((r) => r.path === "/slow").map((r) => r.headers["webhook-id"])).size >= 200, 60_000);
+      const slowDone = Date.now() - started;
+      const slowDeliveries = () => smallApi("GET", `/api/v1/deliveries?webhook_id=${slow.body.id}&limit=1000`);
+      await waitFor("slow deliveries recorded", async () => (await slowDeliveries()).body.data.every((d: { status: string }) => d.status === "succeeded"), 5_000);
+      const parked = await slowDeliveries();
+      expect(parked.body.data).toHaveLength(200);
+      console.log(`parking: fast webhook done in ${fastDone} ms, slow one in ${slowDone} ms`);
+      expect(fastDone).toBeLessThan(4_000);
+      expect(parked.body.data.every((d: { status: string }) => d.status === "succeeded")).toBe(true);
+      // Parking costs no attempt: each slow delivery took exactly one.
+      expect(parked.body.data.every((d: { attempt_count: number }) => d.attempt_count === 1)).toBe(true);
+    } finally {
+      sink.stop();
+      await small.stop();
+    }
+  }, 90_000);
+});

@@ -17,11 +17,14 @@ import {
   webhookParams,
 } from "./rows.ts";
 
+/** Attempts finishing within this window share one transaction (one fsync) instead of one each. */
+const ATTEMPT_FLUSH_MS = 5;
+
 export class SqliteStore implements Store {
   private readonly attemptWriter: Coalescer<AttemptRecord, void>;
 
   constructor(private readonly db: Database) {
-    this.attemptWriter = new Coalescer((records) => this.writeAttempts(records), 2000);
+    this.attemptWriter = new Coalescer((records) => this.writeAttempts(records), 2000, ATTEMPT_FLUSH_MS);
   }
 
   ping(): Promise<void> {

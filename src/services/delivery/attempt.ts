@@ -1,7 +1,7 @@
 /** @module One attempt of one delivery: sign, send, record, and decide what comes next. */
 import { newId } from "../../domain/ids.ts";
 import type { Delivery } from "../../domain/model.ts";
-import type { Clock, DeliveryWork, RetrySchedule, Sender, Store } from "../../domain/ports.ts";
+import type { Clock, DeliveryWork, RetrySchedule, SendResult, Sender, Store } from "../../domain/ports.ts";
 import { type RetryPolicy, nextStep } from "../../domain/retry-policy.ts";
 import { type SigningKeys, signatureHeaders } from "../../domain/signature.ts";
 import type { Logger } from "../../platform/logger.ts";
@@ -21,19 +21,34 @@ export interface AttemptDeps {
 
 export type AttemptOutcome = "succeeded" | "retry" | "dead";
 
+/** An attempt whose HTTP exchange is over and whose outcome is not yet recorded. */
+export interface SentAttempt {
+  work: DeliveryWork;
+  result: SendResult;
+}
+
+/** The HTTP half: sign and send. Callers may free the endpoint's slot as soon as this resolves. */
+export async function sendAttempt(deps: AttemptDeps, work: DeliveryWork): Promise<SentAttempt> {
+  const { event, webhook } = work;
+  const key = deps.keys.keyFor(webhook.id, webhook.secret);
+  const timestamp = Math.floor(deps.clock.now() / 1000);
+  const headers = { ...webhook.headers, ...signatureHeaders(key, event.id, timestamp, event.payload) };
+  deps.metrics.inFlight.inc();
+  try {
+    const result = await deps.sender.send({ url: webhook.url, headers, body: event.payload, timeoutMs: deps.httpTimeoutMs });
+    return { work, result };
+  } finally {
+    deps.metrics.inFlight.dec();
+  }
+}
+
 /**
- * Tries a delivery once. Resolves only when the outcome is durable: the attempt recorded
- * and, after a failure, the next try scheduled or the delivery marked dead.
+ * The durable half: record the attempt, then schedule the next try or mark the delivery
+ * dead. Resolves only when that outcome is durable.
  */
-export async function attemptDelivery(deps: AttemptDeps, work: DeliveryWork): Promise<AttemptOutcome> {
+export async function settleAttempt(deps: AttemptDeps, { work, result }: SentAttempt): Promise<AttemptOutcome> {
   const { delivery, event, webhook } = work;
   const attemptNumber = delivery.attemptCount + 1;
-  const sentAt = deps.clock.now();
-  const key = deps.keys.keyFor(webhook.id, webhook.secret);
-  const headers = { ...webhook.headers, ...signatureHeaders(key, event.id, Math.floor(sentAt / 1000), event.payload) };
-  deps.metrics.inFlight.inc();
-  const result = await deps.sender.send({ url: webhook.url, headers, body: event.payload, timeoutMs: deps.httpTimeoutMs });
-  deps.metrics.inFlight.dec();
   const now = deps.clock.now();
   const succeeded = result.status !== null && result.status >= 200 && result.status < 300;
   const attempt = {
@@ -50,16 +65,15 @@ export async function attemptDelivery(deps: AttemptDeps, work: DeliveryWork): Pr
   const outcome = succeeded ? "success" : "failure";
   deps.metrics.deliveryAttempts.inc({ outcome });
   deps.metrics.deliveryDuration.observe({ outcome }, result.durationMs / 1000);
-  const log = deps.log.child({ eventId: event.id, webhookId: webhook.id, deliveryId: delivery.id, attempt: attemptNumber });
 
   if (succeeded) {
     deps.metrics.deliverySuccess.inc();
     deps.metrics.deliveryLatency.observe((now - event.acceptedAt) / 1000);
     await deps.store.recordAttempts([{ attempt, status: "succeeded", nextAttemptAt: null }]);
-    log.debug({ status: result.status, durationMs: Math.round(result.durationMs) }, "delivered");
     return "succeeded";
   }
 
+  const log = deps.log.child({ eventId: event.id, webhookId: webhook.id, deliveryId: delivery.id, attempt: attemptNumber });
   deps.metrics.deliveryFailures.inc({ reason: failureReason(result.status, result.error) });
   const step = nextStep(deps.policy, attemptNumber - delivery.roundStart, result.retryAfterMs);
   if (step.kind === "dead") {

@@ -1,11 +1,12 @@
 /**
  * @module Fair concurrency per webhook: at most `perKey` tasks of one webhook run at
  * once and at most `total` overall; waiting webhooks take turns, so one slow endpoint
- * holds only its own slots and never stalls the others.
+ * holds only its own slots and never stalls the others. Each lane also estimates how
+ * long a new task would wait, so callers can park work for an endpoint that fell behind.
  */
 
 type Task = () => Promise<void>;
-/** Called instead of the task when it is dropped before it started (shutdown). */
+/** Called instead of the task when it is dropped before it started (shutdown, eviction). */
 type OnDrop = () => Promise<void> | void;
 
 interface Queued {
@@ -18,7 +19,20 @@ interface Lane {
   head: number;
   running: number;
   inReady: boolean;
+  /** Start times of the running tasks. */
+  started: number[];
+  /** Moving average of task duration, ms (0 until one finished). */
+  averageMs: number;
 }
+
+/** How often callers should run `evictSlow`, ms. */
+export const SWEEP_INTERVAL_MS = 250;
+
+/** Tasks of a lane that take less than this never count as falling behind, ms. */
+export const SLOW_TASK_MS = 100;
+
+/** Weight of the newest duration in the moving average. */
+const AVERAGE_WEIGHT = 0.2;
 
 export class Lanes {
   private readonly lanes = new Map<string, Lane>();
@@ -51,7 +65,7 @@ export class Lanes {
   run(key: string, task: Task, onDrop?: OnDrop): void {
     let lane = this.lanes.get(key);
     if (!lane) {
-      lane = { queue: [], head: 0, running: 0, inReady: false };
+      lane = { queue: [], head: 0, running: 0, inReady: false, started: [], averageMs: 0 };
       this.lanes.set(key, lane);
     }
     lane.queue.push({ task, onDrop });
@@ -67,16 +81,62 @@ export class Lanes {
   }
 
   /**
+   * How long a task queued now for `key` would wait to start: the tasks ahead of it times
+   * the time one takes (its average, or the age of the oldest running one if that is
+   * longer, so a hanging endpoint shows up before any of its requests has finished).
+   */
+  estimatedWaitMs(key: string, now: number = performance.now()): number {
+    const lane = this.lanes.get(key);
+    if (!lane || lane.running < this.perKey) return 0;
+    return ((lane.queue.length - lane.head + 1) * this.taskMs(lane, now)) / this.perKey;
+  }
+
+  /**
+   * True when `key` is slow (its tasks take at least SLOW_TASK_MS) and a new task would
+   * wait more than `maxWaitMs`. A fast endpoint with a long backlog is not behind: it
+   * drains at full speed, and parking its work elsewhere would only slow it down.
+   */
+  isBehind(key: string, maxWaitMs: number, now: number = performance.now()): boolean {
+    const lane = this.lanes.get(key);
+    if (!lane || lane.running < this.perKey || this.taskMs(lane, now) < SLOW_TASK_MS) return false;
+    return this.estimatedWaitMs(key, now) > maxWaitMs;
+  }
+
+  private taskMs(lane: Lane, now: number): number {
+    return Math.max(lane.averageMs, now - Math.min(...lane.started));
+  }
+
+  /** Keys with a lane (running or queued work). */
+  keys(): IterableIterator<string> {
+    return this.lanes.keys();
+  }
+
+  /** Evicts the queued tasks of every key that `isBehind`. */
+  evictSlow(maxWaitMs: number): void {
+    const now = performance.now();
+    for (const key of [...this.lanes.keys()]) if (this.isBehind(key, maxWaitMs, now)) void this.evictQueued(key);
+  }
+
+  /** Drops the tasks of one key that have not started; their `onDrop` runs instead. */
+  evictQueued(key: string): Promise<void> {
+    const lane = this.lanes.get(key);
+    if (!lane) return Promise.resolve();
+    const dropped = this.dropQueued(lane);
+    this.ready = this.ready.filter((k) => k !== key);
+    lane.inReady = false;
+    if (lane.running === 0) this.lanes.delete(key);
+    this.notifyIdle();
+    return dropped;
+  }
+
+  /**
    * Drops every task that has not started (their `onDrop` runs instead) and resolves when
    * the running ones have finished or `timeoutMs` has passed; true when all finished.
    */
   async drain(timeoutMs: number): Promise<boolean> {
     const dropped: Promise<void>[] = [];
     for (const lane of this.lanes.values()) {
-      for (const { onDrop } of lane.queue.slice(lane.head)) if (onDrop) dropped.push(Promise.resolve(onDrop()));
-      this.waiting -= lane.queue.length - lane.head;
-      lane.queue = [];
-      lane.head = 0;
+      dropped.push(this.dropQueued(lane));
       // The ready list is emptied below; a lane left marked as in it would never be pumped again.
       lane.inReady = false;
     }
@@ -90,6 +150,14 @@ export class Lanes {
     ]);
     clearTimeout(timer);
     return finished;
+  }
+
+  private async dropQueued(lane: Lane): Promise<void> {
+    const queued = lane.queue.slice(lane.head);
+    this.waiting -= queued.length;
+    lane.queue = [];
+    lane.head = 0;
+    await Promise.all(queued.map(({ onDrop }) => onDrop?.()));
   }
 
   private markReady(key: string, lane: Lane): void {
@@ -113,16 +181,27 @@ export class Lanes {
       this.running++;
       this.waiting--;
       this.markReady(key, lane);
-      task().finally(() => this.finish(key, lane));
+      const startedAt = performance.now();
+      lane.started.push(startedAt);
+      task()
+        .catch(() => {}) // tasks handle their own failures; this only keeps the lane turning
+        .finally(() => this.finish(key, lane, startedAt));
     }
   }
 
-  private finish(key: string, lane: Lane): void {
+  private finish(key: string, lane: Lane, startedAt: number): void {
     lane.running--;
     this.running--;
+    lane.started.splice(lane.started.indexOf(startedAt), 1);
+    const tookMs = performance.now() - startedAt;
+    lane.averageMs = lane.averageMs === 0 ? tookMs : lane.averageMs * (1 - AVERAGE_WEIGHT) + tookMs * AVERAGE_WEIGHT;
     if (lane.running === 0 && lane.head === lane.queue.length) this.lanes.delete(key);
     else this.markReady(key, lane);
     this.pump();
+    this.notifyIdle();
+  }
+
+  private notifyIdle(): void {
     if (this.size === 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];

@@ -4,8 +4,9 @@
  */
 import type { Delivery, Webhook } from "../../domain/model.ts";
 import type { EventConsumer, EventLog, LoggedEvent } from "../../domain/ports.ts";
-import { type AttemptDeps, attemptDelivery, deferDelivery } from "../delivery/attempt.ts";
-import { Lanes } from "../delivery/lanes.ts";
+import { type AttemptDeps, deferDelivery, sendAttempt, settleAttempt } from "../delivery/attempt.ts";
+import { Lanes, SWEEP_INTERVAL_MS } from "../delivery/lanes.ts";
+import { Settling } from "../delivery/settling.ts";
 import { Subscriptions } from "./subscriptions.ts";
 
 export interface DispatcherOptions {
@@ -15,7 +16,7 @@ export interface DispatcherOptions {
   pollIntervalMs: number;
   maxInFlight: number;
   maxInFlightPerWebhook: number;
-  maxQueuedPerWebhook: number;
+  maxQueueWaitMs: number;
   subscriptionRefreshMs: number;
   shutdownTimeoutMs: number;
 }
@@ -31,7 +32,10 @@ export class Dispatcher {
   private running = false;
   private loop: Promise<void> | undefined;
   private pendingEvents = 0;
+  /** Outcomes being recorded; shutdown waits for them before committing. */
+  private readonly settling = new Settling();
   private capacityWaiter: (() => void) | undefined;
+  private sweeper: Timer | undefined;
 
   constructor(
     private readonly deps: DispatcherDeps,
@@ -46,6 +50,7 @@ export class Dispatcher {
     this.running = true;
     this.consumer = this.deps.eventLog.consumer(this.options.group);
     this.loop = this.run();
+    this.sweeper = setInterval(() => this.lanes.evictSlow(this.options.maxQueueWaitMs), SWEEP_INTERVAL_MS);
   }
 
   /** Events appended and not yet finished, for the lag gauge. */
@@ -97,33 +102,30 @@ export class Dispatcher {
 
   private enqueue(event: LoggedEvent, delivery: Delivery, webhook: Webhook, finishOne: () => void): void {
     const deps = this.deps;
-    if (this.backedUp(webhook.id)) {
-      // This webhook is far behind: park the delivery on the retry schedule so the log moves on.
+    const park = () =>
       deferDelivery(deps, delivery, deps.clock.now() + deps.policy.initialDelayMs).then(finishOne, (err) =>
-        deps.log.error({ err, deliveryId: delivery.id }, "could not defer delivery; event stays unacked"),
+        deps.log.error({ err, deliveryId: delivery.id }, "could not park delivery; event stays unacked"),
       );
+    if (this.lanes.isBehind(webhook.id, this.options.maxQueueWaitMs)) {
+      // This webhook is far behind: park the delivery on the retry schedule so the log moves on.
+      void park();
       return;
     }
-    this.lanes.run(webhook.id, async () => {
-      try {
-        await attemptDelivery(deps, { delivery, event, webhook });
-        finishOne();
-      } catch (err) {
-        // The outcome is not durable: leave the event unacked so it is read again after a restart.
-        deps.log.error({ err, deliveryId: delivery.id, eventId: event.id }, "could not record delivery outcome");
-      }
-    });
-  }
-
-  /**
-   * A webhook is backed up when its queue is full, or when the read-ahead is half used and
-   * it already has a full round waiting: many slow endpoints together must not hold every
-   * unacked event and stall the healthy ones.
-   */
-  private backedUp(webhookId: string): boolean {
-    const queued = this.lanes.queued(webhookId);
-    if (queued >= this.options.maxQueuedPerWebhook) return true;
-    return this.pendingEvents * 2 >= this.options.maxPendingEvents && queued >= this.options.maxInFlightPerWebhook;
+    // The endpoint's slot is freed when its answer is in; recording it (batched) goes on meanwhile.
+    this.lanes.run(
+      webhook.id,
+      async () => {
+        // On any failure to record, the event stays unacked and is read again after a restart.
+        const unrecorded = (err: unknown) => deps.log.error({ err, deliveryId: delivery.id, eventId: event.id }, "could not record delivery outcome");
+        try {
+          const sent = await sendAttempt(deps, { delivery, event, webhook });
+          this.settling.add(settleAttempt(deps, sent).then(finishOne, unrecorded));
+        } catch (err) {
+          unrecorded(err);
+        }
+      },
+      park,
+    );
   }
 
   private finishEvent(consumer: EventConsumer, event: LoggedEvent): void {
@@ -138,10 +140,12 @@ export class Dispatcher {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    clearInterval(this.sweeper);
     this.capacityWaiter?.();
     await this.loop;
-    // Deliveries not yet started are dropped: their events stay unacked and are read again after restart.
+    // Deliveries not yet started are parked on the retry schedule; their events are then finished.
     const drained = await this.lanes.drain(this.options.shutdownTimeoutMs);
+    await this.settling.idle();
     if (!drained)
       this.deps.log.warn({ inFlight: this.lanes.size }, "shutdown timeout: unfinished deliveries will be read again after restart");
     await this.consumer?.close();

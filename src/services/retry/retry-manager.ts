@@ -3,8 +3,9 @@
  * completes it only once the outcome is durable.
  */
 import type { ScheduledRetry } from "../../domain/ports.ts";
-import { type AttemptDeps, attemptDelivery } from "../delivery/attempt.ts";
-import { Lanes } from "../delivery/lanes.ts";
+import { type AttemptDeps, sendAttempt, settleAttempt } from "../delivery/attempt.ts";
+import { Lanes, SWEEP_INTERVAL_MS } from "../delivery/lanes.ts";
+import { Settling } from "../delivery/settling.ts";
 
 export interface RetryManagerOptions {
   pollIntervalMs: number;
@@ -12,6 +13,7 @@ export interface RetryManagerOptions {
   leaseMs: number;
   maxInFlight: number;
   maxInFlightPerWebhook: number;
+  maxQueueWaitMs: number;
   shutdownTimeoutMs: number;
 }
 
@@ -20,6 +22,8 @@ export class RetryManager {
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  private readonly settling = new Settling();
+  private sweeper: Timer | undefined;
 
   constructor(
     private readonly deps: AttemptDeps,
@@ -32,13 +36,14 @@ export class RetryManager {
     if (this.running) return;
     this.running = true;
     this.loop = this.run();
+    this.sweeper = setInterval(() => this.lanes.evictSlow(this.options.maxQueueWaitMs), SWEEP_INTERVAL_MS);
   }
 
   private async run(): Promise<void> {
     while (this.running) {
       let claimed: ScheduledRetry[] = [];
       try {
-        const room = this.options.maxInFlight * 2 - this.lanes.size;
+        const room = this.options.maxInFlight * 2 - this.lanes.size - this.settling.size;
         if (room > 0) claimed = await this.deps.schedule.claim(this.deps.clock.now(), Math.min(room, this.options.batchSize), this.options.leaseMs);
         for (const item of claimed) await this.retry(item);
       } catch (err) {
@@ -67,28 +72,44 @@ export class RetryManager {
       await deps.schedule.complete([item.deliveryId]);
       return;
     }
+    const webhookId = work.webhook.id;
+    // Given back (endpoint far behind, or shutting down before it started): due again once the
+    // endpoint's queue should have drained, so nobody waits out the lease.
+    const giveBack = () =>
+      deps.schedule
+        .schedule([{ deliveryId: item.deliveryId, dueAt: Math.max(item.dueAt, deps.clock.now() + this.lanes.estimatedWaitMs(webhookId)) }])
+        .catch((err) => deps.log.warn({ err, deliveryId: item.deliveryId }, "claim not given back; lease will expire"));
+    if (this.lanes.isBehind(webhookId, this.options.maxQueueWaitMs)) {
+      await giveBack();
+      return;
+    }
     this.lanes.run(
-      work.webhook.id,
+      webhookId,
       async () => {
+        // Left claimed on failure: the lease runs out and another try claims it again.
+        const unrecorded = (err: unknown) => deps.log.error({ err, deliveryId: item.deliveryId }, "retry outcome not recorded; lease will expire");
         try {
-          const outcome = await attemptDelivery(deps, work);
-          if (outcome !== "retry") await deps.schedule.complete([item.deliveryId]);
+          const sent = await sendAttempt(deps, work);
+          const settled = settleAttempt(deps, sent).then(async (outcome) => {
+            if (outcome !== "retry") await deps.schedule.complete([item.deliveryId]);
+          });
+          this.settling.add(settled.catch(unrecorded));
         } catch (err) {
-          // Left claimed: the lease runs out and another try claims it again.
-          deps.log.error({ err, deliveryId: item.deliveryId }, "retry outcome not recorded; lease will expire");
+          unrecorded(err);
         }
       },
-      // Shutting down before it started: give the claim back so the next process need not wait out the lease.
-      () => deps.schedule.schedule([item]).catch((err) => deps.log.warn({ err, deliveryId: item.deliveryId }, "claim not released; lease will expire")),
+      giveBack,
     );
   }
 
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    clearInterval(this.sweeper);
     this.wake?.();
     await this.loop;
     const drained = await this.lanes.drain(this.options.shutdownTimeoutMs);
+    await this.settling.idle();
     if (!drained) this.deps.log.warn({ inFlight: this.lanes.size }, "shutdown timeout: claimed retries reappear when their lease ends");
   }
 }

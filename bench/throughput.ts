@@ -1,0 +1,75 @@
+/**
+ * @module A quick end-to-end throughput probe of the embedded deployment (the full
+ * benchmark suite with vegeta/wrk and ceilings arrives with its own issue):
+ * starts `hookrelay all` as a child process, a sink receiver in this process, sends
+ * N events in batches, and reports ingest rate, delivery rate and ingest→delivery latency.
+ *
+ *   bun bench/throughput.ts [events=50000] [batch=500] [webhooks=1]
+ */
+import { adminToken, client, waitFor } from "../tests/helpers/hookrelay.ts";
+import { childInstance } from "../tests/helpers/process.ts";
+
+const [total = 50_000, batchSize = 500, webhooks = 1] = process.argv.slice(2).map(Number);
+const CONCURRENCY = 4;
+
+const sentAt = new Map<string, number>();
+const latencies: number[] = [];
+let delivered = 0;
+const sink = Bun.serve({
+  port: 0,
+  hostname: "127.0.0.1",
+  async fetch(request) {
+    const id = request.headers.get("webhook-id")!;
+    await request.arrayBuffer();
+    delivered++;
+    const sent = sentAt.get(id);
+    if (sent !== undefined) latencies.push(performance.now() - sent);
+    return new Response("ok");
+  },
+});
+
+// HOOKRELAY_* variables of this process pass through (e.g. HOOKRELAY_DISPATCHER_MAX_IN_FLIGHT_PER_WEBHOOK);
+// BENCH_CMD replaces the command, e.g. "bun --cpu-prof-md --cpu-prof-dir=/tmp/prof src/cli/main.ts all".
+const passThrough = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("HOOKRELAY_"))) as Record<string, string>;
+const command = process.env.BENCH_CMD?.split(" ") ?? ["bun", "src/cli/main.ts", "all"];
+const hr = childInstance({ HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "warn", ...passThrough }, command);
+await hr.start();
+const token = await adminToken(hr.gateway);
+const api = client(hr.gateway, token);
+for (let w = 0; w < webhooks; w++) await api("POST", "/api/v1/webhooks", { url: `http://127.0.0.1:${sink.port}/w${w}`, event_types: ["bench"] });
+const ingest = client(hr.ingest, token);
+
+const started = performance.now();
+let next = 0;
+async function producer(): Promise<void> {
+  while (next < total) {
+    const from = next;
+    next += batchSize;
+    const events = Array.from({ length: Math.min(batchSize, total - from) }, (_, i) => ({ id: `b_${from + i}`, type: "bench", source: "bench", data: { n: from + i } }));
+    const now = performance.now();
+    for (const e of events) sentAt.set(e.id, now);
+    const res = await ingest("POST", "/events/batch", { events });
+    if (res.status !== 202) throw new Error(`ingest answered ${res.status}: ${JSON.stringify(res.body)}`);
+  }
+}
+await Promise.all(Array.from({ length: CONCURRENCY }, producer));
+const ingestSeconds = (performance.now() - started) / 1000;
+await waitFor("all deliveries", () => delivered >= total * webhooks, 600_000, 20);
+const totalSeconds = (performance.now() - started) / 1000;
+latencies.sort((a, b) => a - b);
+const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!.toFixed(1);
+const rss = (await Bun.file(`/proc/${hr.proc.pid}/status`).text()).match(/VmHWM:\s+(\d+)/)?.[1];
+console.log(
+  JSON.stringify({
+    events: total,
+    webhooks,
+    deliveries: delivered,
+    ingest_events_per_s: Math.round(total / ingestSeconds),
+    delivered_per_s: Math.round(delivered / totalSeconds),
+    latency_ms: { p50: pct(50), p99: pct(99), max: latencies[latencies.length - 1]!.toFixed(1) },
+    peak_rss_mib: rss ? Math.round(Number(rss) / 1024) : null,
+  }),
+);
+hr.proc.kill("SIGTERM" as unknown as number);
+await hr.proc.exited;
+sink.stop(true);
