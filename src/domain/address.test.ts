@@ -116,3 +116,11 @@ describe("isIpLiteral", () => {
     expect(isIpLiteral("localhost")).toBe(false);
   });
 });
+
+describe("IPv4-translated (SIIT) addresses", () => {
+  it("judges ::ffff:0:a.b.c.d by the IPv4 address inside", () => {
+    expect(isPublicAddress("::ffff:0:7f00:1")).toBe(false);
+    expect(isPublicAddress("::ffff:0:127.0.0.1")).toBe(false);
+    expect(isPublicAddress("::ffff:0:808:808")).toBe(true);
+  });
+});

@@ -72,6 +72,7 @@ function isPublicV6(g: number[]): boolean {
   if (g.every((x) => x === 0)) return false; // ::
   if (g.slice(0, 7).every((x) => x === 0) && g[7] === 1) return false; // ::1
   if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return isPublicV4(embeddedV4(g[6]!, g[7]!)); // IPv4-mapped
+  if (g.slice(0, 4).every((x) => x === 0) && g[4] === 0xffff && g[5] === 0) return isPublicV4(embeddedV4(g[6]!, g[7]!)); // IPv4-translated (SIIT)
   if (g.slice(0, 6).every((x) => x === 0)) return false; // IPv4-compatible (deprecated)
   if (g[0] === 0x64 && g[1] === 0xff9b) return isPublicV4(embeddedV4(g[6]!, g[7]!)); // NAT64
   if (g[0] === 0x2002) return isPublicV4(embeddedV4(g[1]!, g[2]!)); // 6to4

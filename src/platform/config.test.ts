@@ -356,3 +356,16 @@ describe("hookrelay CLI with bad configuration", () => {
     }
   });
 });
+
+describe("unknown variables", () => {
+  it("refuses a HOOKRELAY_<SECTION>_<KEY> variable that names no key, listing the section's keys", () => {
+    let problems: string[] = [];
+    try {
+      parseConfig({ env: { HOOKRELAY_RETRY_MANAGER_INITAL_DELAY: "1s", HOOKRELAY_DATA_DIR: "/tmp/x" } });
+    } catch (err) {
+      problems = (err as ConfigError).problems;
+    }
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toStartWith("HOOKRELAY_RETRY_MANAGER_INITAL_DELAY: not a configuration key; retry_manager has max_retries, initial_delay");
+  });
+});

@@ -135,6 +135,19 @@ function fromEnv(raw: string, schema: TSchema): unknown {
   return raw;
 }
 
+/** `HOOKRELAY_<SECTION>_<KEY>` variables naming no key: a typo must not be silently ignored. */
+function unknownVariables(env: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  for (const [name, schema] of sections()) {
+    const prefix = `HOOKRELAY_${name.toUpperCase()}_`;
+    const known = new Set(Object.keys(schema.properties).map((key) => envName(`${name}.${key}`)));
+    for (const variable of Object.keys(env))
+      if (variable.startsWith(prefix) && !known.has(variable))
+        problems.push(`${variable}: not a configuration key; ${name} has ${Object.keys(schema.properties).join(", ")}`);
+  }
+  return problems;
+}
+
 /** Builds the configuration; throws one ConfigError listing every problem. */
 export function parseConfig(sources: ConfigSources): Config {
   const problems: string[] = [];
@@ -169,6 +182,7 @@ export function parseConfig(sources: ConfigSources): Config {
       origin.set(path, variable);
     }
   }
+  problems.push(...unknownVariables(sources.env));
 
   // No Value.Convert: it truncates 80.5 to 80, reads "1e3" as 1 and true as 1.
   const config: unknown = Value.Default(ConfigSchema, Value.Clone(doc));
