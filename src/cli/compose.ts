@@ -10,7 +10,7 @@ import type { RetryPolicy } from "../domain/retry-policy.ts";
 import { SigningKeys } from "../domain/signature.ts";
 import type { Config } from "../platform/config.ts";
 import { durationMs } from "../platform/duration.ts";
-import { type HttpApp, createHttpApp, listen } from "../platform/http.ts";
+import { type HttpApp, type Listening, createHttpApp, listen } from "../platform/http.ts";
 import { Lifecycle } from "../platform/lifecycle.ts";
 import { type DestinationStream, type Logger, createLogger } from "../platform/logger.ts";
 import { createMetrics } from "../platform/metrics.ts";
@@ -36,6 +36,11 @@ export interface Running {
 }
 
 const systemClock: Clock = { now: () => Date.now() };
+
+/** A reason the process cannot start, worth one line to the operator, not a stack trace. */
+export class StartupError extends Error {
+  override name = "StartupError";
+}
 const GAUGE_REFRESH_MS = 2000;
 
 export interface ComposeOptions {
@@ -158,7 +163,14 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   const ports: Running["ports"] = {};
   const maxBody = Math.max(config.security.max_batch_bytes, config.security.max_event_bytes) + 1024;
   for (const role of roles) {
-    const server = listen(apps[role](), config.server.host, portOf[role], maxBody);
+    let server: Listening;
+    try {
+      server = listen(apps[role](), config.server.host, portOf[role], maxBody);
+    } catch (err) {
+      await lifecycle.stop();
+      const inUse = (err as { code?: string }).code === "EADDRINUSE";
+      throw new StartupError(`${role}: cannot listen on ${config.server.host}:${portOf[role]}${inUse ? ": the port is in use" : `: ${(err as Error).message}`}`);
+    }
     ports[role] = server.port;
     lifecycle.onStop(`${role} http`, () => server.stop());
     log.info({ port: server.port, component: role }, "listening");

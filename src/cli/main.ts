@@ -3,7 +3,7 @@
 import { openDatabase } from "../adapters/sqlite/database.ts";
 import { migrateDown, migrateUp, migrationStatus } from "../adapters/sqlite/migrations.ts";
 import { type Config, ConfigError, loadConfig } from "../platform/config.ts";
-import { compose, ROLES, type Role } from "./compose.ts";
+import { compose, ROLES, type Role, StartupError } from "./compose.ts";
 import { VERSION } from "./version.ts";
 
 const USAGE = `usage: hookrelay <command>
@@ -67,8 +67,13 @@ async function main(argv: string[]): Promise<void> {
   if (command === "migrate") return migrate(rest[0]);
   const roles: readonly Role[] | undefined = command === "all" ? ROLES : ROLES.includes(command as Role) ? [command as Role] : undefined;
   if (!roles) fail(`unknown command '${command}'\n\n${USAGE}`);
-  const running = await compose(roles, config());
-  running.lifecycle.exitOnSignals();
+  try {
+    const running = await compose(roles, config());
+    running.lifecycle.exitOnSignals();
+  } catch (err) {
+    if (err instanceof StartupError) fail(`hookrelay: ${err.message}`);
+    throw err;
+  }
 }
 
 await main(process.argv.slice(2));

@@ -9,7 +9,7 @@ import { DURATION_PATTERN, durationMs } from "./duration.ts";
 
 const Duration = (value: string, description: string) =>
   Type.String({ default: value, pattern: DURATION_PATTERN, description, duration: true });
-const Port = (value: number) => Type.Integer({ default: value, minimum: 0, maximum: 65535 });
+const Port = (value: number, description: string) => Type.Integer({ default: value, minimum: 0, maximum: 65535, description });
 const Int = (value: number, minimum: number, description: string) =>
   Type.Integer({ default: value, minimum, description });
 const Str = (value: string, description: string) => Type.String({ default: value, description });
@@ -21,12 +21,12 @@ export const ConfigSchema = Type.Object(
   {
     server: section({
       host: Str("0.0.0.0", "address every role listens on"),
-      gateway_port: Port(8080),
-      registry_port: Port(8081),
-      ingest_port: Port(8082),
-      dispatcher_port: Port(8083),
-      retry_port: Port(8084),
-      observability_port: Port(8085),
+      gateway_port: Port(8080, "gateway: REST API, login, webhooks, deliveries"),
+      registry_port: Port(8081, "registry: gRPC WebhookRegistry (not built yet)"),
+      ingest_port: Port(8082, "ingest: `POST /events`, `/events/batch`"),
+      dispatcher_port: Port(8083, "dispatcher: `/health` and `/metrics`"),
+      retry_port: Port(8084, "retry manager: `/health` and `/metrics`"),
+      observability_port: Port(8085, "observability: `/api/stats` and `/metrics`"),
     }),
     database: section({
       url: Str("", "PostgreSQL URL (DATABASE_URL); empty = embedded SQLite"),
@@ -35,7 +35,7 @@ export const ConfigSchema = Type.Object(
       max_connections: Int(20, 1, "connection pool size (PostgreSQL)"),
       sqlite_synchronous: Type.Union([Type.Literal("FULL"), Type.Literal("NORMAL")], {
         default: "FULL",
-        description: "SQLite durability: FULL survives power loss, NORMAL survives a process crash",
+        description: "durability of accepted events in SQLite: FULL survives power loss, NORMAL a process crash (delivery bookkeeping always uses NORMAL)",
       }),
     }),
     redis: section({
@@ -66,7 +66,7 @@ export const ConfigSchema = Type.Object(
       max_pending_events: Int(5000, 1, "events read ahead of the committed position"),
       read_batch: Int(500, 1, "events read from the log at a time"),
       poll_interval: Duration("200ms", "how long to wait for new events when idle"),
-      subscription_refresh: Duration("1s", "how often the webhook subscription cache reloads"),
+      subscription_refresh: Duration("1s", "how stale the webhook cache may be for a backlog; events accepted after the last check always re-check"),
       shutdown_timeout: Duration("10s", "how long SIGTERM waits for in-flight deliveries"),
       max_response_body_bytes: Int(4096, 0, "bytes of an endpoint's answer kept per attempt"),
     }),

@@ -127,7 +127,8 @@ export interface Listening {
 
 /** Starts the app on a port; `stop` refuses new connections and waits for open requests. */
 export function listen(app: HttpApp, host: string, port: number, maxBodyBytes: number): Listening {
-  app.listen({ hostname: host, port, maxRequestBodySize: maxBodyBytes });
+  // reusePort off: a second instance on the same port must fail to start, not share it silently.
+  app.listen({ hostname: host, port, maxRequestBodySize: maxBodyBytes, reusePort: false });
   const server = app.server!;
   return {
     port: server.port!,

@@ -28,9 +28,17 @@ export class Lifecycle {
     return this.stopping;
   }
 
-  /** Stops on SIGTERM or SIGINT, then exits 0 (1 if stopping itself failed). */
+  /**
+   * Stops on SIGTERM or SIGINT, then exits 0 (1 if stopping itself failed). A repeated
+   * signal while stopping is ignored: `bun run` forwards Ctrl-C to a process that already
+   * got it, and a second signal must not cut the drain short.
+   */
   exitOnSignals(): void {
     const handle = (signal: string) => {
+      if (this.stopping) {
+        this.log.info({ signal }, "already shutting down");
+        return;
+      }
       this.log.info({ signal }, "shutting down");
       this.stop().then(
         () => {
@@ -41,7 +49,7 @@ export class Lifecycle {
         () => process.exit(1),
       );
     };
-    process.once("SIGTERM", () => handle("SIGTERM"));
-    process.once("SIGINT", () => handle("SIGINT"));
+    process.on("SIGTERM", () => handle("SIGTERM"));
+    process.on("SIGINT", () => handle("SIGINT"));
   }
 }

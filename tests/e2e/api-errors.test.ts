@@ -131,6 +131,13 @@ describe("bad input", () => {
     expect(headers.body.error.message).toContain("webhook-signature");
   });
 
+  it("lists every problem of a webhook at once, shape and rules together", async () => {
+    const res = await api("POST", "/api/v1/webhooks", { url: "ftp://x", event_types: [], extra: 1 });
+    expectError(res, 422, "validation_failed");
+    for (const part of ["extra: is not a known field", "url: scheme 'ftp'", "event_types: at least one"]) expect(res.body.error.message).toContain(part);
+    expect(res.body.error.details).toHaveLength(3);
+  });
+
   it("answers unknown ids with 404 and deletes with 204", async () => {
     expectError(await api("GET", "/api/v1/webhooks/wh_nope"), 404, "not_found");
     expectError(await api("PUT", "/api/v1/webhooks/wh_nope", { url: "http://127.0.0.1:9/x", event_types: ["a"] }), 404, "not_found");

@@ -65,3 +65,26 @@ describe("hookrelay CLI", () => {
     }
   }, 120_000);
 });
+
+describe("ports", () => {
+  it("refuses to start on a port another instance holds, saying which, with exit 1", async () => {
+    const first = childInstance({}, ["bun", "src/cli/main.ts", "gateway"]);
+    await first.start();
+    try {
+      const second = run(["bun", "src/cli/main.ts", "gateway"], first.env);
+      expect(second.code).toBe(1);
+      expect(second.err.trim()).toBe(`hookrelay: gateway: cannot listen on 127.0.0.1:${new URL(first.gateway).port}: the port is in use`);
+    } finally {
+      first.proc.kill(9);
+    }
+  });
+
+  it("shuts down once on a repeated signal, draining instead of dying", async () => {
+    const hr = childInstance({ HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "info" });
+    await hr.start();
+    hr.proc.kill("SIGINT" as unknown as number);
+    hr.proc.kill("SIGINT" as unknown as number);
+    expect(await hr.proc.exited).toBe(0);
+    await waitFor("final log line", () => hr.output().includes('"msg":"stopped"'), 2_000);
+  });
+});

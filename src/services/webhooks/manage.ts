@@ -55,23 +55,48 @@ function secretProblems(secret: string | undefined): string[] {
   return bytes >= 24 && bytes <= 64 ? [] : ["secret: must be 'whsec_' + base64 of 24 to 64 bytes"];
 }
 
-async function checkFields(deps: WebhookDeps, patch: WebhookPatch): Promise<void> {
-  const problems = [
-    ...(patch.url !== undefined ? urlProblems(patch.url) : []),
-    ...(patch.event_types !== undefined ? eventTypeProblems(patch.event_types) : []),
-    ...(patch.headers !== undefined ? headerProblems(patch.headers) : []),
-    ...secretProblems(patch.secret),
+/** Problems with the fields that have the right type; fields of the wrong type are the schema's to report. */
+function ruleProblems(raw: unknown): string[] {
+  if (typeof raw !== "object" || raw === null) return [];
+  const patch = raw as Record<string, unknown>;
+  const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === "string");
+  const isRecord = (v: unknown): v is Record<string, string> => typeof v === "object" && v !== null && !Array.isArray(v);
+  return [
+    ...(typeof patch.url === "string" ? urlProblems(patch.url) : []),
+    ...(isStrings(patch.event_types) ? eventTypeProblems(patch.event_types) : []),
+    ...(isRecord(patch.headers) ? headerProblems(patch.headers) : []),
+    ...(typeof patch.secret === "string" ? secretProblems(patch.secret) : []),
   ];
-  assertNoProblems(problems);
+}
+
+/** Validates shape and rules together, so one answer lists every problem. */
+function parseWebhookInput<T>(validator: { parse(raw: unknown): T }, raw: unknown): T {
+  const rules = ruleProblems(raw);
+  try {
+    const input = validator.parse(raw);
+    assertNoProblems(rules);
+    return input;
+  } catch (err) {
+    if (!(err instanceof ValidationError) || rules.length === 0) throw err;
+    const all = [...(err.details.length > 0 ? err.details : [err.message]), ...rules];
+    throw new ValidationError(all.join("; "), all);
+  }
+}
+
+/** The target check: resolves the host and refuses non-public addresses (unless allowed). */
+async function checkTarget(deps: WebhookDeps, patch: WebhookPatch): Promise<void> {
   if (patch.url !== undefined) {
     const refused = await deps.checkTarget(new URL(patch.url));
-    if (refused) throw new ValidationError(`url: target refused: ${refused} (private targets need HOOKRELAY_ALLOW_PRIVATE_TARGETS=true)`);
+    if (refused) {
+      const hint = refused.includes("not public") ? " (for local testing only: HOOKRELAY_ALLOW_PRIVATE_TARGETS=true)" : "";
+      throw new ValidationError(`url: target refused: ${refused}${hint}`);
+    }
   }
 }
 
 export async function createWebhook(deps: WebhookDeps, principal: Principal, raw: unknown): Promise<Webhook> {
-  const input = createInput.parse(raw);
-  await checkFields(deps, input);
+  const input = parseWebhookInput(createInput, raw);
+  await checkTarget(deps, input);
   const now = new Date(deps.clock.now()).toISOString();
   const webhook: Webhook = {
     id: newId("wh", deps.clock.now()),
@@ -107,9 +132,9 @@ export async function updateWebhook(
   raw: unknown,
   mode: "replace" | "merge",
 ): Promise<Webhook> {
-  const patch: WebhookPatch = mode === "replace" ? createInput.parse(raw) : patchInput.parse(raw);
+  const patch: WebhookPatch = parseWebhookInput(mode === "replace" ? createInput : patchInput, raw);
   const current = await getWebhook(deps, principal, id);
-  await checkFields(deps, patch);
+  await checkTarget(deps, patch);
   const replace = mode === "replace";
   const updated: Webhook = {
     ...current,

@@ -1,0 +1,61 @@
+// Each role as its own process on one embedded data directory, wired only through it.
+import { afterAll, describe, expect, it } from "bun:test";
+import type { Subprocess } from "bun";
+import { adminToken, client, freePort, testEnv, waitFor } from "../helpers/hookrelay.ts";
+import { startReceiver } from "../helpers/receiver.ts";
+
+const procs: Subprocess[] = [];
+afterAll(() => {
+  for (const p of procs) p.kill(9);
+});
+
+describe("roles as separate processes", () => {
+  it("gateway, ingest, dispatcher, retry and observability each alone deliver and retry events", async () => {
+    const ports = { gateway: freePort(), ingest: freePort(), dispatcher: freePort(), retry: freePort(), observability: freePort() };
+    const env = testEnv({
+      HOOKRELAY_SERVER_GATEWAY_PORT: String(ports.gateway),
+      HOOKRELAY_SERVER_INGEST_PORT: String(ports.ingest),
+      HOOKRELAY_SERVER_DISPATCHER_PORT: String(ports.dispatcher),
+      HOOKRELAY_SERVER_RETRY_PORT: String(ports.retry),
+      HOOKRELAY_SERVER_OBSERVABILITY_PORT: String(ports.observability),
+      HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY: "100ms",
+    });
+    // The gateway first: it creates the admin; the others share the data directory.
+    for (const role of ["gateway", "ingest", "dispatcher", "retry", "observability"] as const) {
+      const proc = Bun.spawn(["bun", "src/cli/main.ts", role], { env: { PATH: process.env.PATH ?? "", ...env }, stdout: "ignore", stderr: "inherit" });
+      procs.push(proc);
+      await waitFor(`${role} /health`, () => fetch(`http://127.0.0.1:${ports[role]}/health`).then((r) => r.ok, () => false), 20_000, 50);
+      // A role serves only its own port: with the gateway alone up, nothing answers on ingest's.
+      if (role === "gateway") expect(await fetch(`http://127.0.0.1:${ports.ingest}/health`).then(() => true, () => false)).toBe(false);
+    }
+    const receiver = startReceiver();
+    try {
+      receiver.onPath("/once-fails", (_r, n) => new Response(n === 1 ? "first fails" : "ok", { status: n === 1 ? 500 : 200 }));
+      const token = await adminToken(`http://127.0.0.1:${ports.gateway}`);
+      const api = client(`http://127.0.0.1:${ports.gateway}`, token);
+      await api("POST", "/api/v1/webhooks", { url: receiver.url("/ok"), event_types: ["roles"] });
+      await api("POST", "/api/v1/webhooks", { url: receiver.url("/once-fails"), event_types: ["roles"] });
+      const events = Array.from({ length: 100 }, (_, i) => ({ id: `evt_roles_${i}`, type: "roles", source: "t", data: {} }));
+      const sent = await client(`http://127.0.0.1:${ports.ingest}`, token)("POST", "/events/batch", { events });
+      expect(sent.status).toBe(202);
+      await waitFor("100 events at both webhooks", () => {
+        const ids = (path: string) => new Set(receiver.received.filter((r) => r.path === path).map((r) => r.headers["webhook-id"])).size;
+        return ids("/ok") === 100 && ids("/once-fails") === 100;
+      }, 20_000);
+      // The one failed attempt is retried by the retry role, and nothing else is sent twice.
+      await waitFor("the retry", () => receiver.received.filter((r) => r.path === "/once-fails").length === 101, 10_000);
+      await Bun.sleep(200);
+      expect(receiver.received.filter((r) => r.path === "/once-fails")).toHaveLength(101);
+      expect(receiver.received.filter((r) => r.path === "/ok")).toHaveLength(100);
+      await waitFor("stats from the observability role", async () => {
+        const stats = await client(`http://127.0.0.1:${ports.observability}`, token)("GET", "/api/stats");
+        return stats.status === 200 && stats.body.deliveries.succeeded === 200;
+      }, 10_000, 100);
+      const stats = await client(`http://127.0.0.1:${ports.observability}`, token)("GET", "/api/stats");
+      expect(stats.body).toMatchObject({ deliveries: { pending: 0, failed: 0, dead: 0, succeeded: 200 }, retry_queue_depth: 0, success_ratio: 1 });
+      expect((await client(`http://127.0.0.1:${ports.observability}`)("GET", "/api/stats")).status).toBe(401);
+    } finally {
+      receiver.stop();
+    }
+  }, 60_000);
+});
