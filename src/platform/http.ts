@@ -52,16 +52,19 @@ export async function checkHealth(checks: Record<string, Pingable>): Promise<{ o
 export function createHttpApp(deps: HttpDeps) {
   const { role, log, metrics } = deps;
   return new Elysia({ name: `hookrelay-${role}` })
-    .onError(({ code, error, request }) => {
+    .onError(({ code, error, request, set }) => {
+      const respond = (status: number, body: unknown) => {
+        set.status = status; // read by the request counter below
+        return jsonResponse(status, body);
+      };
       if (error instanceof AppError) {
-        const body = errorBody(error.code, error.message);
         const details = error instanceof ValidationError && error.details.length > 1 ? { details: error.details } : {};
-        return jsonResponse(error.status, { error: { ...body.error, ...details } });
+        return respond(error.status, { error: { ...errorBody(error.code, error.message).error, ...details } });
       }
-      if (code === "NOT_FOUND") return jsonResponse(404, errorBody("not_found", `no route for ${request.method} ${new URL(request.url).pathname}`));
-      if (code === "PARSE") return jsonResponse(400, errorBody("invalid_json", "request body is not valid JSON"));
+      if (code === "NOT_FOUND") return respond(404, errorBody("not_found", `no route for ${request.method} ${new URL(request.url).pathname}`));
+      if (code === "PARSE") return respond(400, errorBody("invalid_json", "request body is not valid JSON"));
       log.error({ err: error, method: request.method, url: new URL(request.url).pathname }, "unhandled error");
-      return jsonResponse(500, errorBody("internal", "internal error"));
+      return respond(500, errorBody("internal", "internal error"));
     })
     .onAfterResponse(({ request, route, set }) => {
       const status = typeof set.status === "number" ? set.status : 200;

@@ -204,6 +204,16 @@ describe("private targets", () => {
   });
 });
 
+describe("request metrics", () => {
+  it("count requests by role, route and the status actually answered", async () => {
+    await client(hr.gateway)("GET", "/api/v1/webhooks");
+    await client(hr.gateway)("GET", "/api/v1/no-such-thing");
+    const metrics = await (await fetch(`${hr.gateway}/metrics`)).text();
+    expect(metrics).toMatch(/webhook_http_requests_total\{role="gateway",method="GET",route="\/api\/v1\/webhooks",status="401"\} [1-9]/);
+    expect(metrics).toMatch(/webhook_http_requests_total\{role="gateway",method="GET",route="unmatched",status="404"\} [1-9]/);
+  });
+});
+
 describe("health", () => {
   it("answers 503 naming the failing dependency", async () => {
     const { createHttpApp } = await import("../../src/platform/http.ts");
