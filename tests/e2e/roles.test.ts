@@ -1,7 +1,8 @@
 // Each role as its own process on one embedded data directory, wired only through it.
 import { afterAll, describe, expect, it } from "bun:test";
 import type { Subprocess } from "bun";
-import { adminToken, client, freePort, testEnv, waitFor } from "../helpers/hookrelay.ts";
+import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
+import { portsAndEnv } from "../helpers/process.ts";
 import { startReceiver } from "../helpers/receiver.ts";
 
 const procs: Subprocess[] = [];
@@ -11,15 +12,7 @@ afterAll(() => {
 
 describe("roles as separate processes", () => {
   it("gateway, ingest, dispatcher, retry and observability each alone deliver and retry events", async () => {
-    const ports = { gateway: freePort(), ingest: freePort(), dispatcher: freePort(), retry: freePort(), observability: freePort() };
-    const env = testEnv({
-      HOOKRELAY_SERVER_GATEWAY_PORT: String(ports.gateway),
-      HOOKRELAY_SERVER_INGEST_PORT: String(ports.ingest),
-      HOOKRELAY_SERVER_DISPATCHER_PORT: String(ports.dispatcher),
-      HOOKRELAY_SERVER_RETRY_PORT: String(ports.retry),
-      HOOKRELAY_SERVER_OBSERVABILITY_PORT: String(ports.observability),
-      HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY: "100ms",
-    });
+    const { ports, env } = portsAndEnv({ HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY: "100ms" });
     // The gateway first: it creates the admin; the others share the data directory.
     for (const role of ["gateway", "ingest", "dispatcher", "retry", "observability"] as const) {
       const proc = Bun.spawn(["bun", "src/cli/main.ts", role], { env: { PATH: process.env.PATH ?? "", ...env }, stdout: "ignore", stderr: "inherit" });

@@ -11,17 +11,18 @@ export interface ChildInstance {
   start(): Promise<void>;
 }
 
+export type Ports = Record<"gateway" | "ingest" | "dispatcher" | "retry" | "observability", number>;
+
+/** A free port per role, and a test environment (fresh data dir) that uses them. */
+export function portsAndEnv(overrides: Record<string, string> = {}): { ports: Ports; env: Record<string, string> } {
+  const ports: Ports = { gateway: freePort(), ingest: freePort(), dispatcher: freePort(), retry: freePort(), observability: freePort() };
+  const portVars = Object.fromEntries(Object.entries(ports).map(([role, port]) => [`HOOKRELAY_SERVER_${role.toUpperCase()}_PORT`, String(port)]));
+  return { ports, env: testEnv({ ...portVars, ...overrides }) };
+}
+
 /** A child `hookrelay all` whose env (ports, data dir) stays the same across restarts. */
 export function childInstance(overrides: Record<string, string> = {}, command: string[] = ["bun", "src/cli/main.ts", "all"]): ChildInstance {
-  const ports = { gateway: freePort(), ingest: freePort(), dispatcher: freePort(), retry: freePort(), observability: freePort() };
-  const env = testEnv({
-    HOOKRELAY_SERVER_GATEWAY_PORT: String(ports.gateway),
-    HOOKRELAY_SERVER_INGEST_PORT: String(ports.ingest),
-    HOOKRELAY_SERVER_DISPATCHER_PORT: String(ports.dispatcher),
-    HOOKRELAY_SERVER_RETRY_PORT: String(ports.retry),
-    HOOKRELAY_SERVER_OBSERVABILITY_PORT: String(ports.observability),
-    ...overrides,
-  });
+  const { ports, env } = portsAndEnv(overrides);
   let out = "";
   const instance: ChildInstance = {
     env,

@@ -4,9 +4,8 @@
  */
 import type { Delivery, Webhook } from "../../domain/model.ts";
 import type { EventConsumer, EventLog, LoggedEvent } from "../../domain/ports.ts";
-import { type AttemptDeps, deferDelivery, sendAttempt, settleAttempt } from "../delivery/attempt.ts";
-import { Lanes, SWEEP_INTERVAL_MS } from "../delivery/lanes.ts";
-import { Settling } from "../delivery/settling.ts";
+import { type AttemptDeps, deferDelivery } from "../delivery/attempt.ts";
+import { DeliveryPool } from "../delivery/pool.ts";
 import { Subscriptions } from "./subscriptions.ts";
 
 export interface DispatcherOptions {
@@ -26,22 +25,19 @@ export interface DispatcherDeps extends AttemptDeps {
 }
 
 export class Dispatcher {
-  private readonly lanes: Lanes;
+  private readonly pool: DeliveryPool;
   private readonly subscriptions: Subscriptions;
   private consumer: EventConsumer | undefined;
   private running = false;
   private loop: Promise<void> | undefined;
   private pendingEvents = 0;
-  /** Outcomes being recorded; shutdown waits for them before committing. */
-  private readonly settling = new Settling();
   private capacityWaiter: (() => void) | undefined;
-  private sweeper: Timer | undefined;
 
   constructor(
     private readonly deps: DispatcherDeps,
     private readonly options: DispatcherOptions,
   ) {
-    this.lanes = new Lanes(options.maxInFlight, options.maxInFlightPerWebhook);
+    this.pool = new DeliveryPool(deps, options);
     this.subscriptions = new Subscriptions(deps.store, options.subscriptionRefreshMs);
   }
 
@@ -50,7 +46,6 @@ export class Dispatcher {
     this.running = true;
     this.consumer = this.deps.eventLog.consumer(this.options.group);
     this.loop = this.run();
-    this.sweeper = setInterval(() => this.lanes.evictSlow(this.options.maxQueueWaitMs), SWEEP_INTERVAL_MS);
   }
 
   /** Events appended and not yet finished, for the lag gauge. */
@@ -102,30 +97,13 @@ export class Dispatcher {
 
   private enqueue(event: LoggedEvent, delivery: Delivery, webhook: Webhook, finishOne: () => void): void {
     const deps = this.deps;
+    // Parked: on the retry schedule, without using an attempt, so the log moves on.
     const park = () =>
       deferDelivery(deps, delivery, deps.clock.now() + deps.policy.initialDelayMs).then(finishOne, (err) =>
         deps.log.error({ err, deliveryId: delivery.id }, "could not park delivery; event stays unacked"),
       );
-    if (this.lanes.isBehind(webhook.id, this.options.maxQueueWaitMs)) {
-      // This webhook is far behind: park the delivery on the retry schedule so the log moves on.
-      void park();
-      return;
-    }
-    // The endpoint's slot is freed when its answer is in; recording it (batched) goes on meanwhile.
-    this.lanes.run(
-      webhook.id,
-      async () => {
-        // On any failure to record, the event stays unacked and is read again after a restart.
-        const unrecorded = (err: unknown) => deps.log.error({ err, deliveryId: delivery.id, eventId: event.id }, "could not record delivery outcome");
-        try {
-          const sent = await sendAttempt(deps, { delivery, event, webhook });
-          this.settling.add(settleAttempt(deps, sent).then(finishOne, unrecorded));
-        } catch (err) {
-          unrecorded(err);
-        }
-      },
-      park,
-    );
+    if (this.pool.isBehind(webhook.id)) void park();
+    else this.pool.send({ delivery, event, webhook }, finishOne, park);
   }
 
   private finishEvent(consumer: EventConsumer, event: LoggedEvent): void {
@@ -140,14 +118,12 @@ export class Dispatcher {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    clearInterval(this.sweeper);
     this.capacityWaiter?.();
     await this.loop;
     // Deliveries not yet started are parked on the retry schedule; their events are then finished.
-    const drained = await this.lanes.drain(this.options.shutdownTimeoutMs);
-    await this.settling.idle();
+    const drained = await this.pool.close(this.options.shutdownTimeoutMs);
     if (!drained)
-      this.deps.log.warn({ inFlight: this.lanes.size }, "shutdown timeout: unfinished deliveries will be read again after restart");
+      this.deps.log.warn({ inFlight: this.pool.size }, "shutdown timeout: unfinished deliveries will be read again after restart");
     await this.consumer?.close();
   }
 }

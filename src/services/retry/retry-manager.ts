@@ -3,9 +3,8 @@
  * completes it only once the outcome is durable.
  */
 import type { ScheduledRetry } from "../../domain/ports.ts";
-import { type AttemptDeps, sendAttempt, settleAttempt } from "../delivery/attempt.ts";
-import { Lanes, SWEEP_INTERVAL_MS } from "../delivery/lanes.ts";
-import { Settling } from "../delivery/settling.ts";
+import type { AttemptDeps } from "../delivery/attempt.ts";
+import { DeliveryPool } from "../delivery/pool.ts";
 
 export interface RetryManagerOptions {
   pollIntervalMs: number;
@@ -18,32 +17,29 @@ export interface RetryManagerOptions {
 }
 
 export class RetryManager {
-  private readonly lanes: Lanes;
+  private readonly pool: DeliveryPool;
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
-  private readonly settling = new Settling();
-  private sweeper: Timer | undefined;
 
   constructor(
     private readonly deps: AttemptDeps,
     private readonly options: RetryManagerOptions,
   ) {
-    this.lanes = new Lanes(options.maxInFlight, options.maxInFlightPerWebhook);
+    this.pool = new DeliveryPool(deps, options);
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
     this.loop = this.run();
-    this.sweeper = setInterval(() => this.lanes.evictSlow(this.options.maxQueueWaitMs), SWEEP_INTERVAL_MS);
   }
 
   private async run(): Promise<void> {
     while (this.running) {
       let claimed: ScheduledRetry[] = [];
       try {
-        const room = this.options.maxInFlight * 2 - this.lanes.size - this.settling.size;
+        const room = this.options.maxInFlight * 2 - this.pool.size;
         if (room > 0) claimed = await this.deps.schedule.claim(this.deps.clock.now(), Math.min(room, this.options.batchSize), this.options.leaseMs);
         for (const item of claimed) await this.retry(item);
       } catch (err) {
@@ -77,26 +73,16 @@ export class RetryManager {
     // endpoint's queue should have drained, so nobody waits out the lease.
     const giveBack = () =>
       deps.schedule
-        .schedule([{ deliveryId: item.deliveryId, dueAt: Math.max(item.dueAt, deps.clock.now() + this.lanes.estimatedWaitMs(webhookId)) }])
+        .schedule([{ deliveryId: item.deliveryId, dueAt: Math.max(item.dueAt, deps.clock.now() + this.pool.estimatedWaitMs(webhookId)) }])
         .catch((err) => deps.log.warn({ err, deliveryId: item.deliveryId }, "claim not given back; lease will expire"));
-    if (this.lanes.isBehind(webhookId, this.options.maxQueueWaitMs)) {
+    if (this.pool.isBehind(webhookId)) {
       await giveBack();
       return;
     }
-    this.lanes.run(
-      webhookId,
-      async () => {
-        // Left claimed on failure: the lease runs out and another try claims it again.
-        const unrecorded = (err: unknown) => deps.log.error({ err, deliveryId: item.deliveryId }, "retry outcome not recorded; lease will expire");
-        try {
-          const sent = await sendAttempt(deps, work);
-          const settled = settleAttempt(deps, sent).then(async (outcome) => {
-            if (outcome !== "retry") await deps.schedule.complete([item.deliveryId]);
-          });
-          this.settling.add(settled.catch(unrecorded));
-        } catch (err) {
-          unrecorded(err);
-        }
+    this.pool.send(
+      work,
+      async (outcome) => {
+        if (outcome !== "retry") await deps.schedule.complete([item.deliveryId]);
       },
       giveBack,
     );
@@ -105,11 +91,9 @@ export class RetryManager {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    clearInterval(this.sweeper);
     this.wake?.();
     await this.loop;
-    const drained = await this.lanes.drain(this.options.shutdownTimeoutMs);
-    await this.settling.idle();
-    if (!drained) this.deps.log.warn({ inFlight: this.lanes.size }, "shutdown timeout: claimed retries reappear when their lease ends");
+    const drained = await this.pool.close(this.options.shutdownTimeoutMs);
+    if (!drained) this.deps.log.warn({ inFlight: this.pool.size }, "shutdown timeout: claimed retries reappear when their lease ends");
   }
 }
