@@ -188,6 +188,49 @@ describe("webhooks CRUD", () => {
   });
 });
 
+describe("customers", () => {
+  it("keep their webhooks, events and deliveries apart: another customer's ids are 404", async () => {
+    const tokenFor = (customer: string) =>
+      new SignJWT({ sub: `${customer}-user`, customer_id: customer, scopes: ["admin"], iss: "hookrelay" })
+        .setProtectedHeader({ alg: "HS256" })
+        .setExpirationTime("10m")
+        .sign(hs("HS256"));
+    const a = client(hr.gateway, await tokenFor("acme"));
+    const b = client(hr.gateway, await tokenFor("globex"));
+    const hook = await a("POST", "/api/v1/webhooks", { url: "http://127.0.0.1:9/a", event_types: ["*"] });
+    expect(hook.status).toBe(201);
+    expectError(await b("GET", `/api/v1/webhooks/${hook.body.id}`), 404, "not_found");
+    expectError(await b("PATCH", `/api/v1/webhooks/${hook.body.id}`, { status: "disabled" }), 404, "not_found");
+    expectError(await b("DELETE", `/api/v1/webhooks/${hook.body.id}`), 404, "not_found");
+    expect((await b("GET", "/api/v1/webhooks")).body.data.map((w: { id: string }) => w.id)).not.toContain(hook.body.id);
+
+    // The same event id is a different event for each customer; B's never reaches A's webhook.
+    expect((await a("POST", "/api/v1/events", { id: "evt_shared", type: "t", source: "s", data: {} })).status).toBe(202);
+    expect((await b("POST", "/api/v1/events", { id: "evt_shared", type: "t", source: "s", data: {} })).status).toBe(202);
+    let aDeliveries: { id: string }[] = [];
+    for (let i = 0; i < 100 && aDeliveries.length === 0; i++) {
+      aDeliveries = (await a("GET", "/api/v1/deliveries?event_id=evt_shared")).body.data;
+      await Bun.sleep(20);
+    }
+    expect(aDeliveries).toHaveLength(1);
+    expect((await b("GET", "/api/v1/deliveries?event_id=evt_shared")).body.data).toHaveLength(0);
+    expectError(await b("GET", `/api/v1/deliveries/${aDeliveries[0]!.id}`), 404, "not_found");
+    expectError(await b("POST", `/api/v1/deliveries/${aDeliveries[0]!.id}/retry`), 404, "not_found");
+    expect((await b("GET", "/api/v1/events/evt_shared")).body.deliveries).toEqual([]);
+  });
+
+  it("refuses a token whose scopes do not cover the call with 403", async () => {
+    const reader = await new SignJWT({ sub: "r", customer_id: "acme", scopes: ["deliveries:read"], iss: "hookrelay" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime("10m")
+      .sign(hs("HS256"));
+    const r = client(hr.gateway, reader);
+    expect((await r("GET", "/api/v1/deliveries")).status).toBe(200);
+    expectError(await r("POST", "/api/v1/webhooks", { url: "http://127.0.0.1:9/x", event_types: ["a"] }), 403, "forbidden");
+    expectError(await client(hr.ingest, reader)("POST", "/events", { id: "e", type: "t", source: "s", data: {} }), 403, "forbidden");
+  });
+});
+
 describe("private targets", () => {
   it("refuses loopback and private webhook URLs by default", async () => {
     const strict = await startInProcess({ HOOKRELAY_ALLOW_PRIVATE_TARGETS: "false" });
