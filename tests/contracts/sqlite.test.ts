@@ -1,4 +1,5 @@
 /** @module Runs the Store, EventLog and RetrySchedule contracts on the embedded SQLite adapters. */
+import { describe, expect, it } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +11,7 @@ import { SqliteStore } from "../../src/adapters/sqlite/store.ts";
 import { describeEventLogContract } from "./event-log.contract.ts";
 import { describeRetryScheduleContract } from "./retry-schedule.contract.ts";
 import { describeStoreContract } from "./store.contract.ts";
+import { UnavailableError } from "../../src/domain/errors.ts";
 
 /** A migrated database in a fresh temporary data directory, removed on close. */
 function freshDatabase() {
@@ -46,4 +48,25 @@ describeEventLogContract("sqlite", async () => {
 describeRetryScheduleContract("sqlite", async () => {
   const { db, close } = freshDatabase();
   return { schedule: new SqliteRetrySchedule(db), close };
+});
+
+describe("sqlite event log under a locked database", () => {
+  it("answers an append it cannot commit in time with a retryable 503 UnavailableError", async () => {
+    const { db, close } = freshDatabase();
+    const other = openDatabase({ dataDir: db.filename.replace(/\/hookrelay\.db$/, ""), synchronous: "NORMAL" });
+    try {
+      db.run("PRAGMA busy_timeout = 50");
+      other.run("BEGIN IMMEDIATE"); // another writer holds the lock
+      const event = { customerId: "c", id: "e1", type: "t", source: "s", timestamp: "2026-01-01T00:00:00Z", payload: "{}", acceptedAt: 1 };
+      const err = await new SqliteEventLog(db).append([event]).catch((e) => e);
+      expect(err).toBeInstanceOf(UnavailableError);
+      expect(err.status).toBe(503);
+      expect(err.message).toContain("SQLITE_BUSY");
+      other.run("ROLLBACK");
+      expect(await new SqliteEventLog(db).append([event])).toEqual(["accepted"]);
+    } finally {
+      other.close();
+      await close();
+    }
+  });
 });

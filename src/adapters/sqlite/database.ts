@@ -2,6 +2,7 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { UnavailableError } from "../../domain/errors.ts";
 
 export interface SqliteOptions {
   dataDir: string;
@@ -17,6 +18,16 @@ export function openDatabase(options: SqliteOptions): Database {
   // Several roles may share the file from separate processes; wait for the writer instead of failing.
   db.run("PRAGMA busy_timeout = 5000");
   return db;
+}
+
+/** SQLite result codes that mean "not now" rather than "wrong": the caller may try again. */
+const TRANSIENT = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY)/;
+
+/** A transient database failure as a 503 the client can retry; anything else unchanged. */
+export function asUnavailable(err: unknown): unknown {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === "string" && TRANSIENT.test(code)) return new UnavailableError(`database unavailable (${code}); try again`);
+  return err;
 }
 
 /** Liveness: a trivial query answers. */

@@ -6,7 +6,7 @@ import type { Database } from "bun:sqlite";
 import type { Event } from "../../domain/model.ts";
 import type { AppendOutcome, EventConsumer, EventLog, LoggedEvent } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
-import { pingDatabase } from "./database.ts";
+import { asUnavailable, pingDatabase } from "./database.ts";
 import { type EventRow, toEvent } from "./rows.ts";
 
 /** How often a consumer's finished position is written back (re-reads after a crash are idempotent). */
@@ -25,7 +25,7 @@ export class SqliteEventLog implements EventLog {
   }
 
   append(events: Event[]): Promise<AppendOutcome[]> {
-    return this.writer.submit(events);
+    return this.writer.submit(events).catch((err) => Promise.reject(asUnavailable(err)));
   }
 
   private write(events: Event[]): AppendOutcome[] {
