@@ -7,6 +7,7 @@ import type { DeliveryWork } from "../../domain/ports.ts";
 import { type AttemptDeps, type AttemptOutcome, sendAttempt, settleAttempt } from "./attempt.ts";
 import { Lanes, SWEEP_INTERVAL_MS } from "./lanes.ts";
 import { Settling } from "./settling.ts";
+import { persist } from "../../platform/persist.ts";
 
 export interface PoolOptions {
   maxInFlight: number;
@@ -19,6 +20,7 @@ export class DeliveryPool {
   private readonly lanes: Lanes;
   private readonly settling = new Settling();
   private readonly sweeper: Timer;
+  private closing = false;
 
   constructor(
     private readonly deps: AttemptDeps,
@@ -56,7 +58,8 @@ export class DeliveryPool {
       async () => {
         try {
           const sent = await sendAttempt(deps, work);
-          this.settling.add(settleAttempt(deps, sent).then(onSettled).catch(unrecorded));
+          const settle = () => settleAttempt(deps, sent).then(onSettled);
+          this.settling.add(persist(settle, () => this.closing, deps.log, "recording an attempt").catch(unrecorded));
         } catch (err) {
           unrecorded(err);
         }
@@ -74,6 +77,7 @@ export class DeliveryPool {
   async close(timeoutMs: number): Promise<boolean> {
     clearInterval(this.sweeper);
     const drained = await this.lanes.drain(timeoutMs);
+    this.closing = true; // from here a failing write gives up: its work is tried again after restart
     await this.settling.idle();
     return drained;
   }

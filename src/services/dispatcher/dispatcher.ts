@@ -6,6 +6,7 @@ import type { Delivery, Webhook } from "../../domain/model.ts";
 import type { EventConsumer, EventLog, LoggedEvent } from "../../domain/ports.ts";
 import { type AttemptDeps, deferDelivery } from "../delivery/attempt.ts";
 import { DeliveryPool } from "../delivery/pool.ts";
+import { persist } from "../../platform/persist.ts";
 import { Subscriptions } from "./subscriptions.ts";
 
 export interface DispatcherOptions {
@@ -63,7 +64,8 @@ export class Dispatcher {
           continue;
         }
         const events = await consumer.poll(Math.min(room, this.options.readBatch), this.options.pollIntervalMs);
-        if (events.length > 0) await this.dispatch(consumer, events);
+        // Events read must be dispatched: skipping them would hold the committed position until a restart.
+        if (events.length > 0) await persist(() => this.dispatch(consumer, events), () => !this.running, this.deps.log, "dispatching events");
       } catch (err) {
         this.deps.log.error({ err }, "dispatch loop failed; retrying");
         await Bun.sleep(this.options.pollIntervalMs);
@@ -99,8 +101,9 @@ export class Dispatcher {
     const deps = this.deps;
     // Parked: on the retry schedule, without using an attempt, so the log moves on.
     const park = () =>
-      deferDelivery(deps, delivery, deps.clock.now() + deps.policy.initialDelayMs).then(finishOne, (err) =>
-        deps.log.error({ err, deliveryId: delivery.id }, "could not park delivery; event stays unacked"),
+      persist(() => deferDelivery(deps, delivery, deps.clock.now() + deps.policy.initialDelayMs), () => !this.running, deps.log, "parking a delivery").then(
+        finishOne,
+        (err) => deps.log.error({ err, deliveryId: delivery.id }, "could not park delivery; its event is read again after restart"),
       );
     if (this.pool.isBehind(webhook.id)) void park();
     else this.pool.send({ delivery, event, webhook }, finishOne, park);
