@@ -4,12 +4,15 @@
  * starts `hookrelay all` as a child process, a sink receiver in this process, sends
  * N events in batches, and reports ingest rate, delivery rate and ingest→delivery latency.
  *
- *   bun bench/throughput.ts [events=50000] [batch=500] [webhooks=1]
+ *   bun bench/throughput.ts [events=50000] [batch=500] [webhooks=1] [rate=0]
+ *
+ * rate 0 sends as fast as 4 producers can (a burst); rate N offers N events/s in batches
+ * on a fixed schedule (open model), so latency is not inflated by a self-made backlog.
  */
 import { adminToken, client, waitFor } from "../tests/helpers/hookrelay.ts";
 import { childInstance } from "../tests/helpers/process.ts";
 
-const [total = 50_000, batchSize = 500, webhooks = 1] = process.argv.slice(2).map(Number);
+const [total = 50_000, batchSize = 500, webhooks = 1, rate = 0] = process.argv.slice(2).map(Number);
 const CONCURRENCY = 4;
 
 const sentAt = new Map<string, number>();
@@ -40,32 +43,51 @@ for (let w = 0; w < webhooks; w++) await api("POST", "/api/v1/webhooks", { url: 
 const ingest = client(hr.ingest, token);
 
 const started = performance.now();
+const ingestLatencies: number[] = [];
+async function sendBatch(from: number): Promise<void> {
+  const events = Array.from({ length: Math.min(batchSize, total - from) }, (_, i) => ({ id: `b_${from + i}`, type: "bench", source: "bench", data: { n: from + i } }));
+  const now = performance.now();
+  for (const e of events) sentAt.set(e.id, now);
+  const res = await ingest("POST", "/events/batch", { events });
+  ingestLatencies.push(performance.now() - now);
+  if (res.status !== 202) throw new Error(`ingest answered ${res.status}: ${JSON.stringify(res.body)}`);
+}
 let next = 0;
 async function producer(): Promise<void> {
   while (next < total) {
     const from = next;
     next += batchSize;
-    const events = Array.from({ length: Math.min(batchSize, total - from) }, (_, i) => ({ id: `b_${from + i}`, type: "bench", source: "bench", data: { n: from + i } }));
-    const now = performance.now();
-    for (const e of events) sentAt.set(e.id, now);
-    const res = await ingest("POST", "/events/batch", { events });
-    if (res.status !== 202) throw new Error(`ingest answered ${res.status}: ${JSON.stringify(res.body)}`);
+    await sendBatch(from);
   }
 }
-await Promise.all(Array.from({ length: CONCURRENCY }, producer));
+if (rate > 0) {
+  const inFlight: Promise<void>[] = [];
+  for (let from = 0; from < total; from += batchSize) {
+    const due = started + (from / rate) * 1000;
+    if (due > performance.now()) await Bun.sleep(due - performance.now());
+    inFlight.push(sendBatch(from));
+  }
+  await Promise.all(inFlight);
+} else {
+  await Promise.all(Array.from({ length: CONCURRENCY }, producer));
+}
 const ingestSeconds = (performance.now() - started) / 1000;
 await waitFor("all deliveries", () => delivered >= total * webhooks, 600_000, 20);
 const totalSeconds = (performance.now() - started) / 1000;
 latencies.sort((a, b) => a - b);
-const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!.toFixed(1);
+ingestLatencies.sort((a, b) => a - b);
+const at = (values: number[], p: number) => values[Math.min(values.length - 1, Math.floor((p / 100) * values.length))]!.toFixed(1);
+const pct = (p: number) => at(latencies, p);
 const rss = (await Bun.file(`/proc/${hr.proc.pid}/status`).text()).match(/VmHWM:\s+(\d+)/)?.[1];
 console.log(
   JSON.stringify({
     events: total,
     webhooks,
+    offered_rate: rate || "burst",
     deliveries: delivered,
     ingest_events_per_s: Math.round(total / ingestSeconds),
     delivered_per_s: Math.round(delivered / totalSeconds),
+    batch_ingest_ms: { p50: at(ingestLatencies, 50), p99: at(ingestLatencies, 99) },
     latency_ms: { p50: pct(50), p99: pct(99), max: latencies[latencies.length - 1]!.toFixed(1) },
     peak_rss_mib: rss ? Math.round(Number(rss) / 1024) : null,
   }),
