@@ -143,6 +143,28 @@ export interface RetrySchedule extends Pingable {
   depth(): Promise<number>;
 }
 
+/** A token bucket: `capacity` tokens, refilled continuously at `refillPerSecond`. */
+export interface RateLimit {
+  capacity: number;
+  refillPerSecond: number;
+}
+
+export interface RateDecision {
+  allowed: boolean;
+  /** Whole tokens left after this call. */
+  remaining: number;
+  /** When not allowed: how long until `cost` tokens are there again. 0 when allowed. */
+  retryAfterMs: number;
+  /** How long until the bucket is full again. */
+  resetMs: number;
+}
+
+/** Token buckets by key (client IP, customer), shared by every process of a deployment. */
+export interface RateLimiter extends Pingable {
+  /** Takes `cost` tokens from `key`'s bucket if it has them; never takes part of them. */
+  take(key: string, limit: RateLimit, cost: number, now: number): Promise<RateDecision>;
+}
+
 /** One outbound webhook request. */
 export interface SendRequest {
   url: string;
