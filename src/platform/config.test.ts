@@ -245,7 +245,7 @@ describe("parseConfig errors", () => {
     }
   });
 
-  it.each(["5 sec", "10", "1d", "-1s", "ms", "1.s"])("rejects the duration %p with a hint", (value) => {
+  it.each(["5 sec", "10", "1w", "-1s", "ms", "1.s"])("rejects the duration %p with a hint", (value) => {
     expect(problemsOf({ env: { HOOKRELAY_DISPATCHER_HTTP_TIMEOUT: value } })).toEqual([
       `dispatcher.http_timeout: expected a duration like 100ms, 1s, 5m (got ${JSON.stringify(value)}) [from HOOKRELAY_DISPATCHER_HTTP_TIMEOUT]`,
     ]);
@@ -293,13 +293,14 @@ describe("durationMs", () => {
     ["1.5s", 1500],
     ["5m", 300_000],
     ["1h", 3_600_000],
+    ["30d", 2_592_000_000],
     ["0ms", 0],
     ["300s", 300_000],
   ])("reads %p as %d ms", (text, ms) => {
     expect(durationMs(text)).toBe(ms);
   });
 
-  it.each(["5 sec", "10", "", "s", "1d", "-5s", "1,5s", "5S"])("rejects %p", (text) => {
+  it.each(["5 sec", "10", "", "s", "1w", "-5s", "1,5s", "5S"])("rejects %p", (text) => {
     expect(() => durationMs(text)).toThrow(`'${text}' is not a duration`);
   });
 });

@@ -32,6 +32,7 @@ export const ConfigSchema = Type.Object(
       url: Str("", "PostgreSQL URL (DATABASE_URL); empty = embedded SQLite"),
       data_dir: Str("./data", "embedded data directory (HOOKRELAY_DATA_DIR)"),
       auto_migrate: Bool(true, "apply pending migrations on start"),
+      retention: Duration("30d", "finished deliveries, their attempts and events older than this are pruned"),
       max_connections: Int(20, 1, "connection pool size (PostgreSQL)"),
       sqlite_synchronous: Type.Union([Type.Literal("FULL"), Type.Literal("NORMAL")], {
         default: "FULL",
@@ -190,7 +191,7 @@ export function parseConfig(sources: ConfigSources): Config {
     const path = error.path.replace(/^\//, "").replaceAll("/", ".");
     const where = origin.get(path) ?? origin.get(path.split(".").slice(0, 2).join("."));
     const got = error.value === undefined ? "" : ` (got ${JSON.stringify(error.value)})`;
-    const message = error.schema.duration ? "expected a duration like 100ms, 1s, 5m" : error.message;
+    const message = error.schema.duration ? "expected a duration like 100ms, 1s, 5m, 30d" : error.message;
     problems.push(`${path || "config"}: ${message}${got}${where ? ` [from ${where}]` : ""}`);
   }
   if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
