@@ -247,7 +247,7 @@ describe("parseConfig errors", () => {
 
   it.each(["5 sec", "10", "1w", "-1s", "ms", "1.s"])("rejects the duration %p with a hint", (value) => {
     expect(problemsOf({ env: { HOOKRELAY_DISPATCHER_HTTP_TIMEOUT: value } })).toEqual([
-      `dispatcher.http_timeout: expected a duration like 100ms, 1s, 5m (got ${JSON.stringify(value)}) [from HOOKRELAY_DISPATCHER_HTTP_TIMEOUT]`,
+      `dispatcher.http_timeout: expected a duration like 100ms, 1s, 5m, 30d (got ${JSON.stringify(value)}) [from HOOKRELAY_DISPATCHER_HTTP_TIMEOUT]`,
     ]);
   });
 
@@ -350,7 +350,7 @@ describe("hookrelay CLI with bad configuration", () => {
       expect(code).toBe(1);
       expect(stderr).toContain("invalid configuration");
       expect(stderr).toContain('server.gateway_port: Expected integer (got "not-a-port") [from HOOKRELAY_SERVER_GATEWAY_PORT]');
-      expect(stderr).toContain('retry_manager.initial_delay: expected a duration like 100ms, 1s, 5m (got "5 sec") [from HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY]');
+      expect(stderr).toContain('retry_manager.initial_delay: expected a duration like 100ms, 1s, 5m, 30d (got "5 sec") [from HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY]');
       expect(stderr).not.toContain("    at ");
     } finally {
       rmSync(cwd, { recursive: true, force: true });
