@@ -6,6 +6,7 @@ import type { Database } from "bun:sqlite";
 import type { Event } from "../../domain/model.ts";
 import type { AppendOutcome, EventConsumer, EventLog, LoggedEvent } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
+import { AckTracker } from "../ack-tracker.ts";
 import { asUnavailable, pingDatabase } from "./database.ts";
 import { type EventRow, toEvent } from "./rows.ts";
 
@@ -67,12 +68,8 @@ export class SqliteEventLog implements EventLog {
 }
 
 class SqliteConsumer implements EventConsumer {
-  private committed: number;
+  private readonly tracker: AckTracker;
   private readPosition: number;
-  /** Positions handed out and not yet acked, in the order read (ascending). */
-  private outstanding: number[] = [];
-  private head = 0;
-  private readonly acked = new Set<number>();
   private commitTimer: Timer | undefined;
   private savedPosition: number;
 
@@ -82,9 +79,10 @@ class SqliteConsumer implements EventConsumer {
     private readonly group: string,
   ) {
     const row = db.query<{ position: number }, [string]>("SELECT position FROM consumer_offsets WHERE grp = ?").get(group);
-    this.committed = row?.position ?? 0;
-    this.savedPosition = this.committed;
-    this.readPosition = this.committed;
+    const committed = row?.position ?? 0;
+    this.tracker = new AckTracker(committed);
+    this.savedPosition = committed;
+    this.readPosition = committed;
   }
 
   async poll(max: number, waitMs: number): Promise<LoggedEvent[]> {
@@ -100,38 +98,29 @@ class SqliteConsumer implements EventConsumer {
     const rows = this.db
       .query<EventRow, [number, number]>("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
       .all(this.readPosition, max);
-    for (const row of rows) this.outstanding.push(row.seq);
+    for (const row of rows) this.tracker.track(row.seq);
     if (rows.length > 0) this.readPosition = rows[rows.length - 1]!.seq;
     return rows.map((row) => ({ ...toEvent(row), position: row.seq, partition: 0 }));
   }
 
   ack(event: LoggedEvent): void {
-    this.acked.add(event.position);
-    while (this.head < this.outstanding.length && this.acked.has(this.outstanding[this.head]!)) {
-      const position = this.outstanding[this.head++]!;
-      this.acked.delete(position);
-      this.committed = position;
-    }
-    if (this.head > 1024 && this.head * 2 > this.outstanding.length) {
-      this.outstanding = this.outstanding.slice(this.head);
-      this.head = 0;
-    }
-    this.commitTimer ??= setTimeout(() => this.commit(), COMMIT_INTERVAL_MS);
+    if (this.tracker.finish(event.position) !== null) this.commitTimer ??= setTimeout(() => this.commit(), COMMIT_INTERVAL_MS);
   }
 
   private commit(): void {
     clearTimeout(this.commitTimer);
     this.commitTimer = undefined;
-    if (this.committed === this.savedPosition) return;
+    const position = this.tracker.position;
+    if (position === this.savedPosition) return;
     this.db.run(
       "INSERT INTO consumer_offsets (grp, position) VALUES (?, ?) ON CONFLICT (grp) DO UPDATE SET position = excluded.position",
-      [this.group, this.committed],
+      [this.group, position],
     );
-    this.savedPosition = this.committed;
+    this.savedPosition = position;
   }
 
   async lag(): Promise<number> {
-    const row = this.db.query<{ n: number }, [number]>("SELECT count(*) AS n FROM events WHERE seq > ?").get(this.committed);
+    const row = this.db.query<{ n: number }, [number]>("SELECT count(*) AS n FROM events WHERE seq > ?").get(this.tracker.position);
     return row?.n ?? 0;
   }
 
