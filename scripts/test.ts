@@ -6,6 +6,7 @@
  */
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { useServices } from "./services.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const REPORT = join(".test-report", "junit.xml");
@@ -37,12 +38,29 @@ export function countJUnit(xml: string): Counts {
 }
 
 /**
- * services:up — later work starts PostgreSQL, Redis and Kafka on 127.0.0.1 here
- * (DESIGN.md §5) and returns their URLs as environment for the test run plus a teardown.
- * Nothing needs them yet: every test runs on the embedded backends.
+ * services:up for the run: starts PostgreSQL, Redis and Kafka on 127.0.0.1 unless they are up
+ * (scripts/services.ts, DESIGN.md §5) and hands their URLs to the tests under test-only names,
+ * so that the embedded end-to-end tests never switch backends by accident. The teardown stops
+ * only what this run started, and not while another test run still uses it.
+ * `HOOKRELAY_SERVICES=off` starts nothing (the tests needing the servers then get no URLs).
  */
 async function servicesUp(): Promise<{ env: Record<string, string>; down: () => Promise<void> }> {
-  return { env: {}, down: async () => {} };
+  if (process.env.HOOKRELAY_SERVICES === "off") {
+    console.log("services: HOOKRELAY_SERVICES=off, starting none");
+    return { env: {}, down: async () => {} };
+  }
+  const began = performance.now();
+  const lease = await useServices((line) => console.log(line));
+  const took = ((performance.now() - began) / 1000).toFixed(1);
+  console.log(lease.started.length > 0 ? `services: ${lease.started.join(", ")} started in ${took} s` : `services: already up (${took} s)`);
+  return {
+    env: {
+      HOOKRELAY_TEST_DATABASE_URL: lease.env.DATABASE_URL,
+      HOOKRELAY_TEST_REDIS_URL: lease.env.REDIS_URL,
+      HOOKRELAY_TEST_KAFKA_BROKERS: lease.env.KAFKA_BROKERS,
+    },
+    down: lease.release,
+  };
 }
 
 /** Copies a child's stream to ours, calling `onLine` with each line stripped of colour codes. */
@@ -64,7 +82,15 @@ async function main(args: string[]): Promise<number> {
   rmSync(REPORT, { force: true });
   mkdirSync(dirname(REPORT), { recursive: true });
 
-  const services = await servicesUp();
+  let services: Awaited<ReturnType<typeof servicesUp>>;
+  try {
+    services = await servicesUp();
+  } catch (err) {
+    // No servers, no run: count it as one failure so the summary line still says so.
+    console.error(`\nservices: ${(err as Error).message}`);
+    console.log("0 passed, 1 failed");
+    return 1;
+  }
   let exitCode: number;
   let betweenTests = 0;
   let noTests = false;
