@@ -1,5 +1,11 @@
 #!/usr/bin/env bun
 /** @module `hookrelay <role>`: runs roles, migrations, or prints the version. */
+import { createPool } from "../adapters/postgres/client.ts";
+import {
+  migrateDown as pgMigrateDown,
+  migrateUp as pgMigrateUp,
+  migrationStatus as pgMigrationStatus,
+} from "../adapters/postgres/migrations.ts";
 import { openDatabase } from "../adapters/sqlite/database.ts";
 import { migrateDown, migrateUp, migrationStatus } from "../adapters/sqlite/migrations.ts";
 import { type Config, ConfigError, loadConfig } from "../platform/config.ts";
@@ -34,24 +40,44 @@ function config(): Config {
   }
 }
 
-function migrate(action: string | undefined): void {
+/** The three migration operations of one database, whichever it is. */
+interface Migrator {
+  up(): Promise<{ version: number; name: string }[]>;
+  down(): Promise<{ version: number; name: string } | undefined>;
+  status(): Promise<{ version: number; name: string; appliedAt: string | null }[]>;
+}
+
+/** `migrate up|down|status`: PostgreSQL when `database.url` is set, the embedded SQLite file otherwise. */
+async function migrate(action: string | undefined): Promise<void> {
+  if (action !== "up" && action !== "down" && action !== "status") fail(`unknown migrate action '${action ?? ""}'; use up, down or status`);
   const cfg = config();
-  const db = openDatabase({ dataDir: cfg.database.data_dir, synchronous: cfg.database.sqlite_synchronous });
+  let migrator: Migrator;
+  let close: () => Promise<void>;
+  if (cfg.database.url) {
+    // One connection, no statement timeout: a migration may rewrite a large table.
+    const sql = createPool({ url: cfg.database.url, maxConnections: 1, statementTimeoutMs: 0, applicationName: "hookrelay migrate" });
+    migrator = { up: () => pgMigrateUp(sql), down: () => pgMigrateDown(sql), status: () => pgMigrationStatus(sql) };
+    close = () => sql.end({ timeout: 5 });
+  } else {
+    const db = openDatabase({ dataDir: cfg.database.data_dir, synchronous: cfg.database.sqlite_synchronous });
+    migrator = { up: async () => migrateUp(db), down: async () => migrateDown(db), status: async () => migrationStatus(db) };
+    close = async () => db.close();
+  }
   try {
     if (action === "up") {
-      const applied = migrateUp(db);
+      const applied = await migrator.up();
       console.log(applied.length ? applied.map((m) => `applied ${m.version}_${m.name}`).join("\n") : "nothing to apply");
     } else if (action === "down") {
-      const reverted = migrateDown(db);
+      const reverted = await migrator.down();
       console.log(reverted ? `reverted ${reverted.version}_${reverted.name}` : "nothing to revert");
-    } else if (action === "status") {
-      for (const m of migrationStatus(db)) console.log(`${m.version}_${m.name}\t${m.appliedAt ? `applied ${m.appliedAt}` : "pending"}`);
     } else {
-      fail(`unknown migrate action '${action ?? ""}'; use up, down or status`);
+      for (const m of await migrator.status()) console.log(`${m.version}_${m.name}\t${m.appliedAt ? `applied ${m.appliedAt}` : "pending"}`);
     }
-  } finally {
-    db.close();
+  } catch (err) {
+    await close().catch(() => {});
+    fail(`hookrelay migrate ${action}: ${err instanceof Error ? err.message : String(err)}`);
   }
+  await close();
 }
 
 async function main(argv: string[]): Promise<void> {

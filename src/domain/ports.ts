@@ -88,6 +88,13 @@ export interface Store extends Pingable {
   /** Starts a new retry round for a delivery (manual retry): status pending, budget renewed. */
   requeueDelivery(delivery: Delivery, at: number): Promise<Delivery>;
   getEvent(customerId: string, id: string): Promise<Event | undefined>;
+  /**
+   * Retention: deletes up to `limit` finished deliveries (succeeded or dead) last changed before
+   * `before` (ms), their attempts, and events accepted before `before` that are left with no
+   * delivery (never one the dispatchers have not yet read). Returns how many deliveries it
+   * removed; call again until it returns less than `limit`.
+   */
+  pruneFinished(before: number, limit: number): Promise<number>;
 }
 
 export type AppendOutcome = "accepted" | "duplicate";

@@ -478,6 +478,88 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       });
     });
 
+    describe("retention", () => {
+      const DAY = 86_400_000;
+
+      /** An attempt (and the delivery's new state) written at `at`, long before anything else in the suite. */
+      function recordAt(delivery: Delivery, attemptNumber: number, status: DeliveryStatus, at: number): AttemptRecord {
+        const record = attemptRecord(delivery, attemptNumber, status === "succeeded" ? 200 : 500, status, status === "failed" ? at + 1000 : null);
+        return { ...record, attempt: { ...record.attempt, createdAt: at } };
+      }
+
+      it("prunes finished deliveries changed before the cutoff with their attempts and emptied events, and keeps the rest", async () => {
+        // Every other test writes at T0 or later, so nothing of theirs is older than this cutoff.
+        const old = T0 - 400 * DAY;
+        const before = old + DAY;
+        const customer = customerId();
+        const w1 = await createdWebhook(customer);
+        const w2 = await createdWebhook(customer);
+        const [eA, eB, eC, eD] = ["evt_a", "evt_b", "evt_c", "evt_d"].map((id) => ({ ...makeEvent(customer, id), acceptedAt: old }));
+        const opened = await deliveriesFor([eA!, eB!, eC!, eD!], [w1]);
+        const [aDone, bDead, cRecent, dPending] = opened.map((list) => list[0]!);
+        const [[aFailing]] = (await store.openDeliveries([{ event: eA!, webhooks: [w2] }])) as [[Delivery]];
+        await store.recordAttempts([
+          recordAt(aDone!, 1, "succeeded", old + 1000),
+          recordAt(aFailing!, 1, "failed", old + 1000),
+          recordAt(bDead!, 1, "failed", old + 1000),
+          recordAt(bDead!, 2, "dead", old + 2000),
+          recordAt(cRecent!, 1, "succeeded", before + DAY),
+        ]);
+
+        expect(await store.pruneFinished(before, 100)).toBe(2);
+        expect(await store.getDelivery(customer, aDone!.id)).toBeUndefined();
+        expect(await store.getDelivery(customer, bDead!.id)).toBeUndefined();
+        expect(await store.listAttempts(aDone!.id)).toEqual([]);
+        expect(await store.listAttempts(bDead!.id)).toEqual([]);
+        expect(await store.getEvent(customer, "evt_b")).toBeUndefined();
+        // Still in progress, finished after the cutoff, or never tried: all kept, with their events.
+        expect((await store.getDelivery(customer, aFailing!.id))!.status).toBe("failed");
+        expect(await store.listAttempts(aFailing!.id)).toHaveLength(1);
+        expect((await store.getDelivery(customer, cRecent!.id))!.status).toBe("succeeded");
+        expect((await store.getDelivery(customer, dPending!.id))!.status).toBe("pending");
+        expect((await store.deliveryWork(aFailing!.id))!.event.payload).toBe(eA!.payload);
+        expect(await store.getEvent(customer, "evt_c")).toBeDefined();
+        expect(await store.getEvent(customer, "evt_d")).toBeDefined();
+        expect(await store.pruneFinished(before, 100)).toBe(0);
+
+        // The event goes with its last delivery.
+        await store.recordAttempts([recordAt(aFailing!, 2, "succeeded", old + 5000)]);
+        expect(await store.pruneFinished(before, 100)).toBe(1);
+        expect(await store.getEvent(customer, "evt_a")).toBeUndefined();
+        expect(await store.getDelivery(customer, aFailing!.id)).toBeUndefined();
+      });
+
+      it("prunes at most `limit` deliveries per call, oldest first", async () => {
+        const old = T0 - 800 * DAY;
+        const before = old + DAY;
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const events = [1, 2, 3].map((n) => ({ ...makeEvent(customer, `evt_${n}`), acceptedAt: old }));
+        const opened = (await deliveriesFor(events, [webhook])).map((list) => list[0]!);
+        await store.recordAttempts(opened.map((delivery, i) => recordAt(delivery, 1, i === 1 ? "dead" : "succeeded", old + (3 - i) * 1000)));
+
+        expect(await store.pruneFinished(before, 2)).toBe(2);
+        // Changed last at old + 3000, + 2000, + 1000: the two oldest are gone.
+        expect(await store.getDelivery(customer, opened[0]!.id)).toBeDefined();
+        expect(await store.getDelivery(customer, opened[1]!.id)).toBeUndefined();
+        expect(await store.getDelivery(customer, opened[2]!.id)).toBeUndefined();
+        expect(await store.pruneFinished(before, 2)).toBe(1);
+        expect(await store.getDelivery(customer, opened[0]!.id)).toBeUndefined();
+        expect(await store.getEvent(customer, "evt_1")).toBeUndefined();
+        expect(await store.pruneFinished(before, 2)).toBe(0);
+      });
+
+      it("keeps an old event that no dispatcher has read yet, though it has no delivery", async () => {
+        if (!fixture.appendEvents) return; // this store only holds events it opened deliveries for
+        const old = T0 - 1200 * DAY;
+        const customer = customerId();
+        const event = { ...makeEvent(customer, "evt_unread"), acceptedAt: old };
+        await fixture.appendEvents([event]);
+        await store.pruneFinished(old + DAY, 100);
+        expect((await store.getEvent(customer, "evt_unread"))!.payload).toBe(event.payload);
+      });
+    });
+
     describe("customer isolation", () => {
       it("keeps one customer's webhooks out of another's reach", async () => {
         const a = customerId();

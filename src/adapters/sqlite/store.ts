@@ -220,6 +220,39 @@ export class SqliteStore implements Store {
     const row = this.db.query<EventRow, [string, string]>("SELECT * FROM events WHERE customer_id = ? AND id = ?").get(customerId, id);
     return row ? toEvent(row) : undefined;
   }
+
+  async pruneFinished(before: number, limit: number): Promise<number> {
+    const selectVictims = this.db.query<{ id: string; customer_id: string; event_id: string }, [number, number]>(
+      "SELECT id, customer_id, event_id FROM deliveries WHERE status IN ('succeeded', 'dead') AND updated_at < ? ORDER BY updated_at LIMIT ?",
+    );
+    const deleteAttempts = this.db.query("DELETE FROM attempts WHERE delivery_id = ?");
+    const deleteDelivery = this.db.query("DELETE FROM deliveries WHERE id = ?");
+    const deleteEmptied = this.db.query(
+      `DELETE FROM events WHERE customer_id = ?1 AND id = ?2 AND accepted_at < ?3
+       AND NOT EXISTS (SELECT 1 FROM deliveries WHERE customer_id = ?1 AND event_id = ?2)`,
+    );
+    // Events that never had a delivery go only once every consumer group has read past them.
+    const deleteOrphans = this.db.query(
+      `DELETE FROM events WHERE seq IN (
+         SELECT seq FROM events e
+         WHERE accepted_at < ?1 AND seq <= (SELECT min(position) FROM consumer_offsets)
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.customer_id = e.customer_id AND d.event_id = e.id)
+         ORDER BY seq LIMIT ?2)`,
+    );
+    // Immediate: the write lock is taken before the read, so no other process changes a victim in between.
+    return this.db
+      .transaction(() => {
+        const victims = selectVictims.all(before, limit);
+        for (const victim of victims) {
+          deleteAttempts.run(victim.id);
+          deleteDelivery.run(victim.id);
+        }
+        for (const victim of victims) deleteEmptied.run(victim.customer_id, victim.event_id, before);
+        deleteOrphans.run(before, limit);
+        return victims.length;
+      })
+      .immediate();
+  }
 }
 
 /** Rows were fetched with limit + 1: the extra one says whether there is a next page. */

@@ -1,0 +1,160 @@
+/**
+ * @module The delivery hot paths on PostgreSQL, each one statement whatever the batch size:
+ * opening deliveries for a batch of events, recording a batch of attempts, pruning old ones.
+ * Rows travel as one array per column (`unnest`), so the statement text, and with it the
+ * prepared statement, stays the same for every batch size and the 65,535-parameter limit never applies.
+ */
+import { newId } from "../../domain/ids.ts";
+import type { Delivery } from "../../domain/model.ts";
+import type { AttemptRecord, FanOut } from "../../domain/ports.ts";
+import type { Sql } from "./client.ts";
+import { type DeliveryRow, toDelivery } from "./rows.ts";
+
+const SEP = "\u0000";
+
+/**
+ * One statement inserts the events the table lacks (already published: they came from the
+ * log) and the missing deliveries, and returns the new and the already stored deliveries.
+ * A pair inserted by a concurrent transaction that committed after this statement's snapshot
+ * is in neither half; a second SELECT fetches those, which is rare.
+ */
+export async function openDeliveries(sql: Sql, items: FanOut[], now: number): Promise<Delivery[][]> {
+  const events = new Map<string, FanOut["event"]>();
+  const pairs = new Map<string, [customerId: string, eventId: string, webhookId: string]>();
+  for (const { event, webhooks } of items) {
+    if (webhooks.length === 0) continue;
+    events.set(event.customerId + SEP + event.id, event);
+    for (const webhook of webhooks) pairs.set(pairKey(event.customerId, event.id, webhook.id), [event.customerId, event.id, webhook.id]);
+  }
+  if (pairs.size === 0) return items.map(() => []);
+
+  // The same order in every transaction, so two batches sharing rows wait for each other instead of deadlocking.
+  const evs = [...events.keys()].sort().map((key) => events.get(key)!);
+  const keys = [...pairs.keys()].sort();
+  const rows = keys.map((key) => pairs.get(key)!);
+  const customerIds = rows.map((r) => r[0]);
+  const eventIds = rows.map((r) => r[1]);
+  const webhookIds = rows.map((r) => r[2]);
+
+  const found = await sql<DeliveryRow[]>`
+    WITH ev AS (
+      INSERT INTO events (customer_id, id, type, source, timestamp, payload, accepted_at, published_at)
+      SELECT c, i, t, s, ts, p, a, a
+      FROM unnest(${evs.map((e) => e.customerId)}::text[], ${evs.map((e) => e.id)}::text[], ${evs.map((e) => e.type)}::text[],
+                  ${evs.map((e) => e.source)}::text[], ${evs.map((e) => e.timestamp)}::text[], ${evs.map((e) => e.payload)}::text[],
+                  ${evs.map((e) => e.acceptedAt)}::bigint[]) AS e(c, i, t, s, ts, p, a)
+      ON CONFLICT (customer_id, id) DO NOTHING
+    ), pairs AS (
+      SELECT * FROM unnest(${keys.map(() => newId("del", now))}::text[], ${customerIds}::text[], ${eventIds}::text[], ${webhookIds}::text[])
+        AS p(id, customer_id, event_id, webhook_id)
+    ), opened AS (
+      INSERT INTO deliveries (id, customer_id, event_id, webhook_id, status, created_at, updated_at)
+      SELECT id, customer_id, event_id, webhook_id, 'pending', ${now}::bigint, ${now}::bigint FROM pairs
+      ON CONFLICT (customer_id, event_id, webhook_id) DO NOTHING
+      RETURNING *
+    )
+    SELECT * FROM opened
+    UNION ALL
+    SELECT d.* FROM deliveries d JOIN pairs p USING (customer_id, event_id, webhook_id)`;
+
+  const byKey = new Map<string, Delivery>();
+  for (const row of found) byKey.set(pairKey(row.customer_id, row.event_id, row.webhook_id), toDelivery(row));
+  const missing = rows.filter(([c, e, w]) => !byKey.has(pairKey(c, e, w)));
+  if (missing.length > 0) {
+    const late = await sql<DeliveryRow[]>`
+      SELECT d.* FROM deliveries d
+      JOIN unnest(${missing.map((r) => r[0])}::text[], ${missing.map((r) => r[1])}::text[], ${missing.map((r) => r[2])}::text[])
+        AS p(customer_id, event_id, webhook_id) USING (customer_id, event_id, webhook_id)`;
+    for (const row of late) byKey.set(pairKey(row.customer_id, row.event_id, row.webhook_id), toDelivery(row));
+  }
+  return items.map(({ event, webhooks }) =>
+    webhooks.map((webhook) => {
+      const delivery = byKey.get(pairKey(event.customerId, event.id, webhook.id));
+      if (!delivery) throw new Error(`delivery of event '${event.id}' to webhook '${webhook.id}' was neither opened nor found`);
+      return delivery;
+    }),
+  );
+}
+
+function pairKey(customerId: string, eventId: string, webhookId: string): string {
+  return customerId + SEP + eventId + SEP + webhookId;
+}
+
+/**
+ * One statement: a multi-row insert of the attempts (idempotent on the attempt id, so a retried
+ * write after a lost acknowledgement is harmless) and one UPDATE ... FROM of their deliveries.
+ * Several attempts of one delivery in a batch: the last one written sets the state, as if they
+ * were applied in order, and the attempt count never goes down.
+ */
+export async function writeAttempts(sql: Sql, records: AttemptRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  const latest = new Map<string, { record: AttemptRecord; count: number }>();
+  for (const record of records) {
+    const before = latest.get(record.attempt.deliveryId);
+    latest.set(record.attempt.deliveryId, { record, count: Math.max(before?.count ?? 0, record.attempt.attemptNumber) });
+  }
+  const updates = [...latest.keys()].sort().map((id) => latest.get(id)!);
+  const a = records.map((r) => r.attempt);
+  await sql`
+    WITH inserted AS (
+      INSERT INTO attempts (id, delivery_id, customer_id, attempt_number, status_code, duration_ms, error, response_body, created_at)
+      SELECT * FROM unnest(${a.map((x) => x.id)}::text[], ${a.map((x) => x.deliveryId)}::text[], ${a.map((x) => x.customerId)}::text[],
+                           ${a.map((x) => x.attemptNumber)}::int[], ${a.map((x) => x.statusCode)}::int[],
+                           ${a.map((x) => Math.round(x.durationMs * 1000) / 1000)}::float8[], ${a.map((x) => x.error)}::text[],
+                           ${a.map((x) => x.responseBody)}::text[], ${a.map((x) => x.createdAt)}::bigint[])
+      ON CONFLICT (id) DO NOTHING
+    )
+    UPDATE deliveries d SET
+      status = u.status,
+      attempt_count = GREATEST(d.attempt_count, u.attempt_count),
+      last_status_code = u.last_status_code,
+      last_error = u.last_error,
+      next_attempt_at = u.next_attempt_at,
+      updated_at = u.updated_at
+    FROM unnest(${updates.map((u) => u.record.attempt.deliveryId)}::text[], ${updates.map((u) => u.record.status)}::text[],
+                ${updates.map((u) => u.count)}::int[], ${updates.map((u) => u.record.attempt.statusCode)}::int[],
+                ${updates.map((u) => u.record.attempt.error)}::text[], ${updates.map((u) => u.record.nextAttemptAt)}::bigint[],
+                ${updates.map((u) => u.record.attempt.createdAt)}::bigint[])
+      AS u(id, status, attempt_count, last_status_code, last_error, next_attempt_at, updated_at)
+    WHERE d.id = u.id`;
+}
+
+/**
+ * Deletes up to `limit` finished (succeeded or dead) deliveries last changed before `before`,
+ * their attempts, the events they leave without any delivery, and up to `limit` old events
+ * that never had one (only published ones: an unpublished event is still on its way to Kafka).
+ * Returns how many deliveries were removed. Rows locked by a running write are skipped.
+ */
+export async function pruneFinished(sql: Sql, before: number, limit: number): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    WITH victims AS (
+      SELECT id FROM deliveries
+      WHERE status IN ('succeeded', 'dead') AND updated_at < ${before}::bigint
+      ORDER BY updated_at
+      LIMIT ${limit}
+      FOR UPDATE SKIP LOCKED
+    ), gone_attempts AS (
+      DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM victims)
+    ), gone AS (
+      DELETE FROM deliveries WHERE id IN (SELECT id FROM victims)
+      RETURNING id, customer_id, event_id
+    ), emptied AS (
+      DELETE FROM events e
+      USING (SELECT DISTINCT customer_id, event_id FROM gone) g
+      WHERE e.customer_id = g.customer_id AND e.id = g.event_id AND e.accepted_at < ${before}::bigint
+        AND NOT EXISTS (
+          SELECT 1 FROM deliveries d
+          WHERE d.customer_id = e.customer_id AND d.event_id = e.id AND d.id NOT IN (SELECT id FROM gone)
+        )
+    ), orphans AS (
+      DELETE FROM events e
+      WHERE (e.customer_id, e.id) IN (
+        SELECT o.customer_id, o.id FROM events o
+        WHERE o.accepted_at < ${before}::bigint AND o.published_at IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.customer_id = o.customer_id AND d.event_id = o.id)
+        LIMIT ${limit}
+      )
+    )
+    SELECT count(*)::int AS n FROM gone`;
+  return row?.n ?? 0;
+}

@@ -1,0 +1,77 @@
+/**
+ * @module Numbered up/down SQL migrations for PostgreSQL, embedded in the binary. Every run
+ * holds an advisory lock on the schema, so processes starting at once apply each migration once.
+ */
+import init_up from "../../../migrations/postgres/0001_init.up.sql" with { type: "text" };
+import init_down from "../../../migrations/postgres/0001_init.down.sql" with { type: "text" };
+import type { Sql, Tx } from "./client.ts";
+
+export interface Migration {
+  version: number;
+  name: string;
+  up: string;
+  down: string;
+}
+
+export const MIGRATIONS: Migration[] = [{ version: 1, name: "init", up: init_up, down: init_down }];
+
+export interface MigrationStatus {
+  version: number;
+  name: string;
+  appliedAt: string | null;
+}
+
+/**
+ * Runs `work` in a transaction that first takes the migration lock of the current schema
+ * (the first of search_path), so migrations of other schemas in the database do not wait.
+ */
+function locked<T>(sql: Sql, work: (tx: Tx) => Promise<T>): Promise<T> {
+  return sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(hashtext('hookrelay.migrations.' || coalesce(current_schema(), '')))`;
+    await tx`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    INTEGER PRIMARY KEY,
+      name       TEXT NOT NULL,
+      applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    )`;
+    return work(tx);
+  }) as Promise<T>;
+}
+
+async function applied(tx: Tx): Promise<Map<number, string>> {
+  const rows = await tx<{ version: number; applied_at: Date }[]>`SELECT version, applied_at FROM schema_migrations`;
+  return new Map(rows.map((r) => [r.version, r.applied_at.toISOString()]));
+}
+
+/** Applies every pending migration in order, each in its own transaction; returns those applied. */
+export async function migrateUp(sql: Sql): Promise<Migration[]> {
+  const done: Migration[] = [];
+  for (const migration of MIGRATIONS) {
+    const ran = await locked(sql, async (tx) => {
+      if ((await applied(tx)).has(migration.version)) return false;
+      await tx.unsafe(migration.up).simple();
+      await tx`INSERT INTO schema_migrations (version, name) VALUES (${migration.version}, ${migration.name})`;
+      return true;
+    });
+    if (ran) done.push(migration);
+  }
+  return done;
+}
+
+/** Reverts the newest applied migration; returns it, or undefined when none is applied. */
+export function migrateDown(sql: Sql): Promise<Migration | undefined> {
+  return locked(sql, async (tx) => {
+    const done = await applied(tx);
+    const latest = [...MIGRATIONS].reverse().find((m) => done.has(m.version));
+    if (!latest) return undefined;
+    await tx.unsafe(latest.down).simple();
+    await tx`DELETE FROM schema_migrations WHERE version = ${latest.version}`;
+    return latest;
+  });
+}
+
+export function migrationStatus(sql: Sql): Promise<MigrationStatus[]> {
+  return locked(sql, async (tx) => {
+    const done = await applied(tx);
+    return MIGRATIONS.map((m) => ({ version: m.version, name: m.name, appliedAt: done.get(m.version) ?? null }));
+  });
+}

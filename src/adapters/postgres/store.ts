@@ -1,0 +1,199 @@
+/** @module The Store port on PostgreSQL: configuration, deliveries and attempts for the scale-out deployment. */
+import type { Attempt, Delivery, Event, Page, User, Webhook } from "../../domain/model.ts";
+import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, Store } from "../../domain/ports.ts";
+import { Coalescer } from "../../platform/coalesce.ts";
+import { guarded, pingPostgres, retryConflicts, type Sql, type Tx } from "./client.ts";
+import { openDeliveries, pruneFinished, writeAttempts } from "./deliveries.ts";
+import {
+  type AttemptRow,
+  type DeliveryRow,
+  type EventRow,
+  type UserRow,
+  type WebhookRow,
+  toAttempt,
+  toDelivery,
+  toEvent,
+  toUser,
+  toWebhook,
+} from "./rows.ts";
+
+/** Attempts finishing within this window share one statement instead of one round trip each. */
+const ATTEMPT_FLUSH_MS = 5;
+/** A flush never carries more than this many attempts (one statement of ~2 MB of small rows). */
+const ATTEMPT_BATCH_MAX = 2000;
+
+export class PostgresStore implements Store {
+  private readonly attemptWriter: Coalescer<AttemptRecord, void>;
+
+  /** `sql` is the process's pool; the store never ends it (its owner does). */
+  constructor(private readonly sql: Sql) {
+    this.attemptWriter = new Coalescer<AttemptRecord, void>(
+      async (records) => {
+        await retryConflicts(() => writeAttempts(this.sql, records));
+        return records.map(() => undefined);
+      },
+      ATTEMPT_BATCH_MAX,
+      ATTEMPT_FLUSH_MS,
+    );
+  }
+
+  ping(): Promise<void> {
+    return pingPostgres(this.sql);
+  }
+
+  async ensureCustomer(id: string, name: string): Promise<void> {
+    await guarded(this.sql`INSERT INTO customers (id, name, created_at) VALUES (${id}, ${name}, ${Date.now()}) ON CONFLICT (id) DO NOTHING`);
+  }
+
+  async getUser(username: string): Promise<User | undefined> {
+    const [row] = await guarded(this.sql<UserRow[]>`SELECT * FROM users WHERE username = ${username}`);
+    return row ? toUser(row) : undefined;
+  }
+
+  async putUser(user: User): Promise<void> {
+    await guarded(this.sql`
+      INSERT INTO users (username, customer_id, password_hash, scopes)
+      VALUES (${user.username}, ${user.customerId}, ${user.passwordHash}, ${this.sql.json(user.scopes)})
+      ON CONFLICT (username) DO UPDATE
+        SET customer_id = excluded.customer_id, password_hash = excluded.password_hash, scopes = excluded.scopes`);
+  }
+
+  async settingOrInit(key: string, value: string): Promise<string> {
+    // DO NOTHING waits for a concurrent insert of the same key to commit, so the SELECT after it sees the winner.
+    await guarded(this.sql`INSERT INTO settings (key, value) VALUES (${key}, ${value}) ON CONFLICT (key) DO NOTHING`);
+    const [row] = await guarded(this.sql<{ value: string }[]>`SELECT value FROM settings WHERE key = ${key}`);
+    return row!.value;
+  }
+
+  async webhooksVersion(): Promise<number> {
+    const [row] = await guarded(this.sql<{ value: string }[]>`SELECT value FROM settings WHERE key = 'webhooks_version'`);
+    return Number(row?.value ?? 0);
+  }
+
+  /** Runs `change` and bumps webhooks_version in one transaction when it reports a change. */
+  private changeWebhooks<T>(change: (tx: Tx) => Promise<{ changed: boolean; result: T }>): Promise<T> {
+    const work = this.sql.begin(async (tx) => {
+      const { changed, result } = await change(tx);
+      if (changed)
+        await tx`INSERT INTO settings (key, value) VALUES ('webhooks_version', '1')
+                 ON CONFLICT (key) DO UPDATE SET value = (settings.value::bigint + 1)::text`;
+      return result;
+    }) as Promise<T>;
+    return guarded(work);
+  }
+
+  async createWebhook(w: Webhook): Promise<void> {
+    await this.changeWebhooks(async (tx) => {
+      await tx`
+        INSERT INTO webhooks (id, customer_id, url, event_types, headers, description, secret, status, created_at, updated_at)
+        VALUES (${w.id}, ${w.customerId}, ${w.url}, ${tx.json(w.eventTypes)}, ${tx.json(w.headers)}, ${w.description},
+                ${w.secret}, ${w.status}, ${w.createdAt}, ${w.updatedAt})`;
+      return { changed: true, result: undefined };
+    });
+  }
+
+  async getWebhook(customerId: string, id: string): Promise<Webhook | undefined> {
+    const [row] = await guarded(this.sql<WebhookRow[]>`SELECT * FROM webhooks WHERE customer_id = ${customerId} AND id = ${id}`);
+    return row ? toWebhook(row) : undefined;
+  }
+
+  async listWebhooks(customerId: string, limit: number, cursor?: string): Promise<Page<Webhook>> {
+    const rows = await guarded(this.sql<WebhookRow[]>`
+      SELECT * FROM webhooks WHERE customer_id = ${customerId} AND id > ${cursor ?? ""} ORDER BY id LIMIT ${limit + 1}`);
+    return page(rows.map(toWebhook), limit);
+  }
+
+  async updateWebhook(w: Webhook): Promise<void> {
+    await this.changeWebhooks(async (tx) => {
+      const result = await tx`
+        UPDATE webhooks SET url = ${w.url}, event_types = ${tx.json(w.eventTypes)}, headers = ${tx.json(w.headers)},
+          description = ${w.description}, secret = ${w.secret}, status = ${w.status}, updated_at = ${w.updatedAt}
+        WHERE customer_id = ${w.customerId} AND id = ${w.id}`;
+      return { changed: result.count > 0, result: undefined };
+    });
+  }
+
+  deleteWebhook(customerId: string, id: string): Promise<boolean> {
+    return this.changeWebhooks(async (tx) => {
+      const result = await tx`DELETE FROM webhooks WHERE customer_id = ${customerId} AND id = ${id}`;
+      return { changed: result.count > 0, result: result.count > 0 };
+    });
+  }
+
+  async activeWebhooks(): Promise<Webhook[]> {
+    return (await guarded(this.sql<WebhookRow[]>`SELECT * FROM webhooks WHERE status = 'active'`)).map(toWebhook);
+  }
+
+  openDeliveries(items: FanOut[]): Promise<Delivery[][]> {
+    return guarded(retryConflicts(() => openDeliveries(this.sql, items, Date.now())));
+  }
+
+  async getDelivery(customerId: string, id: string): Promise<Delivery | undefined> {
+    const [row] = await guarded(this.sql<DeliveryRow[]>`SELECT * FROM deliveries WHERE customer_id = ${customerId} AND id = ${id}`);
+    return row ? toDelivery(row) : undefined;
+  }
+
+  async deliveryWork(deliveryId: string): Promise<DeliveryWork | undefined> {
+    // One round trip: the delivery with its event and webhook side by side, each as a JSON row.
+    const [row] = await guarded(this.sql<{ d: DeliveryRow; e: EventRow; w: WebhookRow }[]>`
+      SELECT to_jsonb(d) AS d, to_jsonb(e) AS e, to_jsonb(w) AS w
+      FROM deliveries d
+      JOIN events e ON e.customer_id = d.customer_id AND e.id = d.event_id
+      JOIN webhooks w ON w.id = d.webhook_id
+      WHERE d.id = ${deliveryId}`);
+    if (!row) return undefined;
+    return { delivery: toDelivery(row.d), event: toEvent(row.e), webhook: toWebhook(row.w) };
+  }
+
+  async listDeliveries(customerId: string, filter: DeliveryFilter): Promise<Page<Delivery>> {
+    const sql = this.sql;
+    const rows = await guarded(sql<DeliveryRow[]>`
+      SELECT * FROM deliveries
+      WHERE customer_id = ${customerId} AND id > ${filter.cursor ?? ""}
+        ${filter.webhookId ? sql`AND webhook_id = ${filter.webhookId}` : sql``}
+        ${filter.eventId ? sql`AND event_id = ${filter.eventId}` : sql``}
+        ${filter.status ? sql`AND status = ${filter.status}` : sql``}
+      ORDER BY id LIMIT ${filter.limit + 1}`);
+    return page(rows.map(toDelivery), filter.limit);
+  }
+
+  async countDeliveries(): Promise<DeliveryCounts> {
+    const counts: DeliveryCounts = { pending: 0, succeeded: 0, failed: 0, dead: 0 };
+    const rows = await guarded(this.sql<{ status: keyof DeliveryCounts; n: number }[]>`
+      SELECT status, count(*) AS n FROM deliveries GROUP BY status`);
+    for (const row of rows) counts[row.status] = row.n;
+    return counts;
+  }
+
+  recordAttempts(records: AttemptRecord[]): Promise<void> {
+    return guarded(this.attemptWriter.submit(records)).then(() => undefined);
+  }
+
+  async listAttempts(deliveryId: string): Promise<Attempt[]> {
+    const rows = await guarded(this.sql<AttemptRow[]>`SELECT * FROM attempts WHERE delivery_id = ${deliveryId} ORDER BY attempt_number`);
+    return rows.map(toAttempt);
+  }
+
+  async requeueDelivery(delivery: Delivery, at: number): Promise<Delivery> {
+    const [row] = await guarded(this.sql<DeliveryRow[]>`
+      UPDATE deliveries SET status = 'pending', round_start = attempt_count, next_attempt_at = ${at}::bigint, updated_at = ${at}::bigint
+      WHERE id = ${delivery.id}
+      RETURNING *`);
+    return toDelivery(row!);
+  }
+
+  async getEvent(customerId: string, id: string): Promise<Event | undefined> {
+    const [row] = await guarded(this.sql<EventRow[]>`SELECT * FROM events WHERE customer_id = ${customerId} AND id = ${id}`);
+    return row ? toEvent(row) : undefined;
+  }
+
+  pruneFinished(before: number, limit: number): Promise<number> {
+    return guarded(retryConflicts(() => pruneFinished(this.sql, before, limit)));
+  }
+}
+
+/** Rows were fetched with limit + 1: the extra one says whether there is a next page. */
+function page<T extends { id: string }>(rows: T[], limit: number): Page<T> {
+  const data = rows.slice(0, limit);
+  return { data, nextCursor: rows.length > limit ? data[data.length - 1]!.id : null };
+}

@@ -1,0 +1,306 @@
+/**
+ * @module Runs the Store contract, the migrations and `hookrelay migrate` against a real
+ * PostgreSQL (HOOKRELAY_TEST_DATABASE_URL). Every suite works in a schema of its own
+ * (`hr_test_<random>`, through search_path), dropped when the file is done.
+ */
+import { afterAll, describe, expect, it } from "bun:test";
+import { resolve } from "node:path";
+import { createPool, type Sql } from "../../src/adapters/postgres/client.ts";
+import { MIGRATIONS, migrateDown, migrateUp, migrationStatus } from "../../src/adapters/postgres/migrations.ts";
+import { PostgresStore } from "../../src/adapters/postgres/store.ts";
+import { UnavailableError } from "../../src/domain/errors.ts";
+import type { Delivery, DeliveryStatus } from "../../src/domain/model.ts";
+import type { AttemptRecord } from "../../src/domain/ports.ts";
+import { makeEvent, T0 } from "./event-log.contract.ts";
+import { describeStoreContract, makeWebhook } from "./store.contract.ts";
+
+const BASE_URL = process.env.HOOKRELAY_TEST_DATABASE_URL;
+const ROOT = resolve(import.meta.dir, "../..");
+const TABLES = ["attempts", "customers", "deliveries", "events", "settings", "users", "webhooks"];
+
+if (!BASE_URL) {
+  describe("PostgreSQL", () => {
+    it("needs HOOKRELAY_TEST_DATABASE_URL", () => {
+      throw new Error(
+        "HOOKRELAY_TEST_DATABASE_URL is not set: run `bun run services:up` and set it to the DATABASE_URL it prints " +
+          "(postgres://hookrelay@127.0.0.1:54329/hookrelay), or use `bun run test`, which does both",
+      );
+    });
+  });
+} else {
+  describePostgres(BASE_URL);
+}
+
+function describePostgres(baseUrl: string): void {
+  const admin = createPool({ url: baseUrl, maxConnections: 2 });
+  const schemas: string[] = [];
+
+  /** A new empty schema and a URL whose connections work in it. */
+  async function freshSchema(): Promise<{ schema: string; url: string }> {
+    const schema = `hr_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+    await admin`CREATE SCHEMA ${admin(schema)}`;
+    schemas.push(schema);
+    const url = new URL(baseUrl);
+    url.searchParams.set("options", `-c search_path=${schema}`);
+    return { schema, url: url.toString() };
+  }
+
+  async function tables(schema: string): Promise<string[]> {
+    const rows = await admin<{ table_name: string }[]>`
+      SELECT table_name FROM information_schema.tables WHERE table_schema = ${schema} AND table_name <> 'schema_migrations'
+      ORDER BY table_name`;
+    return rows.map((r) => r.table_name);
+  }
+
+  afterAll(async () => {
+    for (const schema of schemas) await admin`DROP SCHEMA IF EXISTS ${admin(schema)} CASCADE`;
+    await admin.end();
+  });
+
+  describeStoreContract("postgres", async () => {
+    const { url } = await freshSchema();
+    const sql = createPool({ url, maxConnections: 10 });
+    await migrateUp(sql);
+    return { store: new PostgresStore(sql), close: () => sql.end() };
+  });
+
+  describe("PostgreSQL store", () => {
+    /** The first attempt of `delivery`, with a fixed id. */
+    function record(delivery: Delivery, id: string, statusCode: number, status: DeliveryStatus, nextAttemptAt: number | null): AttemptRecord {
+      const error = statusCode >= 300 ? `HTTP ${statusCode}` : null;
+      return {
+        attempt: {
+          id,
+          deliveryId: delivery.id,
+          customerId: delivery.customerId,
+          attemptNumber: 1,
+          statusCode,
+          durationMs: 3,
+          error,
+          responseBody: null,
+          createdAt: T0,
+        },
+        status,
+        nextAttemptAt,
+      };
+    }
+
+    /** A migrated schema, a store on it, and a count of the statements the store sends that contain `text`. */
+    async function counted(text: string) {
+      const { schema, url } = await freshSchema();
+      const sql = createPool({ url, maxConnections: 4 });
+      await migrateUp(sql);
+      let statements = 0;
+      const spy = new Proxy(sql, {
+        apply(target, self, args: unknown[]) {
+          const strings = args[0] as TemplateStringsArray | undefined;
+          if (strings?.raw && strings.join("").includes(text)) statements++;
+          return Reflect.apply(target, self, args);
+        },
+      });
+      return { schema, sql, store: new PostgresStore(spy), statements: () => statements };
+    }
+
+    it("opens the deliveries of a whole batch in one statement", async () => {
+      const { sql, store, statements } = await counted("INSERT INTO deliveries");
+      try {
+        const webhooks = [1, 2, 3].map(() => makeWebhook("acme"));
+        for (const webhook of webhooks) await store.createWebhook(webhook);
+        const events = Array.from({ length: 200 }, (_, i) => makeEvent("acme", `evt_${i}`));
+        const opened = await store.openDeliveries(events.map((event) => ({ event, webhooks })));
+        expect(opened.flat()).toHaveLength(600);
+        expect(statements()).toBe(1);
+        const again = await store.openDeliveries(events.map((event) => ({ event, webhooks })));
+        expect(again.flat().map((d) => d.id)).toEqual(opened.flat().map((d) => d.id));
+        expect(statements()).toBe(2);
+      } finally {
+        await sql.end();
+      }
+    });
+
+    it("writes concurrent recordAttempts calls as one statement", async () => {
+      const { sql, store, statements } = await counted("INSERT INTO attempts");
+      try {
+        const webhook = makeWebhook("acme");
+        await store.createWebhook(webhook);
+        const items = Array.from({ length: 50 }, (_, i) => ({ event: makeEvent("acme", `evt_${i}`), webhooks: [webhook] }));
+        const opened = (await store.openDeliveries(items)).flat();
+        await Promise.all(opened.map((delivery, i) => store.recordAttempts([record(delivery, `att_${i}`, 200, "succeeded", null)])));
+        expect(statements()).toBe(1);
+        expect((await store.countDeliveries()).succeeded).toBe(50);
+      } finally {
+        await sql.end();
+      }
+    });
+
+    it("marks events it inserts as published at acceptance, and leaves an event ingest already stored as it is", async () => {
+      const { sql, store } = await counted("");
+      try {
+        const webhook = makeWebhook("acme");
+        await store.createWebhook(webhook);
+        const fresh = makeEvent("acme", "evt_fresh");
+        const outboxed = makeEvent("acme", "evt_outboxed");
+        await sql`INSERT INTO events (customer_id, id, type, source, timestamp, payload, accepted_at, published_at)
+                  VALUES ('acme', 'evt_outboxed', 'order.created', 'ingest', ${outboxed.timestamp}, '{"kept":true}', ${T0}, NULL)`;
+        await store.openDeliveries([fresh, outboxed].map((event) => ({ event, webhooks: [webhook] })));
+        const rows = await sql<{ id: string; payload: string; accepted_at: number; published_at: number | null }[]>`
+          SELECT id, payload, accepted_at, published_at FROM events ORDER BY id`;
+        expect([...rows]).toEqual([
+          { id: "evt_fresh", payload: fresh.payload, accepted_at: T0, published_at: T0 },
+          { id: "evt_outboxed", payload: '{"kept":true}', accepted_at: T0, published_at: null },
+        ]);
+      } finally {
+        await sql.end();
+      }
+    });
+
+    it("prunes old published events that never had a delivery and keeps unpublished ones", async () => {
+      const { sql, store } = await counted("");
+      try {
+        const old = T0 - 100 * 86_400_000;
+        for (const [id, publishedAt] of [["evt_published", old], ["evt_unpublished", null]] as const)
+          await sql`INSERT INTO events (customer_id, id, type, source, timestamp, payload, accepted_at, published_at)
+                    VALUES ('acme', ${id}, 't', 's', 'ts', '{}', ${old}::bigint, ${publishedAt}::bigint)`;
+        expect(await store.pruneFinished(old + 1, 100)).toBe(0);
+        expect(await store.getEvent("acme", "evt_published")).toBeUndefined();
+        expect(await store.getEvent("acme", "evt_unpublished")).toBeDefined();
+      } finally {
+        await sql.end();
+      }
+    });
+
+    it("keeps a delivery's state when the same attempts are written twice (a retried write)", async () => {
+      const { sql, store } = await counted("");
+      try {
+        const webhook = makeWebhook("acme");
+        await store.createWebhook(webhook);
+        const [[delivery]] = (await store.openDeliveries([{ event: makeEvent("acme", "evt_1"), webhooks: [webhook] }])) as [[Delivery]];
+        const once = record(delivery, "att_once", 500, "failed", T0 + 1000);
+        await store.recordAttempts([once]);
+        await store.recordAttempts([once]);
+        expect(await store.listAttempts(delivery.id)).toHaveLength(1);
+        expect(await store.getDelivery("acme", delivery.id)).toMatchObject({ status: "failed", attemptCount: 1, nextAttemptAt: T0 + 1000 });
+      } finally {
+        await sql.end();
+      }
+    });
+
+    it("answers a database it cannot reach with a retryable 503 UnavailableError", async () => {
+      const sql = createPool({ url: "postgres://hookrelay@127.0.0.1:1/hookrelay", maxConnections: 1, connectTimeoutSeconds: 2 });
+      try {
+        const store = new PostgresStore(sql);
+        const err = await store.getUser("admin").catch((e) => e);
+        expect(err).toBeInstanceOf(UnavailableError);
+        expect(err.status).toBe(503);
+        expect(await store.ping().then(() => "up", () => "down")).toBe("down");
+      } finally {
+        await sql.end({ timeout: 1 });
+      }
+    });
+  });
+
+  describe("PostgreSQL migrations", () => {
+    async function migrated(): Promise<{ schema: string; sql: Sql }> {
+      const { schema, url } = await freshSchema();
+      return { schema, sql: createPool({ url, maxConnections: 2 }) };
+    }
+
+    it("shows every migration pending, creates every table on up, and applies nothing the second time", async () => {
+      const { schema, sql } = await migrated();
+      try {
+        expect(await migrationStatus(sql)).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name, appliedAt: null })));
+        expect((await migrateUp(sql)).map((m) => m.version)).toEqual(MIGRATIONS.map((m) => m.version));
+        expect(await tables(schema)).toEqual(TABLES);
+        for (const status of await migrationStatus(sql)) expect(Number.isNaN(Date.parse(status.appliedAt!))).toBe(false);
+        expect(await migrateUp(sql)).toEqual([]);
+      } finally {
+        await sql.end();
+      }
+    });
+
+    it("reverts on down, then has nothing to revert, and migrates up again to a working schema", async () => {
+      const { schema, sql } = await migrated();
+      try {
+        await migrateUp(sql);
+        while (await migrateDown(sql)) {}
+        expect(await tables(schema)).toEqual([]);
+        expect(await migrateDown(sql)).toBeUndefined();
+        expect(await migrateUp(sql)).toHaveLength(MIGRATIONS.length);
+        const store = new PostgresStore(sql);
+        const webhook = makeWebhook("acme");
+        await store.createWebhook(webhook);
+        expect(await store.getWebhook("acme", webhook.id)).toEqual(webhook);
+      } finally {
+        await sql.end();
+      }
+    });
+
+    it("applies each migration once when several processes migrate at the same time", async () => {
+      const { schema, url } = await freshSchema();
+      const pools = [1, 2, 3, 4].map(() => createPool({ url, maxConnections: 1 }));
+      try {
+        const results = await Promise.all(pools.map((sql) => migrateUp(sql)));
+        expect(results.flat().map((m) => m.version)).toEqual(MIGRATIONS.map((m) => m.version));
+        expect(await tables(schema)).toEqual(TABLES);
+      } finally {
+        await Promise.all(pools.map((sql) => sql.end()));
+      }
+    });
+
+    it("creates the hot-path and retention indexes", async () => {
+      const { schema, sql } = await migrated();
+      try {
+        await migrateUp(sql);
+        const rows = await admin<{ indexname: string }[]>`SELECT indexname FROM pg_indexes WHERE schemaname = ${schema}`;
+        expect(rows.map((r) => r.indexname)).toEqual(
+          expect.arrayContaining([
+            "deliveries_by_pair",
+            "deliveries_by_customer",
+            "deliveries_by_customer_status",
+            "deliveries_by_webhook_status",
+            "deliveries_finished_by_updated",
+            "attempts_by_delivery",
+            "attempts_by_created",
+            "events_unpublished",
+          ]),
+        );
+      } finally {
+        await sql.end();
+      }
+    });
+  });
+
+  describe("hookrelay migrate on PostgreSQL", () => {
+    async function cli(url: string, action: string): Promise<{ code: number; out: string; err: string }> {
+      const child = Bun.spawn(["bun", "src/cli/main.ts", "migrate", action], {
+        cwd: ROOT,
+        env: { ...process.env, DATABASE_URL: url },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+      return { code, out: out.trim(), err: err.trim() };
+    }
+
+    it("reports, applies and reverts the schema of the database in DATABASE_URL", async () => {
+      const { schema, url } = await freshSchema();
+      const pending = await cli(url, "status");
+      expect(pending).toMatchObject({ code: 0, out: "1_init\tpending" });
+      expect(await cli(url, "up")).toMatchObject({ code: 0, out: "applied 1_init" });
+      expect(await tables(schema)).toEqual(TABLES);
+      expect((await cli(url, "up")).out).toBe("nothing to apply");
+      const applied = await cli(url, "status");
+      expect(applied.code).toBe(0);
+      expect(applied.out).toMatch(/^1_init\tapplied \d{4}-\d\d-\d\dT/);
+      expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 1_init" });
+      expect(await tables(schema)).toEqual([]);
+      expect((await cli(url, "down")).out).toBe("nothing to revert");
+    }, 30_000);
+
+    it("fails with a message and exit code 1 when the database cannot be reached", async () => {
+      const result = await cli("postgres://hookrelay@127.0.0.1:1/hookrelay", "status");
+      expect(result.code).toBe(1);
+      expect(result.err).toContain("hookrelay migrate status:");
+    }, 30_000);
+  });
+}
