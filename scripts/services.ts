@@ -4,8 +4,9 @@
  *
  * PostgreSQL and Redis come from Debian's packages (installed with apt-get when absent) and run
  * as private instances, never the Debian cluster. The Kafka broker's jars come from Maven Central
- * once, into `${XDG_CACHE_HOME:-~/.cache}/hookrelay/kafka-<version>/libs`. `up()` is idempotent;
- * `scripts/test.ts` takes a lease with `useServices()` so it stops only what it started.
+ * once, into `${XDG_CACHE_HOME:-~/.cache}/hookrelay/kafka-<version>/libs`. `up()` is idempotent.
+ * `scripts/test.ts` calls `useServices()`: what a test run starts is stopped when the last
+ * test run using it ends, and what `services:up` started stays up.
  */
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
@@ -74,9 +75,16 @@ function logTail(s: ServiceName): string {
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+  try {
+    // A zombie answers kill(0) until someone reaps it, which a container's init may do late;
+    // it is gone once its last thread is (a JVM's threads outlive its main one for a moment).
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    return !(/^State:\s+Z/m.test(status) && /^Threads:\s+1$/m.test(status));
+  } catch {
+    return true;
   }
 }
 /** The pid in `s`'s pid file when that process is alive and really is `s` (pids get reused). */
@@ -95,6 +103,18 @@ function runningPid(s: ServiceName): number | undefined {
     // No /proc: trust the pid file.
   }
   return pid;
+}
+
+/** Starts a server in its own process group, output to its log file, and records its pid. */
+function spawnDetached(s: ServiceName, cmd: string[], cwd: string, logMode: "w" | "a"): void {
+  const out = openSync(logFile(s), logMode);
+  try {
+    const child = Bun.spawn(cmd, { cwd, stdio: ["ignore", out, out], detached: true });
+    child.unref();
+    writeFileSync(pidFile(s), `${child.pid}\n`);
+  } finally {
+    closeSync(out);
+  }
 }
 
 function portAnswers(port: number): Promise<boolean> {
@@ -137,19 +157,20 @@ async function ensurePackages(toStart: ServiceName[], log: Log): Promise<void> {
 // ---------------------------------------------------------------- PostgreSQL
 
 /**
- * Root cannot run postgres: initdb and pg_ctl run as the `postgres` OS user, which must be able to
- * reach the data directory; when the checkout is not traversable by it (say under /root), the
- * data directory goes under the temp dir and `.services/postgres.datadir` remembers where.
+ * Root may not run PostgreSQL: as root, initdb and the server run as the `postgres` OS user
+ * (setpriv execs, so the pid we keep is the postmaster's). That user must reach the data
+ * directory; when it cannot enter the checkout (say one under /root), the data goes to a temp
+ * dir that `.services/postgres.datadir` remembers. The log is a file we open and hand over.
  */
 function postgresDataDir(): string {
   const note = path("postgres.datadir");
   if (existsSync(note)) return readFileSync(note, "utf8").trim();
-  const inRepo = path("postgres");
-  if (!isRoot || Bun.spawnSync(["runuser", "-u", "postgres", "--", "test", "-x", STATE_DIR]).exitCode === 0) return inRepo;
+  if (!isRoot || Bun.spawnSync([...AS_POSTGRES, "test", "-x", STATE_DIR]).exitCode === 0) return path("postgres");
   const dir = mkdtempSync(join(tmpdir(), "hookrelay-postgres-"));
   writeFileSync(note, dir);
   return dir;
 }
+const AS_POSTGRES = isRoot ? ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"] : [];
 
 async function startPostgres(): Promise<void> {
   const bin = postgresBin();
@@ -157,12 +178,9 @@ async function startPostgres(): Promise<void> {
   const dataDir = postgresDataDir();
   rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  writeFileSync(logFile("postgres"), "");
-  const asPostgres = isRoot ? ["runuser", "-u", "postgres", "--"] : [];
-  if (isRoot) await mustRun("chown", ["chown", "postgres:", dataDir, logFile("postgres")]);
-
-  await mustRun("initdb", [...asPostgres, join(bin, "initdb"), "-D", dataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"]);
-  // Throwaway data: durability settings off for speed; TCP on loopback only, no Unix socket.
+  if (isRoot) await mustRun("chown", ["chown", "postgres:", dataDir]);
+  await mustRun("initdb", [...AS_POSTGRES, join(bin, "initdb"), "-D", dataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"], { cwd: dataDir });
+  // Throwaway data: durability off for speed; TCP on loopback only, no Unix socket.
   const conf = [
     `listen_addresses = '${HOST}'`,
     `port = ${PORTS.postgres}`,
@@ -173,12 +191,19 @@ async function startPostgres(): Promise<void> {
     "full_page_writes = off",
   ];
   writeFileSync(join(dataDir, "postgresql.conf"), `\n# scripts/services.ts\n${conf.join("\n")}\n`, { flag: "a" });
-  await mustRun("pg_ctl start", [...asPostgres, join(bin, "pg_ctl"), "-D", dataDir, "-l", logFile("postgres"), "-w", "-t", "60", "start"]);
-  const pid = readFileSync(join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]!;
-  writeFileSync(pidFile("postgres"), `${pid}\n`);
+  spawnDetached("postgres", [...AS_POSTGRES, join(bin, "postgres"), "-D", dataDir], dataDir, "w");
 
   const { default: postgres } = await import("postgres");
-  const sql = postgres({ host: HOST, port: PORTS.postgres, user: "postgres", database: "postgres", max: 1, onnotice: () => {} });
+  const superuser = () => postgres({ host: HOST, port: PORTS.postgres, user: "postgres", database: "postgres", max: 1, connect_timeout: 2, onnotice: () => {} });
+  await waitUntilAnswers("postgres", async () => {
+    const sql = superuser();
+    try {
+      return (await sql`select 1`).length === 1;
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  });
+  const sql = superuser();
   try {
     await sql.unsafe("CREATE ROLE hookrelay LOGIN CREATEDB");
     await sql.unsafe("CREATE DATABASE hookrelay OWNER hookrelay");
@@ -327,14 +352,7 @@ async function startKafka(log: Log): Promise<void> {
   writeFileSync(logFile("kafka"), formatted.out);
   if (formatted.code !== 0) throw new Error(`kafka storage format failed (exit ${formatted.code}); see ${rel(logFile("kafka"))}:\n${logTail("kafka")}`);
 
-  const out = openSync(logFile("kafka"), "a");
-  try {
-    const broker = Bun.spawn([...java, "kafka.Kafka", props], { cwd: dir, stdio: ["ignore", out, out], detached: true });
-    broker.unref();
-    writeFileSync(pidFile("kafka"), `${broker.pid}\n`);
-  } finally {
-    closeSync(out);
-  }
+  spawnDetached("kafka", [...java, "kafka.Kafka", props], dir, "a");
 }
 
 /** A real metadata request, as the app's Kafka client makes it. */
@@ -372,11 +390,11 @@ function seconds(since: number): string {
   return `${((performance.now() - since) / 1000).toFixed(1)} s`;
 }
 
-async function waitUntilAnswers(s: ServiceName): Promise<void> {
+async function waitUntilAnswers(s: ServiceName, answers = SPECS[s].answers): Promise<void> {
   const spec = SPECS[s];
   const deadline = Date.now() + spec.timeoutMs;
   for (;;) {
-    if (await spec.answers().catch(() => false)) return;
+    if (await answers().catch(() => false)) return;
     if (runningPid(s) === undefined) throw new Error(`${s} exited while starting; see ${rel(logFile(s))}:\n${logTail(s)}`);
     if (Date.now() > deadline) throw new Error(`${s} did not answer on ${HOST}:${spec.ports[0]} within ${spec.timeoutMs / 1000} s; see ${rel(logFile(s))}:\n${logTail(s)}`);
     await Bun.sleep(250);
