@@ -21,6 +21,7 @@ import { Dispatcher } from "../services/dispatcher/dispatcher.ts";
 import { gatewayRoutes } from "../services/gateway/routes.ts";
 import { eventRoutes } from "../services/ingest/routes.ts";
 import { observabilityRoutes } from "../services/observability/routes.ts";
+import { startRetention } from "../services/retry/retention.ts";
 import { RetryManager } from "../services/retry/retry-manager.ts";
 import { buildBackends } from "./backends.ts";
 import { VERSION } from "./version.ts";
@@ -58,7 +59,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   const lifecycle = new Lifecycle(log);
   lifecycle.onStop("logger", () => rootLog.flush());
   const metrics = createMetrics();
-  const backends = buildBackends(config, lifecycle, log);
+  const backends = await buildBackends({ config, lifecycle, log, metrics });
   const { store, eventLog, schedule } = backends;
   const clock = systemClock;
 
@@ -115,6 +116,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   };
 
   if (roles.includes("gateway")) await ensureAdmin({ store, log, print }, config.security.admin_password);
+  if (roles.includes("gateway") || roles.includes("ingest")) backends.startProducerUpkeep();
 
   let dispatcher: Dispatcher | undefined;
   if (roles.includes("dispatcher")) {
@@ -147,6 +149,8 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     });
     retry.start();
     lifecycle.onStop("retry manager", () => retry.stop());
+    const stopRetention = startRetention({ store, clock, log }, durationMs(config.database.retention));
+    lifecycle.onStop("retention", stopRetention);
   }
 
   const gauges = setInterval(async () => {

@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { ConfigError, describeConfig, envName, loadConfig, parseConfig } from "./config.ts";
 import { durationMs } from "./duration.ts";
 
+/** The three servers of production mode: one alone is a configuration error. */
+const SERVERS = { DATABASE_URL: "postgres://db/hr", REDIS_URL: "redis://cache:6379", KAFKA_BROKERS: "k:9092" };
 const yaml = (text: string) => ({ path: "/etc/hookrelay/config.yaml", text });
 
 /** The problems a parse reports; fails the test when it does not throw a ConfigError. */
@@ -59,6 +61,10 @@ retry_manager:
   backoff_multiplier: 1.5
 kafka:
   brokers: [k1:9092, k2:9092]
+database:
+  url: postgres://db/hr
+redis:
+  url: redis://cache:6379
 security:
   allow_private_targets: true
 `),
@@ -153,11 +159,11 @@ describe("parseConfig from the environment", () => {
   });
 
   it("splits an array variable on commas and trims the parts", () => {
-    expect(parseConfig({ env: { HOOKRELAY_KAFKA_BROKERS: "a:9092, b:9092 ,," } }).kafka.brokers).toEqual(["a:9092", "b:9092"]);
+    expect(parseConfig({ env: { ...SERVERS, HOOKRELAY_KAFKA_BROKERS: "a:9092, b:9092 ,," } }).kafka.brokers).toEqual(["a:9092", "b:9092"]);
   });
 
   it("reads KAFKA_BROKERS as a comma list", () => {
-    expect(parseConfig({ env: { KAFKA_BROKERS: "k1:9092,k2:9092,k3:9092" } }).kafka.brokers).toEqual(["k1:9092", "k2:9092", "k3:9092"]);
+    expect(parseConfig({ env: { ...SERVERS, KAFKA_BROKERS: "k1:9092,k2:9092,k3:9092" } }).kafka.brokers).toEqual(["k1:9092", "k2:9092", "k3:9092"]);
   });
 
   it("reads the well-known aliases DATABASE_URL, REDIS_URL, HOOKRELAY_DATA_DIR, HOOKRELAY_ADMIN_PASSWORD, HOOKRELAY_ALLOW_PRIVATE_TARGETS", () => {
@@ -165,6 +171,7 @@ describe("parseConfig from the environment", () => {
       env: {
         DATABASE_URL: "postgres://u:p@localhost/hr",
         REDIS_URL: "redis://localhost:6379",
+        KAFKA_BROKERS: "localhost:9092",
         HOOKRELAY_DATA_DIR: "/var/lib/hookrelay",
         HOOKRELAY_ADMIN_PASSWORD: "hunter2hunter2",
         HOOKRELAY_ALLOW_PRIVATE_TARGETS: "true",
@@ -186,6 +193,7 @@ describe("parseConfig from the environment", () => {
         HOOKRELAY_DATABASE_DATA_DIR: "/specific",
         KAFKA_BROKERS: "alias:9092",
         HOOKRELAY_KAFKA_BROKERS: "specific:9092",
+        REDIS_URL: "redis://cache:6379",
       },
     });
     expect(config.database.url).toBe("postgres://specific/db");
@@ -355,6 +363,21 @@ describe("hookrelay CLI with bad configuration", () => {
     } finally {
       rmSync(cwd, { recursive: true, force: true });
     }
+  });
+});
+
+describe("production mode", () => {
+  it("needs PostgreSQL, Redis and Kafka together, naming what is set", () => {
+    let problems: string[] = [];
+    try {
+      parseConfig({ env: { DATABASE_URL: "postgres://db/hr", KAFKA_BROKERS: "k:9092" } });
+    } catch (err) {
+      problems = (err as ConfigError).problems;
+    }
+    expect(problems).toEqual([
+      "production mode needs database.url, redis.url and kafka.brokers together (DATABASE_URL, REDIS_URL, KAFKA_BROKERS); only database.url, kafka.brokers are set",
+    ]);
+    expect(() => parseConfig({ env: SERVERS })).not.toThrow();
   });
 });
 

@@ -48,6 +48,8 @@ export const ConfigSchema = Type.Object(
       topic: Str("hookrelay.events", "event topic"),
       partitions: Int(12, 1, "partitions when the topic is created"),
       consumer_group: Str("hookrelay-dispatchers", "dispatchers' consumer group"),
+      produce_timeout: Duration("5s", "how long ingest waits for Kafka before leaving an accepted event to the outbox"),
+      republish_after: Duration("10s", "an accepted event not yet in Kafka after this long is sent again from the outbox"),
     }),
     security: section({
       jwt_secret: Str("", "HS256 signing secret (≥32 chars); empty = generated once and kept in the store"),
@@ -204,6 +206,12 @@ export function parseConfig(sources: ConfigSources): Config {
 
 function crossFieldProblems(config: Config): string[] {
   const problems: string[] = [];
+  const production = { "database.url": config.database.url !== "", "redis.url": config.redis.url !== "", "kafka.brokers": config.kafka.brokers.length > 0 };
+  const set = Object.entries(production).filter(([, on]) => on).map(([key]) => key);
+  if (set.length > 0 && set.length < 3)
+    problems.push(
+      `production mode needs database.url, redis.url and kafka.brokers together (DATABASE_URL, REDIS_URL, KAFKA_BROKERS); only ${set.join(", ")} ${set.length === 1 ? "is" : "are"} set`,
+    );
   const secret = config.security.jwt_secret;
   if (secret !== "" && secret.length < 32) problems.push("security.jwt_secret: must be at least 32 characters (or empty to generate one)");
   if (config.dispatcher.max_in_flight_per_webhook > config.dispatcher.max_in_flight)

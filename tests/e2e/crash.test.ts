@@ -50,7 +50,7 @@ describe("durability", () => {
       return page.body.data.length === 1000;
     }, 20_000, 100);
     hr.proc.kill(9);
-  });
+  }, 90_000);
 
   it("on SIGTERM stops intake, drains in-flight deliveries, exits 0, and delivers the rest after restart", async () => {
     const receiver = startReceiver();
@@ -83,5 +83,5 @@ describe("durability", () => {
     expect(receiver.received.length).toBe(200); // a graceful stop records what finished: no duplicates
     console.log(`SIGTERM: exited 0 in ${tookMs} ms with ${beforeRestart}/200 delivered; the rest after restart`);
     hr.proc.kill(9);
-  });
+  }, 90_000);
 });

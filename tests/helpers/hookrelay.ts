@@ -3,8 +3,12 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import { setDefaultTimeout } from "bun:test";
 import { ROLES, compose } from "../../src/cli/compose.ts";
 import { parseConfig } from "../../src/platform/config.ts";
+
+// Tests over real processes and sockets wait on real time; on a loaded 2-core machine 5 s is too tight.
+setDefaultTimeout(60_000);
 
 export const ADMIN_PASSWORD = "test-admin-password";
 

@@ -1,0 +1,213 @@
+/**
+ * @module A dispatcher's membership in the Kafka consumer group. Messages are buffered
+ * (bounded; the stream pauses when full) and handed out by `poll`; per partition, the
+ * committed offset only moves past events that are all finished (AckTracker), so a
+ * dispatcher that dies leaves every unfinished event to the next owner of its partitions.
+ */
+import {
+  Consumer,
+  ListOffsetTimestamps,
+  type Message,
+  type MessagesStream,
+  MessagesStreamFallbackModes,
+  MessagesStreamModes,
+  stringDeserializers,
+} from "@platformatic/kafka";
+import type { EventConsumer, LoggedEvent } from "../../domain/ports.ts";
+import type { Logger } from "../../platform/logger.ts";
+import { AckTracker } from "../ack-tracker.ts";
+import { decodeEvent } from "./codec.ts";
+
+type StringMessage = Message<string, string, string, string>;
+
+export interface KafkaConsumerOptions {
+  brokers: string[];
+  topic: string;
+  group: string;
+  clientId: string;
+}
+
+/** Buffer bounds: the stream pauses above HIGH and resumes below LOW. */
+const HIGH = 4096;
+const LOW = 1024;
+const RESTART_DELAY_MS = 1000;
+
+interface Partition {
+  tracker: AckTracker;
+  /** Each handed-out message's commit, by offset, in increasing order. */
+  commits: Map<number, () => unknown>;
+}
+
+export class KafkaConsumer implements EventConsumer {
+  private readonly consumer: Consumer<string, string, string, string>;
+  private stream: MessagesStream<string, string, string, string> | undefined;
+  private starting: Promise<void> | undefined;
+  private buffer: StringMessage[] = [];
+  private partitions = new Map<number, Partition>();
+  /** Which assignment generation an event came from; acks of an older one are ignored. */
+  private readonly generationOf = new WeakMap<LoggedEvent, number>();
+  private generation = 0;
+  private waiter: (() => void) | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly options: KafkaConsumerOptions,
+    private readonly log: Logger,
+  ) {
+    this.consumer = new Consumer({
+      clientId: `${options.clientId}-consumer`,
+      bootstrapBrokers: options.brokers,
+      groupId: options.group,
+      deserializers: stringDeserializers,
+      autocommit: false,
+      maxWaitTime: 500,
+      // A dispatcher that dies is noticed within the session timeout; its partitions move on.
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      rebalanceTimeout: 30_000,
+      retries: 3,
+      retryDelay: 500,
+    });
+    // A new assignment: what was buffered may belong to partitions now owned by another member.
+    this.consumer.on("consumer:group:rebalance", () => this.newGeneration());
+    this.consumer.on("consumer:group:join", () => this.newGeneration());
+  }
+
+  private newGeneration(): void {
+    this.generation++;
+    this.buffer = [];
+    this.partitions = new Map();
+  }
+
+  private start(): Promise<void> {
+    this.starting ??= (async () => {
+      const stream = await this.consumer.consume({
+        topics: [this.options.topic],
+        mode: MessagesStreamModes.COMMITTED,
+        fallbackMode: MessagesStreamFallbackModes.EARLIEST,
+      });
+      this.stream = stream;
+      stream.on("data", (message: StringMessage) => {
+        this.buffer.push(message);
+        if (this.buffer.length >= HIGH) stream.pause();
+        this.wake();
+      });
+      stream.on("error", (err) => {
+        this.log.warn({ err }, "kafka consumer stream failed; starting a new one");
+        this.restart();
+      });
+    })().catch((err) => {
+      this.log.warn({ err }, "kafka consumer could not start; trying again");
+      this.restart();
+    });
+    return this.starting;
+  }
+
+  private restart(): void {
+    if (this.closed) return;
+    const old = this.stream;
+    this.stream = undefined;
+    this.newGeneration();
+    void old?.close().catch(() => {});
+    setTimeout(() => {
+      this.starting = undefined;
+      if (!this.closed) void this.start();
+    }, RESTART_DELAY_MS);
+  }
+
+  private wake(): void {
+    const wake = this.waiter;
+    this.waiter = undefined;
+    wake?.();
+  }
+
+  async poll(max: number, waitMs: number): Promise<LoggedEvent[]> {
+    if (!this.stream) await this.start();
+    if (this.buffer.length === 0 && waitMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, waitMs);
+        this.waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    const taken = this.buffer.splice(0, max);
+    if (this.buffer.length < LOW && this.stream?.isPaused()) this.stream.resume();
+    const events: LoggedEvent[] = [];
+    for (const message of taken) {
+      const event = this.toEvent(message);
+      if (event) events.push(event);
+    }
+    return events;
+  }
+
+  private toEvent(message: StringMessage): LoggedEvent | undefined {
+    const offset = Number(message.offset);
+    let partition = this.partitions.get(message.partition);
+    if (!partition) {
+      partition = { tracker: new AckTracker(offset - 1), commits: new Map() };
+      this.partitions.set(message.partition, partition);
+    }
+    partition.tracker.track(offset);
+    partition.commits.set(offset, () => message.commit());
+    let event: LoggedEvent;
+    try {
+      event = { ...decodeEvent(message.value), position: offset, partition: message.partition };
+    } catch (err) {
+      // Not ours to deliver; step over it so it cannot block the partition.
+      this.log.error({ err, partition: message.partition, offset }, "skipping a kafka message that is not an event");
+      this.finish(message.partition, offset);
+      return undefined;
+    }
+    this.generationOf.set(event, this.generation);
+    return event;
+  }
+
+  ack(event: LoggedEvent): void {
+    if (this.generationOf.get(event) !== this.generation) return; // its partition may belong to another member now
+    this.finish(event.partition, event.position);
+  }
+
+  private finish(partitionNumber: number, offset: number): void {
+    const partition = this.partitions.get(partitionNumber);
+    const committed = partition?.tracker.finish(offset);
+    if (!partition || committed === null || committed === undefined) return;
+    const commit = partition.commits.get(committed);
+    for (const key of partition.commits.keys()) {
+      if (key > committed) break;
+      partition.commits.delete(key);
+    }
+    Promise.resolve(commit?.()).catch((err) => this.log.warn({ err, partition: partitionNumber, offset: committed }, "kafka offset commit failed; events may be read again"));
+  }
+
+  /**
+   * Events in the topic past the group's committed offsets, over every partition (owned by
+   * this member or not); for the partitions it owns, its own finished position counts even
+   * before the broker has the commit.
+   */
+  async lag(): Promise<number> {
+    const topic = this.options.topic;
+    const [ends, starts] = await Promise.all([
+      this.consumer.listOffsets({ topics: [topic], timestamp: ListOffsetTimestamps.LATEST }),
+      this.consumer.listOffsets({ topics: [topic], timestamp: ListOffsetTimestamps.EARLIEST }),
+    ]);
+    const end = ends.get(topic) ?? [];
+    const committed = (await this.consumer.listCommittedOffsets({ topics: [{ topic, partitions: end.map((_, p) => p) }] })).get(topic) ?? [];
+    let total = 0;
+    end.forEach((last, p) => {
+      let position = committed[p] !== undefined && committed[p]! >= 0n ? Number(committed[p]) : Number(starts.get(topic)?.[p] ?? 0n);
+      const local = this.partitions.get(p);
+      if (local) position = Math.max(position, local.tracker.position + 1);
+      total += Math.max(0, Number(last) - position);
+    });
+    return total;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wake();
+    await this.stream?.close().catch((err) => this.log.warn({ err }, "closing the kafka stream failed"));
+    await this.consumer.close(true).catch((err) => this.log.warn({ err }, "closing the kafka consumer failed"));
+  }
+}

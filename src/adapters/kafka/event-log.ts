@@ -1,0 +1,126 @@
+/**
+ * @module The EventLog port on Kafka. Accepting an event = storing it in the outbox
+ * (durable, deduplicated) and producing it (idempotent producer, acks=all); what could not
+ * be produced is produced again from the outbox, so nothing accepted is lost while Kafka
+ * is away. Readers are one consumer group of dispatchers.
+ */
+import { Admin, Producer, ProduceAcks, stringSerializers } from "@platformatic/kafka";
+import type { Event } from "../../domain/model.ts";
+import type { AppendOutcome, EventConsumer, EventLog, Pingable } from "../../domain/ports.ts";
+import type { Logger } from "../../platform/logger.ts";
+import type { Metrics } from "../../platform/metrics.ts";
+import { encodeEvent, messageKey } from "./codec.ts";
+import { KafkaConsumer } from "./consumer.ts";
+
+/** Where accepted events wait until Kafka has them; it also answers "seen before?". */
+export interface EventOutbox extends Pingable {
+  /** Stores new events durably; an event seen before (customer, id) is a duplicate and not stored again. */
+  record(events: Event[]): Promise<AppendOutcome[]>;
+  markPublished(events: Event[]): Promise<void>;
+  /** Events recorded before `before` and not yet published, oldest first. */
+  unpublished(before: number, limit: number): Promise<Event[]>;
+}
+
+export interface KafkaOptions {
+  brokers: string[];
+  topic: string;
+  partitions: number;
+  clientId: string;
+  /** How long a send may take before the event is left to the republisher. */
+  produceTimeoutMs: number;
+  /** An unpublished event older than this is produced again. */
+  republishAfterMs: number;
+}
+
+const REPUBLISH_EVERY_MS = 1000;
+const REPUBLISH_BATCH = 500;
+
+export class KafkaEventLog implements EventLog {
+  private readonly producer: Producer<string, string, string, string>;
+  private readonly admin: Admin;
+  private republisher: Timer | undefined;
+  private republishing = false;
+
+  constructor(
+    private readonly options: KafkaOptions,
+    private readonly outbox: EventOutbox,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    const base = { bootstrapBrokers: options.brokers, timeout: options.produceTimeoutMs, retries: 2, retryDelay: 250 };
+    this.producer = new Producer({
+      ...base,
+      clientId: `${options.clientId}-producer`,
+      idempotent: true,
+      acks: ProduceAcks.ALL,
+      serializers: stringSerializers,
+    });
+    this.admin = new Admin({ ...base, clientId: `${options.clientId}-admin` });
+  }
+
+  /** Creates the topic with the configured partitions when it does not exist. */
+  async ensureTopic(): Promise<void> {
+    const topics = await this.admin.listTopics();
+    if (topics.includes(this.options.topic)) return;
+    try {
+      await this.admin.createTopics({ topics: [this.options.topic], partitions: this.options.partitions, replicas: -1 });
+      this.log.info({ topic: this.options.topic, partitions: this.options.partitions }, "kafka topic created");
+    } catch (err) {
+      // Another process created it in between.
+      if (!JSON.stringify(err, Object.getOwnPropertyNames(err as object)).includes("TOPIC_ALREADY_EXISTS")) throw err;
+    }
+  }
+
+  /** Produces what the outbox still holds, every second, until `close`. */
+  startRepublishing(): void {
+    this.republisher ??= setInterval(() => void this.republish(), REPUBLISH_EVERY_MS);
+  }
+
+  async ping(): Promise<void> {
+    await this.admin.metadata({ topics: [this.options.topic], forceUpdate: true });
+  }
+
+  async append(events: Event[]): Promise<AppendOutcome[]> {
+    const outcomes = await this.outbox.record(events);
+    const accepted = events.filter((_, i) => outcomes[i] === "accepted");
+    // Durable in the outbox already: a failed send only delays the event until the republisher's turn.
+    await this.publish(accepted).catch((err) => this.log.warn({ err, events: accepted.length }, "kafka send failed; the outbox will send again"));
+    return outcomes;
+  }
+
+  private async publish(events: Event[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.producer.send({
+      messages: events.map((event) => ({ topic: this.options.topic, key: messageKey(event), value: encodeEvent(event) })),
+    });
+    this.metrics.kafkaProduced.inc(events.length);
+    await this.outbox.markPublished(events);
+  }
+
+  private async republish(): Promise<void> {
+    if (this.republishing) return;
+    this.republishing = true;
+    try {
+      for (;;) {
+        const stale = await this.outbox.unpublished(Date.now() - this.options.republishAfterMs, REPUBLISH_BATCH);
+        if (stale.length === 0) break;
+        await this.publish(stale);
+        this.log.info({ events: stale.length }, "outbox events sent to kafka");
+        if (stale.length < REPUBLISH_BATCH) break;
+      }
+    } catch (err) {
+      this.log.warn({ err }, "outbox republish failed; trying again");
+    } finally {
+      this.republishing = false;
+    }
+  }
+
+  consumer(group: string): EventConsumer {
+    return new KafkaConsumer({ brokers: this.options.brokers, topic: this.options.topic, group, clientId: this.options.clientId }, this.log);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.republisher);
+    await Promise.allSettled([this.producer.close(), this.admin.close()]);
+  }
+}
