@@ -8,7 +8,7 @@ import { anyTarget, publicTargetsOnly } from "../adapters/http/target-guard.ts";
 import type { Clock } from "../domain/ports.ts";
 import type { RetryPolicy } from "../domain/retry-policy.ts";
 import { SigningKeys } from "../domain/signature.ts";
-import type { Config } from "../platform/config.ts";
+import { type Config, backendProblem } from "../platform/config.ts";
 import { durationMs } from "../platform/duration.ts";
 import { type HttpApp, type Listening, createHttpApp, listen } from "../platform/http.ts";
 import { Lifecycle } from "../platform/lifecycle.ts";
@@ -59,6 +59,8 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   const lifecycle = new Lifecycle(log);
   lifecycle.onStop("logger", () => rootLog.flush());
   const metrics = createMetrics();
+  const problem = backendProblem(config);
+  if (problem) throw new StartupError(problem);
   const backends = await buildBackends({ config, lifecycle, log, metrics });
   const { store, eventLog, schedule } = backends;
   const clock = systemClock;

@@ -206,12 +206,6 @@ export function parseConfig(sources: ConfigSources): Config {
 
 function crossFieldProblems(config: Config): string[] {
   const problems: string[] = [];
-  const production = { "database.url": config.database.url !== "", "redis.url": config.redis.url !== "", "kafka.brokers": config.kafka.brokers.length > 0 };
-  const set = Object.entries(production).filter(([, on]) => on).map(([key]) => key);
-  if (set.length > 0 && set.length < 3)
-    problems.push(
-      `production mode needs database.url, redis.url and kafka.brokers together (DATABASE_URL, REDIS_URL, KAFKA_BROKERS); only ${set.join(", ")} ${set.length === 1 ? "is" : "are"} set`,
-    );
   const secret = config.security.jwt_secret;
   if (secret !== "" && secret.length < 32) problems.push("security.jwt_secret: must be at least 32 characters (or empty to generate one)");
   if (config.dispatcher.max_in_flight_per_webhook > config.dispatcher.max_in_flight)
@@ -221,6 +215,17 @@ function crossFieldProblems(config: Config): string[] {
   if (durationMs(config.retry_manager.lease) <= durationMs(config.dispatcher.http_timeout))
     problems.push("retry_manager.lease: must be longer than dispatcher.http_timeout, or a slow attempt's retry is claimed twice");
   return problems;
+}
+
+/**
+ * Running roles needs the embedded backends (no server configured) or all three servers;
+ * `hookrelay migrate` needs only the database. Returns the problem, or null.
+ */
+export function backendProblem(config: Config): string | null {
+  const production = { "database.url": config.database.url !== "", "redis.url": config.redis.url !== "", "kafka.brokers": config.kafka.brokers.length > 0 };
+  const set = Object.entries(production).filter(([, on]) => on).map(([key]) => key);
+  if (set.length === 0 || set.length === 3) return null;
+  return `production mode needs database.url, redis.url and kafka.brokers together (DATABASE_URL, REDIS_URL, KAFKA_BROKERS); only ${set.join(", ")} ${set.length === 1 ? "is" : "are"} set`;
 }
 
 /** Reads `HOOKRELAY_CONFIG` (or `./config.yaml` when present) and the process environment. */

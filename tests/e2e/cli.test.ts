@@ -27,6 +27,14 @@ describe("hookrelay CLI", () => {
     expect(err).toContain("migrate up|down|status");
   });
 
+  it("refuses to start roles with only part of the production servers configured", () => {
+    const { code, err } = run(["bun", "src/cli/main.ts", "all"], { HOOKRELAY_DATA_DIR: tempDir(), DATABASE_URL: "postgres://db/hr" });
+    expect(code).toBe(1);
+    expect(err.trim()).toBe(
+      "hookrelay: production mode needs database.url, redis.url and kafka.brokers together (DATABASE_URL, REDIS_URL, KAFKA_BROKERS); only database.url is set",
+    );
+  });
+
   it("applies, reports and reverts migrations", () => {
     const env = { HOOKRELAY_DATA_DIR: tempDir() };
     expect(run(["bun", "src/cli/main.ts", "migrate", "status"], env).out).toContain("1_init\tpending");

@@ -1,0 +1,90 @@
+/**
+ * @module Runs the EventLog contract on Kafka (a real KRaft broker) with its PostgreSQL
+ * outbox, plus what only Kafka has: partitions shared by a consumer group, and the outbox
+ * sending again what Kafka did not take.
+ */
+import { describe, expect, it } from "bun:test";
+import { KafkaEventLog } from "../../src/adapters/kafka/event-log.ts";
+import { createPool } from "../../src/adapters/postgres/client.ts";
+import { migrateUp } from "../../src/adapters/postgres/migrations.ts";
+import { PostgresOutbox } from "../../src/adapters/postgres/outbox.ts";
+import { createLogger } from "../../src/platform/logger.ts";
+import { createMetrics } from "../../src/platform/metrics.ts";
+import { TEST_DATABASE_URL, TEST_KAFKA_BROKERS, freshTopic, requireServices, schemaFactory } from "../helpers/services.ts";
+import { describeEventLogContract, makeEvent } from "./event-log.contract.ts";
+
+if (requireServices("Kafka event log", { HOOKRELAY_TEST_DATABASE_URL: TEST_DATABASE_URL, HOOKRELAY_TEST_KAFKA_BROKERS: TEST_KAFKA_BROKERS })) {
+  const freshSchema = schemaFactory(TEST_DATABASE_URL!);
+  const log = createLogger("silent");
+
+  /** A Kafka log on a new topic with `partitions`, its outbox in a new schema. */
+  async function kafkaLog(partitions = 3, republishAfterMs = 60_000) {
+    const { url } = await freshSchema();
+    const sql = createPool({ url, maxConnections: 4 });
+    await migrateUp(sql);
+    const eventLog = new KafkaEventLog(
+      { brokers: TEST_KAFKA_BROKERS!, topic: freshTopic(), partitions, clientId: "hr-test", produceTimeoutMs: 5_000, republishAfterMs },
+      new PostgresOutbox(sql),
+      log,
+      createMetrics(),
+    );
+    await eventLog.ensureTopic();
+    return {
+      log: eventLog,
+      sql,
+      close: async () => {
+        await eventLog.close();
+        await sql.end();
+      },
+    };
+  }
+
+  describeEventLogContract("kafka", () => kafkaLog());
+
+  describe("Kafka event log", () => {
+    it("spreads customers over partitions and keeps one customer's events in one partition, in order", async () => {
+      const fixture = await kafkaLog(4);
+      const consumer = fixture.log.consumer("g-order");
+      try {
+        const events = Array.from({ length: 200 }, (_, i) => makeEvent(`cust-${i % 10}`, `e-${i}`));
+        await fixture.log.append(events);
+        const read = [];
+        for (let round = 0; round < 40 && read.length < 200; round++) read.push(...(await consumer.poll(200, 250)));
+        expect(read).toHaveLength(200);
+        const partitionsOf = new Map<string, Set<number>>();
+        for (const e of read) partitionsOf.set(e.customerId, (partitionsOf.get(e.customerId) ?? new Set()).add(e.partition));
+        for (const partitions of partitionsOf.values()) expect(partitions.size).toBe(1);
+        expect(new Set(read.map((e) => e.partition)).size).toBeGreaterThan(1);
+        for (const customer of partitionsOf.keys()) {
+          const ids = read.filter((e) => e.customerId === customer).map((e) => Number(e.id.slice(2)));
+          expect(ids).toEqual([...ids].sort((a, b) => a - b));
+        }
+      } finally {
+        await consumer.close();
+        await fixture.close();
+      }
+    });
+
+    it("sends again from the outbox what was accepted but never reached Kafka", async () => {
+      const fixture = await kafkaLog(1, 100);
+      const consumer = fixture.log.consumer("g-outbox");
+      try {
+        // As if ingest stored the event and died before producing it.
+        const orphan = makeEvent("c", "orphan");
+        await new PostgresOutbox(fixture.sql).record([orphan]);
+        expect(await fixture.log.append([orphan])).toEqual(["duplicate"]);
+        fixture.log.startRepublishing();
+        const read = [];
+        for (let round = 0; round < 40 && read.length === 0; round++) read.push(...(await consumer.poll(10, 250)));
+        expect(read.map((e) => e.id)).toEqual(["orphan"]);
+        // Marked published once Kafka has it (the mark may land just after the consumer sees it).
+        const published = async () => (await fixture.sql<{ published_at: number | null }[]>`SELECT published_at FROM events WHERE id = 'orphan'`)[0]!.published_at;
+        for (let round = 0; round < 40 && (await published()) === null; round++) await Bun.sleep(50);
+        expect(await published()).not.toBeNull();
+      } finally {
+        await consumer.close();
+        await fixture.close();
+      }
+    });
+  });
+}
