@@ -42,21 +42,25 @@ if (requireServices("Kafka event log", { HOOKRELAY_TEST_DATABASE_URL: TEST_DATAB
   describeEventLogContract("kafka", () => kafkaLog());
 
   describe("Kafka event log", () => {
-    it("spreads customers over partitions and keeps one customer's events in one partition, in order", async () => {
+    it("spreads (customer, type) keys over partitions and keeps each key's events in one partition, in order", async () => {
       const fixture = await kafkaLog(4);
       const consumer = fixture.log.consumer("g-order");
       try {
-        const events = Array.from({ length: 200 }, (_, i) => makeEvent(`cust-${i % 10}`, `e-${i}`));
+        const events = Array.from({ length: 200 }, (_, i) => makeEvent(`cust-${i % 4}`, `e-${i}`, `type.${i % 5}`));
         await fixture.log.append(events);
         const read = [];
         for (let round = 0; round < 40 && read.length < 200; round++) read.push(...(await consumer.poll(200, 250)));
         expect(read).toHaveLength(200);
+        const keyOf = (e: { customerId: string; type: string }) => `${e.customerId}/${e.type}`;
         const partitionsOf = new Map<string, Set<number>>();
-        for (const e of read) partitionsOf.set(e.customerId, (partitionsOf.get(e.customerId) ?? new Set()).add(e.partition));
+        for (const e of read) partitionsOf.set(keyOf(e), (partitionsOf.get(keyOf(e)) ?? new Set()).add(e.partition));
+        expect(partitionsOf.size).toBe(20);
         for (const partitions of partitionsOf.values()) expect(partitions.size).toBe(1);
         expect(new Set(read.map((e) => e.partition)).size).toBeGreaterThan(1);
-        for (const customer of partitionsOf.keys()) {
-          const ids = read.filter((e) => e.customerId === customer).map((e) => Number(e.id.slice(2)));
+        // One customer's types spread too, so a single large customer scales out.
+        expect(new Set(read.filter((e) => e.customerId === "cust-0").map((e) => e.partition)).size).toBeGreaterThan(1);
+        for (const key of partitionsOf.keys()) {
+          const ids = read.filter((e) => keyOf(e) === key).map((e) => Number(e.id.slice(2)));
           expect(ids).toEqual([...ids].sort((a, b) => a - b));
         }
       } finally {

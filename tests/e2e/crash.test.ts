@@ -2,6 +2,7 @@
 import { afterAll, describe, expect, it } from "bun:test";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { childInstance } from "../helpers/process.ts";
+import { MODES, modeEnv } from "../helpers/modes.ts";
 import { type Receiver, startReceiver } from "../helpers/receiver.ts";
 
 const receivers: Receiver[] = [];
@@ -16,12 +17,12 @@ function distinctIds(receiver: Receiver, path: string): Set<string> {
   return new Set(receiver.received.filter((r) => r.path === path).map((r) => r.headers["webhook-id"]!));
 }
 
-describe("durability", () => {
+describe.each(MODES)("durability (%s)", (mode) => {
   it("delivers every accepted event after a kill -9 during delivery of 1,000 events", async () => {
     const receiver = startReceiver();
     receivers.push(receiver);
     receiver.onPath("/sink", () => Bun.sleep(5).then(() => new Response("ok")));
-    const hr = childInstance();
+    const hr = childInstance(await modeEnv(mode));
     children.push(hr);
     await hr.start();
     const api = client(hr.gateway, await adminToken(hr.gateway));
@@ -43,7 +44,7 @@ describe("durability", () => {
     await waitFor("all 1,000 events after restart", () => distinctIds(receiver, "/sink").size === 1000, 60_000);
     await Bun.sleep(300);
     const duplicates = receiver.received.length - distinctIds(receiver, "/sink").size;
-    console.log(`kill -9: ${beforeRestart} delivered before the kill, 1000 after restart, ${duplicates} duplicates`);
+    console.log(`kill -9 (${mode}): ${beforeRestart} delivered before the kill, 1000 after restart, ${duplicates} duplicates`);
     const api2 = client(hr.gateway, await adminToken(hr.gateway));
     await waitFor("every delivery recorded succeeded", async () => {
       const page = await api2("GET", "/api/v1/deliveries?status=succeeded&limit=1000");
@@ -56,7 +57,7 @@ describe("durability", () => {
     const receiver = startReceiver();
     receivers.push(receiver);
     receiver.onPath("/slow", () => Bun.sleep(100).then(() => new Response("ok")));
-    const hr = childInstance({ HOOKRELAY_DISPATCHER_SHUTDOWN_TIMEOUT: "5s", HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "info" });
+    const hr = childInstance({ ...(await modeEnv(mode)), HOOKRELAY_DISPATCHER_SHUTDOWN_TIMEOUT: "5s", HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "info" });
     children.push(hr);
     await hr.start();
     const api = client(hr.gateway, await adminToken(hr.gateway));
@@ -81,7 +82,7 @@ describe("durability", () => {
     await waitFor("all 200 after restart", () => distinctIds(receiver, "/slow").size === 200, 60_000);
     await Bun.sleep(300);
     expect(receiver.received.length).toBe(200); // a graceful stop records what finished: no duplicates
-    console.log(`SIGTERM: exited 0 in ${tookMs} ms with ${beforeRestart}/200 delivered; the rest after restart`);
+    console.log(`SIGTERM (${mode}): exited 0 in ${tookMs} ms with ${beforeRestart}/200 delivered; the rest after restart`);
     hr.proc.kill(9);
   }, 90_000);
 });

@@ -49,3 +49,22 @@ export function schemaFactory(baseUrl: string): () => Promise<{ schema: string; 
 export function freshTopic(prefix = "hr-test"): string {
   return `${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
 }
+
+/**
+ * Environment for hookrelay on the real servers, isolated from every other test: its own
+ * PostgreSQL schema, Redis key prefix, Kafka topic and consumer group.
+ */
+export async function productionEnv(freshSchema: () => Promise<{ url: string }>): Promise<Record<string, string>> {
+  const { url } = await freshSchema();
+  const id = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  return {
+    DATABASE_URL: url,
+    REDIS_URL: TEST_REDIS_URL!,
+    KAFKA_BROKERS: TEST_KAFKA_BROKERS!.join(","),
+    HOOKRELAY_REDIS_KEY_PREFIX: `hr-test-${id}:`,
+    HOOKRELAY_KAFKA_TOPIC: `hr-test-${id}`,
+    HOOKRELAY_KAFKA_PARTITIONS: "4",
+    HOOKRELAY_KAFKA_CONSUMER_GROUP: `hr-test-${id}`,
+    HOOKRELAY_KAFKA_REPUBLISH_AFTER: "2s",
+  };
+}

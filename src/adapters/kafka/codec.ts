@@ -1,12 +1,13 @@
-/** @module How an event travels as a Kafka message: keyed by customer, the event as JSON. */
+/** @module How an event travels as a Kafka message: keyed by customer and type, the event as JSON. */
 import type { Event } from "../../domain/model.ts";
 
 /**
- * The key: one customer's events land on one partition, so each webhook (which belongs to
- * one customer) sees its events in the order they were accepted.
+ * The key: a customer's events of one type land on one partition, in the order they were
+ * accepted, so a webhook reads each type it subscribes to in order; a customer's different
+ * types spread over partitions, so one large customer still scales out over dispatchers.
  */
 export function messageKey(event: Event): string {
-  return event.customerId;
+  return `${event.customerId}\u0000${event.type}`;
 }
 
 export function encodeEvent(event: Event): string {
