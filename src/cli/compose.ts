@@ -157,7 +157,10 @@ export async function compose(roles: readonly Role[], config: Config, options: C
 
   const gauges = setInterval(async () => {
     try {
-      if (dispatcher) metrics.eventLogLag.set(await dispatcher.lag());
+      if (dispatcher) {
+        metrics.assignedPartitions.set(dispatcher.assignedPartitions());
+        metrics.eventLogLag.set(await dispatcher.lag());
+      }
       if (roles.includes("retry")) metrics.retryQueueDepth.set(await schedule.depth());
     } catch (err) {
       log.warn({ err }, "could not refresh gauges");

@@ -127,6 +127,8 @@ export interface EventConsumer {
   ack(event: LoggedEvent): void;
   /** Events appended but not yet finished by this group. */
   lag(): Promise<number>;
+  /** Partitions this reader owns now (0 while it joins or after it lost them; 1 for an unpartitioned log). */
+  assignedPartitions(): number;
   /** Commits what is finished and stops; unfinished events are read again by the next consumer. */
   close(): Promise<void>;
 }

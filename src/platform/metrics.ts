@@ -14,6 +14,7 @@ export interface Metrics {
   eventsIngested: Counter<"outcome">;
   kafkaProduced: Counter;
   eventLogLag: Gauge;
+  assignedPartitions: Gauge;
   retryQueueDepth: Gauge;
   inFlight: Gauge;
 }
@@ -67,6 +68,7 @@ export function createMetrics(): Metrics {
     }),
     kafkaProduced: new Counter({ name: "webhook_kafka_messages_produced_total", help: "Messages produced to Kafka", registers }),
     eventLogLag: new Gauge({ name: "webhook_event_log_lag", help: "Events appended but not yet finished by the dispatchers", registers }),
+    assignedPartitions: new Gauge({ name: "webhook_event_log_partitions_assigned", help: "Event log partitions this dispatcher owns", registers }),
     retryQueueDepth: new Gauge({ name: "webhook_retry_queue_depth", help: "Deliveries waiting on the retry schedule", registers }),
     inFlight: new Gauge({ name: "webhook_deliveries_in_flight", help: "Webhook requests in flight in this process", registers }),
   };

@@ -204,6 +204,11 @@ export class KafkaConsumer implements EventConsumer {
     return total;
   }
 
+  assignedPartitions(): number {
+    if (!this.stream) return 0;
+    return (this.consumer.assignments ?? []).filter((a) => a.topic === this.options.topic).reduce((n, a) => n + a.partitions.length, 0);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.wake();

@@ -124,6 +124,10 @@ class SqliteConsumer implements EventConsumer {
     return row?.n ?? 0;
   }
 
+  assignedPartitions(): number {
+    return 1;
+  }
+
   async close(): Promise<void> {
     this.commit();
   }

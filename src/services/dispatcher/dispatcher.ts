@@ -54,6 +54,11 @@ export class Dispatcher {
     return this.consumer?.lag() ?? Promise.resolve(0);
   }
 
+  /** Partitions of the log this dispatcher owns now. */
+  assignedPartitions(): number {
+    return this.consumer?.assignedPartitions() ?? 0;
+  }
+
   private async run(): Promise<void> {
     const consumer = this.consumer!;
     while (this.running) {
