@@ -13,37 +13,18 @@ import type { Delivery, DeliveryStatus } from "../../src/domain/model.ts";
 import type { AttemptRecord } from "../../src/domain/ports.ts";
 import { makeEvent, T0 } from "./event-log.contract.ts";
 import { describeStoreContract, makeWebhook } from "./store.contract.ts";
+import { requireServices, schemaFactory } from "../helpers/services.ts";
 
 const BASE_URL = process.env.HOOKRELAY_TEST_DATABASE_URL;
 const ROOT = resolve(import.meta.dir, "../..");
 const TABLES = ["attempts", "customers", "deliveries", "events", "settings", "users", "webhooks"];
 
-if (!BASE_URL) {
-  describe("PostgreSQL", () => {
-    it("needs HOOKRELAY_TEST_DATABASE_URL", () => {
-      throw new Error(
-        "HOOKRELAY_TEST_DATABASE_URL is not set: run `bun run services:up` and set it to the DATABASE_URL it prints " +
-          "(postgres://hookrelay@127.0.0.1:54329/hookrelay), or use `bun run test`, which does both",
-      );
-    });
-  });
-} else {
-  describePostgres(BASE_URL);
-}
+if (requireServices("PostgreSQL", { HOOKRELAY_TEST_DATABASE_URL: BASE_URL })) describePostgres(BASE_URL!);
 
 function describePostgres(baseUrl: string): void {
   const admin = createPool({ url: baseUrl, maxConnections: 2 });
-  const schemas: string[] = [];
-
-  /** A new empty schema and a URL whose connections work in it. */
-  async function freshSchema(): Promise<{ schema: string; url: string }> {
-    const schema = `hr_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
-    await admin`CREATE SCHEMA ${admin(schema)}`;
-    schemas.push(schema);
-    const url = new URL(baseUrl);
-    url.searchParams.set("options", `-c search_path=${schema}`);
-    return { schema, url: url.toString() };
-  }
+  /** A new empty schema and a URL whose connections work in it; dropped after the file. */
+  const freshSchema = schemaFactory(baseUrl);
 
   async function tables(schema: string): Promise<string[]> {
     const rows = await admin<{ table_name: string }[]>`
@@ -52,10 +33,7 @@ function describePostgres(baseUrl: string): void {
     return rows.map((r) => r.table_name);
   }
 
-  afterAll(async () => {
-    for (const schema of schemas) await admin`DROP SCHEMA IF EXISTS ${admin(schema)} CASCADE`;
-    await admin.end();
-  });
+  afterAll(() => admin.end());
 
   describeStoreContract("postgres", async () => {
     const { url } = await freshSchema();

@@ -15,19 +15,11 @@ import { RedisRetrySchedule } from "../../src/adapters/redis/retry-schedule.ts";
 import { UnavailableError } from "../../src/domain/errors.ts";
 import { describeRateLimiterContract } from "./rate-limiter.contract.ts";
 import { describeRetryScheduleContract } from "./retry-schedule.contract.ts";
+import { requireServices } from "../helpers/services.ts";
 
 const REDIS_URL = process.env.HOOKRELAY_TEST_REDIS_URL;
 
-if (!REDIS_URL) {
-  it("needs a Redis: HOOKRELAY_TEST_REDIS_URL is not set", () => {
-    throw new Error(
-      "HOOKRELAY_TEST_REDIS_URL is not set: run the tests with `bun run test` (it starts the services), " +
-        "or start them with `bun run services:up` and set HOOKRELAY_TEST_REDIS_URL=redis://127.0.0.1:63799",
-    );
-  });
-} else {
-  describeRedisSuites(REDIS_URL);
-}
+if (requireServices("Redis", { HOOKRELAY_TEST_REDIS_URL: REDIS_URL })) describeRedisSuites(REDIS_URL!);
 
 /** A key prefix no other test, file or process uses. */
 function freshPrefix(): string {

@@ -5,21 +5,11 @@
 import init_up from "../../../migrations/postgres/0001_init.up.sql" with { type: "text" };
 import init_down from "../../../migrations/postgres/0001_init.down.sql" with { type: "text" };
 import type { Sql, Tx } from "./client.ts";
+import type { Migration, MigrationStatus } from "../migration.ts";
 
-export interface Migration {
-  version: number;
-  name: string;
-  up: string;
-  down: string;
-}
+export type { Migration, MigrationStatus };
 
 export const MIGRATIONS: Migration[] = [{ version: 1, name: "init", up: init_up, down: init_down }];
-
-export interface MigrationStatus {
-  version: number;
-  name: string;
-  appliedAt: string | null;
-}
 
 /**
  * Runs `work` in a transaction that first takes the migration lock of the current schema

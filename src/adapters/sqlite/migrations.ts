@@ -2,21 +2,11 @@
 import type { Database } from "bun:sqlite";
 import init_up from "../../../migrations/sqlite/0001_init.up.sql" with { type: "text" };
 import init_down from "../../../migrations/sqlite/0001_init.down.sql" with { type: "text" };
+import type { Migration, MigrationStatus } from "../migration.ts";
 
-export interface Migration {
-  version: number;
-  name: string;
-  up: string;
-  down: string;
-}
+export type { Migration, MigrationStatus };
 
 export const MIGRATIONS: Migration[] = [{ version: 1, name: "init", up: init_up, down: init_down }];
-
-export interface MigrationStatus {
-  version: number;
-  name: string;
-  appliedAt: string | null;
-}
 
 function ensureTable(db: Database): void {
   db.run("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");

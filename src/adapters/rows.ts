@@ -1,0 +1,82 @@
+/** @module Row ⇄ domain mapping shared by the SQL adapters: deliveries, attempts and events have the same columns in both. */
+import type { Attempt, Delivery, DeliveryStatus, Event } from "../domain/model.ts";
+
+export interface DeliveryRow {
+  id: string;
+  customer_id: string;
+  event_id: string;
+  webhook_id: string;
+  status: string;
+  attempt_count: number;
+  round_start: number;
+  last_status_code: number | null;
+  last_error: string | null;
+  next_attempt_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AttemptRow {
+  id: string;
+  delivery_id: string;
+  customer_id: string;
+  attempt_number: number;
+  status_code: number | null;
+  duration_ms: number;
+  error: string | null;
+  response_body: string | null;
+  created_at: number;
+}
+
+export interface EventRow {
+  customer_id: string;
+  id: string;
+  type: string;
+  source: string;
+  timestamp: string;
+  payload: string;
+  accepted_at: number;
+}
+
+export function toDelivery(row: DeliveryRow): Delivery {
+  return {
+    id: row.id,
+    customerId: row.customer_id,
+    eventId: row.event_id,
+    webhookId: row.webhook_id,
+    status: row.status as DeliveryStatus,
+    attemptCount: row.attempt_count,
+    roundStart: row.round_start,
+    lastStatusCode: row.last_status_code,
+    lastError: row.last_error,
+    nextAttemptAt: row.next_attempt_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function toAttempt(row: AttemptRow): Attempt {
+  return {
+    id: row.id,
+    deliveryId: row.delivery_id,
+    customerId: row.customer_id,
+    attemptNumber: row.attempt_number,
+    statusCode: row.status_code,
+    durationMs: row.duration_ms,
+    error: row.error,
+    responseBody: row.response_body,
+    createdAt: row.created_at,
+  };
+}
+
+export function toEvent(row: EventRow): Event {
+  return {
+    customerId: row.customer_id,
+    id: row.id,
+    type: row.type,
+    source: row.source,
+    timestamp: row.timestamp,
+    payload: row.payload,
+    acceptedAt: row.accepted_at,
+  };
+}
