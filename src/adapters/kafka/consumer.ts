@@ -34,6 +34,8 @@ const RESTART_DELAY_MS = 1000;
 
 interface Partition {
   tracker: AckTracker;
+  /** The highest offset handed out in this generation. */
+  last: number;
   /** Each handed-out message's commit, by offset, in increasing order. */
   commits: Map<number, () => unknown>;
 }
@@ -73,6 +75,11 @@ export class KafkaConsumer implements EventConsumer {
     this.consumer.on("consumer:group:join", () => this.newGeneration());
   }
 
+  /**
+   * A new assignment: the stream fetches every assigned partition again from its committed
+   * offset, so what was buffered is dropped (it comes again, or belongs to another member
+   * now), and acks of events handed out before no longer move any offset.
+   */
   private newGeneration(): void {
     this.generation++;
     this.buffer = [];
@@ -146,9 +153,13 @@ export class KafkaConsumer implements EventConsumer {
     const offset = Number(message.offset);
     let partition = this.partitions.get(message.partition);
     if (!partition) {
-      partition = { tracker: new AckTracker(offset - 1), commits: new Map() };
+      partition = { tracker: new AckTracker(offset - 1), last: offset - 1, commits: new Map() };
       this.partitions.set(message.partition, partition);
     }
+    // After a rejoin the stream fetches again from the committed offset; a fetch that was already
+    // under way can deliver the same offsets first. Each offset is handed out once per generation.
+    if (offset <= partition.last) return undefined;
+    partition.last = offset;
     partition.tracker.track(offset);
     partition.commits.set(offset, () => message.commit());
     let event: LoggedEvent;
