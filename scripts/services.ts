@@ -6,7 +6,9 @@
  * as private instances, never the Debian cluster. The Kafka broker's jars come from Maven Central
  * once, into `${XDG_CACHE_HOME:-~/.cache}/hookrelay/kafka-<version>/libs`. `up()` is idempotent.
  * `scripts/test.ts` calls `useServices()`: what a test run starts is stopped when the last
- * test run using it ends, and what `services:up` started stays up.
+ * test run using it ends, and what `services:up` started stays up. `restart()` (or
+ * `stopKeepingData()` / `startAgain()`) takes one service away and brings it back on the same
+ * data, for tests of outages; `bun scripts/services.ts restart redis 3000` does it by hand.
  */
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
@@ -212,6 +214,15 @@ async function startPostgres(): Promise<void> {
   }
 }
 
+/** The server again on the data directory it left (no initdb, role and database already there). */
+async function resumePostgres(): Promise<void> {
+  const bin = postgresBin();
+  if (!bin) throw new Error("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/pg_ctl)");
+  const dataDir = postgresDataDir();
+  if (!existsSync(join(dataDir, "PG_VERSION"))) throw new Error(`no PostgreSQL data in ${dataDir} to start again on`);
+  spawnDetached("postgres", [...AS_POSTGRES, join(bin, "postgres"), "-D", dataDir], dataDir, "a");
+}
+
 async function postgresAnswers(): Promise<boolean> {
   const { default: postgres } = await import("postgres");
   const sql = postgres(ENV.DATABASE_URL, { max: 1, connect_timeout: 2, onnotice: () => {} });
@@ -230,11 +241,43 @@ async function startRedis(): Promise<void> {
   rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
   writeFileSync(logFile("redis"), "");
-  // --daemonize: the server detaches itself and writes its own pid file.
+  await launchRedis(dataDir);
+}
+
+/** Redis again on its directory: it reloads the append-only file, so the retry schedule survives. */
+async function resumeRedis(): Promise<void> {
+  const dataDir = path("redis");
+  if (!existsSync(dataDir)) throw new Error(`no Redis data in ${dataDir} to start again on`);
+  await launchRedis(dataDir);
+}
+
+/**
+ * Persisted as production Redis must be for hookrelay (the retry schedule lives there): every
+ * write in the append-only file, fsynced before the reply, so a restart loses nothing.
+ * --daemonize: the server detaches itself and writes its own pid file.
+ */
+async function launchRedis(dataDir: string): Promise<void> {
   await mustRun("redis-server", [
-    "redis-server", "--bind", HOST, "--port", String(PORTS.redis), "--save", "", "--appendonly", "no",
+    "redis-server", "--bind", HOST, "--port", String(PORTS.redis), "--save", "", "--appendonly", "yes", "--appendfsync", "always",
     "--daemonize", "yes", "--pidfile", pidFile("redis"), "--logfile", logFile("redis"), "--dir", dataDir,
   ]);
+}
+
+/**
+ * A Redis started before it had --appendonly (an older `services:up`) would come back empty:
+ * turn the append-only file on and wait until it holds the whole dataset.
+ */
+async function redisPersistAll(): Promise<void> {
+  const cli = ["redis-cli", "-h", HOST, "-p", String(PORTS.redis)];
+  await mustRun("redis-cli config set appendonly", [...cli, "config", "set", "appendonly", "yes"]);
+  await mustRun("redis-cli config set appendfsync", [...cli, "config", "set", "appendfsync", "always"]);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const info = await mustRun("redis-cli info persistence", [...cli, "info", "persistence"]);
+    if (/^aof_enabled:1\b/m.test(info) && /^aof_rewrite_in_progress:0\b/m.test(info) && /^aof_rewrite_scheduled:0\b/m.test(info)) return;
+    if (Date.now() > deadline) throw new Error(`redis: the append-only file was not complete within 20 s:\n${info}`);
+    await Bun.sleep(50);
+  }
 }
 
 async function redisAnswers(): Promise<boolean> {
@@ -347,12 +390,25 @@ async function startKafka(log: Log): Promise<void> {
       "",
     ].join("\n"),
   );
-  const java = ["java", "-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-Djava.awt.headless=true", `-Dlog4j2.configurationFile=${log4j}`, "-cp", `${libs}/*`];
+  const java = kafkaJava(libs, log4j);
   const formatted = await run([...java, "kafka.tools.StorageTool", "format", "-t", kafkaClusterId(), "-c", props]);
   writeFileSync(logFile("kafka"), formatted.out);
   if (formatted.code !== 0) throw new Error(`kafka storage format failed (exit ${formatted.code}); see ${rel(logFile("kafka"))}:\n${logTail("kafka")}`);
 
   spawnDetached("kafka", [...java, "kafka.Kafka", props], dir, "a");
+}
+
+function kafkaJava(libs: string, log4j: string): string[] {
+  return ["java", "-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-Djava.awt.headless=true", `-Dlog4j2.configurationFile=${log4j}`, "-cp", `${libs}/*`];
+}
+
+/** The broker again with its server.properties and log dir as they are: no re-format, topics and offsets kept. */
+async function resumeKafka(log: Log): Promise<void> {
+  const libs = await fetchKafka(log);
+  const dir = path("kafka");
+  const props = join(dir, "server.properties");
+  if (!existsSync(props) || !existsSync(join(dir, "data"))) throw new Error(`no Kafka data in ${dir} to start again on`);
+  spawnDetached("kafka", [...kafkaJava(libs, join(dir, "log4j2.properties")), "kafka.Kafka", props], dir, "a");
 }
 
 /** A real metadata request, as the app's Kafka client makes it. */
@@ -379,11 +435,17 @@ interface Spec {
    * gets SIGKILL: its data is thrown away, so a controlled shutdown would only cost seconds.
    */
   signal: NodeJS.Signals;
+  /** Starts the server again on the data it left ({@link stopKeepingData}). */
+  resume: (log: Log) => Promise<void>;
+  /** The stop that keeps the data usable: a clean shutdown (the broker's controlled one, too). */
+  pauseSignal: NodeJS.Signals;
+  /** Makes sure what the server holds will be there after a stop with `pauseSignal`. */
+  beforePause?: () => Promise<void>;
 }
 const SPECS: Record<ServiceName, Spec> = {
-  postgres: { start: startPostgres, answers: postgresAnswers, ports: [PORTS.postgres], timeoutMs: 60_000, signal: "SIGINT" },
-  redis: { start: startRedis, answers: redisAnswers, ports: [PORTS.redis], timeoutMs: 20_000, signal: "SIGTERM" },
-  kafka: { start: startKafka, answers: kafkaAnswers, ports: [PORTS.kafka, PORTS.kafkaController], timeoutMs: 120_000, signal: "SIGKILL" },
+  postgres: { start: startPostgres, answers: postgresAnswers, ports: [PORTS.postgres], timeoutMs: 60_000, signal: "SIGINT", resume: resumePostgres, pauseSignal: "SIGINT" },
+  redis: { start: startRedis, answers: redisAnswers, ports: [PORTS.redis], timeoutMs: 20_000, signal: "SIGTERM", resume: resumeRedis, pauseSignal: "SIGTERM", beforePause: redisPersistAll },
+  kafka: { start: startKafka, answers: kafkaAnswers, ports: [PORTS.kafka, PORTS.kafkaController], timeoutMs: 120_000, signal: "SIGKILL", resume: resumeKafka, pauseSignal: "SIGTERM" },
 };
 
 function seconds(since: number): string {
@@ -412,10 +474,11 @@ async function start(s: ServiceName, log: Log): Promise<void> {
   log(`services: ${s} up on ${HOST}:${SPECS[s].ports[0]} in ${seconds(began)}`);
 }
 
-async function stop(s: ServiceName, log: Log): Promise<void> {
+/** Signals `s`'s process and waits until it is gone (SIGKILL after 30 s); its data stays. */
+async function halt(s: ServiceName, signal: NodeJS.Signals, log: Log): Promise<void> {
   const pid = runningPid(s);
   if (pid !== undefined) {
-    process.kill(pid, SPECS[s].signal);
+    process.kill(pid, signal);
     const deadline = Date.now() + 30_000;
     while (alive(pid) && Date.now() < deadline) await Bun.sleep(100);
     if (alive(pid)) process.kill(pid, "SIGKILL");
@@ -423,6 +486,11 @@ async function stop(s: ServiceName, log: Log): Promise<void> {
     log(`services: stopped ${s} (pid ${pid})`);
   }
   rmSync(pidFile(s), { force: true });
+}
+
+async function stop(s: ServiceName, log: Log): Promise<void> {
+  await halt(s, SPECS[s].signal, log);
+  rmSync(heldFile(s), { force: true });
   if (s === "postgres" && existsSync(path("postgres.datadir"))) {
     rmSync(readFileSync(path("postgres.datadir"), "utf8").trim(), { recursive: true, force: true });
     rmSync(path("postgres.datadir"), { force: true });
@@ -486,6 +554,82 @@ function readTestOwned(): ServiceName[] {
   return existsSync(testOwned()) ? (readFileSync(testOwned(), "utf8").split("\n").filter((n) => NAMES.includes(n as ServiceName)) as ServiceName[]) : [];
 }
 
+// ---------------------------------------------------------------- restarts keeping data
+
+/** Present while `s` is stopped by {@link stopKeepingData}; holds that process's pid. */
+const heldFile = (s: ServiceName) => path(`${s}.held`);
+
+async function resume(s: ServiceName, log: Log): Promise<void> {
+  const began = performance.now();
+  for (const port of SPECS[s].ports) {
+    if (await portAnswers(port)) throw new Error(`${s}: port ${HOST}:${port} is taken by a process this checkout did not start`);
+  }
+  try {
+    await SPECS[s].resume(log);
+  } catch (err) {
+    throw new Error(`${s} did not start again: ${(err as Error).message}\n(log: ${rel(logFile(s))})`);
+  }
+  await waitUntilAnswers(s);
+  rmSync(heldFile(s), { force: true });
+  log(`services: ${s} up again on ${HOST}:${SPECS[s].ports[0]} (data kept) in ${seconds(began)}`);
+}
+
+/**
+ * Stops one running service with a clean shutdown and keeps its data, for tests of what
+ * clients do while it is away; {@link startAgain} brings it back. Takes the lock only for the
+ * stop itself: a test run starting meanwhile (useServices, up) starts it again on its data
+ * rather than afresh, so nobody's data is wiped and nobody waits for the outage to end.
+ */
+export function stopKeepingData(s: ServiceName, log: Log = stderrLog): Promise<void> {
+  return withLock(log, async () => {
+    if (runningPid(s) === undefined) throw new Error(`${s} is not running here: \`bun run services:up\` first`);
+    await SPECS[s].beforePause?.();
+    writeFileSync(heldFile(s), String(process.pid));
+    await halt(s, SPECS[s].pauseSignal, log);
+  });
+}
+
+/** Starts a service stopped by {@link stopKeepingData} again on its data and waits until it answers (a no-op wait when it already runs). */
+export function startAgain(s: ServiceName, log: Log = stderrLog): Promise<void> {
+  return withLock(log, async () => {
+    if (runningPid(s) !== undefined) {
+      await waitUntilAnswers(s);
+      rmSync(heldFile(s), { force: true });
+      return;
+    }
+    await resume(s, log);
+  });
+}
+
+/** What {@link restart} took, in milliseconds. */
+export interface Restarted {
+  /** From the signal until the process was gone. */
+  stopMs: number;
+  /** From the process gone until the service answered again. */
+  downMs: number;
+  /** From the start command until the service answered again. */
+  startMs: number;
+}
+
+/**
+ * Stops one service (clean shutdown), waits `downMs`, starts it again on the same data and
+ * waits until it answers.
+ */
+export async function restart(s: ServiceName, downMs: number, log: Log = stderrLog): Promise<Restarted> {
+  const began = performance.now();
+  await stopKeepingData(s, log);
+  const stopped = performance.now();
+  let starting = stopped;
+  try {
+    await Bun.sleep(downMs);
+  } finally {
+    starting = performance.now();
+    await startAgain(s, log);
+  }
+  const now = performance.now();
+  return { stopMs: Math.round(stopped - began), downMs: Math.round(now - stopped), startMs: Math.round(now - starting) };
+}
+
 export interface Up {
   env: ServicesEnv;
   /** The services this call started; the others were already up. */
@@ -493,7 +637,12 @@ export interface Up {
 }
 
 async function upLocked(log: Log): Promise<Up> {
-  const toStart = NAMES.filter((s) => runningPid(s) === undefined);
+  const notRunning = NAMES.filter((s) => runningPid(s) === undefined);
+  // Stopped by stopKeepingData (a test restarting it): start it again on its data, not afresh;
+  // whoever stopped it finds it running when it calls startAgain.
+  const held = notRunning.filter((s) => existsSync(heldFile(s)));
+  for (const s of held) await resume(s, log);
+  const toStart = notRunning.filter((s) => !held.includes(s));
   // A pid file whose process is gone: its data is stale, start that one afresh.
   for (const s of toStart) await stop(s, () => {});
   if (toStart.length > 0) {
@@ -576,8 +725,11 @@ if (import.meta.main) {
       console.error(`services: written to ${rel(path("env"))}; load it with  set -a; . ${rel(path("env"))}; set +a`);
     } else if (command === "down") {
       await down();
+    } else if (command === "restart" && NAMES.includes(process.argv[3] as ServiceName)) {
+      const took = await restart(process.argv[3] as ServiceName, Number(process.argv[4] ?? 0));
+      console.error(`services: ${process.argv[3]} down for ${took.downMs} ms (stop ${took.stopMs} ms, start ${took.startMs} ms), data kept`);
     } else {
-      console.error("usage: bun scripts/services.ts up|down");
+      console.error("usage: bun scripts/services.ts up|down|restart <postgres|redis|kafka> [down-ms]");
       process.exit(2);
     }
   } catch (err) {
