@@ -76,8 +76,9 @@ export class KafkaEventLog implements EventLog {
     this.republisher ??= setInterval(() => void this.republish(), REPUBLISH_EVERY_MS);
   }
 
+  /** Both halves answer: the outbox (no event is accepted without it) and the broker. */
   async ping(): Promise<void> {
-    await this.admin.metadata({ topics: [this.options.topic], forceUpdate: true });
+    await Promise.all([this.outbox.ping(), this.admin.metadata({ topics: [this.options.topic], forceUpdate: true })]);
   }
 
   async append(events: Event[]): Promise<AppendOutcome[]> {
