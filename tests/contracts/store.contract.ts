@@ -353,6 +353,30 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.listAttempts("del_unknown")).toEqual([]);
       });
 
+      it("keeps the newest attempt's outcome when an older attempt is recorded after it", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const [[delivery]] = (await deliveriesFor([makeEvent(customer, "evt_late")], [webhook])) as [[Delivery]];
+        // The retry succeeded and was recorded first; the first attempt's failure lands late
+        // (its write was held up while the database was away).
+        await store.recordAttempts([attemptRecord(delivery, 2, 200, "succeeded")]);
+        await store.recordAttempts([attemptRecord(delivery, 1, 500, "failed", T0 + 1000)]);
+        expect(await store.getDelivery(customer, delivery.id)).toMatchObject({ status: "succeeded", attemptCount: 2, lastStatusCode: 200, nextAttemptAt: null });
+        // Within one batch too, whatever the order.
+        const [[other]] = (await deliveriesFor([makeEvent(customer, "evt_late_2")], [webhook])) as [[Delivery]];
+        await store.recordAttempts([attemptRecord(other, 2, 200, "succeeded"), attemptRecord(other, 1, 500, "failed", T0 + 1000)]);
+        expect(await store.getDelivery(customer, other.id)).toMatchObject({ status: "succeeded", attemptCount: 2, lastStatusCode: 200 });
+        expect(await store.listAttempts(other.id)).toHaveLength(2);
+        // Two attempts with one number: the later one decides, whatever order they are written in.
+        const [[tie]] = (await deliveriesFor([makeEvent(customer, "evt_late_3")], [webhook])) as [[Delivery]];
+        const failedFirst = attemptRecord(tie, 1, 500, "failed", T0 + 1000);
+        const succeededLater = attemptRecord(tie, 1, 200, "succeeded");
+        succeededLater.attempt.createdAt = failedFirst.attempt.createdAt + 1500;
+        await store.recordAttempts([succeededLater]);
+        await store.recordAttempts([failedFirst]);
+        expect(await store.getDelivery(customer, tie.id)).toMatchObject({ status: "succeeded", lastStatusCode: 200 });
+      });
+
       it("filters deliveries by webhook, event and status, and pages through them in id order", async () => {
         const customer = customerId();
         const w1 = await createdWebhook(customer);

@@ -4,9 +4,11 @@
 import { afterAll, describe, expect, it } from "bun:test";
 import { type ServiceName, startAgain, stopKeepingData } from "../../scripts/services.ts";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
-import { MODES, modeEnv } from "../helpers/modes.ts";
+import { endToEndModes } from "../helpers/modes.ts";
 import { type ChildInstance, childInstance } from "../helpers/process.ts";
 import { type Receiver, startReceiver } from "../helpers/receiver.ts";
+
+const { modes: MODES, env: modeEnv } = endToEndModes();
 
 const BATCH = 50;
 const MIN_BATCHES = 20;

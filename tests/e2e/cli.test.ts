@@ -93,6 +93,6 @@ describe("ports", () => {
     hr.proc.kill("SIGINT" as unknown as number);
     hr.proc.kill("SIGINT" as unknown as number);
     expect(await hr.proc.exited).toBe(0);
-    await waitFor("final log line", () => hr.output().includes('"msg":"stopped"'), 2_000);
+    await waitFor("final log line", () => hr.output().includes('"msg":"stopped"'), 10_000);
   });
 });

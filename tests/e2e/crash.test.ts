@@ -2,8 +2,10 @@
 import { afterAll, describe, expect, it } from "bun:test";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { childInstance } from "../helpers/process.ts";
-import { MODES, modeEnv } from "../helpers/modes.ts";
+import { endToEndModes } from "../helpers/modes.ts";
 import { type Receiver, startReceiver } from "../helpers/receiver.ts";
+
+const { modes: MODES, env: modeEnv } = endToEndModes();
 
 const receivers: Receiver[] = [];
 const children: { proc: { kill(signal?: number): void } }[] = [];

@@ -2,8 +2,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { Webhook as StandardWebhook } from "standardwebhooks";
 import { type Instance, adminToken, client, startInProcess, waitFor } from "../helpers/hookrelay.ts";
-import { MODES, modeEnv } from "../helpers/modes.ts";
+import { endToEndModes } from "../helpers/modes.ts";
 import { type Receiver, startReceiver } from "../helpers/receiver.ts";
+
+const { modes: MODES, env: modeEnv } = endToEndModes();
 
 describe.each(MODES)("delivery end to end (%s)", (mode) => {
   let hr: Instance;

@@ -3,9 +3,11 @@
 import { afterAll, describe, expect, it } from "bun:test";
 import type { Subprocess } from "bun";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
-import { MODES, modeEnv } from "../helpers/modes.ts";
+import { endToEndModes } from "../helpers/modes.ts";
 import { portsAndEnv } from "../helpers/process.ts";
 import { type Receiver, startReceiver } from "../helpers/receiver.ts";
+
+const { modes: MODES, env: modeEnv } = endToEndModes();
 
 const LEASE_MS = 4_000;
 const HTTP_TIMEOUT_MS = 2_000;

@@ -1,8 +1,10 @@
 // Retries over real sockets: exponential backoff, dead letters, and manual retry.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { type Instance, adminToken, client, startInProcess, waitFor } from "../helpers/hookrelay.ts";
-import { MODES, modeEnv } from "../helpers/modes.ts";
+import { endToEndModes } from "../helpers/modes.ts";
 import { type Receiver, startReceiver } from "../helpers/receiver.ts";
+
+const { modes: MODES, env: modeEnv } = endToEndModes();
 
 const INITIAL_MS = 200;
 const MULTIPLIER = 2;

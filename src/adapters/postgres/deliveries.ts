@@ -88,10 +88,12 @@ function pairKey(customerId: string, eventId: string, webhookId: string): string
  */
 export async function writeAttempts(sql: Sql, records: AttemptRecord[]): Promise<void> {
   if (records.length === 0) return;
+  // Per delivery, the newest attempt in the batch decides its state.
   const latest = new Map<string, { record: AttemptRecord; count: number }>();
   for (const record of records) {
     const before = latest.get(record.attempt.deliveryId);
-    latest.set(record.attempt.deliveryId, { record, count: Math.max(before?.count ?? 0, record.attempt.attemptNumber) });
+    if (!before || record.attempt.attemptNumber > before.count || (record.attempt.attemptNumber === before.count && record.attempt.createdAt >= before.record.attempt.createdAt))
+      latest.set(record.attempt.deliveryId, { record, count: record.attempt.attemptNumber });
   }
   const updates = [...latest.keys()].sort().map((id) => latest.get(id)!);
   const a = records.map((r) => r.attempt);
@@ -106,7 +108,7 @@ export async function writeAttempts(sql: Sql, records: AttemptRecord[]): Promise
     )
     UPDATE deliveries d SET
       status = u.status,
-      attempt_count = GREATEST(d.attempt_count, u.attempt_count),
+      attempt_count = u.attempt_count,
       last_status_code = u.last_status_code,
       last_error = u.last_error,
       next_attempt_at = u.next_attempt_at,
@@ -116,7 +118,9 @@ export async function writeAttempts(sql: Sql, records: AttemptRecord[]): Promise
                 ${updates.map((u) => u.record.attempt.error)}::text[], ${updates.map((u) => u.record.nextAttemptAt)}::bigint[],
                 ${updates.map((u) => u.record.attempt.createdAt)}::bigint[])
       AS u(id, status, attempt_count, last_status_code, last_error, next_attempt_at, updated_at)
-    WHERE d.id = u.id`;
+    -- An attempt older than the one already recorded (a late write) must not undo its outcome;
+    -- two attempts with one number (the first's record was late when the retry read the count): the later one wins.
+    WHERE d.id = u.id AND (d.attempt_count < u.attempt_count OR (d.attempt_count = u.attempt_count AND d.updated_at <= u.updated_at))`;
 }
 
 /**

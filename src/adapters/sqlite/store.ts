@@ -189,8 +189,10 @@ export class SqliteStore implements Store {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const update = this.db.query(
-      `UPDATE deliveries SET status = ?, attempt_count = max(attempt_count, ?), last_status_code = ?, last_error = ?,
-       next_attempt_at = ?, updated_at = ? WHERE id = ?`,
+      // An attempt older than the one already recorded (a late write) must not undo its outcome;
+      // two attempts with one number (the first's record was late when the retry read the count): the later one wins.
+      `UPDATE deliveries SET status = ?1, attempt_count = ?2, last_status_code = ?3, last_error = ?4,
+       next_attempt_at = ?5, updated_at = ?6 WHERE id = ?7 AND (attempt_count < ?2 OR (attempt_count = ?2 AND updated_at <= ?6))`,
     );
     this.db.transaction(() => {
       for (const { attempt: a, status, nextAttemptAt } of records) {
