@@ -14,6 +14,8 @@ import { childInstance } from "../tests/helpers/process.ts";
 
 const [total = 50_000, batchSize = 500, webhooks = 1, rate = 0] = process.argv.slice(2).map(Number);
 const CONCURRENCY = 4;
+/** Event ids unique to this run, so runs against one PostgreSQL never collide as duplicates. */
+const RUN = Math.random().toString(36).slice(2, 8);
 
 const sentAt = new Map<string, number>();
 const latencies: number[] = [];
@@ -45,7 +47,7 @@ const ingest = client(hr.ingest, token);
 const started = performance.now();
 const ingestLatencies: number[] = [];
 async function sendBatch(from: number): Promise<void> {
-  const events = Array.from({ length: Math.min(batchSize, total - from) }, (_, i) => ({ id: `b_${from + i}`, type: "bench", source: "bench", data: { n: from + i } }));
+  const events = Array.from({ length: Math.min(batchSize, total - from) }, (_, i) => ({ id: `b_${RUN}_${from + i}`, type: "bench", source: "bench", data: { n: from + i } }));
   const now = performance.now();
   for (const e of events) sentAt.set(e.id, now);
   const res = await ingest("POST", "/events/batch", { events });
