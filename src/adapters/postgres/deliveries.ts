@@ -8,7 +8,7 @@ import { newId } from "../../domain/ids.ts";
 import type { Delivery } from "../../domain/model.ts";
 import type { AttemptRecord, FanOut } from "../../domain/ports.ts";
 import type { Sql } from "./client.ts";
-import { type DeliveryRow, toDelivery } from "./rows.ts";
+import { type DeliveryRow, eventsTable, toDelivery } from "./rows.ts";
 
 const SEP = "\u0000";
 
@@ -39,10 +39,7 @@ export async function openDeliveries(sql: Sql, items: FanOut[], now: number): Pr
   const found = await sql<DeliveryRow[]>`
     WITH ev AS (
       INSERT INTO events (customer_id, id, type, source, timestamp, payload, accepted_at, published_at)
-      SELECT c, i, t, s, ts, p, a, a
-      FROM unnest(${evs.map((e) => e.customerId)}::text[], ${evs.map((e) => e.id)}::text[], ${evs.map((e) => e.type)}::text[],
-                  ${evs.map((e) => e.source)}::text[], ${evs.map((e) => e.timestamp)}::text[], ${evs.map((e) => e.payload)}::text[],
-                  ${evs.map((e) => e.acceptedAt)}::bigint[]) AS e(c, i, t, s, ts, p, a)
+      SELECT c, i, t, s, ts, p, a, a FROM ${eventsTable(sql, evs)}
       ON CONFLICT (customer_id, id) DO NOTHING
     ), pairs AS (
       SELECT * FROM unnest(${keys.map(() => newId("del", now))}::text[], ${customerIds}::text[], ${eventIds}::text[], ${webhookIds}::text[])

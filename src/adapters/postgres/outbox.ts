@@ -6,7 +6,7 @@ import type { Event } from "../../domain/model.ts";
 import type { AppendOutcome } from "../../domain/ports.ts";
 import type { EventOutbox } from "../kafka/event-log.ts";
 import { type Sql, guarded, pingPostgres } from "./client.ts";
-import { type EventRow, toEvent } from "./rows.ts";
+import { type EventRow, eventsTable, toEvent } from "./rows.ts";
 
 export class PostgresOutbox implements EventOutbox {
   constructor(private readonly sql: Sql) {}
@@ -19,10 +19,7 @@ export class PostgresOutbox implements EventOutbox {
     if (events.length === 0) return [];
     const inserted = await guarded(this.sql<{ customer_id: string; id: string }[]>`
       INSERT INTO events (customer_id, id, type, source, timestamp, payload, accepted_at, published_at)
-      SELECT c, i, t, s, ts, p, a, NULL
-      FROM unnest(${events.map((e) => e.customerId)}::text[], ${events.map((e) => e.id)}::text[], ${events.map((e) => e.type)}::text[],
-                  ${events.map((e) => e.source)}::text[], ${events.map((e) => e.timestamp)}::text[], ${events.map((e) => e.payload)}::text[],
-                  ${events.map((e) => e.acceptedAt)}::bigint[]) AS e(c, i, t, s, ts, p, a)
+      SELECT c, i, t, s, ts, p, a, NULL FROM ${eventsTable(this.sql, events)}
       ON CONFLICT (customer_id, id) DO NOTHING
       RETURNING customer_id, id`);
     const fresh = new Set(inserted.map((r) => `${r.customer_id}\u0000${r.id}`));

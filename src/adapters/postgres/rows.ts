@@ -1,6 +1,7 @@
 /** @module Row ⇄ domain mapping for PostgreSQL (BIGINT read as numbers, JSONB already parsed). */
-import type { User, Webhook, WebhookStatus } from "../../domain/model.ts";
+import type { Event, User, Webhook, WebhookStatus } from "../../domain/model.ts";
 import type { EventRow as BaseEventRow } from "../rows.ts";
+import type { Sql } from "./client.ts";
 
 export { type AttemptRow, type DeliveryRow, toAttempt, toDelivery, toEvent } from "../rows.ts";
 
@@ -51,3 +52,10 @@ export function toUser(row: UserRow): User {
 
 
 
+
+/** Events as a table for one INSERT ... SELECT: `unnest(...) AS e(c, i, t, s, ts, p, a)`. */
+export function eventsTable(sql: Sql, events: Event[]) {
+  return sql`unnest(${events.map((e) => e.customerId)}::text[], ${events.map((e) => e.id)}::text[], ${events.map((e) => e.type)}::text[],
+                    ${events.map((e) => e.source)}::text[], ${events.map((e) => e.timestamp)}::text[], ${events.map((e) => e.payload)}::text[],
+                    ${events.map((e) => e.acceptedAt)}::bigint[]) AS e(c, i, t, s, ts, p, a)`;
+}
