@@ -2,7 +2,7 @@
 // the Kafka broker, one at a time. /health says 503 naming the dependency while it is away,
 // hookrelay recovers on its own, and every event answered 202 is delivered.
 import { afterAll, describe, expect, it } from "bun:test";
-import { type ServiceName, startAgain, stopKeepingData } from "../../scripts/services.ts";
+import { type ServiceName, startAgain, stopKeepingData } from "../../scripts/services/index.ts";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 import { type ChildInstance, childInstance } from "../helpers/process.ts";
