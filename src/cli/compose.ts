@@ -21,13 +21,16 @@ import { Dispatcher } from "../services/dispatcher/dispatcher.ts";
 import { gatewayRoutes } from "../services/gateway/routes.ts";
 import { eventRoutes } from "../services/ingest/routes.ts";
 import { observabilityRoutes } from "../services/observability/routes.ts";
+import { startRegistry } from "../services/registry/server.ts";
 import { startRetention } from "../services/retry/retention.ts";
 import { RetryManager } from "../services/retry/retry-manager.ts";
 import { buildBackends } from "./backends.ts";
 import { VERSION } from "./version.ts";
 
-export const ROLES = ["gateway", "ingest", "dispatcher", "retry", "observability"] as const;
+export const ROLES = ["gateway", "registry", "ingest", "dispatcher", "retry", "observability"] as const;
 export type Role = (typeof ROLES)[number];
+/** Roles served over HTTP (Elysia); `registry` serves gRPC. */
+type HttpRole = Exclude<Role, "registry">;
 
 export interface Running {
   lifecycle: Lifecycle;
@@ -102,7 +105,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   };
 
   const checks = { store, event_log: eventLog, retry_schedule: schedule };
-  const apps: Record<Role, () => HttpApp> = {
+  const apps: Record<HttpRole, () => HttpApp> = {
     gateway: () => createHttpApp({ role: "gateway", log, metrics, checks }).use(gatewayRoutes({ ...ingestDeps, store, schedule, checkTarget })),
     ingest: () => createHttpApp({ role: "ingest", log, metrics, checks: { event_log: eventLog } }).use(eventRoutes(ingestDeps)),
     dispatcher: () => createHttpApp({ role: "dispatcher", log, metrics, checks }),
@@ -111,6 +114,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   };
   const portOf: Record<Role, number> = {
     gateway: config.server.gateway_port,
+    registry: config.server.registry_port,
     ingest: config.server.ingest_port,
     dispatcher: config.server.dispatcher_port,
     retry: config.server.retry_port,
@@ -174,14 +178,17 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   for (const role of roles) {
     let server: Listening;
     try {
-      server = listen(apps[role](), config.server.host, portOf[role], maxBody);
+      server =
+        role === "registry"
+          ? await startRegistry({ store, clock, checkTarget, tokens, log, checks: { store } }, config.server.host, portOf[role], shutdownTimeoutMs)
+          : listen(apps[role](), config.server.host, portOf[role], maxBody);
     } catch (err) {
       await lifecycle.stop();
-      const inUse = (err as { code?: string }).code === "EADDRINUSE";
+      const inUse = (err as { code?: string }).code === "EADDRINUSE" || /EADDRINUSE|address already in use/i.test((err as Error).message);
       throw new StartupError(`${role}: cannot listen on ${config.server.host}:${portOf[role]}${inUse ? ": the port is in use" : `: ${(err as Error).message}`}`);
     }
     ports[role] = server.port;
-    lifecycle.onStop(`${role} http`, () => server.stop());
+    lifecycle.onStop(`${role} ${role === "registry" ? "grpc" : "http"}`, () => server.stop());
     log.info({ port: server.port, component: role }, "listening");
   }
   log.info({ version: VERSION, backends: backends.kind, roles }, "hookrelay started");

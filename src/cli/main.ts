@@ -17,6 +17,7 @@ const USAGE = `usage: hookrelay <command>
 commands:
   all                     every role in one process
   gateway                 REST API (8080)
+  registry                gRPC WebhookRegistry (8081)
   ingest                  event intake (8082)
   dispatcher              delivers events to webhooks (8083)
   retry                   retry manager (8084)

@@ -50,6 +50,13 @@ export class NotFoundError extends AppError {
   }
 }
 
+export class ConflictError extends AppError {
+  constructor(message: string) {
+    super("conflict", 409, message);
+    this.name = "ConflictError";
+  }
+}
+
 export class PayloadTooLargeError extends AppError {
   constructor(limitBytes: number) {
     super("payload_too_large", 413, `request body exceeds the limit of ${limitBytes} bytes`);

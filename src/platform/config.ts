@@ -22,7 +22,7 @@ export const ConfigSchema = Type.Object(
     server: section({
       host: Str("0.0.0.0", "address every role listens on"),
       gateway_port: Port(8080, "gateway: REST API, login, webhooks, deliveries"),
-      registry_port: Port(8081, "registry: gRPC WebhookRegistry (not built yet)"),
+      registry_port: Port(8081, "registry: gRPC WebhookRegistry, reflection and health"),
       ingest_port: Port(8082, "ingest: `POST /events`, `/events/batch`"),
       dispatcher_port: Port(8083, "dispatcher: `/health` and `/metrics`"),
       retry_port: Port(8084, "retry manager: `/health` and `/metrics`"),

@@ -32,6 +32,8 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
 
 export interface Instance {
   gateway: string;
+  /** The gRPC registry's address, `127.0.0.1:<port>` (no scheme). */
+  registry: string;
   ingest: string;
   observability: string;
   dispatcher: string;
@@ -57,6 +59,7 @@ export async function startInProcess(overrides: Record<string, string> = {}): Pr
   const url = (port: number | undefined) => `http://127.0.0.1:${port}`;
   return {
     gateway: url(running.ports.gateway),
+    registry: `127.0.0.1:${running.ports.registry}`,
     ingest: url(running.ports.ingest),
     observability: url(running.ports.observability),
     dispatcher: url(running.ports.dispatcher),

@@ -11,11 +11,11 @@ export interface ChildInstance {
   start(): Promise<void>;
 }
 
-export type Ports = Record<"gateway" | "ingest" | "dispatcher" | "retry" | "observability", number>;
+export type Ports = Record<"gateway" | "registry" | "ingest" | "dispatcher" | "retry" | "observability", number>;
 
 /** A free port per role, and a test environment (fresh data dir) that uses them. */
 export function portsAndEnv(overrides: Record<string, string> = {}): { ports: Ports; env: Record<string, string> } {
-  const ports: Ports = { gateway: freePort(), ingest: freePort(), dispatcher: freePort(), retry: freePort(), observability: freePort() };
+  const ports: Ports = { gateway: freePort(), registry: freePort(), ingest: freePort(), dispatcher: freePort(), retry: freePort(), observability: freePort() };
   const portVars = Object.fromEntries(Object.entries(ports).map(([role, port]) => [`HOOKRELAY_SERVER_${role.toUpperCase()}_PORT`, String(port)]));
   return { ports, env: testEnv({ ...portVars, ...overrides }) };
 }

@@ -1,0 +1,86 @@
+/**
+ * @module Registry messages to and from the domain: webhooks as protobuf messages, and
+ * requests as the same raw input the REST API hands to `webhooks/manage.ts`.
+ */
+import { create } from "@bufbuild/protobuf";
+import { type FieldMask, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { ValidationError } from "../../domain/errors.ts";
+import type { Webhook } from "../../domain/model.ts";
+import { type Webhook as WebhookMessage, WebhookSchema, WebhookStatus } from "../../gen/hookrelay/webhook/v1/registry_pb.ts";
+import type { WebhookPatch } from "../webhooks/manage.ts";
+
+export function webhookMessage(w: Webhook): WebhookMessage {
+  return create(WebhookSchema, {
+    id: w.id,
+    url: w.url,
+    eventTypes: w.eventTypes,
+    headers: w.headers,
+    description: w.description ?? undefined,
+    secret: w.secret,
+    status: w.status === "active" ? WebhookStatus.ACTIVE : WebhookStatus.DISABLED,
+    createTime: timestampFromDate(new Date(w.createdAt)),
+    updateTime: timestampFromDate(new Date(w.updatedAt)),
+  });
+}
+
+function statusName(status: WebhookStatus): "active" | "disabled" {
+  if (status === WebhookStatus.ACTIVE) return "active";
+  if (status === WebhookStatus.DISABLED) return "disabled";
+  throw new ValidationError("status: must be WEBHOOK_STATUS_ACTIVE or WEBHOOK_STATUS_DISABLED");
+}
+
+/**
+ * CreateWebhook's webhook as REST's create body: proto3 cannot tell an empty string from
+ * an absent one, so an empty url is left out (the rules report it missing) and an empty
+ * secret or an unspecified status take their defaults.
+ */
+export function createInput(m: WebhookMessage | undefined): Record<string, unknown> {
+  const w = m ?? create(WebhookSchema);
+  return {
+    ...(w.url ? { url: w.url } : {}),
+    event_types: w.eventTypes,
+    headers: w.headers,
+    ...(w.description !== undefined ? { description: w.description } : {}),
+    ...(w.status !== WebhookStatus.UNSPECIFIED ? { status: statusName(w.status) } : {}),
+    ...(w.secret ? { secret: w.secret } : {}),
+  };
+}
+
+const MASKABLE = ["url", "event_types", "headers", "description", "status", "secret"] as const;
+const OUTPUT_ONLY = new Set(["id", "create_time", "update_time"]);
+
+/**
+ * UpdateWebhook's mask and webhook as the input of `updateWebhook`: "*" replaces (REST's
+ * PUT), named fields merge (REST's PATCH). Every bad path is reported at once.
+ */
+export function updateInput(m: WebhookMessage, mask: FieldMask | undefined): { raw: Record<string, unknown>; mode: "replace" | "merge" } {
+  const paths = mask?.paths ?? [];
+  if (paths.length === 0)
+    throw new ValidationError(`update_mask: required; name the fields to change (${MASKABLE.join(", ")}) or '*' to replace the webhook`);
+  if (paths.includes("*")) {
+    if (paths.length > 1) throw new ValidationError("update_mask: '*' must be the only path");
+    return { raw: createInput(m), mode: "replace" };
+  }
+  const problems: string[] = [];
+  const patch: WebhookPatch = {};
+  for (const path of paths) {
+    if (OUTPUT_ONLY.has(path)) problems.push(`update_mask: '${path}' is output only`);
+    else if (!(MASKABLE as readonly string[]).includes(path)) problems.push(`update_mask: unknown field '${path}' (use ${MASKABLE.join(", ")} or '*')`);
+  }
+  if (problems.length > 0) throw new ValidationError(problems.join("; "), problems);
+  for (const path of paths as (typeof MASKABLE)[number][]) {
+    if (path === "url") patch.url = m.url;
+    else if (path === "event_types") patch.event_types = m.eventTypes;
+    else if (path === "headers") patch.headers = m.headers;
+    else if (path === "description") patch.description = m.description ?? null;
+    else if (path === "status") patch.status = statusName(m.status);
+    else patch.secret = m.secret;
+  }
+  return { raw: patch, mode: "merge" };
+}
+
+/** The id a request names; INVALID_ARGUMENT when empty. */
+export function requiredId(id: string, field = "id"): string {
+  if (!id) throw new ValidationError(`${field}: required`);
+  return id;
+}

@@ -1,0 +1,95 @@
+/** @module The WebhookRegistry RPCs: authenticate, then the same webhook rules as REST. */
+import { create } from "@bufbuild/protobuf";
+import type { Metadata, sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js";
+import { ValidationError } from "../../domain/errors.ts";
+import {
+  type CreateWebhookRequest,
+  CreateWebhookResponseSchema,
+  type DeleteWebhookRequest,
+  DeleteWebhookResponseSchema,
+  type GetWebhookRequest,
+  GetWebhookResponseSchema,
+  type ListWebhooksRequest,
+  ListWebhooksResponseSchema,
+  type RotateSecretRequest,
+  RotateSecretResponseSchema,
+  type UpdateWebhookRequest,
+  UpdateWebhookResponseSchema,
+} from "../../gen/hookrelay/webhook/v1/registry_pb.ts";
+import type { Logger } from "../../platform/logger.ts";
+import { requireScope, type Scope } from "../auth/scopes.ts";
+import { bearerToken, type Principal, type Tokens } from "../auth/tokens.ts";
+import { DEFAULT_PAGE, MAX_PAGE } from "../gateway/deliveries.ts";
+import * as webhooks from "../webhooks/manage.ts";
+import { createInput, requiredId, updateInput, webhookMessage } from "./convert.ts";
+import { grpcStatus } from "./errors.ts";
+
+export interface RegistryDeps extends webhooks.WebhookDeps {
+  tokens: Tokens;
+  log: Logger;
+}
+
+/** Longest page token we hand out: a webhook id. */
+const MAX_PAGE_TOKEN = 64;
+
+/** The caller named by `authorization: Bearer <token>` metadata, holding `scope`. */
+async function caller(tokens: Tokens, metadata: Metadata, scope: Scope): Promise<Principal> {
+  const [value] = metadata.get("authorization");
+  const principal = await tokens.verify(bearerToken(typeof value === "string" ? value : null));
+  requireScope(principal, scope);
+  return principal;
+}
+
+function pageSize(size: number): number {
+  if (size === 0) return DEFAULT_PAGE;
+  if (size < 1 || size > MAX_PAGE) throw new ValidationError(`page_size: must be from 1 to ${MAX_PAGE} (0 means ${DEFAULT_PAGE}), got ${size}`);
+  return size;
+}
+
+function pageToken(token: string): string | undefined {
+  if (token.length > MAX_PAGE_TOKEN) throw new ValidationError("page_token: must be the next_page_token of a previous page");
+  return token || undefined;
+}
+
+/** The six RPCs, keyed by the names `grpcDefinition(WebhookRegistry)` gives them. */
+export function registryHandlers(deps: RegistryDeps): UntypedServiceImplementation {
+  const unary =
+    <Req, Res>(method: string, scope: Scope, run: (principal: Principal, request: Req) => Promise<Res>) =>
+    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+      caller(deps.tokens, call.metadata, scope)
+        .then((principal) => run(principal, call.request))
+        .then(
+          (response) => callback(null, response),
+          (err) => callback(grpcStatus(err, deps.log, method)),
+        );
+    };
+
+  return {
+    createWebhook: unary("CreateWebhook", "webhooks:write", async (principal, req: CreateWebhookRequest) => {
+      const webhook = await webhooks.createWebhook(deps, principal, createInput(req.webhook));
+      return create(CreateWebhookResponseSchema, { webhook: webhookMessage(webhook) });
+    }),
+    getWebhook: unary("GetWebhook", "webhooks:read", async (principal, req: GetWebhookRequest) => {
+      const webhook = await webhooks.getWebhook(deps, principal, requiredId(req.id));
+      return create(GetWebhookResponseSchema, { webhook: webhookMessage(webhook) });
+    }),
+    listWebhooks: unary("ListWebhooks", "webhooks:read", async (principal, req: ListWebhooksRequest) => {
+      const page = await webhooks.listWebhooks(deps, principal, pageSize(req.pageSize), pageToken(req.pageToken));
+      return create(ListWebhooksResponseSchema, { webhooks: page.data.map(webhookMessage), nextPageToken: page.nextCursor ?? "" });
+    }),
+    updateWebhook: unary("UpdateWebhook", "webhooks:write", async (principal, req: UpdateWebhookRequest) => {
+      const id = requiredId(req.webhook?.id ?? "", "webhook.id");
+      const { raw, mode } = updateInput(req.webhook!, req.updateMask);
+      const webhook = await webhooks.updateWebhook(deps, principal, id, raw, mode);
+      return create(UpdateWebhookResponseSchema, { webhook: webhookMessage(webhook) });
+    }),
+    deleteWebhook: unary("DeleteWebhook", "webhooks:write", async (principal, req: DeleteWebhookRequest) => {
+      await webhooks.deleteWebhook(deps, principal, requiredId(req.id));
+      return create(DeleteWebhookResponseSchema);
+    }),
+    rotateSecret: unary("RotateSecret", "webhooks:write", async (principal, req: RotateSecretRequest) => {
+      const webhook = await webhooks.rotateSecret(deps, principal, requiredId(req.id), req.secret || undefined);
+      return create(RotateSecretResponseSchema, { webhook: webhookMessage(webhook) });
+    }),
+  };
+}
