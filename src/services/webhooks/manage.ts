@@ -72,15 +72,17 @@ function ruleProblems(raw: unknown): string[] {
 /** Validates shape and rules together, so one answer lists every problem. */
 function parseWebhookInput<T>(validator: { parse(raw: unknown): T }, raw: unknown): T {
   const rules = ruleProblems(raw);
+  let input: T;
   try {
-    const input = validator.parse(raw);
-    assertNoProblems(rules);
-    return input;
+    input = validator.parse(raw);
   } catch (err) {
     if (!(err instanceof ValidationError) || rules.length === 0) throw err;
     const all = [...(err.details.length > 0 ? err.details : [err.message]), ...rules];
     throw new ValidationError(all.join("; "), all);
   }
+  // Outside the try: the rules' own error must not be merged with itself (each problem once).
+  assertNoProblems(rules);
+  return input;
 }
 
 /** The target check: resolves the host and refuses non-public addresses (unless allowed). */

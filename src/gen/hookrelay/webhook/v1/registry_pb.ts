@@ -40,7 +40,7 @@ export type Webhook = Message<"hookrelay.webhook.v1.Webhook"> & {
   url: string;
 
   /**
-   * Event types delivered: exact names, `prefix.*` or `*`.
+   * Event types delivered: exact names, or `*` for every type.
    *
    * @generated from field: repeated string event_types = 3;
    */

@@ -1,0 +1,188 @@
+// The gRPC WebhookRegistry over real sockets, called by independent clients: grpcurl (Go)
+// through reflection, and @grpc/grpc-js under Node 20. Same webhooks as REST, both ways.
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { join } from "node:path";
+import { Webhook as StandardWebhook } from "standardwebhooks";
+import { Tokens } from "../../../src/services/auth/tokens.ts";
+import { grpcurl, grpcurlPath } from "../../helpers/grpcurl.ts";
+import { type Instance, adminToken, client, startInProcess, waitFor } from "../../helpers/hookrelay.ts";
+import { endToEndModes } from "../../helpers/modes.ts";
+import { type Receiver, startReceiver } from "../../helpers/receiver.ts";
+
+const { modes: MODES, env: modeEnv } = endToEndModes();
+
+const SERVICE = "hookrelay.webhook.v1.WebhookRegistry";
+const JWT_SECRET = "registry-test-secret-at-least-32-characters";
+const mint = new Tokens({ secret: JWT_SECRET, issuer: "hookrelay", expirySeconds: 600 });
+
+describe.each(MODES)("gRPC WebhookRegistry (%s)", (mode) => {
+  let hr: Instance;
+  let receiver: Receiver;
+  let token: string;
+  let api: ReturnType<typeof client>;
+  /** Calls as admin, or with `as` (null: no authorization metadata). */
+  const rpc = (method: string, data: unknown, as: string | null = token) => grpcurl(hr.registry, [`${SERVICE}/${method}`], { data, token: as ?? undefined });
+
+  beforeAll(async () => {
+    await grpcurlPath(); // installs it on a fresh machine
+    hr = await startInProcess({ ...(await modeEnv(mode)), HOOKRELAY_SECURITY_JWT_SECRET: JWT_SECRET });
+    receiver = startReceiver();
+    token = await adminToken(hr.gateway);
+    api = client(hr.gateway, token);
+  }, 240_000);
+
+  afterAll(async () => {
+    receiver.stop();
+    await hr.stop();
+  });
+
+  it("lists WebhookRegistry and grpc.health.v1.Health by reflection and describes the RPCs", async () => {
+    const list = await grpcurl(hr.registry, ["list"]);
+    expect(list.code).toBe("OK");
+    expect(list.stdout.split("\n").filter(Boolean).sort()).toEqual(["grpc.health.v1.Health", SERVICE]);
+    const described = await grpcurl(hr.registry, ["describe", SERVICE]);
+    for (const method of ["CreateWebhook", "GetWebhook", "ListWebhooks", "UpdateWebhook", "DeleteWebhook", "RotateSecret"])
+      expect(described.stdout).toContain(`rpc ${method} (`);
+    expect((await grpcurl(hr.registry, ["describe", "hookrelay.webhook.v1.Webhook"])).stdout).toContain("map<string, string> headers = 4;");
+  });
+
+  it("answers the standard health check SERVING for the server and the registry, NOT_FOUND for others", async () => {
+    for (const service of ["", SERVICE]) {
+      const health = await grpcurl(hr.registry, ["grpc.health.v1.Health/Check"], { data: { service } });
+      expect({ service, ...health.body }).toEqual({ service, status: "SERVING" });
+    }
+    expect((await grpcurl(hr.registry, ["grpc.health.v1.Health/Check"], { data: { service: "nope" } })).code).toBe("NotFound");
+  });
+
+  it("calls every RPC with grpcurl: create, get, list, update with a field mask, rotate, delete", async () => {
+    const created = await rpc("CreateWebhook", { webhook: { url: receiver.url("/grpcurl"), event_types: ["grpc.a", "grpc.b"], headers: { "x-team": "grpc" }, description: "via grpcurl" } });
+    expect(created.code).toBe("OK");
+    const hook = created.body.webhook;
+    expect(hook).toMatchObject({ url: receiver.url("/grpcurl"), eventTypes: ["grpc.a", "grpc.b"], headers: { "x-team": "grpc" }, description: "via grpcurl", status: "WEBHOOK_STATUS_ACTIVE" });
+    expect(hook.id).toMatch(/^wh_/);
+    expect(hook.secret).toMatch(/^whsec_/);
+    expect(Date.parse(hook.createTime)).toBeGreaterThan(Date.now() - 60_000);
+
+    expect((await rpc("GetWebhook", { id: hook.id })).body.webhook).toEqual(hook);
+    const listed = await rpc("ListWebhooks", { page_size: 1000 });
+    expect(listed.body.webhooks.map((w: { id: string }) => w.id)).toContain(hook.id);
+
+    const updated = await rpc("UpdateWebhook", {
+      webhook: { id: hook.id, event_types: ["grpc.b"], url: "http://ignored.example/" },
+      update_mask: { paths: ["event_types", "description"] },
+    });
+    expect(updated.code).toBe("OK");
+    // Only the masked fields change: the url stays, the description (unset) is cleared.
+    expect(updated.body.webhook).toMatchObject({ id: hook.id, url: hook.url, eventTypes: ["grpc.b"], headers: { "x-team": "grpc" }, secret: hook.secret });
+    expect(updated.body.webhook.description).toBeUndefined();
+    const replaced = await rpc("UpdateWebhook", { webhook: { id: hook.id, url: receiver.url("/grpcurl2"), event_types: ["grpc.c"] }, update_mask: { paths: ["*"] } });
+    expect(replaced.body.webhook).toMatchObject({ url: receiver.url("/grpcurl2"), eventTypes: ["grpc.c"], status: "WEBHOOK_STATUS_ACTIVE" });
+    expect(replaced.body.webhook.headers).toBeUndefined(); // replaced: no headers (protojson omits an empty map)
+
+    const rotated = await rpc("RotateSecret", { id: hook.id });
+    expect(rotated.body.webhook.secret).toMatch(/^whsec_/);
+    expect(rotated.body.webhook.secret).not.toBe(hook.secret);
+    const chosen = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    expect((await rpc("RotateSecret", { id: hook.id, secret: chosen })).body.webhook.secret).toBe(chosen);
+
+    expect(await rpc("DeleteWebhook", { id: hook.id })).toMatchObject({ code: "OK", body: {} });
+    expect((await rpc("GetWebhook", { id: hook.id })).code).toBe("NotFound");
+    expect((await rpc("DeleteWebhook", { id: hook.id })).code).toBe("NotFound");
+  });
+
+  it("pages ListWebhooks with page_size and page_token", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await rpc("CreateWebhook", { webhook: { url: receiver.url(`/page${i}`), event_types: ["page"] } })).body.webhook.id);
+    const seen: string[] = [];
+    let pageToken = "";
+    do {
+      const page = await rpc("ListWebhooks", { page_size: 2, page_token: pageToken });
+      expect(page.code).toBe("OK");
+      expect(page.body.webhooks.length).toBeLessThanOrEqual(2);
+      seen.push(...page.body.webhooks.map((w: { id: string }) => w.id));
+      pageToken = page.body.nextPageToken ?? "";
+    } while (pageToken);
+    expect(seen).toEqual([...seen].sort());
+    for (const id of ids) expect(seen).toContain(id);
+    for (const id of ids) await rpc("DeleteWebhook", { id });
+  });
+
+  it("delivers to a webhook created over gRPC, and shows it over REST", async () => {
+    const created = await rpc("CreateWebhook", { webhook: { url: receiver.url("/from-grpc"), event_types: ["cross.grpc"], headers: { "x-via": "grpc" } } });
+    const hook = created.body.webhook;
+    const rest = await api("GET", `/api/v1/webhooks/${hook.id}`);
+    expect(rest.status).toBe(200);
+    expect(rest.body).toMatchObject({ id: hook.id, url: hook.url, event_types: ["cross.grpc"], headers: { "x-via": "grpc" }, secret: hook.secret, status: "active" });
+    expect((await api("POST", "/api/v1/events", { id: "evt_cross_grpc", type: "cross.grpc", source: "t", data: { n: 1 } })).status).toBe(202);
+    await waitFor("the delivery", () => receiver.received.some((r) => r.path === "/from-grpc"));
+    const got = receiver.received.find((r) => r.path === "/from-grpc")!;
+    expect(got.headers["x-via"]).toBe("grpc");
+    expect((new StandardWebhook(hook.secret).verify(got.body, got.headers) as { id: string }).id).toBe("evt_cross_grpc");
+  });
+
+  it("shows a webhook created over REST over gRPC, and a gRPC change over REST", async () => {
+    const rest = await api("POST", "/api/v1/webhooks", { url: receiver.url("/from-rest"), event_types: ["cross.rest"], description: "made with REST" });
+    expect(rest.status).toBe(201);
+    const got = await rpc("GetWebhook", { id: rest.body.id });
+    expect(got.body.webhook).toMatchObject({ id: rest.body.id, url: rest.body.url, eventTypes: ["cross.rest"], description: "made with REST", secret: rest.body.secret, status: "WEBHOOK_STATUS_ACTIVE" });
+    expect(got.body.webhook.createTime).toBe(rest.body.created_at);
+    await rpc("UpdateWebhook", { webhook: { id: rest.body.id, status: "WEBHOOK_STATUS_DISABLED" }, update_mask: { paths: ["status"] } });
+    expect((await api("GET", `/api/v1/webhooks/${rest.body.id}`)).body.status).toBe("disabled");
+  });
+
+  it("runs the full CRUD cycle from a @grpc/grpc-js client under Node 20", async () => {
+    const node = Bun.spawn(["node", join(import.meta.dir, "node-client.mjs"), hr.registry, token, receiver.url("/node"), "200"], { stdout: "pipe", stderr: "pipe" });
+    const [stdout, stderr, exit] = await Promise.all([new Response(node.stdout).text(), new Response(node.stderr).text(), node.exited]);
+    expect({ exit, stderr }).toEqual({ exit: 0, stderr: "" });
+    const out = JSON.parse(stdout);
+    expect(out.node).toMatch(/^v20\./);
+    const id = out.created.webhook.id;
+    expect(out.created.webhook).toMatchObject({ url: receiver.url("/node"), event_types: ["node.created"], headers: { "x-from": "node" }, description: "from node", status: "WEBHOOK_STATUS_ACTIVE" });
+    expect(out.got.webhook).toEqual(out.created.webhook);
+    expect(out.listed.webhooks.map((w: { id: string }) => w.id)).toContain(id);
+    expect(out.updated.webhook).toMatchObject({ id, url: receiver.url("/node"), event_types: ["node.updated"], description: "from node", status: "WEBHOOK_STATUS_DISABLED" });
+    expect(out.rotated.webhook.secret).not.toBe(out.created.webhook.secret);
+    expect(out.bench).toMatchObject({ calls: 200, ok: 200 });
+    expect(out.deleted).toEqual({});
+    expect(out.gotAfterDelete.error).toEqual({ code: "NOT_FOUND", details: `webhook '${id}' not found` });
+    expect(out.noToken).toBe("UNAUTHENTICATED");
+    expect((await api("GET", `/api/v1/webhooks/${id}`)).status).toBe(404);
+  });
+
+  it("answers bad requests with the right status codes and messages", async () => {
+    const missingUrl = await rpc("CreateWebhook", { webhook: { event_types: ["x"] } });
+    expect(missingUrl.code).toBe("InvalidArgument");
+    expect(missingUrl.message).toContain("url");
+    expect((await rpc("CreateWebhook", {})).code).toBe("InvalidArgument");
+    const badUrl = await rpc("CreateWebhook", { webhook: { url: "ftp://example.com/x", event_types: ["x"] } });
+    expect(badUrl).toMatchObject({ code: "InvalidArgument", message: "url: scheme 'ftp' is not http or https" });
+    expect((await rpc("GetWebhook", { id: "wh_unknown" }))).toMatchObject({ code: "NotFound", message: "webhook 'wh_unknown' not found" });
+    expect((await rpc("GetWebhook", {})).code).toBe("InvalidArgument");
+    expect((await rpc("ListWebhooks", { page_size: 5000 })).code).toBe("InvalidArgument");
+
+    const hook = (await rpc("CreateWebhook", { webhook: { url: receiver.url("/bad"), event_types: ["x"] } })).body.webhook;
+    expect((await rpc("UpdateWebhook", { webhook: { id: hook.id, url: "nope" } })).message).toContain("update_mask: required");
+    expect((await rpc("UpdateWebhook", { webhook: { id: hook.id }, update_mask: { paths: ["id", "colour"] } })).message).toBe(
+      "update_mask: 'id' is output only; update_mask: unknown field 'colour' (use url, event_types, headers, description, status, secret or '*')",
+    );
+    expect((await rpc("UpdateWebhook", { webhook: { id: hook.id }, update_mask: { paths: ["status"] } })).code).toBe("InvalidArgument");
+    expect((await rpc("RotateSecret", { id: hook.id, secret: "short" })).code).toBe("InvalidArgument");
+
+    // Authentication and scopes: the same JWT rules as REST.
+    expect(await rpc("ListWebhooks", {}, null)).toMatchObject({ code: "Unauthenticated", message: "missing Authorization header (use 'Bearer <token>')" });
+    expect((await rpc("ListWebhooks", {}, "not-a-jwt")).code).toBe("Unauthenticated");
+    const otherIssuer = await new Tokens({ secret: JWT_SECRET, issuer: "someone-else", expirySeconds: 600 }).issue({ subject: "x", customerId: "default", scopes: ["admin"] });
+    expect((await rpc("ListWebhooks", {}, otherIssuer)).code).toBe("Unauthenticated");
+    const reader = await mint.issue({ subject: "reader", customerId: "default", scopes: ["webhooks:read"] });
+    expect((await rpc("GetWebhook", { id: hook.id }, reader)).code).toBe("OK");
+    expect(await rpc("DeleteWebhook", { id: hook.id }, reader)).toMatchObject({ code: "PermissionDenied", message: "this call needs the 'webhooks:write' scope" });
+    const eventsOnly = await mint.issue({ subject: "sender", customerId: "default", scopes: ["events:write"] });
+    expect((await rpc("ListWebhooks", {}, eventsOnly)).code).toBe("PermissionDenied");
+    // Another customer's webhook does not exist for them.
+    const stranger = await mint.issue({ subject: "stranger", customerId: "cust_other", scopes: ["webhooks:read", "webhooks:write"] });
+    expect((await rpc("GetWebhook", { id: hook.id }, stranger)).code).toBe("NotFound");
+    expect((await rpc("DeleteWebhook", { id: hook.id }, stranger)).code).toBe("NotFound");
+    expect((await rpc("ListWebhooks", {}, stranger)).body).toEqual({});
+    expect((await rpc("GetWebhook", { id: hook.id })).code).toBe("OK");
+  });
+});
