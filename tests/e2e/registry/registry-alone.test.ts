@@ -1,0 +1,101 @@
+// `hookrelay registry` on its own: serves, refuses private targets by default, drains on
+// SIGTERM; and a registry whose backend is down says so (health and UNAVAILABLE).
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import type { Subprocess } from "bun";
+import { ConflictError, UnavailableError } from "../../../src/domain/errors.ts";
+import type { Store } from "../../../src/domain/ports.ts";
+import { createLogger } from "../../../src/platform/logger.ts";
+import { Tokens } from "../../../src/services/auth/tokens.ts";
+import { startRegistry } from "../../../src/services/registry/server.ts";
+import { grpcurl, grpcurlPath } from "../../helpers/grpcurl.ts";
+import { waitFor } from "../../helpers/hookrelay.ts";
+import { portsAndEnv } from "../../helpers/process.ts";
+
+const SERVICE = "hookrelay.webhook.v1.WebhookRegistry";
+const JWT_SECRET = "registry-alone-secret-at-least-32-characters";
+const tokens = new Tokens({ secret: JWT_SECRET, issuer: "hookrelay", expirySeconds: 600 });
+const writer = () => tokens.issue({ subject: "t", customerId: "default", scopes: ["webhooks:read", "webhooks:write"] });
+
+describe("hookrelay registry alone", () => {
+  let proc: Subprocess<"ignore", "pipe", "pipe">;
+  let address: string;
+  let output = "";
+
+  beforeAll(async () => {
+    await grpcurlPath();
+    const { ports, env } = portsAndEnv({ HOOKRELAY_ALLOW_PRIVATE_TARGETS: "false", HOOKRELAY_SECURITY_JWT_SECRET: JWT_SECRET, HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "info" });
+    address = `127.0.0.1:${ports.registry}`;
+    proc = Bun.spawn(["bun", "src/cli/main.ts", "registry"], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env }, stdout: "pipe", stderr: "pipe" });
+    for (const stream of [proc.stdout, proc.stderr])
+      (async () => {
+        for await (const chunk of stream) output += new TextDecoder().decode(chunk);
+      })();
+    await waitFor("the registry's health", async () => {
+      if (proc.exitCode !== null) throw new Error(`hookrelay registry exited ${proc.exitCode}: ${output}`);
+      return (await grpcurl(address, ["grpc.health.v1.Health/Check"], { data: {} })).body?.status === "SERVING";
+    }, 20_000, 100);
+  }, 240_000);
+
+  afterAll(() => {
+    if (proc.exitCode === null) proc.kill(9);
+  });
+
+  it("serves the registry and no HTTP role", async () => {
+    expect(output).toContain('"roles":["registry"]');
+    const created = await grpcurl(address, [`${SERVICE}/CreateWebhook`], { token: await writer(), data: { webhook: { url: "https://8.8.8.8/hook", event_types: ["alone"] } } });
+    expect(created.code).toBe("OK");
+    expect(created.body.webhook.url).toBe("https://8.8.8.8/hook");
+  });
+
+  it("refuses a private or loopback target when private targets are not allowed", async () => {
+    for (const url of ["http://127.0.0.1:9/x", "http://10.1.2.3/x", "http://[::1]/x"]) {
+      const refused = await grpcurl(address, [`${SERVICE}/CreateWebhook`], { token: await writer(), data: { webhook: { url, event_types: ["x"] } } });
+      expect({ url, code: refused.code }).toEqual({ url, code: "InvalidArgument" });
+      expect(refused.message).toContain("url: target refused");
+    }
+  });
+
+  it("stops cleanly on SIGTERM", async () => {
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+    expect(output).toContain('"msg":"stopped"');
+    const [hostname, port] = address.split(":");
+    const listening = await Bun.connect({ hostname: hostname!, port: Number(port), socket: { data() {} } }).then((s) => (s.end(), true), () => false);
+    expect(listening).toBe(false);
+  });
+});
+
+describe("a registry whose backend is down", () => {
+  const fail = (err: Error) => new Proxy({}, { get: () => () => Promise.reject(err) }) as Store;
+  const down = new UnavailableError("database unavailable (ECONNREFUSED); try again");
+
+  it("reports NOT_SERVING and answers UNAVAILABLE with the reason", async () => {
+    const registry = await startRegistry(
+      { store: fail(down), clock: { now: () => Date.now() }, checkTarget: async () => null, tokens, log: createLogger("silent"), checks: { store: fail(down) } },
+      "127.0.0.1",
+      0,
+      1000,
+    );
+    try {
+      const address = `127.0.0.1:${registry.port}`;
+      expect((await grpcurl(address, ["grpc.health.v1.Health/Check"], { data: { service: SERVICE } })).body).toEqual({ status: "NOT_SERVING" });
+      expect(await grpcurl(address, [`${SERVICE}/GetWebhook`], { token: await writer(), data: { id: "wh_x" } })).toMatchObject({
+        code: "Unavailable",
+        message: "database unavailable (ECONNREFUSED); try again",
+      });
+    } finally {
+      await registry.stop();
+    }
+  });
+
+  it("answers ALREADY_EXISTS when the store reports a conflict", async () => {
+    const store = fail(new ConflictError("webhook 'wh_1' already exists"));
+    const registry = await startRegistry({ store, clock: { now: () => Date.now() }, checkTarget: async () => null, tokens, log: createLogger("silent"), checks: {} }, "127.0.0.1", 0, 1000);
+    try {
+      const created = await grpcurl(`127.0.0.1:${registry.port}`, [`${SERVICE}/CreateWebhook`], { token: await writer(), data: { webhook: { url: "https://8.8.8.8/x", event_types: ["x"] } } });
+      expect(created).toMatchObject({ code: "AlreadyExists", message: "webhook 'wh_1' already exists" });
+    } finally {
+      await registry.stop();
+    }
+  });
+});
