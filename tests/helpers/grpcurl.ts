@@ -55,8 +55,12 @@ export interface GrpcurlResult {
  * `["describe", symbol]` or `[method]`). Never blocks the event loop (the server may be in
  * this process).
  */
-export async function grpcurl(address: string, args: string[], options: { data?: unknown; token?: string } = {}): Promise<GrpcurlResult> {
-  const cmd = [await grpcurlPath(), "-plaintext", "-max-time", "20"];
+export async function grpcurl(
+  address: string,
+  args: string[],
+  options: { data?: unknown; token?: string; maxTimeSeconds?: number } = {},
+): Promise<GrpcurlResult> {
+  const cmd = [await grpcurlPath(), "-plaintext", "-max-time", String(options.maxTimeSeconds ?? 20)];
   if (options.token !== undefined) cmd.push("-H", `authorization: Bearer ${options.token}`);
   if (options.data !== undefined) cmd.push("-d", JSON.stringify(options.data));
   cmd.push(address, ...args);

@@ -55,6 +55,12 @@ describe("hookrelay registry alone", () => {
     }
   });
 
+  it("streams SERVING to a health Watch", async () => {
+    // A stream stays open: grpcurl prints what came, then gives up at its deadline.
+    const watch = await grpcurl(address, ["grpc.health.v1.Health/Watch"], { data: { service: SERVICE }, maxTimeSeconds: 1.5 });
+    expect(watch.stdout).toContain('"status": "SERVING"');
+  });
+
   it("stops cleanly on SIGTERM", async () => {
     proc.kill("SIGTERM");
     expect(await proc.exited).toBe(0);
@@ -65,7 +71,7 @@ describe("hookrelay registry alone", () => {
   });
 });
 
-describe("a registry whose backend is down", () => {
+describe("a registry on a stand-in store", () => {
   const fail = (err: Error) => new Proxy({}, { get: () => () => Promise.reject(err) }) as Store;
   const down = new UnavailableError("database unavailable (ECONNREFUSED); try again");
 
@@ -86,6 +92,19 @@ describe("a registry whose backend is down", () => {
     } finally {
       await registry.stop();
     }
+  });
+
+  it("finishes a call in flight when stopped, then closes", async () => {
+    const webhook = { id: "wh_slow", customerId: "default", url: "https://8.8.8.8/", eventTypes: ["x"], headers: {}, description: null, secret: "whsec_x", status: "active" as const, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString() };
+    let started = false;
+    const store = { getWebhook: async () => ((started = true), await Bun.sleep(500), webhook), ping: async () => {} } as unknown as Store;
+    const registry = await startRegistry({ store, clock: { now: () => Date.now() }, checkTarget: async () => null, tokens, log: createLogger("silent"), checks: { store } }, "127.0.0.1", 0, 5000);
+    const address = `127.0.0.1:${registry.port}`;
+    const call = grpcurl(address, [`${SERVICE}/GetWebhook`], { token: await writer(), data: { id: "wh_slow" } });
+    await waitFor("the call to reach the store", () => started);
+    const stopped = registry.stop();
+    expect((await call).body.webhook.id).toBe("wh_slow");
+    await stopped;
   });
 
   it("answers ALREADY_EXISTS when the store reports a conflict", async () => {
