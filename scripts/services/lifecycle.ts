@@ -71,16 +71,26 @@ export async function stop(s: ServiceName, log: Log): Promise<void> {
   rmSync(path(s), { recursive: true, force: true });
 }
 
-/** Starts `s` again on the data it left and waits until it answers. */
+/** Starts `s` again on the data it left and waits until it answers (three tries: a loaded machine can lose a start). */
 export async function resume(s: ServiceName, log: Log): Promise<void> {
   const began = performance.now();
-  await ensurePortsFree(s);
-  try {
-    await SPECS[s].resume(log);
-  } catch (err) {
-    throw new Error(`${s} did not start again: ${(err as Error).message}\n(log: ${rel(logFile(s))})`);
+  for (let attempt = 1; ; attempt++) {
+    await ensurePortsFree(s);
+    try {
+      await SPECS[s].resume(log);
+    } catch (err) {
+      throw new Error(`${s} did not start again: ${(err as Error).message}\n(log: ${rel(logFile(s))})`);
+    }
+    try {
+      await waitUntilAnswers(s);
+      break;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      log(`services: ${s} did not come up again (${(err as Error).message.split("\n")[0]}); starting it once more`);
+      await halt(s, SPECS[s].signal, log);
+      await Bun.sleep(500);
+    }
   }
-  await waitUntilAnswers(s);
   rmSync(heldFile(s), { force: true });
   log(`services: ${s} up again on ${HOST}:${SPECS[s].ports[0]} (data kept) in ${seconds(began)}`);
 }
