@@ -64,7 +64,10 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   const metrics = createMetrics();
   const problem = backendProblem(config);
   if (problem) throw new StartupError(problem);
-  const backends = await buildBackends({ config, lifecycle, log, metrics });
+  const backends = await buildBackends({ config, lifecycle, log, metrics }).catch(async (err) => {
+    await lifecycle.stop();
+    throw new StartupError(`cannot start on the configured backends: ${(err as Error).message}`);
+  });
   const { store, eventLog, schedule } = backends;
   const clock = systemClock;
 

@@ -35,6 +35,17 @@ describe("hookrelay CLI", () => {
     );
   });
 
+  it("refuses to start with one clear line when the production servers cannot be reached", () => {
+    const { code, err } = run(["bun", "src/cli/main.ts", "gateway"], {
+      HOOKRELAY_DATA_DIR: tempDir(),
+      DATABASE_URL: "postgres://nobody@127.0.0.1:1/none",
+      REDIS_URL: "redis://127.0.0.1:1",
+      KAFKA_BROKERS: "127.0.0.1:1",
+    });
+    expect(code).toBe(1);
+    expect(err.trim()).toBe("hookrelay: cannot start on the configured backends: connect ECONNREFUSED 127.0.0.1:1");
+  });
+
   it("applies, reports and reverts migrations", () => {
     const env = { HOOKRELAY_DATA_DIR: tempDir() };
     expect(run(["bun", "src/cli/main.ts", "migrate", "status"], env).out).toContain("1_init\tpending");
