@@ -9,8 +9,9 @@
  * rate 0 sends as fast as 4 producers can (a burst); rate N offers N events/s in batches
  * on a fixed schedule (open model), so latency is not inflated by a self-made backlog.
  */
-import { adminToken, client, waitFor } from "../tests/helpers/hookrelay.ts";
-import { childInstance } from "../tests/helpers/process.ts";
+import { client, waitFor } from "../tests/helpers/hookrelay.ts";
+import { startHookrelay, stopHookrelay } from "./lib/hookrelay.ts";
+import { memoryMiB, percentile } from "./lib/measure.ts";
 
 const [total = 50_000, batchSize = 500, webhooks = 1, rate = 0] = process.argv.slice(2).map(Number);
 const CONCURRENCY = 4;
@@ -35,11 +36,7 @@ const sink = Bun.serve({
 
 // HOOKRELAY_* variables of this process pass through (e.g. HOOKRELAY_DISPATCHER_MAX_IN_FLIGHT_PER_WEBHOOK);
 // BENCH_CMD replaces the command, e.g. "bun --cpu-prof-md --cpu-prof-dir=/tmp/prof src/cli/main.ts all".
-const passThrough = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("HOOKRELAY_"))) as Record<string, string>;
-const command = process.env.BENCH_CMD?.split(" ") ?? ["bun", "src/cli/main.ts", "all"];
-const hr = childInstance({ HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "warn", ...passThrough }, command);
-await hr.start();
-const token = await adminToken(hr.gateway);
+const { hr, token } = await startHookrelay();
 const api = client(hr.gateway, token);
 for (let w = 0; w < webhooks; w++) await api("POST", "/api/v1/webhooks", { url: `http://127.0.0.1:${sink.port}/w${w}`, event_types: ["bench"] });
 const ingest = client(hr.ingest, token);
@@ -78,9 +75,9 @@ await waitFor("all deliveries", () => delivered >= total * webhooks, 600_000, 20
 const totalSeconds = (performance.now() - started) / 1000;
 latencies.sort((a, b) => a - b);
 ingestLatencies.sort((a, b) => a - b);
-const at = (values: number[], p: number) => values[Math.min(values.length - 1, Math.floor((p / 100) * values.length))]!.toFixed(1);
+const at = (values: number[], p: number) => percentile(values, p).toFixed(1);
 const pct = (p: number) => at(latencies, p);
-const rss = (await Bun.file(`/proc/${hr.proc.pid}/status`).text()).match(/VmHWM:\s+(\d+)/)?.[1];
+const peakRss = memoryMiB(hr.proc.pid, "VmHWM");
 console.log(
   JSON.stringify({
     events: total,
@@ -91,9 +88,8 @@ console.log(
     delivered_per_s: Math.round(delivered / totalSeconds),
     batch_ingest_ms: { p50: at(ingestLatencies, 50), p99: at(ingestLatencies, 99) },
     latency_ms: { p50: pct(50), p99: pct(99), max: latencies[latencies.length - 1]!.toFixed(1) },
-    peak_rss_mib: rss ? Math.round(Number(rss) / 1024) : null,
+    peak_rss_mib: Math.round(peakRss),
   }),
 );
-hr.proc.kill("SIGTERM" as unknown as number);
-await hr.proc.exited;
+await stopHookrelay(hr);
 sink.stop(true);

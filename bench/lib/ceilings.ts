@@ -1,0 +1,72 @@
+/**
+ * @module Ceilings measured in the same run as each benchmark (DESIGN.md §6): raw `Bun.serve`
+ * small POSTs/s under wrk (64 connections), and raw Bun `fetch` POSTs/s to a sink (concurrency 64),
+ * each with the CPU-µs per request of the process doing the work.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnBenchScript } from "./children.ts";
+import { cpuMicros, round } from "./measure.ts";
+
+export interface Ceiling {
+  per_s: number;
+  /** CPU-µs per request of the server (serve) or the client (fetch) process. */
+  cpu_us_per_request: number;
+  seconds: number;
+}
+
+export interface Ceilings {
+  serve_post: Ceiling;
+  fetch_post: Ceiling;
+}
+
+const WRK_POST = `wrk.method = "POST"
+wrk.body = '{"id":"evt_ceiling","type":"bench","source":"bench","data":{"n":1}}'
+wrk.headers["Content-Type"] = "application/json"
+`;
+
+/** Raw Bun.serve POST/s: wrk -t2 -c64 for `seconds` against bench/raw-serve.ts. */
+export async function servePostCeiling(wrk: string, seconds: number): Promise<Ceiling> {
+  const server = await spawnBenchScript<{ port: number }>("raw-serve.ts");
+  const dir = mkdtempSync(join(tmpdir(), "bench-wrk-"));
+  try {
+    const script = join(dir, "post.lua");
+    writeFileSync(script, WRK_POST);
+    const cpuBefore = cpuMicros(server.proc.pid);
+    const run = Bun.spawnSync([wrk, "-t2", "-c64", `-d${seconds}s`, "-s", script, `http://127.0.0.1:${server.first.port}/`], { stdout: "pipe", stderr: "pipe" });
+    const cpu = cpuMicros(server.proc.pid) - cpuBefore;
+    const out = run.stdout.toString();
+    const rate = Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1]);
+    const total = Number(out.match(/(\d+) requests in/)?.[1]);
+    if (run.exitCode !== 0 || !Number.isFinite(rate) || !total) throw new Error(`wrk failed (exit ${run.exitCode}):\n${out}${run.stderr.toString()}`);
+    if (/Non-2xx or 3xx responses/.test(out)) throw new Error(`raw Bun.serve answered errors under wrk:\n${out}`);
+    return { per_s: Math.round(rate), cpu_us_per_request: round(cpu / total), seconds };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await server.stop();
+  }
+}
+
+/** Raw Bun fetch POST/s: bench/fetch-load.ts at concurrency 64 for `seconds` to bench/sink.ts. */
+export async function fetchPostCeiling(seconds: number): Promise<Ceiling> {
+  const sink = await spawnBenchScript<{ port: number }>("sink.ts");
+  try {
+    const load = await spawnBenchScript<{ requests: number; failed: number; seconds: number; cpu_us: number }>(
+      "fetch-load.ts",
+      [`http://127.0.0.1:${sink.first.port}/ceiling`, String(seconds), "64"],
+      (seconds + 30) * 1000,
+    );
+    const { requests, failed, seconds: took, cpu_us } = load.first;
+    await load.proc.exited;
+    if (failed > 0 || requests === 0) throw new Error(`fetch ceiling: ${requests} ok, ${failed} failed`);
+    return { per_s: Math.round(requests / took), cpu_us_per_request: round(cpu_us / requests), seconds };
+  } finally {
+    await sink.stop();
+  }
+}
+
+/** Both ceilings, one after the other (never concurrently: they share the two cores). */
+export async function measureCeilings(wrk: string, seconds: number): Promise<Ceilings> {
+  return { serve_post: await servePostCeiling(wrk, seconds), fetch_post: await fetchPostCeiling(seconds) };
+}
