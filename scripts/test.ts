@@ -95,7 +95,9 @@ async function main(args: string[]): Promise<number> {
   let betweenTests = 0;
   let noTests = false;
   try {
-    const child = Bun.spawn(["bun", "test", "--reporter=junit", `--reporter-outfile=${REPORT}`, ...args], {
+    // --timeout: tests over real processes, sockets and servers wait on real time; a helper's
+    // setDefaultTimeout only reaches the first file that loads it (modules load once per run).
+    const child = Bun.spawn(["bun", "test", "--timeout=60000", "--reporter=junit", `--reporter-outfile=${REPORT}`, ...args], {
       cwd: ROOT,
       // Piped output loses Bun's colours; keep them when a person is watching.
       env: { ...process.env, ...(process.stdout.isTTY ? { FORCE_COLOR: "1" } : {}), ...services.env },
