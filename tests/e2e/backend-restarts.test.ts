@@ -35,11 +35,12 @@ let hr: ChildInstance | undefined;
 let receiver: Receiver | undefined;
 const heldDown = new Set<ServiceName>();
 afterAll(async () => {
-  // A failed assertion mid-outage must not leave the shared services down for the next file.
-  for (const service of heldDown) await startAgain(service, () => {}).catch((err) => console.error(`could not start ${service} again: ${err}`));
+  // Our own processes first, so a slow restart below can never leave them running.
   hr?.proc?.kill(9);
   receiver?.stop();
-});
+  // A failed assertion mid-outage must not leave the shared services down for the next file.
+  for (const service of heldDown) await startAgain(service, () => {}).catch((err) => console.error(`could not start ${service} again: ${err}`));
+}, 120_000);
 
 interface Health {
   status: number;
