@@ -2,21 +2,39 @@
  * @module `bun run bench [scenario] [options]`: our own benchmark runner (DESIGN.md §5, §6). Installs
  * vegeta and wrk when absent, measures the ceilings (raw Bun.serve POST/s under wrk, raw fetch POST/s
  * to a sink), runs the scenario with vegeta's constant-rate attack, writes
- * bench/results/<scenario>-<date>.json and regenerates the table in bench/README.md.
+ * bench/results/<scenario>-<date>.json and regenerates the tables in bench/README.md.
  *
  *   bun run bench ingest [--rates=1000,5000,10000] [--seconds=10] [--ceiling-seconds=5]
  *                        [--p99-ms=25] [--out=bench/results] [--no-readme]
+ *   bun run bench embedded|production|fan-out|isolation|origins|soak [--rates=…] [--seconds=…]
+ *                        [--deployment=embedded|production] [--delivery-p99-ms=500] [--drain-seconds=60]
+ *                        [--baseline-p99-ms=N] [--warmup-seconds=120] [--sample-seconds=10]
+ *                        [--sig-every=50] [--strict]
  *
- * Scenarios so far: ingest (a). Loopback only; every step stops by itself.
+ * Loopback only; every step stops by itself. Each end-to-end scenario prints PASS or FAIL; --strict
+ * makes a FAIL exit 1 (the results are written either way).
  */
 import { resolve } from "node:path";
 import { measureCeilings } from "./lib/ceilings.ts";
 import { RESULTS_DIR, type Result, machine, regenerateReadme, versions, writeResult } from "./lib/results.ts";
 import { ensureVegeta, ensureWrk, toolVersions } from "./lib/tools.ts";
+import { endToEndScenario } from "./scenarios/end-to-end.ts";
 import { ingestScenario } from "./scenarios/ingest.ts";
+import type { E2EScenario } from "./scenarios/layouts.ts";
 
-const SCENARIOS = ["ingest"] as const;
+const SCENARIOS = ["ingest", "embedded", "production", "fan-out", "isolation", "origins", "soak"] as const;
 type Scenario = (typeof SCENARIOS)[number];
+
+/** Offered rates and seconds per step when --rates / --seconds are not given (issue 5). */
+const DEFAULTS: Record<Scenario, { rates: number[]; seconds: number }> = {
+  ingest: { rates: [1000, 5000, 10_000], seconds: 10 },
+  embedded: { rates: [10_000], seconds: 60 },
+  production: { rates: [10_000], seconds: 60 },
+  "fan-out": { rates: [1000], seconds: 60 },
+  isolation: { rates: [5000], seconds: 60 },
+  origins: { rates: [5000], seconds: 60 },
+  soak: { rates: [5000], seconds: 600 },
+};
 
 export interface RunOptions {
   scenario: Scenario;
@@ -26,29 +44,76 @@ export interface RunOptions {
   p99Ms: number;
   out: string;
   readme: boolean;
+  /** End-to-end scenarios: embedded `all` or the production roles (production: always the latter). */
+  deployment: "embedded" | "production";
+  deliveryP99Ms: number;
+  drainSeconds: number;
+  baselineP99Ms: number | null;
+  warmupSeconds: number;
+  sampleSeconds: number;
+  sigEvery: number;
+  strict: boolean;
 }
 
 /** Parses `[scenario] --name=value ...`; names the bad argument when one is wrong. */
 export function parseArgs(argv: string[]): RunOptions {
-  const options: RunOptions = { scenario: "ingest", rates: [1000, 5000, 10_000], seconds: 10, ceilingSeconds: 5, p99Ms: 25, out: RESULTS_DIR, readme: true };
+  const options: RunOptions = {
+    scenario: "ingest",
+    rates: [],
+    seconds: 0,
+    ceilingSeconds: 5,
+    p99Ms: 25,
+    out: RESULTS_DIR,
+    readme: true,
+    deployment: "embedded",
+    deliveryP99Ms: 500,
+    drainSeconds: 60,
+    baselineP99Ms: null,
+    warmupSeconds: 120,
+    sampleSeconds: 10,
+    sigEvery: 50,
+    strict: false,
+  };
   const positive = (name: string, raw: string) => {
     const n = Number(raw);
     if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name}=${raw}: expected a positive integer`);
     return n;
   };
+  const positiveNumber = (name: string, raw: string) => {
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name}=${raw}: expected a positive number`);
+    return n;
+  };
+  let deploymentGiven = false;
   for (const arg of argv) {
     const [name, value = ""] = arg.replace(/^--/, "").split("=", 2) as [string, string?];
     if (!arg.startsWith("--")) {
-      if (!(SCENARIOS as readonly string[]).includes(arg)) throw new Error(`scenario ${arg}: expected one of ${SCENARIOS.join(", ")} (the others of issue 5 are not built yet)`);
+      if (!(SCENARIOS as readonly string[]).includes(arg)) throw new Error(`scenario ${arg}: expected one of ${SCENARIOS.join(", ")}`);
       options.scenario = arg as Scenario;
     } else if (name === "rates") options.rates = value.split(",").map((r) => positive("rates", r));
     else if (name === "seconds") options.seconds = positive(name, value);
     else if (name === "ceiling-seconds") options.ceilingSeconds = positive(name, value);
     else if (name === "p99-ms") options.p99Ms = positive(name, value);
-    else if (name === "out") options.out = resolve(value);
+    else if (name === "delivery-p99-ms") options.deliveryP99Ms = positive(name, value);
+    else if (name === "drain-seconds") options.drainSeconds = positive(name, value);
+    else if (name === "baseline-p99-ms") options.baselineP99Ms = positiveNumber(name, value);
+    else if (name === "warmup-seconds") options.warmupSeconds = Number(value) === 0 ? 0 : positive(name, value);
+    else if (name === "sample-seconds") options.sampleSeconds = positiveNumber(name, value);
+    else if (name === "sig-every") options.sigEvery = positive(name, value);
+    else if (name === "deployment") {
+      if (value !== "embedded" && value !== "production") throw new Error(`--deployment=${value}: expected embedded or production`);
+      options.deployment = value;
+      deploymentGiven = true;
+    } else if (name === "out") options.out = resolve(value);
     else if (name === "no-readme") options.readme = false;
+    else if (name === "strict") options.strict = true;
     else throw new Error(`unknown option ${arg}`);
   }
+  if (options.scenario === "production") options.deployment = "production";
+  else if (options.scenario === "embedded" && deploymentGiven && options.deployment !== "embedded")
+    throw new Error("--deployment=production with scenario embedded: run scenario production instead");
+  if (options.rates.length === 0) options.rates = DEFAULTS[options.scenario].rates;
+  if (options.seconds === 0) options.seconds = DEFAULTS[options.scenario].seconds;
   return options;
 }
 
@@ -60,15 +125,44 @@ export async function runBench(o: RunOptions, log: (line: string) => void = cons
   log(`bench: ceilings (${o.ceilingSeconds}s each)`);
   const ceilings = await measureCeilings(wrk, o.ceilingSeconds);
   log(`bench: raw Bun.serve ${ceilings.serve_post.per_s} POST/s, raw fetch ${ceilings.fetch_post.per_s} POST/s`);
-  const measured = await ingestScenario({ rates: o.rates, seconds: o.seconds, p99BoundMs: o.p99Ms, vegeta, ceilings, log });
+  const measured =
+    o.scenario === "ingest"
+      ? await ingestScenario({ rates: o.rates, seconds: o.seconds, p99BoundMs: o.p99Ms, vegeta, ceilings, log })
+      : await endToEndScenario({
+          scenario: o.scenario as E2EScenario,
+          deployment: o.deployment,
+          rates: o.rates,
+          seconds: o.seconds,
+          p99BoundMs: o.p99Ms,
+          deliveryP99BoundMs: o.deliveryP99Ms,
+          baselineP99Ms: o.baselineP99Ms,
+          resultsDirs: [...new Set([o.out, RESULTS_DIR])],
+          drainSeconds: o.drainSeconds,
+          warmupSeconds: o.warmupSeconds,
+          sampleSeconds: o.sampleSeconds,
+          sigEvery: o.sigEvery,
+          vegeta,
+          ceilings,
+          log,
+        });
   const result: Result = { scenario: o.scenario, date, machine: machine(), versions: versions(toolVersions(vegeta, wrk)), ceilings, ...measured };
   const path = writeResult(result, o.out);
   if (o.readme) regenerateReadme(o.out);
   log(`bench: results in ${path}`);
+  if (result.verdict) {
+    const failed = result.verdict.checks.filter((c) => !c.ok);
+    log(
+      result.verdict.pass
+        ? `bench: ${o.scenario} PASS (${result.verdict.checks.map((c) => `${c.check}: ${c.value}`).join("; ")})`
+        : `bench: ${o.scenario} FAIL (${failed.map((c) => `${c.check}: ${c.value}`).join("; ")})`,
+    );
+  }
   return { path, result };
 }
 
 if (import.meta.main) {
   process.chdir(resolve(import.meta.dir, ".."));
-  await runBench(parseArgs(process.argv.slice(2)));
+  const options = parseArgs(process.argv.slice(2));
+  const { result } = await runBench(options);
+  if (options.strict && result.verdict && !result.verdict.pass) process.exit(1);
 }

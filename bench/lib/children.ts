@@ -10,9 +10,9 @@ export interface Child<T> {
   stop(): Promise<void>;
 }
 
-/** Runs `bun bench/<script> ...args` and resolves with its first stdout line parsed as JSON. */
-export async function spawnBenchScript<T>(script: string, args: string[] = [], timeoutMs = 30_000): Promise<Child<T>> {
-  const proc = Bun.spawn(["bun", resolve(BENCH, script), ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+/** Runs `bun bench/<script> ...args` (with `env` added) and resolves with its first stdout line parsed as JSON. */
+export async function spawnBenchScript<T>(script: string, args: string[] = [], timeoutMs = 30_000, env: Record<string, string> = {}): Promise<Child<T>> {
+  const proc = Bun.spawn(["bun", resolve(BENCH, script), ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
   const reader = proc.stdout.getReader();
   const decoder = new TextDecoder();
   let text = "";

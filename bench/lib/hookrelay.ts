@@ -1,15 +1,43 @@
-/** @module hookrelay under benchmark: a child `hookrelay all` on free ports, with HOOKRELAY_* and BENCH_CMD passed through. */
-import { adminToken } from "../../tests/helpers/hookrelay.ts";
-import { type ChildInstance, childInstance } from "../../tests/helpers/process.ts";
+/**
+ * @module hookrelay under benchmark, with the production defaults of config.yaml (not the tests'
+ * 50 ms pollers): a child `hookrelay all` on free ports (embedded), or each role of the production
+ * deployment in its own process on PostgreSQL, Redis and Kafka from `bun run services:up`.
+ * HOOKRELAY_* variables of the runner pass through; BENCH_CMD replaces the `all` command and
+ * BENCH_BIN the `bun src/cli/main.ts` of the roles (e.g. `dist/hookrelay`).
+ */
+import type { Subprocess } from "bun";
+import { resolve } from "node:path";
+import { createPool } from "../../src/adapters/postgres/client.ts";
+import { describeConfig } from "../../src/platform/config.ts";
+import { adminToken, waitFor } from "../../tests/helpers/hookrelay.ts";
+import { type ChildInstance, childInstance, portsAndEnv } from "../../tests/helpers/process.ts";
+
+const ROOT = resolve(import.meta.dir, "../..");
+
+/** The config defaults the test environment changes for speed, put back: the pollers run as in production. */
+export function productionDefaults(): Record<string, string> {
+  const defaults = new Map(describeConfig().map((k) => [k.env, String(k.default)]));
+  const env: Record<string, string> = {};
+  for (const name of ["HOOKRELAY_DISPATCHER_POLL_INTERVAL", "HOOKRELAY_RETRY_MANAGER_POLL_INTERVAL"]) {
+    const value = defaults.get(name);
+    if (value === undefined) throw new Error(`config has no ${name} any more; update bench/lib/hookrelay.ts`);
+    env[name] = value;
+  }
+  return env;
+}
+
+function passThrough(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("HOOKRELAY_"))) as Record<string, string>;
+}
 
 /**
  * Starts `bun src/cli/main.ts all` (or BENCH_CMD, e.g. a profiling command or `dist/hookrelay all`)
- * on a fresh data directory; this process's HOOKRELAY_* variables override the test defaults.
+ * on a fresh data directory with the production pollers; `overrides`, then this process's
+ * HOOKRELAY_* variables, win over those.
  */
 export async function startHookrelay(overrides: Record<string, string> = {}): Promise<{ hr: ChildInstance; token: string; command: string[] }> {
-  const passThrough = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("HOOKRELAY_"))) as Record<string, string>;
   const command = process.env.BENCH_CMD?.split(" ") ?? ["bun", "src/cli/main.ts", "all"];
-  const hr = childInstance({ HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "warn", ...overrides, ...passThrough }, command);
+  const hr = childInstance({ ...productionDefaults(), HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "warn", ...overrides, ...passThrough() }, command);
   await hr.start();
   return { hr, token: await adminToken(hr.gateway), command };
 }
@@ -19,4 +47,120 @@ export async function stopHookrelay(hr: ChildInstance): Promise<void> {
   if (hr.proc.exitCode !== null) return;
   hr.proc.kill("SIGTERM");
   await hr.proc.exited;
+}
+
+/** A running deployment under benchmark: where to send, its processes (for /proc), and how to stop it. */
+export interface Deployment {
+  kind: "embedded" | "production";
+  command: string[];
+  gateway: string;
+  ingest: string;
+  token: string;
+  processes: { role: string; pid: number }[];
+  /** Why the deployment is broken (a process exited), or null. */
+  broken(): string | null;
+  stop(): Promise<void>;
+}
+
+export async function startEmbedded(): Promise<Deployment> {
+  const { hr, token, command } = await startHookrelay();
+  return {
+    kind: "embedded",
+    command,
+    gateway: hr.gateway,
+    ingest: hr.ingest,
+    token,
+    processes: [{ role: "all", pid: hr.proc.pid }],
+    broken: () => (hr.proc.exitCode === null ? null : `hookrelay exited ${hr.proc.exitCode}:\n${hr.output().slice(-4000)}`),
+    stop: () => stopHookrelay(hr),
+  };
+}
+
+/** PostgreSQL, Redis and Kafka URLs from `bun run services:up` (idempotent: starts only what is down). */
+export function servicesUp(log: (line: string) => void): Record<string, string> {
+  log("bench: bun run services:up");
+  const run = Bun.spawnSync(["bun", "scripts/services/index.ts", "up"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  if (run.exitCode !== 0) throw new Error(`bun run services:up failed (exit ${run.exitCode}):\n${run.stderr.toString()}`);
+  const env = Object.fromEntries(run.stdout.toString().split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  for (const key of ["DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS"]) if (!env[key]) throw new Error(`bun run services:up printed no ${key}`);
+  return env;
+}
+
+const ROLES = ["gateway", "ingest", "dispatcher", "retry", "observability"] as const;
+
+/**
+ * The production deployment: a fresh PostgreSQL schema, Redis key prefix and Kafka topic and
+ * consumer group for this run, `migrate up`, then each role in its own process (gateway first).
+ * The schema is dropped on stop; the topic and Redis keys stay (they are unique to the run).
+ */
+export async function startProduction(log: (line: string) => void): Promise<Deployment> {
+  const services = servicesUp(log);
+  const bin = process.env.BENCH_BIN?.split(" ") ?? ["bun", "src/cli/main.ts"];
+  const run = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const schema = `hr_bench_${run.replace("-", "_")}`;
+  const admin = createPool({ url: services.DATABASE_URL!, maxConnections: 1 });
+  await admin`CREATE SCHEMA ${admin(schema)}`;
+  const url = new URL(services.DATABASE_URL!);
+  url.searchParams.set("options", `-c search_path=${schema}`);
+  const { ports, env } = portsAndEnv({
+    ...productionDefaults(),
+    DATABASE_URL: url.toString(),
+    REDIS_URL: services.REDIS_URL!,
+    KAFKA_BROKERS: services.KAFKA_BROKERS!,
+    HOOKRELAY_REDIS_KEY_PREFIX: `hr-bench-${run}:`,
+    HOOKRELAY_KAFKA_TOPIC: `hr-bench-${run}`,
+    HOOKRELAY_KAFKA_CONSUMER_GROUP: `hr-bench-${run}`,
+    HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "warn",
+    ...passThrough(),
+  });
+  const childEnv = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env };
+  const migrate = Bun.spawnSync([...bin, "migrate", "up"], { cwd: ROOT, env: childEnv, stdout: "pipe", stderr: "pipe" });
+  if (migrate.exitCode !== 0) throw new Error(`${bin.join(" ")} migrate up failed: ${migrate.stdout}${migrate.stderr}`);
+  const procs: { role: string; proc: Subprocess<"ignore", "ignore", "pipe">; err: string }[] = [];
+  const stopAll = async () => {
+    for (const p of procs) if (p.proc.exitCode === null) p.proc.kill("SIGTERM");
+    await Promise.all(procs.map((p) => p.proc.exited));
+    try {
+      await admin`DROP SCHEMA IF EXISTS ${admin(schema)} CASCADE`;
+    } finally {
+      await admin.end();
+    }
+  };
+  const spawn = (role: string) => {
+    const entry = { role, proc: Bun.spawn([...bin, role], { cwd: ROOT, env: childEnv, stdin: "ignore", stdout: "ignore", stderr: "pipe" }), err: "" };
+    (async () => {
+      for await (const chunk of entry.proc.stderr) entry.err = (entry.err + new TextDecoder().decode(chunk)).slice(-4000);
+    })();
+    procs.push(entry);
+  };
+  const broken = () => {
+    const dead = procs.find((p) => p.proc.exitCode !== null);
+    return dead ? `${dead.role} exited ${dead.proc.exitCode}:\n${dead.err}` : null;
+  };
+  const healthy = async (port: number) => {
+    const why = broken();
+    if (why) throw new Error(why);
+    return fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);
+  };
+  try {
+    spawn("gateway");
+    await waitFor("gateway /health", () => healthy(ports.gateway), 60_000, 100);
+    for (const role of ROLES.slice(1)) spawn(role);
+    for (const role of ROLES.slice(1)) await waitFor(`${role} /health`, () => healthy(ports[role]), 60_000, 100);
+    const token = await adminToken(`http://127.0.0.1:${ports.gateway}`);
+    log(`bench: production roles up (schema ${schema}, topic hr-bench-${run})`);
+    return {
+      kind: "production",
+      command: [...bin, "<role>"],
+      gateway: `http://127.0.0.1:${ports.gateway}`,
+      ingest: `http://127.0.0.1:${ports.ingest}`,
+      token,
+      processes: procs.map((p) => ({ role: p.role, pid: p.proc.pid })),
+      broken,
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
 }

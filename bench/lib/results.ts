@@ -33,6 +33,47 @@ export interface Step {
   ratios: { accepted_to_serve_ceiling: number; accepted_to_fetch_ceiling: number; cpu_to_serve_ceiling: number };
   status_codes: Record<string, number>;
   errors: string[];
+  /** End-to-end scenarios (b)–(g) only: what reached the sink. */
+  delivery?: DeliveryFigures;
+}
+
+/** Deliveries of one end-to-end step, counted by bench/sink.ts after a drain wait. */
+export interface DeliveryFigures {
+  /** Deliveries expected at healthy webhooks for the events sent (events × matching healthy webhooks). */
+  expected: number;
+  /** Healthy deliveries received, duplicates included. */
+  received: number;
+  distinct: number;
+  /** expected − distinct after the drain. */
+  lost: number;
+  duplicates: number;
+  signatures_checked: number;
+  bad_signatures: number;
+  /** 500s the /fail/ paths answered (isolation) and deliveries the /slow/ path took (5 s each). */
+  failed_answers: number;
+  slow_delivered: number;
+  /** Distinct (sink port, client port) pairs: TCP connections that carried at least one delivery. */
+  connections: number;
+  /** Ingest→delivery, from `sent_at_ms` in the body to the sink's clock; `latency_ms` covers every 2xx path, this the healthy ones. */
+  latency_ms: { p50: number; p99: number; max: number };
+  healthy_latency_ms: { p50: number; p99: number; max: number };
+  /** How long before vegeta's first send its body's `sent_at_ms` was taken (pessimistic bias of the latency). */
+  timestamp_lead_ms: number;
+  /** Seconds from the attack's end until the last expected delivery (or the drain limit). */
+  drain_s: number;
+  /** Distinct healthy deliveries per second over the attack plus the drain. */
+  delivered_per_s: number;
+  /** CPU of all hookrelay processes over the attack and drain, per distinct delivery. */
+  cpu_us_per_delivery: number;
+  sink_cpu_us_per_delivery: number;
+  rss_mib_by_process: Record<string, number>;
+  ratios: { delivered_to_fetch_ceiling: number; delivered_to_serve_ceiling: number; cpu_to_fetch_ceiling: number };
+}
+
+/** The scenario's bounds, each checked: the runner prints PASS or FAIL from them. */
+export interface Verdict {
+  pass: boolean;
+  checks: { check: string; ok: boolean; value: string }[];
 }
 
 export interface Result {
@@ -48,6 +89,14 @@ export interface Result {
   peak_rss_mib: number;
   /** The highest offered rate whose p99 stayed under the scenario's bound (null: none did). */
   highest_rate_within_p99: { bound_ms: number; rate: number | null };
+  /** End-to-end scenarios only. */
+  deployment?: "embedded" | "production";
+  webhooks?: number;
+  processes?: string[];
+  peak_rss_mib_by_process?: Record<string, number>;
+  /** Soak: total RSS of hookrelay every sample interval, seconds since the step began. */
+  rss_samples?: { t_s: number; rss_mib: number }[];
+  verdict?: Verdict;
 }
 
 export function machine(): Result["machine"] {
@@ -84,19 +133,35 @@ export function resultsTable(dir = RESULTS_DIR): string {
     const seen = latest.get(result.scenario);
     if (!seen || seen.date < result.date) latest.set(result.scenario, result);
   }
+  const results = [...latest.values()].sort((a, b) => a.scenario.localeCompare(b.scenario));
   const rows = [
     "| scenario | date | offered/s | sent/s | accepted/s | lost | p50 ms | p99 ms | max ms | success | CPU-µs/event | RSS MiB | ÷ serve ceiling | ÷ fetch ceiling | CPU ÷ serve |",
     "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
-  for (const r of [...latest.values()].sort((a, b) => a.scenario.localeCompare(b.scenario)))
+  for (const r of results.filter((r) => r.verdict === undefined))
     for (const s of r.steps)
       rows.push(
         `| ${r.scenario} | ${r.date.slice(0, 10)} | ${s.offered_per_s} | ${s.sent_per_s} | ${s.accepted_per_s} | ${s.lost} | ${s.latency_ms.p50} | ${s.latency_ms.p99} | ${s.latency_ms.max} | ${(s.success_ratio * 100).toFixed(3)}% | ${s.cpu_us_per_event} | ${s.rss_mib} | ${s.ratios.accepted_to_serve_ceiling} | ${s.ratios.accepted_to_fetch_ceiling} | ${s.ratios.cpu_to_serve_ceiling}× |`,
       );
-  const ceilings = [...latest.values()].map(
-    (r) => `- ${r.scenario}: raw Bun.serve ${r.ceilings.serve_post.per_s} POST/s (${r.ceilings.serve_post.cpu_us_per_request} CPU-µs each), raw fetch ${r.ceilings.fetch_post.per_s} POST/s (${r.ceilings.fetch_post.cpu_us_per_request} CPU-µs each); ${r.machine.cores} × ${r.machine.cpu}, bun ${r.versions.bun}, hookrelay ${r.versions.hookrelay}; hookrelay idle ${r.idle_cpu_us_per_s} CPU-µs/s, peak RSS ${r.peak_rss_mib} MiB; highest rate with p99 < ${r.highest_rate_within_p99.bound_ms} ms: ${r.highest_rate_within_p99.rate ?? "none"}`,
+  const e2e = results.filter((r) => r.verdict !== undefined);
+  const e2eRows = [
+    "| scenario | date | deployment | webhooks | offered/s × s | accepted/s | ingest p99 ms | expected | delivered | lost | dup | bad sig | e2e p50 ms | e2e p99 ms | e2e max ms | delivered/s | CPU-µs/delivery | peak RSS MiB | ÷ fetch ceiling | connections | verdict |",
+    "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+  ];
+  for (const r of e2e)
+    for (const s of r.steps) {
+      const d = s.delivery!;
+      e2eRows.push(
+        `| ${r.scenario} | ${r.date.slice(0, 10)} | ${r.deployment} | ${r.webhooks} | ${s.offered_per_s} × ${s.seconds} | ${s.accepted_per_s} | ${s.latency_ms.p99} | ${d.expected} | ${d.distinct} | ${d.lost} | ${d.duplicates} | ${d.bad_signatures}/${d.signatures_checked} | ${d.healthy_latency_ms.p50} | ${d.healthy_latency_ms.p99} | ${d.healthy_latency_ms.max} | ${d.delivered_per_s} | ${d.cpu_us_per_delivery} | ${r.peak_rss_mib} | ${d.ratios.delivered_to_fetch_ceiling} | ${d.connections} | ${r.verdict!.pass ? "PASS" : "FAIL"} |`,
+      );
+    }
+  const ceilings = results.map(
+    (r) => `- ${r.scenario}: raw Bun.serve ${r.ceilings.serve_post.per_s} POST/s (${r.ceilings.serve_post.cpu_us_per_request} CPU-µs each), raw fetch ${r.ceilings.fetch_post.per_s} POST/s (${r.ceilings.fetch_post.cpu_us_per_request} CPU-µs each); ${r.machine.cores} × ${r.machine.cpu}, bun ${r.versions.bun}, hookrelay ${r.versions.hookrelay}; hookrelay idle ${r.idle_cpu_us_per_s} CPU-µs/s, peak RSS ${r.peak_rss_mib} MiB${r.verdict ? `; ${r.verdict.pass ? "PASS" : "FAIL"}: ${r.verdict.checks.map((c) => `${c.ok ? "✓" : "✗"} ${c.check} (${c.value})`).join(", ")}` : `; highest rate with p99 < ${r.highest_rate_within_p99.bound_ms} ms: ${r.highest_rate_within_p99.rate ?? "none"}`}`,
   );
-  return [...rows, "", "Ceilings measured in the same run:", "", ...ceilings].join("\n");
+  const sections = [...rows];
+  if (e2e.length > 0)
+    sections.push("", "End-to-end scenarios (ingest→delivery latency and counts at the sink, healthy webhooks; bad sig = bad/checked):", "", ...e2eRows);
+  return [...sections, "", "Ceilings and verdicts, same run:", "", ...ceilings].join("\n");
 }
 
 /** Replaces the text between the results markers of bench/README.md (appends the section if absent). */

@@ -53,9 +53,11 @@ export async function runAttack(vegeta: string, dir: string, attack: Attack): Pr
   );
   const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
   if (code !== 0) throw new Error(`vegeta attack exited ${code}: ${err}`);
-  const report = Bun.spawnSync([vegeta, "report", "-type=json", results], { stdout: "pipe", stderr: "pipe" });
-  if (report.exitCode !== 0) throw new Error(`vegeta report exited ${report.exitCode}: ${report.stderr.toString()}`);
-  const r = JSON.parse(report.stdout.toString());
+  return report(vegeta, results);
+}
+
+function parseReport(json: string): AttackReport {
+  const r = JSON.parse(json);
   return {
     requests: r.requests,
     rate: Math.round(r.rate * 10) / 10,
@@ -66,4 +68,85 @@ export async function runAttack(vegeta: string, dir: string, attack: Attack): Pr
     latencies_ms: { p50: ns(r.latencies["50th"]), p90: ns(r.latencies["90th"]), p99: ns(r.latencies["99th"]), max: ns(r.latencies.max), mean: ns(r.latencies.mean) },
     duration_s: Math.round(((r.duration + r.wait) / 1e9) * 100) / 100,
   };
+}
+
+export interface PacedAttack {
+  url: string;
+  token: string;
+  rate: number;
+  seconds: number;
+  /** The JSON body of request `n`, sent at wall-clock `sentAtMs` (ms, sub-ms precision). */
+  body(n: number, sentAtMs: number): string;
+}
+
+/** Ahead of its due time a target line is written, so vegeta never waits on stdin (which it would count as latency). */
+const LEAD_MS = 5;
+const TICK_MS = 2;
+
+/**
+ * vegeta's constant-rate attack reading targets lazily from stdin, with this process writing
+ * line n when the clock reaches start + n/rate − LEAD_MS (small batches per timer tick), so the
+ * send time in each body is real: at most a few ms before vegeta sends it (plus vegeta's start-up
+ * for the whole run, measured as `lead_ms` from the first result's timestamp).
+ */
+export async function runPacedAttack(vegeta: string, dir: string, name: string, attack: PacedAttack): Promise<AttackReport & { lead_ms: number }> {
+  const results = join(dir, `results-${name}.bin`);
+  const proc = Bun.spawn(
+    [vegeta, "attack", "-lazy", "-format=json", `-rate=${attack.rate}/1s`, `-duration=${attack.seconds}s`, "-timeout=30s", `-output=${results}`],
+    { stdin: "pipe", stdout: "pipe", stderr: "pipe" },
+  );
+  const total = attack.rate * attack.seconds;
+  const prefix = `{"method":"POST","url":${JSON.stringify(attack.url)},"header":{"Content-Type":["application/json"],"Authorization":["Bearer ${attack.token}"]},"body":"`;
+  const clock = () => performance.timeOrigin + performance.now();
+  const start = clock();
+  let firstSentAt = start;
+  let written = 0;
+  try {
+    while (written < total) {
+      if (proc.exitCode !== null) break;
+      const due = Math.min(total, Math.floor(((clock() - start + LEAD_MS) / 1000) * attack.rate) + 1);
+      if (due > written) {
+        let chunk = "";
+        for (; written < due; written++) {
+          const now = clock();
+          if (written === 0) firstSentAt = now;
+          chunk += `${prefix}${Buffer.from(attack.body(written, now)).toString("base64")}"}\n`;
+        }
+        proc.stdin.write(chunk);
+        await proc.stdin.flush();
+      }
+      await Bun.sleep(TICK_MS);
+    }
+  } finally {
+    await proc.stdin.end();
+  }
+  const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+  if (code !== 0) throw new Error(`vegeta attack exited ${code}: ${err}`);
+  return { ...(await report(vegeta, results)), lead_ms: await firstLead(vegeta, results, firstSentAt) };
+}
+
+/** How long before vegeta's first request its body's send time was taken (ms). */
+async function firstLead(vegeta: string, results: string, firstSentAt: number): Promise<number> {
+  // Only the first results are needed: read a few KiB of the CSV, then stop the encoder.
+  const proc = Bun.spawn([vegeta, "encode", "-to=csv", results], { stdout: "pipe", stderr: "ignore" });
+  let text = "";
+  for await (const chunk of proc.stdout) {
+    text += new TextDecoder().decode(chunk);
+    if (text.length > 64 * 1024) break;
+  }
+  proc.kill();
+  await proc.exited;
+  // timestamp (unix ns),code,latency,bytes out,bytes in,error,body,attack,seq,...
+  let first = Number.POSITIVE_INFINITY;
+  for (const line of text.split("\n").slice(0, 100)) {
+    const ns = Number(line.slice(0, line.indexOf(",")));
+    if (ns > 0) first = Math.min(first, ns / 1e6);
+  }
+  return Number.isFinite(first) ? Math.round((first - firstSentAt) * 100) / 100 : Number.NaN;
+}
+
+async function report(vegeta: string, results: string): Promise<AttackReport> {
+  const run = Bun.spawnSync([vegeta, "report", "-type=json", results], { stdout: "pipe", stderr: "pipe" });
+  if (run.exitCode !== 0) throw new Error(`vegeta report exited ${run.exitCode}: ${run.stderr.toString()}`);
+  return parseReport(run.stdout.toString());
 }

@@ -1,0 +1,290 @@
+/**
+ * @module Scenarios (b)–(g), end to end: hookrelay (embedded `all`, or the production roles each in
+ * its own process), bench/sink.ts as every webhook's receiver, vegeta offering each rate with a real
+ * send time in every body; then a drain wait, the sink's counts and latencies, CPU and RSS of the
+ * hookrelay processes from /proc, and the scenario's bounds checked.
+ */
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Ceilings } from "../lib/ceilings.ts";
+import { spawnBenchScript } from "../lib/children.ts";
+import { type Deployment, startEmbedded, startProduction } from "../lib/hookrelay.ts";
+import { cpuMicros, memoryMiB, round } from "../lib/measure.ts";
+import type { DeliveryFigures, Result, Step, Verdict } from "../lib/results.ts";
+import { runPacedAttack } from "../lib/vegeta.ts";
+import { type E2EScenario, layout } from "./layouts.ts";
+
+export interface EndToEndOptions {
+  scenario: E2EScenario;
+  deployment: "embedded" | "production";
+  rates: number[];
+  seconds: number;
+  /** Bounds: ingest p99 (vegeta) and ingest→delivery p99 (sink), ms. */
+  p99BoundMs: number;
+  deliveryP99BoundMs: number;
+  /** Isolation: the healthy p99 must stay within 2× this (null: read scenario (b)'s latest result). */
+  baselineP99Ms: number | null;
+  resultsDirs: string[];
+  drainSeconds: number;
+  warmupSeconds: number;
+  sampleSeconds: number;
+  sigEvery: number;
+  vegeta: string;
+  ceilings: Ceilings;
+  log(line: string): void;
+}
+
+type E2EResult = Pick<Result, "command" | "idle_cpu_us_per_s" | "steps" | "peak_rss_mib" | "highest_rate_within_p99" | "deployment" | "webhooks" | "processes" | "peak_rss_mib_by_process" | "rss_samples" | "verdict">;
+
+interface SinkStats {
+  received: number;
+  healthy: { deliveries: number; distinct: number; duplicates: number };
+  failed_answers: number;
+  slow_answers: number;
+  signatures: { checked: number; bad: number; unsigned: number };
+  no_sent_at: number;
+  connections: number;
+  latency_ms: { count: number; p50: number; p99: number; max: number };
+  healthy_latency_ms: { count: number; p50: number; p99: number; max: number };
+}
+
+const pick = ({ p50, p99, max }: { p50: number; p99: number; max: number }) => ({ p50, p99, max });
+
+export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
+  const plan = layout(o.scenario);
+  const baseline = o.scenario === "isolation" ? (o.baselineP99Ms ?? latestEmbeddedP99(o.resultsDirs)) : null;
+  if (o.scenario === "isolation") o.log(`bench: isolation baseline p99 ${baseline ?? "unknown (no embedded result; pass --baseline-p99-ms)"} ms`);
+  const sink = await spawnBenchScript<{ port: number; ports: number[] }>("sink.ts", [], 60_000, { PORTS: String(plan.sinkPorts) });
+  const control = `http://127.0.0.1:${sink.first.port}`;
+  let hr: Deployment | undefined;
+  const dir = mkdtempSync(join(tmpdir(), `bench-${o.scenario}-`));
+  const run = Math.random().toString(36).slice(2, 8);
+  try {
+    hr = o.deployment === "production" ? await startProduction(o.log) : await startEmbedded();
+    const secrets = await createWebhooks(hr, plan.webhooks.map((w) => ({ ...w, port: w.port < 0 ? sink.first.port : sink.first.ports[w.port]! })));
+    await post(`${control}/_config`, { secrets, sig_every: o.sigEvery });
+    o.log(`bench: ${o.scenario} on ${hr.kind} (${hr.processes.map((p) => `${p.role} pid ${p.pid}`).join(", ")}), ${plan.webhooks.length} webhook(s)`);
+    const pids = hr.processes.map((p) => p.pid);
+    const cpu = () => pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
+    // Idle CPU (pollers, timers); the wait also lets every dispatcher see the new webhooks.
+    const idleBefore = cpu();
+    await Bun.sleep(2000);
+    const idleCpuUsPerS = round((cpu() - idleBefore) / 2, 0);
+    o.log(`bench: hookrelay idle ${idleCpuUsPerS} CPU-µs/s`);
+
+    const steps: Step[] = [];
+    let samples: { t_s: number; rss_mib: number }[] = [];
+    for (const [index, rate] of o.rates.entries()) {
+      await post(`${control}/_reset`, {});
+      const prefix = `e${run}s${index}`;
+      const cpuBefore = cpu();
+      const sinkCpuBefore = cpuMicros(sink.proc.pid);
+      const began = performance.now();
+      samples = [];
+      const sampler = setInterval(() => {
+        try {
+          samples.push({ t_s: round((performance.now() - began) / 1000, 1), rss_mib: round(pids.reduce((sum, pid) => sum + memoryMiB(pid, "VmRSS"), 0), 1) });
+        } catch {}
+      }, o.sampleSeconds * 1000);
+      let report: Awaited<ReturnType<typeof runPacedAttack>>;
+      try {
+        report = await runPacedAttack(o.vegeta, dir, `${index}`, {
+          url: `${hr.ingest}/events`,
+          token: hr.token,
+          rate,
+          seconds: o.seconds,
+          body: (n, sentAt) => `{"id":"${prefix}_${n}","type":"${plan.type(n)}","source":"bench","data":{"n":${n},"sent_at_ms":${sentAt.toFixed(3)}}}`,
+        });
+      } finally {
+        clearInterval(sampler);
+      }
+      const broken = hr.broken();
+      if (broken) throw new Error(`during the ${rate}/s step: ${broken}`);
+      let expected = 0;
+      for (let n = 0; n < report.requests; n++) expected += plan.healthyTargets(n);
+      const attackEnd = performance.now();
+      const drainDeadline = attackEnd + o.drainSeconds * 1000;
+      let quick = await get<SinkStats>(`${control}/_stats?quick`);
+      while (quick.healthy.distinct < expected && performance.now() < drainDeadline) {
+        await Bun.sleep(250);
+        quick = await get<SinkStats>(`${control}/_stats?quick`);
+      }
+      const drainS = round((performance.now() - attackEnd) / 1000, 1);
+      const cpuUsed = cpu() - cpuBefore;
+      const sinkCpu = cpuMicros(sink.proc.pid) - sinkCpuBefore;
+      const elapsedS = (performance.now() - began) / 1000;
+      // Deliveries a moment after the last expected one are duplicates or stragglers: give them a breath.
+      await Bun.sleep(500);
+      const stats = await get<SinkStats>(`${control}/_stats`);
+      const accepted = report.status_codes["202"] ?? 0;
+      const acceptedPerS = round(accepted / report.duration_s, 1);
+      const distinct = stats.healthy.distinct;
+      const deliveredPerS = round(distinct / elapsedS, 1);
+      const cpuPerDelivery = distinct > 0 ? round(cpuUsed / distinct) : Number.NaN;
+      const cpuPerEvent = accepted > 0 ? round(cpuUsed / accepted) : Number.NaN;
+      const rssByProcess = Object.fromEntries(hr.processes.map((p) => [p.role, memoryMiB(p.pid, "VmRSS")]));
+      const delivery: DeliveryFigures = {
+        expected,
+        received: stats.healthy.deliveries,
+        distinct,
+        lost: expected - distinct,
+        duplicates: stats.healthy.duplicates,
+        signatures_checked: stats.signatures.checked,
+        bad_signatures: stats.signatures.bad,
+        failed_answers: stats.failed_answers,
+        slow_delivered: stats.slow_answers,
+        connections: stats.connections,
+        latency_ms: pick(stats.latency_ms),
+        healthy_latency_ms: pick(stats.healthy_latency_ms),
+        timestamp_lead_ms: report.lead_ms,
+        drain_s: drainS,
+        delivered_per_s: deliveredPerS,
+        cpu_us_per_delivery: cpuPerDelivery,
+        sink_cpu_us_per_delivery: stats.received > 0 ? round(sinkCpu / stats.received) : Number.NaN,
+        rss_mib_by_process: rssByProcess,
+        ratios: {
+          delivered_to_fetch_ceiling: round(deliveredPerS / o.ceilings.fetch_post.per_s, 3),
+          delivered_to_serve_ceiling: round(deliveredPerS / o.ceilings.serve_post.per_s, 3),
+          cpu_to_fetch_ceiling: round(cpuPerDelivery / o.ceilings.fetch_post.cpu_us_per_request, 1),
+        },
+      };
+      steps.push({
+        offered_per_s: rate,
+        seconds: o.seconds,
+        requests: report.requests,
+        accepted,
+        not_sent: rate * o.seconds - report.requests,
+        lost: report.requests - accepted,
+        success_ratio: round(accepted / report.requests, 5),
+        sent_per_s: report.rate,
+        accepted_per_s: acceptedPerS,
+        latency_ms: { p50: report.latencies_ms.p50, p99: report.latencies_ms.p99, max: report.latencies_ms.max },
+        cpu_us_per_event: cpuPerEvent,
+        rss_mib: round(Object.values(rssByProcess).reduce((a, b) => a + b, 0), 1),
+        ratios: {
+          accepted_to_serve_ceiling: round(acceptedPerS / o.ceilings.serve_post.per_s, 3),
+          accepted_to_fetch_ceiling: round(acceptedPerS / o.ceilings.fetch_post.per_s, 3),
+          cpu_to_serve_ceiling: round(cpuPerEvent / o.ceilings.serve_post.cpu_us_per_request, 1),
+        },
+        status_codes: report.status_codes,
+        errors: report.errors,
+        delivery,
+      });
+      o.log(
+        `bench: ${o.scenario} ${rate}/s × ${o.seconds}s → ${accepted}/${rate * o.seconds} accepted (ingest p99 ${report.latencies_ms.p99} ms); ` +
+          `${distinct}/${expected} delivered, ${delivery.lost} lost, ${delivery.duplicates} duplicates, ${delivery.bad_signatures}/${delivery.signatures_checked} bad signatures; ` +
+          `ingest→delivery p50 ${delivery.healthy_latency_ms.p50} p99 ${delivery.healthy_latency_ms.p99} max ${delivery.healthy_latency_ms.max} ms; ` +
+          `${cpuPerDelivery} CPU-µs/delivery, ${delivery.connections} connections, drained in ${drainS}s`,
+      );
+    }
+    const hwm = Object.fromEntries(hr.processes.map((p) => [p.role, memoryMiB(p.pid, "VmHWM")]));
+    const peak = round(Object.values(hwm).reduce((a, b) => a + b, 0), 1);
+    const within = steps.filter((s) => s.latency_ms.p99 < o.p99BoundMs && s.lost === 0).map((s) => s.offered_per_s);
+    return {
+      command: hr.command,
+      idle_cpu_us_per_s: idleCpuUsPerS,
+      steps,
+      peak_rss_mib: peak,
+      highest_rate_within_p99: { bound_ms: o.p99BoundMs, rate: within.length > 0 ? Math.max(...within) : null },
+      deployment: hr.kind,
+      webhooks: plan.webhooks.length,
+      processes: hr.processes.map((p) => p.role),
+      peak_rss_mib_by_process: hwm,
+      ...(o.scenario === "soak" ? { rss_samples: samples } : {}),
+      verdict: verdict(o, steps, baseline, samples),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await hr?.stop();
+    await sink.stop();
+  }
+}
+
+/** The scenario's bounds, per step (all steps must pass). */
+export function verdict(
+  o: Pick<EndToEndOptions, "scenario" | "p99BoundMs" | "deliveryP99BoundMs" | "warmupSeconds">,
+  steps: Step[],
+  baselineP99Ms: number | null,
+  samples: { t_s: number; rss_mib: number }[],
+): Verdict {
+  const checks: Verdict["checks"] = [];
+  const add = (check: string, ok: boolean, value: string) => checks.push({ check, ok, value });
+  for (const s of steps) {
+    const d = s.delivery!;
+    const at = steps.length > 1 ? ` @${s.offered_per_s}/s` : "";
+    add(`no bad signatures${at}`, d.bad_signatures === 0 && d.signatures_checked > 0, `${d.bad_signatures} of ${d.signatures_checked} checked`);
+    if (o.scenario !== "soak" && o.scenario !== "isolation") add(`zero lost${at}`, d.lost === 0, `${d.lost} of ${d.expected}`);
+    if (o.scenario === "isolation") add(`zero lost at healthy webhooks${at}`, d.lost === 0, `${d.lost} of ${d.expected}`);
+    if (o.scenario === "embedded" || o.scenario === "production" || o.scenario === "fan-out")
+      add(`ingest p99 ≤ ${o.p99BoundMs} ms${at}`, s.latency_ms.p99 <= o.p99BoundMs && s.accepted === s.requests, `${s.latency_ms.p99} ms, ${s.requests - s.accepted} not accepted`);
+    if (o.scenario === "embedded" || o.scenario === "production")
+      add(`ingest→delivery p99 ≤ ${o.deliveryP99BoundMs} ms${at}`, d.healthy_latency_ms.p99 <= o.deliveryP99BoundMs, `${d.healthy_latency_ms.p99} ms`);
+    if (o.scenario === "isolation")
+      add(
+        `healthy ingest→delivery p99 ≤ 2 × baseline${at}`,
+        baselineP99Ms !== null && d.healthy_latency_ms.p99 <= 2 * baselineP99Ms,
+        baselineP99Ms === null ? "no baseline: run `bun run bench embedded` or pass --baseline-p99-ms" : `${d.healthy_latency_ms.p99} ms vs 2 × ${baselineP99Ms} ms`,
+      );
+    if (o.scenario === "origins") add(`connection churn reported${at}`, Number.isFinite(d.connections), `${d.connections} connections for ${d.distinct} deliveries`);
+  }
+  if (o.scenario === "soak") {
+    const after = samples.filter((s) => s.t_s >= o.warmupSeconds).map((s) => s.rss_mib);
+    const min = Math.min(...after);
+    const max = Math.max(...after);
+    add(
+      `RSS flat within 10% after ${o.warmupSeconds}s warm-up (max ÷ min of the samples)`,
+      after.length >= 2 && max <= min * 1.1,
+      after.length >= 2 ? `${min}–${max} MiB over ${after.length} samples (${round((max / min - 1) * 100, 1)}%)` : `${after.length} samples after warm-up: too few`,
+    );
+  }
+  return { pass: checks.every((c) => c.ok), checks };
+}
+
+/** Creates the webhooks (8 at a time) and returns each path's signing secret. */
+async function createWebhooks(hr: Deployment, webhooks: { port: number; path: string; types: string[] }[]): Promise<Record<string, string>> {
+  const secrets: Record<string, string> = {};
+  let next = 0;
+  const worker = async () => {
+    while (next < webhooks.length) {
+      const w = webhooks[next++]!;
+      const res = await fetch(`${hr.gateway}/api/v1/webhooks`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${hr.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ url: `http://127.0.0.1:${w.port}${w.path}`, event_types: w.types }),
+      });
+      const body = (await res.json()) as { secret?: string };
+      if (res.status !== 201 || !body.secret) throw new Error(`creating the webhook at ${w.path} answered ${res.status}: ${JSON.stringify(body)}`);
+      secrets[w.path] = body.secret;
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return secrets;
+}
+
+/** Scenario (b)'s latest healthy p99 (highest-rate step) among the results directories, or null. */
+export function latestEmbeddedP99(dirs: string[]): number | null {
+  let best: Result | undefined;
+  for (const dir of dirs) {
+    let files: string[] = [];
+    try {
+      files = readdirSync(dir).filter((f) => /^embedded-.*\.json$/.test(f));
+    } catch {}
+    for (const f of files) {
+      const r = JSON.parse(readFileSync(join(dir, f), "utf8")) as Result;
+      if (!best || r.date > best.date) best = r;
+    }
+  }
+  const step = best?.steps.filter((s) => s.delivery).sort((a, b) => b.offered_per_s - a.offered_per_s)[0];
+  return step ? step.delivery!.healthy_latency_ms.p99 : null;
+}
+
+async function post(url: string, body: unknown): Promise<void> {
+  const res = await fetch(url, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+  if (!res.ok) throw new Error(`${url} answered ${res.status}: ${await res.text()}`);
+  await res.arrayBuffer();
+}
+
+async function get<T>(url: string): Promise<T> {
+  return (await (await fetch(url)).json()) as T;
+}
