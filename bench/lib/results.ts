@@ -158,9 +158,9 @@ export function resultsTable(dir = RESULTS_DIR): string {
   const ceilings = results.map(
     (r) => `- ${r.scenario}: raw Bun.serve ${r.ceilings.serve_post.per_s} POST/s (${r.ceilings.serve_post.cpu_us_per_request} CPU-µs each), raw fetch ${r.ceilings.fetch_post.per_s} POST/s (${r.ceilings.fetch_post.cpu_us_per_request} CPU-µs each); ${r.machine.cores} × ${r.machine.cpu}, bun ${r.versions.bun}, hookrelay ${r.versions.hookrelay}; hookrelay idle ${r.idle_cpu_us_per_s} CPU-µs/s, peak RSS ${r.peak_rss_mib} MiB${r.verdict ? `; ${r.verdict.pass ? "PASS" : "FAIL"}: ${r.verdict.checks.map((c) => `${c.ok ? "✓" : "✗"} ${c.check} (${c.value})`).join(", ")}` : `; highest rate with p99 < ${r.highest_rate_within_p99.bound_ms} ms: ${r.highest_rate_within_p99.rate ?? "none"}`}`,
   );
-  const sections = [...rows];
+  const sections = rows.length > 2 ? [...rows, ""] : [];
   if (e2e.length > 0)
-    sections.push("", "End-to-end scenarios (ingest→delivery latency and counts at the sink, healthy webhooks; bad sig = bad/checked):", "", ...e2eRows);
+    sections.push("End-to-end scenarios (ingest→delivery latency and counts at the sink, healthy webhooks; bad sig = bad/checked):", "", ...e2eRows);
   return [...sections, "", "Ceilings and verdicts, same run:", "", ...ceilings].join("\n");
 }
 

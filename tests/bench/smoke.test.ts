@@ -1,12 +1,14 @@
 /**
- * @module A short smoke run of `bun run bench ingest` (200/s for 2 s, 1 s ceilings) so the runner
- * cannot rot: it must install or find vegeta and wrk (failing loudly when it cannot), and write a
- * results file with sane numbers. The real benchmark is not part of `bun run test`.
+ * @module Short smoke runs of `bun run bench` so the runner cannot rot: scenario (a) `ingest` and
+ * the end-to-end scenario (b) `embedded`, each 200/s for 2 s with 1 s ceilings. It must install or
+ * find vegeta and wrk (failing loudly when it cannot), write results files with sane numbers, and
+ * the end-to-end run must lose, duplicate and mis-sign nothing. The real benchmark is not part of `bun run test`.
  */
 import { afterAll, describe, expect, it } from "bun:test";
 import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Result } from "../../bench/lib/results.ts";
+import { verdict } from "../../bench/scenarios/end-to-end.ts";
 import { parseArgs } from "../../bench/run.ts";
 import { tempDir } from "../helpers/hookrelay.ts";
 
@@ -20,6 +22,30 @@ describe("bun run bench", () => {
     expect(() => parseArgs(["nope"])).toThrow("scenario nope");
     expect(() => parseArgs(["--rates=0"])).toThrow("--rates=0");
     expect(() => parseArgs(["--bogus"])).toThrow("unknown option --bogus");
+    // Each end-to-end scenario has issue 5's defaults; production always runs the production roles.
+    expect(parseArgs(["embedded"])).toMatchObject({ rates: [10_000], seconds: 60, deployment: "embedded", drainSeconds: 60, deliveryP99Ms: 500 });
+    expect(parseArgs(["production"])).toMatchObject({ rates: [10_000], seconds: 60, deployment: "production" });
+    expect(parseArgs(["fan-out"])).toMatchObject({ rates: [1000] });
+    expect(parseArgs(["isolation", "--baseline-p99-ms=40.5"])).toMatchObject({ rates: [5000], baselineP99Ms: 40.5 });
+    expect(parseArgs(["origins"])).toMatchObject({ rates: [5000] });
+    expect(parseArgs(["soak", "--strict"])).toMatchObject({ rates: [5000], seconds: 600, warmupSeconds: 120, sampleSeconds: 10, strict: true });
+    expect(parseArgs(["fan-out", "--deployment=production"]).deployment).toBe("production");
+    expect(() => parseArgs(["embedded", "--deployment=production"])).toThrow("run scenario production instead");
+    expect(() => parseArgs(["soak", "--deployment=cloud"])).toThrow("--deployment=cloud");
+  });
+
+  it("judges a soak by max ÷ min of the RSS samples after warm-up, and isolation against 2× the baseline", () => {
+    const step = (p99: number) => ({ delivery: { bad_signatures: 0, signatures_checked: 5, lost: 0, expected: 10, healthy_latency_ms: { p50: 1, p99, max: p99 }, connections: 3 } }) as never;
+    const soak = { scenario: "soak" as const, p99BoundMs: 25, deliveryP99BoundMs: 500, warmupSeconds: 120 };
+    const samples = (rss: number[]) => rss.map((rss_mib, i) => ({ t_s: i * 60, rss_mib }));
+    // The 500 MiB sample falls in the warm-up (t < 120 s) and is ignored.
+    expect(verdict(soak, [step(5)], null, samples([500, 100, 100, 105, 109])).pass).toBe(true);
+    expect(verdict(soak, [step(5)], null, samples([100, 100, 100, 105, 111])).pass).toBe(false);
+    expect(verdict(soak, [step(5)], null, samples([100, 100, 100])).pass).toBe(false);
+    const isolation = { ...soak, scenario: "isolation" as const };
+    expect(verdict(isolation, [step(80)], 40, []).pass).toBe(true);
+    expect(verdict(isolation, [step(81)], 40, []).pass).toBe(false);
+    expect(verdict(isolation, [step(1)], null, []).pass).toBe(false);
   });
 
   it("runs scenario (a) at 200/s for 2 s and writes a results JSON with sane numbers", async () => {
@@ -65,5 +91,37 @@ describe("bun run bench", () => {
     // --no-readme leaves the committed table alone.
     expect(readFileSync(join(ROOT, "bench/README.md"), "utf8")).toBe(readmeBefore);
     expect(existsSync(join(ROOT, "bench/results", files[0]!))).toBe(false);
+  }, 90_000);
+});
+
+describe("bun run bench embedded", () => {
+  it("delivers every event of 200/s × 2 s once, correctly signed, and records ingest→delivery latency", async () => {
+    const proc = Bun.spawn(["bun", "run", "bench", "embedded", "--rates=200", "--seconds=2", "--ceiling-seconds=1", "--sig-every=10", `--out=${out}`, "--no-readme", "--strict"], {
+      cwd: ROOT,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+    const files = readdirSync(out).filter((f) => /^embedded-.*\.json$/.test(f));
+    if (files.length !== 1) throw new Error(`bun run bench embedded exited ${code} with ${files.length} results files:\n${stdout}\n${stderr}`);
+    const result = JSON.parse(readFileSync(join(out, files[0]!), "utf8")) as Result;
+    const d = result.steps[0]!.delivery!;
+    // Counts first: a slow machine may miss a latency bound (--strict exits 1), but never lose or duplicate.
+    expect({ expected: d.expected, distinct: d.distinct, lost: d.lost, duplicates: d.duplicates, bad: d.bad_signatures }).toEqual({ expected: 400, distinct: 400, lost: 0, duplicates: 0, bad: 0 });
+    expect(d.signatures_checked).toBeGreaterThanOrEqual(30);
+    expect(result.steps[0]!.status_codes).toEqual({ "202": 400 });
+    expect(d.healthy_latency_ms.p50).toBeGreaterThan(0);
+    expect(d.healthy_latency_ms.p50).toBeLessThanOrEqual(d.healthy_latency_ms.p99);
+    expect(d.healthy_latency_ms.p99).toBeLessThanOrEqual(d.healthy_latency_ms.max);
+    expect(d.healthy_latency_ms.max).toBeLessThan(30_000);
+    expect(d.connections).toBeGreaterThan(0);
+    expect(d.cpu_us_per_delivery).toBeGreaterThan(0);
+    expect(result.deployment).toBe("embedded");
+    expect(result.processes).toEqual(["all"]);
+    expect(result.peak_rss_mib_by_process?.all).toBeGreaterThan(10);
+    expect(result.verdict?.checks.map((c) => c.check)).toEqual(["no bad signatures", "zero lost", "ingest p99 ≤ 25 ms", "ingest→delivery p99 ≤ 500 ms"]);
+    expect(stdout).toMatch(/bench: embedded (PASS|FAIL) \(/);
+    expect(code).toBe(result.verdict!.pass ? 0 : 1);
+    if (code !== 0 && code !== 1) throw new Error(`bun run bench embedded exited ${code}:\n${stdout}\n${stderr}`);
   }, 90_000);
 });
