@@ -12,7 +12,8 @@ import { PostgresStore } from "../adapters/postgres/store.ts";
 import { closeRedisClient, createRedisClient } from "../adapters/redis/client.ts";
 import { RedisRateLimiter } from "../adapters/redis/rate-limiter.ts";
 import { RedisRetrySchedule } from "../adapters/redis/retry-schedule.ts";
-import { openDatabase } from "../adapters/sqlite/database.ts";
+import { databasePath, openDatabase } from "../adapters/sqlite/database.ts";
+import { WalSync } from "../adapters/sqlite/wal-sync.ts";
 import { SqliteEventLog } from "../adapters/sqlite/event-log.ts";
 import { migrateUp as migrateSqlite } from "../adapters/sqlite/migrations.ts";
 import { SqliteRetrySchedule } from "../adapters/sqlite/retry-schedule.ts";
@@ -53,11 +54,13 @@ export async function buildBackends(deps: BackendDeps): Promise<Backends> {
 /** Embedded backends on one SQLite file. */
 function embeddedBackends({ config, lifecycle, log }: BackendDeps): Backends {
   // Two connections to one file: accepted events are committed with the configured durability
-  // (FULL: fsync before 202); delivery bookkeeping with NORMAL, which survives a process crash
-  // and at worst, after power loss, re-sends an event whose outcome was not yet on disk.
+  // (FULL: the WAL fsynced before 202, off the event loop by WalSync); delivery bookkeeping with
+  // NORMAL, which survives a process crash and at worst, after power loss, re-sends an event
+  // whose outcome was not yet on disk.
   const db = openDatabase({ dataDir: config.database.data_dir, synchronous: "NORMAL" });
   lifecycle.onStop("sqlite", () => db.close());
-  const eventsDb = openDatabase({ dataDir: config.database.data_dir, synchronous: config.database.sqlite_synchronous });
+  const eventsDb = openDatabase({ dataDir: config.database.data_dir, synchronous: "NORMAL" });
+  const walSync = config.database.sqlite_synchronous === "FULL" ? new WalSync(`${databasePath(config.database.data_dir)}-wal`) : undefined;
   lifecycle.onStop("sqlite event log", () => eventsDb.close());
   if (config.database.auto_migrate) {
     const applied = migrateSqlite(db);
@@ -66,7 +69,7 @@ function embeddedBackends({ config, lifecycle, log }: BackendDeps): Backends {
   return {
     kind: "embedded",
     store: new SqliteStore(db),
-    eventLog: new SqliteEventLog(eventsDb),
+    eventLog: new SqliteEventLog(eventsDb, walSync),
     schedule: new SqliteRetrySchedule(db),
     rateLimiter: new MemoryRateLimiter(),
     startProducerUpkeep: () => {},

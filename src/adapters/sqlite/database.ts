@@ -9,10 +9,15 @@ export interface SqliteOptions {
   synchronous: "FULL" | "NORMAL";
 }
 
+/** The database file under a data directory. */
+export function databasePath(dataDir: string): string {
+  return join(dataDir, "hookrelay.db");
+}
+
 /** The database file, created with its directory when absent. */
 export function openDatabase(options: SqliteOptions): Database {
   mkdirSync(options.dataDir, { recursive: true });
-  const db = new Database(join(options.dataDir, "hookrelay.db"), { create: true, strict: true });
+  const db = new Database(databasePath(options.dataDir), { create: true, strict: true });
   db.run("PRAGMA journal_mode = WAL");
   db.run(`PRAGMA synchronous = ${options.synchronous}`);
   // Several roles may share the file from separate processes; wait for the writer instead of failing.

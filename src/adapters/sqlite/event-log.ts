@@ -7,6 +7,7 @@ import type { Event } from "../../domain/model.ts";
 import type { AppendOutcome, EventConsumer, EventLog, LoggedEvent } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
 import { AckTracker } from "../ack-tracker.ts";
+import type { WalSync } from "./wal-sync.ts";
 import { asUnavailable, pingDatabase } from "./database.ts";
 import { type EventRow, toEvent } from "./rows.ts";
 
@@ -17,7 +18,14 @@ export class SqliteEventLog implements EventLog {
   private readonly writer: Coalescer<Event, AppendOutcome>;
   private waiters = new Set<() => void>();
 
-  constructor(private readonly db: Database) {
+  /**
+   * @param walSync when given, an append is answered only once the WAL holding it is on disk
+   *   (the connection itself then runs with synchronous = NORMAL; see wal-sync.ts).
+   */
+  constructor(
+    private readonly db: Database,
+    private readonly walSync?: WalSync,
+  ) {
     this.writer = new Coalescer((events) => this.write(events), 5000);
   }
 
@@ -29,7 +37,7 @@ export class SqliteEventLog implements EventLog {
     return this.writer.submit(events).catch((err) => Promise.reject(asUnavailable(err)));
   }
 
-  private write(events: Event[]): AppendOutcome[] {
+  private async write(events: Event[]): Promise<AppendOutcome[]> {
     const insert = this.db.query(
       `INSERT INTO events (customer_id, id, type, source, timestamp, payload, accepted_at)
        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (customer_id, id) DO NOTHING`,
@@ -39,7 +47,10 @@ export class SqliteEventLog implements EventLog {
         insert.run(e.customerId, e.id, e.type, e.source, e.timestamp, e.payload, e.acceptedAt).changes > 0 ? "accepted" : "duplicate",
       ),
     )();
+    // Readers in this process may start on the events before they are on disk: a delivery is
+    // never acknowledged to anyone, and after power loss the producer, never answered, retries.
     if (outcomes.includes("accepted")) this.wake();
+    await this.walSync?.sync();
     return outcomes;
   }
 
