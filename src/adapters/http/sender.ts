@@ -48,6 +48,12 @@ function failure(durationMs: number, error: string): SendResult {
 /** Reads at most `limit` bytes of the body and drops the rest. */
 async function readCapped(response: Response, limit: number): Promise<string | null> {
   if (!response.body) return null;
+  // A declared length within the cap (most answers: empty or short) is read whole, without a stream reader.
+  const declared = response.headers.get("content-length");
+  if (declared !== null && /^\d+$/.test(declared) && Number(declared) <= limit) {
+    const text = limit === 0 ? "" : await response.text();
+    return text.length > 0 ? text : null;
+  }
   if (limit === 0) {
     await response.body.cancel();
     return null;

@@ -122,9 +122,11 @@ export class SqliteStore implements Store {
   }
 
   async openDeliveries(items: FanOut[]): Promise<Delivery[][]> {
-    const insert = this.db.query(
+    // RETURNING answers a new row in one statement; only a delivery opened before (an event
+    // read again after a restart) needs the second look-up.
+    const insert = this.db.query<DeliveryRow, [string, string, string, string, number, number]>(
       `INSERT INTO deliveries (id, customer_id, event_id, webhook_id, status, created_at, updated_at)
-       VALUES (?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (customer_id, event_id, webhook_id) DO NOTHING`,
+       VALUES (?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (customer_id, event_id, webhook_id) DO NOTHING RETURNING *`,
     );
     const select = this.db.query<DeliveryRow, [string, string, string]>(
       "SELECT * FROM deliveries WHERE customer_id = ? AND event_id = ? AND webhook_id = ?",
@@ -132,10 +134,9 @@ export class SqliteStore implements Store {
     return this.db.transaction(() => {
       const now = Date.now();
       return items.map(({ event, webhooks }) =>
-        webhooks.map((webhook) => {
-          insert.run(newId("del", now), event.customerId, event.id, webhook.id, now, now);
-          return toDelivery(select.get(event.customerId, event.id, webhook.id)!);
-        }),
+        webhooks.map((webhook) =>
+          toDelivery(insert.get(newId("del", now), event.customerId, event.id, webhook.id, now, now) ?? select.get(event.customerId, event.id, webhook.id)!),
+        ),
       );
     })();
   }
