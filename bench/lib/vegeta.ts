@@ -92,7 +92,9 @@ const TICK_MS = 2;
 export async function runPacedAttack(vegeta: string, dir: string, name: string, attack: PacedAttack): Promise<AttackReport & { lead_ms: number }> {
   const results = join(dir, `results-${name}.bin`);
   const proc = Bun.spawn(
-    [vegeta, "attack", "-lazy", "-format=json", `-rate=${attack.rate}/1s`, `-duration=${attack.seconds}s`, "-timeout=30s", `-output=${results}`],
+    // The duration has slack: vegeta starts its clock before this writer's, and ends at the last
+    // target (stdin closed after exactly rate × seconds lines) rather than cutting the final ones.
+    [vegeta, "attack", "-lazy", "-format=json", `-rate=${attack.rate}/1s`, `-duration=${attack.seconds + 5}s`, "-timeout=30s", `-output=${results}`],
     { stdin: "pipe", stdout: "pipe", stderr: "pipe" },
   );
   const total = attack.rate * attack.seconds;
@@ -112,13 +114,19 @@ export async function runPacedAttack(vegeta: string, dir: string, name: string, 
           if (written === 0) firstSentAt = now;
           chunk += `${prefix}${Buffer.from(attack.body(written, now)).toString("base64")}"}\n`;
         }
-        proc.stdin.write(chunk);
-        await proc.stdin.flush();
+        try {
+          proc.stdin.write(chunk);
+          await proc.stdin.flush();
+        } catch (err) {
+          // vegeta has gone (its error is reported below); the lines it never read are not sent.
+          if ((err as { code?: string }).code === "EPIPE") break;
+          throw err;
+        }
       }
       await Bun.sleep(TICK_MS);
     }
   } finally {
-    await proc.stdin.end();
+    await Promise.resolve(proc.stdin.end()).catch(() => {});
   }
   const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
   if (code !== 0) throw new Error(`vegeta attack exited ${code}: ${err}`);
