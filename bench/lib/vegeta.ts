@@ -130,7 +130,22 @@ export async function runPacedAttack(vegeta: string, dir: string, name: string, 
   }
   const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
   if (code !== 0) throw new Error(`vegeta attack exited ${code}: ${err}`);
-  return { ...(await report(vegeta, results)), lead_ms: await firstLead(vegeta, results, firstSentAt) };
+  return { ...withoutEndOfTargets(await report(vegeta, results), written), lead_ms: await firstLead(vegeta, results, firstSentAt) };
+}
+
+const END_OF_TARGETS = "no targets to attack";
+
+/**
+ * vegeta's workers that find stdin at its end each record a result with status 0 and the error
+ * "no targets to attack": not requests. Those beyond the `written` targets are taken out.
+ */
+function withoutEndOfTargets(r: AttackReport, written: number): AttackReport {
+  const excess = r.requests - written;
+  if (excess <= 0 || !r.errors.includes(END_OF_TARGETS)) return r;
+  const zero = (r.status_codes["0"] ?? 0) - excess;
+  const status_codes = Object.fromEntries(Object.entries(r.status_codes).filter(([c]) => c !== "0" || zero > 0).map(([c, n]) => [c, c === "0" ? zero : n]));
+  const errors = zero <= 0 ? r.errors.filter((e) => e !== END_OF_TARGETS) : r.errors;
+  return { ...r, requests: written, status_codes, errors };
 }
 
 /** How long before vegeta's first request its body's send time was taken (ms). */

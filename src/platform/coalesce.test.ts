@@ -102,4 +102,40 @@ describe("Coalescer", () => {
     expect(batches).toEqual([["a"]]);
     expect(await pending).toEqual(["out:a"]);
   });
+
+  it("serial: runs one flush at a time, and what arrives meanwhile goes together in the next", async () => {
+    const batches: string[][] = [];
+    let running = 0;
+    let most = 0;
+    const releases: (() => void)[] = [];
+    const coalescer = new Coalescer<string, string>(
+      async (items) => {
+        batches.push([...items]);
+        most = Math.max(most, ++running);
+        await new Promise<void>((resolve) => releases.push(resolve));
+        running--;
+        return items.map((i) => `out:${i}`);
+      },
+      3,
+      0,
+      true,
+    );
+    const first = coalescer.submit(["a"]);
+    await new Promise((r) => setImmediate(r));
+    expect(batches).toEqual([["a"]]);
+    const later = [coalescer.submit(["b"]), coalescer.submit(["c", "d"]), coalescer.submit(["e"])];
+    await new Promise((r) => setImmediate(r));
+    expect(batches).toEqual([["a"]]); // nothing else starts while the first runs
+    releases.shift()!();
+    expect(await first).toEqual(["out:a"]);
+    await new Promise((r) => setImmediate(r));
+    // Whole submissions up to maxItems (3): b, c+d; then e.
+    expect(batches).toEqual([["a"], ["b", "c", "d"]]);
+    releases.shift()!();
+    await new Promise((r) => setImmediate(r));
+    expect(batches).toEqual([["a"], ["b", "c", "d"], ["e"]]);
+    releases.shift()!();
+    expect(await Promise.all(later)).toEqual([["out:b"], ["out:c", "out:d"], ["out:e"]]);
+    expect(most).toBe(1);
+  });
 });

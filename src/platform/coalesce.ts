@@ -14,16 +14,20 @@ export class Coalescer<I, O> {
   private queued = 0;
   private timer: Timer | undefined;
   private immediate = false;
+  private flushing = false;
 
   /**
    * @param flush writes every item at once and returns one output per item, in order.
    * @param maxItems flush as soon as this many are waiting.
    * @param maxWaitMs 0 = flush on the next turn of the event loop.
+   * @param serial one flush at a time: what arrives while one runs waits and goes in the next,
+   *   so batches grow with the load (a remote write: one round trip carries them all).
    */
   constructor(
     private readonly flush: (items: I[]) => Promise<O[]> | O[],
     private readonly maxItems = 1000,
     private readonly maxWaitMs = 0,
+    private readonly serial = false,
   ) {}
 
   submit(items: I[]): Promise<O[]> {
@@ -31,13 +35,14 @@ export class Coalescer<I, O> {
     return new Promise<O[]>((resolve, reject) => {
       this.queue.push({ items, resolve, reject });
       this.queued += items.length;
+      if (this.serial && this.flushing) return;
       if (this.queued >= this.maxItems) this.flushNow();
       else this.arm();
     });
   }
 
   private arm(): void {
-    if (this.timer || this.immediate) return;
+    if (this.timer || this.immediate || (this.serial && this.flushing)) return;
     if (this.maxWaitMs === 0) {
       this.immediate = true;
       setImmediate(() => this.flushNow());
@@ -51,10 +56,22 @@ export class Coalescer<I, O> {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.immediate = false;
-    const batch = this.queue;
+    if (this.serial && this.flushing) return;
+    let batch = this.queue;
     if (batch.length === 0) return;
-    this.queue = [];
-    this.queued = 0;
+    if (this.serial && this.queued > this.maxItems) {
+      // Take whole submissions up to maxItems (at least one); the rest go in the next flush.
+      let taken = 0;
+      let count = 0;
+      while (count < batch.length && (count === 0 || taken + batch[count]!.items.length <= this.maxItems)) taken += batch[count++]!.items.length;
+      this.queue = batch.slice(count);
+      this.queued -= taken;
+      batch = batch.slice(0, count);
+    } else {
+      this.queue = [];
+      this.queued = 0;
+    }
+    this.flushing = true;
     try {
       const out = await this.flush(batch.flatMap((p) => p.items));
       let offset = 0;
@@ -64,6 +81,9 @@ export class Coalescer<I, O> {
       }
     } catch (err) {
       for (const pending of batch) pending.reject(err);
+    } finally {
+      this.flushing = false;
+      if (this.serial && this.queue.length > 0) void this.flushNow();
     }
   }
 }

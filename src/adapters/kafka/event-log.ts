@@ -7,6 +7,7 @@
 import { Admin, Producer, ProduceAcks, stringSerializers } from "@platformatic/kafka";
 import type { Event } from "../../domain/model.ts";
 import type { AppendOutcome, EventConsumer, EventLog, Pingable } from "../../domain/ports.ts";
+import { Coalescer } from "../../platform/coalesce.ts";
 import type { Logger } from "../../platform/logger.ts";
 import type { Metrics } from "../../platform/metrics.ts";
 import { encodeEvent, messageKey } from "./codec.ts";
@@ -34,12 +35,17 @@ export interface KafkaOptions {
 
 const REPUBLISH_EVERY_MS = 1000;
 const REPUBLISH_BATCH = 500;
+/** Most events in one produce request / one outbox INSERT. */
+const PRODUCE_BATCH = 2000;
+const RECORD_BATCH = 1000;
 
 export class KafkaEventLog implements EventLog {
   private readonly producer: Producer<string, string, string, string>;
   private readonly admin: Admin;
   private republisher: Timer | undefined;
   private republishing = false;
+  private readonly recorder = new Coalescer<Event, AppendOutcome>((events) => this.outbox.record(events), RECORD_BATCH, 0, true);
+  private readonly publisher = new Coalescer<Event, void>((events) => this.publish(events).then(() => events.map(() => undefined)), PRODUCE_BATCH, 0, true);
 
   constructor(
     private readonly options: KafkaOptions,
@@ -81,11 +87,16 @@ export class KafkaEventLog implements EventLog {
     await Promise.all([this.outbox.ping(), this.admin.metadata({ topics: [this.options.topic], forceUpdate: true })]);
   }
 
+  /**
+   * Stores the events in the outbox, then produces them; the appends of one tick share one
+   * INSERT and one produce request (and one UPDATE marking them sent). A failed or slow send
+   * only delays an event until the republisher's turn: it is durable in the outbox already.
+   */
   async append(events: Event[]): Promise<AppendOutcome[]> {
-    const outcomes = await this.outbox.record(events);
+    const outcomes = await this.recorder.submit(events);
     const accepted = events.filter((_, i) => outcomes[i] === "accepted");
-    // Durable in the outbox already: a failed send only delays the event until the republisher's turn.
-    await this.publish(accepted).catch((err) => this.log.warn({ err, events: accepted.length }, "kafka send failed; the outbox will send again"));
+    if (accepted.length > 0)
+      await this.publisher.submit(accepted).catch((err) => this.log.warn({ err, events: accepted.length }, "kafka send failed; the outbox will send again"));
     return outcomes;
   }
 
@@ -122,6 +133,8 @@ export class KafkaEventLog implements EventLog {
 
   async close(): Promise<void> {
     clearInterval(this.republisher);
+    // What is queued goes now; what Kafka does not take is sent from the outbox after a restart.
+    await this.publisher.flushNow();
     await Promise.allSettled([this.producer.close(), this.admin.close()]);
   }
 }

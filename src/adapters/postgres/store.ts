@@ -34,6 +34,7 @@ export class PostgresStore implements Store {
       },
       ATTEMPT_BATCH_MAX,
       ATTEMPT_FLUSH_MS,
+      true,
     );
   }
 
