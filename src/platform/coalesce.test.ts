@@ -12,6 +12,10 @@ function recordingFlush() {
   return { batches, flush };
 }
 
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+}
+
 describe("Coalescer", () => {
   it("flushes calls made in the same tick together and splits the outputs back per caller in order", async () => {
     const { batches, flush } = recordingFlush();
@@ -128,11 +132,11 @@ describe("Coalescer", () => {
     expect(batches).toEqual([["a"]]); // nothing else starts while the first runs
     releases.shift()!();
     expect(await first).toEqual(["out:a"]);
-    await new Promise((r) => setImmediate(r));
+    await turns(2);
     // Whole submissions up to maxItems (3): b, c+d; then e.
     expect(batches).toEqual([["a"], ["b", "c", "d"]]);
     releases.shift()!();
-    await new Promise((r) => setImmediate(r));
+    await turns(2);
     expect(batches).toEqual([["a"], ["b", "c", "d"], ["e"]]);
     releases.shift()!();
     expect(await Promise.all(later)).toEqual([["out:b"], ["out:c", "out:d"], ["out:e"]]);

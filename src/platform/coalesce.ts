@@ -35,14 +35,29 @@ export class Coalescer<I, O> {
     return new Promise<O[]>((resolve, reject) => {
       this.queue.push({ items, resolve, reject });
       this.queued += items.length;
-      if (this.serial && this.flushing) return;
+      if (this.serial) {
+        // Never a flush inside submit: a synchronous flush (SQLite) after another in the same tick
+        // would hold the event loop for all of them; the next turn of the loop takes the next batch.
+        if (!this.flushing) this.arm(this.queued >= this.maxItems);
+        return;
+      }
       if (this.queued >= this.maxItems) this.flushNow();
       else this.arm();
     });
   }
 
-  private arm(): void {
-    if (this.timer || this.immediate || (this.serial && this.flushing)) return;
+  private arm(now = false): void {
+    if (this.serial && this.flushing) return;
+    if (now && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (now && !this.immediate) {
+      this.immediate = true;
+      setImmediate(() => this.flushNow());
+      return;
+    }
+    if (this.timer || this.immediate) return;
     if (this.maxWaitMs === 0) {
       this.immediate = true;
       setImmediate(() => this.flushNow());
@@ -83,7 +98,7 @@ export class Coalescer<I, O> {
       for (const pending of batch) pending.reject(err);
     } finally {
       this.flushing = false;
-      if (this.serial && this.queue.length > 0) void this.flushNow();
+      if (this.serial && this.queue.length > 0) this.arm(true);
     }
   }
 }

@@ -2,11 +2,16 @@
 import type { Database } from "bun:sqlite";
 import init_up from "../../../migrations/sqlite/0001_init.up.sql" with { type: "text" };
 import init_down from "../../../migrations/sqlite/0001_init.down.sql" with { type: "text" };
+import retention_up from "../../../migrations/sqlite/0002_retention_indexes.up.sql" with { type: "text" };
+import retention_down from "../../../migrations/sqlite/0002_retention_indexes.down.sql" with { type: "text" };
 import type { Migration, MigrationStatus } from "../migration.ts";
 
 export type { Migration, MigrationStatus };
 
-export const MIGRATIONS: Migration[] = [{ version: 1, name: "init", up: init_up, down: init_down }];
+export const MIGRATIONS: Migration[] = [
+  { version: 1, name: "init", up: init_up, down: init_down },
+  { version: 2, name: "retention_indexes", up: retention_up, down: retention_down },
+];
 
 function ensureTable(db: Database): void {
   db.run("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");

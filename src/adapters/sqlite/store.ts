@@ -19,12 +19,14 @@ import {
 
 /** Attempts finishing within this window share one transaction (one fsync) instead of one each. */
 const ATTEMPT_FLUSH_MS = 5;
+/** Rows written per synchronous transaction on the hot paths (a few ms of the event loop at most). */
+const SLICE_ROWS = 250;
 
 export class SqliteStore implements Store {
   private readonly attemptWriter: Coalescer<AttemptRecord, void>;
 
   constructor(private readonly db: Database) {
-    this.attemptWriter = new Coalescer((records) => this.writeAttempts(records), 2000, ATTEMPT_FLUSH_MS);
+    this.attemptWriter = new Coalescer((records) => this.writeAttempts(records), SLICE_ROWS, ATTEMPT_FLUSH_MS, true);
   }
 
   ping(): Promise<void> {
@@ -131,14 +133,26 @@ export class SqliteStore implements Store {
     const select = this.db.query<DeliveryRow, [string, string, string]>(
       "SELECT * FROM deliveries WHERE customer_id = ? AND event_id = ? AND webhook_id = ?",
     );
-    return this.db.transaction(() => {
+    const open = this.db.transaction((chunk: FanOut[]) => {
       const now = Date.now();
-      return items.map(({ event, webhooks }) =>
+      return chunk.map(({ event, webhooks }) =>
         webhooks.map((webhook) =>
           toDelivery(insert.get(newId("del", now), event.customerId, event.id, webhook.id, now, now) ?? select.get(event.customerId, event.id, webhook.id)!),
         ),
       );
-    })();
+    });
+    // In slices of about SLICE_ROWS rows, each its own transaction, with a turn of the event loop
+    // between them: a batch of 500 events × 10 webhooks in one go would hold the loop for tens of ms.
+    const opened: Delivery[][] = [];
+    for (let from = 0; from < items.length; ) {
+      let rows = 0;
+      let to = from;
+      while (to < items.length && (to === from || rows + items[to]!.webhooks.length <= SLICE_ROWS)) rows += items[to++]!.webhooks.length;
+      if (from > 0) await new Promise((resolve) => setImmediate(resolve));
+      opened.push(...open(items.slice(from, to)));
+      from = to;
+    }
+    return opened;
   }
 
   async getDelivery(customerId: string, id: string): Promise<Delivery | undefined> {
@@ -225,6 +239,7 @@ export class SqliteStore implements Store {
   }
 
   async pruneFinished(before: number, limit: number): Promise<number> {
+    // Both scans use an index of migration 0002: they read the old rows only, however big the tables.
     const selectVictims = this.db.query<{ id: string; customer_id: string; event_id: string }, [number, number]>(
       "SELECT id, customer_id, event_id FROM deliveries WHERE status IN ('succeeded', 'dead') AND updated_at < ? ORDER BY updated_at LIMIT ?",
     );
@@ -240,7 +255,7 @@ export class SqliteStore implements Store {
          SELECT seq FROM events e
          WHERE accepted_at < ?1 AND seq <= (SELECT min(position) FROM consumer_offsets)
            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.customer_id = e.customer_id AND d.event_id = e.id)
-         ORDER BY seq LIMIT ?2)`,
+         ORDER BY accepted_at LIMIT ?2)`,
     );
     // Immediate: the write lock is taken before the read, so no other process changes a victim in between.
     return this.db

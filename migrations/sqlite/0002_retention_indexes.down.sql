@@ -1,0 +1,2 @@
+DROP INDEX events_by_accepted;
+DROP INDEX deliveries_finished_by_updated;
