@@ -64,10 +64,10 @@ export const ConfigSchema = Type.Object(
     dispatcher: section({
       http_timeout: Duration("30s", "timeout of one webhook request"),
       max_in_flight: Int(64, 1, "concurrent webhook requests per process (Bun keeps 64 idle sockets)"),
-      max_in_flight_per_webhook: Int(8, 1, "concurrent requests to one webhook"),
+      max_in_flight_per_webhook: Int(16, 1, "concurrent requests to one webhook"),
       max_queue_wait: Duration("5s", "longest a delivery waits behind a slow webhook's earlier ones; beyond it, it is parked on the retry schedule"),
       max_pending_events: Int(5000, 1, "events read ahead of the committed position"),
-      read_batch: Int(500, 1, "events read from the log at a time"),
+      read_batch: Int(100, 1, "events read from the log at a time"),
       poll_interval: Duration("200ms", "how long to wait for new events when idle"),
       subscription_refresh: Duration("1s", "how stale the webhook cache may be for a backlog; events accepted after the last check always re-check"),
       shutdown_timeout: Duration("10s", "how long SIGTERM waits for in-flight deliveries"),
