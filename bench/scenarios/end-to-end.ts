@@ -53,7 +53,7 @@ const pick = ({ p50, p99, max }: { p50: number; p99: number; max: number }) => (
 
 export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
   const plan = layout(o.scenario);
-  const baseline = o.scenario === "isolation" ? (o.baselineP99Ms ?? latestEmbeddedP99(o.resultsDirs)) : null;
+  const baseline = o.scenario === "isolation" ? (o.baselineP99Ms ?? latestEmbeddedP99(o.resultsDirs, o.rates[0]!)) : null;
   if (o.scenario === "isolation") o.log(`bench: isolation baseline p99 ${baseline ?? "unknown (no embedded result; pass --baseline-p99-ms)"} ms`);
   const sink = await spawnBenchScript<{ port: number; ports: number[] }>("sink.ts", [], 60_000, { PORTS: String(plan.sinkPorts) });
   const control = `http://127.0.0.1:${sink.first.port}`;
@@ -289,7 +289,8 @@ async function createWebhooks(hr: Deployment, webhooks: { port: number; path: st
 }
 
 /** Scenario (b)'s latest healthy p99 (highest-rate step) among the results directories, or null. */
-export function latestEmbeddedP99(dirs: string[]): number | null {
+/** Scenario (b)'s healthy p99 in its latest result, at the step whose rate is nearest `rate` (the same load, when measured). */
+export function latestEmbeddedP99(dirs: string[], rate: number): number | null {
   let best: Result | undefined;
   for (const dir of dirs) {
     let files: string[] = [];
@@ -301,7 +302,7 @@ export function latestEmbeddedP99(dirs: string[]): number | null {
       if (!best || r.date > best.date) best = r;
     }
   }
-  const step = best?.steps.filter((s) => s.delivery).sort((a, b) => b.offered_per_s - a.offered_per_s)[0];
+  const step = best?.steps.filter((s) => s.delivery).sort((a, b) => Math.abs(a.offered_per_s - rate) - Math.abs(b.offered_per_s - rate))[0];
   return step ? step.delivery!.healthy_latency_ms.p99 : null;
 }
 
