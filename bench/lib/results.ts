@@ -76,6 +76,43 @@ export interface Verdict {
   checks: { check: string; ok: boolean; value: string }[];
 }
 
+/** What vegeta's report of one step says about ingest, the part of a Step every scenario shares. */
+export function ingestStep(o: {
+  rate: number;
+  seconds: number;
+  report: { requests: number; rate: number; duration_s: number; status_codes: Record<string, number>; errors: string[]; latencies_ms: { p50: number; p99: number; max: number } };
+  cpuUsPerEvent: number;
+  rssMib: number;
+  ceilings: Ceilings;
+}): Omit<Step, "delivery"> {
+  const { report, ceilings } = o;
+  // 202 is a new event; 200 would be a duplicate id, which no run sends.
+  const accepted = report.status_codes["202"] ?? 0;
+  const acceptedPerS = Math.round((accepted / report.duration_s) * 10) / 10;
+  const ratio = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
+  return {
+    offered_per_s: o.rate,
+    seconds: o.seconds,
+    requests: report.requests,
+    accepted,
+    not_sent: o.rate * o.seconds - report.requests,
+    lost: report.requests - accepted,
+    success_ratio: ratio(accepted / report.requests, 5),
+    sent_per_s: report.rate,
+    accepted_per_s: acceptedPerS,
+    latency_ms: { p50: report.latencies_ms.p50, p99: report.latencies_ms.p99, max: report.latencies_ms.max },
+    cpu_us_per_event: o.cpuUsPerEvent,
+    rss_mib: o.rssMib,
+    ratios: {
+      accepted_to_serve_ceiling: ratio(acceptedPerS / ceilings.serve_post.per_s, 3),
+      accepted_to_fetch_ceiling: ratio(acceptedPerS / ceilings.fetch_post.per_s, 3),
+      cpu_to_serve_ceiling: ratio(o.cpuUsPerEvent / ceilings.serve_post.cpu_us_per_request, 1),
+    },
+    status_codes: report.status_codes,
+    errors: report.errors,
+  };
+}
+
 export interface Result {
   scenario: string;
   date: string;

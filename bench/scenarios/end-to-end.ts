@@ -11,7 +11,7 @@ import type { Ceilings } from "../lib/ceilings.ts";
 import { spawnBenchScript } from "../lib/children.ts";
 import { type Deployment, startEmbedded, startProduction } from "../lib/hookrelay.ts";
 import { cpuMicros, memoryMiB, round } from "../lib/measure.ts";
-import type { DeliveryFigures, Result, Step, Verdict } from "../lib/results.ts";
+import { type DeliveryFigures, type Result, type Step, type Verdict, ingestStep } from "../lib/results.ts";
 import { runPacedAttack } from "../lib/vegeta.ts";
 import { type E2EScenario, layout } from "./layouts.ts";
 
@@ -120,7 +120,6 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
       await Bun.sleep(500);
       const stats = await get<SinkStats>(`${control}/_stats`);
       const accepted = report.status_codes["202"] ?? 0;
-      const acceptedPerS = round(accepted / report.duration_s, 1);
       const distinct = stats.healthy.distinct;
       const deliveredPerS = round(distinct / elapsedS, 1);
       const cpuPerDelivery = distinct > 0 ? round(cpuUsed / distinct) : Number.NaN;
@@ -152,25 +151,14 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
         },
       };
       steps.push({
-        offered_per_s: rate,
-        seconds: o.seconds,
-        requests: report.requests,
-        accepted,
-        not_sent: rate * o.seconds - report.requests,
-        lost: report.requests - accepted,
-        success_ratio: round(accepted / report.requests, 5),
-        sent_per_s: report.rate,
-        accepted_per_s: acceptedPerS,
-        latency_ms: { p50: report.latencies_ms.p50, p99: report.latencies_ms.p99, max: report.latencies_ms.max },
-        cpu_us_per_event: cpuPerEvent,
-        rss_mib: round(Object.values(rssByProcess).reduce((a, b) => a + b, 0), 1),
-        ratios: {
-          accepted_to_serve_ceiling: round(acceptedPerS / o.ceilings.serve_post.per_s, 3),
-          accepted_to_fetch_ceiling: round(acceptedPerS / o.ceilings.fetch_post.per_s, 3),
-          cpu_to_serve_ceiling: round(cpuPerEvent / o.ceilings.serve_post.cpu_us_per_request, 1),
-        },
-        status_codes: report.status_codes,
-        errors: report.errors,
+        ...ingestStep({
+          rate,
+          seconds: o.seconds,
+          report,
+          cpuUsPerEvent: cpuPerEvent,
+          rssMib: round(Object.values(rssByProcess).reduce((a, b) => a + b, 0), 1),
+          ceilings: o.ceilings,
+        }),
         delivery,
       });
       o.log(

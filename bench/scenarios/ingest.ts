@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { Ceilings } from "../lib/ceilings.ts";
 import { startHookrelay, stopHookrelay } from "../lib/hookrelay.ts";
 import { cpuMicros, memoryMiB, round } from "../lib/measure.ts";
-import type { Result, Step } from "../lib/results.ts";
+import { type Result, type Step, ingestStep } from "../lib/results.ts";
 import { runAttack } from "../lib/vegeta.ts";
 
 export interface IngestOptions {
@@ -44,32 +44,10 @@ export async function ingestScenario(o: IngestOptions): Promise<Pick<Result, "co
       });
       if (hr.proc.exitCode !== null) throw new Error(`hookrelay exited ${hr.proc.exitCode} during the ${rate}/s step:\n${hr.output()}`);
       const cpu = cpuMicros(pid) - cpuBefore;
-      // 202 is a new event; 200 would be a duplicate id, which this run never sends.
       const accepted = report.status_codes["202"] ?? 0;
       const offered = rate * o.seconds;
-      const acceptedPerS = round(accepted / report.duration_s, 1);
       const cpuPerEvent = accepted > 0 ? round(cpu / accepted) : Number.NaN;
-      const step: Step = {
-        offered_per_s: rate,
-        seconds: o.seconds,
-        requests: report.requests,
-        accepted,
-        not_sent: offered - report.requests,
-        lost: report.requests - accepted,
-        success_ratio: round(accepted / report.requests, 5),
-        sent_per_s: report.rate,
-        accepted_per_s: acceptedPerS,
-        latency_ms: { p50: report.latencies_ms.p50, p99: report.latencies_ms.p99, max: report.latencies_ms.max },
-        cpu_us_per_event: cpuPerEvent,
-        rss_mib: memoryMiB(pid, "VmRSS"),
-        ratios: {
-          accepted_to_serve_ceiling: round(acceptedPerS / o.ceilings.serve_post.per_s, 3),
-          accepted_to_fetch_ceiling: round(acceptedPerS / o.ceilings.fetch_post.per_s, 3),
-          cpu_to_serve_ceiling: round(cpuPerEvent / o.ceilings.serve_post.cpu_us_per_request, 1),
-        },
-        status_codes: report.status_codes,
-        errors: report.errors,
-      };
+      const step: Step = ingestStep({ rate, seconds: o.seconds, report, cpuUsPerEvent: cpuPerEvent, rssMib: memoryMiB(pid, "VmRSS"), ceilings: o.ceilings });
       steps.push(step);
       o.log(`bench: ingest ${rate}/s × ${o.seconds}s → ${report.requests}/${offered} sent, ${accepted} accepted, p50 ${step.latency_ms.p50} ms, p99 ${step.latency_ms.p99} ms, max ${step.latency_ms.max} ms, ${cpuPerEvent} CPU-µs/event`);
       await Bun.sleep(500);
