@@ -9,6 +9,11 @@ import { Lanes, SWEEP_INTERVAL_MS } from "./lanes.ts";
 import { Settling } from "./settling.ts";
 import { persist } from "../../platform/persist.ts";
 
+/** A sweep this much later than planned means the event loop lags, ms. */
+const LOOP_LAG_TOLERANCE_MS = 50;
+/** How long sweeps must come on time before slow endpoints are parked again, ms. */
+const LOOP_STEADY_MS = 1000;
+
 export interface PoolOptions {
   maxInFlight: number;
   maxInFlightPerWebhook: number;
@@ -27,7 +32,28 @@ export class DeliveryPool {
     private readonly options: PoolOptions,
   ) {
     this.lanes = new Lanes(options.maxInFlight, options.maxInFlightPerWebhook);
-    this.sweeper = setInterval(() => this.lanes.evictSlow(options.maxQueueWaitMs), SWEEP_INTERVAL_MS);
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+  }
+
+  private lastSweep = performance.now();
+  private loopSteadySince = performance.now();
+
+  /**
+   * Parks the queues of slow webhooks, but only while this process's event loop keeps time: when
+   * the loop itself lags (a burst, a pause), every request looks slow, and parking a healthy
+   * endpoint's work would only add work (the retry path) to a process already behind.
+   */
+  private sweep(): void {
+    const now = performance.now();
+    const late = now - this.lastSweep - SWEEP_INTERVAL_MS;
+    this.lastSweep = now;
+    if (late > LOOP_LAG_TOLERANCE_MS) this.loopSteadySince = now;
+    if (this.loopSteady(now)) this.lanes.evictSlow(this.options.maxQueueWaitMs);
+  }
+
+  /** True when the sweeps have come on time for LOOP_STEADY_MS: durations measured now are the endpoints', not ours. */
+  private loopSteady(now: number): boolean {
+    return now - this.loopSteadySince >= LOOP_STEADY_MS;
   }
 
   /** Deliveries queued, in flight, or being recorded. */
@@ -37,7 +63,8 @@ export class DeliveryPool {
 
   /** True when a delivery for this webhook should be parked instead of queued. */
   isBehind(webhookId: string): boolean {
-    return this.lanes.isBehind(webhookId, this.options.maxQueueWaitMs);
+    const now = performance.now();
+    return this.loopSteady(now) && this.lanes.isBehind(webhookId, this.options.maxQueueWaitMs, now);
   }
 
   estimatedWaitMs(webhookId: string): number {

@@ -6,6 +6,9 @@ import type { ScheduledRetry } from "../../domain/ports.ts";
 import type { AttemptDeps } from "../delivery/attempt.ts";
 import { DeliveryPool } from "../delivery/pool.ts";
 
+/** With the pool full, how soon the retry loop looks again for room, ms. */
+const FULL_POOL_RECHECK_MS = 20;
+
 export interface RetryManagerOptions {
   pollIntervalMs: number;
   batchSize: number;
@@ -38,14 +41,20 @@ export class RetryManager {
   private async run(): Promise<void> {
     while (this.running) {
       let claimed: ScheduledRetry[] = [];
+      let limit = 0;
       try {
         const room = this.options.maxInFlight * 2 - this.pool.size;
-        if (room > 0) claimed = await this.deps.schedule.claim(this.deps.clock.now(), Math.min(room, this.options.batchSize), this.options.leaseMs);
+        limit = Math.min(room, this.options.batchSize);
+        if (limit > 0) claimed = await this.deps.schedule.claim(this.deps.clock.now(), limit, this.options.leaseMs);
         for (const item of claimed) await this.retry(item);
       } catch (err) {
         this.deps.log.error({ err }, "retry loop failed; trying again");
       }
-      if (claimed.length < this.options.batchSize && this.running) await this.sleep(this.options.pollIntervalMs);
+      if (!this.running) break;
+      // Full pool: look again as soon as sends finish. Fewer due than asked for: the schedule is
+      // drained, wait for the next poll. A full claim: more may be due at once.
+      if (limit <= 0) await this.sleep(FULL_POOL_RECHECK_MS);
+      else if (claimed.length < limit) await this.sleep(this.options.pollIntervalMs);
     }
   }
 
