@@ -2,7 +2,7 @@
  * @module Access tokens: HS256 JWTs with the algorithm pinned, `exp` and `iss` required,
  * carrying subject, customer and scopes.
  */
-import { SignJWT, decodeJwt, jwtVerify, errors as joseErrors } from "jose";
+import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
 import { UnauthorizedError } from "../../domain/errors.ts";
 
 /** Who is calling, for which customer, allowed to do what. */
@@ -67,18 +67,13 @@ export class Tokens {
       this.verified.delete(token);
       throw new UnauthorizedError("token expired");
     }
-    const principal = await this.verifyFully(token);
-    this.remember(token, principal);
-    return principal;
-  }
-
-  private remember(token: string, principal: Principal): void {
-    const exp = decodeJwt(token).exp!;
+    const verified = await this.verifyFully(token);
     if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
-    this.verified.set(token, { principal, expiresAtMs: (exp + CLOCK_SKEW_SECONDS) * 1000 });
+    this.verified.set(token, verified);
+    return verified.principal;
   }
 
-  private async verifyFully(token: string): Promise<Principal> {
+  private async verifyFully(token: string): Promise<Verified> {
     try {
       const { payload } = await jwtVerify(token, this.key, {
         algorithms: [ALGORITHM],
@@ -91,7 +86,8 @@ export class Tokens {
       const scopes = payload.scopes;
       if (typeof customerId !== "string" || !Array.isArray(scopes) || !scopes.every((s) => typeof s === "string"))
         throw new UnauthorizedError("token lacks customer_id or scopes");
-      return Object.freeze({ subject: payload.sub!, customerId, scopes: Object.freeze([...scopes]) as string[] });
+      const principal = Object.freeze({ subject: payload.sub!, customerId, scopes: Object.freeze([...scopes]) as string[] });
+      return { principal, expiresAtMs: (payload.exp! + CLOCK_SKEW_SECONDS) * 1000 };
     } catch (err) {
       if (err instanceof UnauthorizedError) throw err;
       if (err instanceof joseErrors.JWTExpired) throw new UnauthorizedError("token expired");
