@@ -48,7 +48,7 @@ describe("Coalescer", () => {
 
   it("flushes at once when maxItems are waiting, without waiting for the tick", async () => {
     const { batches, flush } = recordingFlush();
-    const coalescer = new Coalescer(flush, 3);
+    const coalescer = new Coalescer(flush, { maxItems: 3 });
     const first = coalescer.submit(["a", "b"]);
     expect(batches).toEqual([]);
     const second = coalescer.submit(["c"]);
@@ -89,7 +89,7 @@ describe("Coalescer", () => {
 
   it("waits up to maxWaitMs to gather a batch when asked to", async () => {
     const { batches, flush } = recordingFlush();
-    const coalescer = new Coalescer(flush, 1000, 5);
+    const coalescer = new Coalescer(flush, { maxWaitMs: 5 });
     const first = coalescer.submit(["a"]);
     await new Promise((resolve) => setImmediate(resolve));
     expect(batches).toEqual([]);
@@ -100,7 +100,7 @@ describe("Coalescer", () => {
 
   it("flushNow writes what is waiting at once", async () => {
     const { batches, flush } = recordingFlush();
-    const coalescer = new Coalescer(flush, 1000, 60_000);
+    const coalescer = new Coalescer(flush, { maxWaitMs: 60_000 });
     const pending = coalescer.submit(["a"]);
     await coalescer.flushNow();
     expect(batches).toEqual([["a"]]);
@@ -120,9 +120,7 @@ describe("Coalescer", () => {
         running--;
         return items.map((i) => `out:${i}`);
       },
-      3,
-      0,
-      true,
+      { maxItems: 3, serial: true },
     );
     const first = coalescer.submit(["a"]);
     await new Promise((r) => setImmediate(r));
@@ -141,5 +139,24 @@ describe("Coalescer", () => {
     releases.shift()!();
     expect(await Promise.all(later)).toEqual([["out:b"], ["out:c", "out:d"], ["out:e"]]);
     expect(most).toBe(1);
+  });
+
+  it("minIntervalMs: a lone call is not delayed, calls under load wait for the interval and go together, a full batch does not wait", async () => {
+    const { batches, flush } = recordingFlush();
+    const coalescer = new Coalescer(flush, { maxItems: 4, minIntervalMs: 40 });
+    const started = performance.now();
+    await coalescer.submit(["a"]);
+    expect(performance.now() - started).toBeLessThan(30); // idle: flushed on the next turn
+    const b = coalescer.submit(["b"]);
+    await turns(3);
+    const c = coalescer.submit(["c"]);
+    await turns(3);
+    expect(batches).toEqual([["a"]]); // b and c wait for the interval
+    await Promise.all([b, c]);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(39);
+    expect(batches).toEqual([["a"], ["b", "c"]]);
+    const full = coalescer.submit(["d", "e", "f", "g"]);
+    expect(batches).toEqual([["a"], ["b", "c"], ["d", "e", "f", "g"]]); // maxItems: at once
+    await full;
   });
 });

@@ -3,6 +3,24 @@
  * together by one flush, and each caller gets its own share of the result.
  */
 
+export interface CoalescerOptions {
+  /** Flush as soon as this many are waiting (default 1000). */
+  maxItems?: number;
+  /** How long the first item waits for company; 0 (default) = the next turn of the event loop. */
+  maxWaitMs?: number;
+  /**
+   * One flush at a time: what arrives while one runs waits and goes in the next, so batches grow
+   * with the load (a remote write: one round trip carries them all).
+   */
+  serial?: boolean;
+  /**
+   * A flush starts at least this long after the previous one started, unless `maxItems` are
+   * waiting. A commit has a fixed price (SQLite writes every page it touched to the WAL, whole):
+   * under load this turns many small commits into fewer, larger ones; idle, it adds nothing.
+   */
+  minIntervalMs?: number;
+}
+
 interface Pending<I, O> {
   items: I[];
   resolve: (out: O[]) => void;
@@ -15,20 +33,22 @@ export class Coalescer<I, O> {
   private timer: Timer | undefined;
   private immediate = false;
   private flushing = false;
+  private lastStart = Number.NEGATIVE_INFINITY;
+  private readonly maxItems: number;
+  private readonly maxWaitMs: number;
+  private readonly serial: boolean;
+  private readonly minIntervalMs: number;
 
-  /**
-   * @param flush writes every item at once and returns one output per item, in order.
-   * @param maxItems flush as soon as this many are waiting.
-   * @param maxWaitMs 0 = flush on the next turn of the event loop.
-   * @param serial one flush at a time: what arrives while one runs waits and goes in the next,
-   *   so batches grow with the load (a remote write: one round trip carries them all).
-   */
+  /** @param flush writes every item at once and returns one output per item, in order. */
   constructor(
     private readonly flush: (items: I[]) => Promise<O[]> | O[],
-    private readonly maxItems = 1000,
-    private readonly maxWaitMs = 0,
-    private readonly serial = false,
-  ) {}
+    options: CoalescerOptions = {},
+  ) {
+    this.maxItems = options.maxItems ?? 1000;
+    this.maxWaitMs = options.maxWaitMs ?? 0;
+    this.serial = options.serial ?? false;
+    this.minIntervalMs = options.minIntervalMs ?? 0;
+  }
 
   submit(items: I[]): Promise<O[]> {
     if (items.length === 0) return Promise.resolve([]);
@@ -58,11 +78,12 @@ export class Coalescer<I, O> {
       return;
     }
     if (this.timer || this.immediate) return;
-    if (this.maxWaitMs === 0) {
+    const delay = Math.max(this.maxWaitMs, this.lastStart + this.minIntervalMs - performance.now());
+    if (delay <= 0) {
       this.immediate = true;
       setImmediate(() => this.flushNow());
     } else {
-      this.timer = setTimeout(() => this.flushNow(), this.maxWaitMs);
+      this.timer = setTimeout(() => this.flushNow(), delay);
     }
   }
 
@@ -87,6 +108,7 @@ export class Coalescer<I, O> {
       this.queued = 0;
     }
     this.flushing = true;
+    this.lastStart = performance.now();
     try {
       const out = await this.flush(batch.flatMap((p) => p.items));
       let offset = 0;
@@ -98,7 +120,7 @@ export class Coalescer<I, O> {
       for (const pending of batch) pending.reject(err);
     } finally {
       this.flushing = false;
-      if (this.serial && this.queue.length > 0) this.arm(true);
+      if (this.serial && this.queue.length > 0) this.arm(this.queued >= this.maxItems);
     }
   }
 }

@@ -44,8 +44,8 @@ export class KafkaEventLog implements EventLog {
   private readonly admin: Admin;
   private republisher: Timer | undefined;
   private republishing = false;
-  private readonly recorder = new Coalescer<Event, AppendOutcome>((events) => this.outbox.record(events), RECORD_BATCH, 0, true);
-  private readonly publisher = new Coalescer<Event, void>((events) => this.publish(events).then(() => events.map(() => undefined)), PRODUCE_BATCH, 0, true);
+  private readonly recorder = new Coalescer<Event, AppendOutcome>((events) => this.outbox.record(events), { maxItems: RECORD_BATCH, serial: true });
+  private readonly publisher = new Coalescer<Event, void>((events) => this.publish(events).then(() => events.map(() => undefined)), { maxItems: PRODUCE_BATCH, serial: true });
 
   constructor(
     private readonly options: KafkaOptions,

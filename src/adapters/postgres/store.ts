@@ -32,9 +32,7 @@ export class PostgresStore implements Store {
         await retryConflicts(() => writeAttempts(this.sql, records));
         return records.map(() => undefined);
       },
-      ATTEMPT_BATCH_MAX,
-      ATTEMPT_FLUSH_MS,
-      true,
+      { maxItems: ATTEMPT_BATCH_MAX, maxWaitMs: ATTEMPT_FLUSH_MS, serial: true },
     );
   }
 

@@ -26,7 +26,7 @@ export class SqliteStore implements Store {
   private readonly attemptWriter: Coalescer<AttemptRecord, void>;
 
   constructor(private readonly db: Database) {
-    this.attemptWriter = new Coalescer((records) => this.writeAttempts(records), SLICE_ROWS, ATTEMPT_FLUSH_MS, true);
+    this.attemptWriter = new Coalescer((records) => this.writeAttempts(records), { maxItems: SLICE_ROWS, maxWaitMs: ATTEMPT_FLUSH_MS, minIntervalMs: ATTEMPT_FLUSH_MS, serial: true });
   }
 
   ping(): Promise<void> {
