@@ -1,4 +1,5 @@
 /** @module Resource ids: a prefix, then a time-ordered part, then randomness, so ids sort by creation. */
+import { createHash } from "node:crypto";
 
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 
@@ -17,4 +18,17 @@ export function newId(prefix: string, nowMs: number = Date.now()): string {
   let tail = "";
   for (const byte of random) tail += ALPHABET[byte & 31];
   return `${prefix}_${encode(nowMs, 10)}${tail}`;
+}
+
+/**
+ * The id of the delivery of an event to a webhook: the event's acceptance time, then 80 bits of
+ * a hash of (customer, event, webhook). The same pair always gets the same id, so a delivery can
+ * be written for the first time by its first attempt's outcome, by any dispatcher, without a
+ * second row: whoever writes it, it is one row.
+ */
+export function deliveryIdFor(customerId: string, eventId: string, webhookId: string, acceptedAtMs: number): string {
+  const digest = createHash("sha256").update(`${customerId}\u0000${eventId}\u0000${webhookId}`).digest();
+  let tail = "";
+  for (let i = 0; i < 16; i++) tail += ALPHABET[digest[i]! & 31];
+  return `del_${encode(acceptedAtMs, 10)}${tail}`;
 }

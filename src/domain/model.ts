@@ -1,4 +1,5 @@
 /** @module The nouns of hookrelay: customers, webhooks, events, deliveries and attempts. */
+import { deliveryIdFor } from "./ids.ts";
 
 /** Every resource belongs to one customer (tenant); the admin works in this one. */
 export const DEFAULT_CUSTOMER_ID = "default";
@@ -47,6 +48,24 @@ export type DeliveryStatus = "pending" | "succeeded" | "failed" | "dead";
 export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ["pending", "succeeded", "failed", "dead"];
 
 /** One event on its way to one webhook. */
+/** A delivery of `event` to a webhook not yet tried: the state before its first attempt. */
+export function freshDelivery(event: Event, webhookId: string, nowMs: number): Delivery {
+  return {
+    id: deliveryIdFor(event.customerId, event.id, webhookId, event.acceptedAt),
+    customerId: event.customerId,
+    eventId: event.id,
+    webhookId,
+    status: "pending",
+    attemptCount: 0,
+    roundStart: 0,
+    lastStatusCode: null,
+    lastError: null,
+    nextAttemptAt: null,
+    createdAt: nowMs,
+    updatedAt: nowMs,
+  };
+}
+
 export interface Delivery {
   id: string;
   customerId: string;

@@ -29,6 +29,8 @@ export interface DeliveryFilter {
 
 /** The outcome of one attempt, written with the delivery's new state in one batch. */
 export interface AttemptRecord {
+  /** The delivery as it was before this attempt; one never stored is created by this record. */
+  delivery: Delivery;
   attempt: Attempt;
   status: DeliveryStatus;
   nextAttemptAt: number | null;
@@ -73,16 +75,26 @@ export interface Store extends Pingable {
   webhooksVersion(): Promise<number>;
 
   /**
-   * Opens one delivery per (event, webhook) pair, idempotently: a pair seen before returns
-   * the delivery already stored (so a re-read event does not re-send what succeeded).
-   * Also keeps each event itself when the store does not have it yet. One result list per item.
+   * The deliveries already stored for each item's (event, webhook) pairs, one list per item, in
+   * no particular order; a pair never stored has none (a re-read event does not re-send what
+   * succeeded). Also keeps each event itself when the store does not have it yet.
+   */
+  storedDeliveries(items: FanOut[]): Promise<Delivery[][]>;
+  /**
+   * Stores one pending delivery per (event, webhook) pair (id from `deliveryIdFor`), idempotently:
+   * a pair seen before returns the delivery already stored. Also keeps each event itself when the
+   * store does not have it yet. One result list per item, in webhook order. The dispatcher does not
+   * need this for a delivery it sends at once: its first `recordAttempts` creates it.
    */
   openDeliveries(items: FanOut[]): Promise<Delivery[][]>;
   getDelivery(customerId: string, id: string): Promise<Delivery | undefined>;
   deliveryWork(deliveryId: string): Promise<DeliveryWork | undefined>;
   listDeliveries(customerId: string, filter: DeliveryFilter): Promise<Page<Delivery>>;
   countDeliveries(): Promise<DeliveryCounts>;
-  /** Writes attempts and the new state of their deliveries together, in as few round trips as it can. */
+  /**
+   * Writes attempts and the new state of their deliveries together, in as few round trips as it
+   * can; a delivery not stored yet is created with that state.
+   */
   recordAttempts(records: AttemptRecord[]): Promise<void>;
   listAttempts(deliveryId: string): Promise<Attempt[]>;
   /** Starts a new retry round for a delivery (manual retry): status pending, budget renewed. */

@@ -47,6 +47,7 @@ function describePostgres(baseUrl: string): void {
     function record(delivery: Delivery, id: string, statusCode: number, status: DeliveryStatus, nextAttemptAt: number | null): AttemptRecord {
       const error = statusCode >= 300 ? `HTTP ${statusCode}` : null;
       return {
+        delivery,
         attempt: {
           id,
           deliveryId: delivery.id,

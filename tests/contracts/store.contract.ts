@@ -4,8 +4,8 @@
  * figures (webhooksVersion, countDeliveries) are checked as changes, not absolute values.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { newId } from "../../src/domain/ids.ts";
-import type { Attempt, Delivery, DeliveryStatus, Event, Webhook } from "../../src/domain/model.ts";
+import { deliveryIdFor, newId } from "../../src/domain/ids.ts";
+import { type Attempt, type Delivery, type DeliveryStatus, type Event, type Webhook, freshDelivery } from "../../src/domain/model.ts";
 import type { AttemptRecord, Store } from "../../src/domain/ports.ts";
 import { makeEvent, T0 } from "./event-log.contract.ts";
 
@@ -60,7 +60,7 @@ function attemptRecord(
     responseBody: statusCode === null ? null : `answer ${attemptNumber}`,
     createdAt: T0 + attemptNumber * 1000,
   };
-  return { attempt, status, nextAttemptAt };
+  return { delivery, attempt, status, nextAttemptAt };
 }
 
 /** Runs the Store contract against a store made once for the suite. */
@@ -288,6 +288,44 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           { event, webhooks: [webhook] },
         ]);
         expect(opened[0]![0]!.id).toBe(opened[1]![0]!.id);
+      });
+
+      it("creates a delivery never opened from its first recorded attempt, in that attempt's state, under deliveryIdFor's id", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const event = makeEvent(customer, "evt_lazy");
+        await fixture.appendEvents?.([event]);
+        expect(await store.storedDeliveries([{ event, webhooks: [webhook] }])).toEqual([[]]);
+        const fresh = freshDelivery(event, webhook.id, T0);
+        expect(fresh.id).toBe(deliveryIdFor(customer, "evt_lazy", webhook.id, event.acceptedAt));
+        const record = attemptRecord(fresh, 1, 200, "succeeded");
+        await store.recordAttempts([record]);
+        await store.recordAttempts([record]); // written twice (a retried write): still one row, one state
+        const stored = await store.getDelivery(customer, fresh.id);
+        expect(stored).toEqual({ ...fresh, status: "succeeded", attemptCount: 1, lastStatusCode: 200, lastError: null, nextAttemptAt: null, updatedAt: record.attempt.createdAt });
+        expect(await store.storedDeliveries([{ event, webhooks: [webhook] }, { event, webhooks: [] }])).toEqual([[stored!], []]);
+        // Opened afterwards (parked by another dispatcher that read the event again): the same row, not a second one.
+        const [[opened]] = (await store.openDeliveries([{ event, webhooks: [webhook] }])) as [[Delivery]];
+        expect(opened).toEqual(stored!);
+        expect((await store.listDeliveries(customer, { limit: 10 })).data).toHaveLength(1);
+        expect((await store.listAttempts(fresh.id)).map((a) => a.id)).toEqual([record.attempt.id]);
+      });
+
+      it("storedDeliveries: each item's stored deliveries, whichever webhooks it names", async () => {
+        const customer = customerId();
+        const w1 = await createdWebhook(customer);
+        const w2 = await createdWebhook(customer);
+        const e1 = makeEvent(customer, "evt_s1");
+        const e2 = makeEvent(customer, "evt_s2");
+        await fixture.appendEvents?.([e1, e2]);
+        await store.openDeliveries([{ event: e1, webhooks: [w1, w2] }]);
+        const found = await store.storedDeliveries([
+          { event: e1, webhooks: [w1, w2] },
+          { event: e2, webhooks: [w1] },
+        ]);
+        expect(found[0]!.map((d) => d.webhookId).sort()).toEqual([w1.id, w2.id].sort());
+        expect(found[0]!.every((d) => d.status === "pending" && d.eventId === "evt_s1")).toBe(true);
+        expect(found[1]).toEqual([]);
       });
 
       it("records a failed attempt: status, attempt count, last status code, error and next attempt", async () => {

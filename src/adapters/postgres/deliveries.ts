@@ -4,7 +4,7 @@
  * Rows travel as one array per column (`unnest`), so the statement text, and with it the
  * prepared statement, stays the same for every batch size and the 65,535-parameter limit never applies.
  */
-import { newId } from "../../domain/ids.ts";
+import { deliveryIdFor } from "../../domain/ids.ts";
 import type { Delivery } from "../../domain/model.ts";
 import type { AttemptRecord, FanOut } from "../../domain/ports.ts";
 import type { Sql } from "./client.ts";
@@ -36,13 +36,15 @@ export async function openDeliveries(sql: Sql, items: FanOut[], now: number): Pr
   const eventIds = rows.map((r) => r[1]);
   const webhookIds = rows.map((r) => r[2]);
 
+  const acceptedAt = new Map(evs.map((e) => [e.customerId + SEP + e.id, e.acceptedAt]));
+  const ids = rows.map(([c, e, w]) => deliveryIdFor(c, e, w, acceptedAt.get(c + SEP + e)!));
   const found = await sql<DeliveryRow[]>`
     WITH ev AS (
       INSERT INTO events (customer_id, id, type, source, timestamp, payload, accepted_at, published_at)
       SELECT c, i, t, s, ts, p, a, a FROM ${eventsTable(sql, evs)}
       ON CONFLICT (customer_id, id) DO NOTHING
     ), pairs AS (
-      SELECT * FROM unnest(${keys.map(() => newId("del", now))}::text[], ${customerIds}::text[], ${eventIds}::text[], ${webhookIds}::text[])
+      SELECT * FROM unnest(${ids}::text[], ${customerIds}::text[], ${eventIds}::text[], ${webhookIds}::text[])
         AS p(id, customer_id, event_id, webhook_id)
     ), opened AS (
       INSERT INTO deliveries (id, customer_id, event_id, webhook_id, status, created_at, updated_at)
@@ -73,6 +75,33 @@ export async function openDeliveries(sql: Sql, items: FanOut[], now: number): Pr
   );
 }
 
+/**
+ * The deliveries already stored for a batch of events (one list per item), in one statement that
+ * also inserts the events the table lacks (already published: they came from the log).
+ */
+export async function storedDeliveries(sql: Sql, items: FanOut[]): Promise<Delivery[][]> {
+  const events = new Map<string, FanOut["event"]>();
+  for (const { event, webhooks } of items) if (webhooks.length > 0) events.set(event.customerId + SEP + event.id, event);
+  if (events.size === 0) return items.map(() => []);
+  const evs = [...events.keys()].sort().map((key) => events.get(key)!);
+  const found = await sql<DeliveryRow[]>`
+    WITH ev AS (
+      INSERT INTO events (customer_id, id, type, source, timestamp, payload, accepted_at, published_at)
+      SELECT c, i, t, s, ts, p, a, a FROM ${eventsTable(sql, evs)}
+      ON CONFLICT (customer_id, id) DO NOTHING
+    )
+    SELECT d.* FROM deliveries d
+    JOIN unnest(${evs.map((e) => e.customerId)}::text[], ${evs.map((e) => e.id)}::text[]) AS p(customer_id, event_id) USING (customer_id, event_id)`;
+  const byEvent = new Map<string, Delivery[]>();
+  for (const row of found) {
+    const key = row.customer_id + SEP + row.event_id;
+    const list = byEvent.get(key) ?? [];
+    list.push(toDelivery(row));
+    byEvent.set(key, list);
+  }
+  return items.map(({ event, webhooks }) => (webhooks.length === 0 ? [] : (byEvent.get(event.customerId + SEP + event.id) ?? [])));
+}
+
 function pairKey(customerId: string, eventId: string, webhookId: string): string {
   return customerId + SEP + eventId + SEP + webhookId;
 }
@@ -93,6 +122,7 @@ export async function writeAttempts(sql: Sql, records: AttemptRecord[]): Promise
       latest.set(record.attempt.deliveryId, { record, count: record.attempt.attemptNumber });
   }
   const updates = [...latest.keys()].sort().map((id) => latest.get(id)!);
+  const d = updates.map((u) => u.record.delivery);
   const a = records.map((r) => r.attempt);
   await sql`
     WITH inserted AS (
@@ -103,21 +133,25 @@ export async function writeAttempts(sql: Sql, records: AttemptRecord[]): Promise
                            ${a.map((x) => x.responseBody)}::text[], ${a.map((x) => x.createdAt)}::bigint[])
       ON CONFLICT (id) DO NOTHING
     )
-    UPDATE deliveries d SET
-      status = u.status,
-      attempt_count = u.attempt_count,
-      last_status_code = u.last_status_code,
-      last_error = u.last_error,
-      next_attempt_at = u.next_attempt_at,
-      updated_at = u.updated_at
-    FROM unnest(${updates.map((u) => u.record.attempt.deliveryId)}::text[], ${updates.map((u) => u.record.status)}::text[],
-                ${updates.map((u) => u.count)}::int[], ${updates.map((u) => u.record.attempt.statusCode)}::int[],
-                ${updates.map((u) => u.record.attempt.error)}::text[], ${updates.map((u) => u.record.nextAttemptAt)}::bigint[],
-                ${updates.map((u) => u.record.attempt.createdAt)}::bigint[])
-      AS u(id, status, attempt_count, last_status_code, last_error, next_attempt_at, updated_at)
+    -- A delivery sent straight from the log has no row yet: its first outcome creates it.
+    INSERT INTO deliveries AS d (id, customer_id, event_id, webhook_id, status, attempt_count, round_start, last_status_code,
+                                 last_error, next_attempt_at, created_at, updated_at)
+    SELECT * FROM unnest(${d.map((x) => x.id)}::text[], ${d.map((x) => x.customerId)}::text[], ${d.map((x) => x.eventId)}::text[],
+                         ${d.map((x) => x.webhookId)}::text[], ${updates.map((u) => u.record.status)}::text[],
+                         ${updates.map((u) => u.count)}::int[], ${d.map((x) => x.roundStart)}::int[],
+                         ${updates.map((u) => u.record.attempt.statusCode)}::int[], ${updates.map((u) => u.record.attempt.error)}::text[],
+                         ${updates.map((u) => u.record.nextAttemptAt)}::bigint[], ${d.map((x) => x.createdAt)}::bigint[],
+                         ${updates.map((u) => u.record.attempt.createdAt)}::bigint[])
+    ON CONFLICT (id) DO UPDATE SET
+      status = EXCLUDED.status,
+      attempt_count = EXCLUDED.attempt_count,
+      last_status_code = EXCLUDED.last_status_code,
+      last_error = EXCLUDED.last_error,
+      next_attempt_at = EXCLUDED.next_attempt_at,
+      updated_at = EXCLUDED.updated_at
     -- An attempt older than the one already recorded (a late write) must not undo its outcome;
     -- two attempts with one number (the first's record was late when the retry read the count): the later one wins.
-    WHERE d.id = u.id AND (d.attempt_count < u.attempt_count OR (d.attempt_count = u.attempt_count AND d.updated_at <= u.updated_at))`;
+    WHERE d.attempt_count < EXCLUDED.attempt_count OR (d.attempt_count = EXCLUDED.attempt_count AND d.updated_at <= EXCLUDED.updated_at)`;
 }
 
 /**

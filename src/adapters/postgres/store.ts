@@ -3,7 +3,7 @@ import type { Attempt, Delivery, Event, Page, User, Webhook } from "../../domain
 import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, Store } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
 import { guarded, pingPostgres, retryConflicts, type Sql, type Tx } from "./client.ts";
-import { openDeliveries, pruneFinished, writeAttempts } from "./deliveries.ts";
+import { openDeliveries, pruneFinished, storedDeliveries, writeAttempts } from "./deliveries.ts";
 import {
   type AttemptRow,
   type DeliveryRow,
@@ -121,6 +121,10 @@ export class PostgresStore implements Store {
 
   async activeWebhooks(): Promise<Webhook[]> {
     return (await guarded(this.sql<WebhookRow[]>`SELECT * FROM webhooks WHERE status = 'active'`)).map(toWebhook);
+  }
+
+  storedDeliveries(items: FanOut[]): Promise<Delivery[][]> {
+    return guarded(retryConflicts(() => storedDeliveries(this.sql, items)));
   }
 
   openDeliveries(items: FanOut[]): Promise<Delivery[][]> {

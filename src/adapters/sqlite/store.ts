@@ -1,6 +1,6 @@
 /** @module The Store port on embedded SQLite: configuration, deliveries and attempts. */
 import type { Database } from "bun:sqlite";
-import { newId } from "../../domain/ids.ts";
+import { deliveryIdFor } from "../../domain/ids.ts";
 import type { Attempt, Delivery, Event, Page, User, Webhook } from "../../domain/model.ts";
 import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, Store } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
@@ -123,6 +123,11 @@ export class SqliteStore implements Store {
     return this.db.query<WebhookRow, []>("SELECT * FROM webhooks WHERE status = 'active'").all().map(toWebhook);
   }
 
+  async storedDeliveries(items: FanOut[]): Promise<Delivery[][]> {
+    const select = this.db.query<DeliveryRow, [string, string]>("SELECT * FROM deliveries WHERE customer_id = ? AND event_id = ?");
+    return items.map(({ event, webhooks }) => (webhooks.length === 0 ? [] : select.all(event.customerId, event.id).map(toDelivery)));
+  }
+
   async openDeliveries(items: FanOut[]): Promise<Delivery[][]> {
     // RETURNING answers a new row in one statement; only a delivery opened before (an event
     // read again after a restart) needs the second look-up.
@@ -137,7 +142,10 @@ export class SqliteStore implements Store {
       const now = Date.now();
       return chunk.map(({ event, webhooks }) =>
         webhooks.map((webhook) =>
-          toDelivery(insert.get(newId("del", now), event.customerId, event.id, webhook.id, now, now) ?? select.get(event.customerId, event.id, webhook.id)!),
+          toDelivery(
+            insert.get(deliveryIdFor(event.customerId, event.id, webhook.id, event.acceptedAt), event.customerId, event.id, webhook.id, now, now) ??
+              select.get(event.customerId, event.id, webhook.id)!,
+          ),
         ),
       );
     });
@@ -201,18 +209,27 @@ export class SqliteStore implements Store {
   private writeAttempts(records: AttemptRecord[]): void[] {
     const insert = this.db.query(
       `INSERT INTO attempts (id, delivery_id, customer_id, attempt_number, status_code, duration_ms, error, response_body, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     );
-    const update = this.db.query(
-      // An attempt older than the one already recorded (a late write) must not undo its outcome;
-      // two attempts with one number (the first's record was late when the retry read the count): the later one wins.
-      `UPDATE deliveries SET status = ?1, attempt_count = ?2, last_status_code = ?3, last_error = ?4,
-       next_attempt_at = ?5, updated_at = ?6 WHERE id = ?7 AND (attempt_count < ?2 OR (attempt_count = ?2 AND updated_at <= ?6))`,
+    // A delivery sent straight from the log has no row yet: its first outcome creates it, in its
+    // final state (one write instead of a pending row and an update of it).
+    const upsert = this.db.query(
+      `INSERT INTO deliveries (id, customer_id, event_id, webhook_id, status, attempt_count, round_start, last_status_code,
+         last_error, next_attempt_at, created_at, updated_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, attempt_count = excluded.attempt_count,
+         last_status_code = excluded.last_status_code, last_error = excluded.last_error,
+         next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at
+       -- An attempt older than the one already recorded (a late write) must not undo its outcome;
+       -- two attempts with one number (the first's record was late when the retry read the count): the later one wins.
+       WHERE deliveries.attempt_count < excluded.attempt_count
+          OR (deliveries.attempt_count = excluded.attempt_count AND deliveries.updated_at <= excluded.updated_at)
+       ON CONFLICT DO NOTHING`,
     );
     this.db.transaction(() => {
-      for (const { attempt: a, status, nextAttemptAt } of records) {
+      for (const { delivery: d, attempt: a, status, nextAttemptAt } of records) {
         insert.run(a.id, a.deliveryId, a.customerId, a.attemptNumber, a.statusCode, Math.round(a.durationMs * 1000) / 1000, a.error, a.responseBody, a.createdAt);
-        update.run(status, a.attemptNumber, a.statusCode, a.error, nextAttemptAt, a.createdAt, a.deliveryId);
+        upsert.run(d.id, d.customerId, d.eventId, d.webhookId, status, a.attemptNumber, d.roundStart, a.statusCode, a.error, nextAttemptAt, d.createdAt, a.createdAt);
       }
     })();
     return records.map(() => undefined);

@@ -69,7 +69,7 @@ export async function settleAttempt(deps: AttemptDeps, { work, result }: SentAtt
   if (succeeded) {
     deps.metrics.deliverySuccess.inc();
     deps.metrics.deliveryLatency.observe((now - event.acceptedAt) / 1000);
-    await deps.store.recordAttempts([{ attempt, status: "succeeded", nextAttemptAt: null }]);
+    await deps.store.recordAttempts([{ delivery, attempt, status: "succeeded", nextAttemptAt: null }]);
     return "succeeded";
   }
 
@@ -78,14 +78,14 @@ export async function settleAttempt(deps: AttemptDeps, { work, result }: SentAtt
   const step = nextStep(deps.policy, attemptNumber - delivery.roundStart, result.retryAfterMs);
   if (step.kind === "dead") {
     deps.metrics.deadLetters.inc();
-    await deps.store.recordAttempts([{ attempt, status: "dead", nextAttemptAt: null }]);
+    await deps.store.recordAttempts([{ delivery, attempt, status: "dead", nextAttemptAt: null }]);
     log.warn({ status: result.status, error: result.error }, "delivery dead after its last retry");
     return "dead";
   }
   const dueAt = now + step.delayMs;
   await deps.schedule.schedule([{ deliveryId: delivery.id, dueAt }]);
   deps.metrics.retriesScheduled.inc();
-  await deps.store.recordAttempts([{ attempt, status: "failed", nextAttemptAt: dueAt }]);
+  await deps.store.recordAttempts([{ delivery, attempt, status: "failed", nextAttemptAt: dueAt }]);
   log.info({ status: result.status, error: result.error, retryInMs: step.delayMs }, "attempt failed; retry scheduled");
   return "retry";
 }

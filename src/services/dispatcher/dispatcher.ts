@@ -2,7 +2,7 @@
  * @module The dispatcher: reads the event log, fans each event out to its webhooks, and
  * acks an event only when every delivery of it is done or durably scheduled for retry.
  */
-import type { Delivery, Webhook } from "../../domain/model.ts";
+import { type Delivery, type Webhook, freshDelivery } from "../../domain/model.ts";
 import type { EventConsumer, EventLog, LoggedEvent } from "../../domain/ports.ts";
 import { type AttemptDeps, deferDelivery } from "../delivery/attempt.ts";
 import { DeliveryPool } from "../delivery/pool.ts";
@@ -83,11 +83,14 @@ export class Dispatcher {
     const index = await this.subscriptions.current(this.deps.clock.now(), newest);
     const fanOuts = events.map((event) => ({ event, webhooks: index.match(event.customerId, event.type) }));
     const withTargets = fanOuts.filter((f) => f.webhooks.length > 0);
-    const opened = await this.deps.store.openDeliveries(withTargets);
-    const byEvent = new Map(withTargets.map((f, i) => [f.event, opened[i]!]));
+    // A delivery is stored by its first outcome (or when parked): only a re-read event has some already.
+    const stored = await this.deps.store.storedDeliveries(withTargets);
+    const byEvent = new Map(withTargets.map((f, i) => [f.event, stored[i]!]));
+    const now = this.deps.clock.now();
     for (const { event, webhooks } of fanOuts) {
+      const before = new Map((byEvent.get(event) ?? []).map((d) => [d.webhookId, d]));
       // Only deliveries never finished: a re-read event skips what succeeded, died or waits for a retry.
-      const todo = (byEvent.get(event) ?? []).filter((d) => d.status === "pending");
+      const todo = webhooks.map((w) => before.get(w.id) ?? freshDelivery(event, w.id, now)).filter((d) => d.status === "pending");
       if (todo.length === 0) {
         consumer.ack(event);
         continue;
@@ -104,9 +107,13 @@ export class Dispatcher {
 
   private enqueue(event: LoggedEvent, delivery: Delivery, webhook: Webhook, finishOne: () => void): void {
     const deps = this.deps;
-    // Parked: on the retry schedule, without using an attempt, so the log moves on.
+    // Parked: stored, and on the retry schedule without using an attempt, so the log moves on.
+    const defer = async () => {
+      await deps.store.openDeliveries([{ event, webhooks: [webhook] }]);
+      await deferDelivery(deps, delivery, deps.clock.now() + deps.policy.initialDelayMs);
+    };
     const park = () =>
-      persist(() => deferDelivery(deps, delivery, deps.clock.now() + deps.policy.initialDelayMs), () => !this.running, deps.log, "parking a delivery").then(
+      persist(defer, () => !this.running, deps.log, "parking a delivery").then(
         finishOne,
         (err) => deps.log.error({ err, deliveryId: delivery.id }, "could not park delivery; its event is read again after restart"),
       );
