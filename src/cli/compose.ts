@@ -3,9 +3,10 @@
  * process, wires the roles, and registers teardown last-in-first-out.
  */
 import { randomBytes } from "node:crypto";
+import { Http1Sender } from "../adapters/http/http1-sender.ts";
 import { FetchSender } from "../adapters/http/sender.ts";
 import { anyTarget, publicTargetsOnly } from "../adapters/http/target-guard.ts";
-import type { Clock } from "../domain/ports.ts";
+import type { Clock, Sender } from "../domain/ports.ts";
 import type { RetryPolicy } from "../domain/retry-policy.ts";
 import { SigningKeys } from "../domain/signature.ts";
 import { type Config, backendProblem } from "../platform/config.ts";
@@ -46,6 +47,11 @@ export class StartupError extends Error {
   override name = "StartupError";
 }
 const GAUGE_REFRESH_MS = 2000;
+/**
+ * Idle webhook connections are closed after this long: under the 5 s keep-alive of Node's
+ * servers (a common receiver), so a reused connection is rarely one its server just closed.
+ */
+const IDLE_CONNECTION_MS = 4000;
 
 export interface ComposeOptions {
   /** Where one-time notices (the generated admin password) go; stdout by default. */
@@ -85,6 +91,13 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     multiplier: retryConfig.backoff_multiplier,
     jitter: retryConfig.jitter,
   };
+  const buildSender = (): Sender => {
+    const options = { maxResponseBytes: dispatcherConfig.max_response_body_bytes, checkTarget, userAgent: `hookrelay/${VERSION}` };
+    if (dispatcherConfig.http_client === "fetch") return new FetchSender(options);
+    const sender = new Http1Sender({ ...options, maxIdlePerOrigin: dispatcherConfig.max_in_flight, idleTimeoutMs: IDLE_CONNECTION_MS });
+    lifecycle.onStop("webhook connections", () => sender.close());
+    return sender;
+  };
   const attemptDeps: AttemptDeps = {
     store,
     schedule,
@@ -94,7 +107,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     policy,
     keys: new SigningKeys(),
     httpTimeoutMs: durationMs(dispatcherConfig.http_timeout),
-    sender: new FetchSender({ maxResponseBytes: dispatcherConfig.max_response_body_bytes, checkTarget, userAgent: `hookrelay/${VERSION}` }),
+    sender: buildSender(),
   };
   const shutdownTimeoutMs = durationMs(dispatcherConfig.shutdown_timeout);
   const ingestDeps = {

@@ -72,6 +72,10 @@ export const ConfigSchema = Type.Object(
       subscription_refresh: Duration("1s", "how stale the webhook cache may be for a backlog; events accepted after the last check always re-check"),
       shutdown_timeout: Duration("10s", "how long SIGTERM waits for in-flight deliveries"),
       max_response_body_bytes: Int(4096, 0, "bytes of an endpoint's answer kept per attempt"),
+      http_client: Type.Union([Type.Literal("http1"), Type.Literal("fetch")], {
+        default: "http1",
+        description: "http1: hookrelay's own keep-alive HTTP/1.1 client for http:// targets (https:// always uses fetch); fetch: Bun's fetch for all",
+      }),
     }),
     retry_manager: section({
       max_retries: Int(5, 0, "retries after the first attempt before a delivery is dead"),

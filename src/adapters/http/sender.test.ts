@@ -1,5 +1,8 @@
-// FetchSender against a real loopback server: timeouts, redirects, capped bodies, the SSRF guard.
+// Both Senders (fetch, and our HTTP/1.1 client) against a real loopback server: timeouts,
+// redirects, capped bodies, the SSRF guard.
 import { afterAll, describe, expect, it } from "bun:test";
+import type { Sender, TargetCheck } from "../../domain/ports.ts";
+import { Http1Sender } from "./http1-sender.ts";
 import { FetchSender, parseRetryAfter } from "./sender.ts";
 import { anyTarget, publicTargetsOnly } from "./target-guard.ts";
 
@@ -19,62 +22,69 @@ const server = Bun.serve({
 const base = `http://127.0.0.1:${server.port}`;
 afterAll(() => server.stop(true));
 
-const sender = new FetchSender({ maxResponseBytes: 64, checkTarget: anyTarget, userAgent: "hookrelay/test" });
-const send = (path: string, timeoutMs = 1_000) => sender.send({ url: `${base}${path}`, headers: { "x-custom": "yes" }, body: '{"a":1}', timeoutMs });
+const SENDERS: Record<string, (checkTarget: TargetCheck) => Sender> = {
+  FetchSender: (checkTarget) => new FetchSender({ maxResponseBytes: 64, checkTarget, userAgent: "hookrelay/test" }),
+  Http1Sender: (checkTarget) => new Http1Sender({ maxResponseBytes: 64, checkTarget, userAgent: "hookrelay/test", maxIdlePerOrigin: 8, idleTimeoutMs: 4000 }),
+};
 
-describe("FetchSender", () => {
-  it("posts the body with the given headers and returns status and answer", async () => {
-    const result = await send("/ok");
-    expect(result).toMatchObject({ status: 200, error: null, responseBody: 'echo:yes:{"a":1}', retryAfterMs: null });
-    expect(result.durationMs).toBeGreaterThan(0);
-  });
+for (const [name, makeSender] of Object.entries(SENDERS)) {
+  const sender = makeSender(anyTarget);
+  const send = (path: string, timeoutMs = 1_000) => sender.send({ url: `${base}${path}`, headers: { "x-custom": "yes" }, body: '{"a":1}', timeoutMs });
 
-  it("keeps only max_response_body_bytes of a large answer", async () => {
-    const result = await send("/big");
-    expect(result.status).toBe(200);
-    expect(result.responseBody).toBe("x".repeat(64));
-  });
+  describe(name, () => {
+    it("posts the body with the given headers and returns status and answer", async () => {
+      const result = await send("/ok");
+      expect(result).toMatchObject({ status: 200, error: null, responseBody: 'echo:yes:{"a":1}', retryAfterMs: null });
+      expect(result.durationMs).toBeGreaterThan(0);
+    });
 
-  it("does not follow redirects: a 302 is a failed attempt", async () => {
-    const result = await send("/redirect");
-    expect(result).toMatchObject({ status: 302, error: "HTTP 302" });
-  });
+    it("keeps only max_response_body_bytes of a large answer", async () => {
+      const result = await send("/big");
+      expect(result.status).toBe(200);
+      expect(result.responseBody).toBe("x".repeat(64));
+    });
 
-  it("gives up at the timeout and says so", async () => {
-    const started = performance.now();
-    const result = await send("/slow", 200);
-    expect(performance.now() - started).toBeLessThan(1_000);
-    expect(result).toMatchObject({ status: null, error: "timeout after 200ms" });
-  });
+    it("does not follow redirects: a 302 is a failed attempt", async () => {
+      const result = await send("/redirect");
+      expect(result).toMatchObject({ status: 302, error: "HTTP 302" });
+    });
 
-  it("reports a refused connection as a network error", async () => {
-    const closed = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
-    const port = closed.port;
-    closed.stop(true);
-    const result = await sender.send({ url: `http://127.0.0.1:${port}/`, headers: {}, body: "{}", timeoutMs: 1_000 });
-    expect(result.status).toBeNull();
-    expect(result.error).toStartWith("network:");
-  });
+    it("gives up at the timeout and says so", async () => {
+      const started = performance.now();
+      const result = await send("/slow", 200);
+      expect(performance.now() - started).toBeLessThan(1_000);
+      expect(result).toMatchObject({ status: null, error: "timeout after 200ms" });
+    });
 
-  it("passes an endpoint's Retry-After on", async () => {
-    expect((await send("/busy")).retryAfterMs).toBe(7_000);
-    expect(parseRetryAfter("Wed, 21 Oct 2015 07:28:10 GMT", Date.parse("Wed, 21 Oct 2015 07:28:00 GMT"))).toBe(10_000);
-    expect(parseRetryAfter("soon")).toBeNull();
-  });
+    it("reports a refused connection as a network error", async () => {
+      const closed = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+      const port = closed.port;
+      closed.stop(true);
+      const result = await sender.send({ url: `http://127.0.0.1:${port}/`, headers: {}, body: "{}", timeoutMs: 1_000 });
+      expect(result.status).toBeNull();
+      expect(result.error).toStartWith("network:");
+    });
 
-  it("refuses private targets at send time when the guard is on, without connecting", async () => {
-    let hits = 0;
-    const watched = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => (hits++, new Response("ok")) });
-    try {
-      const guarded = new FetchSender({ maxResponseBytes: 64, checkTarget: publicTargetsOnly(), userAgent: "t" });
-      for (const host of [`127.0.0.1:${watched.port}`, `localhost:${watched.port}`, `[::ffff:127.0.0.1]:${watched.port}`]) {
-        const result = await guarded.send({ url: `http://${host}/`, headers: {}, body: "{}", timeoutMs: 1_000 });
-        expect(result.status).toBeNull();
-        expect(result.error).toStartWith("blocked:");
+    it("passes an endpoint's Retry-After on", async () => {
+      expect((await send("/busy")).retryAfterMs).toBe(7_000);
+      expect(parseRetryAfter("Wed, 21 Oct 2015 07:28:10 GMT", Date.parse("Wed, 21 Oct 2015 07:28:00 GMT"))).toBe(10_000);
+      expect(parseRetryAfter("soon")).toBeNull();
+    });
+
+    it("refuses private targets at send time when the guard is on, without connecting", async () => {
+      let hits = 0;
+      const watched = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => (hits++, new Response("ok")) });
+      try {
+        const guarded = makeSender(publicTargetsOnly());
+        for (const host of [`127.0.0.1:${watched.port}`, `localhost:${watched.port}`, `[::ffff:127.0.0.1]:${watched.port}`]) {
+          const result = await guarded.send({ url: `http://${host}/`, headers: {}, body: "{}", timeoutMs: 1_000 });
+          expect(result.status).toBeNull();
+          expect(result.error).toStartWith("blocked:");
+        }
+        expect(hits).toBe(0);
+      } finally {
+        watched.stop(true);
       }
-      expect(hits).toBe(0);
-    } finally {
-      watched.stop(true);
-    }
+    });
   });
-});
+}

@@ -41,7 +41,8 @@ export class FetchSender implements Sender {
   }
 }
 
-function failure(durationMs: number, error: string): SendResult {
+/** A send that got no answer: `status` null, with the reason. */
+export function failure(durationMs: number, error: string): SendResult {
   return { status: null, durationMs, error, responseBody: null, retryAfterMs: null };
 }
 
