@@ -276,10 +276,11 @@ async function createWebhooks(hr: Deployment, webhooks: { port: number; path: st
   return secrets;
 }
 
-/** Scenario (b)'s latest healthy p99 (highest-rate step) among the results directories, or null. */
-/** Scenario (b)'s healthy p99 in its latest result, at the step whose rate is nearest `rate` (the same load, when measured). */
+/** Scenario (b)'s healthy p99 at exactly `rate`, from the newest result that has that step, or null. */
 export function latestEmbeddedP99(dirs: string[], rate: number): number | null {
-  let best: Result | undefined;
+  // The newest embedded run that offered this very rate: a baseline from another rate (say a
+  // collapsed 10k/s run for a 5k/s isolation run) would make the bound meaningless.
+  let best: { date: string; p99: number } | undefined;
   for (const dir of dirs) {
     let files: string[] = [];
     try {
@@ -287,11 +288,11 @@ export function latestEmbeddedP99(dirs: string[], rate: number): number | null {
     } catch {}
     for (const f of files) {
       const r = JSON.parse(readFileSync(join(dir, f), "utf8")) as Result;
-      if (!best || r.date > best.date) best = r;
+      const step = r.steps.find((s) => s.delivery && s.offered_per_s === rate);
+      if (step && (!best || r.date > best.date)) best = { date: r.date, p99: step.delivery!.healthy_latency_ms.p99 };
     }
   }
-  const step = best?.steps.filter((s) => s.delivery).sort((a, b) => Math.abs(a.offered_per_s - rate) - Math.abs(b.offered_per_s - rate))[0];
-  return step ? step.delivery!.healthy_latency_ms.p99 : null;
+  return best?.p99 ?? null;
 }
 
 async function post(url: string, body: unknown): Promise<void> {

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { Http1Sender } from "../adapters/http/http1-sender.ts";
 import { FetchSender } from "../adapters/http/sender.ts";
-import { anyTarget, publicTargetsOnly } from "../adapters/http/target-guard.ts";
+import { anyTargetResolver, publicTargetResolver, refusalOf } from "../adapters/http/target-guard.ts";
 import type { Clock, Sender } from "../domain/ports.ts";
 import type { RetryPolicy } from "../domain/retry-policy.ts";
 import { SigningKeys } from "../domain/signature.ts";
@@ -20,6 +20,7 @@ import { Tokens } from "../services/auth/tokens.ts";
 import type { AttemptDeps } from "../services/delivery/attempt.ts";
 import { Dispatcher } from "../services/dispatcher/dispatcher.ts";
 import { gatewayRoutes } from "../services/gateway/routes.ts";
+import { PendingEvents } from "../services/ingest/accept.ts";
 import { eventRoutes } from "../services/ingest/routes.ts";
 import { observabilityRoutes } from "../services/observability/routes.ts";
 import { startRegistry } from "../services/registry/server.ts";
@@ -79,7 +80,8 @@ export async function compose(roles: readonly Role[], config: Config, options: C
 
   const jwtSecret = config.security.jwt_secret || (await store.settingOrInit("jwt_secret", randomBytes(48).toString("base64url")));
   const tokens = new Tokens({ secret: jwtSecret, issuer: config.security.jwt_issuer, expirySeconds: durationMs(config.security.jwt_expiry) / 1000 });
-  const checkTarget = config.security.allow_private_targets ? anyTarget : publicTargetsOnly();
+  const resolveTarget = config.security.allow_private_targets ? anyTargetResolver : publicTargetResolver();
+  const checkTarget = refusalOf(resolveTarget);
   if (config.security.allow_private_targets) log.warn("private webhook targets are allowed (HOOKRELAY_ALLOW_PRIVATE_TARGETS); do not use in production");
 
   const dispatcherConfig = config.dispatcher;
@@ -92,9 +94,9 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     jitter: retryConfig.jitter,
   };
   const buildSender = (): Sender => {
-    const options = { maxResponseBytes: dispatcherConfig.max_response_body_bytes, checkTarget, userAgent: `hookrelay/${VERSION}` };
-    if (dispatcherConfig.http_client === "fetch") return new FetchSender(options);
-    const sender = new Http1Sender({ ...options, maxIdlePerOrigin: dispatcherConfig.max_in_flight, idleTimeoutMs: IDLE_CONNECTION_MS });
+    const options = { maxResponseBytes: dispatcherConfig.max_response_body_bytes, userAgent: `hookrelay/${VERSION}` };
+    if (dispatcherConfig.http_client === "fetch") return new FetchSender({ ...options, checkTarget });
+    const sender = new Http1Sender({ ...options, resolveTarget, maxIdlePerOrigin: dispatcherConfig.max_in_flight, idleTimeoutMs: IDLE_CONNECTION_MS });
     lifecycle.onStop("webhook connections", () => sender.close());
     return sender;
   };
@@ -118,6 +120,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     maxEventBytes: config.security.max_event_bytes,
     maxBatchBytes: config.security.max_batch_bytes,
     maxBatchEvents: config.security.max_batch_events,
+    pending: new PendingEvents(config.security.max_pending_events),
   };
 
   const checks = { store, event_log: eventLog, retry_schedule: schedule };

@@ -65,7 +65,11 @@ export class PayloadTooLargeError extends AppError {
 }
 
 export class UnavailableError extends AppError {
-  constructor(message: string) {
+  /** @param retryAfterSeconds sent as `Retry-After` when given. */
+  constructor(
+    message: string,
+    readonly retryAfterSeconds?: number,
+  ) {
     super("unavailable", 503, message);
     this.name = "UnavailableError";
   }

@@ -211,6 +211,13 @@ export interface Sender {
 /** Why a webhook target may not be reached (SSRF guard), or null when it may. */
 export type TargetCheck = (url: URL) => Promise<string | null>;
 
+/** Why a target may not be reached, or the vetted address to connect to (null: the client resolves it). */
+export interface TargetVerdict {
+  refused: string | null;
+  address: string | null;
+}
+export type TargetResolver = (url: URL) => Promise<TargetVerdict>;
+
 export interface Clock {
   now(): number;
 }

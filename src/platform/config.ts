@@ -60,6 +60,7 @@ export const ConfigSchema = Type.Object(
       max_event_bytes: Int(262_144, 1, "largest accepted event body, bytes"),
       max_batch_events: Int(1000, 1, "most events in one batch request"),
       max_batch_bytes: Int(16_777_216, 1, "largest accepted batch body, bytes"),
+      max_pending_events: Int(5000, 1, "events an ingest process holds waiting to be stored; beyond it ingest answers 503 with Retry-After (load shedding)"),
     }),
     dispatcher: section({
       http_timeout: Duration("30s", "timeout of one webhook request"),

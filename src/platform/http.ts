@@ -3,7 +3,7 @@
  * metrics and bounded JSON bodies. Each role adds its own routes.
  */
 import { type AnyElysia, Elysia } from "elysia";
-import { AppError, BadRequestError, PayloadTooLargeError, ValidationError } from "../domain/errors.ts";
+import { AppError, BadRequestError, PayloadTooLargeError, UnavailableError, ValidationError } from "../domain/errors.ts";
 import type { Pingable } from "../domain/ports.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "./metrics.ts";
@@ -53,13 +53,14 @@ export function createHttpApp(deps: HttpDeps) {
   const { role, log, metrics } = deps;
   return new Elysia({ name: `hookrelay-${role}` })
     .onError(({ code, error, request, set }) => {
-      const respond = (status: number, body: unknown) => {
+      const respond = (status: number, body: unknown, headers: Record<string, string> = {}) => {
         set.status = status; // read by the request counter below
-        return jsonResponse(status, body);
+        return jsonResponse(status, body, headers);
       };
       if (error instanceof AppError) {
         const details = error instanceof ValidationError && error.details.length > 1 ? { details: error.details } : {};
-        return respond(error.status, { error: { ...errorBody(error.code, error.message).error, ...details } });
+        const retryAfter: Record<string, string> = error instanceof UnavailableError && error.retryAfterSeconds !== undefined ? { "retry-after": String(error.retryAfterSeconds) } : {};
+        return respond(error.status, { error: { ...errorBody(error.code, error.message).error, ...details } }, retryAfter);
       }
       if (code === "NOT_FOUND") return respond(404, errorBody("not_found", `no route for ${request.method} ${new URL(request.url).pathname}`));
       if (code === "PARSE") return respond(400, errorBody("invalid_json", "request body is not valid JSON"));

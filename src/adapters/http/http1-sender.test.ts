@@ -4,10 +4,10 @@
 import { afterAll, describe, expect, it } from "bun:test";
 import type { Socket } from "bun";
 import { Http1Sender } from "./http1-sender.ts";
-import { anyTarget } from "./target-guard.ts";
+import { anyTargetResolver } from "./target-guard.ts";
 
 const newSender = (maxResponseBytes = 64) =>
-  new Http1Sender({ maxResponseBytes, checkTarget: anyTarget, userAgent: "hookrelay/test", maxIdlePerOrigin: 4, idleTimeoutMs: 4000 });
+  new Http1Sender({ maxResponseBytes, resolveTarget: anyTargetResolver, userAgent: "hookrelay/test", maxIdlePerOrigin: 4, idleTimeoutMs: 4000 });
 
 /** A raw TCP server: `answer` gets each request's bytes and the socket, and writes what it likes. */
 function rawServer(answer: (request: string, socket: Socket<{ buffer: string; connection: number }>) => void) {
@@ -138,6 +138,27 @@ describe("Http1Sender", () => {
     const body = JSON.stringify({ data: "x".repeat(4 * 1024 * 1024) });
     const result = await newSender().send({ url: `http://127.0.0.1:${server.port}/`, headers: {}, body, timeoutMs: 10_000 });
     expect(result).toMatchObject({ status: 200, responseBody: String(body.length) });
+  });
+
+  it("connects to the address the SSRF guard vetted, not to a fresh lookup of the name (DNS rebinding)", async () => {
+    const seen: string[] = [];
+    const server = rawServer((request, socket) => {
+      seen.push(request);
+      socket.write("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+    });
+    servers.push(server);
+    const port = server.url.split(":")[2];
+    // The name does not resolve at all: only the vetted address can have been used.
+    const vetted = new Http1Sender({
+      maxResponseBytes: 64,
+      resolveTarget: async () => ({ refused: null, address: "127.0.0.1" }),
+      userAgent: "t",
+      maxIdlePerOrigin: 4,
+      idleTimeoutMs: 4000,
+    });
+    const result = await post(vetted, `http://hooks.invalid:${port}/in`);
+    expect(result.status).toBe(200);
+    expect(seen[0]).toContain(`host: hooks.invalid:${port}\r\n`);
   });
 
   it("refuses a header that would start another line, without connecting", async () => {

@@ -2,16 +2,19 @@
  * @module The Sender port over our own HTTP/1.1 client (`Bun.connect` sockets, keep-alive
  * connections pooled per origin). A webhook request is a POST with a small JSON body and a
  * small answer: building it as one string and parsing the answer ourselves costs a third of
- * `fetch`'s CPU per request (bench/README.md). `https:` targets go through `fetch`, which
- * brings TLS.
+ * `fetch`'s CPU per request (bench/README.md). It connects to the address the SSRF guard
+ * vetted (the Host header keeps the name). `https:` targets go through `fetch`, which brings
+ * TLS (and resolves the name again).
  */
-import type { SendRequest, SendResult, Sender, TargetCheck } from "../../domain/ports.ts";
+import type { SendRequest, SendResult, Sender, TargetResolver } from "../../domain/ports.ts";
 import { type Cancel, Connections, type Origin } from "./http1/connections.ts";
 import { FetchSender, failure, parseRetryAfter } from "./sender.ts";
+import { refusalOf } from "./target-guard.ts";
 
 export interface Http1SenderOptions {
   maxResponseBytes: number;
-  checkTarget: TargetCheck;
+  /** The SSRF guard: it names the address to connect to, so the connection goes where the check looked. */
+  resolveTarget: TargetResolver;
   userAgent: string;
   /** Idle keep-alive connections kept per origin. */
   maxIdlePerOrigin: number;
@@ -28,7 +31,7 @@ export class Http1Sender implements Sender {
 
   constructor(private readonly options: Http1SenderOptions) {
     this.connections = new Connections({ maxIdlePerOrigin: options.maxIdlePerOrigin, idleTimeoutMs: options.idleTimeoutMs });
-    this.tls = new FetchSender(options);
+    this.tls = new FetchSender({ ...options, checkTarget: refusalOf(options.resolveTarget) });
   }
 
   async send(request: SendRequest): Promise<SendResult> {
@@ -42,11 +45,12 @@ export class Http1Sender implements Sender {
     }
     if (url.protocol === "https:") return this.tls.send(request);
     if (url.protocol !== "http:") return failure(elapsed(), `blocked: scheme ${url.protocol} is not http or https`);
-    const refused = await this.options.checkTarget(url);
+    const { refused, address } = await this.options.resolveTarget(url);
     if (refused) return failure(elapsed(), `blocked: ${refused}`);
     const head = this.head(url, request);
     if (head === null) return failure(elapsed(), "blocked: a header contains a line break");
-    const origin: Origin = { key: url.host, hostname: url.hostname.replace(/^\[|\]$/g, ""), port: url.port ? Number(url.port) : 80 };
+    const hostname = address ?? url.hostname.replace(/^\[|\]$/g, "");
+    const origin: Origin = { key: `${url.host}@${hostname}`, hostname, port: url.port ? Number(url.port) : 80 };
     const message = head + request.body;
 
     const cancel: Cancel = { cancelled: false };

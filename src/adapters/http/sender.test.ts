@@ -1,10 +1,10 @@
 // Both Senders (fetch, and our HTTP/1.1 client) against a real loopback server: timeouts,
 // redirects, capped bodies, the SSRF guard.
 import { afterAll, describe, expect, it } from "bun:test";
-import type { Sender, TargetCheck } from "../../domain/ports.ts";
+import type { Sender } from "../../domain/ports.ts";
 import { Http1Sender } from "./http1-sender.ts";
 import { FetchSender, parseRetryAfter } from "./sender.ts";
-import { anyTarget, publicTargetsOnly } from "./target-guard.ts";
+import { anyTarget, anyTargetResolver, publicTargetResolver, publicTargetsOnly } from "./target-guard.ts";
 
 const server = Bun.serve({
   port: 0,
@@ -22,13 +22,20 @@ const server = Bun.serve({
 const base = `http://127.0.0.1:${server.port}`;
 afterAll(() => server.stop(true));
 
-const SENDERS: Record<string, (checkTarget: TargetCheck) => Sender> = {
-  FetchSender: (checkTarget) => new FetchSender({ maxResponseBytes: 64, checkTarget, userAgent: "hookrelay/test" }),
-  Http1Sender: (checkTarget) => new Http1Sender({ maxResponseBytes: 64, checkTarget, userAgent: "hookrelay/test", maxIdlePerOrigin: 8, idleTimeoutMs: 4000 }),
+const SENDERS: Record<string, (guarded: boolean) => Sender> = {
+  FetchSender: (guarded) => new FetchSender({ maxResponseBytes: 64, checkTarget: guarded ? publicTargetsOnly() : anyTarget, userAgent: "hookrelay/test" }),
+  Http1Sender: (guarded) =>
+    new Http1Sender({
+      maxResponseBytes: 64,
+      resolveTarget: guarded ? publicTargetResolver() : anyTargetResolver,
+      userAgent: "hookrelay/test",
+      maxIdlePerOrigin: 8,
+      idleTimeoutMs: 4000,
+    }),
 };
 
 for (const [name, makeSender] of Object.entries(SENDERS)) {
-  const sender = makeSender(anyTarget);
+  const sender = makeSender(false);
   const send = (path: string, timeoutMs = 1_000) => sender.send({ url: `${base}${path}`, headers: { "x-custom": "yes" }, body: '{"a":1}', timeoutMs });
 
   describe(name, () => {
@@ -75,7 +82,7 @@ for (const [name, makeSender] of Object.entries(SENDERS)) {
       let hits = 0;
       const watched = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => (hits++, new Response("ok")) });
       try {
-        const guarded = makeSender(publicTargetsOnly());
+        const guarded = makeSender(true);
         for (const host of [`127.0.0.1:${watched.port}`, `localhost:${watched.port}`, `[::ffff:127.0.0.1]:${watched.port}`]) {
           const result = await guarded.send({ url: `http://${host}/`, headers: {}, body: "{}", timeoutMs: 1_000 });
           expect(result.status).toBeNull();

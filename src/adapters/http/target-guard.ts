@@ -1,33 +1,48 @@
 /** @module SSRF guard: a webhook may only reach public addresses unless private targets are allowed. */
 import { lookup } from "node:dns/promises";
 import { isIpLiteral, isPublicAddress } from "../../domain/address.ts";
-import type { TargetCheck } from "../../domain/ports.ts";
+import type { TargetCheck, TargetResolver, TargetVerdict } from "../../domain/ports.ts";
 
 const CACHE_TTL_MS = 5000;
 
 /**
  * Resolves the host and refuses it when any address is not public unicast (loopback,
- * private, link-local, CGNAT, multicast, documentation, or v6 forms that embed one).
+ * private, link-local, CGNAT, multicast, documentation, or v6 forms that embed one); else
+ * names the vetted address to connect to, so a DNS answer that changes after the check
+ * (rebinding) is never the one connected to.
  */
-export function publicTargetsOnly(): TargetCheck {
-  const cache = new Map<string, { verdict: string | null; until: number }>();
+export function publicTargetResolver(): TargetResolver {
+  const cache = new Map<string, TargetVerdict & { until: number }>();
   return async (url) => {
     const host = url.hostname.replace(/^\[|\]$/g, "");
-    if (isIpLiteral(host)) return isPublicAddress(host) ? null : `address ${host} is not public`;
+    if (isIpLiteral(host)) return isPublicAddress(host) ? { refused: null, address: host } : { refused: `address ${host} is not public`, address: null };
     const cached = cache.get(host);
-    if (cached && cached.until > Date.now()) return cached.verdict;
-    let verdict: string | null;
+    if (cached && cached.until > Date.now()) return cached;
+    let verdict: TargetVerdict;
     try {
       const addresses = await lookup(host, { all: true, verbatim: true });
       const refused = addresses.find((a) => !isPublicAddress(a.address));
-      verdict = addresses.length === 0 ? `${host} has no address` : refused ? `${host} resolves to ${refused.address}, which is not public` : null;
+      if (addresses.length === 0) verdict = { refused: `${host} has no address`, address: null };
+      else if (refused) verdict = { refused: `${host} resolves to ${refused.address}, which is not public`, address: null };
+      else verdict = { refused: null, address: addresses[0]!.address };
     } catch (err) {
-      return `${host} did not resolve: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+      return { refused: `${host} did not resolve: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, address: null };
     }
-    cache.set(host, { verdict, until: Date.now() + CACHE_TTL_MS });
+    cache.set(host, { ...verdict, until: Date.now() + CACHE_TTL_MS });
     return verdict;
   };
 }
 
-/** For local use (`HOOKRELAY_ALLOW_PRIVATE_TARGETS=true`): every target may be reached. */
-export const anyTarget: TargetCheck = async () => null;
+/** For local use (`HOOKRELAY_ALLOW_PRIVATE_TARGETS=true`): every target may be reached, resolved by the client. */
+export const anyTargetResolver: TargetResolver = async () => ({ refused: null, address: null });
+
+/** The refusal alone, for checks that do not connect (webhook validation, fetch). */
+export function refusalOf(resolve: TargetResolver): TargetCheck {
+  return async (url) => (await resolve(url)).refused;
+}
+
+export function publicTargetsOnly(): TargetCheck {
+  return refusalOf(publicTargetResolver());
+}
+
+export const anyTarget: TargetCheck = refusalOf(anyTargetResolver);

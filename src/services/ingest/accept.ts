@@ -1,5 +1,5 @@
 /** @module Accepting events: validate, build the delivery body once, append durably, dedupe. */
-import { PayloadTooLargeError, ValidationError } from "../../domain/errors.ts";
+import { PayloadTooLargeError, UnavailableError, ValidationError } from "../../domain/errors.ts";
 import type { Event } from "../../domain/model.ts";
 import type { AppendOutcome, Clock, EventLog } from "../../domain/ports.ts";
 import type { Metrics } from "../../platform/metrics.ts";
@@ -12,6 +12,31 @@ export interface IngestDeps {
   metrics: Metrics;
   maxEventBytes: number;
   maxBatchEvents: number;
+  /** Events of this process waiting to be stored; past `limit`, ingest answers 503. */
+  pending: PendingEvents;
+}
+
+/**
+ * Load shedding: the events this process has taken and not yet stored. An open-loop producer
+ * faster than the store would otherwise grow the queue (and the open requests) until every
+ * answer times out; past the limit a request gets 503 with `Retry-After` at once, and what is
+ * accepted keeps its latency.
+ */
+export class PendingEvents {
+  count = 0;
+  constructor(readonly limit: number) {}
+
+  /** Runs `store` for `n` events if there is room, else refuses with 503. */
+  async admit<T>(n: number, store: () => Promise<T>): Promise<T> {
+    if (this.count > 0 && this.count + n > this.limit)
+      throw new UnavailableError(`ingest is at capacity (${this.count} events waiting to be stored); retry in a second`, 1);
+    this.count += n;
+    try {
+      return await store();
+    } finally {
+      this.count -= n;
+    }
+  }
 }
 
 /** Validates one event and turns it into what the log keeps. */
@@ -28,7 +53,7 @@ export function toEvent(deps: IngestDeps, principal: Principal, raw: unknown, wh
 /** Appends one event; resolves once it is durable (or known as a duplicate). */
 export async function acceptEvent(deps: IngestDeps, principal: Principal, raw: unknown): Promise<{ id: string; status: AppendOutcome }> {
   const event = toEvent(deps, principal, raw);
-  const [outcome] = await deps.eventLog.append([event]);
+  const [outcome] = await admitted(deps, [event]);
   deps.metrics.eventsIngested.inc({ outcome: outcome! });
   return { id: event.id, status: outcome! };
 }
@@ -39,9 +64,16 @@ export async function acceptBatch(deps: IngestDeps, principal: Principal, raw: u
   if (items.length > deps.maxBatchEvents)
     throw new ValidationError(`events: ${items.length} events is more than the limit of ${deps.maxBatchEvents} per batch`);
   const events = items.map((item, i) => toEvent(deps, principal, item, `events[${i}]`));
-  const outcomes = await deps.eventLog.append(events);
+  const outcomes = await admitted(deps, events);
   const accepted = outcomes.filter((o) => o === "accepted").length;
   deps.metrics.eventsIngested.inc({ outcome: "accepted" }, accepted);
   deps.metrics.eventsIngested.inc({ outcome: "duplicate" }, outcomes.length - accepted);
   return { accepted, duplicates: outcomes.length - accepted };
+}
+
+function admitted(deps: IngestDeps, events: Event[]): Promise<AppendOutcome[]> {
+  return deps.pending.admit(events.length, () => deps.eventLog.append(events)).catch((err) => {
+    if (err instanceof UnavailableError && err.retryAfterSeconds !== undefined) deps.metrics.eventsIngested.inc({ outcome: "refused" }, events.length);
+    throw err;
+  });
 }
