@@ -155,6 +155,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
         maxInFlight: dispatcherConfig.max_in_flight,
         maxInFlightPerWebhook: dispatcherConfig.max_in_flight_per_webhook,
         maxQueueWaitMs: durationMs(dispatcherConfig.max_queue_wait),
+        slowEndpointMs: durationMs(dispatcherConfig.slow_endpoint),
         subscriptionRefreshMs: durationMs(dispatcherConfig.subscription_refresh),
         shutdownTimeoutMs,
       },
@@ -170,6 +171,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
       maxInFlight: dispatcherConfig.max_in_flight,
       maxInFlightPerWebhook: dispatcherConfig.max_in_flight_per_webhook,
       maxQueueWaitMs: durationMs(dispatcherConfig.max_queue_wait),
+      slowEndpointMs: durationMs(dispatcherConfig.slow_endpoint),
       shutdownTimeoutMs,
     });
     retry.start();

@@ -67,6 +67,7 @@ export const ConfigSchema = Type.Object(
       max_in_flight: Int(64, 1, "concurrent webhook requests per process (Bun keeps 64 idle sockets)"),
       max_in_flight_per_webhook: Int(16, 1, "concurrent requests to one webhook"),
       max_queue_wait: Duration("5s", "longest a delivery waits behind a slow webhook's earlier ones; beyond it, it is parked on the retry schedule"),
+      slow_endpoint: Duration("1s", "a webhook whose requests take at least this long is slow (its backlog may be parked); a faster one never is: its backlog means hookrelay is the bottleneck"),
       max_pending_events: Int(5000, 1, "events read ahead of the committed position"),
       read_batch: Int(100, 1, "events read from the log at a time"),
       poll_interval: Duration("200ms", "how long to wait for new events when idle"),

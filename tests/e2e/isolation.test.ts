@@ -77,6 +77,7 @@ describe.each(MODES)("isolation (%s)", (mode) => {
         ...(await modeEnv(mode)),
         HOOKRELAY_DISPATCHER_MAX_PENDING_EVENTS: "50",
         HOOKRELAY_DISPATCHER_MAX_QUEUE_WAIT: "500ms",
+        HOOKRELAY_DISPATCHER_SLOW_ENDPOINT: "100ms",
         HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY: "200ms",
         HOOKRELAY_DISPATCHER_SHUTDOWN_TIMEOUT: "500ms",
       });

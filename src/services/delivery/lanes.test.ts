@@ -223,4 +223,18 @@ describe("Lanes.drain", () => {
     await finish("a2");
     await lanes.idle();
   });
+
+  it("counts a key behind only when its tasks are slow: a long queue behind fast tasks means the caller is the bottleneck", async () => {
+    const { queue } = harness();
+    const lanes = new Lanes(10, 2);
+    for (let i = 0; i < 100; i++) queue(lanes, "a", `a${i}`);
+    const t0 = performance.now();
+    // Two running for 50 ms, 98 queued: a new task would wait (99 × 50) / 2 ≈ 2.5 s.
+    const later = t0 + 50;
+    expect(lanes.estimatedWaitMs("a", later)).toBeGreaterThan(2000);
+    expect(lanes.isBehind("a", 1000, 1000, later)).toBe(false); // 50 ms tasks are not slow at a 1 s threshold
+    expect(lanes.isBehind("a", 1000, 20, later)).toBe(true); // at 20 ms they are, and the wait is past 1 s
+    expect(lanes.isBehind("a", 5000, 20, later)).toBe(false); // ... but not past 5 s
+    expect(await lanes.drain(1)).toBe(false);
+  });
 });

@@ -28,8 +28,6 @@ interface Lane {
 /** How often callers should run `evictSlow`, ms. */
 export const SWEEP_INTERVAL_MS = 250;
 
-/** Tasks of a lane that take less than this never count as falling behind, ms. */
-export const SLOW_TASK_MS = 100;
 
 /** Weight of the newest duration in the moving average. */
 const AVERAGE_WEIGHT = 0.2;
@@ -92,13 +90,13 @@ export class Lanes {
   }
 
   /**
-   * True when `key` is slow (its tasks take at least SLOW_TASK_MS) and a new task would
+   * True when `key` is slow (its tasks take at least `slowTaskMs`) and a new task would
    * wait more than `maxWaitMs`. A fast endpoint with a long backlog is not behind: it
    * drains at full speed, and parking its work elsewhere would only slow it down.
    */
-  isBehind(key: string, maxWaitMs: number, now: number = performance.now()): boolean {
+  isBehind(key: string, maxWaitMs: number, slowTaskMs: number, now: number = performance.now()): boolean {
     const lane = this.lanes.get(key);
-    if (!lane || lane.running < this.perKey || this.taskMs(lane, now) < SLOW_TASK_MS) return false;
+    if (!lane || lane.running < this.perKey || this.taskMs(lane, now) < slowTaskMs) return false;
     return this.estimatedWaitMs(key, now) > maxWaitMs;
   }
 
@@ -112,9 +110,9 @@ export class Lanes {
   }
 
   /** Evicts the queued tasks of every key that `isBehind`. */
-  evictSlow(maxWaitMs: number): void {
+  evictSlow(maxWaitMs: number, slowTaskMs: number): void {
     const now = performance.now();
-    for (const key of [...this.lanes.keys()]) if (this.isBehind(key, maxWaitMs, now)) void this.evictQueued(key);
+    for (const key of [...this.lanes.keys()]) if (this.isBehind(key, maxWaitMs, slowTaskMs, now)) void this.evictQueued(key);
   }
 
   /** Drops the tasks of one key that have not started; their `onDrop` runs instead. */

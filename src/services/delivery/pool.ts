@@ -19,6 +19,8 @@ export interface PoolOptions {
   maxInFlightPerWebhook: number;
   /** A slow webhook's deliveries waiting longer than this are parked (see Lanes.isBehind). */
   maxQueueWaitMs: number;
+  /** A webhook whose requests take at least this long is slow; a faster one is never parked. */
+  slowEndpointMs: number;
 }
 
 export class DeliveryPool {
@@ -48,7 +50,7 @@ export class DeliveryPool {
     const late = now - this.lastSweep - SWEEP_INTERVAL_MS;
     this.lastSweep = now;
     if (late > LOOP_LAG_TOLERANCE_MS) this.loopSteadySince = now;
-    if (this.loopSteady(now)) this.lanes.evictSlow(this.options.maxQueueWaitMs);
+    if (this.loopSteady(now)) this.lanes.evictSlow(this.options.maxQueueWaitMs, this.options.slowEndpointMs);
   }
 
   /** True when the sweeps have come on time for LOOP_STEADY_MS: durations measured now are the endpoints', not ours. */
@@ -64,7 +66,7 @@ export class DeliveryPool {
   /** True when a delivery for this webhook should be parked instead of queued. */
   isBehind(webhookId: string): boolean {
     const now = performance.now();
-    return this.loopSteady(now) && this.lanes.isBehind(webhookId, this.options.maxQueueWaitMs, now);
+    return this.loopSteady(now) && this.lanes.isBehind(webhookId, this.options.maxQueueWaitMs, this.options.slowEndpointMs, now);
   }
 
   estimatedWaitMs(webhookId: string): number {

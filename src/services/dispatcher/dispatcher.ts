@@ -17,6 +17,7 @@ export interface DispatcherOptions {
   maxInFlight: number;
   maxInFlightPerWebhook: number;
   maxQueueWaitMs: number;
+  slowEndpointMs: number;
   subscriptionRefreshMs: number;
   shutdownTimeoutMs: number;
 }

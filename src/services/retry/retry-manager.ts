@@ -16,6 +16,7 @@ export interface RetryManagerOptions {
   maxInFlight: number;
   maxInFlightPerWebhook: number;
   maxQueueWaitMs: number;
+  slowEndpointMs: number;
   shutdownTimeoutMs: number;
 }
 
