@@ -67,11 +67,9 @@ export class ResponseParser {
       case "head":
         return this.readHead(data);
       case "length": {
-        const take = Math.min(this.remaining, data.byteLength);
-        this.keep(data.subarray(0, take));
-        this.remaining -= take;
+        const rest = this.takeBody(data);
         if (this.remaining === 0) this.state = "done";
-        return data.subarray(take);
+        return rest;
       }
       case "until-close":
         this.keep(data);
@@ -80,14 +78,12 @@ export class ResponseParser {
       case "trailers":
         return this.readLine(data);
       case "chunk-data": {
-        const take = Math.min(this.remaining, data.byteLength);
-        this.keep(data.subarray(0, take));
-        this.remaining -= take;
+        const rest = this.takeBody(data);
         if (this.remaining === 0) {
           this.state = "chunk-end";
           this.remaining = 2;
         }
-        return data.subarray(take);
+        return rest;
       }
       case "chunk-end": {
         const take = Math.min(this.remaining, data.byteLength);
@@ -166,6 +162,14 @@ export class ResponseParser {
     this.remaining = Number.parseInt(size[1]!, 16);
     this.state = this.remaining === 0 ? "trailers" : "chunk-data";
     return rest;
+  }
+
+  /** The next `remaining` bytes at most are body; returns what follows them. */
+  private takeBody(data: Buffer): Buffer {
+    const take = Math.min(this.remaining, data.byteLength);
+    this.keep(data.subarray(0, take));
+    this.remaining -= take;
+    return data.subarray(take);
   }
 
   private keep(part: Buffer): void {
