@@ -43,13 +43,29 @@ export class Lifecycle {
       this.stop().then(
         () => {
           this.log.info("stopped");
-          this.log.flush?.();
-          process.exit(0);
+          exitAfterFlush(this.log, 0);
         },
-        () => process.exit(1),
+        () => exitAfterFlush(this.log, 1),
       );
     };
     process.on("SIGTERM", () => handle("SIGTERM"));
     process.on("SIGINT", () => handle("SIGINT"));
+  }
+}
+
+/** How long exiting waits for the log to reach stdout. */
+const FLUSH_TIMEOUT_MS = 2000;
+
+/**
+ * Exits once the log's asynchronous destination has written everything (the last lines, such
+ * as "stopped", would otherwise be lost to `process.exit`), or after FLUSH_TIMEOUT_MS.
+ */
+function exitAfterFlush(log: Logger, code: number): void {
+  const exit = () => process.exit(code);
+  setTimeout(exit, FLUSH_TIMEOUT_MS).unref();
+  try {
+    log.flush(exit);
+  } catch {
+    exit();
   }
 }
