@@ -48,6 +48,23 @@ export type DeliveryStatus = "pending" | "succeeded" | "failed" | "dead";
 export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ["pending", "succeeded", "failed", "dead"];
 
 /** One event on its way to one webhook. */
+export interface Delivery {
+  id: string;
+  customerId: string;
+  eventId: string;
+  webhookId: string;
+  status: DeliveryStatus;
+  /** Attempts made over the delivery's whole life. */
+  attemptCount: number;
+  /** Attempt count when the current retry round began (0, or when it was last retried by hand). */
+  roundStart: number;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  nextAttemptAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
 /** A delivery of `event` to a webhook not yet tried: the state before its first attempt. */
 export function freshDelivery(event: Event, webhookId: string, nowMs: number): Delivery {
   return {
@@ -64,23 +81,6 @@ export function freshDelivery(event: Event, webhookId: string, nowMs: number): D
     createdAt: nowMs,
     updatedAt: nowMs,
   };
-}
-
-export interface Delivery {
-  id: string;
-  customerId: string;
-  eventId: string;
-  webhookId: string;
-  status: DeliveryStatus;
-  /** Attempts made over the delivery's whole life. */
-  attemptCount: number;
-  /** Attempt count when the current retry round began (0, or when it was last retried by hand). */
-  roundStart: number;
-  lastStatusCode: number | null;
-  lastError: string | null;
-  nextAttemptAt: number | null;
-  createdAt: number;
-  updatedAt: number;
 }
 
 /** One HTTP try of one delivery. */

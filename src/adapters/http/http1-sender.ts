@@ -24,6 +24,8 @@ export interface Http1SenderOptions {
 
 /** A header name or value that could end the line and start another (request smuggling). */
 const LINE_BREAK = /[\r\n]/;
+/** Headers this client writes itself; a webhook's own value for them is dropped. */
+const FRAMING_HEADERS = new Set(["host", "content-type", "content-length", "transfer-encoding", "connection"]);
 
 export class Http1Sender implements Sender {
   private readonly connections: Connections;
@@ -95,19 +97,18 @@ export class Http1Sender implements Sender {
 
   /** The request line and headers, or null when a header would break the framing. */
   private head(url: URL, request: SendRequest): string | null {
-    let head = `POST ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\nuser-agent: ${this.options.userAgent}\r\n`;
+    let userAgent = this.options.userAgent;
+    let lines = "";
     for (const name in request.headers) {
       const value = request.headers[name]!;
-      const lower = name.toLowerCase();
-      if (lower === "content-type" || lower === "content-length" || lower === "host" || lower === "transfer-encoding" || lower === "connection") continue;
-      if (lower === "user-agent") {
-        head = head.replace(/user-agent: [^\r]*\r\n/, `user-agent: ${value}\r\n`);
-        if (LINE_BREAK.test(value)) return null;
-        continue;
-      }
       if (LINE_BREAK.test(name) || LINE_BREAK.test(value)) return null;
-      head += `${name}: ${value}\r\n`;
+      const lower = name.toLowerCase();
+      if (lower === "user-agent") userAgent = value;
+      else if (!FRAMING_HEADERS.has(lower)) lines += `${name}: ${value}\r\n`;
     }
-    return `${head}content-type: application/json\r\ncontent-length: ${Buffer.byteLength(request.body)}\r\n\r\n`;
+    return (
+      `POST ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\nuser-agent: ${userAgent}\r\n${lines}` +
+      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(request.body)}\r\n\r\n`
+    );
   }
 }

@@ -5,7 +5,7 @@
  * prepared statement, stays the same for every batch size and the 65,535-parameter limit never applies.
  */
 import { deliveryIdFor } from "../../domain/ids.ts";
-import type { Delivery } from "../../domain/model.ts";
+import type { Delivery, Event } from "../../domain/model.ts";
 import type { AttemptRecord, FanOut } from "../../domain/ports.ts";
 import type { Sql } from "./client.ts";
 import { type DeliveryRow, eventsTable, toDelivery } from "./rows.ts";
@@ -19,32 +19,17 @@ const SEP = "\u0000";
  * is in neither half; a second SELECT fetches those, which is rare.
  */
 export async function openDeliveries(sql: Sql, items: FanOut[], now: number): Promise<Delivery[][]> {
-  const events = new Map<string, FanOut["event"]>();
-  const pairs = new Map<string, [customerId: string, eventId: string, webhookId: string]>();
-  for (const { event, webhooks } of items) {
-    if (webhooks.length === 0) continue;
-    events.set(event.customerId + SEP + event.id, event);
-    for (const webhook of webhooks) pairs.set(pairKey(event.customerId, event.id, webhook.id), [event.customerId, event.id, webhook.id]);
-  }
+  const pairs = new Map<string, [customerId: string, eventId: string, webhookId: string, id: string]>();
+  for (const { event, webhooks } of items)
+    for (const webhook of webhooks)
+      pairs.set(pairKey(event.customerId, event.id, webhook.id), [event.customerId, event.id, webhook.id, deliveryIdFor(event.customerId, event.id, webhook.id, event.acceptedAt)]);
   if (pairs.size === 0) return items.map(() => []);
 
   // The same order in every transaction, so two batches sharing rows wait for each other instead of deadlocking.
-  const evs = [...events.keys()].sort().map((key) => events.get(key)!);
-  const keys = [...pairs.keys()].sort();
-  const rows = keys.map((key) => pairs.get(key)!);
-  const customerIds = rows.map((r) => r[0]);
-  const eventIds = rows.map((r) => r[1]);
-  const webhookIds = rows.map((r) => r[2]);
-
-  const acceptedAt = new Map(evs.map((e) => [e.customerId + SEP + e.id, e.acceptedAt]));
-  const ids = rows.map(([c, e, w]) => deliveryIdFor(c, e, w, acceptedAt.get(c + SEP + e)!));
+  const rows = [...pairs.keys()].sort().map((key) => pairs.get(key)!);
   const found = await sql<DeliveryRow[]>`
-    WITH ev AS (
-      INSERT INTO events (customer_id, id, type, source, timestamp, payload, accepted_at, published_at)
-      SELECT c, i, t, s, ts, p, a, a FROM ${eventsTable(sql, evs)}
-      ON CONFLICT (customer_id, id) DO NOTHING
-    ), pairs AS (
-      SELECT * FROM unnest(${ids}::text[], ${customerIds}::text[], ${eventIds}::text[], ${webhookIds}::text[])
+    WITH ev AS (${insertMissingEvents(sql, eventsWithTargets(items))}), pairs AS (
+      SELECT * FROM unnest(${rows.map((r) => r[3])}::text[], ${rows.map((r) => r[0])}::text[], ${rows.map((r) => r[1])}::text[], ${rows.map((r) => r[2])}::text[])
         AS p(id, customer_id, event_id, webhook_id)
     ), opened AS (
       INSERT INTO deliveries (id, customer_id, event_id, webhook_id, status, created_at, updated_at)
@@ -80,16 +65,10 @@ export async function openDeliveries(sql: Sql, items: FanOut[], now: number): Pr
  * also inserts the events the table lacks (already published: they came from the log).
  */
 export async function storedDeliveries(sql: Sql, items: FanOut[]): Promise<Delivery[][]> {
-  const events = new Map<string, FanOut["event"]>();
-  for (const { event, webhooks } of items) if (webhooks.length > 0) events.set(event.customerId + SEP + event.id, event);
-  if (events.size === 0) return items.map(() => []);
-  const evs = [...events.keys()].sort().map((key) => events.get(key)!);
+  const evs = eventsWithTargets(items);
+  if (evs.length === 0) return items.map(() => []);
   const found = await sql<DeliveryRow[]>`
-    WITH ev AS (
-      INSERT INTO events (customer_id, id, type, source, timestamp, payload, accepted_at, published_at)
-      SELECT c, i, t, s, ts, p, a, a FROM ${eventsTable(sql, evs)}
-      ON CONFLICT (customer_id, id) DO NOTHING
-    )
+    WITH ev AS (${insertMissingEvents(sql, evs)})
     SELECT d.* FROM deliveries d
     JOIN unnest(${evs.map((e) => e.customerId)}::text[], ${evs.map((e) => e.id)}::text[]) AS p(customer_id, event_id) USING (customer_id, event_id)`;
   const byEvent = new Map<string, Delivery[]>();
@@ -100,6 +79,21 @@ export async function storedDeliveries(sql: Sql, items: FanOut[]): Promise<Deliv
     byEvent.set(key, list);
   }
   return items.map(({ event, webhooks }) => (webhooks.length === 0 ? [] : (byEvent.get(event.customerId + SEP + event.id) ?? [])));
+}
+
+/** The distinct events of `items` that have webhooks, in one order for every transaction. */
+function eventsWithTargets(items: FanOut[]): Event[] {
+  const events = new Map<string, Event>();
+  for (const { event, webhooks } of items) if (webhooks.length > 0) events.set(event.customerId + SEP + event.id, event);
+  return [...events.keys()].sort().map((key) => events.get(key)!);
+}
+
+/** Inserts the events the table lacks (already published: they came from the log), as a statement to put in a WITH. */
+function insertMissingEvents(sql: Sql, events: Event[]) {
+  return sql`
+    INSERT INTO events (customer_id, id, type, source, timestamp, payload, accepted_at, published_at)
+    SELECT c, i, t, s, ts, p, a, a FROM ${eventsTable(sql, events)}
+    ON CONFLICT (customer_id, id) DO NOTHING`;
 }
 
 function pairKey(customerId: string, eventId: string, webhookId: string): string {

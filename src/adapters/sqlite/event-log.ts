@@ -24,7 +24,7 @@ const RECENT_EVENTS = 20_000;
 export class SqliteEventLog implements EventLog {
   private readonly writer: Coalescer<Event, AppendOutcome>;
   private waiters = new Set<() => void>();
-  /** The newest events this process appended, with consecutive positions (see `recentFrom`). */
+  /** The newest events this process appended, with consecutive positions (see `recentAfter`). */
   private recent: LoggedEvent[] = [];
 
   /**
@@ -69,15 +69,15 @@ export class SqliteEventLog implements EventLog {
   }
 
   /**
-   * Keeps what was just appended for this process's consumers. Positions stay consecutive: a gap
-   * means another process wrote in between, and then only the new run is kept (the rows in the
-   * gap are read from the table).
+   * Keeps what was just appended for this process's consumers. Positions stay consecutive: one
+   * transaction's rows are (no other writer runs inside it, and a duplicate takes no position); a
+   * gap before them means another process wrote in between, and then only the new run is kept
+   * (the rows in the gap are read from the table).
    */
   private remember(appended: LoggedEvent[]): void {
     if (appended.length === 0) return;
     const last = this.recent[this.recent.length - 1];
-    const contiguous = last !== undefined && appended[0]!.position === last.position + 1 && appended.every((e, i) => i === 0 || e.position === appended[i - 1]!.position + 1);
-    if (!contiguous) this.recent = [];
+    if (last === undefined || appended[0]!.position !== last.position + 1) this.recent = [];
     for (const event of appended) this.recent.push(event);
     if (this.recent.length > RECENT_EVENTS) this.recent = this.recent.slice(this.recent.length - RECENT_EVENTS / 2);
   }

@@ -41,7 +41,6 @@ interface Pending {
 class Connection {
   pending: Pending | null = null;
   idleSince = 0;
-  uses = 0;
   closed = false;
 
   constructor(
@@ -79,7 +78,6 @@ export class Connections {
       this.destroy(connection);
       return { ok: false, error: "cancelled", stale: false };
     }
-    connection.uses++;
     const parser = new ResponseParser(maxBodyBytes);
     return new Promise<Exchange>((resolve) => {
       connection.pending = {
@@ -109,11 +107,6 @@ export class Connections {
     clearInterval(this.sweeper);
     for (const list of this.idle.values()) for (const connection of list) this.destroy(connection);
     this.idle.clear();
-  }
-
-  /** Idle connections now, per origin key (for tests and metrics). */
-  idleCount(originKey: string): number {
-    return this.idle.get(originKey)?.length ?? 0;
   }
 
   private async connect(origin: Origin): Promise<Connection> {

@@ -31,10 +31,6 @@ export class ResponseParser {
 
   constructor(private readonly maxBodyBytes: number) {}
 
-  get done(): boolean {
-    return this.state === "done";
-  }
-
   /** The kept start of the body as text; null when the body was empty. */
   body(): string | null {
     if (this.keptBytes === 0) return null;
