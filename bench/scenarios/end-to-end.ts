@@ -219,16 +219,45 @@ export function verdict(
     if (o.scenario === "origins") add(`connection churn reported${at}`, Number.isFinite(d.connections), `${d.connections} connections for ${d.distinct} deliveries`);
   }
   if (o.scenario === "soak") {
-    const after = samples.filter((s) => s.t_s >= o.warmupSeconds).map((s) => s.rss_mib);
-    const min = Math.min(...after);
-    const max = Math.max(...after);
+    const flat = rssFlatness(samples, o.warmupSeconds);
     add(
-      `RSS flat within 10% after ${o.warmupSeconds}s warm-up (max ÷ min of the samples)`,
-      after.length >= 2 && max <= min * 1.1,
-      after.length >= 2 ? `${min}–${max} MiB over ${after.length} samples (${round((max / min - 1) * 100, 1)}%)` : `${after.length} samples after warm-up: too few`,
+      `RSS flat within 10% after ${o.warmupSeconds}s warm-up (peak of each ${RSS_WINDOW_S}s window, max ÷ min)`,
+      flat !== null && flat.peakRatio <= 1.1,
+      flat === null
+        ? `fewer than two ${RSS_WINDOW_S}s windows of samples after warm-up`
+        : `window peaks ${flat.peaks.join(", ")} MiB (${round((flat.peakRatio - 1) * 100, 1)}%); samples ${flat.min}–${flat.max} MiB (${round((flat.max / flat.min - 1) * 100, 1)}%: GC cycles)`,
     );
   }
   return { pass: checks.every((c) => c.ok), checks };
+}
+
+/** The soak's RSS windows, s: long enough to hold several GC cycles, short enough to show a trend. */
+export const RSS_WINDOW_S = 60;
+
+/**
+ * How flat RSS stayed after the warm-up. A single sample says where the collector happened to be in
+ * its cycle (the samples of a steady process swing ~20% between collections); the peak of each window
+ * is what memory must be provisioned for, and growth (a leak) raises the later windows' peaks. Null
+ * with fewer than two windows. A window counts once a sample falls in its second half: a trailing
+ * window with a sample or two has had less chance to catch a peak.
+ */
+export function rssFlatness(
+  samples: { t_s: number; rss_mib: number }[],
+  warmupSeconds: number,
+): { peaks: number[]; peakRatio: number; min: number; max: number } | null {
+  const after = samples.filter((s) => s.t_s >= warmupSeconds);
+  const peaks: number[] = [];
+  const spans: number[] = [];
+  for (const s of after) {
+    const offset = s.t_s - warmupSeconds;
+    const w = Math.floor(offset / RSS_WINDOW_S);
+    peaks[w] = Math.max(peaks[w] ?? 0, s.rss_mib);
+    spans[w] = Math.max(spans[w] ?? 0, offset - w * RSS_WINDOW_S);
+  }
+  const whole = peaks.filter((p, w) => p !== undefined && spans[w]! >= RSS_WINDOW_S / 2);
+  if (whole.length < 2) return null;
+  const values = after.map((s) => s.rss_mib);
+  return { peaks: whole, peakRatio: Math.max(...whole) / Math.min(...whole), min: Math.min(...values), max: Math.max(...values) };
 }
 
 const WARMUP_EVENTS = 50;

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from "bun:test";
 import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Result } from "../../bench/lib/results.ts";
-import { verdict } from "../../bench/scenarios/end-to-end.ts";
+import { rssFlatness, verdict } from "../../bench/scenarios/end-to-end.ts";
 import { parseArgs } from "../../bench/run.ts";
 import { tempDir } from "../helpers/hookrelay.ts";
 
@@ -34,14 +34,24 @@ describe("bun run bench", () => {
     expect(() => parseArgs(["soak", "--deployment=cloud"])).toThrow("--deployment=cloud");
   });
 
-  it("judges a soak by max ÷ min of the RSS samples after warm-up, and isolation against 2× the baseline", () => {
+  it("judges a soak by the peak RSS of each minute after warm-up, and isolation against 2× the baseline", () => {
     const step = (p99: number) => ({ delivery: { bad_signatures: 0, signatures_checked: 5, lost: 0, expected: 10, healthy_latency_ms: { p50: 1, p99, max: p99 }, connections: 3 } }) as never;
     const soak = { scenario: "soak" as const, p99BoundMs: 25, deliveryP99BoundMs: 500, warmupSeconds: 120 };
-    const samples = (rss: number[]) => rss.map((rss_mib, i) => ({ t_s: i * 60, rss_mib }));
-    // The 500 MiB sample falls in the warm-up (t < 120 s) and is ignored.
-    expect(verdict(soak, [step(5)], null, samples([500, 100, 100, 105, 109])).pass).toBe(true);
-    expect(verdict(soak, [step(5)], null, samples([100, 100, 100, 105, 111])).pass).toBe(false);
-    expect(verdict(soak, [step(5)], null, samples([100, 100, 100])).pass).toBe(false);
+    // A sample every 10 s; `minute(m)` gives the six samples of one minute.
+    const samples = (rss: number[]) => rss.map((rss_mib, i) => ({ t_s: i * 10, rss_mib }));
+    const warmUp = Array(12).fill(500); // t < 120 s: ignored
+    const sawtooth = [150, 165, 180, 158, 172, 180];
+    // A GC sawtooth (150–180 MiB within every minute) is flat: the peaks are all 180.
+    expect(verdict(soak, [step(5)], null, samples([...warmUp, ...sawtooth, ...sawtooth, ...sawtooth])).pass).toBe(true);
+    // Growth: the same sawtooth, 11% higher in the last minute.
+    const grown = sawtooth.map((v) => v * 1.11);
+    expect(verdict(soak, [step(5)], null, samples([...warmUp, ...sawtooth, ...sawtooth, ...grown])).pass).toBe(false);
+    // A slow climb of 2% a minute for six minutes is growth too.
+    const climbing = Array.from({ length: 6 }, (_, m) => sawtooth.map((v) => v * 1.02 ** m)).flat();
+    expect(verdict(soak, [step(5)], null, samples([...warmUp, ...climbing])).pass).toBe(false);
+    // Less than two whole minutes after the warm-up: no judgement, a fail.
+    expect(verdict(soak, [step(5)], null, samples([...warmUp, ...sawtooth, 150, 150])).pass).toBe(false);
+    expect(rssFlatness(samples([...warmUp, ...sawtooth, ...sawtooth, 400]), 120)).toMatchObject({ peaks: [180, 180], peakRatio: 1, min: 150, max: 400 });
     const isolation = { ...soak, scenario: "isolation" as const };
     expect(verdict(isolation, [step(80)], 40, []).pass).toBe(true);
     expect(verdict(isolation, [step(81)], 40, []).pass).toBe(false);
