@@ -3,6 +3,7 @@
  * process, wires the roles, and registers teardown last-in-first-out.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { Http1Sender } from "../adapters/http/http1-sender.ts";
 import { FetchSender } from "../adapters/http/sender.ts";
 import { anyTargetResolver, publicTargetResolver, refusalOf } from "../adapters/http/target-guard.ts";
@@ -16,6 +17,7 @@ import { Lifecycle } from "../platform/lifecycle.ts";
 import { type DestinationStream, type Logger, createLogger } from "../platform/logger.ts";
 import { createMetrics } from "../platform/metrics.ts";
 import { ensureAdmin } from "../services/auth/login.ts";
+import { type TokenKeyRing, tokenKeyRing } from "../services/auth/token-keys.ts";
 import { Tokens } from "../services/auth/tokens.ts";
 import type { AttemptDeps } from "../services/delivery/attempt.ts";
 import { Dispatcher } from "../services/dispatcher/dispatcher.ts";
@@ -78,8 +80,16 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   const { store, eventLog, schedule } = backends;
   const clock = systemClock;
 
-  const jwtSecret = config.security.jwt_secret || (await store.settingOrInit("jwt_secret", randomBytes(48).toString("base64url")));
-  const tokens = new Tokens({ secret: jwtSecret, issuer: config.security.jwt_issuer, expirySeconds: durationMs(config.security.jwt_expiry) / 1000 });
+  const tokens = new Tokens({
+    keys: await tokenKeys(config, store).catch(async (err) => {
+      await lifecycle.stop();
+      throw new StartupError((err as Error).message);
+    }),
+    issuer: config.security.jwt_issuer,
+    audience: config.security.jwt_audience || undefined,
+    expirySeconds: durationMs(config.security.jwt_expiry) / 1000,
+    clockSkewSeconds: durationMs(config.security.jwt_clock_skew) / 1000,
+  });
   const resolveTarget = config.security.allow_private_targets ? anyTargetResolver : publicTargetResolver();
   const checkTarget = refusalOf(resolveTarget);
   if (config.security.allow_private_targets) log.warn("private webhook targets are allowed (HOOKRELAY_ALLOW_PRIVATE_TARGETS); do not use in production");
@@ -214,4 +224,28 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   }
   log.info({ version: VERSION, backends: backends.kind, roles }, "hookrelay started");
   return { lifecycle, log, ports };
+}
+
+/**
+ * The token keys from the configuration: HS256 with the configured secret (or one generated once
+ * and kept in the store), or RS256/EdDSA with the PEM files named; previous keys verify only.
+ */
+async function tokenKeys(config: Config, store: { settingOrInit(key: string, value: string): Promise<string> }): Promise<TokenKeyRing> {
+  const { jwt_algorithm: algorithm, jwt_private_key_file: privateKeyFile, jwt_previous_keys: previous } = config.security;
+  if (algorithm === "HS256") {
+    const secret = config.security.jwt_secret || (await store.settingOrInit("jwt_secret", randomBytes(48).toString("base64url")));
+    return tokenKeyRing({ algorithm, current: secret, previous });
+  }
+  const read = (path: string, key: string) => {
+    try {
+      return readFileSync(path, "utf8");
+    } catch (err) {
+      throw new Error(`${key}: cannot read '${path}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  return tokenKeyRing({
+    algorithm,
+    current: read(privateKeyFile, "security.jwt_private_key_file"),
+    previous: previous.map((path, i) => read(path, `security.jwt_previous_keys[${i}]`)),
+  });
 }

@@ -267,6 +267,26 @@ describe("parseConfig errors", () => {
     expect(parseConfig({ env: { HOOKRELAY_SECURITY_JWT_SECRET: "" } }).security.jwt_secret).toBe("");
   });
 
+  it("asks RS256 and EdDSA for a private key file, and HS256 for none", () => {
+    expect(problemsOf({ env: { HOOKRELAY_SECURITY_JWT_ALGORITHM: "RS256" } })).toEqual([
+      "security.jwt_private_key_file: required when security.jwt_algorithm is RS256 (a PEM PKCS#8 private key)",
+    ]);
+    expect(problemsOf({ env: { HOOKRELAY_SECURITY_JWT_PRIVATE_KEY_FILE: "/keys/jwt.pem" } })).toEqual([
+      "security.jwt_private_key_file: only used with RS256 or EdDSA; HS256 signs with security.jwt_secret",
+    ]);
+    expect(problemsOf({ env: { HOOKRELAY_SECURITY_JWT_ALGORITHM: "HS512" } })[0]).toStartWith("security.jwt_algorithm:");
+    const ed = parseConfig({ env: { HOOKRELAY_SECURITY_JWT_ALGORITHM: "EdDSA", HOOKRELAY_SECURITY_JWT_PRIVATE_KEY_FILE: "/k.pem", HOOKRELAY_SECURITY_JWT_PREVIOUS_KEYS: "/old1.pem,/old2.pem" } });
+    expect(ed.security).toMatchObject({ jwt_algorithm: "EdDSA", jwt_private_key_file: "/k.pem", jwt_previous_keys: ["/old1.pem", "/old2.pem"] });
+  });
+
+  it("refuses previous HS256 secrets shorter than 32 characters and a clock skew over 5m", () => {
+    expect(problemsOf({ env: { HOOKRELAY_SECURITY_JWT_PREVIOUS_KEYS: `${"x".repeat(32)},short` } })).toEqual([
+      "security.jwt_previous_keys[1]: an HS256 secret must be at least 32 characters",
+    ]);
+    expect(problemsOf({ env: { HOOKRELAY_SECURITY_JWT_CLOCK_SKEW: "6m" } })).toEqual(["security.jwt_clock_skew: at most 5m (a longer skew keeps expired tokens alive)"]);
+    expect(parseConfig({ env: { HOOKRELAY_SECURITY_JWT_CLOCK_SKEW: "5m" } }).security.jwt_clock_skew).toBe("5m");
+  });
+
   it("rejects a retry lease not longer than the HTTP timeout", () => {
     const equal = problemsOf({ env: { HOOKRELAY_RETRY_MANAGER_LEASE: "30s", HOOKRELAY_DISPATCHER_HTTP_TIMEOUT: "30s" } });
     expect(equal).toHaveLength(1);

@@ -52,9 +52,20 @@ export const ConfigSchema = Type.Object(
       republish_after: Duration("10s", "an accepted event not yet in Kafka after this long is sent again from the outbox"),
     }),
     security: section({
+      jwt_algorithm: Type.Union([Type.Literal("HS256"), Type.Literal("RS256"), Type.Literal("EdDSA")], {
+        default: "HS256",
+        description: "the one algorithm tokens are signed and accepted with (pinned: a token in any other is refused)",
+      }),
       jwt_secret: Str("", "HS256 signing secret (≥32 chars); empty = generated once and kept in the store"),
+      jwt_private_key_file: Str("", "RS256/EdDSA: PEM (PKCS#8) private key that signs tokens (RSA ≥ 2048 bits, or Ed25519); required for those algorithms"),
+      jwt_previous_keys: Type.Array(Type.String(), {
+        default: [],
+        description: "keys that still verify tokens during a rotation and never sign: HS256 secrets, or for RS256/EdDSA paths of PEM public keys (comma-separated in the environment)",
+      }),
       jwt_expiry: Duration("1h", "lifetime of tokens from /auth/login"),
       jwt_issuer: Str("hookrelay", "iss claim of issued tokens, checked on every request"),
+      jwt_audience: Str("", "aud claim put in issued tokens and required of every token; empty = none"),
+      jwt_clock_skew: Duration("30s", "tolerated clock difference for exp, nbf and iat (at most 5m)"),
       admin_password: Str("", "admin password (HOOKRELAY_ADMIN_PASSWORD); empty = generated and printed once"),
       allow_private_targets: Bool(false, "allow loopback/private webhook URLs (HOOKRELAY_ALLOW_PRIVATE_TARGETS); local use only"),
       max_event_bytes: Int(262_144, 1, "largest accepted event body, bytes"),
@@ -214,6 +225,16 @@ function crossFieldProblems(config: Config): string[] {
   const problems: string[] = [];
   const secret = config.security.jwt_secret;
   if (secret !== "" && secret.length < 32) problems.push("security.jwt_secret: must be at least 32 characters (or empty to generate one)");
+  const { jwt_algorithm: algorithm, jwt_private_key_file: privateKeyFile } = config.security;
+  if (algorithm !== "HS256" && privateKeyFile === "")
+    problems.push(`security.jwt_private_key_file: required when security.jwt_algorithm is ${algorithm} (a PEM PKCS#8 private key)`);
+  if (algorithm === "HS256" && privateKeyFile !== "")
+    problems.push("security.jwt_private_key_file: only used with RS256 or EdDSA; HS256 signs with security.jwt_secret");
+  if (algorithm === "HS256")
+    for (const [i, previous] of config.security.jwt_previous_keys.entries())
+      if (previous.length < 32) problems.push(`security.jwt_previous_keys[${i}]: an HS256 secret must be at least 32 characters`);
+  if (durationMs(config.security.jwt_clock_skew) > 5 * 60_000)
+    problems.push("security.jwt_clock_skew: at most 5m (a longer skew keeps expired tokens alive)");
   if (config.dispatcher.max_in_flight_per_webhook > config.dispatcher.max_in_flight)
     problems.push("dispatcher.max_in_flight_per_webhook: must not exceed dispatcher.max_in_flight");
   if (durationMs(config.retry_manager.initial_delay) > durationMs(config.retry_manager.max_delay))

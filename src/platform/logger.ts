@@ -19,6 +19,8 @@ export const REDACTED_PATHS = [
   "*.headers.authorization",
   "jwt_secret",
   "*.jwt_secret",
+  "jwt_previous_keys",
+  "*.jwt_previous_keys",
   "admin_password",
   "*.admin_password",
 ];

@@ -1,9 +1,11 @@
 /**
- * @module Access tokens: HS256 JWTs with the algorithm pinned, `exp` and `iss` required,
- * carrying subject, customer and scopes.
+ * @module Access tokens: JWTs with the algorithm pinned (HS256, RS256 or EdDSA), `exp`, `sub`
+ * and `iss` required, `aud` when configured, keys chosen by `kid`, carrying subject, customer
+ * and scopes.
  */
-import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
+import { type JWTHeaderParameters, SignJWT, jwtVerify, errors as joseErrors } from "jose";
 import { UnauthorizedError } from "../../domain/errors.ts";
+import type { TokenKeyRing } from "./token-keys.ts";
 
 /** Who is calling, for which customer, allowed to do what. */
 export interface Principal {
@@ -13,14 +15,15 @@ export interface Principal {
 }
 
 export interface TokenConfig {
-  secret: string;
+  keys: TokenKeyRing;
   issuer: string;
+  /** Put in issued tokens and required of every token; undefined = neither. */
+  audience?: string;
   expirySeconds: number;
+  /** Tolerated difference between our clock and a token's `exp`/`nbf`/`iat`. */
+  clockSkewSeconds: number;
 }
 
-const ALGORITHM = "HS256";
-/** Tolerated difference between our clock and the token's `exp`/`nbf`. */
-const CLOCK_SKEW_SECONDS = 30;
 /** Verified tokens remembered (a producer sends thousands of requests with one token). */
 const VERIFIED_CACHE_SIZE = 10_000;
 
@@ -31,29 +34,28 @@ interface Verified {
 }
 
 export class Tokens {
-  private readonly key: Uint8Array;
   /** Tokens that passed full verification, oldest first; a hit still re-checks `exp`. */
   private readonly verified = new Map<string, Verified>();
 
   constructor(
     private readonly config: TokenConfig,
     private readonly now: () => number = Date.now,
-  ) {
-    this.key = new TextEncoder().encode(config.secret);
-  }
+  ) {}
 
   get expirySeconds(): number {
     return this.config.expirySeconds;
   }
 
   async issue(principal: Principal): Promise<string> {
-    return new SignJWT({ customer_id: principal.customerId, scopes: principal.scopes })
-      .setProtectedHeader({ alg: ALGORITHM, typ: "JWT" })
+    const { algorithm, signing } = this.config.keys;
+    const jwt = new SignJWT({ customer_id: principal.customerId, scopes: principal.scopes })
+      .setProtectedHeader({ alg: algorithm, typ: "JWT", kid: signing.kid })
       .setSubject(principal.subject)
       .setIssuer(this.config.issuer)
       .setIssuedAt(Math.floor(this.now() / 1000))
-      .setExpirationTime(Math.floor(this.now() / 1000) + this.config.expirySeconds)
-      .sign(this.key);
+      .setExpirationTime(Math.floor(this.now() / 1000) + this.config.expirySeconds);
+    if (this.config.audience !== undefined) jwt.setAudience(this.config.audience);
+    return jwt.sign(signing.key);
   }
 
   /**
@@ -73,13 +75,24 @@ export class Tokens {
     return verified.principal;
   }
 
+  /** The verifying key a token names; one without `kid` (issued before kids) gets the current key. */
+  private keyFor(header: JWTHeaderParameters) {
+    const { verifying, signing } = this.config.keys;
+    const key = verifying.get(header.kid ?? signing.kid);
+    if (key === undefined) throw new UnauthorizedError(`token key id '${String(header.kid).slice(0, 64)}' is unknown (a key rotated out, or another issuer's)`);
+    return key;
+  }
+
   private async verifyFully(token: string): Promise<Verified> {
+    const algorithm = this.config.keys.algorithm;
+    const skew = this.config.clockSkewSeconds;
     try {
-      const { payload } = await jwtVerify(token, this.key, {
-        algorithms: [ALGORITHM],
+      const { payload } = await jwtVerify(token, (header) => this.keyFor(header), {
+        algorithms: [algorithm],
         issuer: this.config.issuer,
+        ...(this.config.audience !== undefined ? { audience: this.config.audience } : {}),
         requiredClaims: ["exp", "sub"],
-        clockTolerance: CLOCK_SKEW_SECONDS,
+        clockTolerance: skew,
         currentDate: new Date(this.now()),
       });
       const customerId = payload.customer_id;
@@ -87,11 +100,11 @@ export class Tokens {
       if (typeof customerId !== "string" || !Array.isArray(scopes) || !scopes.every((s) => typeof s === "string"))
         throw new UnauthorizedError("token lacks customer_id or scopes");
       const principal = Object.freeze({ subject: payload.sub!, customerId, scopes: Object.freeze([...scopes]) as string[] });
-      return { principal, expiresAtMs: (payload.exp! + CLOCK_SKEW_SECONDS) * 1000 };
+      return { principal, expiresAtMs: (payload.exp! + skew) * 1000 };
     } catch (err) {
       if (err instanceof UnauthorizedError) throw err;
       if (err instanceof joseErrors.JWTExpired) throw new UnauthorizedError("token expired");
-      if (err instanceof joseErrors.JOSEAlgNotAllowed) throw new UnauthorizedError(`token algorithm not allowed (only ${ALGORITHM})`);
+      if (err instanceof joseErrors.JOSEAlgNotAllowed) throw new UnauthorizedError(`token algorithm not allowed (only ${algorithm})`);
       if (err instanceof joseErrors.JWTClaimValidationFailed) throw new UnauthorizedError(`token claim '${err.claim}' is invalid: ${err.reason}`);
       throw new UnauthorizedError("token is invalid");
     }

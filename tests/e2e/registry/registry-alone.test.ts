@@ -5,7 +5,7 @@ import type { Subprocess } from "bun";
 import { ConflictError, UnavailableError } from "../../../src/domain/errors.ts";
 import type { Store } from "../../../src/domain/ports.ts";
 import { createLogger } from "../../../src/platform/logger.ts";
-import { Tokens } from "../../../src/services/auth/tokens.ts";
+import { hs256Tokens } from "../../helpers/tokens.ts";
 import { startRegistry } from "../../../src/services/registry/server.ts";
 import { grpcurl, grpcurlPath } from "../../helpers/grpcurl.ts";
 import { waitFor } from "../../helpers/hookrelay.ts";
@@ -13,7 +13,7 @@ import { portsAndEnv } from "../../helpers/process.ts";
 
 const SERVICE = "hookrelay.webhook.v1.WebhookRegistry";
 const JWT_SECRET = "registry-alone-secret-at-least-32-characters";
-const tokens = new Tokens({ secret: JWT_SECRET, issuer: "hookrelay", expirySeconds: 600 });
+const tokens = hs256Tokens(JWT_SECRET, "hookrelay");
 const writer = () => tokens.issue({ subject: "t", customerId: "default", scopes: ["webhooks:read", "webhooks:write"] });
 
 describe("hookrelay registry alone", () => {

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { join } from "node:path";
 import { Webhook as StandardWebhook } from "standardwebhooks";
-import { Tokens } from "../../../src/services/auth/tokens.ts";
+import { hs256Tokens } from "../../helpers/tokens.ts";
 import { grpcurl, grpcurlPath } from "../../helpers/grpcurl.ts";
 import { type Instance, adminToken, client, startInProcess, waitFor } from "../../helpers/hookrelay.ts";
 import { endToEndModes } from "../../helpers/modes.ts";
@@ -13,7 +13,7 @@ const { modes: MODES, env: modeEnv } = endToEndModes();
 
 const SERVICE = "hookrelay.webhook.v1.WebhookRegistry";
 const JWT_SECRET = "registry-test-secret-at-least-32-characters";
-const mint = new Tokens({ secret: JWT_SECRET, issuer: "hookrelay", expirySeconds: 600 });
+const mint = hs256Tokens(JWT_SECRET, "hookrelay");
 
 describe.each(MODES)("gRPC WebhookRegistry (%s)", (mode) => {
   let hr: Instance;
@@ -171,7 +171,7 @@ describe.each(MODES)("gRPC WebhookRegistry (%s)", (mode) => {
     // Authentication and scopes: the same JWT rules as REST.
     expect(await rpc("ListWebhooks", {}, null)).toMatchObject({ code: "Unauthenticated", message: "missing Authorization header (use 'Bearer <token>')" });
     expect((await rpc("ListWebhooks", {}, "not-a-jwt")).code).toBe("Unauthenticated");
-    const otherIssuer = await new Tokens({ secret: JWT_SECRET, issuer: "someone-else", expirySeconds: 600 }).issue({ subject: "x", customerId: "default", scopes: ["admin"] });
+    const otherIssuer = await hs256Tokens(JWT_SECRET, "someone-else").issue({ subject: "x", customerId: "default", scopes: ["admin"] });
     expect((await rpc("ListWebhooks", {}, otherIssuer)).code).toBe("Unauthenticated");
     const reader = await mint.issue({ subject: "reader", customerId: "default", scopes: ["webhooks:read"] });
     expect((await rpc("GetWebhook", { id: hook.id }, reader)).code).toBe("OK");
