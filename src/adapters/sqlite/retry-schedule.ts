@@ -1,22 +1,44 @@
 /** @module The RetrySchedule port on embedded SQLite: one row per delivery, indexed by due time. */
 import type { Database } from "bun:sqlite";
 import type { RetrySchedule, ScheduledRetry } from "../../domain/ports.ts";
+import { Coalescer } from "../../platform/coalesce.ts";
 import { pingDatabase } from "./database.ts";
 
+/** A write to the schedule; applied in the order submitted, many to a transaction. */
+type Change = { put: ScheduledRetry } | { remove: string };
+
+/** Schedule writes finishing within this window share one commit (like attempts: a failing endpoint makes several per delivery). */
+const CHANGE_FLUSH_MS = 5;
+/** Rows written per synchronous transaction (a few ms of the event loop at most). */
+const SLICE_ROWS = 250;
+
 export class SqliteRetrySchedule implements RetrySchedule {
-  constructor(private readonly db: Database) {}
+  private readonly writer: Coalescer<Change, void>;
+
+  constructor(private readonly db: Database) {
+    this.writer = new Coalescer((changes) => this.write(changes), { maxItems: SLICE_ROWS, maxWaitMs: 0, minIntervalMs: CHANGE_FLUSH_MS, serial: true });
+  }
 
   ping(): Promise<void> {
     return pingDatabase(this.db);
   }
 
   async schedule(items: ScheduledRetry[]): Promise<void> {
+    await this.writer.submit(items.map((put) => ({ put })));
+  }
+
+  private write(changes: Change[]): void[] {
     const upsert = this.db.query(
       "INSERT INTO retry_schedule (delivery_id, due_at) VALUES (?, ?) ON CONFLICT (delivery_id) DO UPDATE SET due_at = excluded.due_at",
     );
+    const remove = this.db.query("DELETE FROM retry_schedule WHERE delivery_id = ?");
     this.db.transaction(() => {
-      for (const item of items) upsert.run(item.deliveryId, item.dueAt);
+      for (const change of changes) {
+        if ("put" in change) upsert.run(change.put.deliveryId, change.put.dueAt);
+        else remove.run(change.remove);
+      }
     })();
+    return changes.map(() => undefined);
   }
 
   async claim(now: number, limit: number, leaseMs: number): Promise<ScheduledRetry[]> {
@@ -35,10 +57,7 @@ export class SqliteRetrySchedule implements RetrySchedule {
   }
 
   async complete(deliveryIds: string[]): Promise<void> {
-    const remove = this.db.query("DELETE FROM retry_schedule WHERE delivery_id = ?");
-    this.db.transaction(() => {
-      for (const id of deliveryIds) remove.run(id);
-    })();
+    await this.writer.submit(deliveryIds.map((remove) => ({ remove })));
   }
 
   async depth(): Promise<number> {
