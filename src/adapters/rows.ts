@@ -1,5 +1,5 @@
 /** @module Row ⇄ domain mapping shared by the SQL adapters: deliveries, attempts and events have the same columns in both. */
-import type { Attempt, Delivery, DeliveryStatus, Event } from "../domain/model.ts";
+import type { ApiKey, Attempt, Customer, Delivery, DeliveryStatus, Event, Page } from "../domain/model.ts";
 
 export interface DeliveryRow {
   id: string;
@@ -78,5 +78,49 @@ export function toEvent(row: EventRow): Event {
     timestamp: row.timestamp,
     payload: row.payload,
     acceptedAt: row.accepted_at,
+  };
+}
+
+/** Rows were fetched with limit + 1: the extra one says whether there is a next page. */
+export function page<T extends { id: string }>(rows: T[], limit: number): Page<T> {
+  const data = rows.slice(0, limit);
+  return { data, nextCursor: rows.length > limit ? data[data.length - 1]!.id : null };
+}
+
+export interface CustomerRow {
+  id: string;
+  name: string;
+  created_at: number | string;
+}
+
+export function toCustomer(row: CustomerRow): Customer {
+  return { id: row.id, name: row.name, createdAt: Number(row.created_at) };
+}
+
+export interface ApiKeyRow {
+  id: string;
+  customer_id: string;
+  name: string;
+  prefix: string;
+  hash: string;
+  /** JSON text (SQLite) or already parsed (PostgreSQL JSONB). */
+  scopes: string | string[];
+  created_at: number | string;
+  expires_at: number | string | null;
+  revoked_at: number | string | null;
+}
+
+export function toApiKey(row: ApiKeyRow): ApiKey {
+  const time = (v: number | string | null) => (v === null ? null : Number(v));
+  return {
+    id: row.id,
+    customerId: row.customer_id,
+    name: row.name,
+    prefix: row.prefix,
+    hash: row.hash,
+    scopes: typeof row.scopes === "string" ? JSON.parse(row.scopes) : row.scopes,
+    createdAt: Number(row.created_at),
+    expiresAt: time(row.expires_at),
+    revokedAt: time(row.revoked_at),
   };
 }

@@ -8,6 +8,7 @@ import { MemoryRateLimiter } from "../adapters/memory/rate-limiter.ts";
 import { createPool } from "../adapters/postgres/client.ts";
 import { migrateUp as migratePostgres } from "../adapters/postgres/migrations.ts";
 import { PostgresOutbox } from "../adapters/postgres/outbox.ts";
+import { PostgresAccounts } from "../adapters/postgres/accounts.ts";
 import { PostgresStore } from "../adapters/postgres/store.ts";
 import { closeRedisClient, createRedisClient } from "../adapters/redis/client.ts";
 import { RedisRateLimiter } from "../adapters/redis/rate-limiter.ts";
@@ -17,8 +18,9 @@ import { WalSync } from "../adapters/sqlite/wal-sync.ts";
 import { SqliteEventLog } from "../adapters/sqlite/event-log.ts";
 import { migrateUp as migrateSqlite } from "../adapters/sqlite/migrations.ts";
 import { SqliteRetrySchedule } from "../adapters/sqlite/retry-schedule.ts";
+import { SqliteAccounts } from "../adapters/sqlite/accounts.ts";
 import { SqliteStore } from "../adapters/sqlite/store.ts";
-import type { EventLog, RateLimiter, RetrySchedule, Store } from "../domain/ports.ts";
+import type { Accounts, EventLog, RateLimiter, RetrySchedule, Store } from "../domain/ports.ts";
 import type { Config } from "../platform/config.ts";
 import { durationMs } from "../platform/duration.ts";
 import type { Lifecycle } from "../platform/lifecycle.ts";
@@ -28,6 +30,7 @@ import type { Metrics } from "../platform/metrics.ts";
 export interface Backends {
   kind: "embedded" | "production";
   store: Store;
+  accounts: Accounts;
   eventLog: EventLog;
   schedule: RetrySchedule;
   rateLimiter: RateLimiter;
@@ -69,6 +72,7 @@ function embeddedBackends({ config, lifecycle, log }: BackendDeps): Backends {
   return {
     kind: "embedded",
     store: new SqliteStore(db),
+    accounts: new SqliteAccounts(db),
     eventLog: new SqliteEventLog(eventsDb, walSync),
     schedule: new SqliteRetrySchedule(db),
     rateLimiter: new MemoryRateLimiter(),
@@ -108,6 +112,7 @@ async function productionBackends({ config, lifecycle, log, metrics }: BackendDe
   return {
     kind: "production",
     store: new PostgresStore(sql),
+    accounts: new PostgresAccounts(sql),
     eventLog,
     schedule: new RedisRetrySchedule(redis, { keyPrefix: config.redis.key_prefix }),
     rateLimiter: new RedisRateLimiter(redis, { keyPrefix: config.redis.key_prefix }),

@@ -19,6 +19,8 @@ import { createMetrics } from "../platform/metrics.ts";
 import { ensureAdmin } from "../services/auth/login.ts";
 import { type TokenKeyRing, tokenKeyRing } from "../services/auth/token-keys.ts";
 import { Tokens } from "../services/auth/tokens.ts";
+import { ApiKeys } from "../services/auth/api-keys.ts";
+import { bearerCredentials } from "../services/auth/credentials.ts";
 import type { AttemptDeps } from "../services/delivery/attempt.ts";
 import { Dispatcher } from "../services/dispatcher/dispatcher.ts";
 import { gatewayRoutes } from "../services/gateway/routes.ts";
@@ -77,7 +79,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     await lifecycle.stop();
     throw new StartupError(`cannot start on the configured backends: ${(err as Error).message}`);
   });
-  const { store, eventLog, schedule } = backends;
+  const { store, accounts, eventLog, schedule } = backends;
   const clock = systemClock;
 
   const tokens = new Tokens({
@@ -90,6 +92,8 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     expirySeconds: durationMs(config.security.jwt_expiry) / 1000,
     clockSkewSeconds: durationMs(config.security.jwt_clock_skew) / 1000,
   });
+  const apiKeys = new ApiKeys(accounts);
+  const credentials = bearerCredentials(tokens, apiKeys);
   const resolveTarget = config.security.allow_private_targets ? anyTargetResolver : publicTargetResolver();
   const checkTarget = refusalOf(resolveTarget);
   if (config.security.allow_private_targets) log.warn("private webhook targets are allowed (HOOKRELAY_ALLOW_PRIVATE_TARGETS); do not use in production");
@@ -126,7 +130,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     eventLog,
     clock,
     metrics,
-    tokens,
+    credentials,
     maxEventBytes: config.security.max_event_bytes,
     maxBatchBytes: config.security.max_batch_bytes,
     maxBatchEvents: config.security.max_batch_events,
@@ -135,11 +139,11 @@ export async function compose(roles: readonly Role[], config: Config, options: C
 
   const checks = { store, event_log: eventLog, retry_schedule: schedule };
   const apps: Record<HttpRole, () => HttpApp> = {
-    gateway: () => createHttpApp({ role: "gateway", log, metrics, checks }).use(gatewayRoutes({ ...ingestDeps, store, schedule, checkTarget })),
+    gateway: () => createHttpApp({ role: "gateway", log, metrics, checks }).use(gatewayRoutes({ ...ingestDeps, store, schedule, checkTarget, tokens, accounts, apiKeys })),
     ingest: () => createHttpApp({ role: "ingest", log, metrics, checks: { event_log: eventLog } }).use(eventRoutes(ingestDeps)),
     dispatcher: () => createHttpApp({ role: "dispatcher", log, metrics, checks }),
     retry: () => createHttpApp({ role: "retry", log, metrics, checks: { store, retry_schedule: schedule } }),
-    observability: () => createHttpApp({ role: "observability", log, metrics, checks }).use(observabilityRoutes({ store, schedule, tokens })),
+    observability: () => createHttpApp({ role: "observability", log, metrics, checks }).use(observabilityRoutes({ store, schedule, credentials })),
   };
   const portOf: Record<Role, number> = {
     gateway: config.server.gateway_port,
@@ -211,7 +215,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     try {
       server =
         role === "registry"
-          ? await startRegistry({ store, clock, checkTarget, tokens, log, checks: { store } }, config.server.host, portOf[role], shutdownTimeoutMs)
+          ? await startRegistry({ store, clock, checkTarget, credentials, log, checks: { store } }, config.server.host, portOf[role], shutdownTimeoutMs)
           : listen(apps[role](), config.server.host, portOf[role], maxBody);
     } catch (err) {
       await lifecycle.stop();

@@ -104,6 +104,30 @@ export interface User {
   scopes: string[];
 }
 
+/** A tenant: every webhook, event and delivery belongs to exactly one. */
+export interface Customer {
+  id: string;
+  name: string;
+  createdAt: number;
+}
+
+/**
+ * An API key of one customer. Only its hash is stored: the key itself is shown once, when it is
+ * made; `prefix` (its first characters) is what lists show so people can tell keys apart.
+ */
+export interface ApiKey {
+  id: string;
+  customerId: string;
+  name: string;
+  prefix: string;
+  /** SHA-256 of the whole key, hex. */
+  hash: string;
+  scopes: string[];
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+}
+
 export interface Page<T> {
   data: T[];
   nextCursor: string | null;

@@ -11,7 +11,7 @@
  * - lease: a claimed retry stays invisible until its lease runs out; a worker that dies
  *   lets it reappear, so a claim never loses work.
  */
-import type { Attempt, Delivery, DeliveryStatus, Event, Page, User, Webhook } from "./model.ts";
+import type { ApiKey, Attempt, Customer, Delivery, DeliveryStatus, Event, Page, User, Webhook } from "./model.ts";
 
 /** Every backend answers a cheap liveness check for `/health`. */
 export interface Pingable {
@@ -54,6 +54,21 @@ export interface DeliveryCounts {
   succeeded: number;
   failed: number;
   dead: number;
+}
+
+/** Customers (tenants) and their API keys. */
+export interface Accounts extends Pingable {
+  /** Stores a new customer; false when one with its id exists (nothing changes then). */
+  createCustomer(customer: Customer): Promise<boolean>;
+  getCustomer(id: string): Promise<Customer | undefined>;
+  listCustomers(limit: number, cursor?: string): Promise<Page<Customer>>;
+  createApiKey(key: ApiKey): Promise<void>;
+  /** The key with this hash, revoked and expired ones included (the caller decides). */
+  apiKeyByHash(hash: string): Promise<ApiKey | undefined>;
+  /** A customer's keys, oldest first, revoked ones included. */
+  listApiKeys(customerId: string): Promise<ApiKey[]>;
+  /** Marks a key revoked at `at` (once: a second revoke keeps the first time); undefined for a key the customer does not have. */
+  revokeApiKey(customerId: string, id: string, at: number): Promise<ApiKey | undefined>;
 }
 
 /** Configuration and history: customers, users, webhooks, deliveries, attempts. */

@@ -13,11 +13,13 @@ import type { Delivery, DeliveryStatus } from "../../src/domain/model.ts";
 import type { AttemptRecord } from "../../src/domain/ports.ts";
 import { makeEvent, T0 } from "./event-log.contract.ts";
 import { describeStoreContract, makeWebhook } from "./store.contract.ts";
+import { describeAccountsContract } from "./accounts.contract.ts";
+import { PostgresAccounts } from "../../src/adapters/postgres/accounts.ts";
 import { requireServices, schemaFactory } from "../helpers/services.ts";
 
 const BASE_URL = process.env.HOOKRELAY_TEST_DATABASE_URL;
 const ROOT = resolve(import.meta.dir, "../..");
-const TABLES = ["attempts", "customers", "deliveries", "events", "settings", "users", "webhooks"];
+const TABLES = ["api_keys", "attempts", "customers", "deliveries", "events", "settings", "users", "webhooks"];
 
 if (requireServices("PostgreSQL", { HOOKRELAY_TEST_DATABASE_URL: BASE_URL })) describePostgres(BASE_URL!);
 
@@ -34,6 +36,13 @@ function describePostgres(baseUrl: string): void {
   }
 
   afterAll(() => admin.end());
+
+  describeAccountsContract("postgres", async () => {
+    const { url } = await freshSchema();
+    const sql = createPool({ url, maxConnections: 4 });
+    await migrateUp(sql);
+    return { accounts: new PostgresAccounts(sql), close: () => sql.end() };
+  });
 
   describeStoreContract("postgres", async () => {
     const { url } = await freshSchema();
@@ -264,13 +273,16 @@ function describePostgres(baseUrl: string): void {
     it("reports, applies and reverts the schema of the database in DATABASE_URL", async () => {
       const { schema, url } = await freshSchema();
       const pending = await cli(url, "status");
-      expect(pending).toMatchObject({ code: 0, out: "1_init\tpending" });
-      expect(await cli(url, "up")).toMatchObject({ code: 0, out: "applied 1_init" });
+      expect(pending).toMatchObject({ code: 0, out: "1_init\tpending\n2_accounts\tpending" });
+      expect(await cli(url, "up")).toMatchObject({ code: 0, out: "applied 1_init\napplied 2_accounts" });
       expect(await tables(schema)).toEqual(TABLES);
       expect((await cli(url, "up")).out).toBe("nothing to apply");
       const applied = await cli(url, "status");
       expect(applied.code).toBe(0);
-      expect(applied.out).toMatch(/^1_init\tapplied \d{4}-\d\d-\d\dT/);
+      expect(applied.out).toMatch(/^1_init\tapplied \d{4}-\d\d-\d\dT.*\n2_accounts\tapplied \d{4}-/s);
+      // down reverts the newest only, one at a time.
+      expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 2_accounts" });
+      expect(await tables(schema)).toEqual(TABLES.filter((t) => t !== "api_keys"));
       expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 1_init" });
       expect(await tables(schema)).toEqual([]);
       expect((await cli(url, "down")).out).toBe("nothing to revert");

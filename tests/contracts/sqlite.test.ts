@@ -8,6 +8,8 @@ import { SqliteEventLog } from "../../src/adapters/sqlite/event-log.ts";
 import { migrateUp } from "../../src/adapters/sqlite/migrations.ts";
 import { SqliteRetrySchedule } from "../../src/adapters/sqlite/retry-schedule.ts";
 import { SqliteStore } from "../../src/adapters/sqlite/store.ts";
+import { SqliteAccounts } from "../../src/adapters/sqlite/accounts.ts";
+import { describeAccountsContract } from "./accounts.contract.ts";
 import { describeEventLogContract } from "./event-log.contract.ts";
 import { describeRetryScheduleContract } from "./retry-schedule.contract.ts";
 import { describeStoreContract } from "./store.contract.ts";
@@ -26,6 +28,11 @@ function freshDatabase() {
     },
   };
 }
+
+describeAccountsContract("sqlite", async () => {
+  const { db, close } = freshDatabase();
+  return { accounts: new SqliteAccounts(db), close };
+});
 
 describeStoreContract("sqlite", async () => {
   const { db, close } = freshDatabase();

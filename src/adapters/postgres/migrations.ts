@@ -4,12 +4,17 @@
  */
 import init_up from "../../../migrations/postgres/0001_init.up.sql" with { type: "text" };
 import init_down from "../../../migrations/postgres/0001_init.down.sql" with { type: "text" };
+import accounts_up from "../../../migrations/postgres/0002_accounts.up.sql" with { type: "text" };
+import accounts_down from "../../../migrations/postgres/0002_accounts.down.sql" with { type: "text" };
 import type { Sql, Tx } from "./client.ts";
 import type { Migration, MigrationStatus } from "../migration.ts";
 
 export type { Migration, MigrationStatus };
 
-export const MIGRATIONS: Migration[] = [{ version: 1, name: "init", up: init_up, down: init_down }];
+export const MIGRATIONS: Migration[] = [
+  { version: 1, name: "init", up: init_up, down: init_down },
+  { version: 2, name: "accounts", up: accounts_up, down: accounts_down },
+];
 
 /**
  * Runs `work` in a transaction that first takes the migration lock of the current schema

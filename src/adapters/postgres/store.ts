@@ -1,5 +1,6 @@
 /** @module The Store port on PostgreSQL: configuration, deliveries and attempts for the scale-out deployment. */
 import type { Attempt, Delivery, Event, Page, User, Webhook } from "../../domain/model.ts";
+import { page } from "../rows.ts";
 import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, Store } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
 import { guarded, pingPostgres, retryConflicts, type Sql, type Tx } from "./client.ts";
@@ -193,10 +194,4 @@ export class PostgresStore implements Store {
   pruneFinished(before: number, limit: number): Promise<number> {
     return guarded(retryConflicts(() => pruneFinished(this.sql, before, limit)));
   }
-}
-
-/** Rows were fetched with limit + 1: the extra one says whether there is a next page. */
-function page<T extends { id: string }>(rows: T[], limit: number): Page<T> {
-  const data = rows.slice(0, limit);
-  return { data, nextCursor: rows.length > limit ? data[data.length - 1]!.id : null };
 }

@@ -4,6 +4,8 @@ import init_up from "../../../migrations/sqlite/0001_init.up.sql" with { type: "
 import init_down from "../../../migrations/sqlite/0001_init.down.sql" with { type: "text" };
 import retention_up from "../../../migrations/sqlite/0002_retention_indexes.up.sql" with { type: "text" };
 import retention_down from "../../../migrations/sqlite/0002_retention_indexes.down.sql" with { type: "text" };
+import accounts_up from "../../../migrations/sqlite/0003_accounts.up.sql" with { type: "text" };
+import accounts_down from "../../../migrations/sqlite/0003_accounts.down.sql" with { type: "text" };
 import type { Migration, MigrationStatus } from "../migration.ts";
 
 export type { Migration, MigrationStatus };
@@ -11,6 +13,7 @@ export type { Migration, MigrationStatus };
 export const MIGRATIONS: Migration[] = [
   { version: 1, name: "init", up: init_up, down: init_down },
   { version: 2, name: "retention_indexes", up: retention_up, down: retention_down },
+  { version: 3, name: "accounts", up: accounts_up, down: accounts_down },
 ];
 
 function ensureTable(db: Database): void {

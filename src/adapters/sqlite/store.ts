@@ -2,6 +2,7 @@
 import type { Database } from "bun:sqlite";
 import { deliveryIdFor } from "../../domain/ids.ts";
 import type { Attempt, Delivery, Event, Page, User, Webhook } from "../../domain/model.ts";
+import { page } from "../rows.ts";
 import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, Store } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
 import { pingDatabase } from "./database.ts";
@@ -288,10 +289,4 @@ export class SqliteStore implements Store {
       })
       .immediate();
   }
-}
-
-/** Rows were fetched with limit + 1: the extra one says whether there is a next page. */
-function page<T extends { id: string }>(rows: T[], limit: number): Page<T> {
-  const data = rows.slice(0, limit);
-  return { data, nextCursor: rows.length > limit ? data[data.length - 1]!.id : null };
 }

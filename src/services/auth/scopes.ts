@@ -2,7 +2,10 @@
 import { ForbiddenError } from "../../domain/errors.ts";
 import type { Principal } from "./tokens.ts";
 
-export type Scope = "webhooks:read" | "webhooks:write" | "events:write" | "deliveries:read" | "deliveries:write" | "admin";
+/** Every scope a token or key can carry. */
+export const SCOPES = ["webhooks:read", "webhooks:write", "events:write", "deliveries:read", "deliveries:write", "admin"] as const;
+
+export type Scope = (typeof SCOPES)[number];
 
 export function requireScope(principal: Principal, scope: Scope): void {
   if (principal.scopes.includes(scope) || principal.scopes.includes("admin")) return;

@@ -119,7 +119,12 @@ export function bearerToken(header: string | null): string {
   return match[1]!;
 }
 
+/** What turns a bearer value (a JWT, or an API key) into who is calling. */
+export interface Credentials {
+  verify(bearer: string): Promise<Principal>;
+}
+
 /** Verifies the request's bearer token. */
-export function authenticate(tokens: Tokens, request: Request): Promise<Principal> {
-  return tokens.verify(bearerToken(request.headers.get("authorization")));
+export function authenticate(credentials: Credentials, request: Request): Promise<Principal> {
+  return credentials.verify(bearerToken(request.headers.get("authorization")));
 }

@@ -7,12 +7,13 @@ import { compile } from "../../platform/validate.ts";
 import { login } from "../auth/login.ts";
 import { requireScope, type Scope } from "../auth/scopes.ts";
 import { type Principal, type Tokens, authenticate } from "../auth/tokens.ts";
+import { type AccountDeps, accountRoutes } from "./accounts.ts";
 import { type IngestRouteDeps, eventRoutes } from "../ingest/routes.ts";
 import * as webhooks from "../webhooks/manage.ts";
 import { type DeliveryDeps, DEFAULT_PAGE, getDelivery, listDeliveries, numericLimit, pageQuery, retryDelivery } from "./deliveries.ts";
 import { presentAttempt, presentDelivery, presentEvent, presentWebhook } from "./present.ts";
 
-export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestRouteDeps {
+export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestRouteDeps, AccountDeps {
   tokens: Tokens;
 }
 
@@ -27,7 +28,7 @@ const loginInput = compile(
 
 export function gatewayRoutes(deps: GatewayDeps) {
   const caller = async (request: Request, scope: Scope): Promise<Principal> => {
-    const principal = await authenticate(deps.tokens, request);
+    const principal = await authenticate(deps.credentials, request);
     requireScope(principal, scope);
     return principal;
   };
@@ -92,6 +93,7 @@ export function gatewayRoutes(deps: GatewayDeps) {
       { parse: "none" },
     )
     .use(eventRoutes(deps, "/api/v1"))
+    .use(accountRoutes(deps, { caller, body }))
     .get("/api/v1/events/:id", async ({ request, params }) => {
       const principal = await caller(request, "deliveries:read");
       const event = await deps.store.getEvent(principal.customerId, params.id);

@@ -2,18 +2,18 @@
 import { Elysia } from "elysia";
 import { readJson } from "../../platform/http.ts";
 import { requireScope } from "../auth/scopes.ts";
-import { type Principal, type Tokens, authenticate } from "../auth/tokens.ts";
+import { type Credentials, type Principal, authenticate } from "../auth/tokens.ts";
 import { type IngestDeps, acceptBatch, acceptEvent } from "./accept.ts";
 
 export interface IngestRouteDeps extends IngestDeps {
-  tokens: Tokens;
+  credentials: Credentials;
   maxBatchBytes: number;
 }
 
 /** The event routes under a prefix: `/` on ingest, `/api/v1` on the gateway. */
 export function eventRoutes(deps: IngestRouteDeps, prefix = "") {
   const producer = async (request: Request): Promise<Principal> => {
-    const principal = await authenticate(deps.tokens, request);
+    const principal = await authenticate(deps.credentials, request);
     requireScope(principal, "events:write");
     return principal;
   };

@@ -18,14 +18,14 @@ import {
 } from "../../gen/hookrelay/webhook/v1/registry_pb.ts";
 import type { Logger } from "../../platform/logger.ts";
 import { requireScope, type Scope } from "../auth/scopes.ts";
-import { bearerToken, type Principal, type Tokens } from "../auth/tokens.ts";
+import { bearerToken, type Credentials, type Principal } from "../auth/tokens.ts";
 import { DEFAULT_PAGE, MAX_PAGE } from "../gateway/deliveries.ts";
 import * as webhooks from "../webhooks/manage.ts";
 import { createInput, requiredId, updateInput, webhookMessage } from "./convert.ts";
 import { grpcStatus } from "./errors.ts";
 
 export interface RegistryDeps extends webhooks.WebhookDeps {
-  tokens: Tokens;
+  credentials: Credentials;
   log: Logger;
 }
 
@@ -33,9 +33,9 @@ export interface RegistryDeps extends webhooks.WebhookDeps {
 const MAX_PAGE_TOKEN = 64;
 
 /** The caller named by `authorization: Bearer <token>` metadata, holding `scope`. */
-async function caller(tokens: Tokens, metadata: Metadata, scope: Scope): Promise<Principal> {
+async function caller(credentials: Credentials, metadata: Metadata, scope: Scope): Promise<Principal> {
   const [value] = metadata.get("authorization");
-  const principal = await tokens.verify(bearerToken(typeof value === "string" ? value : null));
+  const principal = await credentials.verify(bearerToken(typeof value === "string" ? value : null));
   requireScope(principal, scope);
   return principal;
 }
@@ -56,7 +56,7 @@ export function registryHandlers(deps: RegistryDeps): UntypedServiceImplementati
   const unary =
     <Req, Res>(method: string, scope: Scope, run: (principal: Principal, request: Req) => Promise<Res>) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-      caller(deps.tokens, call.metadata, scope)
+      caller(deps.credentials, call.metadata, scope)
         .then((principal) => run(principal, call.request))
         .then(
           (response) => callback(null, response),
