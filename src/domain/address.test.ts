@@ -1,6 +1,6 @@
 /** @module Unit tests of the SSRF address rules: only public unicast IPv4/IPv6 may be reached. */
 import { describe, expect, it } from "bun:test";
-import { isIpLiteral, isPublicAddress } from "./address.ts";
+import { cidrContains, isIpLiteral, isPublicAddress, parseCidr } from "./address.ts";
 
 describe("isPublicAddress, IPv4", () => {
   it.each(["8.8.8.8", "1.1.1.1", "93.184.216.34", "172.32.0.1", "100.128.0.1", "11.0.0.1", "223.255.255.255"])(
@@ -123,4 +123,30 @@ describe("IPv4-translated (SIIT) addresses", () => {
     expect(isPublicAddress("::ffff:0:127.0.0.1")).toBe(false);
     expect(isPublicAddress("::ffff:0:808:808")).toBe(true);
   });
+});
+
+describe("CIDR allow-list ranges", () => {
+  it("parses IPv4 and IPv6 ranges and tells what is inside", () => {
+    const internal = parseCidr("10.20.0.0/16")!;
+    expect(internal).toMatchObject({ version: 4, bits: 16 });
+    expect(cidrContains(internal, "10.20.0.5")).toBe(true);
+    expect(cidrContains(internal, "10.20.255.255")).toBe(true);
+    expect(cidrContains(internal, "10.21.0.1")).toBe(false);
+    expect(cidrContains(internal, "::ffff:10.20.1.1")).toBe(true); // the same address, IPv4-mapped
+    expect(cidrContains(internal, "fd00::1")).toBe(false);
+    const ula = parseCidr("fd00:1::/32")!;
+    expect(cidrContains(ula, "fd00:1:ffff::9")).toBe(true);
+    expect(cidrContains(ula, "fd00:2::1")).toBe(false);
+    expect(cidrContains(ula, "10.20.0.5")).toBe(false);
+    expect(cidrContains(parseCidr("127.0.0.1/32")!, "127.0.0.1")).toBe(true);
+    expect(cidrContains(parseCidr("127.0.0.1/32")!, "127.0.0.2")).toBe(false);
+    expect(cidrContains(parseCidr("0.0.0.0/0")!, "8.8.8.8")).toBe(true);
+  });
+
+  it.each(["10.20.0.0", "10.20.0.0/33", "10.20.1.0/16", "fd00::/129", "::ffff:10.0.0.0/104", "localhost/8", "10.20.0.0/-1", "010.20.0.0/16x"])(
+    "refuses %p as a range",
+    (text) => {
+      expect(parseCidr(text)).toBeNull();
+    },
+  );
 });

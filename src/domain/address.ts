@@ -97,3 +97,43 @@ export function isPublicAddress(address: string): boolean {
 export function isIpLiteral(host: string): boolean {
   return ipv4ToInt(host) !== null || parseV6(host) !== null;
 }
+
+/** An address range, `10.20.0.0/16` or `fd00:1::/32`. */
+export interface Cidr {
+  text: string;
+  version: 4 | 6;
+  bits: number;
+  /** The first address of the range, as a number of 32 or 128 bits. */
+  base: bigint;
+}
+
+/** An address as (version, value); an IPv4-mapped IPv6 address counts as its IPv4 address. */
+function addressValue(address: string): { version: 4 | 6; value: bigint } | null {
+  const v4 = ipv4ToInt(address);
+  if (v4 !== null) return { version: 4, value: BigInt(v4) };
+  const g = parseV6(address);
+  if (g === null) return null;
+  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return { version: 4, value: BigInt(g[6]! * 65536 + g[7]!) };
+  return { version: 6, value: g.reduce((acc, group) => (acc << 16n) | BigInt(group), 0n) };
+}
+
+/** The range in `text`, or null when it is not `address/bits` with the address the range's first one. */
+export function parseCidr(text: string): Cidr | null {
+  const match = /^([^/]+)\/(\d{1,3})$/.exec(text.trim());
+  if (!match) return null;
+  const parsed = addressValue(match[1]!);
+  const bits = Number(match[2]);
+  if (!parsed || (ipv4ToInt(match[1]!) === null && parsed.version === 4)) return null; // no IPv4-mapped bases
+  const width = parsed.version === 4 ? 32 : 128;
+  if (bits > width) return null;
+  const hostBits = BigInt(width - bits);
+  if ((parsed.value & ((1n << hostBits) - 1n)) !== 0n) return null; // 10.1.2.3/16: bits set below the prefix
+  return { text: text.trim(), version: parsed.version, bits, base: parsed.value };
+}
+
+export function cidrContains(cidr: Cidr, address: string): boolean {
+  const parsed = addressValue(address);
+  if (!parsed || parsed.version !== cidr.version) return false;
+  const hostBits = BigInt((cidr.version === 4 ? 32 : 128) - cidr.bits);
+  return parsed.value >> hostBits === cidr.base >> hostBits;
+}

@@ -1,7 +1,8 @@
 // Bad input and bad credentials get the documented status and error shape, over real sockets.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { SignJWT } from "jose";
-import { type Instance, adminToken, client, startInProcess } from "../helpers/hookrelay.ts";
+import { type Instance, adminToken, client, startInProcess, waitFor } from "../helpers/hookrelay.ts";
+import { startReceiver } from "../helpers/receiver.ts";
 
 const SECRET = "a-test-secret-that-is-long-enough-1234567890";
 let hr: Instance;
@@ -243,6 +244,27 @@ describe("private targets", () => {
       }
     } finally {
       await strict.stop();
+    }
+  });
+
+  it("reaches a private range named in security.allowed_target_cidrs, and nothing else private", async () => {
+    const receiver = startReceiver();
+    const allowing = await startInProcess({ HOOKRELAY_ALLOW_PRIVATE_TARGETS: "false", HOOKRELAY_SECURITY_ALLOWED_TARGET_CIDRS: "127.0.0.1/32" });
+    try {
+      const token = await adminToken(allowing.gateway);
+      const api = client(allowing.gateway, token);
+      const created = await api("POST", "/api/v1/webhooks", { url: receiver.url("/allowed"), event_types: ["allow.test"] });
+      expect(created.status).toBe(201);
+      expect((await client(allowing.ingest, token)("POST", "/events", { id: "evt_allowed", type: "allow.test", source: "t", data: {} })).status).toBe(202);
+      await waitFor("the delivery to the allowed range", () => receiver.received.some((r) => r.path === "/allowed"));
+      for (const url of ["http://127.0.0.2/x", "http://[::1]/", "http://10.0.0.1/", "http://169.254.169.254/latest"]) {
+        const res = await api("POST", "/api/v1/webhooks", { url, event_types: ["a"] });
+        expectError(res, 422, "validation_failed");
+        expect(res.body.error.message).toContain("not public");
+      }
+    } finally {
+      await allowing.stop();
+      receiver.stop();
     }
   });
 });
