@@ -19,6 +19,7 @@ import { SqliteEventLog } from "../adapters/sqlite/event-log.ts";
 import { migrateUp as migrateSqlite } from "../adapters/sqlite/migrations.ts";
 import { SqliteRetrySchedule } from "../adapters/sqlite/retry-schedule.ts";
 import { SqliteAccounts } from "../adapters/sqlite/accounts.ts";
+import type { SecretBox } from "../adapters/secret-box.ts";
 import { SqliteStore } from "../adapters/sqlite/store.ts";
 import type { Accounts, EventLog, RateLimiter, RetrySchedule, Store } from "../domain/ports.ts";
 import type { Config } from "../platform/config.ts";
@@ -43,6 +44,8 @@ export interface BackendDeps {
   lifecycle: Lifecycle;
   log: Logger;
   metrics: Metrics;
+  /** Seals webhook secrets at rest (a box without keys keeps them as given). */
+  secrets: SecretBox;
 }
 
 /** True when PostgreSQL, Redis and Kafka are configured (config validation makes it all or none). */
@@ -55,7 +58,7 @@ export async function buildBackends(deps: BackendDeps): Promise<Backends> {
 }
 
 /** Embedded backends on one SQLite file. */
-function embeddedBackends({ config, lifecycle, log }: BackendDeps): Backends {
+function embeddedBackends({ config, lifecycle, log, secrets }: BackendDeps): Backends {
   // Two connections to one file: accepted events are committed with the configured durability
   // (FULL: the WAL fsynced before 202, off the event loop by WalSync); delivery bookkeeping with
   // NORMAL, which survives a process crash and at worst, after power loss, re-sends an event
@@ -71,7 +74,7 @@ function embeddedBackends({ config, lifecycle, log }: BackendDeps): Backends {
   }
   return {
     kind: "embedded",
-    store: new SqliteStore(db),
+    store: new SqliteStore(db, secrets),
     accounts: new SqliteAccounts(db),
     eventLog: new SqliteEventLog(eventsDb, walSync),
     schedule: new SqliteRetrySchedule(db),
@@ -81,7 +84,7 @@ function embeddedBackends({ config, lifecycle, log }: BackendDeps): Backends {
 }
 
 /** PostgreSQL for configuration and history, Redis for retries and rate limits, Kafka for the event stream. */
-async function productionBackends({ config, lifecycle, log, metrics }: BackendDeps): Promise<Backends> {
+async function productionBackends({ config, lifecycle, log, metrics, secrets }: BackendDeps): Promise<Backends> {
   const sql = createPool({ url: config.database.url, maxConnections: config.database.max_connections, applicationName: "hookrelay" });
   lifecycle.onStop("postgres", () => sql.end({ timeout: 5 }));
   if (config.database.auto_migrate) {
@@ -111,7 +114,7 @@ async function productionBackends({ config, lifecycle, log, metrics }: BackendDe
 
   return {
     kind: "production",
-    store: new PostgresStore(sql),
+    store: new PostgresStore(sql, secrets),
     accounts: new PostgresAccounts(sql),
     eventLog,
     schedule: new RedisRetrySchedule(redis, { keyPrefix: config.redis.key_prefix }),

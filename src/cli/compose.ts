@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { Http1Sender } from "../adapters/http/http1-sender.ts";
 import { FetchSender } from "../adapters/http/sender.ts";
 import { anyTargetResolver, publicTargetResolver, refusalOf } from "../adapters/http/target-guard.ts";
+import { parseCidr } from "../domain/address.ts";
 import type { Clock, Sender } from "../domain/ports.ts";
 import type { RetryPolicy } from "../domain/retry-policy.ts";
 import { SigningKeys } from "../domain/signature.ts";
@@ -31,6 +32,7 @@ import { startRegistry } from "../services/registry/server.ts";
 import { startRetention } from "../services/retry/retention.ts";
 import { RetryManager } from "../services/retry/retry-manager.ts";
 import { buildBackends } from "./backends.ts";
+import { SecretBox } from "../adapters/secret-box.ts";
 import { VERSION } from "./version.ts";
 
 export const ROLES = ["gateway", "registry", "ingest", "dispatcher", "retry", "observability"] as const;
@@ -75,7 +77,14 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   const metrics = createMetrics();
   const problem = backendProblem(config);
   if (problem) throw new StartupError(problem);
-  const backends = await buildBackends({ config, lifecycle, log, metrics }).catch(async (err) => {
+  let secrets: SecretBox;
+  try {
+    secrets = new SecretBox(config.security.secret_keys);
+  } catch (err) {
+    await lifecycle.stop();
+    throw new StartupError((err as Error).message);
+  }
+  const backends = await buildBackends({ config, lifecycle, log, metrics, secrets }).catch(async (err) => {
     await lifecycle.stop();
     throw new StartupError(`cannot start on the configured backends: ${(err as Error).message}`);
   });
@@ -94,7 +103,9 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   });
   const apiKeys = new ApiKeys(accounts);
   const credentials = bearerCredentials(tokens, apiKeys);
-  const resolveTarget = config.security.allow_private_targets ? anyTargetResolver : publicTargetResolver();
+  const resolveTarget = config.security.allow_private_targets
+    ? anyTargetResolver
+    : publicTargetResolver(config.security.allowed_target_cidrs.map((range) => parseCidr(range)!));
   const checkTarget = refusalOf(resolveTarget);
   if (config.security.allow_private_targets) log.warn("private webhook targets are allowed (HOOKRELAY_ALLOW_PRIVATE_TARGETS); do not use in production");
 
@@ -155,6 +166,16 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   };
 
   if (roles.includes("gateway")) await ensureAdmin({ store, log, print }, config.security.admin_password);
+  // The gateway writes webhooks: it brings every stored secret to the current form (sealed with the
+  // first of security.secret_keys) before serving, so an old key can be dropped once this is logged.
+  if (roles.includes("gateway")) {
+    const resealed = await store.resealSecrets().catch(async (err) => {
+      await lifecycle.stop();
+      throw new StartupError(`cannot rewrite webhook secrets: ${(err as Error).message}`);
+    });
+    if (resealed > 0) log.info({ resealed, sealing: secrets.sealing }, "webhook secrets rewritten in the current form");
+  }
+  if (!secrets.sealing) log.warn("webhook signing secrets are stored unsealed: set security.secret_keys to seal them at rest");
   if (roles.includes("gateway") || roles.includes("ingest")) backends.startProducerUpkeep();
 
   let dispatcher: Dispatcher | undefined;

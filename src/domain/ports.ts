@@ -86,6 +86,11 @@ export interface Store extends Pingable {
   deleteWebhook(customerId: string, id: string): Promise<boolean>;
   /** Active webhooks of every customer, for matching; small and read often (cache it). */
   activeWebhooks(): Promise<Webhook[]>;
+  /**
+   * Stores every webhook secret again in the form the store now writes (sealed with the current
+   * key, when secrets are sealed at rest); returns how many were rewritten. Idempotent.
+   */
+  resealSecrets(): Promise<number>;
   /** A number that changes whenever any webhook is created, changed or deleted (cache key). */
   webhooksVersion(): Promise<number>;
 

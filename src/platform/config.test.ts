@@ -287,6 +287,14 @@ describe("parseConfig errors", () => {
     expect(parseConfig({ env: { HOOKRELAY_SECURITY_JWT_CLOCK_SKEW: "5m" } }).security.jwt_clock_skew).toBe("5m");
   });
 
+  it("takes allowed target ranges from a comma-separated variable and names the bad ones", () => {
+    expect(parseConfig({ env: { HOOKRELAY_SECURITY_ALLOWED_TARGET_CIDRS: "10.20.0.0/16, fd00::/8" } }).security.allowed_target_cidrs).toEqual(["10.20.0.0/16", "fd00::/8"]);
+    expect(problemsOf({ env: { HOOKRELAY_SECURITY_ALLOWED_TARGET_CIDRS: "10.20.0.0/16,10.1.2.3/8,intranet" } })).toEqual([
+      "security.allowed_target_cidrs[1]: '10.1.2.3/8' is not a range like 10.20.0.0/16 or fd00::/8 (address/bits, no bits set past the prefix)",
+      "security.allowed_target_cidrs[2]: 'intranet' is not a range like 10.20.0.0/16 or fd00::/8 (address/bits, no bits set past the prefix)",
+    ]);
+  });
+
   it("rejects a retry lease not longer than the HTTP timeout", () => {
     const equal = problemsOf({ env: { HOOKRELAY_RETRY_MANAGER_LEASE: "30s", HOOKRELAY_DISPATCHER_HTTP_TIMEOUT: "30s" } });
     expect(equal).toHaveLength(1);

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { type Static, type TObject, type TSchema, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { parseCidr } from "../domain/address.ts";
 import { DURATION_PATTERN, durationMs } from "./duration.ts";
 
 const Duration = (value: string, description: string) =>
@@ -62,12 +63,20 @@ export const ConfigSchema = Type.Object(
         default: [],
         description: "keys that still verify tokens during a rotation and never sign: HS256 secrets, or for RS256/EdDSA paths of PEM public keys (comma-separated in the environment)",
       }),
+      secret_keys: Type.Array(Type.String(), {
+        default: [],
+        description: "keys sealing webhook signing secrets at rest (AES-256-GCM), each '<key id>:<base64 of 32 bytes>'; the first seals, all open (rotation); empty = stored unsealed",
+      }),
       jwt_expiry: Duration("1h", "lifetime of tokens from /auth/login"),
       jwt_issuer: Str("hookrelay", "iss claim of issued tokens, checked on every request"),
       jwt_audience: Str("", "aud claim put in issued tokens and required of every token; empty = none"),
       jwt_clock_skew: Duration("30s", "tolerated clock difference for exp, nbf and iat (at most 5m)"),
       admin_password: Str("", "admin password (HOOKRELAY_ADMIN_PASSWORD); empty = generated and printed once"),
       allow_private_targets: Bool(false, "allow loopback/private webhook URLs (HOOKRELAY_ALLOW_PRIVATE_TARGETS); local use only"),
+      allowed_target_cidrs: Type.Array(Type.String(), {
+        default: [],
+        description: "non-public ranges webhooks may reach anyway, e.g. 10.20.0.0/16 for an internal network (comma-separated in the environment); every other non-public address stays refused",
+      }),
       max_event_bytes: Int(262_144, 1, "largest accepted event body, bytes"),
       max_batch_events: Int(1000, 1, "most events in one batch request"),
       max_batch_bytes: Int(16_777_216, 1, "largest accepted batch body, bytes"),
@@ -233,6 +242,8 @@ function crossFieldProblems(config: Config): string[] {
   if (algorithm === "HS256")
     for (const [i, previous] of config.security.jwt_previous_keys.entries())
       if (previous.length < 32) problems.push(`security.jwt_previous_keys[${i}]: an HS256 secret must be at least 32 characters`);
+  for (const [i, range] of config.security.allowed_target_cidrs.entries())
+    if (parseCidr(range) === null) problems.push(`security.allowed_target_cidrs[${i}]: '${range}' is not a range like 10.20.0.0/16 or fd00::/8 (address/bits, no bits set past the prefix)`);
   if (durationMs(config.security.jwt_clock_skew) > 5 * 60_000)
     problems.push("security.jwt_clock_skew: at most 5m (a longer skew keeps expired tokens alive)");
   if (config.dispatcher.max_in_flight_per_webhook > config.dispatcher.max_in_flight)

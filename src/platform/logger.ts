@@ -20,6 +20,8 @@ export const REDACTED_PATHS = [
   "jwt_secret",
   "*.jwt_secret",
   "jwt_previous_keys",
+  "secret_keys",
+  "*.secret_keys",
   "*.jwt_previous_keys",
   "admin_password",
   "*.admin_password",

@@ -2,6 +2,7 @@
 import type { Event, User, Webhook, WebhookStatus } from "../../domain/model.ts";
 import type { EventRow as BaseEventRow } from "../rows.ts";
 import type { Sql } from "./client.ts";
+import { type SecretBox, secretOwner } from "../secret-box.ts";
 
 export { type AttemptRow, type DeliveryRow, toAttempt, toDelivery, toEvent } from "../rows.ts";
 
@@ -31,7 +32,7 @@ export interface EventRow extends BaseEventRow {
   published_at: number | null;
 }
 
-export function toWebhook(row: WebhookRow): Webhook {
+export function toWebhook(row: WebhookRow, secrets: SecretBox): Webhook {
   return {
     id: row.id,
     customerId: row.customer_id,
@@ -39,7 +40,7 @@ export function toWebhook(row: WebhookRow): Webhook {
     eventTypes: row.event_types,
     headers: row.headers,
     description: row.description,
-    secret: row.secret,
+    secret: secrets.open(row.secret, secretOwner(row.customer_id, row.id)),
     status: row.status as WebhookStatus,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

@@ -3,6 +3,7 @@ import type { Attempt, Delivery, Event, Page, User, Webhook } from "../../domain
 import { page } from "../rows.ts";
 import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, Store } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
+import { SecretBox, secretOwner } from "../secret-box.ts";
 import { guarded, pingPostgres, retryConflicts, type Sql, type Tx } from "./client.ts";
 import { openDeliveries, pruneFinished, storedDeliveries, writeAttempts } from "./deliveries.ts";
 import {
@@ -27,7 +28,10 @@ export class PostgresStore implements Store {
   private readonly attemptWriter: Coalescer<AttemptRecord, void>;
 
   /** `sql` is the process's pool; the store never ends it (its owner does). */
-  constructor(private readonly sql: Sql) {
+  constructor(
+    private readonly sql: Sql,
+    private readonly secrets: SecretBox = new SecretBox([]),
+  ) {
     this.attemptWriter = new Coalescer<AttemptRecord, void>(
       async (records) => {
         await retryConflicts(() => writeAttempts(this.sql, records));
@@ -87,27 +91,27 @@ export class PostgresStore implements Store {
       await tx`
         INSERT INTO webhooks (id, customer_id, url, event_types, headers, description, secret, status, created_at, updated_at)
         VALUES (${w.id}, ${w.customerId}, ${w.url}, ${tx.json(w.eventTypes)}, ${tx.json(w.headers)}, ${w.description},
-                ${w.secret}, ${w.status}, ${w.createdAt}, ${w.updatedAt})`;
+                ${this.secrets.seal(w.secret, secretOwner(w.customerId, w.id))}, ${w.status}, ${w.createdAt}, ${w.updatedAt})`;
       return { changed: true, result: undefined };
     });
   }
 
   async getWebhook(customerId: string, id: string): Promise<Webhook | undefined> {
     const [row] = await guarded(this.sql<WebhookRow[]>`SELECT * FROM webhooks WHERE customer_id = ${customerId} AND id = ${id}`);
-    return row ? toWebhook(row) : undefined;
+    return row ? toWebhook(row, this.secrets) : undefined;
   }
 
   async listWebhooks(customerId: string, limit: number, cursor?: string): Promise<Page<Webhook>> {
     const rows = await guarded(this.sql<WebhookRow[]>`
       SELECT * FROM webhooks WHERE customer_id = ${customerId} AND id > ${cursor ?? ""} ORDER BY id LIMIT ${limit + 1}`);
-    return page(rows.map(toWebhook), limit);
+    return page(rows.map((row) => toWebhook(row, this.secrets)), limit);
   }
 
   async updateWebhook(w: Webhook): Promise<void> {
     await this.changeWebhooks(async (tx) => {
       const result = await tx`
         UPDATE webhooks SET url = ${w.url}, event_types = ${tx.json(w.eventTypes)}, headers = ${tx.json(w.headers)},
-          description = ${w.description}, secret = ${w.secret}, status = ${w.status}, updated_at = ${w.updatedAt}
+          description = ${w.description}, secret = ${this.secrets.seal(w.secret, secretOwner(w.customerId, w.id))}, status = ${w.status}, updated_at = ${w.updatedAt}
         WHERE customer_id = ${w.customerId} AND id = ${w.id}`;
       return { changed: result.count > 0, result: undefined };
     });
@@ -120,8 +124,21 @@ export class PostgresStore implements Store {
     });
   }
 
+  async resealSecrets(): Promise<number> {
+    const rows = await guarded(this.sql<{ id: string; customer_id: string; secret: string }[]>`SELECT id, customer_id, secret FROM webhooks`);
+    const stale = rows.filter((row) => !this.secrets.isCurrent(row.secret));
+    for (const row of stale) {
+      const owner = secretOwner(row.customer_id, row.id);
+      // Only if unchanged since read: a secret rotated meanwhile was written in the new form already.
+      await guarded(this.sql`
+        UPDATE webhooks SET secret = ${this.secrets.seal(this.secrets.open(row.secret, owner), owner)}
+        WHERE customer_id = ${row.customer_id} AND id = ${row.id} AND secret = ${row.secret}`);
+    }
+    return stale.length;
+  }
+
   async activeWebhooks(): Promise<Webhook[]> {
-    return (await guarded(this.sql<WebhookRow[]>`SELECT * FROM webhooks WHERE status = 'active'`)).map(toWebhook);
+    return (await guarded(this.sql<WebhookRow[]>`SELECT * FROM webhooks WHERE status = 'active'`)).map((row) => toWebhook(row, this.secrets));
   }
 
   storedDeliveries(items: FanOut[]): Promise<Delivery[][]> {
@@ -146,7 +163,7 @@ export class PostgresStore implements Store {
       JOIN webhooks w ON w.id = d.webhook_id
       WHERE d.id = ${deliveryId}`);
     if (!row) return undefined;
-    return { delivery: toDelivery(row.d), event: toEvent(row.e), webhook: toWebhook(row.w) };
+    return { delivery: toDelivery(row.d), event: toEvent(row.e), webhook: toWebhook(row.w, this.secrets) };
   }
 
   async listDeliveries(customerId: string, filter: DeliveryFilter): Promise<Page<Delivery>> {

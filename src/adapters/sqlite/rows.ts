@@ -1,6 +1,7 @@
 /** @module Row ⇄ domain mapping for the embedded database. */
 import type { Webhook, WebhookStatus } from "../../domain/model.ts";
 import type { EventRow as BaseEventRow } from "../rows.ts";
+import { type SecretBox, secretOwner } from "../secret-box.ts";
 
 export { type AttemptRow, type DeliveryRow, toAttempt, toDelivery, toEvent } from "../rows.ts";
 
@@ -23,7 +24,7 @@ export interface EventRow extends BaseEventRow {
   seq: number;
 }
 
-export function toWebhook(row: WebhookRow): Webhook {
+export function toWebhook(row: WebhookRow, secrets: SecretBox): Webhook {
   return {
     id: row.id,
     customerId: row.customer_id,
@@ -31,14 +32,14 @@ export function toWebhook(row: WebhookRow): Webhook {
     eventTypes: JSON.parse(row.event_types),
     headers: JSON.parse(row.headers),
     description: row.description,
-    secret: row.secret,
+    secret: secrets.open(row.secret, secretOwner(row.customer_id, row.id)),
     status: row.status as WebhookStatus,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
 }
 
-export function webhookParams(w: Webhook) {
+export function webhookParams(w: Webhook, secrets: SecretBox) {
   return {
     id: w.id,
     customer_id: w.customerId,
@@ -46,7 +47,7 @@ export function webhookParams(w: Webhook) {
     event_types: JSON.stringify(w.eventTypes),
     headers: JSON.stringify(w.headers),
     description: w.description,
-    secret: w.secret,
+    secret: secrets.seal(w.secret, secretOwner(w.customerId, w.id)),
     status: w.status,
     created_at: w.createdAt,
     updated_at: w.updatedAt,

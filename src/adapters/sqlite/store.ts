@@ -5,6 +5,7 @@ import type { Attempt, Delivery, Event, Page, User, Webhook } from "../../domain
 import { page } from "../rows.ts";
 import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, Store } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
+import { SecretBox, secretOwner } from "../secret-box.ts";
 import { pingDatabase } from "./database.ts";
 import {
   type AttemptRow,
@@ -26,7 +27,10 @@ const SLICE_ROWS = 250;
 export class SqliteStore implements Store {
   private readonly attemptWriter: Coalescer<AttemptRecord, void>;
 
-  constructor(private readonly db: Database) {
+  constructor(
+    private readonly db: Database,
+    private readonly secrets: SecretBox = new SecretBox([]),
+  ) {
     this.attemptWriter = new Coalescer((records) => this.writeAttempts(records), { maxItems: SLICE_ROWS, maxWaitMs: ATTEMPT_FLUSH_MS, minIntervalMs: ATTEMPT_FLUSH_MS, serial: true });
   }
 
@@ -86,19 +90,19 @@ export class SqliteStore implements Store {
         `INSERT INTO webhooks (id, customer_id, url, event_types, headers, description, secret, status, created_at, updated_at)
          VALUES ($id, $customer_id, $url, $event_types, $headers, $description, $secret, $status, $created_at, $updated_at)`,
       )
-      .run(webhookParams(webhook));
+      .run(webhookParams(webhook, this.secrets));
   }
 
   async getWebhook(customerId: string, id: string): Promise<Webhook | undefined> {
     const row = this.db.query<WebhookRow, [string, string]>("SELECT * FROM webhooks WHERE customer_id = ? AND id = ?").get(customerId, id);
-    return row ? toWebhook(row) : undefined;
+    return row ? toWebhook(row, this.secrets) : undefined;
   }
 
   async listWebhooks(customerId: string, limit: number, cursor?: string): Promise<Page<Webhook>> {
     const rows = this.db
       .query<WebhookRow, [string, string, number]>("SELECT * FROM webhooks WHERE customer_id = ? AND id > ? ORDER BY id LIMIT ?")
       .all(customerId, cursor ?? "", limit + 1);
-    return page(rows.map(toWebhook), limit);
+    return page(rows.map((row) => toWebhook(row, this.secrets)), limit);
   }
 
   async updateWebhook(webhook: Webhook): Promise<void> {
@@ -107,7 +111,7 @@ export class SqliteStore implements Store {
        secret = $secret, status = $status, updated_at = $updated_at WHERE customer_id = $customer_id AND id = $id`,
     );
     this.db.transaction(() => {
-      update.run(webhookParams(webhook));
+      update.run(webhookParams(webhook, this.secrets));
       this.bumpWebhooksVersion();
     })();
   }
@@ -120,8 +124,21 @@ export class SqliteStore implements Store {
     })();
   }
 
+  async resealSecrets(): Promise<number> {
+    const rows = this.db.query<{ id: string; customer_id: string; secret: string }, []>("SELECT id, customer_id, secret FROM webhooks").all();
+    const stale = rows.filter((row) => !this.secrets.isCurrent(row.secret));
+    const update = this.db.query("UPDATE webhooks SET secret = ? WHERE customer_id = ? AND id = ? AND secret = ?");
+    this.db.transaction(() => {
+      for (const row of stale) {
+        const owner = secretOwner(row.customer_id, row.id);
+        update.run(this.secrets.seal(this.secrets.open(row.secret, owner), owner), row.customer_id, row.id, row.secret);
+      }
+    })();
+    return stale.length;
+  }
+
   async activeWebhooks(): Promise<Webhook[]> {
-    return this.db.query<WebhookRow, []>("SELECT * FROM webhooks WHERE status = 'active'").all().map(toWebhook);
+    return this.db.query<WebhookRow, []>("SELECT * FROM webhooks WHERE status = 'active'").all().map((row) => toWebhook(row, this.secrets));
   }
 
   async storedDeliveries(items: FanOut[]): Promise<Delivery[][]> {
@@ -175,7 +192,7 @@ export class SqliteStore implements Store {
     const event = this.db.query<EventRow, [string, string]>("SELECT * FROM events WHERE customer_id = ? AND id = ?").get(row.customer_id, row.event_id);
     const webhook = this.db.query<WebhookRow, [string]>("SELECT * FROM webhooks WHERE id = ?").get(row.webhook_id);
     if (!event || !webhook) return undefined;
-    return { delivery: toDelivery(row), event: toEvent(event), webhook: toWebhook(webhook) };
+    return { delivery: toDelivery(row), event: toEvent(event), webhook: toWebhook(webhook, this.secrets) };
   }
 
   async listDeliveries(customerId: string, filter: DeliveryFilter): Promise<Page<Delivery>> {
