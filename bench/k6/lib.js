@@ -1,7 +1,7 @@
 // @ts-check
 /** @module Shared pieces of the k6 scenarios: env-configured URLs, login, webhooks, unique events, thresholds. */
 import http from "k6/http";
-import { check, fail } from "k6";
+import { check, fail, sleep } from "k6";
 import exec from "k6/execution";
 
 /** @param {string} name @param {number} fallback */
@@ -51,10 +51,12 @@ export function authHeaders(token) {
  * @returns {string}
  */
 export function createWebhook(token, url, types = [EVENT_TYPE]) {
-  const res = http.post(`${GATEWAY}/api/v1/webhooks`, JSON.stringify({ url, event_types: types }), {
-    headers: authHeaders(token),
-    tags: { kind: "setup" },
-  });
+  let res = http.post(`${GATEWAY}/api/v1/webhooks`, JSON.stringify({ url, event_types: types }), { headers: authHeaders(token), tags: { kind: "setup" } });
+  // The management API is rate limited per customer: wait as told and try again.
+  for (let tries = 0; res.status === 429 && tries < 30; tries++) {
+    sleep(Number(res.headers["Retry-After"] || 1));
+    res = http.post(`${GATEWAY}/api/v1/webhooks`, JSON.stringify({ url, event_types: types }), { headers: authHeaders(token), tags: { kind: "setup" } });
+  }
   if (res.status !== 201) fail(`creating a webhook for ${url} answered ${res.status}: ${res.body}`);
   return /** @type {string} */ (res.json("id"));
 }

@@ -284,18 +284,23 @@ async function warmUp(hr: Deployment, control: string, plan: ReturnType<typeof l
   return Math.round(performance.now() - started);
 }
 
-/** Creates the webhooks (8 at a time) and returns each path's signing secret. */
+/** Creates the webhooks (8 at a time; a 429 waits its Retry-After, as API clients should) and returns each path's signing secret. */
 async function createWebhooks(hr: Deployment, webhooks: { port: number; path: string; types: string[] }[]): Promise<Record<string, string>> {
   const secrets: Record<string, string> = {};
   let next = 0;
   const worker = async () => {
     while (next < webhooks.length) {
       const w = webhooks[next++]!;
-      const res = await fetch(`${hr.gateway}/api/v1/webhooks`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${hr.token}`, "content-type": "application/json" },
-        body: JSON.stringify({ url: `http://127.0.0.1:${w.port}${w.path}`, event_types: w.types }),
-      });
+      let res: Response;
+      for (;;) {
+        res = await fetch(`${hr.gateway}/api/v1/webhooks`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${hr.token}`, "content-type": "application/json" },
+          body: JSON.stringify({ url: `http://127.0.0.1:${w.port}${w.path}`, event_types: w.types }),
+        });
+        if (res.status !== 429) break;
+        await Bun.sleep(Number(res.headers.get("retry-after") ?? 1) * 1000);
+      }
       const body = (await res.json()) as { secret?: string };
       if (res.status !== 201 || !body.secret) throw new Error(`creating the webhook at ${w.path} answered ${res.status}: ${JSON.stringify(body)}`);
       secrets[w.path] = body.secret;

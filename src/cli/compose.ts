@@ -22,6 +22,7 @@ import { type TokenKeyRing, tokenKeyRing } from "../services/auth/token-keys.ts"
 import { Tokens } from "../services/auth/tokens.ts";
 import { ApiKeys } from "../services/auth/api-keys.ts";
 import { bearerCredentials } from "../services/auth/credentials.ts";
+import { RateGate } from "../platform/rate-gate.ts";
 import type { AttemptDeps } from "../services/delivery/attempt.ts";
 import { Dispatcher } from "../services/dispatcher/dispatcher.ts";
 import { gatewayRoutes } from "../services/gateway/routes.ts";
@@ -103,6 +104,14 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   });
   const apiKeys = new ApiKeys(accounts);
   const credentials = bearerCredentials(tokens, apiKeys);
+  const security = config.security;
+  const rateGate = new RateGate(backends.rateLimiter, {
+    ingestPerIp: security.rate_limit_ingest_per_ip,
+    ingestPerCustomer: security.rate_limit_ingest_per_customer,
+    apiPerIp: security.rate_limit_api_per_ip,
+    apiPerCustomer: security.rate_limit_api_per_customer,
+  });
+  const guard = { credentials, rateGate, trustForwardedFor: security.trust_forwarded_for };
   const resolveTarget = config.security.allow_private_targets
     ? anyTargetResolver
     : publicTargetResolver(config.security.allowed_target_cidrs.map((range) => parseCidr(range)!));
@@ -141,7 +150,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     eventLog,
     clock,
     metrics,
-    credentials,
+    ...guard,
     maxEventBytes: config.security.max_event_bytes,
     maxBatchBytes: config.security.max_batch_bytes,
     maxBatchEvents: config.security.max_batch_events,
@@ -154,7 +163,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     ingest: () => createHttpApp({ role: "ingest", log, metrics, checks: { event_log: eventLog } }).use(eventRoutes(ingestDeps)),
     dispatcher: () => createHttpApp({ role: "dispatcher", log, metrics, checks }),
     retry: () => createHttpApp({ role: "retry", log, metrics, checks: { store, retry_schedule: schedule } }),
-    observability: () => createHttpApp({ role: "observability", log, metrics, checks }).use(observabilityRoutes({ store, schedule, credentials })),
+    observability: () => createHttpApp({ role: "observability", log, metrics, checks }).use(observabilityRoutes({ store, schedule, guard })),
   };
   const portOf: Record<Role, number> = {
     gateway: config.server.gateway_port,

@@ -74,3 +74,15 @@ export class UnavailableError extends AppError {
     this.name = "UnavailableError";
   }
 }
+
+/** 429: a client IP or a customer spent its rate limit; `headers` say when to come back. */
+export class RateLimitedError extends AppError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+    readonly headers: Record<string, string>,
+  ) {
+    super("rate_limited", 429, message);
+    this.name = "RateLimitedError";
+  }
+}

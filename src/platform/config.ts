@@ -81,6 +81,11 @@ export const ConfigSchema = Type.Object(
       max_batch_events: Int(1000, 1, "most events in one batch request"),
       max_batch_bytes: Int(16_777_216, 1, "largest accepted batch body, bytes"),
       max_pending_events: Int(5000, 1, "events an ingest process holds waiting to be stored; beyond it ingest answers 503 with Retry-After (load shedding)"),
+      rate_limit_ingest_per_ip: Int(20_000, 0, "ingest requests per second from one client IP (a second's worth may come at once); 0 = no limit"),
+      rate_limit_ingest_per_customer: Int(20_000, 0, "events per second one customer may send (a batch counts its events); 0 = no limit"),
+      rate_limit_api_per_ip: Int(200, 0, "management API requests per second from one client IP, login included; 0 = no limit"),
+      rate_limit_api_per_customer: Int(100, 0, "management API requests per second of one customer; 0 = no limit"),
+      trust_forwarded_for: Bool(false, "take the client IP from the last X-Forwarded-For entry (only behind a proxy that sets it)"),
     }),
     dispatcher: section({
       http_timeout: Duration("30s", "timeout of one webhook request"),

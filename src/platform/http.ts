@@ -3,7 +3,7 @@
  * metrics and bounded JSON bodies. Each role adds its own routes.
  */
 import { type AnyElysia, Elysia } from "elysia";
-import { AppError, BadRequestError, PayloadTooLargeError, UnavailableError, ValidationError } from "../domain/errors.ts";
+import { AppError, BadRequestError, PayloadTooLargeError, RateLimitedError, UnavailableError, ValidationError } from "../domain/errors.ts";
 import type { Pingable } from "../domain/ports.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "./metrics.ts";
@@ -59,7 +59,12 @@ export function createHttpApp(deps: HttpDeps) {
       };
       if (error instanceof AppError) {
         const details = error instanceof ValidationError && error.details.length > 1 ? { details: error.details } : {};
-        const retryAfter: Record<string, string> = error instanceof UnavailableError && error.retryAfterSeconds !== undefined ? { "retry-after": String(error.retryAfterSeconds) } : {};
+        const retryAfter: Record<string, string> =
+          error instanceof RateLimitedError
+            ? error.headers
+            : error instanceof UnavailableError && error.retryAfterSeconds !== undefined
+              ? { "retry-after": String(error.retryAfterSeconds) }
+              : {};
         return respond(error.status, { error: { ...errorBody(error.code, error.message).error, ...details } }, retryAfter);
       }
       if (code === "NOT_FOUND") return respond(404, errorBody("not_found", `no route for ${request.method} ${new URL(request.url).pathname}`));
@@ -86,6 +91,26 @@ export function createHttpApp(deps: HttpDeps) {
 }
 
 export type HttpApp = AnyElysia;
+
+/** What a handler passes on to shared checks (who calls, rate limits): its request, response headers and server. */
+export interface RequestContext {
+  request: Request;
+  set: { headers: Record<string, string | number> };
+  server: { requestIP(request: Request): { address: string } | null } | null;
+}
+
+/**
+ * The client's address: the peer of the socket, or, behind a proxy trusted to add it, the last
+ * address of `X-Forwarded-For` (the one that proxy saw; earlier entries are the client's own word).
+ */
+export function clientIp(ctx: RequestContext, trustForwardedFor: boolean): string | null {
+  if (trustForwardedFor) {
+    const forwarded = ctx.request.headers.get("x-forwarded-for");
+    const last = forwarded?.split(",").at(-1)?.trim();
+    if (last) return last;
+  }
+  return ctx.server?.requestIP(ctx.request)?.address ?? null;
+}
 
 /**
  * Reads a JSON body, refusing more than `limitBytes` before reading it all: 413 for too

@@ -9,7 +9,7 @@ import { MIGRATIONS, migrateDown, migrateUp, migrationStatus } from "../../src/a
 import { SqliteStore } from "../../src/adapters/sqlite/store.ts";
 import { makeWebhook } from "./store.contract.ts";
 
-const TABLES = ["attempts", "consumer_offsets", "customers", "deliveries", "events", "retry_schedule", "settings", "users", "webhooks"];
+const TABLES = ["api_keys", "attempts", "consumer_offsets", "customers", "deliveries", "events", "retry_schedule", "settings", "users", "webhooks"];
 
 function tables(db: Database): string[] {
   return db

@@ -8,6 +8,7 @@ import { ConflictError, NotFoundError, ValidationError } from "../../domain/erro
 import { newId } from "../../domain/ids.ts";
 import { type ApiKey, type Customer, DEFAULT_CUSTOMER_ID } from "../../domain/model.ts";
 import type { Accounts } from "../../domain/ports.ts";
+import type { RequestContext } from "../../platform/http.ts";
 import { compile } from "../../platform/validate.ts";
 import type { ApiKeys } from "../auth/api-keys.ts";
 import { type Scope, SCOPES } from "../auth/scopes.ts";
@@ -22,7 +23,7 @@ export interface AccountDeps {
 
 /** The calls' shared pieces, from the gateway: who calls with which scope, and the bounded JSON body. */
 export interface AccountRouteHelpers {
-  caller(request: Request, scope: Scope): Promise<Principal>;
+  caller(ctx: RequestContext, scope: Scope): Promise<Principal>;
   body(request: Request): Promise<unknown>;
 }
 
@@ -80,8 +81,8 @@ export function accountRoutes(deps: AccountDeps, { caller, body }: AccountRouteH
   return new Elysia({ name: "gateway-accounts" })
     .post(
       "/api/v1/customers",
-      async ({ request, set }) => {
-        await caller(request, "admin");
+      async ({ request, set, server }) => {
+        await caller({ request, set, server }, "admin");
         const input = customerInput.parse(await body(request));
         const customer = { id: input.id ?? newId("cus", deps.clock.now()), name: input.name, createdAt: deps.clock.now() };
         if (!(await deps.accounts.createCustomer(customer))) throw new ConflictError(`customer '${customer.id}' already exists`);
@@ -90,20 +91,20 @@ export function accountRoutes(deps: AccountDeps, { caller, body }: AccountRouteH
       },
       { parse: "none" },
     )
-    .get("/api/v1/customers", async ({ request, query }) => {
-      await caller(request, "admin");
+    .get("/api/v1/customers", async ({ request, query, set, server }) => {
+      await caller({ request, set, server }, "admin");
       const q = pageQuery.parse(numericLimit(query), "query");
       const page = await deps.accounts.listCustomers(q.limit ?? DEFAULT_PAGE, q.cursor);
       return { data: page.data.map(presentCustomer), next_cursor: page.nextCursor };
     })
-    .get("/api/v1/customers/:id", async ({ request, params }) => {
-      await caller(request, "admin");
+    .get("/api/v1/customers/:id", async ({ request, params, set, server }) => {
+      await caller({ request, set, server }, "admin");
       return presentCustomer(await existing(params.id));
     })
     .post(
       "/api/v1/customers/:id/api-keys",
-      async ({ request, params, set }) => {
-        await caller(request, "admin");
+      async ({ request, params, set, server }) => {
+        await caller({ request, set, server }, "admin");
         const input = keyInput.parse(await body(request));
         // `admin` reaches every customer's resources: only the operator's own customer may hold it.
         if (input.scopes.includes("admin") && params.id !== DEFAULT_CUSTOMER_ID)
@@ -116,12 +117,12 @@ export function accountRoutes(deps: AccountDeps, { caller, body }: AccountRouteH
       },
       { parse: "none" },
     )
-    .get("/api/v1/customers/:id/api-keys", async ({ request, params }) => {
-      await caller(request, "admin");
+    .get("/api/v1/customers/:id/api-keys", async ({ request, params, set, server }) => {
+      await caller({ request, set, server }, "admin");
       return { data: (await deps.apiKeys.list(params.id)).map(presentApiKey) };
     })
-    .delete("/api/v1/customers/:id/api-keys/:keyId", async ({ request, params, set }) => {
-      await caller(request, "admin");
+    .delete("/api/v1/customers/:id/api-keys/:keyId", async ({ request, params, set, server }) => {
+      await caller({ request, set, server }, "admin");
       await existing(params.id);
       await deps.apiKeys.revoke(params.id, params.keyId);
       set.status = 204;

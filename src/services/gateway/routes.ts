@@ -2,11 +2,12 @@
 import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import { NotFoundError } from "../../domain/errors.ts";
-import { readJson } from "../../platform/http.ts";
+import { type RequestContext, readJson } from "../../platform/http.ts";
 import { compile } from "../../platform/validate.ts";
 import { login } from "../auth/login.ts";
-import { requireScope, type Scope } from "../auth/scopes.ts";
-import { type Principal, type Tokens, authenticate } from "../auth/tokens.ts";
+import { authorize, limitClient } from "../auth/guard.ts";
+import type { Scope } from "../auth/scopes.ts";
+import type { Principal, Tokens } from "../auth/tokens.ts";
 import { type AccountDeps, accountRoutes } from "./accounts.ts";
 import { type IngestRouteDeps, eventRoutes } from "../ingest/routes.ts";
 import * as webhooks from "../webhooks/manage.ts";
@@ -27,17 +28,14 @@ const loginInput = compile(
 );
 
 export function gatewayRoutes(deps: GatewayDeps) {
-  const caller = async (request: Request, scope: Scope): Promise<Principal> => {
-    const principal = await authenticate(deps.credentials, request);
-    requireScope(principal, scope);
-    return principal;
-  };
+  const caller = (ctx: RequestContext, scope: Scope): Promise<Principal> => authorize(deps, ctx, "api", scope);
   const body = (request: Request) => readJson(request, SMALL_BODY);
 
   return new Elysia({ name: "gateway" })
     .post(
       "/auth/login",
-      async ({ request }) => {
+      async ({ request, set, server }) => {
+        await limitClient(deps, { request, set, server }, "api");
         const input = loginInput.parse(await body(request));
         return login(deps, input.username, input.password);
       },
@@ -45,80 +43,80 @@ export function gatewayRoutes(deps: GatewayDeps) {
     )
     .post(
       "/api/v1/webhooks",
-      async ({ request, set }) => {
-        const principal = await caller(request, "webhooks:write");
+      async ({ request, set, server }) => {
+        const principal = await caller({ request, set, server }, "webhooks:write");
         set.status = 201;
         return presentWebhook(await webhooks.createWebhook(deps, principal, await body(request)));
       },
       { parse: "none" },
     )
-    .get("/api/v1/webhooks", async ({ request, query }) => {
-      const principal = await caller(request, "webhooks:read");
+    .get("/api/v1/webhooks", async ({ request, query, set, server }) => {
+      const principal = await caller({ request, set, server }, "webhooks:read");
       const q = pageQuery.parse(numericLimit(query), "query");
       const page = await webhooks.listWebhooks(deps, principal, q.limit ?? DEFAULT_PAGE, q.cursor);
       return { data: page.data.map(presentWebhook), next_cursor: page.nextCursor };
     })
-    .get("/api/v1/webhooks/:id", async ({ request, params }) => {
-      const principal = await caller(request, "webhooks:read");
+    .get("/api/v1/webhooks/:id", async ({ request, params, set, server }) => {
+      const principal = await caller({ request, set, server }, "webhooks:read");
       return presentWebhook(await webhooks.getWebhook(deps, principal, params.id));
     })
     .put(
       "/api/v1/webhooks/:id",
-      async ({ request, params }) => {
-        const principal = await caller(request, "webhooks:write");
+      async ({ request, params, set, server }) => {
+        const principal = await caller({ request, set, server }, "webhooks:write");
         return presentWebhook(await webhooks.updateWebhook(deps, principal, params.id, await body(request), "replace"));
       },
       { parse: "none" },
     )
     .patch(
       "/api/v1/webhooks/:id",
-      async ({ request, params }) => {
-        const principal = await caller(request, "webhooks:write");
+      async ({ request, params, set, server }) => {
+        const principal = await caller({ request, set, server }, "webhooks:write");
         return presentWebhook(await webhooks.updateWebhook(deps, principal, params.id, await body(request), "merge"));
       },
       { parse: "none" },
     )
-    .delete("/api/v1/webhooks/:id", async ({ request, params, set }) => {
-      const principal = await caller(request, "webhooks:write");
+    .delete("/api/v1/webhooks/:id", async ({ request, params, set, server }) => {
+      const principal = await caller({ request, set, server }, "webhooks:write");
       await webhooks.deleteWebhook(deps, principal, params.id);
       set.status = 204;
       return "";
     })
     .post(
       "/api/v1/webhooks/:id/rotate-secret",
-      async ({ request, params }) => {
-        const principal = await caller(request, "webhooks:write");
+      async ({ request, params, set, server }) => {
+        const principal = await caller({ request, set, server }, "webhooks:write");
         return presentWebhook(await webhooks.rotateSecret(deps, principal, params.id));
       },
       { parse: "none" },
     )
     .use(eventRoutes(deps, "/api/v1"))
     .use(accountRoutes(deps, { caller, body }))
-    .get("/api/v1/events/:id", async ({ request, params }) => {
-      const principal = await caller(request, "deliveries:read");
+    .get("/api/v1/events/:id", async ({ request, params, set, server }) => {
+      const principal = await caller({ request, set, server }, "deliveries:read");
       const event = await deps.store.getEvent(principal.customerId, params.id);
       if (!event) throw new NotFoundError("event", params.id);
       const deliveries = await deps.store.listDeliveries(principal.customerId, { eventId: event.id, limit: 1000 });
       return { ...presentEvent(event), deliveries: deliveries.data.map(presentDelivery) };
     })
-    .get("/api/v1/deliveries", async ({ request, query }) => {
-      const principal = await caller(request, "deliveries:read");
+    .get("/api/v1/deliveries", async ({ request, query, set, server }) => {
+      const principal = await caller({ request, set, server }, "deliveries:read");
       const page = await listDeliveries(deps, principal, query);
       return { data: page.data.map(presentDelivery), next_cursor: page.nextCursor };
     })
-    .get("/api/v1/deliveries/:id", async ({ request, params }) => {
-      const principal = await caller(request, "deliveries:read");
+    .get("/api/v1/deliveries/:id", async ({ request, params, set, server }) => {
+      const principal = await caller({ request, set, server }, "deliveries:read");
       return presentDelivery(await getDelivery(deps, principal, params.id));
     })
-    .get("/api/v1/deliveries/:id/attempts", async ({ request, params }) => {
-      const principal = await caller(request, "deliveries:read");
+    .get("/api/v1/deliveries/:id/attempts", async ({ request, params, set, server }) => {
+      const principal = await caller({ request, set, server }, "deliveries:read");
       const delivery = await getDelivery(deps, principal, params.id);
       return { data: (await deps.store.listAttempts(delivery.id)).map(presentAttempt) };
     })
     .post(
       "/api/v1/deliveries/:id/retry",
-      async ({ request, params, set }) => {
-        const principal = await caller(request, "deliveries:write");
+      async ({ request, params, set, server }) => {
+        const principal = await caller({ request, set, server }, "deliveries:write");
         set.status = 202;
         return presentDelivery(await retryDelivery(deps, principal, params.id));
       },

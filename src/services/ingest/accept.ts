@@ -58,12 +58,21 @@ export async function acceptEvent(deps: IngestDeps, principal: Principal, raw: u
   return { id: event.id, status: outcome! };
 }
 
-/** Appends a batch all-or-nothing on validation: one bad event rejects the batch, naming it. */
-export async function acceptBatch(deps: IngestDeps, principal: Principal, raw: unknown): Promise<{ accepted: number; duplicates: number }> {
+/**
+ * Appends a batch all-or-nothing on validation: one bad event rejects the batch, naming it.
+ * `admit` runs once the batch is known to be valid, with its size (the customer's rate limit).
+ */
+export async function acceptBatch(
+  deps: IngestDeps,
+  principal: Principal,
+  raw: unknown,
+  admit: (events: number) => Promise<void> = async () => {},
+): Promise<{ accepted: number; duplicates: number }> {
   const { events: items } = batchInput.parse(raw);
   if (items.length > deps.maxBatchEvents)
     throw new ValidationError(`events: ${items.length} events is more than the limit of ${deps.maxBatchEvents} per batch`);
   const events = items.map((item, i) => toEvent(deps, principal, item, `events[${i}]`));
+  await admit(events.length);
   const outcomes = await admitted(deps, events);
   const accepted = outcomes.filter((o) => o === "accepted").length;
   deps.metrics.eventsIngested.inc({ outcome: "accepted" }, accepted);

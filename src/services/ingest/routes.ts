@@ -1,27 +1,20 @@
 /** @module Ingest's HTTP surface (port 8082): `POST /events` and `POST /events/batch`. */
 import { Elysia } from "elysia";
 import { readJson } from "../../platform/http.ts";
-import { requireScope } from "../auth/scopes.ts";
-import { type Credentials, type Principal, authenticate } from "../auth/tokens.ts";
+import { type GuardDeps, authorize, charge } from "../auth/guard.ts";
 import { type IngestDeps, acceptBatch, acceptEvent } from "./accept.ts";
 
-export interface IngestRouteDeps extends IngestDeps {
-  credentials: Credentials;
+export interface IngestRouteDeps extends IngestDeps, GuardDeps {
   maxBatchBytes: number;
 }
 
 /** The event routes under a prefix: `/` on ingest, `/api/v1` on the gateway. */
 export function eventRoutes(deps: IngestRouteDeps, prefix = "") {
-  const producer = async (request: Request): Promise<Principal> => {
-    const principal = await authenticate(deps.credentials, request);
-    requireScope(principal, "events:write");
-    return principal;
-  };
   return new Elysia({ name: `events${prefix}` })
     .post(
       `${prefix}/events`,
-      async ({ request, set }) => {
-        const principal = await producer(request);
+      async ({ request, set, server }) => {
+        const principal = await authorize(deps, { request, set, server }, "ingest", "events:write");
         const result = await acceptEvent(deps, principal, await readJson(request, deps.maxEventBytes));
         set.status = result.status === "accepted" ? 202 : 200;
         return result;
@@ -30,9 +23,10 @@ export function eventRoutes(deps: IngestRouteDeps, prefix = "") {
     )
     .post(
       `${prefix}/events/batch`,
-      async ({ request, set }) => {
-        const principal = await producer(request);
-        const result = await acceptBatch(deps, principal, await readJson(request, deps.maxBatchBytes));
+      async ({ request, set, server }) => {
+        const ctx = { request, set, server };
+        const principal = await authorize(deps, ctx, "ingest", "events:write", 0);
+        const result = await acceptBatch(deps, principal, await readJson(request, deps.maxBatchBytes), (events) => charge(deps, ctx, "ingest", principal, events));
         set.status = 202;
         return result;
       },

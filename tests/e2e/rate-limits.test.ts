@@ -1,0 +1,92 @@
+// Rate limits over real sockets, in both deployments (memory buckets embedded, Redis in
+// production): per customer on ingest and the API, per client IP before the credentials are
+// checked, 429 with Retry-After and RateLimit-* headers, and a refused batch keeping nothing.
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { type Instance, adminToken, client, startInProcess } from "../helpers/hookrelay.ts";
+import { endToEndModes } from "../helpers/modes.ts";
+
+const { modes: MODES, env: modeEnv } = endToEndModes();
+
+describe.each(MODES)("rate limits (%s)", (mode) => {
+  let hr: Instance;
+  let admin: ReturnType<typeof client>;
+  const run = Math.random().toString(36).slice(2, 8);
+
+  beforeAll(async () => {
+    hr = await startInProcess({
+      ...(await modeEnv(mode)),
+      HOOKRELAY_SECURITY_RATE_LIMIT_INGEST_PER_CUSTOMER: "5",
+      HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_CUSTOMER: "4",
+      HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_IP: "1000",
+      HOOKRELAY_SECURITY_RATE_LIMIT_INGEST_PER_IP: "1000",
+    });
+    admin = client(hr.gateway, await adminToken(hr.gateway));
+  });
+  afterAll(() => hr.stop());
+
+  async function producer(name: string) {
+    const id = `${name}-${run}`;
+    expect((await admin("POST", "/api/v1/customers", { id, name })).status).toBe(201);
+    const key = await admin("POST", `/api/v1/customers/${id}/api-keys`, { name, scopes: ["events:write", "webhooks:read"] });
+    return { ingest: client(hr.ingest, key.body.key), api: client(hr.gateway, key.body.key) };
+  }
+  const event = (id: string) => ({ id, type: "rate.test", source: "t", data: {} });
+
+  it("lets a customer send a second's worth of events, then answers 429 with Retry-After until its bucket refills", async () => {
+    const a = await producer("limited-a");
+    const b = await producer("limited-b");
+    const answers = [];
+    for (let i = 0; i < 5; i++) answers.push(await a.ingest("POST", "/events", event(`evt_a_${run}_${i}`)));
+    expect(answers.map((r) => r.status)).toEqual([202, 202, 202, 202, 202]);
+    expect(answers.map((r) => r.headers.get("ratelimit-remaining"))).toEqual(["4", "3", "2", "1", "0"]);
+    expect(answers[0]!.headers.get("ratelimit-limit")).toBe("5");
+
+    const refused = await a.ingest("POST", "/events", event(`evt_a_${run}_5`));
+    expect(refused.status).toBe(429);
+    expect(refused.body.error).toEqual({ code: "rate_limited", message: `rate limit of 5/s for customer 'limited-a-${run}' reached; retry in 1 s` });
+    expect(refused.headers.get("retry-after")).toBe("1");
+    expect(refused.headers.get("ratelimit-remaining")).toBe("0");
+    // Another customer is not held back by the first one's traffic.
+    expect((await b.ingest("POST", "/events", event(`evt_b_${run}_0`))).status).toBe(202);
+
+    await Bun.sleep(1000);
+    expect((await a.ingest("POST", "/events", event(`evt_a_${run}_5`))).status).toBe(202);
+  });
+
+  it("counts a batch by its events and keeps nothing of a refused one", async () => {
+    const c = await producer("limited-c");
+    const batch = (from: number, n: number) => ({ events: Array.from({ length: n }, (_, i) => event(`evt_c_${run}_${from + i}`)) });
+    expect((await c.ingest("POST", "/events/batch", batch(0, 3))).status).toBe(202);
+    const refused = await c.ingest("POST", "/events/batch", batch(3, 3)); // 2 tokens left, 3 asked
+    expect(refused.status).toBe(429);
+    await Bun.sleep(1100);
+    // The same batch again is accepted whole: the refused request stored none of it.
+    expect((await c.ingest("POST", "/events/batch", batch(3, 3))).body).toEqual({ accepted: 3, duplicates: 0 });
+  });
+
+  it("limits a customer's management API calls", async () => {
+    const d = await producer("limited-d");
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await d.api("GET", "/api/v1/webhooks")).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 429]);
+  });
+});
+
+describe("rate limits per client IP", () => {
+  it("refuse a client guessing passwords before its credentials are even checked", async () => {
+    const hr = await startInProcess({ HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_IP: "3" });
+    try {
+      const anon = client(hr.gateway);
+      // Six guesses at once: the IP's bucket (3 a second) lets three reach the password check.
+      const guesses = await Promise.all(Array.from({ length: 6 }, (_, i) => anon("POST", "/auth/login", { username: "admin", password: `guess-${i}` })));
+      expect(guesses.map((r) => r.status).sort()).toEqual([401, 401, 401, 429, 429, 429]);
+      // A bad bearer value is counted the same way on every API route (after the bucket refilled).
+      await Bun.sleep(1100);
+      const bad = await Promise.all(Array.from({ length: 6 }, () => client(hr.gateway, "not-a-token")("GET", "/api/v1/webhooks")));
+      expect(bad.map((r) => r.status).sort()).toEqual([401, 401, 401, 429, 429, 429]);
+      expect(bad.find((r) => r.status === 429)!.body.error.message).toBe("rate limit of 3/s for client 127.0.0.1 reached; retry in 1 s");
+    } finally {
+      await hr.stop();
+    }
+  });
+});
