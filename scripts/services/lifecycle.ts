@@ -18,6 +18,8 @@ export async function ensurePackages(toStart: ServiceName[], log: Log): Promise<
   if (toStart.includes("redis") && !(Bun.which("redis-server") && Bun.which("redis-cli"))) missing.push("redis-server");
   if (toStart.includes("kafka") && !Bun.which("java")) missing.push("openjdk-17-jre-headless");
   if (toStart.includes("kafka") && !kafkaCached() && !Bun.which("mvn")) missing.push("maven");
+  // Not a service: the TLS tests make their certificates with it (Debian's postgresql pulls it in too).
+  if (!Bun.which("openssl")) missing.push("openssl");
   if (missing.length === 0) return;
   if (!isRoot) throw new Error(`missing ${missing.join(", ")}: run  sudo apt-get install -y ${missing.join(" ")}  and try again`);
   log(`services: installing ${missing.join(" ")} with apt-get`);

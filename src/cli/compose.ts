@@ -2,7 +2,7 @@
  * @module The composition root: builds config-driven adapters, logger and metrics once per
  * process, wires the roles, and registers teardown last-in-first-out.
  */
-import { randomBytes } from "node:crypto";
+import { X509Certificate, createPrivateKey, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Http1Sender } from "../adapters/http/http1-sender.ts";
 import { FetchSender } from "../adapters/http/sender.ts";
@@ -13,7 +13,7 @@ import type { RetryPolicy } from "../domain/retry-policy.ts";
 import { SigningKeys } from "../domain/signature.ts";
 import { type Config, backendProblem } from "../platform/config.ts";
 import { durationMs } from "../platform/duration.ts";
-import { type HttpApp, type Listening, createHttpApp, listen } from "../platform/http.ts";
+import { type HttpApp, type Listening, type TlsFiles, createHttpApp, listen } from "../platform/http.ts";
 import { Lifecycle } from "../platform/lifecycle.ts";
 import { type DestinationStream, type Logger, createLogger } from "../platform/logger.ts";
 import { createMetrics } from "../platform/metrics.ts";
@@ -237,6 +237,13 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   }, GAUGE_REFRESH_MS);
   lifecycle.onStop("gauges", () => clearInterval(gauges));
 
+  let tls: TlsFiles | undefined;
+  try {
+    tls = tlsFiles(config);
+  } catch (err) {
+    await lifecycle.stop();
+    throw new StartupError((err as Error).message);
+  }
   // HTTP servers stop first (registered last): intake ends before the workers drain.
   const ports: Running["ports"] = {};
   const maxBody = Math.max(config.security.max_batch_bytes, config.security.max_event_bytes) + 1024;
@@ -245,8 +252,8 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     try {
       server =
         role === "registry"
-          ? await startRegistry({ store, clock, checkTarget, credentials, log, checks: { store } }, config.server.host, portOf[role], shutdownTimeoutMs)
-          : listen(apps[role](), config.server.host, portOf[role], maxBody);
+          ? await startRegistry({ store, clock, checkTarget, credentials, log, checks: { store } }, config.server.host, portOf[role], shutdownTimeoutMs, tls)
+          : listen(apps[role](), config.server.host, portOf[role], maxBody, tls);
     } catch (err) {
       await lifecycle.stop();
       const inUse = (err as { code?: string }).code === "EADDRINUSE" || /EADDRINUSE|address already in use/i.test((err as Error).message);
@@ -282,4 +289,25 @@ async function tokenKeys(config: Config, store: { settingOrInit(key: string, val
     current: read(privateKeyFile, "security.jwt_private_key_file"),
     previous: previous.map((path, i) => read(path, `security.jwt_previous_keys[${i}]`)),
   });
+}
+
+/** The configured certificate and key, read once (PEM text), or undefined for plain listeners. */
+function tlsFiles(config: Config): TlsFiles | undefined {
+  const { tls_cert_file: certFile, tls_key_file: keyFile } = config.server;
+  if (certFile === "") return undefined;
+  const read = (path: string, key: string) => {
+    try {
+      return readFileSync(path, "utf8");
+    } catch (err) {
+      throw new Error(`${key}: cannot read '${path}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  const files = { cert: read(certFile, "server.tls_cert_file"), key: read(keyFile, "server.tls_key_file") };
+  try {
+    // Refuses a key that is not the certificate's before any listener starts.
+    if (!new X509Certificate(files.cert).checkPrivateKey(createPrivateKey(files.key))) throw new Error("the key is not the certificate's");
+  } catch (err) {
+    throw new Error(`server.tls_cert_file / server.tls_key_file: ${(err as Error).message}`);
+  }
+  return files;
 }

@@ -32,6 +32,8 @@ describe("parseConfig defaults", () => {
       dispatcher_port: 8083,
       retry_port: 8084,
       observability_port: 8085,
+      tls_cert_file: "",
+      tls_key_file: "",
     });
     expect(config.retry_manager.max_retries).toBe(5);
     expect(config.retry_manager.initial_delay).toBe("1s");

@@ -28,6 +28,8 @@ export const ConfigSchema = Type.Object(
       dispatcher_port: Port(8083, "dispatcher: `/health` and `/metrics`"),
       retry_port: Port(8084, "retry manager: `/health` and `/metrics`"),
       observability_port: Port(8085, "observability: `/api/stats` and `/metrics`"),
+      tls_cert_file: Str("", "PEM certificate chain: every HTTP role and the gRPC registry serve TLS (with tls_key_file); empty = plain"),
+      tls_key_file: Str("", "PEM private key of tls_cert_file"),
     }),
     database: section({
       url: Str("", "PostgreSQL URL (DATABASE_URL); empty = embedded SQLite"),
@@ -239,6 +241,8 @@ function crossFieldProblems(config: Config): string[] {
   const problems: string[] = [];
   const secret = config.security.jwt_secret;
   if (secret !== "" && secret.length < 32) problems.push("security.jwt_secret: must be at least 32 characters (or empty to generate one)");
+  if ((config.server.tls_cert_file === "") !== (config.server.tls_key_file === ""))
+    problems.push("server.tls_cert_file and server.tls_key_file: set both to serve TLS, or neither");
   const { jwt_algorithm: algorithm, jwt_private_key_file: privateKeyFile } = config.security;
   if (algorithm !== "HS256" && privateKeyFile === "")
     problems.push(`security.jwt_private_key_file: required when security.jwt_algorithm is ${algorithm} (a PEM PKCS#8 private key)`);

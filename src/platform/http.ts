@@ -154,10 +154,16 @@ export interface Listening {
   stop(): Promise<void>;
 }
 
+/** A PEM certificate chain and its key: the listener serves HTTPS. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+}
+
 /** Starts the app on a port; `stop` refuses new connections and waits for open requests. */
-export function listen(app: HttpApp, host: string, port: number, maxBodyBytes: number): Listening {
+export function listen(app: HttpApp, host: string, port: number, maxBodyBytes: number, tls?: TlsFiles): Listening {
   // reusePort off: a second instance on the same port must fail to start, not share it silently.
-  app.listen({ hostname: host, port, maxRequestBodySize: maxBodyBytes, reusePort: false });
+  app.listen({ hostname: host, port, maxRequestBodySize: maxBodyBytes, reusePort: false, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}) });
   const server = app.server!;
   return {
     port: server.port!,

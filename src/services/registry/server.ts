@@ -2,6 +2,7 @@
  * @module The registry role: a `@grpc/grpc-js` server with WebhookRegistry, server
  * reflection and gRPC health; `stop` drains calls in flight (bounded) before closing.
  */
+import type { TlsFiles } from "../../platform/http.ts";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Pingable } from "../../domain/ports.ts";
 import { WebhookRegistry } from "../../gen/hookrelay/webhook/v1/registry_pb.ts";
@@ -27,13 +28,14 @@ export async function startRegistry(
   host: string,
   port: number,
   shutdownTimeoutMs: number,
+  tls?: TlsFiles,
 ): Promise<RegistryServer> {
   const server = new Server({ "grpc.max_receive_message_length": MAX_MESSAGE_BYTES });
   server.addService(grpcDefinition(WebhookRegistry), registryHandlers(deps));
   addReflection(server, [WebhookRegistry, HealthService]);
   const health = addHealth(server, [WebhookRegistry.typeName], deps.checks, deps.log);
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, tls ? ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(tls.cert), private_key: Buffer.from(tls.key) }], false) : ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
   return {
     port: bound,
