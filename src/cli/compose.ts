@@ -129,7 +129,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   };
   const buildSender = (): Sender => {
     const options = { maxResponseBytes: dispatcherConfig.max_response_body_bytes, userAgent: `hookrelay/${VERSION}` };
-    if (dispatcherConfig.http_client === "fetch") return new FetchSender({ ...options, checkTarget });
+    if (dispatcherConfig.http_client === "fetch") return new FetchSender({ ...options, resolveTarget });
     const sender = new Http1Sender({ ...options, resolveTarget, maxIdlePerOrigin: dispatcherConfig.max_in_flight, idleTimeoutMs: IDLE_CONNECTION_MS });
     lifecycle.onStop("webhook connections", () => sender.close());
     return sender;

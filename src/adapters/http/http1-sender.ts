@@ -3,13 +3,12 @@
  * connections pooled per origin). A webhook request is a POST with a small JSON body and a
  * small answer: building it as one string and parsing the answer ourselves costs a third of
  * `fetch`'s CPU per request (bench/README.md). It connects to the address the SSRF guard
- * vetted (the Host header keeps the name). `https:` targets go through `fetch`, which brings
- * TLS (and resolves the name again).
+ * vetted (the Host header keeps the name). `https:` targets go through `fetch` (FetchSender),
+ * which brings TLS and connects to the vetted address as well, checking the certificate for the name.
  */
 import type { SendRequest, SendResult, Sender, TargetResolver } from "../../domain/ports.ts";
 import { type Cancel, Connections, type Origin } from "./http1/connections.ts";
 import { FetchSender, failure, parseRetryAfter } from "./sender.ts";
-import { refusalOf } from "./target-guard.ts";
 
 export interface Http1SenderOptions {
   maxResponseBytes: number;
@@ -20,6 +19,8 @@ export interface Http1SenderOptions {
   maxIdlePerOrigin: number;
   /** How long an idle connection is kept. */
   idleTimeoutMs: number;
+  /** PEM certificates trusted besides the system's, for https:// endpoints of a private CA. */
+  ca?: string;
 }
 
 /** A header name or value that could end the line and start another (request smuggling). */
@@ -33,7 +34,7 @@ export class Http1Sender implements Sender {
 
   constructor(private readonly options: Http1SenderOptions) {
     this.connections = new Connections({ maxIdlePerOrigin: options.maxIdlePerOrigin, idleTimeoutMs: options.idleTimeoutMs });
-    this.tls = new FetchSender({ ...options, checkTarget: refusalOf(options.resolveTarget) });
+    this.tls = new FetchSender(options);
   }
 
   async send(request: SendRequest): Promise<SendResult> {

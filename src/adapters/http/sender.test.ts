@@ -1,10 +1,14 @@
 // Both Senders (fetch, and our HTTP/1.1 client) against a real loopback server: timeouts,
-// redirects, capped bodies, the SSRF guard.
+// redirects, capped bodies, the SSRF guard; https:// to the vetted address with the name's certificate.
 import { afterAll, describe, expect, it } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { mkdtempSync } from "node:fs";
 import type { Sender } from "../../domain/ports.ts";
 import { Http1Sender } from "./http1-sender.ts";
 import { FetchSender, parseRetryAfter } from "./sender.ts";
-import { anyTarget, anyTargetResolver, publicTargetResolver, publicTargetsOnly } from "./target-guard.ts";
+import { anyTargetResolver, publicTargetResolver } from "./target-guard.ts";
 
 const server = Bun.serve({
   port: 0,
@@ -23,7 +27,7 @@ const base = `http://127.0.0.1:${server.port}`;
 afterAll(() => server.stop(true));
 
 const SENDERS: Record<string, (guarded: boolean) => Sender> = {
-  FetchSender: (guarded) => new FetchSender({ maxResponseBytes: 64, checkTarget: guarded ? publicTargetsOnly() : anyTarget, userAgent: "hookrelay/test" }),
+  FetchSender: (guarded) => new FetchSender({ maxResponseBytes: 64, resolveTarget: guarded ? publicTargetResolver() : anyTargetResolver, userAgent: "hookrelay/test" }),
   Http1Sender: (guarded) =>
     new Http1Sender({
       maxResponseBytes: 64,
@@ -95,3 +99,42 @@ for (const [name, makeSender] of Object.entries(SENDERS)) {
     });
   });
 }
+
+describe("https:// targets (both senders hand them to fetch)", () => {
+  // A certificate for hooks.example.com only; the name resolves nowhere here, so every request that
+  // arrives went to the address the guard named, and the certificate was checked for the name.
+  const dir = mkdtempSync(join(tmpdir(), "hookrelay-sender-tls-"));
+  const made = Bun.spawnSync([
+    "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+    "-subj", "/CN=hooks.example.com", "-addext", "subjectAltName=DNS:hooks.example.com", "-keyout", join(dir, "k.pem"), "-out", join(dir, "c.pem"),
+  ]);
+  if (made.exitCode !== 0) throw new Error(`openssl failed: ${made.stderr.toString()}`);
+  const cert = readFileSync(join(dir, "c.pem"), "utf8");
+  const seen: string[] = [];
+  const tlsServer = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    tls: { cert, key: readFileSync(join(dir, "k.pem"), "utf8") },
+    fetch: (request) => (seen.push(request.headers.get("host")!), new Response("secure")),
+  });
+  afterAll(() => tlsServer.stop(true));
+  const toLoopback = async () => ({ refused: null, address: "127.0.0.1" });
+  const senders = {
+    FetchSender: new FetchSender({ maxResponseBytes: 64, resolveTarget: toLoopback, userAgent: "hookrelay/test", ca: cert }),
+    Http1Sender: new Http1Sender({ maxResponseBytes: 64, resolveTarget: toLoopback, userAgent: "hookrelay/test", maxIdlePerOrigin: 8, idleTimeoutMs: 4000, ca: cert }),
+  };
+
+  for (const [name, sender] of Object.entries(senders)) {
+    it(`${name}: connects to the vetted address, with the name as Host and as the TLS server name`, async () => {
+      const result = await sender.send({ url: `https://hooks.example.com:${tlsServer.port}/x`, headers: {}, body: "{}", timeoutMs: 3_000 });
+      expect(result).toMatchObject({ status: 200, responseBody: "secure" });
+      expect(seen.at(-1)).toBe(`hooks.example.com:${tlsServer.port}`);
+    });
+
+    it(`${name}: fails when the vetted address's certificate is not for the name`, async () => {
+      const result = await sender.send({ url: `https://other.example.com:${tlsServer.port}/x`, headers: {}, body: "{}", timeoutMs: 3_000 });
+      expect(result.status).toBeNull();
+      expect(result.error).toMatch(/^network: .*(ALTNAME|CERT)/);
+    });
+  }
+});

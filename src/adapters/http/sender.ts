@@ -1,11 +1,18 @@
-/** @module The Sender port over Bun `fetch`: bounded time, no redirects, a capped answer. */
-import type { SendRequest, SendResult, Sender, TargetCheck } from "../../domain/ports.ts";
+/**
+ * @module The Sender port over Bun `fetch`: bounded time, no redirects, a capped answer. It
+ * connects to the address the SSRF guard vetted, keeping the name for the Host header and the
+ * TLS server name, so a DNS answer that changes after the check is never the one connected to.
+ */
+import type { SendRequest, SendResult, Sender, TargetResolver } from "../../domain/ports.ts";
 
 export interface FetchSenderOptions {
   /** Bytes of the response body kept; the rest is not read. */
   maxResponseBytes: number;
-  checkTarget: TargetCheck;
+  /** The SSRF guard: refuses a target, or names the address to connect to. */
+  resolveTarget: TargetResolver;
   userAgent: string;
+  /** PEM certificates trusted besides the system's, for endpoints of a private CA. */
+  ca?: string;
 }
 
 export class FetchSender implements Sender {
@@ -14,15 +21,27 @@ export class FetchSender implements Sender {
   async send(request: SendRequest): Promise<SendResult> {
     const started = performance.now();
     const elapsed = () => performance.now() - started;
-    const refused = await this.options.checkTarget(new URL(request.url));
-    if (refused) return failure(elapsed(), `blocked: ${refused}`);
+    let url: URL;
     try {
-      const response = await fetch(request.url, {
+      url = new URL(request.url);
+    } catch {
+      return failure(elapsed(), "network: invalid URL");
+    }
+    const { refused, address } = await this.options.resolveTarget(url);
+    if (refused) return failure(elapsed(), `blocked: ${refused}`);
+    const name = url.hostname.replace(/^\[|\]$/g, "");
+    const pinned = address !== null && address !== name;
+    const target = pinned ? new URL(url) : url;
+    if (pinned) target.hostname = address.includes(":") ? `[${address}]` : address;
+    const tls = { ...(pinned && url.protocol === "https:" ? { serverName: name } : {}), ...(this.options.ca ? { ca: this.options.ca } : {}) };
+    try {
+      const response = await fetch(target, {
         method: "POST",
-        headers: { "user-agent": this.options.userAgent, ...request.headers, "content-type": "application/json" },
+        headers: { "user-agent": this.options.userAgent, ...request.headers, ...(pinned ? { host: url.host } : {}), "content-type": "application/json" },
         body: request.body,
         redirect: "manual",
         signal: AbortSignal.timeout(request.timeoutMs),
+        ...(Object.keys(tls).length > 0 ? { tls } : {}),
       });
       const responseBody = await readCapped(response, this.options.maxResponseBytes);
       const ok = response.status >= 200 && response.status < 300;
