@@ -1,5 +1,5 @@
 /** @module Teardown in reverse order of setup, run once on SIGTERM/SIGINT or on demand. */
-import type { Logger } from "./logger.ts";
+import { type Logger, flushLog } from "./logger.ts";
 
 type Teardown = { name: string; run: () => Promise<void> | void };
 
@@ -64,7 +64,7 @@ function exitAfterFlush(log: Logger, code: number): void {
   const exit = () => process.exit(code);
   setTimeout(exit, FLUSH_TIMEOUT_MS).unref();
   try {
-    log.flush(exit);
+    flushLog(log, exit);
   } catch {
     exit();
   }
