@@ -92,16 +92,18 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   const { store, accounts, eventLog, schedule } = backends;
   const clock = systemClock;
 
-  const tokens = new Tokens({
+  const tokenConfig = {
     keys: await tokenKeys(config, store).catch(async (err) => {
       await lifecycle.stop();
       throw new StartupError((err as Error).message);
     }),
     issuer: config.security.jwt_issuer,
     audience: config.security.jwt_audience || undefined,
-    expirySeconds: durationMs(config.security.jwt_expiry) / 1000,
     clockSkewSeconds: durationMs(config.security.jwt_clock_skew) / 1000,
-  });
+  };
+  const tokens = new Tokens({ ...tokenConfig, expirySeconds: durationMs(config.security.jwt_expiry) / 1000 });
+  // The same keys sign OAuth access tokens, with their own (short) lifetime; any role verifies both.
+  const oauthTokens = config.security.oauth2_enabled ? new Tokens({ ...tokenConfig, expirySeconds: durationMs(config.security.oauth2_token_ttl) / 1000 }) : undefined;
   const apiKeys = new ApiKeys(accounts);
   const credentials = bearerCredentials(tokens, apiKeys);
   const security = config.security;
@@ -159,7 +161,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
 
   const checks = { store, event_log: eventLog, retry_schedule: schedule };
   const apps: Record<HttpRole, () => HttpApp> = {
-    gateway: () => createHttpApp({ role: "gateway", log, metrics, checks }).use(gatewayRoutes({ ...ingestDeps, store, schedule, checkTarget, tokens, accounts, apiKeys })),
+    gateway: () => createHttpApp({ role: "gateway", log, metrics, checks }).use(gatewayRoutes({ ...ingestDeps, store, schedule, checkTarget, tokens, oauthTokens, accounts, apiKeys })),
     ingest: () => createHttpApp({ role: "ingest", log, metrics, checks: { event_log: eventLog } }).use(eventRoutes(ingestDeps)),
     dispatcher: () => createHttpApp({ role: "dispatcher", log, metrics, checks }),
     retry: () => createHttpApp({ role: "retry", log, metrics, checks: { store, retry_schedule: schedule } }),

@@ -70,6 +70,8 @@ export const ConfigSchema = Type.Object(
         description: "keys sealing webhook signing secrets at rest (AES-256-GCM), each '<key id>:<base64 of 32 bytes>'; the first seals, all open (rotation); empty = stored unsealed",
       }),
       jwt_expiry: Duration("1h", "lifetime of tokens from /auth/login"),
+      oauth2_enabled: Bool(false, "serve POST /oauth/token: OAuth 2.0 client credentials, an API key's id and secret as client id and secret"),
+      oauth2_token_ttl: Duration("15m", "lifetime of access tokens from /oauth/token"),
       jwt_issuer: Str("hookrelay", "iss claim of issued tokens, checked on every request"),
       jwt_audience: Str("", "aud claim put in issued tokens and required of every token; empty = none"),
       jwt_clock_skew: Duration("30s", "tolerated clock difference for exp, nbf and iat (at most 5m)"),

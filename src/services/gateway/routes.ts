@@ -9,6 +9,7 @@ import { authorize, limitClient } from "../auth/guard.ts";
 import type { Scope } from "../auth/scopes.ts";
 import type { Principal, Tokens } from "../auth/tokens.ts";
 import { type AccountDeps, accountRoutes } from "./accounts.ts";
+import { oauthRoutes } from "./oauth.ts";
 import { type IngestRouteDeps, eventRoutes } from "../ingest/routes.ts";
 import * as webhooks from "../webhooks/manage.ts";
 import { type DeliveryDeps, DEFAULT_PAGE, getDelivery, listDeliveries, numericLimit, pageQuery, retryDelivery } from "./deliveries.ts";
@@ -16,6 +17,8 @@ import { presentAttempt, presentDelivery, presentEvent, presentWebhook } from ".
 
 export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestRouteDeps, AccountDeps {
   tokens: Tokens;
+  /** Signs /oauth/token's access tokens; absent = no OAuth endpoint (security.oauth2_enabled). */
+  oauthTokens?: Tokens;
 }
 
 const SMALL_BODY = 64 * 1024;
@@ -92,6 +95,7 @@ export function gatewayRoutes(deps: GatewayDeps) {
     )
     .use(eventRoutes(deps, "/api/v1"))
     .use(accountRoutes(deps, { caller, body }))
+    .use(deps.oauthTokens ? oauthRoutes({ ...deps, oauthTokens: deps.oauthTokens }) : new Elysia({ name: "gateway-no-oauth" }))
     .get("/api/v1/events/:id", async ({ request, params, set, server }) => {
       const principal = await caller({ request, set, server }, "deliveries:read");
       const event = await deps.store.getEvent(principal.customerId, params.id);
