@@ -2,8 +2,6 @@
  * @module The composition root: builds config-driven adapters, logger and metrics once per
  * process, wires the roles, and registers teardown last-in-first-out.
  */
-import { X509Certificate, createPrivateKey, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { Http1Sender } from "../adapters/http/http1-sender.ts";
 import { FetchSender } from "../adapters/http/sender.ts";
 import { anyTargetResolver, publicTargetResolver, refusalOf } from "../adapters/http/target-guard.ts";
@@ -18,7 +16,6 @@ import { Lifecycle } from "../platform/lifecycle.ts";
 import { type DestinationStream, type Logger, createLogger } from "../platform/logger.ts";
 import { createMetrics } from "../platform/metrics.ts";
 import { ensureAdmin } from "../services/auth/login.ts";
-import { type TokenKeyRing, tokenKeyRing } from "../services/auth/token-keys.ts";
 import { Tokens } from "../services/auth/tokens.ts";
 import { ApiKeys } from "../services/auth/api-keys.ts";
 import { bearerCredentials } from "../services/auth/credentials.ts";
@@ -33,6 +30,7 @@ import { startRegistry } from "../services/registry/server.ts";
 import { startRetention } from "../services/retry/retention.ts";
 import { RetryManager } from "../services/retry/retry-manager.ts";
 import { buildBackends } from "./backends.ts";
+import { tlsFiles, tokenKeys } from "./startup-files.ts";
 import { SecretBox } from "../adapters/secret-box.ts";
 import { VERSION } from "./version.ts";
 
@@ -269,47 +267,3 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   return { lifecycle, log, ports };
 }
 
-/**
- * The token keys from the configuration: HS256 with the configured secret (or one generated once
- * and kept in the store), or RS256/EdDSA with the PEM files named; previous keys verify only.
- */
-async function tokenKeys(config: Config, store: { settingOrInit(key: string, value: string): Promise<string> }): Promise<TokenKeyRing> {
-  const { jwt_algorithm: algorithm, jwt_private_key_file: privateKeyFile, jwt_previous_keys: previous } = config.security;
-  if (algorithm === "HS256") {
-    const secret = config.security.jwt_secret || (await store.settingOrInit("jwt_secret", randomBytes(48).toString("base64url")));
-    return tokenKeyRing({ algorithm, current: secret, previous });
-  }
-  const read = (path: string, key: string) => {
-    try {
-      return readFileSync(path, "utf8");
-    } catch (err) {
-      throw new Error(`${key}: cannot read '${path}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  };
-  return tokenKeyRing({
-    algorithm,
-    current: read(privateKeyFile, "security.jwt_private_key_file"),
-    previous: previous.map((path, i) => read(path, `security.jwt_previous_keys[${i}]`)),
-  });
-}
-
-/** The configured certificate and key, read once (PEM text), or undefined for plain listeners. */
-function tlsFiles(config: Config): TlsFiles | undefined {
-  const { tls_cert_file: certFile, tls_key_file: keyFile } = config.server;
-  if (certFile === "") return undefined;
-  const read = (path: string, key: string) => {
-    try {
-      return readFileSync(path, "utf8");
-    } catch (err) {
-      throw new Error(`${key}: cannot read '${path}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  };
-  const files = { cert: read(certFile, "server.tls_cert_file"), key: read(keyFile, "server.tls_key_file") };
-  try {
-    // Refuses a key that is not the certificate's before any listener starts.
-    if (!new X509Certificate(files.cert).checkPrivateKey(createPrivateKey(files.key))) throw new Error("the key is not the certificate's");
-  } catch (err) {
-    throw new Error(`server.tls_cert_file / server.tls_key_file: ${(err as Error).message}`);
-  }
-  return files;
-}

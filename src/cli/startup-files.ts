@@ -1,0 +1,50 @@
+/**
+ * @module Key material and certificates named by the configuration, read once at start: the
+ * token keys (HS256 secret, or PEM files for RS256/EdDSA) and the TLS certificate and key.
+ * Every error names the configuration key and the file.
+ */
+import { X509Certificate, createPrivateKey, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { Config } from "../platform/config.ts";
+import type { TlsFiles } from "../platform/http.ts";
+import { type TokenKeyRing, tokenKeyRing } from "../services/auth/token-keys.ts";
+
+/**
+ * The token keys from the configuration: HS256 with the configured secret (or one generated once
+ * and kept in the store), or RS256/EdDSA with the PEM files named; previous keys verify only.
+ */
+export async function tokenKeys(config: Config, store: { settingOrInit(key: string, value: string): Promise<string> }): Promise<TokenKeyRing> {
+  const { jwt_algorithm: algorithm, jwt_private_key_file: privateKeyFile, jwt_previous_keys: previous } = config.security;
+  if (algorithm === "HS256") {
+    const secret = config.security.jwt_secret || (await store.settingOrInit("jwt_secret", randomBytes(48).toString("base64url")));
+    return tokenKeyRing({ algorithm, current: secret, previous });
+  }
+  return tokenKeyRing({
+    algorithm,
+    current: readConfiguredFile(privateKeyFile, "security.jwt_private_key_file"),
+    previous: previous.map((path, i) => readConfiguredFile(path, `security.jwt_previous_keys[${i}]`)),
+  });
+}
+
+/** The configured certificate and key, read once (PEM text), or undefined for plain listeners. */
+export function tlsFiles(config: Config): TlsFiles | undefined {
+  const { tls_cert_file: certFile, tls_key_file: keyFile } = config.server;
+  if (certFile === "") return undefined;
+  const files = { cert: readConfiguredFile(certFile, "server.tls_cert_file"), key: readConfiguredFile(keyFile, "server.tls_key_file") };
+  try {
+    // Refuses a key that is not the certificate's before any listener starts.
+    if (!new X509Certificate(files.cert).checkPrivateKey(createPrivateKey(files.key))) throw new Error("the key is not the certificate's");
+  } catch (err) {
+    throw new Error(`server.tls_cert_file / server.tls_key_file: ${(err as Error).message}`);
+  }
+  return files;
+}
+
+/** A file a configuration key names, as text; the error names the key and the path. */
+function readConfiguredFile(path: string, key: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    throw new Error(`${key}: cannot read '${path}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
