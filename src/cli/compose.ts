@@ -252,7 +252,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     try {
       server =
         role === "registry"
-          ? await startRegistry({ store, clock, checkTarget, credentials, log, checks: { store } }, config.server.host, portOf[role], shutdownTimeoutMs, tls)
+          ? await startRegistry({ store, clock, checkTarget, credentials, rateGate, log, checks: { store } }, config.server.host, portOf[role], shutdownTimeoutMs, tls)
           : listen(apps[role](), config.server.host, portOf[role], maxBody, tls);
     } catch (err) {
       await lifecycle.stop();

@@ -17,6 +17,26 @@ export interface HttpDeps {
 }
 
 const HEALTH_TIMEOUT_MS = 2000;
+/** Longest request URL served (path and query), characters; beyond it 414. */
+export const MAX_URL_CHARS = 8192;
+/** Most request headers, and their total size in bytes (names and values); beyond either 431. Bun itself refuses a head over ~16 KiB (a bare 431). */
+export const MAX_HEADERS = 100;
+export const MAX_HEADER_BYTES = 12 * 1024;
+
+/** A refusal for a request line or headers out of bounds, or null when they are within them. */
+function requestTooLarge(request: Request): Response | null {
+  if (request.url.length > MAX_URL_CHARS)
+    return jsonResponse(414, errorBody("uri_too_long", `the request URL is ${request.url.length} characters; at most ${MAX_URL_CHARS}`));
+  let count = 0;
+  let bytes = 0;
+  for (const [name, value] of request.headers) {
+    count++;
+    bytes += name.length + value.length;
+  }
+  if (count > MAX_HEADERS) return jsonResponse(431, errorBody("headers_too_large", `the request has ${count} headers; at most ${MAX_HEADERS}`));
+  if (bytes > MAX_HEADER_BYTES) return jsonResponse(431, errorBody("headers_too_large", `the request's headers are ${bytes} bytes; at most ${MAX_HEADER_BYTES}`));
+  return null;
+}
 
 export function errorBody(code: string, message: string): { error: { code: string; message: string } } {
   return { error: { code, message } };
@@ -52,6 +72,11 @@ export async function checkHealth(checks: Record<string, Pingable>): Promise<{ o
 export function createHttpApp(deps: HttpDeps) {
   const { role, log, metrics } = deps;
   return new Elysia({ name: `hookrelay-${role}` })
+    .onRequest(({ request, set }) => {
+      const refused = requestTooLarge(request);
+      if (refused) set.status = refused.status; // read by the request counter below
+      return refused ?? undefined;
+    })
     .onError(({ code, error, request, set }) => {
       const respond = (status: number, body: unknown, headers: Record<string, string> = {}) => {
         set.status = status; // read by the request counter below

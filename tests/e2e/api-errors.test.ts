@@ -84,6 +84,24 @@ describe("bad input", () => {
     expectError(await api("POST", "/auth/login", ""), 400, "invalid_json");
   });
 
+  it("refuses an overlong URL with 414 and too many or too large headers with 431, on every role", async () => {
+    for (const base of [hr.gateway, hr.ingest, hr.observability]) {
+      const long = await fetch(`${base}/health?x=${"a".repeat(9000)}`);
+      expectError({ status: long.status, body: await long.json() }, 414, "uri_too_long");
+      const many: Record<string, string> = {};
+      for (let i = 0; i < 101; i++) many[`x-h${i}`] = "v";
+      const crowded = await fetch(`${base}/health`, { headers: many });
+      expectError({ status: crowded.status, body: await crowded.json() }, 431, "headers_too_large");
+      const big = await fetch(`${base}/health`, { headers: { "x-big": "b".repeat(13 * 1024) } });
+      expectError({ status: big.status, body: await big.json() }, 431, "headers_too_large");
+      // Past ~16 KiB Bun refuses the head before hookrelay sees it: still a 431.
+      expect((await fetch(`${base}/health`, { headers: { "x-big": "b".repeat(20 * 1024) } })).status).toBe(431);
+      // Just within the limits is served.
+      expect((await fetch(`${base}/health?x=${"a".repeat(8000)}`)).status).toBe(200);
+      expect((await fetch(`${base}/health`, { headers: { "x-ok": "b".repeat(11 * 1024) } })).status).toBe(200);
+    }
+  });
+
   it("answers a non-JSON content type with 400", async () => {
     const res = await fetch(`${hr.ingest}/events`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "text/plain" }, body: "{}" });
     expectError({ status: res.status, body: await res.json() }, 400, "unsupported_media_type");

@@ -1,7 +1,10 @@
 // Rate limits over real sockets, in both deployments (memory buckets embedded, Redis in
-// production): per customer on ingest and the API, per client IP before the credentials are
-// checked, 429 with Retry-After and RateLimit-* headers, and a refused batch keeping nothing.
+// production): per customer on ingest and the API (REST and gRPC), per client IP before the
+// credentials are checked, 429 with Retry-After and RateLimit-* headers, and a refused batch
+// keeping nothing.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { Client, Metadata, credentials, status } from "@grpc/grpc-js";
+import { peerAddress } from "../../src/services/registry/handlers.ts";
 import { type Instance, adminToken, client, startInProcess } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 
@@ -86,6 +89,36 @@ describe("rate limits per client IP", () => {
       expect(bad.map((r) => r.status).sort()).toEqual([401, 401, 401, 429, 429, 429]);
       expect(bad.find((r) => r.status === 429)!.body.error.message).toBe("rate limit of 3/s for client 127.0.0.1 reached; retry in 1 s");
     } finally {
+      await hr.stop();
+    }
+  });
+});
+
+describe("rate limits on the gRPC registry", () => {
+  it("answer RESOURCE_EXHAUSTED once a customer spent its API bucket, and name the peer's address right", async () => {
+    expect(peerAddress("ipv4:127.0.0.1:50123")).toBe("127.0.0.1");
+    expect(peerAddress("ipv6:[::1]:50123")).toBe("::1");
+    expect(peerAddress("10.1.2.3:9")).toBe("10.1.2.3");
+    expect(peerAddress("unix:/tmp/x")).toBeNull();
+    const hr = await startInProcess({ HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_CUSTOMER: "3" });
+    const grpc = new Client(hr.registry, credentials.createInsecure());
+    try {
+      const token = await adminToken(hr.gateway);
+      const list = () =>
+        new Promise<{ code: number; details: string }>((resolve) => {
+          const metadata = new Metadata();
+          metadata.set("authorization", `Bearer ${token}`);
+          // ListWebhooks with an empty request (every field default); the answer's bytes are not read here.
+          grpc.makeUnaryRequest("/hookrelay.webhook.v1.WebhookRegistry/ListWebhooks", () => Buffer.alloc(0), (b: Buffer) => b, {}, metadata, (err) =>
+            resolve(err ? { code: err.code, details: err.details } : { code: status.OK, details: "" }),
+          );
+        });
+      const answers = [];
+      for (let i = 0; i < 5; i++) answers.push(await list());
+      expect(answers.map((a) => a.code)).toEqual([status.OK, status.OK, status.OK, status.RESOURCE_EXHAUSTED, status.RESOURCE_EXHAUSTED]);
+      expect(answers[3]!.details).toBe("rate limit of 3/s for customer 'default' reached; retry in 1 s");
+    } finally {
+      grpc.close();
       await hr.stop();
     }
   });

@@ -1,6 +1,6 @@
 /** @module The WebhookRegistry RPCs: authenticate, then the same webhook rules as REST. */
 import { create } from "@bufbuild/protobuf";
-import type { Metadata, sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js";
+import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { ValidationError } from "../../domain/errors.ts";
 import {
   type CreateWebhookRequest,
@@ -20,23 +20,37 @@ import type { Logger } from "../../platform/logger.ts";
 import { requireScope, type Scope } from "../auth/scopes.ts";
 import { bearerToken, type Credentials, type Principal } from "../auth/tokens.ts";
 import { DEFAULT_PAGE, MAX_PAGE } from "../gateway/deliveries.ts";
+import type { RateGate } from "../../platform/rate-gate.ts";
 import * as webhooks from "../webhooks/manage.ts";
 import { createInput, requiredId, updateInput, webhookMessage } from "./convert.ts";
 import { grpcStatus } from "./errors.ts";
 
 export interface RegistryDeps extends webhooks.WebhookDeps {
   credentials: Credentials;
+  /** The management API's rate limits (per client IP, per customer), the same buckets as REST's. */
+  rateGate?: RateGate;
   log: Logger;
 }
 
 /** Longest page token we hand out: a webhook id. */
 const MAX_PAGE_TOKEN = 64;
 
-/** The caller named by `authorization: Bearer <token>` metadata, holding `scope`. */
-async function caller(credentials: Credentials, metadata: Metadata, scope: Scope): Promise<Principal> {
-  const [value] = metadata.get("authorization");
-  const principal = await credentials.verify(bearerToken(typeof value === "string" ? value : null));
+/** The address in a grpc-js peer (`ipv4:127.0.0.1:5000`, `[::1]:5000`, `127.0.0.1:5000`), or null. */
+export function peerAddress(peer: string): string | null {
+  const text = peer.replace(/^ipv[46]:/, "");
+  const bracketed = /^\[([^\]]+)\]:\d+$/.exec(text);
+  if (bracketed) return bracketed[1]!;
+  const plain = /^([^:]+):\d+$/.exec(text);
+  return plain ? plain[1]! : null;
+}
+
+/** The caller named by `authorization: Bearer <token>` metadata, holding `scope`, within the rate limits. */
+async function caller(deps: RegistryDeps, call: ServerUnaryCall<unknown, unknown>, scope: Scope): Promise<Principal> {
+  await deps.rateGate?.byIp("api", peerAddress(call.getPeer()));
+  const [value] = call.metadata.get("authorization");
+  const principal = await deps.credentials.verify(bearerToken(typeof value === "string" ? value : null));
   requireScope(principal, scope);
+  await deps.rateGate?.byCustomer("api", principal.customerId);
   return principal;
 }
 
@@ -56,7 +70,7 @@ export function registryHandlers(deps: RegistryDeps): UntypedServiceImplementati
   const unary =
     <Req, Res>(method: string, scope: Scope, run: (principal: Principal, request: Req) => Promise<Res>) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-      caller(deps.credentials, call.metadata, scope)
+      caller(deps, call as ServerUnaryCall<unknown, unknown>, scope)
         .then((principal) => run(principal, call.request))
         .then(
           (response) => callback(null, response),
