@@ -19,6 +19,7 @@ import { ensureAdmin } from "../services/auth/login.ts";
 import { Tokens } from "../services/auth/tokens.ts";
 import { ApiKeys } from "../services/auth/api-keys.ts";
 import { bearerCredentials } from "../services/auth/credentials.ts";
+import { ExternalIssuer } from "../services/auth/external-issuer.ts";
 import { RateGate } from "../platform/rate-gate.ts";
 import type { AttemptDeps } from "../services/delivery/attempt.ts";
 import { Dispatcher } from "../services/dispatcher/dispatcher.ts";
@@ -103,7 +104,18 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   // The same keys sign OAuth access tokens, with their own (short) lifetime; any role verifies both.
   const oauthTokens = config.security.oauth2_enabled ? new Tokens({ ...tokenConfig, expirySeconds: durationMs(config.security.oauth2_token_ttl) / 1000 }) : undefined;
   const apiKeys = new ApiKeys(accounts);
-  const credentials = bearerCredentials(tokens, apiKeys);
+  const external = config.security.oauth2_issuer
+    ? new ExternalIssuer({
+        issuer: config.security.oauth2_issuer,
+        jwksUrl: config.security.oauth2_jwks_url,
+        audience: config.security.oauth2_audience || undefined,
+        algorithms: config.security.oauth2_algorithms,
+        scopeClaim: config.security.oauth2_scope_claim,
+        customerClaim: config.security.oauth2_customer_claim,
+        clockSkewSeconds: tokenConfig.clockSkewSeconds,
+      })
+    : undefined;
+  const credentials = bearerCredentials(tokens, apiKeys, external);
   const security = config.security;
   const rateGate = new RateGate(backends.rateLimiter, {
     ingestPerIp: security.rate_limit_ingest_per_ip,

@@ -297,6 +297,21 @@ describe("parseConfig errors", () => {
     ]);
   });
 
+  it("asks an external issuer for both its iss and an https JWKS, a distinct iss and known algorithms", () => {
+    expect(problemsOf({ env: { HOOKRELAY_SECURITY_OAUTH2_ISSUER: "https://idp/" } })).toEqual([
+      "security.oauth2_issuer and security.oauth2_jwks_url: set both to accept an external issuer's tokens, or neither",
+    ]);
+    expect(
+      problemsOf({ env: { HOOKRELAY_SECURITY_OAUTH2_ISSUER: "hookrelay", HOOKRELAY_SECURITY_OAUTH2_JWKS_URL: "http://idp.example.com/jwks", HOOKRELAY_SECURITY_OAUTH2_ALGORITHMS: "RS256,HS256" } }),
+    ).toEqual([
+      "security.oauth2_issuer: must differ from security.jwt_issuer ('hookrelay'), or its tokens could not be told from hookrelay's own",
+      "security.oauth2_jwks_url: must be https (http only on loopback): the keys decide who may call",
+      "security.oauth2_algorithms: HS256 not allowed; choose from RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA",
+    ]);
+    const ok = parseConfig({ env: { HOOKRELAY_SECURITY_OAUTH2_ISSUER: "https://idp/", HOOKRELAY_SECURITY_OAUTH2_JWKS_URL: "http://127.0.0.1:9/jwks" } });
+    expect(ok.security).toMatchObject({ oauth2_algorithms: ["RS256"], oauth2_scope_claim: "scope", oauth2_customer_claim: "customer_id" });
+  });
+
   it("rejects a retry lease not longer than the HTTP timeout", () => {
     const equal = problemsOf({ env: { HOOKRELAY_RETRY_MANAGER_LEASE: "30s", HOOKRELAY_DISPATCHER_HTTP_TIMEOUT: "30s" } });
     expect(equal).toHaveLength(1);

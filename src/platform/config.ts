@@ -72,6 +72,12 @@ export const ConfigSchema = Type.Object(
       jwt_expiry: Duration("1h", "lifetime of tokens from /auth/login"),
       oauth2_enabled: Bool(false, "serve POST /oauth/token: OAuth 2.0 client credentials, an API key's id and secret as client id and secret"),
       oauth2_token_ttl: Duration("15m", "lifetime of access tokens from /oauth/token"),
+      oauth2_issuer: Str("", "iss of an external OAuth issuer whose access tokens are accepted (verified against oauth2_jwks_url); empty = none"),
+      oauth2_jwks_url: Str("", "that issuer's JWKS: https, or http on loopback"),
+      oauth2_audience: Str("", "aud its tokens must carry; empty = not checked"),
+      oauth2_algorithms: Type.Array(Type.String(), { default: ["RS256"], description: "the algorithms its tokens may use (pinned)" }),
+      oauth2_scope_claim: Str("scope", "claim holding its tokens' scopes (space-separated or a list; admin is never taken from it)"),
+      oauth2_customer_claim: Str("customer_id", "claim naming the customer its tokens act for"),
       jwt_issuer: Str("hookrelay", "iss claim of issued tokens, checked on every request"),
       jwt_audience: Str("", "aud claim put in issued tokens and required of every token; empty = none"),
       jwt_clock_skew: Duration("30s", "tolerated clock difference for exp, nbf and iat (at most 5m)"),
@@ -255,6 +261,7 @@ function crossFieldProblems(config: Config): string[] {
       if (previous.length < 32) problems.push(`security.jwt_previous_keys[${i}]: an HS256 secret must be at least 32 characters`);
   for (const [i, range] of config.security.allowed_target_cidrs.entries())
     if (parseCidr(range) === null) problems.push(`security.allowed_target_cidrs[${i}]: '${range}' is not a range like 10.20.0.0/16 or fd00::/8 (address/bits, no bits set past the prefix)`);
+  problems.push(...externalIssuerProblems(config));
   if (durationMs(config.security.jwt_clock_skew) > 5 * 60_000)
     problems.push("security.jwt_clock_skew: at most 5m (a longer skew keeps expired tokens alive)");
   if (config.dispatcher.max_in_flight_per_webhook > config.dispatcher.max_in_flight)
@@ -263,6 +270,27 @@ function crossFieldProblems(config: Config): string[] {
     problems.push("retry_manager.initial_delay: must not exceed retry_manager.max_delay");
   if (durationMs(config.retry_manager.lease) <= durationMs(config.dispatcher.http_timeout))
     problems.push("retry_manager.lease: must be longer than dispatcher.http_timeout, or a slow attempt's retry is claimed twice");
+  return problems;
+}
+
+const EXTERNAL_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+
+function externalIssuerProblems({ security: s }: Config): string[] {
+  if (s.oauth2_issuer === "" && s.oauth2_jwks_url === "") return [];
+  if (s.oauth2_issuer === "" || s.oauth2_jwks_url === "") return ["security.oauth2_issuer and security.oauth2_jwks_url: set both to accept an external issuer's tokens, or neither"];
+  const problems: string[] = [];
+  if (s.oauth2_issuer === s.jwt_issuer) problems.push(`security.oauth2_issuer: must differ from security.jwt_issuer ('${s.jwt_issuer}'), or its tokens could not be told from hookrelay's own`);
+  let url: URL | undefined;
+  try {
+    url = new URL(s.oauth2_jwks_url);
+  } catch {
+    problems.push(`security.oauth2_jwks_url: '${s.oauth2_jwks_url}' is not a URL`);
+  }
+  if (url && url.protocol !== "https:" && !(url.protocol === "http:" && ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)))
+    problems.push("security.oauth2_jwks_url: must be https (http only on loopback): the keys decide who may call");
+  const unknown = s.oauth2_algorithms.filter((a) => !EXTERNAL_ALGORITHMS.includes(a));
+  if (unknown.length > 0 || s.oauth2_algorithms.length === 0)
+    problems.push(`security.oauth2_algorithms: ${unknown.length > 0 ? `${unknown.join(", ")} not allowed` : "empty"}; choose from ${EXTERNAL_ALGORITHMS.join(", ")}`);
   return problems;
 }
 
