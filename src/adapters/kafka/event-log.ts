@@ -95,8 +95,14 @@ export class KafkaEventLog implements EventLog {
   async append(events: Event[]): Promise<AppendOutcome[]> {
     const outcomes = await this.recorder.submit(events);
     const accepted = events.filter((_, i) => outcomes[i] === "accepted");
-    if (accepted.length > 0)
-      await this.publisher.submit(accepted).catch((err) => this.log.warn({ err, events: accepted.length }, "kafka send failed; the outbox will send again"));
+    if (accepted.length > 0) {
+      const sent = this.publisher.submit(accepted).catch((err) => this.log.warn({ err, events: accepted.length }, "kafka send failed; the outbox will send again"));
+      // The events are durable in the outbox already: a broker that does not answer (frozen, or
+      // partitioned away without a reset) delays the answer by produce_timeout at most, never more.
+      let timer: Timer | undefined;
+      await Promise.race([sent, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.produceTimeoutMs)))]);
+      clearTimeout(timer);
+    }
     return outcomes;
   }
 
