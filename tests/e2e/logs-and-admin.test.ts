@@ -35,6 +35,18 @@ describe("logs", () => {
     expect(lines.join("")).not.toMatch(/abc|whsec_|"pw"|"j"/);
     expect(lines.join("")).toContain("[redacted]");
   });
+
+  it("redacts key material and API keys: secret_keys, jwt_previous_keys and a key or token at any top-level name", () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk, _e, done) => (lines.push(chunk.toString()), done()) });
+    const log = createLogger("info", sink);
+    log.info({ secret_keys: ["k1:AAAA-sealing-key"], security: { jwt_previous_keys: ["old-hs256-secret-xyz"], secret_keys: ["k2:BBBB"] } }, "config");
+    log.info({ token: "hrk_live_api_key_value", access_token: "eyJ.jwt.value" }, "credentials");
+    log.flush();
+    const text = lines.join("");
+    expect(text).not.toMatch(/AAAA-sealing-key|old-hs256-secret-xyz|k2:BBBB|hrk_live_api_key_value|eyJ\.jwt\.value/);
+    expect(text.match(/\[redacted\]/g)!.length).toBeGreaterThanOrEqual(5);
+  });
 });
 
 describe("admin account", () => {

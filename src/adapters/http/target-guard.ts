@@ -1,19 +1,41 @@
 /** @module SSRF guard: a webhook may only reach public addresses unless private targets are allowed. */
-import { lookup } from "node:dns/promises";
+import { Resolver, lookup } from "node:dns/promises";
 import { type Cidr, cidrContains, isIpLiteral, isPublicAddress } from "../../domain/address.ts";
 import type { TargetCheck, TargetResolver, TargetVerdict } from "../../domain/ports.ts";
 
-const CACHE_TTL_MS = 5000;
+/** How long a verdict is kept when the answer carries no TTL (names from /etc/hosts). */
+const DEFAULT_TTL_MS = 5000;
+/** Bounds on a DNS answer's TTL as a cache lifetime: a 0 TTL does not mean a lookup per send. */
+const MIN_TTL_MS = 1000;
+const MAX_TTL_MS = 5 * 60_000;
 
 /**
- * Resolves the host and refuses it when any address is not public unicast (loopback,
+ * A name's addresses and how long they may be used: the DNS answers' smallest TTL (A and AAAA),
+ * or, for a name DNS does not know (one in /etc/hosts), the system resolver's answer for a
+ * default time.
+ */
+async function addressesOf(resolver: Resolver, host: string): Promise<{ addresses: string[]; ttlMs: number }> {
+  const answers = await Promise.allSettled([resolver.resolve4(host, { ttl: true }), resolver.resolve6(host, { ttl: true })]);
+  const records = answers.flatMap((a) => (a.status === "fulfilled" ? a.value : []));
+  if (records.length > 0) {
+    const ttlMs = Math.min(...records.map((r) => r.ttl)) * 1000;
+    return { addresses: records.map((r) => r.address), ttlMs: Math.min(MAX_TTL_MS, Math.max(MIN_TTL_MS, ttlMs)) };
+  }
+  const found = await lookup(host, { all: true, verbatim: true });
+  return { addresses: found.map((a) => a.address), ttlMs: DEFAULT_TTL_MS };
+}
+
+/**
+ * Resolves the host (kept for its DNS TTL) and refuses it when any address is not public unicast (loopback,
  * private, link-local, CGNAT, multicast, documentation, or v6 forms that embed one); else
  * names the vetted address to connect to, so a DNS answer that changes after the check
  * (rebinding) is never the one connected to. Addresses inside an `allowed` range pass too
  * (an internal network the operator chose to reach).
  */
-export function publicTargetResolver(allowed: Cidr[] = []): TargetResolver {
+export function publicTargetResolver(allowed: Cidr[] = [], dnsServers: string[] = []): TargetResolver {
   const cache = new Map<string, TargetVerdict & { until: number }>();
+  const resolver = new Resolver({ timeout: 2000, tries: 2 });
+  if (dnsServers.length > 0) resolver.setServers(dnsServers);
   const reachable = (address: string) => isPublicAddress(address) || allowed.some((range) => cidrContains(range, address));
   return async (url) => {
     const host = url.hostname.replace(/^\[|\]$/g, "");
@@ -21,16 +43,18 @@ export function publicTargetResolver(allowed: Cidr[] = []): TargetResolver {
     const cached = cache.get(host);
     if (cached && cached.until > Date.now()) return cached;
     let verdict: TargetVerdict;
+    let ttlMs: number;
     try {
-      const addresses = await lookup(host, { all: true, verbatim: true });
-      const refused = addresses.find((a) => !reachable(a.address));
-      if (addresses.length === 0) verdict = { refused: `${host} has no address`, address: null };
-      else if (refused) verdict = { refused: `${host} resolves to ${refused.address}, which is not public`, address: null };
-      else verdict = { refused: null, address: addresses[0]!.address };
+      const found = await addressesOf(resolver, host);
+      ttlMs = found.ttlMs;
+      const refused = found.addresses.find((a) => !reachable(a));
+      if (found.addresses.length === 0) verdict = { refused: `${host} has no address`, address: null };
+      else if (refused) verdict = { refused: `${host} resolves to ${refused}, which is not public`, address: null };
+      else verdict = { refused: null, address: found.addresses[0]! };
     } catch (err) {
       return { refused: `${host} did not resolve: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, address: null };
     }
-    cache.set(host, { ...verdict, until: Date.now() + CACHE_TTL_MS });
+    cache.set(host, { ...verdict, until: Date.now() + ttlMs });
     return verdict;
   };
 }
