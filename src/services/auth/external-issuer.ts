@@ -7,6 +7,7 @@
 import { createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify } from "jose";
 import { UnauthorizedError, UnavailableError } from "../../domain/errors.ts";
 import type { Principal } from "./tokens.ts";
+import { VerifiedTokens } from "./verified-tokens.ts";
 
 export interface ExternalIssuerConfig {
   issuer: string;
@@ -25,16 +26,16 @@ export const JWKS_COOLDOWN_MS = 2000;
 /** A fetched JWKS is used at most this long before it is fetched again. */
 const JWKS_MAX_AGE_MS = 10 * 60_000;
 const JWKS_TIMEOUT_MS = 5000;
-const VERIFIED_CACHE_SIZE = 10_000;
 
 export class ExternalIssuer {
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
-  private readonly verified = new Map<string, { principal: Principal; expiresAtMs: number }>();
+  private readonly verified: VerifiedTokens;
 
   constructor(
     private readonly config: ExternalIssuerConfig,
     private readonly now: () => number = Date.now,
   ) {
+    this.verified = new VerifiedTokens(now);
     this.jwks = createRemoteJWKSet(new URL(config.jwksUrl), { cooldownDuration: JWKS_COOLDOWN_MS, cacheMaxAge: JWKS_MAX_AGE_MS, timeoutDuration: JWKS_TIMEOUT_MS });
   }
 
@@ -49,11 +50,7 @@ export class ExternalIssuer {
 
   async verify(token: string): Promise<Principal> {
     const known = this.verified.get(token);
-    if (known) {
-      if (this.now() < known.expiresAtMs) return known.principal;
-      this.verified.delete(token);
-      throw new UnauthorizedError("token expired");
-    }
+    if (known) return known;
     const c = this.config;
     try {
       const { payload } = await jwtVerify(token, this.jwks, {
@@ -71,8 +68,7 @@ export class ExternalIssuer {
       if (scopes === null) throw new UnauthorizedError(`token's '${c.scopeClaim}' claim is not a list of scopes`);
       // `admin` reaches every customer: an outside issuer never grants it.
       const principal = Object.freeze({ subject: payload.sub!, customerId, scopes: Object.freeze(scopes.filter((s) => s !== "admin")) as string[] });
-      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
-      this.verified.set(token, { principal, expiresAtMs: (payload.exp! + c.clockSkewSeconds) * 1000 });
+      this.verified.set(token, principal, (payload.exp! + c.clockSkewSeconds) * 1000);
       return principal;
     } catch (err) {
       if (err instanceof UnauthorizedError) throw err;

@@ -6,6 +6,7 @@
 import { type JWTHeaderParameters, SignJWT, jwtVerify, errors as joseErrors } from "jose";
 import { UnauthorizedError } from "../../domain/errors.ts";
 import type { TokenKeyRing } from "./token-keys.ts";
+import { VerifiedTokens } from "./verified-tokens.ts";
 
 /** Who is calling, for which customer, allowed to do what. */
 export interface Principal {
@@ -24,8 +25,6 @@ export interface TokenConfig {
   clockSkewSeconds: number;
 }
 
-/** Verified tokens remembered (a producer sends thousands of requests with one token). */
-const VERIFIED_CACHE_SIZE = 10_000;
 
 interface Verified {
   principal: Principal;
@@ -34,13 +33,14 @@ interface Verified {
 }
 
 export class Tokens {
-  /** Tokens that passed full verification, oldest first; a hit still re-checks `exp`. */
-  private readonly verified = new Map<string, Verified>();
+  private readonly verified: VerifiedTokens;
 
   constructor(
     private readonly config: TokenConfig,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.verified = new VerifiedTokens(now);
+  }
 
   get expirySeconds(): number {
     return this.config.expirySeconds;
@@ -64,14 +64,9 @@ export class Tokens {
    */
   async verify(token: string): Promise<Principal> {
     const known = this.verified.get(token);
-    if (known) {
-      if (this.now() < known.expiresAtMs) return known.principal;
-      this.verified.delete(token);
-      throw new UnauthorizedError("token expired");
-    }
+    if (known) return known;
     const verified = await this.verifyFully(token);
-    if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
-    this.verified.set(token, verified);
+    this.verified.set(token, verified.principal, verified.expiresAtMs);
     return verified.principal;
   }
 
