@@ -6,7 +6,7 @@
 import { type RequestContext, clientIp } from "../../platform/http.ts";
 import { type RateGate, type RateHeaders, type Surface, tighter } from "../../platform/rate-gate.ts";
 import { type Scope, requireScope } from "./scopes.ts";
-import { type Credentials, type Principal, authenticate } from "./tokens.ts";
+import { type Credentials, type Principal, bearerToken } from "./tokens.ts";
 
 export interface GuardDeps {
   credentials: Credentials;
@@ -21,12 +21,30 @@ export async function limitClient(deps: GuardDeps, ctx: RequestContext, surface:
   return headers;
 }
 
-/** Who calls, holding `scope`, within both rate limits; `cost` is taken from the customer's bucket (0: charge later). */
-export async function authorize(deps: GuardDeps, ctx: RequestContext, surface: Surface, scope: Scope, cost = 1): Promise<Principal> {
-  const ipHeaders = await limitClient(deps, ctx, surface);
-  const principal = await authenticate(deps.credentials, ctx.request);
+/**
+ * The door without its transport (HTTP or gRPC): the client IP's bucket, the credentials in the
+ * `authorization` value, the scope, then `cost` from the customer's bucket (0: charge later).
+ * Returns who calls and the tighter bucket's headers.
+ */
+export async function admit(
+  deps: GuardDeps,
+  surface: Surface,
+  ip: string | null,
+  authorization: string | null,
+  scope: Scope,
+  cost = 1,
+): Promise<{ principal: Principal; headers: RateHeaders }> {
+  const ipHeaders = await deps.rateGate.byIp(surface, ip);
+  const principal = await deps.credentials.verify(bearerToken(authorization));
   requireScope(principal, scope);
-  if (cost > 0) Object.assign(ctx.set.headers, tighter(ipHeaders, await deps.rateGate.byCustomer(surface, principal.customerId, cost)));
+  const headers = cost > 0 ? tighter(ipHeaders, await deps.rateGate.byCustomer(surface, principal.customerId, cost)) : ipHeaders;
+  return { principal, headers };
+}
+
+/** Who calls an HTTP route, holding `scope`, within both rate limits; the headers go on the answer. */
+export async function authorize(deps: GuardDeps, ctx: RequestContext, surface: Surface, scope: Scope, cost = 1): Promise<Principal> {
+  const { principal, headers } = await admit(deps, surface, clientIp(ctx, deps.trustForwardedFor), ctx.request.headers.get("authorization"), scope, cost);
+  Object.assign(ctx.set.headers, headers);
   return principal;
 }
 

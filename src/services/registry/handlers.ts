@@ -17,18 +17,16 @@ import {
   UpdateWebhookResponseSchema,
 } from "../../gen/hookrelay/webhook/v1/registry_pb.ts";
 import type { Logger } from "../../platform/logger.ts";
-import { requireScope, type Scope } from "../auth/scopes.ts";
-import { bearerToken, type Credentials, type Principal } from "../auth/tokens.ts";
+import type { Scope } from "../auth/scopes.ts";
+import type { Principal } from "../auth/tokens.ts";
 import { DEFAULT_PAGE, MAX_PAGE } from "../gateway/deliveries.ts";
-import type { RateGate } from "../../platform/rate-gate.ts";
+import { type GuardDeps, admit } from "../auth/guard.ts";
 import * as webhooks from "../webhooks/manage.ts";
 import { createInput, requiredId, updateInput, webhookMessage } from "./convert.ts";
 import { grpcStatus } from "./errors.ts";
 
-export interface RegistryDeps extends webhooks.WebhookDeps {
-  credentials: Credentials;
-  /** The management API's rate limits (per client IP, per customer), the same buckets as REST's. */
-  rateGate?: RateGate;
+/** The guard's credentials and rate limits (per client IP, per customer): the same as REST's. */
+export interface RegistryDeps extends webhooks.WebhookDeps, Omit<GuardDeps, "trustForwardedFor"> {
   log: Logger;
 }
 
@@ -46,11 +44,9 @@ export function peerAddress(peer: string): string | null {
 
 /** The caller named by `authorization: Bearer <token>` metadata, holding `scope`, within the rate limits. */
 async function caller(deps: RegistryDeps, call: ServerUnaryCall<unknown, unknown>, scope: Scope): Promise<Principal> {
-  await deps.rateGate?.byIp("api", peerAddress(call.getPeer()));
   const [value] = call.metadata.get("authorization");
-  const principal = await deps.credentials.verify(bearerToken(typeof value === "string" ? value : null));
-  requireScope(principal, scope);
-  await deps.rateGate?.byCustomer("api", principal.customerId);
+  // gRPC has no proxy header: the peer is the client.
+  const { principal } = await admit({ ...deps, trustForwardedFor: false }, "api", peerAddress(call.getPeer()), typeof value === "string" ? value : null, scope);
   return principal;
 }
 

@@ -6,6 +6,8 @@ import { ConflictError, UnavailableError } from "../../../src/domain/errors.ts";
 import type { Store } from "../../../src/domain/ports.ts";
 import { createLogger } from "../../../src/platform/logger.ts";
 import { hs256Tokens } from "../../helpers/tokens.ts";
+import { MemoryRateLimiter } from "../../../src/adapters/memory/rate-limiter.ts";
+import { RateGate } from "../../../src/platform/rate-gate.ts";
 import { startRegistry } from "../../../src/services/registry/server.ts";
 import { grpcurl, grpcurlPath } from "../../helpers/grpcurl.ts";
 import { waitFor } from "../../helpers/hookrelay.ts";
@@ -14,6 +16,7 @@ import { portsAndEnv } from "../../helpers/process.ts";
 const SERVICE = "hookrelay.webhook.v1.WebhookRegistry";
 const JWT_SECRET = "registry-alone-secret-at-least-32-characters";
 const tokens = hs256Tokens(JWT_SECRET, "hookrelay");
+const noLimits = new RateGate(new MemoryRateLimiter(), { ingestPerIp: 0, ingestPerCustomer: 0, apiPerIp: 0, apiPerCustomer: 0 });
 const writer = () => tokens.issue({ subject: "t", customerId: "default", scopes: ["webhooks:read", "webhooks:write"] });
 
 describe("hookrelay registry alone", () => {
@@ -77,7 +80,7 @@ describe("a registry on a stand-in store", () => {
 
   it("reports NOT_SERVING and answers UNAVAILABLE with the reason", async () => {
     const registry = await startRegistry(
-      { store: fail(down), clock: { now: () => Date.now() }, checkTarget: async () => null, credentials: tokens, log: createLogger("silent"), checks: { store: fail(down) } },
+      { store: fail(down), clock: { now: () => Date.now() }, checkTarget: async () => null, credentials: tokens, rateGate: noLimits, log: createLogger("silent"), checks: { store: fail(down) } },
       "127.0.0.1",
       0,
       1000,
@@ -98,7 +101,7 @@ describe("a registry on a stand-in store", () => {
     const webhook = { id: "wh_slow", customerId: "default", url: "https://8.8.8.8/", eventTypes: ["x"], headers: {}, description: null, secret: "whsec_x", status: "active" as const, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString() };
     let started = false;
     const store = { getWebhook: async () => ((started = true), await Bun.sleep(500), webhook), ping: async () => {} } as unknown as Store;
-    const registry = await startRegistry({ store, clock: { now: () => Date.now() }, checkTarget: async () => null, credentials: tokens, log: createLogger("silent"), checks: { store } }, "127.0.0.1", 0, 5000);
+    const registry = await startRegistry({ store, clock: { now: () => Date.now() }, checkTarget: async () => null, credentials: tokens, rateGate: noLimits, log: createLogger("silent"), checks: { store } }, "127.0.0.1", 0, 5000);
     const address = `127.0.0.1:${registry.port}`;
     const call = grpcurl(address, [`${SERVICE}/GetWebhook`], { token: await writer(), data: { id: "wh_slow" } });
     await waitFor("the call to reach the store", () => started);
@@ -109,7 +112,7 @@ describe("a registry on a stand-in store", () => {
 
   it("answers ALREADY_EXISTS when the store reports a conflict", async () => {
     const store = fail(new ConflictError("webhook 'wh_1' already exists"));
-    const registry = await startRegistry({ store, clock: { now: () => Date.now() }, checkTarget: async () => null, credentials: tokens, log: createLogger("silent"), checks: {} }, "127.0.0.1", 0, 1000);
+    const registry = await startRegistry({ store, clock: { now: () => Date.now() }, checkTarget: async () => null, credentials: tokens, rateGate: noLimits, log: createLogger("silent"), checks: {} }, "127.0.0.1", 0, 1000);
     try {
       const created = await grpcurl(`127.0.0.1:${registry.port}`, [`${SERVICE}/CreateWebhook`], { token: await writer(), data: { webhook: { url: "https://8.8.8.8/x", event_types: ["x"] } } });
       expect(created).toMatchObject({ code: "AlreadyExists", message: "webhook 'wh_1' already exists" });
