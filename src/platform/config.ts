@@ -129,6 +129,11 @@ export const ConfigSchema = Type.Object(
         ["trace", "debug", "info", "warn", "error", "fatal", "silent"].map((l) => Type.Literal(l)),
         { default: "info", description: "pino log level" },
       ),
+      scrape_targets: Type.Array(Type.String(), {
+        default: [],
+        description: "other roles' /metrics URLs the observability role reads into its /metrics, stats and dashboard, e.g. http://dispatcher:8083/metrics (comma-separated in the environment); empty = this process's own metrics only",
+      }),
+      scrape_interval: Duration("2s", "how often the observability role reads its scrape targets (and samples the dashboard's charts)"),
     }),
   },
   { additionalProperties: false },
