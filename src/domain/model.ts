@@ -95,6 +95,11 @@ export interface Attempt {
   /** The endpoint's answer, truncated to `dispatcher.max_response_body_bytes`. */
   responseBody: string | null;
   createdAt: number;
+  /**
+   * Read back from the store: when this attempt's outcome put the next try (the delivery's
+   * `nextAttemptAt` of its record); null when there was none (succeeded or dead). Not set on write.
+   */
+  nextAttemptAt?: number | null;
 }
 
 export interface User {

@@ -56,6 +56,22 @@ export interface DeliveryCounts {
   dead: number;
 }
 
+/** One webhook as the operator's dashboard shows it: what became of its deliveries, and its last failure. */
+export interface WebhookHealth {
+  webhook: Webhook;
+  /** Its deliveries still kept (see database.retention), by status. */
+  counts: DeliveryCounts;
+  /** Its most recently changed delivery that is failed or dead, and why; null when it has none. */
+  lastFailure: {
+    deliveryId: string;
+    eventId: string;
+    status: "failed" | "dead";
+    statusCode: number | null;
+    error: string | null;
+    at: number;
+  } | null;
+}
+
 /** Customers (tenants) and their API keys. */
 export interface Accounts extends Pingable {
   /** Stores a new customer; false when one with its id exists (nothing changes then). */
@@ -117,8 +133,22 @@ export interface Store extends Pingable {
    */
   recordAttempts(records: AttemptRecord[]): Promise<void>;
   listAttempts(deliveryId: string): Promise<Attempt[]>;
-  /** Starts a new retry round for a delivery (manual retry): status pending, budget renewed. */
+  /**
+   * Starts a new retry round for a delivery (manual retry): status pending, budget renewed. The
+   * replay is kept (see `listReplays`).
+   */
   requeueDelivery(delivery: Delivery, at: number): Promise<Delivery>;
+  /** When the delivery was retried by hand (`requeueDelivery`), oldest first. */
+  listReplays(deliveryId: string): Promise<number[]>;
+  /**
+   * The operator's view, over every customer: each webhook with its delivery counts and last
+   * failure, webhooks with a failed or dead delivery first, then by customer and id; at most `limit`.
+   */
+  webhookHealth(limit: number): Promise<WebhookHealth[]>;
+  /** Failed and dead deliveries of every customer, the most recently changed first; at most `limit`. */
+  recentFailures(limit: number): Promise<Delivery[]>;
+  /** Every customer's event with this id (an id is unique within one customer only). */
+  findEvents(id: string): Promise<Event[]>;
   getEvent(customerId: string, id: string): Promise<Event | undefined>;
   /**
    * Retention: deletes up to `limit` finished deliveries (succeeded or dead) last changed before
