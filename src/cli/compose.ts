@@ -26,7 +26,9 @@ import { Dispatcher } from "../services/dispatcher/dispatcher.ts";
 import { gatewayRoutes } from "../services/gateway/routes.ts";
 import { PendingEvents } from "../services/ingest/accept.ts";
 import { eventRoutes } from "../services/ingest/routes.ts";
-import { observabilityRoutes } from "../services/observability/routes.ts";
+import { observabilityRoutes, startSampling } from "../services/observability/routes.ts";
+import { Pulse } from "../services/observability/pulse.ts";
+import { Scraper } from "../services/observability/scraper.ts";
 import { startRegistry } from "../services/registry/server.ts";
 import { startRetention } from "../services/retry/retention.ts";
 import { RetryManager } from "../services/retry/retry-manager.ts";
@@ -59,6 +61,9 @@ const GAUGE_REFRESH_MS = 2000;
  * servers (a common receiver), so a reused connection is rarely one its server just closed.
  */
 const IDLE_CONNECTION_MS = 4000;
+/** The dashboard's charts span this long; its "now" rates, the last RATE_WINDOW_MS. */
+const HISTORY_MS = 5 * 60_000;
+const RATE_WINDOW_MS = 10_000;
 
 export interface ComposeOptions {
   /** Where one-time notices (the generated admin password) go; stdout by default. */
@@ -169,13 +174,22 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     pending: new PendingEvents(config.security.max_pending_events),
   };
 
+  const observabilityConfig = config.observability;
+  const sampleEveryMs = durationMs(observabilityConfig.scrape_interval);
+  const scraper = new Scraper({ registry: metrics.registry, targets: observabilityConfig.scrape_targets, log, timeoutMs: Math.max(500, sampleEveryMs), now: clock.now });
+  const pulse = new Pulse(Math.ceil(HISTORY_MS / sampleEveryMs), RATE_WINDOW_MS);
+  if (roles.includes("observability")) lifecycle.onStop("metrics sampling", startSampling({ scraper, pulse, clock, log }, sampleEveryMs));
+
   const checks = { store, event_log: eventLog, retry_schedule: schedule };
   const apps: Record<HttpRole, () => HttpApp> = {
     gateway: () => createHttpApp({ role: "gateway", log, metrics, checks }).use(gatewayRoutes({ ...ingestDeps, store, schedule, checkTarget, tokens, oauthTokens, accounts, apiKeys })),
     ingest: () => createHttpApp({ role: "ingest", log, metrics, checks: { event_log: eventLog } }).use(eventRoutes(ingestDeps)),
     dispatcher: () => createHttpApp({ role: "dispatcher", log, metrics, checks }),
     retry: () => createHttpApp({ role: "retry", log, metrics, checks: { store, retry_schedule: schedule } }),
-    observability: () => createHttpApp({ role: "observability", log, metrics, checks }).use(observabilityRoutes({ store, schedule, guard })),
+    observability: () =>
+      createHttpApp({ role: "observability", log, metrics, checks, exposition: () => scraper.exposition() }).use(
+        observabilityRoutes({ store, schedule, clock, guard, tokens, scraper, pulse }),
+      ),
   };
   const portOf: Record<Role, number> = {
     gateway: config.server.gateway_port,

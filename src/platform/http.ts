@@ -14,6 +14,8 @@ export interface HttpDeps {
   metrics: Metrics;
   /** Dependencies `/health` checks, by name. */
   checks: Record<string, Pingable>;
+  /** What `/metrics` answers; this process's registry when absent (the observability role adds the others'). */
+  exposition?: () => Promise<string>;
 }
 
 const HEALTH_TIMEOUT_MS = 2000;
@@ -111,7 +113,7 @@ export function createHttpApp(deps: HttpDeps) {
     })
     .get("/metrics", async ({ set }) => {
       set.headers["content-type"] = metrics.registry.contentType;
-      return metrics.registry.metrics();
+      return deps.exposition ? deps.exposition() : metrics.registry.metrics();
     });
 }
 

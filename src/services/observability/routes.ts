@@ -1,24 +1,158 @@
-/** @module Observability's JSON stats (port 8085); the dashboard builds on these. */
+/**
+ * @module The observability role (port 8085): the dashboard page, and the operator's JSON behind
+ * it — stats for the whole deployment, webhook health, recent failures, event timelines, retry.
+ */
+import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
-import type { RetrySchedule, Store } from "../../domain/ports.ts";
-import { type GuardDeps, authorize } from "../auth/guard.ts";
+import { NotFoundError } from "../../domain/errors.ts";
+import type { Clock, RetrySchedule, Store, WebhookHealth } from "../../domain/ports.ts";
+import { type RequestContext, readJson } from "../../platform/http.ts";
+import { compile } from "../../platform/validate.ts";
+import { type GuardDeps, authorize, limitClient } from "../auth/guard.ts";
+import { loginRequest, login } from "../auth/login.ts";
+import type { Tokens } from "../auth/tokens.ts";
+import { retryDelivery } from "../gateway/deliveries.ts";
+import { presentAttempt, presentDelivery } from "../gateway/present.ts";
+import dashboardPage from "./dashboard.html" with { type: "text" };
+import type { Pulse } from "./pulse.ts";
+import type { Scraper } from "./scraper.ts";
+import { eventTimeline } from "./timeline.ts";
 
-export interface StatsDeps {
+export interface ObservabilityDeps {
   store: Store;
   schedule: RetrySchedule;
+  clock: Clock;
   guard: GuardDeps;
+  tokens: Tokens;
+  scraper: Scraper;
+  pulse: Pulse;
 }
 
-export function observabilityRoutes(deps: StatsDeps) {
-  return new Elysia({ name: "observability" }).get("/api/stats", async ({ request, set, server }) => {
-    // Counts over every customer: for the operator only.
-    await authorize(deps.guard, { request, set, server }, "api", "admin");
-    const [deliveries, retryQueueDepth] = await Promise.all([deps.store.countDeliveries(), deps.schedule.depth()]);
-    const finished = deliveries.succeeded + deliveries.dead;
-    return {
-      deliveries,
-      retry_queue_depth: retryQueueDepth,
-      success_ratio: finished === 0 ? null : deliveries.succeeded / finished,
-    };
-  });
+const MAX_WEBHOOKS = 500;
+const LOGIN_BODY = 64 * 1024;
+const failuresQuery = compile(
+  Type.Object(
+    { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, errorMessage: "must be an integer from 1 to 200" })) },
+    { additionalProperties: false },
+  ),
+);
+
+/** disabled; failing: deliveries waiting for a retry now; degraded: some went dead; healthy otherwise. */
+export function healthOf(entry: WebhookHealth): "disabled" | "failing" | "degraded" | "healthy" {
+  if (entry.webhook.status === "disabled") return "disabled";
+  if (entry.counts.failed > 0) return "failing";
+  if (entry.counts.dead > 0) return "degraded";
+  return "healthy";
+}
+
+function presentHealth(entry: WebhookHealth) {
+  const { succeeded, failed, dead } = entry.counts;
+  const tried = succeeded + failed + dead;
+  const last = entry.lastFailure;
+  return {
+    webhook_id: entry.webhook.id,
+    customer_id: entry.webhook.customerId,
+    url: entry.webhook.url,
+    status: entry.webhook.status,
+    health: healthOf(entry),
+    counts: entry.counts,
+    /** Of its deliveries that were tried, the share that succeeded; null when none was. */
+    success_rate: tried === 0 ? null : succeeded / tried,
+    last_failure: last && {
+      delivery_id: last.deliveryId,
+      event_id: last.eventId,
+      status: last.status,
+      status_code: last.statusCode,
+      error: last.error,
+      at: new Date(last.at).toISOString(),
+    },
+  };
+}
+
+export function observabilityRoutes(deps: ObservabilityDeps) {
+  // Counts over every customer: for the operator only.
+  const operator = (ctx: RequestContext) => authorize(deps.guard, ctx, "api", "admin");
+
+  return new Elysia({ name: "observability" })
+    .get("/", ({ set }) => {
+      set.headers["content-type"] = "text/html; charset=utf-8";
+      set.headers["cache-control"] = "no-cache";
+      set.headers["content-security-policy"] = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'";
+      return dashboardPage;
+    })
+    .post(
+      "/auth/login",
+      async ({ request, set, server }) => {
+        await limitClient(deps.guard, { request, set, server }, "api");
+        const input = loginRequest.parse(await readJson(request, LOGIN_BODY));
+        return login(deps, input.username, input.password);
+      },
+      { parse: "none" },
+    )
+    .get("/api/stats", async ({ request, set, server }) => {
+      await operator({ request, set, server });
+      const [deliveries, retryQueueDepth] = await Promise.all([deps.store.countDeliveries(), deps.schedule.depth()]);
+      const finished = deliveries.succeeded + deliveries.dead;
+      return {
+        deliveries,
+        retry_queue_depth: retryQueueDepth,
+        success_ratio: finished === 0 ? null : deliveries.succeeded / finished,
+        ...deps.pulse.now(),
+        targets: deps.scraper.targets(),
+        series: deps.pulse.series(),
+      };
+    })
+    .get("/api/webhooks", async ({ request, set, server }) => {
+      await operator({ request, set, server });
+      return { data: (await deps.store.webhookHealth(MAX_WEBHOOKS)).map(presentHealth) };
+    })
+    .get("/api/failures", async ({ request, query, set, server }) => {
+      await operator({ request, set, server });
+      const limit = failuresQuery.parse(query.limit !== undefined && /^\d+$/.test(query.limit) ? { limit: Number(query.limit) } : query, "query").limit ?? 50;
+      const failing = await deps.store.recentFailures(limit);
+      const attempts = await Promise.all(failing.map((d) => deps.store.listAttempts(d.id)));
+      return {
+        data: failing.map((delivery, i) => ({
+          ...presentDelivery(delivery),
+          customer_id: delivery.customerId,
+          attempts: attempts[i]!.map(presentAttempt),
+        })),
+      };
+    })
+    .get("/api/events/:id/timeline", async ({ request, params, set, server }) => {
+      await operator({ request, set, server });
+      return eventTimeline(deps.store, params.id);
+    })
+    .post(
+      "/api/deliveries/:id/retry",
+      async ({ request, params, set, server }) => {
+        const principal = await operator({ request, set, server });
+        const work = await deps.store.deliveryWork(params.id);
+        if (!work) throw new NotFoundError("delivery", params.id);
+        // The operator retries any customer's delivery: on that customer's behalf.
+        const requeued = await retryDelivery(deps, { ...principal, customerId: work.delivery.customerId }, params.id);
+        set.status = 202;
+        return { ...presentDelivery(requeued), customer_id: requeued.customerId };
+      },
+      { parse: "none" },
+    );
+}
+
+/** Reads every role's metrics into the pulse every `intervalMs`; returns the stop. */
+export function startSampling(deps: { scraper: Scraper; pulse: Pulse; clock: Clock; log: { warn: (o: object, m: string) => void } }, intervalMs: number): () => void {
+  let busy = false;
+  const sample = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      deps.pulse.record(await deps.scraper.read(), deps.clock.now());
+    } catch (err) {
+      deps.log.warn({ err }, "could not sample the metrics");
+    } finally {
+      busy = false;
+    }
+  };
+  void sample();
+  const timer = setInterval(sample, intervalMs);
+  return () => clearInterval(timer);
 }
