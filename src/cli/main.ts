@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-/** @module `hookrelay <role>`: runs roles, migrations, or prints the version. */
+/** @module `hookrelay <role>`: runs roles, migrations, health probes, or prints the version. */
 import { createPool } from "../adapters/postgres/client.ts";
 import {
   migrateDown as pgMigrateDown,
@@ -10,6 +10,7 @@ import { openDatabase } from "../adapters/sqlite/database.ts";
 import { migrateDown, migrateUp, migrationStatus } from "../adapters/sqlite/migrations.ts";
 import { type Config, ConfigError, loadConfig } from "../platform/config.ts";
 import { compose, ROLES, type Role, StartupError } from "./compose.ts";
+import { probe, probeTargets } from "./probe.ts";
 import { VERSION } from "./version.ts";
 
 const USAGE = `usage: hookrelay <command>
@@ -23,6 +24,8 @@ commands:
   retry                   retry manager (8084)
   observability           stats and metrics (8085)
   migrate up|down|status  database schema
+  probe <role>|all        health check of a role running here, on its configured port:
+                          exit 0 when /health answers 200 (registry: gRPC health SERVING), else 1
   version                 print the version
 
 configuration: config.yaml (or HOOKRELAY_CONFIG) and HOOKRELAY_<SECTION>_<KEY> variables`;
@@ -92,6 +95,15 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === "migrate") return migrate(rest[0]);
+  if (command === "probe") {
+    const targets = probeTargets(rest[0]);
+    if (typeof targets === "string") fail(targets);
+    const result = await probe(config(), targets);
+    const line = result.reason.replace(/\s*\n\s*/g, " ");
+    if (!result.ok) fail(line);
+    console.log(line);
+    process.exit(0);
+  }
   const roles: readonly Role[] | undefined = command === "all" ? ROLES : ROLES.includes(command as Role) ? [command as Role] : undefined;
   if (!roles) fail(`unknown command '${command}'\n\n${USAGE}`);
   try {
