@@ -1,5 +1,6 @@
 /** @module Row ⇄ domain mapping shared by the SQL adapters: deliveries, attempts and events have the same columns in both. */
 import type { ApiKey, Attempt, Customer, Delivery, DeliveryStatus, Event, Page } from "../domain/model.ts";
+import type { DeliveryCounts, WebhookHealth } from "../domain/ports.ts";
 
 export interface DeliveryRow {
   id: string;
@@ -26,6 +27,7 @@ export interface AttemptRow {
   error: string | null;
   response_body: string | null;
   created_at: number;
+  next_attempt_at: number | null;
 }
 
 export interface EventRow {
@@ -66,6 +68,7 @@ export function toAttempt(row: AttemptRow): Attempt {
     error: row.error,
     responseBody: row.response_body,
     createdAt: row.created_at,
+    nextAttemptAt: row.next_attempt_at ?? null,
   };
 }
 
@@ -78,6 +81,37 @@ export function toEvent(row: EventRow): Event {
     timestamp: row.timestamp,
     payload: row.payload,
     acceptedAt: row.accepted_at,
+  };
+}
+
+/** `status, count(*) AS n ... GROUP BY status` rows as counts; a status with no row counts 0. */
+export function toCounts(rows: Iterable<{ status: string; n: number }>): DeliveryCounts {
+  const counts: DeliveryCounts = { pending: 0, succeeded: 0, failed: 0, dead: 0 };
+  for (const row of rows) if (row.status in counts) counts[row.status as keyof DeliveryCounts] = Number(row.n);
+  return counts;
+}
+
+/** A webhook's last failed or dead delivery, as the health query selects it. */
+export interface FailureRow {
+  id: string;
+  event_id: string;
+  status: string;
+  last_status_code: number | null;
+  last_error: string | null;
+  updated_at: number;
+}
+
+/** JSON text (SQLite) or already parsed (PostgreSQL JSONB); null when the webhook has no failure. */
+export function toLastFailure(failure: FailureRow | string | null): WebhookHealth["lastFailure"] {
+  const row: FailureRow | null = typeof failure === "string" ? JSON.parse(failure) : failure;
+  if (!row) return null;
+  return {
+    deliveryId: row.id,
+    eventId: row.event_id,
+    status: row.status as "failed" | "dead",
+    statusCode: row.last_status_code,
+    error: row.last_error,
+    at: Number(row.updated_at),
   };
 }
 

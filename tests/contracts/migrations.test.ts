@@ -6,10 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "../../src/adapters/sqlite/database.ts";
 import { MIGRATIONS, migrateDown, migrateUp, migrationStatus } from "../../src/adapters/sqlite/migrations.ts";
+import { OPERATOR_QUERIES } from "../../src/adapters/sqlite/operator-reads.ts";
 import { SqliteStore } from "../../src/adapters/sqlite/store.ts";
 import { makeWebhook } from "./store.contract.ts";
 
-const TABLES = ["api_keys", "attempts", "consumer_offsets", "customers", "deliveries", "events", "retry_schedule", "settings", "users", "webhooks"];
+const TABLES = ["api_keys", "attempts", "consumer_offsets", "customers", "deliveries", "events", "replays", "retry_schedule", "settings", "users", "webhooks"];
 
 function tables(db: Database): string[] {
   return db
@@ -84,5 +85,44 @@ describe("sqlite migrations", () => {
     expect(migrateUp(db)).toEqual([]);
     expect(tables(db)).toEqual(TABLES);
     expect(migrationStatus(db).every((m) => m.appliedAt !== null)).toBe(true);
+  });
+
+  it("reads attempts written before migration 4 with no next try", async () => {
+    migrateUp(db);
+    migrateDown(db);
+    db.run(`INSERT INTO attempts (id, delivery_id, customer_id, attempt_number, status_code, duration_ms, error, response_body, created_at)
+            VALUES ('att_old', 'del_old', 'acme', 1, 503, 5, 'HTTP 503', NULL, 1)`);
+    expect(migrateUp(db).map((m) => m.version)).toEqual([4]);
+    expect(await new SqliteStore(db).listAttempts("del_old")).toEqual([
+      { id: "att_old", deliveryId: "del_old", customerId: "acme", attemptNumber: 1, statusCode: 503, durationMs: 5, error: "HTTP 503", responseBody: null, createdAt: 1, nextAttemptAt: null },
+    ]);
+  });
+
+  describe("query plans of the operator's reads", () => {
+    /** EXPLAIN QUERY PLAN's steps for a statement, with null for each parameter. */
+    function plan(sql: string): string[] {
+      const params = sql.match(/\?/g)?.map(() => null) ?? [];
+      return db.query<{ detail: string }, (string | null)[]>(`EXPLAIN QUERY PLAN ${sql}`).all(...params).map((row) => row.detail);
+    }
+
+    beforeEach(() => migrateUp(db));
+
+    it("reads recent failures backwards along the partial index, with no sort", () => {
+      expect(plan(OPERATOR_QUERIES.RECENT_FAILURES)).toEqual(["SCAN deliveries USING INDEX deliveries_failing_by_updated"]);
+    });
+
+    it("reads webhook health's failures from the partial index and its counts from deliveries_by_webhook_status", () => {
+      const page = plan(OPERATOR_QUERIES.HEALTH_PAGE);
+      expect(page).toContain("SCAN deliveries USING INDEX deliveries_failing_by_updated");
+      expect(page.filter((step) => /\bdeliveries\b/.test(step))).toEqual(["SCAN deliveries USING INDEX deliveries_failing_by_updated"]);
+      expect(plan(OPERATOR_QUERIES.HEALTH_COUNTS)).toContain("SEARCH deliveries USING COVERING INDEX deliveries_by_webhook_status (webhook_id=?)");
+    });
+
+    it("finds events by seeking the events' unique index per customer, never scanning events", () => {
+      const steps = plan(OPERATOR_QUERIES.FIND_EVENTS);
+      expect(steps).toContain("SEARCH e USING INDEX sqlite_autoindex_events_1 (customer_id=? AND id=?)");
+      expect(steps).toContain("SEARCH events USING COVERING INDEX sqlite_autoindex_events_1 (customer_id>?)");
+      expect(steps.filter((step) => /^SCAN (events|e)\b/.test(step))).toEqual([]);
+    });
   });
 });

@@ -385,7 +385,11 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         await store.recordAttempts([r2]);
         await store.recordAttempts([r1]);
         await store.recordAttempts([r3]);
-        expect(await store.listAttempts(delivery.id)).toEqual([r1.attempt, r2.attempt, r3.attempt]);
+        expect(await store.listAttempts(delivery.id)).toEqual([
+          { ...r1.attempt, nextAttemptAt: T0 + 1000 },
+          { ...r2.attempt, nextAttemptAt: T0 + 2000 },
+          { ...r3.attempt, nextAttemptAt: null },
+        ]);
         // A late write of an older attempt never lowers the count.
         expect((await store.getDelivery(customer, delivery.id))!.attemptCount).toBe(3);
         expect(await store.listAttempts("del_unknown")).toEqual([]);
@@ -481,6 +485,46 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(requeued).toMatchObject({ id: delivery.id, status: "pending", attemptCount: 3, roundStart: 3, nextAttemptAt: T0 + 99_000 });
         expect(await store.getDelivery(customer, delivery.id)).toEqual(requeued);
         expect(await store.listAttempts(delivery.id)).toHaveLength(3);
+      });
+
+      it("reads back when each attempt put the next try: the scheduled time, null after a success or a dead end", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const [[failing], [succeeding]] = (await deliveriesFor([makeEvent(customer, "evt_next_1"), makeEvent(customer, "evt_next_2")], [webhook])) as [
+          [Delivery],
+          [Delivery],
+        ];
+        await store.recordAttempts([
+          attemptRecord(failing, 1, 503, "failed", T0 + 5000),
+          attemptRecord(failing, 2, null, "failed", T0 + 9000),
+          attemptRecord(succeeding, 1, 200, "succeeded"),
+        ]);
+        await store.recordAttempts([attemptRecord(failing, 3, 500, "dead")]);
+        expect((await store.listAttempts(failing.id)).map((a) => [a.attemptNumber, a.nextAttemptAt])).toEqual([
+          [1, T0 + 5000],
+          [2, T0 + 9000],
+          [3, null],
+        ]);
+        expect((await store.listAttempts(succeeding.id)).map((a) => a.nextAttemptAt)).toEqual([null]);
+      });
+
+      it("keeps each manual retry of a delivery, oldest first, apart from other deliveries' retries", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const [[one], [other]] = (await deliveriesFor([makeEvent(customer, "evt_replay_1"), makeEvent(customer, "evt_replay_2")], [webhook])) as [
+          [Delivery],
+          [Delivery],
+        ];
+        expect(await store.listReplays(one.id)).toEqual([]);
+        await store.recordAttempts([attemptRecord(one, 1, 410, "dead"), attemptRecord(other, 1, 410, "dead")]);
+        await store.requeueDelivery(one, T0 + 10_000);
+        await store.requeueDelivery(other, T0 + 15_000);
+        await store.recordAttempts([attemptRecord(one, 2, 410, "dead")]);
+        await store.requeueDelivery(one, T0 + 20_000);
+        await store.requeueDelivery(one, T0 + 30_000);
+        expect(await store.listReplays(one.id)).toEqual([T0 + 10_000, T0 + 20_000, T0 + 30_000]);
+        expect(await store.listReplays(other.id)).toEqual([T0 + 15_000]);
+        expect(await store.listReplays("del_unknown")).toEqual([]);
       });
 
       it("gives the work for a delivery: the delivery, its event and its webhook", async () => {
@@ -611,6 +655,25 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.pruneFinished(before, 2)).toBe(0);
       });
 
+      it("prunes a delivery's replays with it and keeps those of a delivery it keeps", async () => {
+        const old = T0 - 1600 * DAY;
+        const before = old + DAY;
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const events = ["evt_gone", "evt_kept"].map((id) => ({ ...makeEvent(customer, id), acceptedAt: old }));
+        const [[gone], [kept]] = (await deliveriesFor(events, [webhook])) as [[Delivery], [Delivery]];
+        await store.recordAttempts([recordAt(gone, 1, "dead", old + 1000), recordAt(kept, 1, "dead", old + 1000)]);
+        await store.requeueDelivery(gone, old + 2000);
+        await store.requeueDelivery(kept, old + 2000);
+        // Dead again before the cutoff (pruned), and dead again after it (kept).
+        await store.recordAttempts([recordAt(gone, 2, "dead", old + 3000), recordAt(kept, 2, "dead", before + DAY)]);
+
+        expect(await store.pruneFinished(before, 100)).toBe(1);
+        expect(await store.getDelivery(customer, gone.id)).toBeUndefined();
+        expect(await store.listReplays(gone.id)).toEqual([]);
+        expect(await store.listReplays(kept.id)).toEqual([old + 2000]);
+      });
+
       it("keeps an old event that no dispatcher has read yet, though it has no delivery", async () => {
         if (!fixture.appendEvents) return; // this store only holds events it opened deliveries for
         const old = T0 - 1200 * DAY;
@@ -619,6 +682,110 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         await fixture.appendEvents([event]);
         await store.pruneFinished(old + DAY, 100);
         expect((await store.getEvent(customer, "evt_unread"))!.payload).toBe(event.payload);
+      });
+    });
+
+    describe("the operator's reads over every customer", () => {
+      /** An attempt (and the delivery's new state) written at `at`. */
+      function outcomeAt(delivery: Delivery, attemptNumber: number, statusCode: number, status: DeliveryStatus, at: number): AttemptRecord {
+        const record = attemptRecord(delivery, attemptNumber, statusCode, status, status === "failed" ? at + 60_000 : null);
+        return { ...record, attempt: { ...record.attempt, createdAt: at } };
+      }
+
+      it("shows every webhook with its counts by status and newest failure, failing webhooks first, then by customer and id", async () => {
+        // The failing webhook belongs to the customer that sorts last, so failing-first differs from customer order.
+        const [low, high] = [customerId(), customerId()].sort();
+        const failing = await createdWebhook(high!);
+        const healthy = await createdWebhook(high!);
+        const busy = await createdWebhook(low!);
+        const idle = await createdWebhook(low!, { status: "disabled" });
+        const firsts = async (events: Event[], webhook: Webhook) => (await deliveriesFor(events, [webhook])).map((list) => list[0]!);
+        // evt_4 stays pending.
+        const [fOk, fFailed, fDead, , fOlder] = await firsts(["evt_1", "evt_2", "evt_3", "evt_4", "evt_5"].map((id) => makeEvent(high!, id)), failing);
+        const [hOk] = await firsts([makeEvent(high!, "evt_h")], healthy);
+        const [bOk1, bOk2] = await firsts([makeEvent(low!, "evt_b1"), makeEvent(low!, "evt_b2"), makeEvent(low!, "evt_b3")], busy);
+        // Written out of time order: the newest failure is neither the last written nor the greatest id.
+        await store.recordAttempts([outcomeAt(fDead!, 2, 410, "dead", T0 + 30_000)]);
+        await store.recordAttempts([
+          outcomeAt(fOk!, 1, 200, "succeeded", T0 + 40_000),
+          outcomeAt(fFailed!, 1, 503, "failed", T0 + 20_000),
+          outcomeAt(fOlder!, 1, 500, "failed", T0 + 10_000),
+          outcomeAt(hOk!, 1, 200, "succeeded", T0 + 50_000),
+          outcomeAt(bOk1!, 1, 200, "succeeded", T0 + 1000),
+          outcomeAt(bOk2!, 1, 204, "succeeded", T0 + 2000),
+        ]);
+
+        const all = await store.webhookHealth(100_000);
+        const mine = all.filter((h) => h.webhook.customerId === low || h.webhook.customerId === high);
+        const byId = (a: Webhook, b: Webhook) => (a.id < b.id ? -1 : 1);
+        expect(mine.map((h) => h.webhook.id)).toEqual([failing.id, ...[busy, idle].sort(byId).map((w) => w.id), healthy.id]);
+        expect(mine.find((h) => h.webhook.id === idle.id)!.webhook).toEqual(idle);
+
+        // Counts are what listDeliveries finds for each webhook and status.
+        for (const health of mine) {
+          const truth: Record<string, number> = {};
+          for (const status of ["pending", "succeeded", "failed", "dead"] as const)
+            truth[status] = (await store.listDeliveries(health.webhook.customerId, { webhookId: health.webhook.id, status, limit: 100 })).data.length;
+          expect(health.counts).toEqual(truth as unknown as typeof health.counts);
+        }
+        expect(mine[0]!.counts).toEqual({ pending: 1, succeeded: 1, failed: 2, dead: 1 });
+        expect(mine[0]!.lastFailure).toEqual({ deliveryId: fDead!.id, eventId: "evt_3", status: "dead", statusCode: 410, error: "HTTP 410", at: T0 + 30_000 });
+        expect(mine.slice(1).map((h) => h.lastFailure)).toEqual([null, null, null]);
+        expect(mine.find((h) => h.webhook.id === busy.id)!.counts).toEqual({ pending: 1, succeeded: 2, failed: 0, dead: 0 });
+        expect(mine.find((h) => h.webhook.id === idle.id)!.counts).toEqual({ pending: 0, succeeded: 0, failed: 0, dead: 0 });
+
+        // Over the whole store: no healthy webhook before a failing one, and no webhook twice.
+        const firstHealthy = all.findIndex((h) => h.lastFailure === null);
+        expect(all.slice(firstHealthy).every((h) => h.lastFailure === null)).toBe(true);
+        expect(new Set(all.map((h) => h.webhook.id)).size).toBe(all.length);
+        // The limit: the first webhooks of the same order.
+        const two = await store.webhookHealth(2);
+        expect(two).toEqual(all.slice(0, 2));
+      });
+
+      it("lists failed and dead deliveries of every customer, newest first, at most `limit`, without succeeded, pending or requeued ones", async () => {
+        // Later than anything else in the suite writes, so these are the store's newest changes.
+        const late = Date.now() + 365 * 86_400_000;
+        const [a, b] = [customerId(), customerId()];
+        const wa = await createdWebhook(a);
+        const wb = await createdWebhook(b);
+        const [aFailed, aDead, aOk, aRequeued] = (await deliveriesFor(["evt_1", "evt_2", "evt_3", "evt_4"].map((id) => makeEvent(a, id)), [wa])).map((l) => l[0]!);
+        // evt_2 of b stays pending.
+        const [bFailed] = (await deliveriesFor([makeEvent(b, "evt_1"), makeEvent(b, "evt_2")], [wb])).map((l) => l[0]!);
+        await store.recordAttempts([
+          outcomeAt(aFailed!, 1, 500, "failed", late + 1000),
+          outcomeAt(bFailed!, 1, 503, "failed", late + 2000),
+          outcomeAt(aDead!, 1, 410, "dead", late + 3000),
+          outcomeAt(aOk!, 1, 200, "succeeded", late + 4000),
+          outcomeAt(aRequeued!, 1, 410, "dead", late + 5000),
+        ]);
+        await store.requeueDelivery(aRequeued!, late + 6000);
+
+        const recent = await store.recentFailures(3);
+        expect(recent.map((d) => d.id)).toEqual([aDead!.id, bFailed!.id, aFailed!.id]);
+        expect(recent[1]).toEqual((await store.getDelivery(b, bFailed!.id))!);
+        expect((await store.recentFailures(2)).map((d) => d.id)).toEqual([aDead!.id, bFailed!.id]);
+        const many = await store.recentFailures(100_000);
+        expect(many.every((d) => d.status === "failed" || d.status === "dead")).toBe(true);
+        expect(many.map((d) => d.id)).not.toContain(aOk!.id);
+        expect(many.map((d) => d.id)).not.toContain(aRequeued!.id);
+        expect(many.map((d) => d.updatedAt)).toEqual(many.map((d) => d.updatedAt).sort((x, y) => y - x));
+      });
+
+      it("finds an event id under every customer that has it, and nothing for an unknown id", async () => {
+        const [a, b, c] = [customerId(), customerId(), customerId()];
+        // One customer known to the customers table, one only by its events (an external issuer's tenant).
+        await store.ensureCustomer(a, "Acme");
+        const id = `evt_find_${Math.random().toString(36).slice(2, 10)}`;
+        const ea = makeEvent(a, id, "order.created", { owner: "a" });
+        const eb = makeEvent(b, id, "order.paid", { owner: "b" });
+        for (const [customer, event] of [[a, ea], [b, eb], [c, makeEvent(c, `${id}_other`)]] as const)
+          await deliveriesFor([event], [await createdWebhook(customer)]);
+
+        const found = await store.findEvents(id);
+        expect(found.map((e) => [e.customerId, e.payload]).sort()).toEqual([[a, ea.payload], [b, eb.payload]].sort());
+        expect(found.find((e) => e.customerId === b)).toMatchObject({ id, type: "order.paid", timestamp: eb.timestamp, acceptedAt: eb.acceptedAt });
+        expect(await store.findEvents(`${id}_unknown`)).toEqual([]);
       });
     });
 

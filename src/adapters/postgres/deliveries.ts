@@ -120,11 +120,12 @@ export async function writeAttempts(sql: Sql, records: AttemptRecord[]): Promise
   const a = records.map((r) => r.attempt);
   await sql`
     WITH inserted AS (
-      INSERT INTO attempts (id, delivery_id, customer_id, attempt_number, status_code, duration_ms, error, response_body, created_at)
+      INSERT INTO attempts (id, delivery_id, customer_id, attempt_number, status_code, duration_ms, error, response_body, created_at, next_attempt_at)
       SELECT * FROM unnest(${a.map((x) => x.id)}::text[], ${a.map((x) => x.deliveryId)}::text[], ${a.map((x) => x.customerId)}::text[],
                            ${a.map((x) => x.attemptNumber)}::int[], ${a.map((x) => x.statusCode)}::int[],
                            ${a.map((x) => Math.round(x.durationMs * 1000) / 1000)}::float8[], ${a.map((x) => x.error)}::text[],
-                           ${a.map((x) => x.responseBody)}::text[], ${a.map((x) => x.createdAt)}::bigint[])
+                           ${a.map((x) => x.responseBody)}::text[], ${a.map((x) => x.createdAt)}::bigint[],
+                           ${records.map((r) => r.nextAttemptAt)}::bigint[])
       ON CONFLICT (id) DO NOTHING
     )
     -- A delivery sent straight from the log has no row yet: its first outcome creates it.
@@ -150,7 +151,7 @@ export async function writeAttempts(sql: Sql, records: AttemptRecord[]): Promise
 
 /**
  * Deletes up to `limit` finished (succeeded or dead) deliveries last changed before `before`,
- * their attempts, the events they leave without any delivery, and up to `limit` old events
+ * their attempts and replays, the events they leave without any delivery, and up to `limit` old events
  * that never had one (only published ones: an unpublished event is still on its way to Kafka).
  * Returns how many deliveries were removed. Rows locked by a running write are skipped.
  */
@@ -164,6 +165,8 @@ export async function pruneFinished(sql: Sql, before: number, limit: number): Pr
       FOR UPDATE SKIP LOCKED
     ), gone_attempts AS (
       DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM victims)
+    ), gone_replays AS (
+      DELETE FROM replays WHERE delivery_id IN (SELECT id FROM victims)
     ), gone AS (
       DELETE FROM deliveries WHERE id IN (SELECT id FROM victims)
       RETURNING id, customer_id, event_id

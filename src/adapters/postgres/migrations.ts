@@ -6,6 +6,8 @@ import init_up from "../../../migrations/postgres/0001_init.up.sql" with { type:
 import init_down from "../../../migrations/postgres/0001_init.down.sql" with { type: "text" };
 import accounts_up from "../../../migrations/postgres/0002_accounts.up.sql" with { type: "text" };
 import accounts_down from "../../../migrations/postgres/0002_accounts.down.sql" with { type: "text" };
+import operator_reads_up from "../../../migrations/postgres/0003_operator_reads.up.sql" with { type: "text" };
+import operator_reads_down from "../../../migrations/postgres/0003_operator_reads.down.sql" with { type: "text" };
 import type { Sql, Tx } from "./client.ts";
 import type { Migration, MigrationStatus } from "../migration.ts";
 
@@ -14,6 +16,7 @@ export type { Migration, MigrationStatus };
 export const MIGRATIONS: Migration[] = [
   { version: 1, name: "init", up: init_up, down: init_down },
   { version: 2, name: "accounts", up: accounts_up, down: accounts_down },
+  { version: 3, name: "operator_reads", up: operator_reads_up, down: operator_reads_down },
 ];
 
 /**

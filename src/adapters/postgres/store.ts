@@ -1,11 +1,12 @@
 /** @module The Store port on PostgreSQL: configuration, deliveries and attempts for the scale-out deployment. */
 import type { Attempt, Delivery, Event, Page, User, Webhook } from "../../domain/model.ts";
-import { page } from "../rows.ts";
-import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, Store } from "../../domain/ports.ts";
+import { page, toCounts } from "../rows.ts";
+import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, Store, WebhookHealth } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
 import { SecretBox, secretOwner } from "../secret-box.ts";
 import { guarded, pingPostgres, retryConflicts, type Sql, type Tx } from "./client.ts";
 import { openDeliveries, pruneFinished, storedDeliveries, writeAttempts } from "./deliveries.ts";
+import { findEvents, recentFailures, webhookHealth } from "./operator-reads.ts";
 import {
   type AttemptRow,
   type DeliveryRow,
@@ -179,11 +180,7 @@ export class PostgresStore implements Store {
   }
 
   async countDeliveries(): Promise<DeliveryCounts> {
-    const counts: DeliveryCounts = { pending: 0, succeeded: 0, failed: 0, dead: 0 };
-    const rows = await guarded(this.sql<{ status: keyof DeliveryCounts; n: number }[]>`
-      SELECT status, count(*) AS n FROM deliveries GROUP BY status`);
-    for (const row of rows) counts[row.status] = row.n;
-    return counts;
+    return toCounts(await guarded(this.sql<{ status: string; n: number }[]>`SELECT status, count(*) AS n FROM deliveries GROUP BY status`));
   }
 
   recordAttempts(records: AttemptRecord[]): Promise<void> {
@@ -196,11 +193,34 @@ export class PostgresStore implements Store {
   }
 
   async requeueDelivery(delivery: Delivery, at: number): Promise<Delivery> {
+    // One statement, so the replay is kept exactly when the update happens (none for a delivery not there).
     const [row] = await guarded(this.sql<DeliveryRow[]>`
-      UPDATE deliveries SET status = 'pending', round_start = attempt_count, next_attempt_at = ${at}::bigint, updated_at = ${at}::bigint
-      WHERE id = ${delivery.id}
-      RETURNING *`);
+      WITH requeued AS (
+        UPDATE deliveries SET status = 'pending', round_start = attempt_count, next_attempt_at = ${at}::bigint, updated_at = ${at}::bigint
+        WHERE id = ${delivery.id}
+        RETURNING *
+      ), replay AS (
+        INSERT INTO replays (delivery_id, customer_id, at) SELECT id, customer_id, ${at}::bigint FROM requeued
+      )
+      SELECT * FROM requeued`);
     return toDelivery(row!);
+  }
+
+  async listReplays(deliveryId: string): Promise<number[]> {
+    const rows = await guarded(this.sql<{ at: number }[]>`SELECT at FROM replays WHERE delivery_id = ${deliveryId} ORDER BY at`);
+    return rows.map((row) => row.at);
+  }
+
+  webhookHealth(limit: number): Promise<WebhookHealth[]> {
+    return guarded(webhookHealth(this.sql, this.secrets, limit));
+  }
+
+  recentFailures(limit: number): Promise<Delivery[]> {
+    return guarded(recentFailures(this.sql, limit));
+  }
+
+  findEvents(id: string): Promise<Event[]> {
+    return guarded(findEvents(this.sql, id));
   }
 
   async getEvent(customerId: string, id: string): Promise<Event | undefined> {

@@ -6,6 +6,8 @@ import retention_up from "../../../migrations/sqlite/0002_retention_indexes.up.s
 import retention_down from "../../../migrations/sqlite/0002_retention_indexes.down.sql" with { type: "text" };
 import accounts_up from "../../../migrations/sqlite/0003_accounts.up.sql" with { type: "text" };
 import accounts_down from "../../../migrations/sqlite/0003_accounts.down.sql" with { type: "text" };
+import operator_reads_up from "../../../migrations/sqlite/0004_operator_reads.up.sql" with { type: "text" };
+import operator_reads_down from "../../../migrations/sqlite/0004_operator_reads.down.sql" with { type: "text" };
 import type { Migration, MigrationStatus } from "../migration.ts";
 
 export type { Migration, MigrationStatus };
@@ -14,6 +16,7 @@ export const MIGRATIONS: Migration[] = [
   { version: 1, name: "init", up: init_up, down: init_down },
   { version: 2, name: "retention_indexes", up: retention_up, down: retention_down },
   { version: 3, name: "accounts", up: accounts_up, down: accounts_down },
+  { version: 4, name: "operator_reads", up: operator_reads_up, down: operator_reads_down },
 ];
 
 function ensureTable(db: Database): void {

@@ -2,11 +2,12 @@
 import type { Database } from "bun:sqlite";
 import { deliveryIdFor } from "../../domain/ids.ts";
 import type { Attempt, Delivery, Event, Page, User, Webhook } from "../../domain/model.ts";
-import { page } from "../rows.ts";
-import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, Store } from "../../domain/ports.ts";
+import { page, toCounts } from "../rows.ts";
+import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, Store, WebhookHealth } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
 import { SecretBox, secretOwner } from "../secret-box.ts";
 import { pingDatabase } from "./database.ts";
+import { findEvents, recentFailures, webhookHealth } from "./operator-reads.ts";
 import {
   type AttemptRow,
   type DeliveryRow,
@@ -214,10 +215,7 @@ export class SqliteStore implements Store {
   }
 
   async countDeliveries(): Promise<DeliveryCounts> {
-    const counts: DeliveryCounts = { pending: 0, succeeded: 0, failed: 0, dead: 0 };
-    for (const row of this.db.query<{ status: keyof DeliveryCounts; n: number }, []>("SELECT status, count(*) AS n FROM deliveries GROUP BY status").all())
-      counts[row.status] = row.n;
-    return counts;
+    return toCounts(this.db.query<{ status: string; n: number }, []>("SELECT status, count(*) AS n FROM deliveries GROUP BY status").all());
   }
 
   recordAttempts(records: AttemptRecord[]): Promise<void> {
@@ -226,8 +224,8 @@ export class SqliteStore implements Store {
 
   private writeAttempts(records: AttemptRecord[]): void[] {
     const insert = this.db.query(
-      `INSERT INTO attempts (id, delivery_id, customer_id, attempt_number, status_code, duration_ms, error, response_body, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+      `INSERT INTO attempts (id, delivery_id, customer_id, attempt_number, status_code, duration_ms, error, response_body, created_at, next_attempt_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     );
     // A delivery sent straight from the log has no row yet: its first outcome creates it, in its
     // final state (one write instead of a pending row and an update of it).
@@ -246,7 +244,7 @@ export class SqliteStore implements Store {
     );
     this.db.transaction(() => {
       for (const { delivery: d, attempt: a, status, nextAttemptAt } of records) {
-        insert.run(a.id, a.deliveryId, a.customerId, a.attemptNumber, a.statusCode, Math.round(a.durationMs * 1000) / 1000, a.error, a.responseBody, a.createdAt);
+        insert.run(a.id, a.deliveryId, a.customerId, a.attemptNumber, a.statusCode, Math.round(a.durationMs * 1000) / 1000, a.error, a.responseBody, a.createdAt, nextAttemptAt);
         upsert.run(d.id, d.customerId, d.eventId, d.webhookId, status, a.attemptNumber, d.roundStart, a.statusCode, a.error, nextAttemptAt, d.createdAt, a.createdAt);
       }
     })();
@@ -261,11 +259,34 @@ export class SqliteStore implements Store {
   }
 
   async requeueDelivery(delivery: Delivery, at: number): Promise<Delivery> {
-    this.db.run(
-      "UPDATE deliveries SET status = 'pending', round_start = attempt_count, next_attempt_at = ?, updated_at = ? WHERE id = ?",
-      [at, at, delivery.id],
-    );
-    return toDelivery(this.db.query<DeliveryRow, [string]>("SELECT * FROM deliveries WHERE id = ?").get(delivery.id)!);
+    const update = this.db.query("UPDATE deliveries SET status = 'pending', round_start = attempt_count, next_attempt_at = ?, updated_at = ? WHERE id = ?");
+    // From the stored row, so a delivery that is not there records no replay.
+    const replay = this.db.query("INSERT INTO replays (delivery_id, customer_id, at) SELECT id, customer_id, ? FROM deliveries WHERE id = ?");
+    const select = this.db.query<DeliveryRow, [string]>("SELECT * FROM deliveries WHERE id = ?");
+    return this.db.transaction(() => {
+      update.run(at, at, delivery.id);
+      replay.run(at, delivery.id);
+      return toDelivery(select.get(delivery.id)!);
+    })();
+  }
+
+  async listReplays(deliveryId: string): Promise<number[]> {
+    return this.db
+      .query<{ at: number }, [string]>("SELECT at FROM replays WHERE delivery_id = ? ORDER BY at, rowid")
+      .all(deliveryId)
+      .map((row) => row.at);
+  }
+
+  async webhookHealth(limit: number): Promise<WebhookHealth[]> {
+    return webhookHealth(this.db, this.secrets, limit);
+  }
+
+  async recentFailures(limit: number): Promise<Delivery[]> {
+    return recentFailures(this.db, limit);
+  }
+
+  async findEvents(id: string): Promise<Event[]> {
+    return findEvents(this.db, id);
   }
 
   async getEvent(customerId: string, id: string): Promise<Event | undefined> {
@@ -274,11 +295,13 @@ export class SqliteStore implements Store {
   }
 
   async pruneFinished(before: number, limit: number): Promise<number> {
-    // Both scans use an index of migration 0002: they read the old rows only, however big the tables.
+    // Both scans use an index of migration 0002: they read the old rows only, however big the tables;
+    // attempts and replays go by their delivery_id indexes.
     const selectVictims = this.db.query<{ id: string; customer_id: string; event_id: string }, [number, number]>(
       "SELECT id, customer_id, event_id FROM deliveries WHERE status IN ('succeeded', 'dead') AND updated_at < ? ORDER BY updated_at LIMIT ?",
     );
     const deleteAttempts = this.db.query("DELETE FROM attempts WHERE delivery_id = ?");
+    const deleteReplays = this.db.query("DELETE FROM replays WHERE delivery_id = ?");
     const deleteDelivery = this.db.query("DELETE FROM deliveries WHERE id = ?");
     const deleteEmptied = this.db.query(
       `DELETE FROM events WHERE customer_id = ?1 AND id = ?2 AND accepted_at < ?3
@@ -298,6 +321,7 @@ export class SqliteStore implements Store {
         const victims = selectVictims.all(before, limit);
         for (const victim of victims) {
           deleteAttempts.run(victim.id);
+          deleteReplays.run(victim.id);
           deleteDelivery.run(victim.id);
         }
         for (const victim of victims) deleteEmptied.run(victim.customer_id, victim.event_id, before);
