@@ -4,15 +4,13 @@
  * scopes (or the subset asked for). Answers and errors are the RFC's (§5.1, §5.2), not the rest of
  * the API's error shape, since OAuth client libraries read them.
  */
-import { Elysia } from "elysia";
 import { UnauthorizedError } from "../../domain/errors.ts";
 import { readJson } from "../../platform/http.ts";
 import type { ApiKeys } from "../auth/api-keys.ts";
-import { type GuardDeps, limitClient } from "../auth/guard.ts";
 import { SCOPES } from "../auth/scopes.ts";
 import type { Tokens } from "../auth/tokens.ts";
 
-export interface OAuthDeps extends GuardDeps {
+export interface OAuthDeps {
   apiKeys: ApiKeys;
   /** Signs the access tokens; their lifetime is `tokenTtlSeconds`. */
   oauthTokens: Tokens;
@@ -56,42 +54,36 @@ function basicCredentials(header: string | null): { id: string; secret: string }
   }
 }
 
-export function oauthRoutes(deps: OAuthDeps) {
-  return new Elysia({ name: "gateway-oauth" }).post(
-    "/oauth/token",
-    async ({ request, set, server }) => {
-      await limitClient(deps, { request, set, server }, "api");
-      const params = await parameters(request);
-      if (params === null) return oauthError("invalid_request", "the body must be application/x-www-form-urlencoded (or a JSON object) of at most 8 KiB");
-      const basic = basicCredentials(request.headers.get("authorization"));
-      if (basic === "malformed") return oauthError("invalid_client", "the Basic credentials are not base64 of client_id:client_secret", true);
-      if (basic && (params.client_id || params.client_secret)) return oauthError("invalid_request", "send the client credentials once: in the Authorization header or in the body");
-      if (params.grant_type === undefined) return oauthError("invalid_request", "grant_type is required");
-      if (params.grant_type !== "client_credentials") return oauthError("unsupported_grant_type", `grant_type '${params.grant_type.slice(0, 64)}' is not supported; use client_credentials`);
-      const client = basic ?? (params.client_id && params.client_secret ? { id: params.client_id, secret: params.client_secret } : null);
-      if (!client) return oauthError("invalid_client", "client authentication is required (client_id and client_secret)", true);
+/** Answers one token request (the client IP's rate limit is the route table's, before this). */
+export async function issueToken(deps: OAuthDeps, request: Request): Promise<Response> {
+  const params = await parameters(request);
+  if (params === null) return oauthError("invalid_request", "the body must be application/x-www-form-urlencoded (or a JSON object) of at most 8 KiB");
+  const basic = basicCredentials(request.headers.get("authorization"));
+  if (basic === "malformed") return oauthError("invalid_client", "the Basic credentials are not base64 of client_id:client_secret", true);
+  if (basic && (params.client_id || params.client_secret)) return oauthError("invalid_request", "send the client credentials once: in the Authorization header or in the body");
+  if (params.grant_type === undefined) return oauthError("invalid_request", "grant_type is required");
+  if (params.grant_type !== "client_credentials") return oauthError("unsupported_grant_type", `grant_type '${params.grant_type.slice(0, 64)}' is not supported; use client_credentials`);
+  const client = basic ?? (params.client_id && params.client_secret ? { id: params.client_id, secret: params.client_secret } : null);
+  if (!client) return oauthError("invalid_client", "client authentication is required (client_id and client_secret)", true);
 
-      let granted: { customerId: string; scopes: string[] };
-      try {
-        const principal = await deps.apiKeys.verify(client.secret);
-        if (principal.subject !== `key:${client.id}`) throw new UnauthorizedError("client_id and client_secret do not belong together");
-        granted = principal;
-      } catch (err) {
-        if (err instanceof UnauthorizedError) return oauthError("invalid_client", `client authentication failed: ${err.message}`, basic !== null);
-        throw err;
-      }
-      const asked = params.scope ? [...new Set(params.scope.split(" ").filter(Boolean))] : granted.scopes;
-      const unknown = asked.filter((s) => !(SCOPES as readonly string[]).includes(s));
-      if (unknown.length > 0) return oauthError("invalid_scope", `unknown scope ${unknown.join(" ").slice(0, 200)}; scopes are ${SCOPES.join(" ")}`);
-      const beyond = asked.filter((s) => !granted.scopes.includes(s) && !granted.scopes.includes("admin"));
-      if (beyond.length > 0) return oauthError("invalid_scope", `the client may not ask for ${beyond.join(" ")}; it holds ${granted.scopes.join(" ")}`);
+  let granted: { customerId: string; scopes: string[] };
+  try {
+    const principal = await deps.apiKeys.verify(client.secret);
+    if (principal.subject !== `key:${client.id}`) throw new UnauthorizedError("client_id and client_secret do not belong together");
+    granted = principal;
+  } catch (err) {
+    if (err instanceof UnauthorizedError) return oauthError("invalid_client", `client authentication failed: ${err.message}`, basic !== null);
+    throw err;
+  }
+  const asked = params.scope ? [...new Set(params.scope.split(" ").filter(Boolean))] : granted.scopes;
+  const unknown = asked.filter((s) => !(SCOPES as readonly string[]).includes(s));
+  if (unknown.length > 0) return oauthError("invalid_scope", `unknown scope ${unknown.join(" ").slice(0, 200)}; scopes are ${SCOPES.join(" ")}`);
+  const beyond = asked.filter((s) => !granted.scopes.includes(s) && !granted.scopes.includes("admin"));
+  if (beyond.length > 0) return oauthError("invalid_scope", `the client may not ask for ${beyond.join(" ")}; it holds ${granted.scopes.join(" ")}`);
 
-      const token = await deps.oauthTokens.issue({ subject: `client:${client.id}`, customerId: granted.customerId, scopes: asked });
-      return new Response(
-        JSON.stringify({ access_token: token, token_type: "Bearer", expires_in: deps.oauthTokens.expirySeconds, scope: asked.join(" ") }),
-        { status: 200, headers: { "content-type": "application/json", ...NO_STORE } },
-      );
-    },
-    { parse: "none" },
+  const token = await deps.oauthTokens.issue({ subject: `client:${client.id}`, customerId: granted.customerId, scopes: asked });
+  return new Response(
+    JSON.stringify({ access_token: token, token_type: "Bearer", expires_in: deps.oauthTokens.expirySeconds, scope: asked.join(" ") }),
+    { status: 200, headers: { "content-type": "application/json", ...NO_STORE } },
   );
 }

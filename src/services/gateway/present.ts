@@ -1,7 +1,8 @@
 /** @module How resources look over the REST API (snake_case, ISO times). */
 import type { Attempt, Delivery, Event, Webhook } from "../../domain/model.ts";
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const iso = (ms: number) => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
 export function presentWebhook(w: Webhook) {
   return {
@@ -26,7 +27,7 @@ export function presentDelivery(d: Delivery) {
     attempt_count: d.attemptCount,
     last_status_code: d.lastStatusCode,
     last_error: d.lastError,
-    next_attempt_at: iso(d.nextAttemptAt),
+    next_attempt_at: isoOrNull(d.nextAttemptAt),
     created_at: iso(d.createdAt),
     updated_at: iso(d.updatedAt),
   };

@@ -1,18 +1,20 @@
-/** @module The gateway's REST API (port 8080): login, webhooks, events, deliveries. */
-import { Type } from "@sinclair/typebox";
+/**
+ * @module The gateway's REST API (port 8080): login, webhooks, events, deliveries, customers and
+ * keys, OAuth, and its own description (/openapi.json, /docs). Paths, scopes and validation come
+ * from the route table (operations.ts); these handlers only do the work.
+ */
 import { Elysia } from "elysia";
 import { NotFoundError } from "../../domain/errors.ts";
-import { type RequestContext, readJson } from "../../platform/http.ts";
-import { compile } from "../../platform/validate.ts";
 import { login } from "../auth/login.ts";
-import { authorize, limitClient } from "../auth/guard.ts";
-import type { Scope } from "../auth/scopes.ts";
-import type { Principal, Tokens } from "../auth/tokens.ts";
-import { type AccountDeps, accountRoutes } from "./accounts.ts";
-import { oauthRoutes } from "./oauth.ts";
+import type { Tokens } from "../auth/tokens.ts";
 import { type IngestRouteDeps, eventRoutes } from "../ingest/routes.ts";
 import * as webhooks from "../webhooks/manage.ts";
-import { type DeliveryDeps, DEFAULT_PAGE, getDelivery, listDeliveries, numericLimit, pageQuery, retryDelivery } from "./deliveries.ts";
+import { type AccountDeps, accountHandlers } from "./accounts.ts";
+import { type DeliveryDeps, DEFAULT_PAGE, getDelivery, listDeliveries, retryDelivery } from "./deliveries.ts";
+import { type Handlers, mountOperations } from "./mount.ts";
+import { issueToken } from "./oauth.ts";
+import { openApiDocument } from "./openapi.ts";
+import { describedBy } from "./openapi-docs.ts";
 import { presentAttempt, presentDelivery, presentEvent, presentWebhook } from "./present.ts";
 
 export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestRouteDeps, AccountDeps {
@@ -21,109 +23,57 @@ export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestR
   oauthTokens?: Tokens;
 }
 
-const SMALL_BODY = 64 * 1024;
-
-const loginInput = compile(
-  Type.Object(
-    { username: Type.String({ minLength: 1, maxLength: 256 }), password: Type.String({ minLength: 1, maxLength: 1024 }) },
-    { additionalProperties: false, errorMessage: "must be {\"username\", \"password\"}" },
-  ),
-);
-
 export function gatewayRoutes(deps: GatewayDeps) {
-  const caller = (ctx: RequestContext, scope: Scope): Promise<Principal> => authorize(deps, ctx, "api", scope);
-  const body = (request: Request) => readJson(request, SMALL_BODY);
+  const { oauthTokens } = deps;
+  const features = { oauth: oauthTokens !== undefined };
+  const description = describedBy(
+    openApiDocument({ features, limits: { maxEventBytes: deps.maxEventBytes, maxBatchEvents: deps.maxBatchEvents, maxBatchBytes: deps.maxBatchBytes } }),
+  );
 
-  return new Elysia({ name: "gateway" })
-    .post(
-      "/auth/login",
-      async ({ request, set, server }) => {
-        await limitClient(deps, { request, set, server }, "api");
-        const input = loginInput.parse(await body(request));
-        return login(deps, input.username, input.password);
-      },
-      { parse: "none" },
-    )
-    .post(
-      "/api/v1/webhooks",
-      async ({ request, set, server }) => {
-        const principal = await caller({ request, set, server }, "webhooks:write");
-        set.status = 201;
-        return presentWebhook(await webhooks.createWebhook(deps, principal, await body(request)));
-      },
-      { parse: "none" },
-    )
-    .get("/api/v1/webhooks", async ({ request, query, set, server }) => {
-      const principal = await caller({ request, set, server }, "webhooks:read");
-      const q = pageQuery.parse(numericLimit(query), "query");
-      const page = await webhooks.listWebhooks(deps, principal, q.limit ?? DEFAULT_PAGE, q.cursor);
+  const handlers: Handlers = {
+    login: ({ body }) => login(deps, body.username, body.password),
+    // Mounted only when the feature is on, i.e. when oauthTokens is set.
+    oauthToken: async ({ request }) => {
+      if (!oauthTokens) throw new NotFoundError("route", "/oauth/token");
+      return issueToken({ apiKeys: deps.apiKeys, oauthTokens }, request);
+    },
+
+    createWebhook: async ({ principal, body }) => presentWebhook(await webhooks.createWebhook(deps, principal, body)),
+    listWebhooks: async ({ principal, query }) => {
+      const page = await webhooks.listWebhooks(deps, principal, query.limit ?? DEFAULT_PAGE, query.cursor);
       return { data: page.data.map(presentWebhook), next_cursor: page.nextCursor };
-    })
-    .get("/api/v1/webhooks/:id", async ({ request, params, set, server }) => {
-      const principal = await caller({ request, set, server }, "webhooks:read");
-      return presentWebhook(await webhooks.getWebhook(deps, principal, params.id));
-    })
-    .put(
-      "/api/v1/webhooks/:id",
-      async ({ request, params, set, server }) => {
-        const principal = await caller({ request, set, server }, "webhooks:write");
-        return presentWebhook(await webhooks.updateWebhook(deps, principal, params.id, await body(request), "replace"));
-      },
-      { parse: "none" },
-    )
-    .patch(
-      "/api/v1/webhooks/:id",
-      async ({ request, params, set, server }) => {
-        const principal = await caller({ request, set, server }, "webhooks:write");
-        return presentWebhook(await webhooks.updateWebhook(deps, principal, params.id, await body(request), "merge"));
-      },
-      { parse: "none" },
-    )
-    .delete("/api/v1/webhooks/:id", async ({ request, params, set, server }) => {
-      const principal = await caller({ request, set, server }, "webhooks:write");
-      await webhooks.deleteWebhook(deps, principal, params.id);
-      set.status = 204;
-      return "";
-    })
-    .post(
-      "/api/v1/webhooks/:id/rotate-secret",
-      async ({ request, params, set, server }) => {
-        const principal = await caller({ request, set, server }, "webhooks:write");
-        return presentWebhook(await webhooks.rotateSecret(deps, principal, params.id));
-      },
-      { parse: "none" },
-    )
-    .use(eventRoutes(deps, "/api/v1"))
-    .use(accountRoutes(deps, { caller, body }))
-    .use(deps.oauthTokens ? oauthRoutes({ ...deps, oauthTokens: deps.oauthTokens }) : new Elysia({ name: "gateway-no-oauth" }))
-    .get("/api/v1/events/:id", async ({ request, params, set, server }) => {
-      const principal = await caller({ request, set, server }, "deliveries:read");
-      const event = await deps.store.getEvent(principal.customerId, params.id);
-      if (!event) throw new NotFoundError("event", params.id);
+    },
+    getWebhook: async ({ principal, params }) => presentWebhook(await webhooks.getWebhook(deps, principal, params.id!)),
+    replaceWebhook: async ({ principal, params, body }) => presentWebhook(await webhooks.updateWebhook(deps, principal, params.id!, body, "replace")),
+    updateWebhook: async ({ principal, params, body }) => presentWebhook(await webhooks.updateWebhook(deps, principal, params.id!, body, "merge")),
+    deleteWebhook: async ({ principal, params }) => webhooks.deleteWebhook(deps, principal, params.id!),
+    rotateSecret: async ({ principal, params }) => presentWebhook(await webhooks.rotateSecret(deps, principal, params.id!)),
+
+    getEvent: async ({ principal, params }) => {
+      const event = await deps.store.getEvent(principal.customerId, params.id!);
+      if (!event) throw new NotFoundError("event", params.id!);
       const deliveries = await deps.store.listDeliveries(principal.customerId, { eventId: event.id, limit: 1000 });
       return { ...presentEvent(event), deliveries: deliveries.data.map(presentDelivery) };
-    })
-    .get("/api/v1/deliveries", async ({ request, query, set, server }) => {
-      const principal = await caller({ request, set, server }, "deliveries:read");
+    },
+    listDeliveries: async ({ principal, query }) => {
       const page = await listDeliveries(deps, principal, query);
       return { data: page.data.map(presentDelivery), next_cursor: page.nextCursor };
-    })
-    .get("/api/v1/deliveries/:id", async ({ request, params, set, server }) => {
-      const principal = await caller({ request, set, server }, "deliveries:read");
-      return presentDelivery(await getDelivery(deps, principal, params.id));
-    })
-    .get("/api/v1/deliveries/:id/attempts", async ({ request, params, set, server }) => {
-      const principal = await caller({ request, set, server }, "deliveries:read");
-      const delivery = await getDelivery(deps, principal, params.id);
+    },
+    getDelivery: async ({ principal, params }) => presentDelivery(await getDelivery(deps, principal, params.id!)),
+    listAttempts: async ({ principal, params }) => {
+      const delivery = await getDelivery(deps, principal, params.id!);
       return { data: (await deps.store.listAttempts(delivery.id)).map(presentAttempt) };
-    })
-    .post(
-      "/api/v1/deliveries/:id/retry",
-      async ({ request, params, set, server }) => {
-        const principal = await caller({ request, set, server }, "deliveries:write");
-        set.status = 202;
-        return presentDelivery(await retryDelivery(deps, principal, params.id));
-      },
-      { parse: "none" },
-    );
+    },
+    retryDelivery: async ({ principal, params }) => presentDelivery(await retryDelivery(deps, principal, params.id!)),
+
+    ...accountHandlers(deps),
+
+    openapi: async ({ request }) => description.document(request),
+    docs: async ({ request }) => description.page(request),
+  };
+
+  return new Elysia({ name: "gateway" })
+    .use(mountOperations(deps, handlers, features))
+    // The table's sendEvent and sendBatch: ingest's own routes, under /api/v1.
+    .use(eventRoutes(deps, "/api/v1"));
 }

@@ -6,25 +6,34 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})
 if (!FormatRegistry.Has("date-time"))
   FormatRegistry.Set("date-time", (value) => RFC3339.test(value) && !Number.isNaN(Date.parse(value)));
 
-const Text = (max: number, errorMessage: string, pattern?: string) =>
-  Type.String({ minLength: 1, maxLength: max, errorMessage, ...(pattern ? { pattern } : {}) });
+const Text = (max: number, description: string, errorMessage: string, pattern?: string) =>
+  Type.String({ minLength: 1, maxLength: max, description, errorMessage, ...(pattern ? { pattern } : {}) });
 
 export const EventInputSchema = Type.Object(
   {
-    id: Text(256, "must be a non-empty string of at most 256 printable characters", "^[\\x21-\\x7e]+$"),
-    type: Text(128, "must be 1-128 of letters, digits and _ . : - /", "^[A-Za-z0-9_.:\\-/]+$"),
-    source: Text(256, "must be a non-empty string of at most 256 characters"),
-    data: Type.Unknown({ errorMessage: "is required (any JSON value)" }),
-    timestamp: Type.Optional(Type.String({ format: "date-time", errorMessage: "must be an RFC 3339 date-time" })),
+    id: Text(256, "unique per event (per customer): the same id again is a duplicate", "must be a non-empty string of at most 256 printable characters", "^[\\x21-\\x7e]+$"),
+    type: Text(128, "what happened; webhooks subscribe to types", "must be 1-128 of letters, digits and _ . : - /", "^[A-Za-z0-9_.:\\-/]+$"),
+    source: Text(256, "who sent it", "must be a non-empty string of at most 256 characters"),
+    data: Type.Unknown({ description: "any JSON value (required), delivered as sent", errorMessage: "is required (any JSON value)" }),
+    timestamp: Type.Optional(Type.String({ format: "date-time", description: "RFC 3339; when omitted, the time it is accepted", errorMessage: "must be an RFC 3339 date-time" })),
   },
   { additionalProperties: false, errorMessage: "must be an object with id, type, source and data" },
 );
 
 export const eventInput = compile(EventInputSchema);
 
-export const BatchSchema = Type.Object(
-  { events: Type.Array(Type.Unknown(), { minItems: 1, errorMessage: "must be a non-empty array of events" }) },
-  { additionalProperties: false, errorMessage: "must be an object {\"events\": [...]}" },
-);
+const BATCH_ITEMS = { minItems: 1, errorMessage: "must be a non-empty array of events" };
+const BATCH_OPTIONS = { additionalProperties: false, errorMessage: "must be an object {\"events\": [...]}" };
+
+/** The batch's outer shape; each item is then checked with EventInputSchema, so an error names its index. */
+export const BatchSchema = Type.Object({ events: Type.Array(Type.Unknown(), BATCH_ITEMS) }, BATCH_OPTIONS);
 
 export const batchInput = compile(BatchSchema);
+
+/** The two checks together, as the API documents a batch: at most `maxEvents` events, each an event. */
+export function documentedBatchSchema(maxEvents: number) {
+  return Type.Object(
+    { events: Type.Array(EventInputSchema, { ...BATCH_ITEMS, maxItems: maxEvents, description: "refused whole when one event is invalid" }) },
+    BATCH_OPTIONS,
+  );
+}

@@ -16,29 +16,35 @@ export interface WebhookDeps {
 }
 
 const fields = {
-  url: Type.String({ errorMessage: "must be an absolute http or https URL" }),
-  event_types: Type.Array(Type.String(), { errorMessage: "must be an array of event type strings" }),
-  headers: Type.Record(Type.String(), Type.String(), { errorMessage: "must be an object of header names to string values" }),
-  description: Type.Union([Type.String({ maxLength: 1024 }), Type.Null()], { errorMessage: "must be a string of at most 1024 characters, or null" }),
-  status: Type.Union([Type.Literal("active"), Type.Literal("disabled")], { errorMessage: "must be 'active' or 'disabled'" }),
-  secret: Type.String({ errorMessage: "must be 'whsec_' + base64 of 24 to 64 bytes" }),
+  url: Type.String({ description: "http or https, no credentials in it, at most 2048 characters; private addresses refused unless allowed", errorMessage: "must be an absolute http or https URL" }),
+  event_types: Type.Array(Type.String(), { description: "1-100 exact event type names, or \"*\" for every type", errorMessage: "must be an array of event type strings" }),
+  headers: Type.Record(Type.String(), Type.String(), {
+    description: "at most 32, sent with every request; host, content-type, content-length, transfer-encoding, connection and the webhook- signing headers are refused",
+    errorMessage: "must be an object of header names to string values",
+  }),
+  description: Type.Union([Type.String({ maxLength: 1024 }), Type.Null()], { description: "free text, or null", errorMessage: "must be a string of at most 1024 characters, or null" }),
+  status: Type.Union([Type.Literal("active"), Type.Literal("disabled")], { description: "disabled webhooks receive nothing", errorMessage: "must be 'active' or 'disabled'" }),
+  secret: Type.String({ description: "'whsec_' + base64 of 24 to 64 bytes; generated when omitted", errorMessage: "must be 'whsec_' + base64 of 24 to 64 bytes" }),
 };
 
-const createInput = compile(
-  Type.Object(
-    {
-      url: fields.url,
-      event_types: fields.event_types,
-      headers: Type.Optional(fields.headers),
-      description: Type.Optional(fields.description),
-      status: Type.Optional(fields.status),
-      secret: Type.Optional(fields.secret),
-    },
-    { additionalProperties: false, errorMessage: "must be an object with url and event_types" },
-  ),
+/** A new webhook (POST), or the whole of one (PUT): what the gateway documents and validates with. */
+export const WebhookInputSchema = Type.Object(
+  {
+    url: fields.url,
+    event_types: fields.event_types,
+    headers: Type.Optional(fields.headers),
+    description: Type.Optional(fields.description),
+    status: Type.Optional(fields.status),
+    secret: Type.Optional(fields.secret),
+  },
+  { additionalProperties: false, errorMessage: "must be an object with url and event_types" },
 );
 
-const patchInput = compile(Type.Partial(Type.Object(fields), { additionalProperties: false, errorMessage: "must be an object" }));
+/** Only the fields to change (PATCH). */
+export const WebhookPatchSchema = Type.Partial(Type.Object(fields), { additionalProperties: false, errorMessage: "must be an object" });
+
+const createInput = compile(WebhookInputSchema);
+const patchInput = compile(WebhookPatchSchema);
 
 export type WebhookPatch = Partial<{
   url: string;

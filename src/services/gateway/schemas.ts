@@ -1,0 +1,243 @@
+/**
+ * @module The gateway's own request schemas (login, customers, keys, list queries, OAuth's form)
+ * and the shape of every answer, as TypeBox schemas: the route table validates with the first and
+ * types its handlers' answers with the second, and the OpenAPI document embeds both.
+ */
+import { type TSchema, Type } from "@sinclair/typebox";
+import { DELIVERY_STATUSES } from "../../domain/model.ts";
+import { SCOPES } from "../auth/scopes.ts";
+import "../ingest/schema.ts"; // registers the date-time format every timestamp below uses
+import { MAX_PAGE } from "./deliveries.ts";
+
+const Timestamp = (description: string) => Type.String({ format: "date-time", description });
+const Nullable = <T extends TSchema>(schema: T, description: string) => Type.Union([schema, Type.Null()], { description });
+const ScopeSchema = Type.Union(SCOPES.map((s) => Type.Literal(s)));
+const Strict = { additionalProperties: false } as const;
+
+// ---- requests ----
+
+export const LoginInputSchema = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 256, description: "`admin` (the operator)" }),
+    password: Type.String({ minLength: 1, maxLength: 1024, description: "`HOOKRELAY_ADMIN_PASSWORD`, or the one printed on first start" }),
+  },
+  { additionalProperties: false, errorMessage: "must be {\"username\", \"password\"}" },
+);
+
+export const CustomerInputSchema = Type.Object(
+  {
+    id: Type.Optional(
+      Type.String({
+        pattern: "^[a-z0-9][a-z0-9_-]{0,63}$",
+        description: "1-64 of a-z, 0-9, _ and -; generated (`cus_…`) when omitted",
+        errorMessage: "must be 1-64 of a-z, 0-9, _ and -, starting with a letter or digit",
+      }),
+    ),
+    name: Type.String({ minLength: 1, maxLength: 256, errorMessage: "must be a non-empty string of at most 256 characters" }),
+  },
+  { additionalProperties: false, errorMessage: "must be {\"name\", \"id\"?}" },
+);
+
+export const ApiKeyInputSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 256, description: "what the key is for", errorMessage: "must be a non-empty string of at most 256 characters" }),
+    scopes: Type.Array(ScopeSchema, {
+      minItems: 1,
+      uniqueItems: true,
+      description: "`admin` only for keys of the `default` customer (it reaches every customer)",
+      errorMessage: `must be a non-empty list of distinct scopes from ${SCOPES.join(", ")}`,
+    }),
+    expires_at: Type.Optional(
+      Type.Union([Type.Null(), Type.String({ format: "date-time", errorMessage: "must be an RFC 3339 date-time" })], {
+        description: "in the future; null or omitted: never expires",
+      }),
+    ),
+  },
+  { additionalProperties: false, errorMessage: "must be {\"name\", \"scopes\", \"expires_at\"?}" },
+);
+
+const Limit = Type.Optional(
+  Type.Integer({ minimum: 1, maximum: MAX_PAGE, description: "page size (default 100)", errorMessage: `must be an integer from 1 to ${MAX_PAGE}` }),
+);
+const Cursor = Type.Optional(
+  Type.String({ maxLength: 64, description: "the previous page's `next_cursor`", errorMessage: "must be the next_cursor of a previous page" }),
+);
+
+export const PageQuerySchema = Type.Object({ limit: Limit, cursor: Cursor }, { additionalProperties: false });
+
+export const DeliveryQuerySchema = Type.Object(
+  {
+    webhook_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "only this webhook's deliveries", errorMessage: "must be a webhook id" })),
+    event_id: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: "only this event's deliveries", errorMessage: "must be an event id" })),
+    status: Type.Optional(
+      Type.Union(
+        DELIVERY_STATUSES.map((s) => Type.Literal(s)),
+        { description: "only deliveries in this state", errorMessage: "must be one of pending, succeeded, failed, dead" },
+      ),
+    ),
+    limit: Limit,
+    cursor: Cursor,
+  },
+  { additionalProperties: false, errorMessage: "unknown filter" },
+);
+
+/** RFC 6749 §4.4.2; unknown parameters are ignored, as the RFC says. The handler reads the form itself. */
+export const OAuthTokenFormSchema = Type.Object({
+  grant_type: Type.Literal("client_credentials"),
+  client_id: Type.Optional(Type.String({ description: "the API key's `id`; or send it as HTTP Basic" })),
+  client_secret: Type.Optional(Type.String({ description: "the API key itself (`hrk_…`); or send it as HTTP Basic" })),
+  scope: Type.Optional(Type.String({ description: "space-separated subset of the key's scopes; default all of them" })),
+});
+
+export const IdParams = (what: string) => Type.Object({ id: Type.String({ description: `the ${what}'s id` }) });
+
+// ---- answers ----
+
+export const ErrorSchema = Type.Object(
+  {
+    error: Type.Object(
+      {
+        code: Type.String({ description: "stable, machine-readable: validation_failed, not_found, rate_limited, …" }),
+        message: Type.String({ description: "for people: names the bad value and where it came from" }),
+        details: Type.Optional(Type.Array(Type.String(), { description: "every problem, when validation found several" })),
+      },
+      Strict,
+    ),
+  },
+  { ...Strict, description: "Every error of the API (except /oauth/token's, which are RFC 6749's). Never a stack trace." },
+);
+
+export const OAuthErrorSchema = Type.Object(
+  {
+    error: Type.Union(["invalid_request", "invalid_client", "unsupported_grant_type", "invalid_scope"].map((c) => Type.Literal(c))),
+    error_description: Type.String(),
+  },
+  { ...Strict, description: "RFC 6749 §5.2 (OAuth client libraries read it)" },
+);
+
+export const WebhookSchema = Type.Object(
+  {
+    id: Type.String({ description: "`wh_…`" }),
+    url: Type.String({ description: "absolute http or https URL the events are POSTed to" }),
+    event_types: Type.Array(Type.String(), { description: "exact type names, or `*` for every type" }),
+    headers: Type.Record(Type.String(), Type.String(), { description: "sent with every request" }),
+    description: Nullable(Type.String(), "free text"),
+    secret: Type.String({ description: "`whsec_` + base64 signing key (Standard Webhooks)" }),
+    status: Type.Union([Type.Literal("active"), Type.Literal("disabled")]),
+    created_at: Timestamp("when it was created"),
+    updated_at: Timestamp("when it last changed"),
+  },
+  Strict,
+);
+
+export const DeliverySchema = Type.Object(
+  {
+    id: Type.String(),
+    event_id: Type.String(),
+    webhook_id: Type.String(),
+    status: Type.Union(
+      DELIVERY_STATUSES.map((s) => Type.Literal(s)),
+      { description: "pending: not tried yet or in flight; failed: a retry is scheduled; dead: out of retries" },
+    ),
+    attempt_count: Type.Integer({ minimum: 0, description: "attempts over the delivery's whole life" }),
+    last_status_code: Nullable(Type.Integer(), "the endpoint's last HTTP status; null when it did not answer"),
+    last_error: Nullable(Type.String(), "why the last attempt failed"),
+    next_attempt_at: Nullable(Timestamp(""), "when the next retry is due"),
+    created_at: Timestamp("when it was first stored"),
+    updated_at: Timestamp("when it last changed"),
+  },
+  Strict,
+);
+
+export const AttemptSchema = Type.Object(
+  {
+    id: Type.String(),
+    delivery_id: Type.String(),
+    attempt_number: Type.Integer({ minimum: 1 }),
+    status_code: Nullable(Type.Integer(), "null: timeout or connection error"),
+    duration_ms: Type.Number({ minimum: 0 }),
+    error: Nullable(Type.String(), "timeout, connection error, or the non-2xx status"),
+    response_body: Nullable(Type.String(), "the endpoint's answer, truncated (dispatcher.max_response_body_bytes)"),
+    created_at: Timestamp("when the attempt ended"),
+  },
+  Strict,
+);
+
+export const EventWithDeliveriesSchema = Type.Object(
+  {
+    id: Type.String(),
+    type: Type.String(),
+    source: Type.String(),
+    data: Type.Unknown({ description: "as sent" }),
+    timestamp: Timestamp("the producer's, or when it was accepted"),
+    accepted_at: Timestamp("when hookrelay stored it"),
+    deliveries: Type.Array(DeliverySchema),
+  },
+  Strict,
+);
+
+export const EventAcceptedSchema = Type.Object(
+  {
+    id: Type.String(),
+    status: Type.Union([Type.Literal("accepted"), Type.Literal("duplicate")], { description: "duplicate: this id was accepted before; not delivered again" }),
+  },
+  Strict,
+);
+
+export const BatchAcceptedSchema = Type.Object(
+  { accepted: Type.Integer({ minimum: 0 }), duplicates: Type.Integer({ minimum: 0 }) },
+  Strict,
+);
+
+export const LoginTokenSchema = Type.Object(
+  {
+    access_token: Type.String({ description: "a JWT; send it as `Authorization: Bearer …`" }),
+    token_type: Type.Literal("Bearer"),
+    expires_in: Type.Integer({ minimum: 1, description: "seconds" }),
+  },
+  Strict,
+);
+
+export const OAuthTokenSchema = Type.Object(
+  { ...LoginTokenSchema.properties, scope: Type.String({ description: "the scopes granted, space-separated" }) },
+  Strict,
+);
+
+export const CustomerSchema = Type.Object({ id: Type.String(), name: Type.String(), created_at: Timestamp("") }, Strict);
+
+const apiKeyFields = {
+  id: Type.String({ description: "`key_…`; the client_id for /oauth/token" }),
+  customer_id: Type.String(),
+  name: Type.String(),
+  prefix: Type.String({ description: "the key's first 12 characters, to tell keys apart" }),
+  scopes: Type.Array(ScopeSchema),
+  created_at: Timestamp(""),
+  expires_at: Nullable(Timestamp(""), "null: never"),
+  revoked_at: Nullable(Timestamp(""), "null: not revoked"),
+};
+
+export const ApiKeySchema = Type.Object(apiKeyFields, { ...Strict, description: "As lists show a key: never the key itself, never its hash" });
+
+export const ApiKeyCreatedSchema = Type.Object(
+  { ...apiKeyFields, key: Type.String({ description: "`hrk_…`: shown this once; only its hash is kept" }) },
+  Strict,
+);
+
+export const HealthSchema = Type.Object(
+  {
+    status: Type.Union([Type.Literal("ok"), Type.Literal("unavailable")]),
+    role: Type.String(),
+    failing: Type.Optional(Type.Array(Type.String(), { description: "the dependencies that failed, with why" })),
+  },
+  Strict,
+);
+
+const NextCursor = Nullable(Type.String(), "pass as `cursor` for the next page; null on the last page");
+const PageOf = <T extends TSchema>(item: T) => Type.Object({ data: Type.Array(item), next_cursor: NextCursor }, Strict);
+const ListOf = <T extends TSchema>(item: T) => Type.Object({ data: Type.Array(item) }, Strict);
+
+export const WebhookPageSchema = PageOf(WebhookSchema);
+export const DeliveryPageSchema = PageOf(DeliverySchema);
+export const CustomerPageSchema = PageOf(CustomerSchema);
+export const AttemptListSchema = ListOf(AttemptSchema);
+export const ApiKeyListSchema = ListOf(ApiKeySchema);
