@@ -106,9 +106,10 @@ async function upLocked(log: Log): Promise<Up> {
   const toStart = notRunning.filter((s) => !held.includes(s));
   // A pid file whose process is gone: its data is stale, start that one afresh.
   for (const s of toStart) await stop(s, () => {});
+  // Also when every service is up already: the tests' own tools (openssl, chromium) may be missing.
+  await ensurePackages(toStart, log);
   if (toStart.length > 0) {
     for (const s of toStart) await ensurePortsFree(s, " (another checkout's services? `bun run services:down` there)");
-    await ensurePackages(toStart, log);
     const results = await Promise.allSettled(toStart.map((s) => start(s, log)));
     const failures = results.flatMap((r) => (r.status === "rejected" ? [(r.reason as Error).message] : []));
     if (failures.length > 0) {

@@ -11,7 +11,7 @@ export const SPECS: Record<ServiceName, Spec> = { postgres: postgresSpec, redis:
 /** Present while `s` is stopped by `stopKeepingData`; holds that process's pid. */
 export const heldFile = (s: ServiceName) => path(`${s}.held`);
 
-/** apt-get installs whatever the services to start lack (root only, as on CI). */
+/** apt-get installs whatever the services to start, and the tests, lack (root only, as on CI). */
 export async function ensurePackages(toStart: ServiceName[], log: Log): Promise<void> {
   const missing: string[] = [];
   if (toStart.includes("postgres") && !postgresBin()) missing.push("postgresql");
@@ -20,6 +20,8 @@ export async function ensurePackages(toStart: ServiceName[], log: Log): Promise<
   if (toStart.includes("kafka") && !kafkaCached() && !Bun.which("mvn")) missing.push("maven");
   // Not a service: the TLS tests make their certificates with it (Debian's postgresql pulls it in too).
   if (!Bun.which("openssl")) missing.push("openssl");
+  // Not a service either: the dashboard test drives Debian's Chromium (playwright-core, no bundled browser).
+  if (!Bun.which("chromium")) missing.push("chromium");
   if (missing.length === 0) return;
   if (!isRoot) throw new Error(`missing ${missing.join(", ")}: run  sudo apt-get install -y ${missing.join(" ")}  and try again`);
   log(`services: installing ${missing.join(" ")} with apt-get`);

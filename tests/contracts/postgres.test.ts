@@ -19,7 +19,7 @@ import { requireServices, schemaFactory } from "../helpers/services.ts";
 
 const BASE_URL = process.env.HOOKRELAY_TEST_DATABASE_URL;
 const ROOT = resolve(import.meta.dir, "../..");
-const TABLES = ["api_keys", "attempts", "customers", "deliveries", "events", "settings", "users", "webhooks"];
+const TABLES = ["api_keys", "attempts", "customers", "deliveries", "events", "replays", "settings", "users", "webhooks"];
 
 if (requireServices("PostgreSQL", { HOOKRELAY_TEST_DATABASE_URL: BASE_URL })) describePostgres(BASE_URL!);
 
@@ -247,6 +247,8 @@ function describePostgres(baseUrl: string): void {
             "deliveries_by_customer_status",
             "deliveries_by_webhook_status",
             "deliveries_finished_by_updated",
+            "deliveries_failing_by_updated",
+            "replays_by_delivery",
             "attempts_by_delivery",
             "attempts_by_created",
             "events_unpublished",
@@ -273,16 +275,18 @@ function describePostgres(baseUrl: string): void {
     it("reports, applies and reverts the schema of the database in DATABASE_URL", async () => {
       const { schema, url } = await freshSchema();
       const pending = await cli(url, "status");
-      expect(pending).toMatchObject({ code: 0, out: "1_init\tpending\n2_accounts\tpending" });
-      expect(await cli(url, "up")).toMatchObject({ code: 0, out: "applied 1_init\napplied 2_accounts" });
+      expect(pending).toMatchObject({ code: 0, out: "1_init\tpending\n2_accounts\tpending\n3_operator_reads\tpending" });
+      expect(await cli(url, "up")).toMatchObject({ code: 0, out: "applied 1_init\napplied 2_accounts\napplied 3_operator_reads" });
       expect(await tables(schema)).toEqual(TABLES);
       expect((await cli(url, "up")).out).toBe("nothing to apply");
       const applied = await cli(url, "status");
       expect(applied.code).toBe(0);
-      expect(applied.out).toMatch(/^1_init\tapplied \d{4}-\d\d-\d\dT.*\n2_accounts\tapplied \d{4}-/s);
+      expect(applied.out).toMatch(/^1_init\tapplied \d{4}-\d\d-\d\dT.*\n2_accounts\tapplied \d{4}-.*\n3_operator_reads\tapplied \d{4}-/s);
       // down reverts the newest only, one at a time.
+      expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 3_operator_reads" });
+      expect(await tables(schema)).toEqual(TABLES.filter((t) => t !== "replays"));
       expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 2_accounts" });
-      expect(await tables(schema)).toEqual(TABLES.filter((t) => t !== "api_keys"));
+      expect(await tables(schema)).toEqual(TABLES.filter((t) => t !== "replays" && t !== "api_keys"));
       expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 1_init" });
       expect(await tables(schema)).toEqual([]);
       expect((await cli(url, "down")).out).toBe("nothing to revert");

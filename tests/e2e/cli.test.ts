@@ -53,11 +53,13 @@ describe("hookrelay CLI", () => {
     expect(up).toContain("applied 1_init");
     expect(up).toContain("applied 2_retention_indexes");
     expect(up).toContain("applied 3_accounts");
+    expect(up).toContain("applied 4_operator_reads");
     expect(run(["bun", "src/cli/main.ts", "migrate", "up"], env).out).toContain("nothing to apply");
     expect(run(["bun", "src/cli/main.ts", "migrate", "status"], env).out).toMatch(/1_init\tapplied \d{4}-/);
     // down reverts the newest only.
+    expect(run(["bun", "src/cli/main.ts", "migrate", "down"], env).out).toContain("reverted 4_operator_reads");
+    expect(run(["bun", "src/cli/main.ts", "migrate", "status"], env).out).toMatch(/3_accounts\tapplied \d{4}-.*\n4_operator_reads\tpending/s);
     expect(run(["bun", "src/cli/main.ts", "migrate", "down"], env).out).toContain("reverted 3_accounts");
-    expect(run(["bun", "src/cli/main.ts", "migrate", "status"], env).out).toMatch(/2_retention_indexes\tapplied \d{4}-.*\n3_accounts\tpending/s);
     expect(run(["bun", "src/cli/main.ts", "migrate", "down"], env).out).toContain("reverted 2_retention_indexes");
     expect(run(["bun", "src/cli/main.ts", "migrate", "down"], env).out).toContain("reverted 1_init");
     expect(run(["bun", "src/cli/main.ts", "migrate", "status"], env).out).toContain("1_init\tpending");
