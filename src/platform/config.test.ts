@@ -297,6 +297,19 @@ describe("parseConfig errors", () => {
     ]);
   });
 
+  it("takes the observability role's scrape targets from a comma-separated variable and names the bad ones", () => {
+    const targets = "http://dispatcher:8083/metrics, https://10.0.0.7:8084/metrics";
+    expect(parseConfig({ env: { HOOKRELAY_OBSERVABILITY_SCRAPE_TARGETS: targets } }).observability.scrape_targets).toEqual([
+      "http://dispatcher:8083/metrics",
+      "https://10.0.0.7:8084/metrics",
+    ]);
+    expect(problemsOf({ env: { HOOKRELAY_OBSERVABILITY_SCRAPE_TARGETS: "http://ok:1/metrics,dispatcher:8083,ftp://x/metrics", HOOKRELAY_OBSERVABILITY_SCRAPE_INTERVAL: "10ms" } })).toEqual([
+      "observability.scrape_targets[1]: 'dispatcher:8083' is not an http(s) URL like http://dispatcher:8083/metrics",
+      "observability.scrape_targets[2]: 'ftp://x/metrics' is not an http(s) URL like http://dispatcher:8083/metrics",
+      "observability.scrape_interval: must be at least 100ms",
+    ]);
+  });
+
   it("asks an external issuer for both its iss and an https JWKS, a distinct iss and known algorithms", () => {
     expect(problemsOf({ env: { HOOKRELAY_SECURITY_OAUTH2_ISSUER: "https://idp/" } })).toEqual([
       "security.oauth2_issuer and security.oauth2_jwks_url: set both to accept an external issuer's tokens, or neither",

@@ -266,6 +266,10 @@ function crossFieldProblems(config: Config): string[] {
       if (previous.length < 32) problems.push(`security.jwt_previous_keys[${i}]: an HS256 secret must be at least 32 characters`);
   for (const [i, range] of config.security.allowed_target_cidrs.entries())
     if (parseCidr(range) === null) problems.push(`security.allowed_target_cidrs[${i}]: '${range}' is not a range like 10.20.0.0/16 or fd00::/8 (address/bits, no bits set past the prefix)`);
+  for (const [i, target] of config.observability.scrape_targets.entries())
+    if (!/^https?:\/\/[^/\s]+/.test(target) || !URL.canParse(target))
+      problems.push(`observability.scrape_targets[${i}]: '${target}' is not an http(s) URL like http://dispatcher:8083/metrics`);
+  if (durationMs(config.observability.scrape_interval) < 100) problems.push("observability.scrape_interval: must be at least 100ms");
   problems.push(...externalIssuerProblems(config));
   if (durationMs(config.security.jwt_clock_skew) > 5 * 60_000)
     problems.push("security.jwt_clock_skew: at most 5m (a longer skew keeps expired tokens alive)");

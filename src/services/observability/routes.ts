@@ -137,22 +137,3 @@ export function observabilityRoutes(deps: ObservabilityDeps) {
       { parse: "none" },
     );
 }
-
-/** Reads every role's metrics into the pulse every `intervalMs`; returns the stop. */
-export function startSampling(deps: { scraper: Scraper; pulse: Pulse; clock: Clock; log: { warn: (o: object, m: string) => void } }, intervalMs: number): () => void {
-  let busy = false;
-  const sample = async () => {
-    if (busy) return;
-    busy = true;
-    try {
-      deps.pulse.record(await deps.scraper.read(), deps.clock.now());
-    } catch (err) {
-      deps.log.warn({ err }, "could not sample the metrics");
-    } finally {
-      busy = false;
-    }
-  };
-  void sample();
-  const timer = setInterval(sample, intervalMs);
-  return () => clearInterval(timer);
-}
