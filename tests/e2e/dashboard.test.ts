@@ -191,3 +191,30 @@ describe("observability dashboard (headless Chromium)", () => {
     expect((await observabilityApi()("GET", "/api/failures?limit=0")).status).toBe(422);
   });
 });
+
+describe("gateway API docs (headless Chromium)", () => {
+  it("renders every operation of /openapi.json, offline, with its method and path", async () => {
+    const spec = await (await fetch(`${hookrelay.gateway}/openapi.json`)).json();
+    const documented = Object.entries(spec.paths as Record<string, Record<string, unknown>>).flatMap(([path, item]) =>
+      Object.keys(item)
+        .filter((m) => ["get", "post", "put", "patch", "delete"].includes(m))
+        .map((m) => `${m.toUpperCase()} ${path}`),
+    );
+    expect(documented.length).toBeGreaterThan(10);
+    const docs = await browser.newPage();
+    const elsewhere: string[] = [];
+    docs.on("request", (request) => {
+      if (!request.url().startsWith(hookrelay.gateway)) elsewhere.push(request.url());
+    });
+    const errors: string[] = [];
+    docs.on("pageerror", (err) => errors.push(err.message));
+    await docs.goto(`${hookrelay.gateway}/docs`);
+    await docs.waitForSelector(".operation");
+    const shown = await docs.locator(".operation").evaluateAll((sections) => sections.map((s) => `${s.getAttribute("data-method")} ${s.getAttribute("data-path")}`));
+    expect(shown.sort()).toEqual(documented.sort());
+    expect(elsewhere).toEqual([]);
+    expect(errors).toEqual([]);
+    await docs.screenshot({ path: join(ARTIFACTS, "docs.png") });
+    await docs.close();
+  });
+});
