@@ -121,7 +121,6 @@ const SCRIPT = String.raw`
     var names = { minLength: "min length", maxLength: "max length", minimum: "min", maximum: "max", minItems: "min items", maxItems: "max items", pattern: "pattern" };
     Object.keys(names).forEach(function (key) { if (schema[key] !== undefined) out.push(names[key] + " " + schema[key]); });
     if (schema.uniqueItems) out.push("distinct items");
-    if (schema.additionalProperties === false) out.push("no other fields");
     return out.join(", ");
   }
 
@@ -161,7 +160,7 @@ const SCRIPT = String.raw`
       if (c) cell.appendChild(el("div", { className: "constraints", text: c }));
       var inner = expandable(doc, prop);
       if (inner && depth < 3) {
-        var details = el("details", {}, [el("summary", { text: inner.name || "fields" })]);
+        var details = el("details", depth === 0 ? { open: "" } : {}, [el("summary", { text: inner.name || "fields" })]);
         details.appendChild(el("div", { className: "nested" }, [schemaView(doc, inner.name ? { $ref: "#/components/schemas/" + inner.name } : inner.schema, depth + 1)]));
         cell.appendChild(details);
       }
@@ -219,6 +218,10 @@ const SCRIPT = String.raw`
       if (r.headers) item.appendChild(el("div", { className: "constraints", text: "Headers: " + Object.keys(r.headers).join(", ") }));
       Object.keys(r.content || {}).forEach(function (type) {
         var media = r.content[type];
+        if (media.schema && media.schema.$ref === "#/components/schemas/Error") {
+          item.appendChild(el("div", { className: "error-body" }, [el("code", { text: type }), " ", el("a", { href: "#errors", className: "type", text: "Error" })]));
+          return;
+        }
         var body = el("details", {}, [el("summary", {}, [el("code", { text: type }), media.schema ? " " + typeLabel(doc, media.schema) : ""])]);
         if (media.schema) body.appendChild(schemaView(doc, media.schema, 1));
         item.appendChild(body);
@@ -231,7 +234,7 @@ const SCRIPT = String.raw`
   function anchor(method, path) { return "op-" + method + "-" + path.replace(/[^A-Za-z0-9]+/g, "-"); }
 
   function operationView(doc, path, method, op) {
-    var section = el("section", { className: "operation", id: anchor(method, path), data: { method: method.toUpperCase(), path: path, "operation-id": op.operationId } }, [
+    var section = el("section", { className: "operation", id: anchor(method, path), "data-method": method.toUpperCase(), "data-path": path, "data-operation-id": op.operationId }, [
       el("div", { className: "line" }, [el("span", { className: "method " + method, text: method.toUpperCase() }), el("code", { className: "path", text: path }), el("span", { className: "summary", text: op.summary || "" })]),
       scopeOf(op),
       paragraphs(op.description),
@@ -256,7 +259,7 @@ const SCRIPT = String.raw`
     main.appendChild(intro);
 
     var schemes = (doc.components && doc.components.securitySchemes) || {};
-    var auth = el("section", { id: "authentication" }, [el("h2", { text: "Authentication" })]);
+    var auth = el("section", { id: "security" }, [el("h2", { text: "Security" })]);
     Object.keys(schemes).forEach(function (name) {
       var s = schemes[name];
       auth.appendChild(el("p", {}, [el("code", { text: name }), " " + s.type + (s.scheme ? " " + s.scheme : "") + (s.bearerFormat ? " (" + s.bearerFormat + ")" : "") + ": ", rich("span", s.description || "")]));
@@ -333,6 +336,7 @@ const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>hookrelay API</title>
+<link rel="icon" href="data:,">
 <style>${STYLE}</style>
 </head>
 <body>
@@ -355,7 +359,7 @@ const CSP = [
   `script-src 'sha256-${sha256(SCRIPT, "base64")}'`,
   `style-src 'sha256-${sha256(STYLE, "base64")}'`,
   "connect-src 'self'",
-  "img-src 'self'",
+  "img-src 'self' data:",
   "base-uri 'none'",
   "form-action 'none'",
   "frame-ancestors 'none'",

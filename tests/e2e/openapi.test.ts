@@ -1,0 +1,476 @@
+// The gateway's OpenAPI document and /docs page, held against a live hookrelay: a valid OpenAPI 3.1
+// document, the routes the app registers and the paths it documents are the same, every operation
+// asks for the scope it says, every body its schema rejects the API rejects (and its example is
+// accepted), and real answers have the documented shapes.
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { createHash } from "node:crypto";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import type { TSchema } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import Ajv2020 from "ajv/dist/2020.js";
+import { createHttpApp } from "../../src/platform/http.ts";
+import { createLogger } from "../../src/platform/logger.ts";
+import { createMetrics } from "../../src/platform/metrics.ts";
+import { OPERATIONS, type Operation, type OperationId } from "../../src/services/gateway/operations.ts";
+import { openApiDocument } from "../../src/services/gateway/openapi.ts";
+import { type GatewayDeps, gatewayRoutes } from "../../src/services/gateway/routes.ts";
+import { ErrorSchema } from "../../src/services/gateway/schemas.ts";
+import { ADMIN_PASSWORD, type Instance, adminToken, startInProcess, waitFor } from "../helpers/hookrelay.ts";
+import { type Receiver, startReceiver } from "../helpers/receiver.ts";
+
+const JWT_SECRET = "openapi-test-secret-that-is-long-enough-0123456789";
+const METHODS = ["get", "post", "put", "patch", "delete"] as const;
+const run = Math.random().toString(36).slice(2, 8);
+
+let hr: Instance;
+let receiver: Receiver;
+let token: string;
+let spec: any;
+let specText: string;
+let ajv: InstanceType<typeof Ajv2020>;
+
+interface Documented {
+  id: OperationId;
+  path: string;
+  method: string;
+  op: any;
+}
+let operations: Documented[];
+
+beforeAll(async () => {
+  hr = await startInProcess({
+    HOOKRELAY_SECURITY_JWT_SECRET: JWT_SECRET,
+    HOOKRELAY_SECURITY_OAUTH2_ENABLED: "true",
+    // Hundreds of calls below; rate limits get their own instance.
+    HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_IP: "0",
+    HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_CUSTOMER: "0",
+    HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY: "50ms",
+  });
+  receiver = startReceiver();
+  receiver.onPath("/fails", () => new Response("down for maintenance", { status: 503 }));
+  token = await adminToken(hr.gateway);
+  const res = await fetch(`${hr.gateway}/openapi.json`);
+  specText = await res.text();
+  spec = JSON.parse(specText);
+  operations = Object.entries(spec.paths).flatMap(([path, item]: [string, any]) =>
+    METHODS.filter((m) => item[m]).map((method) => ({ id: item[method].operationId, path, method, op: item[method] })),
+  );
+  ajv = new Ajv2020({ strict: false, allErrors: true });
+  ajv.addFormat("date-time", { validate: (v: string) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i.test(v) && !Number.isNaN(Date.parse(v)) });
+  ajv.addSchema(spec, "openapi");
+});
+
+afterAll(async () => {
+  receiver?.stop();
+  await hr?.stop();
+});
+
+const pointer = (...parts: string[]) => parts.map((p) => p.replaceAll("~", "~0").replaceAll("/", "~1")).join("/");
+const documentedOp = (id: OperationId) => {
+  const found = operations.find((o) => o.id === id);
+  if (!found) throw new Error(`operation ${id} is not in the document`);
+  return found;
+};
+/** A validator for a schema of the served document, $refs and all. */
+const schemaAt = (...parts: string[]) => ajv.compile({ $ref: `openapi#/${pointer(...parts)}` });
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: any;
+}
+
+async function call(method: string, path: string, options: { token?: string | null; json?: unknown; raw?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Answer> {
+  const headers: Record<string, string> = { ...options.headers };
+  const bearer = options.token === undefined ? token : options.token;
+  if (bearer) headers.authorization = `Bearer ${bearer}`;
+  let body: string | undefined;
+  if (options.json !== undefined) [headers["content-type"], body] = ["application/json", JSON.stringify(options.json)];
+  if (options.raw !== undefined) [headers["content-type"], body] = ["application/json", options.raw];
+  if (options.form) [headers["content-type"], body] = ["application/x-www-form-urlencoded", new URLSearchParams(options.form).toString()];
+  const res = await fetch(`${hr.gateway}${path}`, { method: method.toUpperCase(), headers, body });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {}
+  return { status: res.status, headers: res.headers, text, body: parsed };
+}
+
+const exercised = new Set<string>();
+
+/**
+ * Asserts that an answer is one the document lists for the operation: its status, content type
+ * and body (against the served document's schema, and the route table's TypeBox schema).
+ */
+function expectDocumented(id: OperationId, res: Answer): void {
+  const { path, method, op } = documentedOp(id);
+  const where = `${method.toUpperCase()} ${path} answered ${res.status}: ${res.text.slice(0, 300)}`;
+  const documented = op.responses[String(res.status)];
+  expect(documented, where).toBeDefined();
+  exercised.add(`${id} ${res.status}`);
+  if (res.status === 204 || res.status === 304) return expect(res.text).toBe("");
+  const [contentType] = Object.keys(documented.content ?? {});
+  expect(contentType, where).toBeDefined();
+  expect(res.headers.get("content-type") ?? "", where).toStartWith(contentType!);
+  if (!documented.content[contentType!].schema) return;
+  const check = schemaAt("paths", path, method, "responses", String(res.status), "content", contentType!, "schema");
+  expect({ valid: check(res.body), errors: check.errors ?? null, where }).toEqual({ valid: true, errors: null, where });
+
+  const table: Operation = OPERATIONS[id];
+  const typebox: TSchema | undefined =
+    res.status === table.ok.status ? table.ok.schema : (table.also?.find((a) => a.status === res.status)?.schema ?? ErrorSchema);
+  if (typebox) expect({ typebox: Value.Check(typebox, res.body), where }).toEqual({ typebox: true, where });
+}
+
+const fill = (path: string, ids: Record<string, string>) => path.replace(/\{(\w+)\}/g, (_, name: string) => ids[name] ?? `no-such-${name}`);
+
+describe("the OpenAPI document", () => {
+  it("is valid OpenAPI 3.1, and the validator rejects broken copies", async () => {
+    const validator = new Validator();
+    const result = await validator.validate(structuredClone(spec));
+    expect(result.errors ?? null).toBeNull();
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe("3.1");
+
+    const broken: [string, (doc: any) => void][] = [
+      ["without info", (doc) => delete doc.info],
+      ["with a parameter in the body (OpenAPI 2)", (doc) => doc.paths["/api/v1/webhooks/{id}"].get.parameters.push({ name: "x", in: "body", schema: {} })],
+      ["with a response status that is not one", (doc) => (doc.paths["/health"].get.responses["2OO"] = { description: "typo" })],
+      ["with an unknown security scheme type", (doc) => (doc.components.securitySchemes.bearerAuth.type = "magic")],
+    ];
+    for (const [what, breakIt] of broken) {
+      const copy = structuredClone(spec);
+      breakIt(copy);
+      expect({ what, valid: (await new Validator().validate(copy)).valid }).toEqual({ what, valid: false });
+    }
+  });
+
+  it("resolves every $ref, and holds plain JSON Schema (no TypeBox keys or symbols)", () => {
+    const refs: string[] = [];
+    const walk = (node: unknown, symbols: symbol[]) => {
+      if (node === null || typeof node !== "object") return;
+      symbols.push(...Object.getOwnPropertySymbols(node));
+      for (const [key, value] of Object.entries(node)) {
+        if (key === "$ref" && typeof value === "string") refs.push(value);
+        walk(value, symbols);
+      }
+    };
+    walk(spec, []);
+    expect(refs.length).toBeGreaterThan(50);
+    for (const ref of new Set(refs)) {
+      const target = ref.replace(/^#\//, "").split("/").reduce<any>((node, part) => node?.[part.replaceAll("~1", "/").replaceAll("~0", "~")], spec);
+      expect({ ref, found: target !== undefined }).toEqual({ ref, found: true });
+    }
+    expect(specText).not.toContain("errorMessage");
+    // The object the gateway serializes: no symbols to lose, nothing JSON would change.
+    const built = openApiDocument({ features: { oauth: true }, limits: { maxEventBytes: 262_144, maxBatchEvents: 1000, maxBatchBytes: 16_777_216 } });
+    const symbols: symbol[] = [];
+    walk(built, symbols);
+    expect(symbols).toEqual([]);
+    expect(JSON.parse(JSON.stringify(built))).toEqual(built);
+    expect(built).toEqual(spec);
+  });
+
+  it("tells no secret: not the admin password, the JWT secret or where data lives", () => {
+    for (const secret of [ADMIN_PASSWORD, JWT_SECRET, "HOOKRELAY_DATA_DIR", "/tmp/", "127.0.0.1"]) expect(specText).not.toContain(secret);
+  });
+
+  it("documents security, scopes, rate-limit headers and 429 for every operation that has them", () => {
+    expect(spec.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
+    for (const { id, op } of operations) {
+      const access = (OPERATIONS[id] as Operation).access;
+      if (access.kind === "bearer") {
+        expect({ id, security: op.security[0] }).toEqual({ id, security: { bearerAuth: [access.scope] } });
+        expect(op["x-scope"]).toBe(access.scope);
+        expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(["401", "403"]));
+      } else {
+        expect({ id, bearer: op.security.some((s: object) => "bearerAuth" in s) }).toEqual({ id, bearer: false });
+      }
+      if (access.kind === "public") continue;
+      expect({ id, limited: op.responses["429"]?.headers && Object.keys(op.responses["429"].headers) }).toEqual({
+        id,
+        limited: ["Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
+      });
+    }
+  });
+
+  it("lists every route the gateway app registers and nothing else, with OAuth on and off", () => {
+    const limits = { maxEventBytes: 1024, maxBatchEvents: 10, maxBatchBytes: 4096 };
+    for (const oauth of [true, false]) {
+      // Building the routes touches no dependency; only whether OAuth is on and the limits matter.
+      const deps = { ...limits, oauthTokens: oauth ? {} : undefined } as unknown as GatewayDeps;
+      const app = createHttpApp({ role: "gateway", log: createLogger("silent"), metrics: createMetrics(), checks: {} }).use(gatewayRoutes(deps));
+      const registered = app.routes.map((r) => `${r.method} ${r.path}`).sort();
+      const doc = openApiDocument({ features: { oauth }, limits });
+      const documented = Object.entries(doc.paths)
+        .flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ":$1")}`))
+        .sort();
+      expect(registered).toEqual(documented);
+      expect(registered.includes("POST /oauth/token")).toBe(oauth);
+    }
+    expect(operations.length).toBe(Object.keys(OPERATIONS).length);
+  });
+});
+
+describe("the live API against its document", () => {
+  it("serves every documented operation, asks for credentials exactly where documented, and answers only documented statuses", async () => {
+    const unknown = await call("get", "/api/v1/no-such-route");
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.message).toStartWith("no route"); // what "not served" looks like
+    for (const { id, path, method, op } of operations) {
+      const url = fill(path, {});
+      const anonymous = await call(method, url, { token: null });
+      expect(anonymous.body?.error?.message ?? "").not.toStartWith("no route");
+      expectDocumented(id, anonymous);
+      const secured = op.security.some((s: object) => "bearerAuth" in s);
+      expect({ id, unauthorized: anonymous.status === 401 }).toEqual({ id, unauthorized: secured });
+      const admin = await call(method, url);
+      expect(admin.body?.error?.message ?? "").not.toStartWith("no route");
+      expectDocumented(id, admin);
+      if (secured) expect(admin.status).not.toBeOneOf([401, 403]);
+    }
+  });
+
+  it("holds each operation to the scope it documents", async () => {
+    const bearerOps = operations.filter((o) => o.op["x-scope"]);
+    const scopes = [...new Set(bearerOps.map((o) => o.op["x-scope"] as string))].filter((s) => s !== "admin");
+    expect(scopes.sort()).toEqual(["deliveries:read", "deliveries:write", "events:write", "webhooks:read", "webhooks:write"]);
+    for (const scope of scopes) {
+      const key = await call("post", "/api/v1/customers/default/api-keys", { json: { name: `only ${scope}`, scopes: [scope] } });
+      expectDocumented("createApiKey", key);
+      for (const { id, path, method, op } of bearerOps) {
+        const res = await call(method, fill(path, {}), { token: key.body.key });
+        expectDocumented(id, res);
+        expect({ id, scope, forbidden: res.status === 403 }).toEqual({ id, scope, forbidden: op["x-scope"] !== scope });
+      }
+    }
+  });
+
+  it("refuses with 400 or 422 every body its documented schema refuses, and accepts the documented example", async () => {
+    const webhook = await call("post", "/api/v1/webhooks", { json: { url: receiver.url("/bodies"), event_types: ["*"] } });
+    const key = await call("post", "/api/v1/customers/default/api-keys", { json: { name: "oauth client", scopes: ["events:write"] } });
+    const ids: Record<string, string> = { id: webhook.body.id };
+    // The examples, made real where they name things only a live run has (each stays valid by the document).
+    const real: Partial<Record<OperationId, (example: any) => any>> = {
+      login: (e) => ({ ...e, password: ADMIN_PASSWORD }),
+      oauthToken: (e) => ({ ...e, client_id: key.body.id, client_secret: key.body.key }),
+      createWebhook: (e) => ({ ...e, url: receiver.url("/bodies") }),
+      replaceWebhook: (e) => ({ ...e, url: receiver.url("/bodies") }),
+      createCustomer: (e) => ({ ...e, id: `${e.id}-${run}` }),
+      sendEvent: (e) => ({ ...e, id: `${e.id}-${run}` }),
+      sendBatch: (e) => ({ events: e.events.map((ev: any) => ({ ...ev, id: `${ev.id}-batch-${run}` })) }),
+    };
+    const pathIds: Partial<Record<OperationId, Record<string, string>>> = { createApiKey: { id: "default" } };
+    const withBody = operations.filter((o) => o.op.requestBody);
+    expect(withBody.map((o) => o.id as string).sort()).toEqual(
+      ["createApiKey", "createCustomer", "createWebhook", "login", "oauthToken", "replaceWebhook", "sendBatch", "sendEvent", "updateWebhook"].sort(),
+    );
+    for (const { id, path, method, op } of withBody) {
+      const [contentType] = Object.keys(op.requestBody.content);
+      const form = contentType === "application/x-www-form-urlencoded";
+      const media = op.requestBody.content[contentType!];
+      const valid = schemaAt("paths", path, method, "requestBody", "content", contentType!, "schema");
+      const url = fill(path, pathIds[id] ?? ids);
+      const send = (value: any) => (form ? call(method, url, { form: value, token: null }) : call(method, url, { raw: JSON.stringify(value) }));
+
+      expect({ id, example: valid(media.example) }).toEqual({ id, example: true });
+      const example = (real[id] ?? ((e: unknown) => e))(structuredClone(media.example));
+      expect({ id, realExample: valid(example) }).toEqual({ id, realExample: true });
+      const accepted = await send(example);
+      expectDocumented(id, accepted);
+      expect({ id, status: accepted.status, body: accepted.status < 300 ? "ok" : accepted.body }).toEqual({ id, status: OPERATIONS[id].ok.status, body: "ok" });
+
+      let refused = 0;
+      for (const [what, mutated] of mutations(example, form)) {
+        if (valid(mutated)) continue; // the document allows it; business rules may still refuse it
+        refused++;
+        const res = await send(mutated);
+        expectDocumented(id, res);
+        const where = { id, what, body: JSON.stringify(mutated).slice(0, 200) };
+        expect({ ...where, status: res.status }).toEqual({ ...where, status: res.status === 400 ? 400 : 422 });
+        if (form) expect(res.body).toMatchObject({ error: expect.any(String), error_description: expect.any(String) });
+        else expect(res.body.error).toMatchObject({ code: expect.any(String), message: expect.any(String) });
+      }
+      expect({ id, refused: refused >= (form ? 2 : 5) }).toEqual({ id, refused: true });
+    }
+  });
+
+  it("answers a whole run with the documented shapes: webhooks, events, deliveries, attempts, customers, keys, tokens", async () => {
+    const login = await call("post", "/auth/login", { token: null, json: { username: "admin", password: ADMIN_PASSWORD } });
+    expectDocumented("login", login);
+    expectDocumented("login", await call("post", "/auth/login", { token: null, json: { username: "admin", password: "wrong" } }));
+
+    const ok = await call("post", "/api/v1/webhooks", { json: { url: receiver.url("/ok"), event_types: ["order.created"], headers: { "x-run": run }, description: "ok" } });
+    expectDocumented("createWebhook", ok);
+    const failing = await call("post", "/api/v1/webhooks", { json: { url: receiver.url("/fails"), event_types: ["order.created"] } });
+    expectDocumented("createWebhook", failing);
+    expectDocumented("createWebhook", await call("post", "/api/v1/webhooks", { json: { url: "ftp://x", event_types: [], extra: 1 } }));
+    expectDocumented("createWebhook", await call("post", "/api/v1/webhooks", { raw: "{not json" }));
+
+    const first = await call("get", "/api/v1/webhooks?limit=1");
+    expectDocumented("listWebhooks", first);
+    expect(typeof first.body.next_cursor).toBe("string");
+    expectDocumented("listWebhooks", await call("get", `/api/v1/webhooks?limit=1000&cursor=${first.body.next_cursor}`));
+    expectDocumented("listWebhooks", await call("get", "/api/v1/webhooks?limit=0"));
+    expectDocumented("getWebhook", await call("get", `/api/v1/webhooks/${ok.body.id}`));
+    expectDocumented("getWebhook", await call("get", "/api/v1/webhooks/wh_nope"));
+    expectDocumented("replaceWebhook", await call("put", `/api/v1/webhooks/${ok.body.id}`, { json: { url: receiver.url("/ok"), event_types: ["order.created"] } }));
+    expectDocumented("updateWebhook", await call("patch", `/api/v1/webhooks/${ok.body.id}`, { json: { description: null, headers: { "x-run": run } } }));
+    expectDocumented("rotateSecret", await call("post", `/api/v1/webhooks/${ok.body.id}/rotate-secret`));
+
+    const event = { id: `evt-run-${run}`, type: "order.created", source: "shop", data: { n: 1 }, timestamp: "2026-01-01T00:00:00Z" };
+    expectDocumented("sendEvent", await call("post", "/api/v1/events", { json: event }));
+    const again = await call("post", "/api/v1/events", { json: event });
+    expectDocumented("sendEvent", again);
+    expect(again.body.status).toBe("duplicate");
+    expectDocumented("sendBatch", await call("post", "/api/v1/events/batch", { json: { events: [{ ...event, id: `evt-batch-${run}` }, event] } }));
+
+    let deliveries: Answer | undefined;
+    await waitFor("a succeeded and a retried delivery", async () => {
+      deliveries = await call("get", `/api/v1/deliveries?event_id=${event.id}`);
+      const states = (deliveries.body.data ?? []).map((d: any) => `${d.webhook_id} ${d.status}`);
+      return states.includes(`${ok.body.id} succeeded`) && states.some((s: string) => s.startsWith(failing.body.id) && !s.endsWith("pending"));
+    });
+    expectDocumented("listDeliveries", deliveries!);
+    expectDocumented("listDeliveries", await call("get", "/api/v1/deliveries?status=dead&limit=5"));
+    expectDocumented("listDeliveries", await call("get", "/api/v1/deliveries?colour=red"));
+    const failed = deliveries!.body.data.find((d: any) => d.webhook_id === failing.body.id);
+    expect(failed.last_status_code).toBe(503);
+    for (const d of deliveries!.body.data) {
+      expectDocumented("getDelivery", await call("get", `/api/v1/deliveries/${d.id}`));
+      const attempts = await call("get", `/api/v1/deliveries/${d.id}/attempts`);
+      expectDocumented("listAttempts", attempts);
+      expect(attempts.body.data.length).toBeGreaterThan(0);
+    }
+    expectDocumented("retryDelivery", await call("post", `/api/v1/deliveries/${failed.id}/retry`));
+    const got = await call("get", `/api/v1/events/${event.id}`);
+    expectDocumented("getEvent", got);
+    expect(got.body.deliveries.map((d: any) => d.webhook_id)).toEqual(expect.arrayContaining([ok.body.id, failing.body.id]));
+    expectDocumented("getEvent", await call("get", "/api/v1/events/evt-never-sent"));
+
+    const customer = await call("post", "/api/v1/customers", { json: { id: `run-${run}`, name: "Run Inc." } });
+    expectDocumented("createCustomer", customer);
+    expectDocumented("createCustomer", await call("post", "/api/v1/customers", { json: { id: `run-${run}`, name: "Twice" } }));
+    expectDocumented("listCustomers", await call("get", "/api/v1/customers?limit=2"));
+    expectDocumented("getCustomer", await call("get", `/api/v1/customers/run-${run}`));
+    const key = await call("post", `/api/v1/customers/run-${run}/api-keys`, { json: { name: "producer", scopes: ["events:write", "webhooks:read"], expires_at: null } });
+    expectDocumented("createApiKey", key);
+    expectDocumented("createApiKey", await call("post", `/api/v1/customers/run-${run}/api-keys`, { json: { name: "op", scopes: ["admin"] } }));
+    expectDocumented("listApiKeys", await call("get", `/api/v1/customers/run-${run}/api-keys`));
+    const basic = `Basic ${Buffer.from(`${key.body.id}:${key.body.key}`).toString("base64")}`;
+    const oauth = await call("post", "/oauth/token", { token: null, form: { grant_type: "client_credentials", scope: "events:write" }, headers: { authorization: basic } });
+    expectDocumented("oauthToken", oauth);
+    expectDocumented("oauthToken", await call("post", "/oauth/token", { token: null, form: { grant_type: "client_credentials", scope: "admin" }, headers: { authorization: basic } }));
+    expectDocumented("oauthToken", await call("post", "/oauth/token", { token: null, form: { grant_type: "client_credentials", client_id: key.body.id, client_secret: "hrk_wrong" } }));
+    expectDocumented("sendEvent", await call("post", "/api/v1/events", { token: oauth.body.access_token, json: { ...event, id: `evt-oauth-${run}` } }));
+    expectDocumented("revokeApiKey", await call("delete", `/api/v1/customers/run-${run}/api-keys/${key.body.id}`));
+    expectDocumented("revokeApiKey", await call("delete", `/api/v1/customers/run-${run}/api-keys/${key.body.id}x`));
+    expectDocumented("sendEvent", await call("post", "/api/v1/events", { token: key.body.key, json: event }));
+
+    expectDocumented("deleteWebhook", await call("delete", `/api/v1/webhooks/${failing.body.id}`));
+    expectDocumented("health", await call("get", "/health", { token: null }));
+    const metrics = await call("get", "/metrics", { token: null });
+    expectDocumented("metrics", metrics);
+    expect(metrics.text).toContain("webhook_http_requests_total");
+
+    // Every operation's success answer was seen in this file.
+    for (const { id } of operations) expect({ id, seen: exercised.has(`${id} ${OPERATIONS[id].ok.status}`) }).toEqual({ id, seen: true });
+  });
+
+  it("documents the rate-limit headers and the 429 as they are answered", async () => {
+    const limited = await startInProcess({ HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_IP: "4", HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_CUSTOMER: "0" });
+    try {
+      const bearer = await adminToken(limited.gateway);
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, () => fetch(`${limited.gateway}/api/v1/webhooks`, { headers: { authorization: `Bearer ${bearer}` } })),
+      );
+      const statuses = answers.map((a) => a.status);
+      expect(statuses).toContain(200);
+      expect(statuses).toContain(429);
+      const { op } = documentedOp("listWebhooks");
+      for (const answer of answers) {
+        const documented = op.responses[String(answer.status)];
+        expect(documented).toBeDefined();
+        for (const header of Object.keys(documented.headers)) expect({ status: answer.status, header, present: answer.headers.has(header) }).toEqual({ status: answer.status, header, present: true });
+        const body = await answer.json();
+        if (answer.status === 429) expect(Value.Check(ErrorSchema, body) && body.error.code === "rate_limited").toBe(true);
+      }
+    } finally {
+      await limited.stop();
+    }
+  });
+});
+
+describe("GET /openapi.json and GET /docs", () => {
+  it("are public and cacheable: ETag, Cache-Control, 304 for a matching If-None-Match", async () => {
+    for (const path of ["/openapi.json", "/docs"]) {
+      const res = await call("get", path, { token: null });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("cache-control")).toStartWith("public");
+      const etag = res.headers.get("etag")!;
+      expect(etag).toMatch(/^"[0-9a-f]+"$/);
+      const again = await call("get", path, { token: null, headers: { "if-none-match": etag } });
+      expect(again.status).toBe(304);
+      expect(again.text).toBe("");
+    }
+  });
+
+  it("/docs is one self-contained page: no external URL, its own script allowed by hash, and it reads /openapi.json", async () => {
+    const res = await call("get", "/docs", { token: null });
+    expectDocumented("docs", res);
+    const html = res.text;
+    expect(html).toStartWith("<!doctype html>");
+    expect(html.match(/https?:\/\/[^\s"'<>]*/gi)).toBeNull();
+    // Every address it names is its own: a path, an anchor, or the empty favicon (so browsers ask for none).
+    const addresses = [...html.matchAll(/\s(?:src|href|action)=["']?([^"'\s>]*)/gi)].map((m) => m[1]!);
+    expect(addresses.filter((a) => !/^(\/[^/]|#|data:)/.test(a))).toEqual([]);
+    expect(addresses).toContain("/openapi.json");
+    expect(html.match(/<(script|img|iframe)[^>]*\ssrc=[^>]*>/gi)).toBeNull();
+    expect(html.match(/@import|url\(/gi)).toBeNull();
+    expect(html).toContain('"/openapi.json"');
+    for (const cls of ["operation", "data-method", "data-path", "request-body", "responses", "parameters", "scope"]) expect(html).toContain(cls);
+
+    const csp = res.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("connect-src 'self'");
+    const script = /<script>([\s\S]*)<\/script>/.exec(html)![1]!;
+    const style = /<style>([\s\S]*)<\/style>/.exec(html)![1]!;
+    expect(csp).toContain(`'sha256-${createHash("sha256").update(script).digest("base64")}'`);
+    expect(csp).toContain(`'sha256-${createHash("sha256").update(style).digest("base64")}'`);
+    expect(() => new Function(script)).not.toThrow(); // it parses
+  });
+});
+
+const WRONG: unknown[] = [123, 1.5, -1, "", "x".repeat(300), "x".repeat(1100), true, null, [], {}, ["x"], [1], { a: "b" }];
+const WRONG_FORM = ["", "x", "x".repeat(300)];
+
+/** Variations of `value`: each key removed, an unknown key added, each node replaced by values of other types and sizes. */
+function* mutations(value: unknown, form: boolean): Generator<[string, unknown]> {
+  const nodes: (string | number)[][] = [];
+  const visit = (node: unknown, at: (string | number)[]) => {
+    nodes.push(at);
+    if (form) return at.length === 0 && node && typeof node === "object" ? Object.keys(node).forEach((k) => nodes.push([k])) : undefined;
+    if (Array.isArray(node)) node.forEach((item, i) => visit(item, [...at, i]));
+    else if (node && typeof node === "object") for (const [k, v] of Object.entries(node)) visit(v, [...at, k]);
+  };
+  visit(value, []);
+  const edit = (at: (string | number)[], change: (parent: any, key: string | number) => void) => {
+    const copy = structuredClone(value) as any;
+    if (at.length === 0) return copy;
+    const parent = at.slice(0, -1).reduce((node, k) => node[k], copy);
+    change(parent, at.at(-1)!);
+    return copy;
+  };
+  for (const at of form ? nodes.slice(1) : nodes) {
+    const name = at.join(".") || "(the body)";
+    const node = at.reduce<any>((n, k) => n[k], value);
+    if (at.length > 0) yield [`${name} removed`, edit(at, (p, k) => (Array.isArray(p) ? p.splice(Number(k), 1) : delete p[k]))];
+    if (node && typeof node === "object" && !Array.isArray(node) && !form) yield [`${name} + an unknown field`, edit([...at, "unexpected_field"], (p, k) => (p[k] = "x"))];
+    for (const wrong of form ? WRONG_FORM : WRONG) {
+      if (at.length === 0) yield [`the body is ${JSON.stringify(wrong).slice(0, 20)}`, wrong];
+      else yield [`${name} = ${JSON.stringify(wrong).slice(0, 20)}`, edit(at, (p, k) => (p[k] = structuredClone(wrong)))];
+    }
+  }
+}
