@@ -194,8 +194,8 @@ describe("observability dashboard (headless Chromium)", () => {
 
 describe("gateway API docs (headless Chromium)", () => {
   it("renders every operation of /openapi.json, offline, with its method and path", async () => {
-    const spec = await (await fetch(`${hookrelay.gateway}/openapi.json`)).json();
-    const documented = Object.entries(spec.paths as Record<string, Record<string, unknown>>).flatMap(([path, item]) =>
+    const spec = (await (await fetch(`${hookrelay.gateway}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const documented = Object.entries(spec.paths).flatMap(([path, item]) =>
       Object.keys(item)
         .filter((m) => ["get", "post", "put", "patch", "delete"].includes(m))
         .map((m) => `${m.toUpperCase()} ${path}`),

@@ -1,21 +1,12 @@
 /** @module Password login and the admin account's first-start setup. */
-import { Type } from "@sinclair/typebox";
 import { UnauthorizedError } from "../../domain/errors.ts";
 import { DEFAULT_CUSTOMER_ID } from "../../domain/model.ts";
 import type { Store } from "../../domain/ports.ts";
 import type { Logger } from "../../platform/logger.ts";
-import { compile } from "../../platform/validate.ts";
 import type { Tokens } from "./tokens.ts";
 
 export const ADMIN_USERNAME = "admin";
 export const ADMIN_SCOPES = ["admin"];
-
-/** `POST /auth/login`'s body, on every role that offers a login (gateway, observability). */
-export const LoginRequest = Type.Object(
-  { username: Type.String({ minLength: 1, maxLength: 256 }), password: Type.String({ minLength: 1, maxLength: 1024 }) },
-  { additionalProperties: false, errorMessage: "must be {\"username\", \"password\"}" },
-);
-export const loginRequest = compile(LoginRequest);
 
 export interface LoginResult {
   access_token: string;

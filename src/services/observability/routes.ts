@@ -9,10 +9,11 @@ import type { Clock, RetrySchedule, Store, WebhookHealth } from "../../domain/po
 import { type RequestContext, readJson } from "../../platform/http.ts";
 import { compile } from "../../platform/validate.ts";
 import { type GuardDeps, authorize, limitClient } from "../auth/guard.ts";
-import { loginRequest, login } from "../auth/login.ts";
+import { login } from "../auth/login.ts";
 import type { Tokens } from "../auth/tokens.ts";
 import { retryDelivery } from "../gateway/deliveries.ts";
 import { presentAttempt, presentDelivery } from "../gateway/present.ts";
+import { LoginInputSchema } from "../gateway/schemas.ts";
 import dashboardPage from "./dashboard.html" with { type: "text" };
 import type { Pulse } from "./pulse.ts";
 import type { Scraper } from "./scraper.ts";
@@ -29,6 +30,8 @@ export interface ObservabilityDeps {
 }
 
 const MAX_WEBHOOKS = 500;
+/** The gateway's login, on this port too: the dashboard signs in where it is served. */
+const loginRequest = compile(LoginInputSchema);
 const LOGIN_BODY = 64 * 1024;
 const failuresQuery = compile(
   Type.Object(
