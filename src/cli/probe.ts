@@ -75,7 +75,8 @@ async function probeGrpc(address: string, tls: { cert: string } | undefined, tim
   const creds = tls
     ? credentials.createSsl(Buffer.from([tls.cert, ...rootCertificates].join("\n")), null, null, { checkServerIdentity: () => undefined })
     : credentials.createInsecure();
-  const client = new Client(address, creds);
+  // TLS refuses an IP address as server name; any name does, the name check being skipped.
+  const client = new Client(address, creds, tls ? { "grpc.ssl_target_name_override": "localhost", "grpc.default_authority": "localhost" } : {});
   try {
     const status = await new Promise<Serving>((resolve, reject) => {
       client.makeUnaryRequest(
