@@ -5,6 +5,7 @@ import { describe, expect, it } from "bun:test";
 import { existsSync } from "node:fs";
 import { ROLES, type Role } from "../../src/cli/compose.ts";
 import { backendProblem, parseConfig } from "../../src/platform/config.ts";
+import { LOCAL_INSTANCE } from "../../src/services/observability/scraper.ts";
 import { parseDockerfile } from "./lib/dockerfile.ts";
 import { bindMount, configReads, containerPort, environmentOf, hookrelayServices, mountedAt, readText, readYaml, repoPath, seconds } from "./lib/repo.ts";
 
@@ -178,9 +179,12 @@ describe("Prometheus in compose", () => {
   });
 
   it("keeps only the observability role's own series from its aggregated /metrics", () => {
+    // Its samples carry instance="<LOCAL_INSTANCE>", the others' their target's host:port; Prometheus
+    // renames that label exported_instance (honor_labels is off), and keeps the own ones only.
     const job = jobs.find((j) => j.job_name === "observability");
+    expect(job.honor_labels ?? false).toBe(false);
     expect(job.metric_relabel_configs).toEqual([
-      { source_labels: ["exported_instance"], regex: "(observability)?", action: "keep" },
+      { source_labels: ["exported_instance"], regex: `(${LOCAL_INSTANCE})?`, action: "keep" },
       { regex: "exported_instance", action: "labeldrop" },
     ]);
   });

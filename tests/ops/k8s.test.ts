@@ -5,6 +5,7 @@ import { describe, expect, it } from "bun:test";
 import { readdirSync } from "node:fs";
 import { ROLES, type Role } from "../../src/cli/compose.ts";
 import { backendProblem, parseConfig } from "../../src/platform/config.ts";
+import { LOCAL_INSTANCE } from "../../src/services/observability/scraper.ts";
 import { parseDockerfile } from "./lib/dockerfile.ts";
 import { configReads, readText, readYamlDocuments, repoPath, seconds } from "./lib/repo.ts";
 
@@ -263,6 +264,12 @@ describe("Kubernetes manifests", () => {
     const ports = new Set(monitor!.doc.spec.endpoints.map((e: any) => e.port));
     const scraped = selected.filter((s) => s.doc.spec.ports.some((p: any) => ports.has(p.name))).map((s) => s.doc.metadata.name).sort();
     expect(scraped).toEqual(ROLES.filter((r) => r !== "registry").sort());
+    // As in compose: of the observability role's aggregate, only its own series are kept.
+    for (const endpoint of monitor!.doc.spec.endpoints)
+      expect(endpoint.metricRelabelings).toEqual([
+        { sourceLabels: ["exported_instance"], regex: `(${LOCAL_INSTANCE})?`, action: "keep" },
+        { regex: "exported_instance", action: "labeldrop" },
+      ]);
     for (const d of deployments) {
       const annotations = d.doc.spec.template.metadata.annotations ?? {};
       const role = roleOf(d);

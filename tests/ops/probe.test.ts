@@ -2,6 +2,7 @@
 // on its configured port is healthy (HTTP /health 200; the registry: gRPC health SERVING), exit 1
 // with one line saying why otherwise.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { ROLES } from "../../src/cli/compose.ts";
 import { probeHost, probeRole } from "../../src/cli/probe.ts";
@@ -127,7 +128,10 @@ describe("hookrelay probe over TLS", () => {
     if (made.exitCode !== 0) throw new Error(`openssl failed: ${made.stderr.toString()}`);
     hr = await startInProcess({ HOOKRELAY_SERVER_TLS_CERT_FILE: cert, HOOKRELAY_SERVER_TLS_KEY_FILE: key });
   });
-  afterAll(() => hr.stop());
+  afterAll(async () => {
+    await hr?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it("probes HTTPS roles and the TLS registry with the configured certificate", async () => {
     const tls = { HOOKRELAY_SERVER_TLS_CERT_FILE: cert, HOOKRELAY_SERVER_TLS_KEY_FILE: key, HOOKRELAY_SERVER_HOST: "127.0.0.1" };
