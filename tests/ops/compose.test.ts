@@ -125,7 +125,7 @@ describe("compose.yaml", () => {
     const found = targets.map((url) => {
       const u = new URL(url);
       const service = services[u.hostname];
-      const role = service && roleOf(service);
+      const role: Role | undefined = service ? roleOf(service) : undefined;
       return { url, role, path: u.pathname, portMatches: role ? Number(u.port) === configOf(service).server[`${role}_port`] : false };
     });
     expect(found.map((f) => f.role).sort()).toEqual(HTTP_ROLES.filter((r) => r !== "observability").sort());
