@@ -27,7 +27,7 @@ export const ConfigSchema = Type.Object(
       ingest_port: Port(8082, "ingest: `POST /events`, `/events/batch`"),
       dispatcher_port: Port(8083, "dispatcher: `/health` and `/metrics`"),
       retry_port: Port(8084, "retry manager: `/health` and `/metrics`"),
-      observability_port: Port(8085, "observability: `/api/stats` and `/metrics`"),
+      observability_port: Port(8085, "observability: the dashboard, its JSON API and the aggregated `/metrics`"),
       tls_cert_file: Str("", "PEM certificate chain: every HTTP role and the gRPC registry serve TLS (with tls_key_file); empty = plain"),
       tls_key_file: Str("", "PEM private key of tls_cert_file"),
     }),

@@ -73,8 +73,10 @@ export async function checkHealth(checks: Record<string, Pingable>): Promise<{ o
 /** An Elysia app with `/health`, `/metrics`, the error shape and request counting. */
 export function createHttpApp(deps: HttpDeps) {
   const { role, log, metrics } = deps;
+  const began = new WeakMap<Request, number>();
   return new Elysia({ name: `hookrelay-${role}` })
     .onRequest(({ request, set }) => {
+      began.set(request, performance.now());
       const refused = requestTooLarge(request);
       if (refused) set.status = refused.status; // read by the request counter below
       return refused ?? undefined;
@@ -101,7 +103,10 @@ export function createHttpApp(deps: HttpDeps) {
     })
     .onAfterResponse(({ request, route, set }) => {
       const status = typeof set.status === "number" ? set.status : 200;
-      metrics.httpRequests.inc({ role, method: request.method, route: route || "unmatched", status: String(status) });
+      const matched = route || "unmatched";
+      metrics.httpRequests.inc({ role, method: request.method, route: matched, status: String(status) });
+      const start = began.get(request);
+      if (start !== undefined) metrics.httpDuration.observe({ role, method: request.method, route: matched }, (performance.now() - start) / 1000);
     })
     .get("/health", async ({ set }) => {
       const { ok, failing } = await checkHealth(deps.checks);

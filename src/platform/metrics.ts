@@ -11,6 +11,7 @@ export interface Metrics {
   deadLetters: Counter;
   retriesScheduled: Counter;
   httpRequests: Counter<"role" | "method" | "route" | "status">;
+  httpDuration: Histogram<"role" | "method" | "route">;
   eventsIngested: Counter<"outcome">;
   kafkaProduced: Counter;
   eventLogLag: Gauge;
@@ -58,6 +59,13 @@ export function createMetrics(): Metrics {
       name: "webhook_http_requests_total",
       help: "HTTP requests served, by role, method, route and status",
       labelNames: ["role", "method", "route", "status"],
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: "webhook_http_request_duration_seconds",
+      help: "Time to answer one HTTP request, by role, method and route",
+      labelNames: ["role", "method", "route"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
     eventsIngested: new Counter({
