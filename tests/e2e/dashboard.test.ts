@@ -78,7 +78,14 @@ afterAll(async () => {
 
 describe("observability dashboard (headless Chromium)", () => {
   it("refuses a wrong password on the sign-in form, then signs in with the admin's", async () => {
-    await page.goto(`${observability}/`);
+    const violations: string[] = [];
+    page.on("console", (message) => {
+      if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
+    });
+    page.on("pageerror", (err) => violations.push(err.message));
+    const answer = await page.goto(`${observability}/`);
+    // Only its own inline script and style may run: the policy names them by hash.
+    expect(answer!.headers()["content-security-policy"]).toMatch(/^default-src 'none'; script-src 'sha256-[^']+'; style-src 'sha256-[^']+'/);
     await page.fill("#password", "not-the-password");
     await page.click("#login button[type=submit]");
     await page.waitForFunction(() => document.getElementById("login-error")!.textContent!.length > 0);
@@ -89,6 +96,7 @@ describe("observability dashboard (headless Chromium)", () => {
     await page.click("#login button[type=submit]");
     await page.waitForSelector('[data-stat="deliveries.succeeded"]');
     expect(await page.isVisible("#login")).toBe(false);
+    expect(violations).toEqual([]);
   });
 
   it("shows the same delivery numbers as /api/stats and the gateway's deliveries", async () => {

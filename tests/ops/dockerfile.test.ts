@@ -8,7 +8,8 @@ import { join, posix, relative } from "node:path";
 import { ROLES } from "../../src/cli/compose.ts";
 import { VERSION } from "../../src/cli/version.ts";
 import { parseConfig } from "../../src/platform/config.ts";
-import { startInProcess } from "../helpers/hookrelay.ts";
+import { startInProcess, waitFor } from "../helpers/hookrelay.ts";
+import { portsAndEnv } from "../helpers/process.ts";
 import { type Instruction, copyPaths, parseDockerfile } from "./lib/dockerfile.ts";
 import { ROOT, configReads, readText } from "./lib/repo.ts";
 
@@ -180,6 +181,32 @@ describe("docker/Dockerfile", () => {
         expect(closed.err).toStartWith("ingest: cannot reach http://127.0.0.1:1/health");
       } finally {
         await hr.stop();
+      }
+    },
+    300_000,
+  );
+
+  it(
+    "the built binary carries the pages it serves: the dashboard on the observability port, the API docs on the gateway's",
+    async () => {
+      const { root } = await buildOnce();
+      const binary = join(root, copyPaths(fromBuild.find((i) => copyPaths(i).destination === entrypoint![0])!).sources[0]!);
+      const { ports, env } = portsAndEnv();
+      // Out of the build directory, so nothing can be read from the source tree.
+      const proc = Bun.spawn([binary, "all"], { cwd: env.HOOKRELAY_DATA_DIR, env: { PATH: "/usr/bin:/bin", ...env }, stdout: "ignore", stderr: "pipe" });
+      try {
+        await waitFor("the built binary's observability role", () => fetch(`http://127.0.0.1:${ports.observability}/health`).then((r) => r.ok, () => false), 20_000, 50);
+        const dashboard = await fetch(`http://127.0.0.1:${ports.observability}/`);
+        expect(dashboard.status).toBe(200);
+        expect(dashboard.headers.get("content-type")).toStartWith("text/html");
+        expect(await dashboard.text()).toBe(await Bun.file(join(import.meta.dir, "../../src/services/observability/dashboard.html")).text());
+        const docs = await fetch(`http://127.0.0.1:${ports.gateway}/docs`);
+        expect(docs.status).toBe(200);
+        expect(await docs.text()).toContain('href="/openapi.json"');
+        expect((await fetch(`http://127.0.0.1:${ports.gateway}/openapi.json`)).status).toBe(200);
+      } finally {
+        proc.kill();
+        await proc.exited;
       }
     },
     300_000,

@@ -4,6 +4,7 @@
  * operation. Nothing is loaded from elsewhere, and its Content-Security-Policy says so.
  */
 import { createHash } from "node:crypto";
+import { inlinePagePolicy } from "../../platform/page-policy.ts";
 
 const STYLE = String.raw`
 :root { color-scheme: light dark; --fg: #1d2330; --muted: #5b6475; --line: #d8dde6; --bg: #ffffff; --panel: #f5f7fa; --accent: #2458c6;
@@ -351,24 +352,15 @@ const PAGE = `<!doctype html>
 </html>
 `;
 
-const sha256 = (text: string, encoding: "base64" | "hex") => createHash("sha256").update(text).digest(encoding);
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 /** Nothing but this page's own script and style, and fetches of its own origin. */
-const CSP = [
-  "default-src 'none'",
-  `script-src 'sha256-${sha256(SCRIPT, "base64")}'`,
-  `style-src 'sha256-${sha256(STYLE, "base64")}'`,
-  "connect-src 'self'",
-  "img-src 'self' data:",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join("; ");
+const CSP = inlinePagePolicy(PAGE);
 
 const CACHE = "public, max-age=300";
 
 function cached(request: Request, body: string, contentType: string, extra: Record<string, string> = {}): Response {
-  const etag = `"${sha256(body, "hex").slice(0, 32)}"`;
+  const etag = `"${sha256(body).slice(0, 32)}"`;
   const headers = { "cache-control": CACHE, etag, "x-content-type-options": "nosniff", ...extra };
   const asked = request.headers.get("if-none-match");
   if (asked && asked.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etag)) return new Response(null, { status: 304, headers });
