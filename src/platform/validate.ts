@@ -1,5 +1,5 @@
 /** @module Compiled TypeBox validation with every problem named by its field. */
-import type { Static, TSchema } from "@sinclair/typebox";
+import type { Static, TObject, TSchema } from "@sinclair/typebox";
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import { ValueErrorType } from "@sinclair/typebox/value";
 import { ValidationError } from "../domain/errors.ts";
@@ -29,4 +29,14 @@ export function compile<T extends TSchema>(schema: T): Validator<T> {
       throw new ValidationError(unique.join("; "), unique);
     },
   };
+}
+
+/** Query strings arrive as text: digits are turned into numbers where the schema wants a number. */
+export function coerceQuery(schema: TObject, query: Record<string, string | undefined>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...query };
+  for (const [name, value] of Object.entries(query)) {
+    const type = (schema.properties[name] as TSchema | undefined)?.type;
+    if ((type === "integer" || type === "number") && value !== undefined && /^-?\d+$/.test(value)) out[name] = Number(value);
+  }
+  return out;
 }

@@ -2,6 +2,7 @@
  * @module The operator's API for customers and their API keys (`admin` scope): create and list
  * customers, issue keys (shown once), list them (prefix only), revoke them.
  */
+import { iso, isoOrNull } from "./present.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import { newId } from "../../domain/ids.ts";
 import { type ApiKey, type Customer, DEFAULT_CUSTOMER_ID } from "../../domain/model.ts";
@@ -17,8 +18,6 @@ export interface AccountDeps {
   clock: { now(): number };
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
 export function presentCustomer(c: Customer) {
   return { id: c.id, name: c.name, created_at: iso(c.createdAt) };

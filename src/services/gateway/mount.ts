@@ -6,7 +6,7 @@
 import type { TObject, TSchema } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import { type RequestContext, readJson } from "../../platform/http.ts";
-import { compile } from "../../platform/validate.ts";
+import { coerceQuery, compile } from "../../platform/validate.ts";
 import { type GuardDeps, authorize, limitClient } from "../auth/guard.ts";
 import type { Principal } from "../auth/tokens.ts";
 import { type AnswerOf, type BodyOf, type Operation, type OperationId, OPERATIONS, type QueryOf, enabledOperations, routerPath } from "./operations.ts";
@@ -30,16 +30,6 @@ export interface Call<O> {
 }
 
 export type Handlers = { [K in GatewayOperationId]: (call: Call<Op<K>>) => Promise<AnswerOf<Op<K>>> };
-
-/** Query strings arrive as text: digits are turned into numbers where the schema wants a number. */
-function coerceQuery(schema: TObject, query: Record<string, string | undefined>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...query };
-  for (const [name, value] of Object.entries(query)) {
-    const type = (schema.properties[name] as TSchema | undefined)?.type;
-    if ((type === "integer" || type === "number") && value !== undefined && /^-?\d+$/.test(value)) out[name] = Number(value);
-  }
-  return out;
-}
 
 /** An Elysia plugin with every enabled gateway operation of the table, each with its handler. */
 export function mountOperations(deps: GuardDeps, handlers: Handlers, features: { oauth: boolean }) {

@@ -1,8 +1,8 @@
 /** @module How resources look over the REST API (snake_case, ISO times). */
 import type { Attempt, Delivery, Event, Webhook } from "../../domain/model.ts";
 
-const iso = (ms: number) => new Date(ms).toISOString();
-const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+export const iso = (ms: number) => new Date(ms).toISOString();
+export const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
 export function presentWebhook(w: Webhook) {
   return {

@@ -19,17 +19,22 @@ type CounterName = keyof typeof COUNTERS;
 type GaugeName = keyof typeof GAUGES;
 type HistogramName = keyof typeof HISTOGRAMS;
 
-/** Cumulative values by series (name and labels, instance included). */
-type Series = Map<string, number>;
+/** One series' cumulative value, the process it came from, and (a histogram bucket's) upper bound. */
+interface Reading {
+  instance: string;
+  value: number;
+  le: number;
+}
+/** Readings by series (name and labels, instance included). */
+type Series = Map<string, Reading>;
 
 interface Snapshot {
   at: number;
   instances: Set<string>;
   counters: Record<CounterName, Series>;
   gauges: Record<GaugeName, number>;
-  /** `_bucket` samples by series; the `le` of each is kept alongside. */
+  /** `_bucket` samples by series. */
   buckets: Record<HistogramName, Series>;
-  bounds: Map<string, number>;
 }
 
 export interface Quantiles {
@@ -95,26 +100,25 @@ function snapshotOf(sources: SourceMetrics[], at: number): Snapshot {
   for (const [name, { family, where }] of Object.entries(COUNTERS) as [CounterName, (typeof COUNTERS)[CounterName]][]) {
     const series: Series = new Map();
     for (const { instance, family: f } of byName.get(family) ?? [])
-      for (const s of f.samples) if (s.name === family && matches(s.labels, where)) series.set(key(s.name, { ...s.labels, instance }), s.value);
+      for (const s of f.samples)
+        if (s.name === family && matches(s.labels, where)) series.set(key(s.name, { ...s.labels, instance }), { instance, value: s.value, le: Infinity });
     counters[name] = series;
   }
   const gauges = {} as Record<GaugeName, number>;
   for (const [name, family] of Object.entries(GAUGES) as [GaugeName, string][])
     gauges[name] = (byName.get(family) ?? []).reduce((sum, { family: f }) => sum + f.samples.reduce((s, x) => s + x.value, 0), 0);
   const buckets = {} as Record<HistogramName, Series>;
-  const bounds = new Map<string, number>();
   for (const [name, family] of Object.entries(HISTOGRAMS) as [HistogramName, string][]) {
     const series: Series = new Map();
     for (const { instance, family: f } of byName.get(family) ?? [])
       for (const s of f.samples) {
         if (s.name !== `${family}_bucket` || s.labels.le === undefined) continue;
-        const k = key(s.name, { ...s.labels, instance });
-        series.set(k, s.value);
-        bounds.set(k, s.labels.le === "+Inf" ? Infinity : Number(s.labels.le));
+        const le = s.labels.le === "+Inf" ? Infinity : Number(s.labels.le);
+        series.set(key(s.name, { ...s.labels, instance }), { instance, value: s.value, le });
       }
     buckets[name] = series;
   }
-  return { at, instances: new Set(sources.map((s) => s.instance)), counters, gauges, buckets, bounds };
+  return { at, instances: new Set(sources.map((s) => s.instance)), counters, gauges, buckets };
 }
 
 /**
@@ -123,21 +127,19 @@ function snapshotOf(sources: SourceMetrics[], at: number): Snapshot {
  * its process was read before too (a new label value); a process read for the first time adds
  * nothing, or its whole past would land in one interval.
  */
-function growth(before: Series, after: Series, known: Set<string>): Map<string, number> {
-  const grown = new Map<string, number>();
-  for (const [k, value] of after) {
-    const previous = before.get(k);
-    if (previous === undefined) {
-      const instance = /"instance","([^"]*)"/.exec(k)?.[1];
-      grown.set(k, instance !== undefined && known.has(instance) ? value : 0);
-    } else grown.set(k, value >= previous ? value - previous : value);
+function growth(before: Series, after: Series, known: Set<string>): { le: number; value: number }[] {
+  const grown: { le: number; value: number }[] = [];
+  for (const [k, { instance, value, le }] of after) {
+    const previous = before.get(k)?.value;
+    if (previous === undefined) grown.push({ le, value: known.has(instance) ? value : 0 });
+    else grown.push({ le, value: value >= previous ? value - previous : value });
   }
   return grown;
 }
 
-function total(values: Iterable<number>): number {
+function total(values: Iterable<{ value: number }>): number {
   let sum = 0;
-  for (const v of values) sum += v;
+  for (const { value } of values) sum += value;
   return sum;
 }
 
@@ -209,16 +211,12 @@ export class Pulse {
 
   private rate(before: Snapshot, after: Snapshot, name: CounterName): number {
     const seconds = (after.at - before.at) / 1000;
-    return seconds > 0 ? total(growth(before.counters[name], after.counters[name], before.instances).values()) / seconds : 0;
+    return seconds > 0 ? total(growth(before.counters[name], after.counters[name], before.instances)) / seconds : 0;
   }
 
   private quantiles(before: Snapshot, after: Snapshot, name: HistogramName): Quantiles {
-    const grown = growth(before.buckets[name], after.buckets[name], before.instances);
     const byBound = new Map<number, number>();
-    for (const [k, count] of grown) {
-      const le = after.bounds.get(k)!;
-      byBound.set(le, (byBound.get(le) ?? 0) + count);
-    }
+    for (const { le, value } of growth(before.buckets[name], after.buckets[name], before.instances)) byBound.set(le, (byBound.get(le) ?? 0) + value);
     const buckets = [...byBound].map(([le, count]) => ({ le, count }));
     return { p50: quantile(0.5, buckets), p99: quantile(0.99, buckets) };
   }

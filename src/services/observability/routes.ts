@@ -8,7 +8,7 @@ import { NotFoundError } from "../../domain/errors.ts";
 import type { Clock, RetrySchedule, Store, WebhookHealth } from "../../domain/ports.ts";
 import { type RequestContext, readJson } from "../../platform/http.ts";
 import { inlinePagePolicy } from "../../platform/page-policy.ts";
-import { compile } from "../../platform/validate.ts";
+import { coerceQuery, compile } from "../../platform/validate.ts";
 import { type GuardDeps, authorize, limitClient } from "../auth/guard.ts";
 import { login } from "../auth/login.ts";
 import type { Tokens } from "../auth/tokens.ts";
@@ -37,12 +37,11 @@ const DASHBOARD_POLICY = inlinePagePolicy(dashboardPage);
 /** The gateway's login, on this port too: the dashboard signs in where it is served. */
 const loginRequest = compile(LoginInputSchema);
 const LOGIN_BODY = 64 * 1024;
-const failuresQuery = compile(
-  Type.Object(
-    { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, errorMessage: "must be an integer from 1 to 200" })) },
-    { additionalProperties: false },
-  ),
+const FailuresQuery = Type.Object(
+  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, errorMessage: "must be an integer from 1 to 200" })) },
+  { additionalProperties: false },
 );
+const failuresQuery = compile(FailuresQuery);
 
 /** disabled; failing: deliveries waiting for a retry now; degraded: some went dead; healthy otherwise. */
 export function healthOf(entry: WebhookHealth): "disabled" | "failing" | "degraded" | "healthy" {
@@ -117,7 +116,7 @@ export function observabilityRoutes(deps: ObservabilityDeps) {
     })
     .get("/api/failures", async ({ request, query, set, server }) => {
       await operator({ request, set, server });
-      const limit = failuresQuery.parse(query.limit !== undefined && /^\d+$/.test(query.limit) ? { limit: Number(query.limit) } : query, "query").limit ?? 50;
+      const limit = failuresQuery.parse(coerceQuery(FailuresQuery, query), "query").limit ?? 50;
       const failing = await deps.store.recentFailures(limit);
       const attempts = await Promise.all(failing.map((d) => deps.store.listAttempts(d.id)));
       return {

@@ -6,7 +6,7 @@
 import { NotFoundError } from "../../domain/errors.ts";
 import type { Attempt, Delivery, Event } from "../../domain/model.ts";
 import type { Store } from "../../domain/ports.ts";
-import { presentAttempt, presentDelivery } from "../gateway/present.ts";
+import { iso, presentAttempt, presentDelivery } from "../gateway/present.ts";
 
 export type EntryKind = "accepted" | "attempt" | "succeeded" | "retry_scheduled" | "dead" | "replayed";
 
@@ -25,7 +25,6 @@ export interface TimelineEntry {
 }
 
 const MAX_DELIVERIES = 1000;
-const iso = (ms: number) => new Date(ms).toISOString();
 
 function succeeded(attempt: Attempt): boolean {
   return attempt.statusCode !== null && attempt.statusCode >= 200 && attempt.statusCode < 300;
