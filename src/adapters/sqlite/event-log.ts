@@ -18,14 +18,10 @@ const COMMIT_INTERVAL_MS = 100;
  * the WAL sync after it costs the same for 1 event as for 500); a lone event is not delayed.
  */
 const APPEND_INTERVAL_MS = 2;
-/** Events this process appended that its own consumers may take from memory instead of reading back. */
-const RECENT_EVENTS = 20_000;
 
 export class SqliteEventLog implements EventLog {
   private readonly writer: Coalescer<Event, AppendOutcome>;
   private waiters = new Set<() => void>();
-  /** The newest events this process appended, with consecutive positions (see `recentAfter`). */
-  private recent: LoggedEvent[] = [];
 
   /**
    * @param walSync when given, an append is answered only once the WAL holding it is on disk
@@ -51,44 +47,16 @@ export class SqliteEventLog implements EventLog {
       `INSERT INTO events (customer_id, id, type, source, timestamp, payload, accepted_at)
        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (customer_id, id) DO NOTHING`,
     );
-    const appended: LoggedEvent[] = [];
     const outcomes = this.db.transaction(() =>
-      events.map((e): AppendOutcome => {
-        const result = insert.run(e.customerId, e.id, e.type, e.source, e.timestamp, e.payload, e.acceptedAt);
-        if (result.changes === 0) return "duplicate";
-        appended.push({ ...e, position: Number(result.lastInsertRowid), partition: 0 });
-        return "accepted";
-      }),
+      events.map((e): AppendOutcome =>
+        insert.run(e.customerId, e.id, e.type, e.source, e.timestamp, e.payload, e.acceptedAt).changes === 0 ? "duplicate" : "accepted",
+      ),
     )();
-    this.remember(appended);
     // Readers in this process may start on the events before they are on disk: a delivery is
     // never acknowledged to anyone, and after power loss the producer, never answered, retries.
     if (outcomes.includes("accepted")) this.wake();
     await this.walSync?.sync();
     return outcomes;
-  }
-
-  /**
-   * Keeps what was just appended for this process's consumers. Positions stay consecutive: one
-   * transaction's rows are (no other writer runs inside it, and a duplicate takes no position); a
-   * gap before them means another process wrote in between, and then only the new run is kept
-   * (the rows in the gap are read from the table).
-   */
-  private remember(appended: LoggedEvent[]): void {
-    if (appended.length === 0) return;
-    const last = this.recent[this.recent.length - 1];
-    if (last === undefined || appended[0]!.position !== last.position + 1) this.recent = [];
-    for (const event of appended) this.recent.push(event);
-    if (this.recent.length > RECENT_EVENTS) this.recent = this.recent.slice(this.recent.length - RECENT_EVENTS / 2);
-  }
-
-  /** Up to `max` events right after `position` when they are all in memory, else undefined. */
-  recentAfter(position: number, max: number): LoggedEvent[] | undefined {
-    const first = this.recent[0];
-    if (first === undefined || position + 1 < first.position) return undefined;
-    const from = position + 1 - first.position;
-    if (from >= this.recent.length) return undefined;
-    return this.recent.slice(from, from + max);
   }
 
   private wake(): void {
@@ -142,13 +110,12 @@ class SqliteConsumer implements EventConsumer {
     return events;
   }
 
+  /**
+   * Reads from the table itself, never from a copy of it: an earlier in-memory run of this
+   * process's appends assumed consecutive positions and lost events when a duplicate in a batch
+   * used one up. Positions may have gaps (a duplicate, a rolled-back append); `seq > ?` does not care.
+   */
   private read(max: number): LoggedEvent[] {
-    const recent = this.log.recentAfter(this.readPosition, max);
-    if (recent) {
-      for (const event of recent) this.tracker.track(event.position);
-      this.readPosition = recent[recent.length - 1]!.position;
-      return recent;
-    }
     const rows = this.db
       .query<EventRow, [number, number]>("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
       .all(this.readPosition, max);
