@@ -2,7 +2,6 @@
  * @module The composition root: builds config-driven adapters, logger and metrics once per
  * process, wires the roles, and registers teardown last-in-first-out.
  */
-import { Http1Sender } from "../adapters/http/http1-sender.ts";
 import { FetchSender } from "../adapters/http/sender.ts";
 import { anyTargetResolver, publicTargetResolver, refusalOf } from "../adapters/http/target-guard.ts";
 import { parseCidr } from "../domain/address.ts";
@@ -57,11 +56,6 @@ export class StartupError extends Error {
   override name = "StartupError";
 }
 const GAUGE_REFRESH_MS = 2000;
-/**
- * Idle webhook connections are closed after this long: under the 5 s keep-alive of Node's
- * servers (a common receiver), so a reused connection is rarely one its server just closed.
- */
-const IDLE_CONNECTION_MS = 4000;
 /** The dashboard's charts span this long; its "now" rates, the last RATE_WINDOW_MS. */
 const HISTORY_MS = 5 * 60_000;
 const RATE_WINDOW_MS = 10_000;
@@ -145,13 +139,10 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     multiplier: retryConfig.backoff_multiplier,
     jitter: retryConfig.jitter,
   };
-  const buildSender = (): Sender => {
-    const options = { maxResponseBytes: dispatcherConfig.max_response_body_bytes, userAgent: `hookrelay/${VERSION}` };
-    if (dispatcherConfig.http_client === "fetch") return new FetchSender({ ...options, resolveTarget });
-    const sender = new Http1Sender({ ...options, resolveTarget, maxIdlePerOrigin: dispatcherConfig.max_in_flight, idleTimeoutMs: IDLE_CONNECTION_MS });
-    lifecycle.onStop("webhook connections", () => sender.close());
-    return sender;
-  };
+  // Every delivery, http:// and https://, goes through fetch: its HTTP/1.1 framing and connection
+  // reuse hold against receivers that answer early or frame their answers badly (sender tests).
+  const buildSender = (): Sender =>
+    new FetchSender({ maxResponseBytes: dispatcherConfig.max_response_body_bytes, userAgent: `hookrelay/${VERSION}`, resolveTarget });
   const attemptDeps: AttemptDeps = {
     store,
     schedule,

@@ -446,3 +446,29 @@ describe("unknown variables", () => {
     expect(problems[0]).toStartWith("HOOKRELAY_RETRY_MANAGER_INITAL_DELAY: not a configuration key; retry_manager has max_retries, initial_delay");
   });
 });
+
+describe("removed keys", () => {
+  // Refused like any unknown key (nothing set is silently ignored), but with the reason, so an
+  // operator upgrading with an old config.yaml or deployment knows to delete the line.
+  const why = "no longer a configuration key (every webhook request goes through fetch; hookrelay's own HTTP/1.1 client was removed)";
+
+  it("refuses dispatcher.http_client in the file once, saying it was removed and where it came from", () => {
+    for (const value of ['"http1"', '"fetch"', ""]) {
+      const problems = problemsOf({ env: {}, file: yaml(`dispatcher:\n  max_in_flight: 8\n  http_client: ${value}\n`) });
+      expect(problems).toEqual([`dispatcher.http_client: ${why}; delete it [from /etc/hookrelay/config.yaml]`]);
+    }
+  });
+
+  it("refuses HOOKRELAY_DISPATCHER_HTTP_CLIENT, saying it was removed", () => {
+    expect(problemsOf({ env: { HOOKRELAY_DISPATCHER_HTTP_CLIENT: "fetch" } })).toEqual([
+      `HOOKRELAY_DISPATCHER_HTTP_CLIENT: dispatcher.http_client is ${why}; unset it`,
+    ]);
+  });
+
+  it("reports the removed key alongside the file's other problems", () => {
+    const problems = problemsOf({ env: {}, file: yaml("dispatcher:\n  http_client: http1\n  max_in_flight: 0\n") });
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toStartWith("dispatcher.http_client: no longer a configuration key");
+    expect(problems[1]).toStartWith("dispatcher.max_in_flight:");
+  });
+});

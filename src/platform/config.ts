@@ -109,10 +109,6 @@ export const ConfigSchema = Type.Object(
       subscription_refresh: Duration("1s", "how stale the webhook cache may be for a backlog; events accepted after the last check always re-check"),
       shutdown_timeout: Duration("10s", "how long SIGTERM waits for in-flight deliveries"),
       max_response_body_bytes: Int(4096, 0, "bytes of an endpoint's answer kept per attempt"),
-      http_client: Type.Union([Type.Literal("http1"), Type.Literal("fetch")], {
-        default: "http1",
-        description: "http1: hookrelay's own keep-alive HTTP/1.1 client for http:// targets (https:// always uses fetch); fetch: Bun's fetch for all",
-      }),
     }),
     retry_manager: section({
       max_retries: Int(5, 0, "retries after the first attempt before a delivery is dead"),
@@ -151,6 +147,15 @@ const ALIASES: Record<string, string> = {
   HOOKRELAY_ALLOW_PRIVATE_TARGETS: "security.allow_private_targets",
 };
 
+/**
+ * Keys that were removed, with what replaced them. Like any unknown key they stop the start
+ * (nothing set is silently ignored), but the message says why, so an old config file or
+ * deployment is fixed by deleting the line rather than hunting for a typo.
+ */
+const REMOVED_KEYS: Record<string, string> = {
+  "dispatcher.http_client": "every webhook request goes through fetch; hookrelay's own HTTP/1.1 client was removed",
+};
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n  ${problems.join("\n  ")}`);
@@ -187,12 +192,19 @@ function fromEnv(raw: string, schema: TSchema): unknown {
 /** `HOOKRELAY_<SECTION>_<KEY>` variables naming no key: a typo must not be silently ignored. */
 function unknownVariables(env: Record<string, string | undefined>): string[] {
   const problems: string[] = [];
+  const removed = new Map(Object.keys(REMOVED_KEYS).map((path) => [envName(path), path]));
   for (const [name, schema] of sections()) {
     const prefix = `HOOKRELAY_${name.toUpperCase()}_`;
     const known = new Set(Object.keys(schema.properties).map((key) => envName(`${name}.${key}`)));
-    for (const variable of Object.keys(env))
-      if (variable.startsWith(prefix) && !known.has(variable))
-        problems.push(`${variable}: not a configuration key; ${name} has ${Object.keys(schema.properties).join(", ")}`);
+    for (const variable of Object.keys(env)) {
+      if (!variable.startsWith(prefix) || known.has(variable)) continue;
+      const path = removed.get(variable);
+      problems.push(
+        path
+          ? `${variable}: ${path} is no longer a configuration key (${REMOVED_KEYS[path]}); unset it`
+          : `${variable}: not a configuration key; ${name} has ${Object.keys(schema.properties).join(", ")}`,
+      );
+    }
   }
   return problems;
 }
@@ -218,6 +230,7 @@ export function parseConfig(sources: ConfigSources): Config {
     if (value && typeof value === "object" && !Array.isArray(value))
       for (const key of Object.keys(value)) origin.set(`${name}.${key}`, sources.file!.path);
   }
+  problems.push(...removedKeysIn(doc, origin));
 
   for (const [name, schema] of sections()) {
     for (const [key, keySchema] of Object.entries(schema.properties)) {
@@ -248,6 +261,19 @@ export function parseConfig(sources: ConfigSources): Config {
   problems.push(...crossFieldProblems(valid));
   if (problems.length > 0) throw new ConfigError(problems);
   return valid;
+}
+
+/** A removed key in the file, named with why; taken out so the schema does not report it again as unknown. */
+function removedKeysIn(doc: Record<string, any>, origin: Map<string, string>): string[] {
+  const problems: string[] = [];
+  for (const [path, replacement] of Object.entries(REMOVED_KEYS)) {
+    const [name, key] = path.split(".") as [string, string];
+    const holder = doc[name];
+    if (holder === null || typeof holder !== "object" || Array.isArray(holder) || !(key in holder)) continue;
+    problems.push(`${path}: no longer a configuration key (${replacement}); delete it [from ${origin.get(path)}]`);
+    delete holder[key];
+  }
+  return problems;
 }
 
 function crossFieldProblems(config: Config): string[] {
