@@ -21,6 +21,7 @@ import { bearerCredentials } from "../services/auth/credentials.ts";
 import { ExternalIssuer } from "../services/auth/external-issuer.ts";
 import { RateGate } from "../platform/rate-gate.ts";
 import type { AttemptDeps } from "../services/delivery/attempt.ts";
+import { DeliveryPool } from "../services/delivery/pool.ts";
 import { Dispatcher } from "../services/dispatcher/dispatcher.ts";
 import { gatewayRoutes } from "../services/gateway/routes.ts";
 import { PendingEvents } from "../services/ingest/accept.ts";
@@ -174,13 +175,13 @@ export async function compose(roles: readonly Role[], config: Config, options: C
 
   const checks = { store, event_log: eventLog, retry_schedule: schedule };
   const apps: Record<HttpRole, () => HttpApp> = {
-    gateway: () => createHttpApp({ role: "gateway", log, metrics, checks }).use(gatewayRoutes({ ...ingestDeps, store, schedule, checkTarget, tokens, oauthTokens, accounts, apiKeys })),
+    gateway: () => createHttpApp({ role: "gateway", log, metrics, checks }).use(gatewayRoutes({ ...ingestDeps, store, schedule, log, checkTarget, tokens, oauthTokens, accounts, apiKeys })),
     ingest: () => createHttpApp({ role: "ingest", log, metrics, checks: { event_log: eventLog } }).use(eventRoutes(ingestDeps)),
     dispatcher: () => createHttpApp({ role: "dispatcher", log, metrics, checks }),
     retry: () => createHttpApp({ role: "retry", log, metrics, checks: { store, retry_schedule: schedule } }),
     observability: () =>
       createHttpApp({ role: "observability", log, metrics, checks, exposition: () => scraper.exposition() }).use(
-        observabilityRoutes({ store, schedule, clock, guard, tokens, scraper, pulse }),
+        observabilityRoutes({ store, schedule, log, clock, guard, tokens, scraper, pulse }),
       ),
   };
   const portOf: Record<Role, number> = {
@@ -205,39 +206,55 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   if (!secrets.sealing) log.warn("webhook signing secrets are stored unsealed: set security.secret_keys to seal them at rest");
   if (roles.includes("gateway") || roles.includes("ingest")) backends.startProducerUpkeep();
 
+  // One pool per process: the dispatcher and the retry manager share it, so the process runs at
+  // most max_in_flight deliveries (max_in_flight_per_webhook each), whatever roles it runs.
+  const delivering = roles.includes("dispatcher") || roles.includes("retry");
+  const pool = delivering
+    ? new DeliveryPool(attemptDeps, {
+        maxInFlight: dispatcherConfig.max_in_flight,
+        maxInFlightPerWebhook: dispatcherConfig.max_in_flight_per_webhook,
+        maxQueueWaitMs: durationMs(dispatcherConfig.max_queue_wait),
+        slowEndpointMs: durationMs(dispatcherConfig.slow_endpoint),
+      })
+    : undefined;
   let dispatcher: Dispatcher | undefined;
   if (roles.includes("dispatcher")) {
     dispatcher = new Dispatcher(
-      { ...attemptDeps, eventLog },
+      { ...attemptDeps, eventLog, pool: pool! },
       {
         group: config.kafka.consumer_group,
         readBatch: dispatcherConfig.read_batch,
         maxPendingEvents: dispatcherConfig.max_pending_events,
         pollIntervalMs: durationMs(dispatcherConfig.poll_interval),
-        maxInFlight: dispatcherConfig.max_in_flight,
-        maxInFlightPerWebhook: dispatcherConfig.max_in_flight_per_webhook,
-        maxQueueWaitMs: durationMs(dispatcherConfig.max_queue_wait),
-        slowEndpointMs: durationMs(dispatcherConfig.slow_endpoint),
         subscriptionRefreshMs: durationMs(dispatcherConfig.subscription_refresh),
         shutdownTimeoutMs,
       },
     );
     dispatcher.start();
-    lifecycle.onStop("dispatcher", () => dispatcher!.stop());
   }
+  let retry: RetryManager | undefined;
   if (roles.includes("retry")) {
-    const retry = new RetryManager(attemptDeps, {
-      pollIntervalMs: durationMs(retryConfig.poll_interval),
-      batchSize: retryConfig.batch_size,
-      leaseMs: durationMs(retryConfig.lease),
-      maxInFlight: dispatcherConfig.max_in_flight,
-      maxInFlightPerWebhook: dispatcherConfig.max_in_flight_per_webhook,
-      maxQueueWaitMs: durationMs(dispatcherConfig.max_queue_wait),
-      slowEndpointMs: durationMs(dispatcherConfig.slow_endpoint),
-      shutdownTimeoutMs,
-    });
+    const leaseMs = durationMs(retryConfig.lease);
+    retry = new RetryManager(
+      { ...attemptDeps, pool: pool! },
+      {
+        pollIntervalMs: durationMs(retryConfig.poll_interval),
+        batchSize: retryConfig.batch_size,
+        leaseMs,
+        maxPooled: dispatcherConfig.max_in_flight * 2,
+        sweepIntervalMs: Math.max(1000, Math.min(leaseMs / 4, 30_000)),
+        shutdownTimeoutMs,
+      },
+    );
     retry.start();
-    lifecycle.onStop("retry manager", () => retry.stop());
+  }
+  if (delivering)
+    lifecycle.onStop("delivery", async () => {
+      // Both stop taking work before the shared pool drains: nothing new enters it while it closes.
+      await Promise.all([dispatcher?.halt(), retry?.halt()]);
+      await Promise.all([dispatcher?.stop(), retry?.stop()]);
+    });
+  if (retry) {
     const stopRetention = startRetention({ store, clock, log }, durationMs(config.database.retention));
     lifecycle.onStop("retention", stopRetention);
   }

@@ -111,25 +111,35 @@ export interface Store extends Pingable {
   webhooksVersion(): Promise<number>;
 
   /**
-   * The deliveries already stored for each item's (event, webhook) pairs, one list per item, in
-   * no particular order; a pair never stored has none (a re-read event does not re-send what
-   * succeeded). Also keeps each event itself when the store does not have it yet.
+   * A write: stores each item's event when the store does not have it yet (the log's copy is then
+   * the only one), and returns the deliveries already stored for each item's (event, webhook)
+   * pairs, one list per item, in no particular order; a pair never stored has none.
    */
-  storedDeliveries(items: FanOut[]): Promise<Delivery[][]>;
+  saveEventsAndFindDeliveries(items: FanOut[]): Promise<Delivery[][]>;
   /**
-   * Stores one pending delivery per (event, webhook) pair (id from `deliveryIdFor`), idempotently:
-   * a pair seen before returns the delivery already stored. Also keeps each event itself when the
-   * store does not have it yet. One result list per item, in webhook order. The dispatcher does not
-   * need this for a delivery it sends at once: its first `recordAttempts` creates it.
+   * Stores one pending delivery per (event, webhook) pair (id from `deliveryIdFor`), due at
+   * `dueAt`, idempotently: a pair seen before returns the delivery already stored, unchanged. Also
+   * keeps each event itself when the store does not have it yet. One result list per item, in
+   * webhook order. The dispatcher does not need this for a delivery it sends at once: its first
+   * `recordAttempts` creates it.
    */
-  openDeliveries(items: FanOut[]): Promise<Delivery[][]>;
+  openDeliveries(items: FanOut[], dueAt: number): Promise<Delivery[][]>;
   getDelivery(customerId: string, id: string): Promise<Delivery | undefined>;
-  deliveryWork(deliveryId: string): Promise<DeliveryWork | undefined>;
+  /** What each of these deliveries needs to be tried, in one read; those gone (or whose event or webhook is) are left out. */
+  deliveryWork(deliveryIds: string[]): Promise<DeliveryWork[]>;
+  /**
+   * Unfinished (pending or failed) deliveries of active webhooks that were due before `before`,
+   * the longest overdue first, at most `limit`: the ones a process stored and did not live to
+   * schedule are among them (see services/delivery/transitions.ts).
+   */
+  overdueDeliveries(before: number, limit: number): Promise<ScheduledRetry[]>;
   listDeliveries(customerId: string, filter: DeliveryFilter): Promise<Page<Delivery>>;
   countDeliveries(): Promise<DeliveryCounts>;
   /**
    * Writes attempts and the new state of their deliveries together, in as few round trips as it
-   * can; a delivery not stored yet is created with that state.
+   * can; a delivery not stored yet is created with that state. Idempotent on the attempt id (a
+   * write repeated after a lost acknowledgement adds nothing); an attempt whose number another
+   * attempt of its delivery already has (two sends raced) is stored under the next free number.
    */
   recordAttempts(records: AttemptRecord[]): Promise<void>;
   listAttempts(deliveryId: string): Promise<Attempt[]>;
@@ -204,6 +214,8 @@ export interface ScheduledRetry {
 export interface RetrySchedule extends Pingable {
   /** Schedules (or moves) each delivery's next try. */
   schedule(items: ScheduledRetry[]): Promise<void>;
+  /** Schedules each delivery not on the schedule yet; one already there (claimed or not) keeps its due time. */
+  ensureScheduled(items: ScheduledRetry[]): Promise<void>;
   /**
    * Claims up to `limit` items due at `now`: each stays scheduled but invisible until
    * `now + leaseMs`, so a worker that dies before `complete` or `schedule` loses nothing.

@@ -95,10 +95,10 @@ function describePostgres(baseUrl: string): void {
         const webhooks = [1, 2, 3].map(() => makeWebhook("acme"));
         for (const webhook of webhooks) await store.createWebhook(webhook);
         const events = Array.from({ length: 200 }, (_, i) => makeEvent("acme", `evt_${i}`));
-        const opened = await store.openDeliveries(events.map((event) => ({ event, webhooks })));
+        const opened = await store.openDeliveries(events.map((event) => ({ event, webhooks })), Date.now());
         expect(opened.flat()).toHaveLength(600);
         expect(statements()).toBe(1);
-        const again = await store.openDeliveries(events.map((event) => ({ event, webhooks })));
+        const again = await store.openDeliveries(events.map((event) => ({ event, webhooks })), Date.now());
         expect(again.flat().map((d) => d.id)).toEqual(opened.flat().map((d) => d.id));
         expect(statements()).toBe(2);
       } finally {
@@ -112,7 +112,7 @@ function describePostgres(baseUrl: string): void {
         const webhook = makeWebhook("acme");
         await store.createWebhook(webhook);
         const items = Array.from({ length: 50 }, (_, i) => ({ event: makeEvent("acme", `evt_${i}`), webhooks: [webhook] }));
-        const opened = (await store.openDeliveries(items)).flat();
+        const opened = (await store.openDeliveries(items, Date.now())).flat();
         await Promise.all(opened.map((delivery, i) => store.recordAttempts([record(delivery, `att_${i}`, 200, "succeeded", null)])));
         expect(statements()).toBe(1);
         expect((await store.countDeliveries()).succeeded).toBe(50);
@@ -130,7 +130,7 @@ function describePostgres(baseUrl: string): void {
         const outboxed = makeEvent("acme", "evt_outboxed");
         await sql`INSERT INTO events (customer_id, id, type, source, timestamp, payload, accepted_at, published_at)
                   VALUES ('acme', 'evt_outboxed', 'order.created', 'ingest', ${outboxed.timestamp}, '{"kept":true}', ${T0}, NULL)`;
-        await store.openDeliveries([fresh, outboxed].map((event) => ({ event, webhooks: [webhook] })));
+        await store.openDeliveries([fresh, outboxed].map((event) => ({ event, webhooks: [webhook] })), Date.now());
         const rows = await sql<{ id: string; payload: string; accepted_at: number; published_at: number | null }[]>`
           SELECT id, payload, accepted_at, published_at FROM events ORDER BY id`;
         expect([...rows]).toEqual([
@@ -162,7 +162,7 @@ function describePostgres(baseUrl: string): void {
       try {
         const webhook = makeWebhook("acme");
         await store.createWebhook(webhook);
-        const [[delivery]] = (await store.openDeliveries([{ event: makeEvent("acme", "evt_1"), webhooks: [webhook] }])) as [[Delivery]];
+        const [[delivery]] = (await store.openDeliveries([{ event: makeEvent("acme", "evt_1"), webhooks: [webhook] }], Date.now())) as [[Delivery]];
         const once = record(delivery, "att_once", 500, "failed", T0 + 1000);
         await store.recordAttempts([once]);
         await store.recordAttempts([once]);

@@ -37,6 +37,24 @@ export function describeRetryScheduleContract(name: string, makeSchedule: () => 
       await schedule.ping();
     });
 
+    it("ensureScheduled adds what is absent and leaves what is there, claimed or waiting, as it was", async () => {
+      await schedule.schedule([
+        { deliveryId: "del_waiting", dueAt: T + 5000 },
+        { deliveryId: "del_claimed", dueAt: T - 1000 },
+      ]);
+      expect(await schedule.claim(T, 1, LEASE)).toEqual([{ deliveryId: "del_claimed", dueAt: T - 1000 }]);
+      await schedule.ensureScheduled([
+        { deliveryId: "del_waiting", dueAt: T },
+        { deliveryId: "del_claimed", dueAt: T },
+        { deliveryId: "del_new", dueAt: T },
+      ]);
+      expect(await schedule.depth()).toBe(3);
+      // The claim's lease holds (not due again at T), the waiting one keeps its later time, the new one is due.
+      expect(await schedule.claim(T, 10, LEASE)).toEqual([{ deliveryId: "del_new", dueAt: T }]);
+      expect(ids(await schedule.claim(T + 5000, 10, LEASE))).toEqual(["del_waiting"]);
+      expect(ids(await schedule.claim(T + LEASE, 10, LEASE)).sort()).toEqual(["del_claimed", "del_new"]);
+    });
+
     it("is empty at first: depth 0 and nothing to claim", async () => {
       expect(await schedule.depth()).toBe(0);
       expect(await schedule.claim(T, 10, LEASE)).toEqual([]);

@@ -81,7 +81,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     /** Creates events (where the store reads them) and webhooks, and opens a delivery per pair. */
     async function deliveriesFor(events: Event[], webhooks: Webhook[]): Promise<Delivery[][]> {
       await fixture.appendEvents?.(events);
-      return store.openDeliveries(events.map((event) => ({ event, webhooks })));
+      return store.openDeliveries(events.map((event) => ({ event, webhooks })), T0 + 1_000);
     }
 
     async function createdWebhook(customer: string, overrides: Partial<Webhook> = {}): Promise<Webhook> {
@@ -249,7 +249,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           { event: e1, webhooks: [w1, w2] },
           { event: e2, webhooks: [w2] },
           { event: e2, webhooks: [] },
-        ]);
+        ], T0 + 1_000);
         expect(opened).toHaveLength(3);
         expect(opened[0]!.map((d) => [d.eventId, d.webhookId])).toEqual([
           ["evt_1", w1.id],
@@ -270,7 +270,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const event = makeEvent(customer, "evt_again");
         const [[first]] = (await deliveriesFor([event], [webhook])) as [[Delivery]];
         await store.recordAttempts([attemptRecord(first, 1, 200, "succeeded")]);
-        const [[second]] = (await store.openDeliveries([{ event, webhooks: [webhook] }])) as [[Delivery]];
+        const [[second]] = (await store.openDeliveries([{ event, webhooks: [webhook] }], T0 + 1_000)) as [[Delivery]];
         expect(second.id).toBe(first.id);
         expect(second.status).toBe("succeeded");
         expect(second.attemptCount).toBe(1);
@@ -286,7 +286,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const opened = await store.openDeliveries([
           { event, webhooks: [webhook] },
           { event, webhooks: [webhook] },
-        ]);
+        ], T0 + 1_000);
         expect(opened[0]![0]!.id).toBe(opened[1]![0]!.id);
       });
 
@@ -295,7 +295,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const webhook = await createdWebhook(customer);
         const event = makeEvent(customer, "evt_lazy");
         await fixture.appendEvents?.([event]);
-        expect(await store.storedDeliveries([{ event, webhooks: [webhook] }])).toEqual([[]]);
+        expect(await store.saveEventsAndFindDeliveries([{ event, webhooks: [webhook] }])).toEqual([[]]);
         const fresh = freshDelivery(event, webhook.id, T0);
         expect(fresh.id).toBe(deliveryIdFor(customer, "evt_lazy", webhook.id, event.acceptedAt));
         const record = attemptRecord(fresh, 1, 200, "succeeded");
@@ -303,29 +303,96 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         await store.recordAttempts([record]); // written twice (a retried write): still one row, one state
         const stored = await store.getDelivery(customer, fresh.id);
         expect(stored).toEqual({ ...fresh, status: "succeeded", attemptCount: 1, lastStatusCode: 200, lastError: null, nextAttemptAt: null, updatedAt: record.attempt.createdAt });
-        expect(await store.storedDeliveries([{ event, webhooks: [webhook] }, { event, webhooks: [] }])).toEqual([[stored!], []]);
+        expect(await store.saveEventsAndFindDeliveries([{ event, webhooks: [webhook] }, { event, webhooks: [] }])).toEqual([[stored!], []]);
         // Opened afterwards (parked by another dispatcher that read the event again): the same row, not a second one.
-        const [[opened]] = (await store.openDeliveries([{ event, webhooks: [webhook] }])) as [[Delivery]];
+        const [[opened]] = (await store.openDeliveries([{ event, webhooks: [webhook] }], T0 + 1_000)) as [[Delivery]];
         expect(opened).toEqual(stored!);
         expect((await store.listDeliveries(customer, { limit: 10 })).data).toHaveLength(1);
         expect((await store.listAttempts(fresh.id)).map((a) => a.id)).toEqual([record.attempt.id]);
       });
 
-      it("storedDeliveries: each item's stored deliveries, whichever webhooks it names", async () => {
+      it("saveEventsAndFindDeliveries: each item's stored deliveries, whichever webhooks it names", async () => {
         const customer = customerId();
         const w1 = await createdWebhook(customer);
         const w2 = await createdWebhook(customer);
         const e1 = makeEvent(customer, "evt_s1");
         const e2 = makeEvent(customer, "evt_s2");
         await fixture.appendEvents?.([e1, e2]);
-        await store.openDeliveries([{ event: e1, webhooks: [w1, w2] }]);
-        const found = await store.storedDeliveries([
+        await store.openDeliveries([{ event: e1, webhooks: [w1, w2] }], T0 + 1_000);
+        const found = await store.saveEventsAndFindDeliveries([
           { event: e1, webhooks: [w1, w2] },
           { event: e2, webhooks: [w1] },
         ]);
         expect(found[0]!.map((d) => d.webhookId).sort()).toEqual([w1.id, w2.id].sort());
         expect(found[0]!.every((d) => d.status === "pending" && d.eventId === "evt_s1")).toBe(true);
         expect(found[1]).toEqual([]);
+      });
+
+      it("opens a parked delivery due at the given time", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const [[delivery]] = (await deliveriesFor([makeEvent(customer, "evt_parked")], [webhook])) as [[Delivery]];
+        expect(delivery.nextAttemptAt).toBe(T0 + 1_000);
+      });
+
+      it("keeps one attempt row per attempt: written again (a lost acknowledgement) it adds nothing, and the metrics-free store counts it once", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const [[delivery]] = (await deliveriesFor([makeEvent(customer, "evt_once")], [webhook])) as [[Delivery]];
+        const record = attemptRecord(delivery, 1, 503, "failed", T0 + 5000);
+        await store.recordAttempts([record]);
+        await store.recordAttempts([record, record]);
+        expect((await store.listAttempts(delivery.id)).map((a) => [a.id, a.attemptNumber])).toEqual([[record.attempt.id, 1]]);
+        expect(await store.getDelivery(customer, delivery.id)).toMatchObject({ status: "failed", attemptCount: 1 });
+      });
+
+      it("keeps both of two attempts that raced for one number, the later under the next free number", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const [[delivery]] = (await deliveriesFor([makeEvent(customer, "evt_raced")], [webhook])) as [[Delivery]];
+        const first = attemptRecord(delivery, 1, 503, "failed", T0 + 5000);
+        const second = attemptRecord(delivery, 1, 200, "succeeded");
+        await store.recordAttempts([first]);
+        await store.recordAttempts([second]);
+        await store.recordAttempts([second]); // and written again: still two rows
+        const attempts = await store.listAttempts(delivery.id);
+        expect(attempts.map((a) => [a.id, a.attemptNumber])).toEqual([
+          [first.attempt.id, 1],
+          [second.attempt.id, 2],
+        ]);
+        expect(await store.getDelivery(customer, delivery.id)).toMatchObject({ status: "succeeded", attemptCount: 2 });
+      });
+
+      it("finds unfinished deliveries of active webhooks overdue before a time, longest overdue first", async () => {
+        const customer = customerId();
+        const active = await createdWebhook(customer);
+        const disabled = await createdWebhook(customer, { status: "disabled" });
+        const events = ["evt_o1", "evt_o2", "evt_o3", "evt_o4", "evt_o5"].map((id) => makeEvent(customer, id));
+        const [d1, d2, d3, d4, d5] = (await deliveriesFor(events, [active])).flat();
+        const [[off]] = (await deliveriesFor([makeEvent(customer, "evt_o6")], [disabled])) as [[Delivery]];
+        await store.recordAttempts([
+          attemptRecord(d1!, 1, 503, "failed", T0 + 3000),
+          attemptRecord(d2!, 1, 503, "failed", T0 + 2000),
+          attemptRecord(d3!, 1, 200, "succeeded"),
+          attemptRecord(d4!, 1, 410, "dead"),
+          attemptRecord(d5!, 1, 503, "failed", T0 + 9_000_000),
+        ]);
+        const overdue = (await store.overdueDeliveries(T0 + 10_000, 1000)).filter((o) => [d1, d2, d3, d4, d5, off].some((d) => d!.id === o.deliveryId));
+        expect(overdue).toEqual([
+          { deliveryId: d2!.id, dueAt: T0 + 2000 },
+          { deliveryId: d1!.id, dueAt: T0 + 3000 },
+        ]);
+        expect(off!.status).toBe("pending"); // pending, overdue, but its webhook is disabled: not found
+      });
+
+      it("gives the work for many deliveries in one read, leaving out those it does not have", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const events = ["evt_w1", "evt_w2", "evt_w3"].map((id) => makeEvent(customer, id));
+        const opened = (await deliveriesFor(events, [webhook])).flat();
+        const work = await store.deliveryWork([opened[2]!.id, "del_unknown", opened[0]!.id, opened[1]!.id]);
+        expect(work.map((w) => w.delivery.id).sort()).toEqual(opened.map((d) => d.id).sort());
+        for (const w of work) expect(w.event.id).toBe(w.delivery.eventId);
       });
 
       it("records a failed attempt: status, attempt count, last status code, error and next attempt", async () => {
@@ -532,13 +599,13 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const webhook = await createdWebhook(customer);
         const event = makeEvent(customer, "evt_work", "order.created", { total: 42, note: "ünïcödé" });
         const [[delivery]] = (await deliveriesFor([event], [webhook])) as [[Delivery]];
-        const work = await store.deliveryWork(delivery.id);
+        const [work] = await store.deliveryWork([delivery.id]);
         expect(work).toBeDefined();
         expect(work!.delivery).toEqual(delivery);
         expect(work!.webhook).toEqual(webhook);
         expect(work!.event).toMatchObject({ customerId: customer, id: "evt_work", type: "order.created", timestamp: event.timestamp });
         expect(work!.event.payload).toBe(event.payload);
-        expect(await store.deliveryWork("del_unknown")).toBeUndefined();
+        expect(await store.deliveryWork(["del_unknown"])).toEqual([]);
       });
 
       it("gives the updated webhook in the work after the webhook changes", async () => {
@@ -546,7 +613,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const webhook = await createdWebhook(customer);
         const [[delivery]] = (await deliveriesFor([makeEvent(customer, "evt_moved")], [webhook])) as [[Delivery]];
         await store.updateWebhook({ ...webhook, url: "https://example.org/moved" });
-        expect((await store.deliveryWork(delivery.id))!.webhook.url).toBe("https://example.org/moved");
+        expect((await store.deliveryWork([delivery.id]))[0]!.webhook.url).toBe("https://example.org/moved");
       });
 
       it("reads an event back by customer and id, byte for byte", async () => {
@@ -603,7 +670,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const [eA, eB, eC, eD] = ["evt_a", "evt_b", "evt_c", "evt_d"].map((id) => ({ ...makeEvent(customer, id), acceptedAt: old }));
         const opened = await deliveriesFor([eA!, eB!, eC!, eD!], [w1]);
         const [aDone, bDead, cRecent, dPending] = opened.map((list) => list[0]!);
-        const [[aFailing]] = (await store.openDeliveries([{ event: eA!, webhooks: [w2] }])) as [[Delivery]];
+        const [[aFailing]] = (await store.openDeliveries([{ event: eA!, webhooks: [w2] }], T0 + 1_000)) as [[Delivery]];
         await store.recordAttempts([
           recordAt(aDone!, 1, "succeeded", old + 1000),
           recordAt(aFailing!, 1, "failed", old + 1000),
@@ -623,7 +690,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.listAttempts(aFailing!.id)).toHaveLength(1);
         expect((await store.getDelivery(customer, cRecent!.id))!.status).toBe("succeeded");
         expect((await store.getDelivery(customer, dPending!.id))!.status).toBe("pending");
-        expect((await store.deliveryWork(aFailing!.id))!.event.payload).toBe(eA!.payload);
+        expect((await store.deliveryWork([aFailing!.id]))[0]!.event.payload).toBe(eA!.payload);
         expect(await store.getEvent(customer, "evt_c")).toBeDefined();
         expect(await store.getEvent(customer, "evt_d")).toBeDefined();
         expect(await store.pruneFinished(before, 100)).toBe(0);
@@ -826,11 +893,11 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const [[da], [db]] = (await store.openDeliveries([
           { event: ea, webhooks: [wa] },
           { event: eb, webhooks: [wb] },
-        ])) as [[Delivery], [Delivery]];
+        ], T0 + 1_000)) as [[Delivery], [Delivery]];
         expect(da.id).not.toBe(db.id);
         expect((await store.getEvent(a, "evt_shared"))!.payload).toBe(ea.payload);
         expect((await store.getEvent(b, "evt_shared"))!.payload).toBe(eb.payload);
-        expect((await store.deliveryWork(db.id))!.event.payload).toBe(eb.payload);
+        expect((await store.deliveryWork([db.id]))[0]!.event.payload).toBe(eb.payload);
       });
     });
   });

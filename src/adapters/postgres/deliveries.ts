@@ -18,7 +18,7 @@ const SEP = "\u0000";
  * A pair inserted by a concurrent transaction that committed after this statement's snapshot
  * is in neither half; a second SELECT fetches those, which is rare.
  */
-export async function openDeliveries(sql: Sql, items: FanOut[], now: number): Promise<Delivery[][]> {
+export async function openDeliveries(sql: Sql, items: FanOut[], now: number, dueAt: number): Promise<Delivery[][]> {
   const pairs = new Map<string, [customerId: string, eventId: string, webhookId: string, id: string]>();
   for (const { event, webhooks } of items)
     for (const webhook of webhooks)
@@ -32,8 +32,8 @@ export async function openDeliveries(sql: Sql, items: FanOut[], now: number): Pr
       SELECT * FROM unnest(${rows.map((r) => r[3])}::text[], ${rows.map((r) => r[0])}::text[], ${rows.map((r) => r[1])}::text[], ${rows.map((r) => r[2])}::text[])
         AS p(id, customer_id, event_id, webhook_id)
     ), opened AS (
-      INSERT INTO deliveries (id, customer_id, event_id, webhook_id, status, created_at, updated_at)
-      SELECT id, customer_id, event_id, webhook_id, 'pending', ${now}::bigint, ${now}::bigint FROM pairs
+      INSERT INTO deliveries (id, customer_id, event_id, webhook_id, status, next_attempt_at, created_at, updated_at)
+      SELECT id, customer_id, event_id, webhook_id, 'pending', ${dueAt}::bigint, ${now}::bigint, ${now}::bigint FROM pairs
       ON CONFLICT (customer_id, event_id, webhook_id) DO NOTHING
       RETURNING *
     )
@@ -61,10 +61,10 @@ export async function openDeliveries(sql: Sql, items: FanOut[], now: number): Pr
 }
 
 /**
- * The deliveries already stored for a batch of events (one list per item), in one statement that
- * also inserts the events the table lacks (already published: they came from the log).
+ * Inserts the events the table lacks (already published: they came from the log) and returns the
+ * deliveries already stored for them (one list per item), in one statement.
  */
-export async function storedDeliveries(sql: Sql, items: FanOut[]): Promise<Delivery[][]> {
+export async function saveEventsAndFindDeliveries(sql: Sql, items: FanOut[]): Promise<Delivery[][]> {
   const evs = eventsWithTargets(items);
   if (evs.length === 0) return items.map(() => []);
   const found = await sql<DeliveryRow[]>`
@@ -101,10 +101,11 @@ function pairKey(customerId: string, eventId: string, webhookId: string): string
 }
 
 /**
- * One statement: a multi-row insert of the attempts (idempotent on the attempt id, so a retried
- * write after a lost acknowledgement is harmless) and one UPDATE ... FROM of their deliveries.
+ * One statement: a multi-row insert of the attempts (idempotent: any conflict does nothing, so a
+ * retried write after a lost acknowledgement is harmless) and one upsert of their deliveries.
  * Several attempts of one delivery in a batch: the last one written sets the state, as if they
- * were applied in order, and the attempt count never goes down.
+ * were applied in order, and the attempt count never goes down. An attempt refused because another
+ * of its delivery has its number (two sends raced) is written again under the next free number.
  */
 export async function writeAttempts(sql: Sql, records: AttemptRecord[]): Promise<void> {
   if (records.length === 0) return;
@@ -118,7 +119,7 @@ export async function writeAttempts(sql: Sql, records: AttemptRecord[]): Promise
   const updates = [...latest.keys()].sort().map((id) => latest.get(id)!);
   const d = updates.map((u) => u.record.delivery);
   const a = records.map((r) => r.attempt);
-  await sql`
+  const inserted = await sql<{ id: string }[]>`
     WITH inserted AS (
       INSERT INTO attempts (id, delivery_id, customer_id, attempt_number, status_code, duration_ms, error, response_body, created_at, next_attempt_at)
       SELECT * FROM unnest(${a.map((x) => x.id)}::text[], ${a.map((x) => x.deliveryId)}::text[], ${a.map((x) => x.customerId)}::text[],
@@ -126,27 +127,50 @@ export async function writeAttempts(sql: Sql, records: AttemptRecord[]): Promise
                            ${a.map((x) => Math.round(x.durationMs * 1000) / 1000)}::float8[], ${a.map((x) => x.error)}::text[],
                            ${a.map((x) => x.responseBody)}::text[], ${a.map((x) => x.createdAt)}::bigint[],
                            ${records.map((r) => r.nextAttemptAt)}::bigint[])
-      ON CONFLICT (id) DO NOTHING
+      ON CONFLICT DO NOTHING
+      RETURNING id
+    ), upserted AS (
+      -- A delivery sent straight from the log has no row yet: its first outcome creates it.
+      INSERT INTO deliveries AS d (id, customer_id, event_id, webhook_id, status, attempt_count, round_start, last_status_code,
+                                   last_error, next_attempt_at, created_at, updated_at)
+      SELECT * FROM unnest(${d.map((x) => x.id)}::text[], ${d.map((x) => x.customerId)}::text[], ${d.map((x) => x.eventId)}::text[],
+                           ${d.map((x) => x.webhookId)}::text[], ${updates.map((u) => u.record.status)}::text[],
+                           ${updates.map((u) => u.count)}::int[], ${d.map((x) => x.roundStart)}::int[],
+                           ${updates.map((u) => u.record.attempt.statusCode)}::int[], ${updates.map((u) => u.record.attempt.error)}::text[],
+                           ${updates.map((u) => u.record.nextAttemptAt)}::bigint[], ${d.map((x) => x.createdAt)}::bigint[],
+                           ${updates.map((u) => u.record.attempt.createdAt)}::bigint[])
+      ON CONFLICT (id) DO UPDATE SET
+        status = EXCLUDED.status,
+        attempt_count = EXCLUDED.attempt_count,
+        last_status_code = EXCLUDED.last_status_code,
+        last_error = EXCLUDED.last_error,
+        next_attempt_at = EXCLUDED.next_attempt_at,
+        updated_at = EXCLUDED.updated_at
+      -- An attempt older than the one already recorded (a late write) must not undo its outcome;
+      -- two attempts with one number (the first's record was late when the retry read the count): the later one wins.
+      WHERE d.attempt_count < EXCLUDED.attempt_count OR (d.attempt_count = EXCLUDED.attempt_count AND d.updated_at <= EXCLUDED.updated_at)
     )
-    -- A delivery sent straight from the log has no row yet: its first outcome creates it.
-    INSERT INTO deliveries AS d (id, customer_id, event_id, webhook_id, status, attempt_count, round_start, last_status_code,
-                                 last_error, next_attempt_at, created_at, updated_at)
-    SELECT * FROM unnest(${d.map((x) => x.id)}::text[], ${d.map((x) => x.customerId)}::text[], ${d.map((x) => x.eventId)}::text[],
-                         ${d.map((x) => x.webhookId)}::text[], ${updates.map((u) => u.record.status)}::text[],
-                         ${updates.map((u) => u.count)}::int[], ${d.map((x) => x.roundStart)}::int[],
-                         ${updates.map((u) => u.record.attempt.statusCode)}::int[], ${updates.map((u) => u.record.attempt.error)}::text[],
-                         ${updates.map((u) => u.record.nextAttemptAt)}::bigint[], ${d.map((x) => x.createdAt)}::bigint[],
-                         ${updates.map((u) => u.record.attempt.createdAt)}::bigint[])
-    ON CONFLICT (id) DO UPDATE SET
-      status = EXCLUDED.status,
-      attempt_count = EXCLUDED.attempt_count,
-      last_status_code = EXCLUDED.last_status_code,
-      last_error = EXCLUDED.last_error,
-      next_attempt_at = EXCLUDED.next_attempt_at,
-      updated_at = EXCLUDED.updated_at
-    -- An attempt older than the one already recorded (a late write) must not undo its outcome;
-    -- two attempts with one number (the first's record was late when the retry read the count): the later one wins.
-    WHERE d.attempt_count < EXCLUDED.attempt_count OR (d.attempt_count = EXCLUDED.attempt_count AND d.updated_at <= EXCLUDED.updated_at)`;
+    SELECT id FROM inserted`;
+  if (inserted.length < records.length) await renumberRaced(sql, records, new Set(inserted.map((row) => row.id)));
+}
+
+/** The attempts of `records` neither just inserted nor stored before: each under its delivery's next free number. */
+async function renumberRaced(sql: Sql, records: AttemptRecord[], inserted: Set<string>): Promise<void> {
+  const candidates = records.filter((r) => !inserted.has(r.attempt.id));
+  const known = new Set((await sql<{ id: string }[]>`SELECT id FROM attempts WHERE id = ANY(${candidates.map((r) => r.attempt.id)}::text[])`).map((row) => row.id));
+  for (const { attempt: x, nextAttemptAt } of candidates.filter((r) => !known.has(r.attempt.id))) {
+    await sql`
+      WITH placed AS (
+        INSERT INTO attempts (id, delivery_id, customer_id, attempt_number, status_code, duration_ms, error, response_body, created_at, next_attempt_at)
+        SELECT ${x.id}, ${x.deliveryId}, ${x.customerId}, coalesce(max(attempt_number), 0) + 1, ${x.statusCode}::int,
+               ${Math.round(x.durationMs * 1000) / 1000}::float8, ${x.error}::text, ${x.responseBody}::text, ${x.createdAt}::bigint, ${nextAttemptAt}::bigint
+        FROM attempts WHERE delivery_id = ${x.deliveryId}
+        ON CONFLICT DO NOTHING
+        RETURNING attempt_number
+      )
+      UPDATE deliveries SET attempt_count = placed.attempt_number FROM placed
+      WHERE id = ${x.deliveryId} AND attempt_count < placed.attempt_number`;
+  }
 }
 
 /**

@@ -8,6 +8,8 @@ import accounts_up from "../../../migrations/postgres/0002_accounts.up.sql" with
 import accounts_down from "../../../migrations/postgres/0002_accounts.down.sql" with { type: "text" };
 import operator_reads_up from "../../../migrations/postgres/0003_operator_reads.up.sql" with { type: "text" };
 import operator_reads_down from "../../../migrations/postgres/0003_operator_reads.down.sql" with { type: "text" };
+import delivery_state_up from "../../../migrations/postgres/0004_delivery_state.up.sql" with { type: "text" };
+import delivery_state_down from "../../../migrations/postgres/0004_delivery_state.down.sql" with { type: "text" };
 import type { Sql, Tx } from "./client.ts";
 import type { Migration, MigrationStatus } from "../migration.ts";
 
@@ -17,6 +19,7 @@ export const MIGRATIONS: Migration[] = [
   { version: 1, name: "init", up: init_up, down: init_down },
   { version: 2, name: "accounts", up: accounts_up, down: accounts_down },
   { version: 3, name: "operator_reads", up: operator_reads_up, down: operator_reads_down },
+  { version: 4, name: "delivery_state", up: delivery_state_up, down: delivery_state_down },
 ];
 
 /**

@@ -1,11 +1,11 @@
 /** @module The Store port on PostgreSQL: configuration, deliveries and attempts for the scale-out deployment. */
 import type { Attempt, Delivery, Event, Page, User, Webhook } from "../../domain/model.ts";
 import { page, toCounts } from "../rows.ts";
-import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, Store, WebhookHealth } from "../../domain/ports.ts";
+import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
 import { SecretBox, secretOwner } from "../secret-box.ts";
 import { guarded, pingPostgres, retryConflicts, type Sql, type Tx } from "./client.ts";
-import { openDeliveries, pruneFinished, storedDeliveries, writeAttempts } from "./deliveries.ts";
+import { openDeliveries, pruneFinished, saveEventsAndFindDeliveries, writeAttempts } from "./deliveries.ts";
 import { findEvents, recentFailures, webhookHealth } from "./operator-reads.ts";
 import {
   type AttemptRow,
@@ -142,12 +142,12 @@ export class PostgresStore implements Store {
     return (await guarded(this.sql<WebhookRow[]>`SELECT * FROM webhooks WHERE status = 'active'`)).map((row) => toWebhook(row, this.secrets));
   }
 
-  storedDeliveries(items: FanOut[]): Promise<Delivery[][]> {
-    return guarded(retryConflicts(() => storedDeliveries(this.sql, items)));
+  saveEventsAndFindDeliveries(items: FanOut[]): Promise<Delivery[][]> {
+    return guarded(retryConflicts(() => saveEventsAndFindDeliveries(this.sql, items)));
   }
 
-  openDeliveries(items: FanOut[]): Promise<Delivery[][]> {
-    return guarded(retryConflicts(() => openDeliveries(this.sql, items, Date.now())));
+  openDeliveries(items: FanOut[], dueAt: number): Promise<Delivery[][]> {
+    return guarded(retryConflicts(() => openDeliveries(this.sql, items, Date.now(), dueAt)));
   }
 
   async getDelivery(customerId: string, id: string): Promise<Delivery | undefined> {
@@ -155,16 +155,24 @@ export class PostgresStore implements Store {
     return row ? toDelivery(row) : undefined;
   }
 
-  async deliveryWork(deliveryId: string): Promise<DeliveryWork | undefined> {
-    // One round trip: the delivery with its event and webhook side by side, each as a JSON row.
-    const [row] = await guarded(this.sql<{ d: DeliveryRow; e: EventRow; w: WebhookRow }[]>`
+  async deliveryWork(deliveryIds: string[]): Promise<DeliveryWork[]> {
+    if (deliveryIds.length === 0) return [];
+    // One round trip for the batch: each delivery with its event and webhook side by side, as JSON rows.
+    const rows = await guarded(this.sql<{ d: DeliveryRow; e: EventRow; w: WebhookRow }[]>`
       SELECT to_jsonb(d) AS d, to_jsonb(e) AS e, to_jsonb(w) AS w
       FROM deliveries d
       JOIN events e ON e.customer_id = d.customer_id AND e.id = d.event_id
       JOIN webhooks w ON w.id = d.webhook_id
-      WHERE d.id = ${deliveryId}`);
-    if (!row) return undefined;
-    return { delivery: toDelivery(row.d), event: toEvent(row.e), webhook: toWebhook(row.w, this.secrets) };
+      WHERE d.id = ANY(${deliveryIds}::text[])`);
+    return rows.map((row) => ({ delivery: toDelivery(row.d), event: toEvent(row.e), webhook: toWebhook(row.w, this.secrets) }));
+  }
+
+  async overdueDeliveries(before: number, limit: number): Promise<ScheduledRetry[]> {
+    const rows = await guarded(this.sql<{ id: string; next_attempt_at: string | number }[]>`
+      SELECT d.id, d.next_attempt_at FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.status = 'active'
+      WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at < ${before}::bigint
+      ORDER BY d.next_attempt_at LIMIT ${limit}`);
+    return rows.map((row) => ({ deliveryId: row.id, dueAt: Number(row.next_attempt_at) }));
   }
 
   async listDeliveries(customerId: string, filter: DeliveryFilter): Promise<Page<Delivery>> {

@@ -49,13 +49,23 @@ export class RedisRetrySchedule implements RetrySchedule {
     return pingRedis(this.redis);
   }
 
-  async schedule(items: ScheduledRetry[]): Promise<void> {
+  schedule(items: ScheduledRetry[]): Promise<void> {
+    return this.add(items, false);
+  }
+
+  ensureScheduled(items: ScheduledRetry[]): Promise<void> {
+    return this.add(items, true);
+  }
+
+  /** ZADD in chunks, one round trip; `onlyNew` (NX) leaves a member already there, claimed or not, as it is. */
+  private async add(items: ScheduledRetry[], onlyNew: boolean): Promise<void> {
     if (items.length === 0) return;
     const pipeline = this.redis.pipeline();
     for (let i = 0; i < items.length; i += CHUNK) {
       const args: (string | number)[] = [];
       for (const item of items.slice(i, i + CHUNK)) args.push(item.dueAt, item.deliveryId);
-      pipeline.zadd(this.key, ...args);
+      if (onlyNew) pipeline.zadd(this.key, "NX", ...args);
+      else pipeline.zadd(this.key, ...args);
     }
     await unavailableOnFailure(() => execPipeline(pipeline));
   }

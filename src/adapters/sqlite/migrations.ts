@@ -8,6 +8,8 @@ import accounts_up from "../../../migrations/sqlite/0003_accounts.up.sql" with {
 import accounts_down from "../../../migrations/sqlite/0003_accounts.down.sql" with { type: "text" };
 import operator_reads_up from "../../../migrations/sqlite/0004_operator_reads.up.sql" with { type: "text" };
 import operator_reads_down from "../../../migrations/sqlite/0004_operator_reads.down.sql" with { type: "text" };
+import delivery_state_up from "../../../migrations/sqlite/0005_delivery_state.up.sql" with { type: "text" };
+import delivery_state_down from "../../../migrations/sqlite/0005_delivery_state.down.sql" with { type: "text" };
 import type { Migration, MigrationStatus } from "../migration.ts";
 
 export type { Migration, MigrationStatus };
@@ -17,6 +19,7 @@ export const MIGRATIONS: Migration[] = [
   { version: 2, name: "retention_indexes", up: retention_up, down: retention_down },
   { version: 3, name: "accounts", up: accounts_up, down: accounts_down },
   { version: 4, name: "operator_reads", up: operator_reads_up, down: operator_reads_down },
+  { version: 5, name: "delivery_state", up: delivery_state_up, down: delivery_state_down },
 ];
 
 function ensureTable(db: Database): void {

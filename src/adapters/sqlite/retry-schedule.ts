@@ -5,7 +5,7 @@ import { Coalescer } from "../../platform/coalesce.ts";
 import { pingDatabase } from "./database.ts";
 
 /** A write to the schedule; applied in the order submitted, many to a transaction. */
-type Change = { put: ScheduledRetry } | { remove: string };
+type Change = { put: ScheduledRetry } | { add: ScheduledRetry } | { remove: string };
 
 /** Schedule writes finishing within this window share one commit (like attempts: a failing endpoint makes several per delivery). */
 const CHANGE_FLUSH_MS = 5;
@@ -27,14 +27,20 @@ export class SqliteRetrySchedule implements RetrySchedule {
     await this.writer.submit(items.map((put) => ({ put })));
   }
 
+  async ensureScheduled(items: ScheduledRetry[]): Promise<void> {
+    await this.writer.submit(items.map((add) => ({ add })));
+  }
+
   private write(changes: Change[]): void[] {
     const upsert = this.db.query(
       "INSERT INTO retry_schedule (delivery_id, due_at) VALUES (?, ?) ON CONFLICT (delivery_id) DO UPDATE SET due_at = excluded.due_at",
     );
+    const add = this.db.query("INSERT INTO retry_schedule (delivery_id, due_at) VALUES (?, ?) ON CONFLICT (delivery_id) DO NOTHING");
     const remove = this.db.query("DELETE FROM retry_schedule WHERE delivery_id = ?");
     this.db.transaction(() => {
       for (const change of changes) {
         if ("put" in change) upsert.run(change.put.deliveryId, change.put.dueAt);
+        else if ("add" in change) add.run(change.add.deliveryId, change.add.dueAt);
         else remove.run(change.remove);
       }
     })();

@@ -3,7 +3,7 @@ import type { Database } from "bun:sqlite";
 import { deliveryIdFor } from "../../domain/ids.ts";
 import type { Attempt, Delivery, Event, Page, User, Webhook } from "../../domain/model.ts";
 import { page, toCounts } from "../rows.ts";
-import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, Store, WebhookHealth } from "../../domain/ports.ts";
+import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
 import { SecretBox, secretOwner } from "../secret-box.ts";
 import { pingDatabase } from "./database.ts";
@@ -142,17 +142,18 @@ export class SqliteStore implements Store {
     return this.db.query<WebhookRow, []>("SELECT * FROM webhooks WHERE status = 'active'").all().map((row) => toWebhook(row, this.secrets));
   }
 
-  async storedDeliveries(items: FanOut[]): Promise<Delivery[][]> {
+  /** The events are in this database already (the embedded log is its `events` table): nothing to save. */
+  async saveEventsAndFindDeliveries(items: FanOut[]): Promise<Delivery[][]> {
     const select = this.db.query<DeliveryRow, [string, string]>("SELECT * FROM deliveries WHERE customer_id = ? AND event_id = ?");
     return items.map(({ event, webhooks }) => (webhooks.length === 0 ? [] : select.all(event.customerId, event.id).map(toDelivery)));
   }
 
-  async openDeliveries(items: FanOut[]): Promise<Delivery[][]> {
+  async openDeliveries(items: FanOut[], dueAt: number): Promise<Delivery[][]> {
     // RETURNING answers a new row in one statement; only a delivery opened before (an event
     // read again after a restart) needs the second look-up.
-    const insert = this.db.query<DeliveryRow, [string, string, string, string, number, number]>(
-      `INSERT INTO deliveries (id, customer_id, event_id, webhook_id, status, created_at, updated_at)
-       VALUES (?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (customer_id, event_id, webhook_id) DO NOTHING RETURNING *`,
+    const insert = this.db.query<DeliveryRow, [string, string, string, string, number, number, number]>(
+      `INSERT INTO deliveries (id, customer_id, event_id, webhook_id, status, next_attempt_at, created_at, updated_at)
+       VALUES (?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (customer_id, event_id, webhook_id) DO NOTHING RETURNING *`,
     );
     const select = this.db.query<DeliveryRow, [string, string, string]>(
       "SELECT * FROM deliveries WHERE customer_id = ? AND event_id = ? AND webhook_id = ?",
@@ -162,7 +163,7 @@ export class SqliteStore implements Store {
       return chunk.map(({ event, webhooks }) =>
         webhooks.map((webhook) =>
           toDelivery(
-            insert.get(deliveryIdFor(event.customerId, event.id, webhook.id, event.acceptedAt), event.customerId, event.id, webhook.id, now, now) ??
+            insert.get(deliveryIdFor(event.customerId, event.id, webhook.id, event.acceptedAt), event.customerId, event.id, webhook.id, dueAt, now, now) ??
               select.get(event.customerId, event.id, webhook.id)!,
           ),
         ),
@@ -187,13 +188,32 @@ export class SqliteStore implements Store {
     return row ? toDelivery(row) : undefined;
   }
 
-  async deliveryWork(deliveryId: string): Promise<DeliveryWork | undefined> {
-    const row = this.db.query<DeliveryRow, [string]>("SELECT * FROM deliveries WHERE id = ?").get(deliveryId);
-    if (!row) return undefined;
-    const event = this.db.query<EventRow, [string, string]>("SELECT * FROM events WHERE customer_id = ? AND id = ?").get(row.customer_id, row.event_id);
-    const webhook = this.db.query<WebhookRow, [string]>("SELECT * FROM webhooks WHERE id = ?").get(row.webhook_id);
-    if (!event || !webhook) return undefined;
-    return { delivery: toDelivery(row), event: toEvent(event), webhook: toWebhook(webhook, this.secrets) };
+  async deliveryWork(deliveryIds: string[]): Promise<DeliveryWork[]> {
+    // Three prepared look-ups per id inside one read transaction: in-process SQLite has no round
+    // trip to save, and a keyed look-up is cheaper than building an IN list per batch size.
+    const delivery = this.db.query<DeliveryRow, [string]>("SELECT * FROM deliveries WHERE id = ?");
+    const event = this.db.query<EventRow, [string, string]>("SELECT * FROM events WHERE customer_id = ? AND id = ?");
+    const webhook = this.db.query<WebhookRow, [string]>("SELECT * FROM webhooks WHERE id = ?");
+    return this.db.transaction(() => {
+      const found: DeliveryWork[] = [];
+      for (const id of deliveryIds) {
+        const d = delivery.get(id);
+        const e = d && event.get(d.customer_id, d.event_id);
+        const w = d && webhook.get(d.webhook_id);
+        if (d && e && w) found.push({ delivery: toDelivery(d), event: toEvent(e), webhook: toWebhook(w, this.secrets) });
+      }
+      return found;
+    })();
+  }
+
+  async overdueDeliveries(before: number, limit: number): Promise<ScheduledRetry[]> {
+    return this.db
+      .query<{ id: string; next_attempt_at: number }, [number, number]>(
+        `SELECT d.id, d.next_attempt_at FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.status = 'active'
+         WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at < ? ORDER BY d.next_attempt_at LIMIT ?`,
+      )
+      .all(before, limit)
+      .map((row) => ({ deliveryId: row.id, dueAt: row.next_attempt_at }));
   }
 
   async listDeliveries(customerId: string, filter: DeliveryFilter): Promise<Page<Delivery>> {
@@ -223,10 +243,14 @@ export class SqliteStore implements Store {
   }
 
   private writeAttempts(records: AttemptRecord[]): void[] {
+    // Any conflict does nothing: the same attempt again (its id), or another attempt with its number.
     const insert = this.db.query(
       `INSERT INTO attempts (id, delivery_id, customer_id, attempt_number, status_code, duration_ms, error, response_body, created_at, next_attempt_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     );
+    const known = this.db.query<{ n: number }, [string]>("SELECT 1 AS n FROM attempts WHERE id = ?");
+    const nextNumber = this.db.query<{ n: number }, [string]>("SELECT coalesce(max(attempt_number), 0) + 1 AS n FROM attempts WHERE delivery_id = ?");
+    const countUp = this.db.query("UPDATE deliveries SET attempt_count = max(attempt_count, ?) WHERE id = ?");
     // A delivery sent straight from the log has no row yet: its first outcome creates it, in its
     // final state (one write instead of a pending row and an update of it).
     const upsert = this.db.query(
@@ -244,8 +268,15 @@ export class SqliteStore implements Store {
     );
     this.db.transaction(() => {
       for (const { delivery: d, attempt: a, status, nextAttemptAt } of records) {
-        insert.run(a.id, a.deliveryId, a.customerId, a.attemptNumber, a.statusCode, Math.round(a.durationMs * 1000) / 1000, a.error, a.responseBody, a.createdAt, nextAttemptAt);
+        const write = (number: number) =>
+          insert.run(a.id, a.deliveryId, a.customerId, number, a.statusCode, Math.round(a.durationMs * 1000) / 1000, a.error, a.responseBody, a.createdAt, nextAttemptAt).changes > 0;
+        // Two sends of one delivery raced (a lease ran out, a manual retry during a retry): both
+        // happened, so both are kept, this one under the next free number. Which of the two decides
+        // the state is still the upsert's rule (the later one); the count covers both.
+        const renumbered = !write(a.attemptNumber) && !known.get(a.id) ? nextNumber.get(a.deliveryId)!.n : null;
+        if (renumbered !== null) write(renumbered);
         upsert.run(d.id, d.customerId, d.eventId, d.webhookId, status, a.attemptNumber, d.roundStart, a.statusCode, a.error, nextAttemptAt, d.createdAt, a.createdAt);
+        if (renumbered !== null) countUp.run(renumbered, d.id);
       }
     })();
     return records.map(() => undefined);

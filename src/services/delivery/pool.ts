@@ -1,13 +1,14 @@
 /**
  * @module Sending deliveries: each in its webhook's lane, the slot freed as soon as the
  * answer is in, the outcome recorded in the background, slow endpoints' queues parked,
- * and a bounded drain on shutdown. The dispatcher and the retry manager both send here.
+ * and a bounded drain on shutdown. One per process: the dispatcher and the retry manager share it,
+ * so max_in_flight and max_in_flight_per_webhook hold for the process, whatever roles it runs.
  */
 import type { DeliveryWork } from "../../domain/ports.ts";
-import { type AttemptDeps, type AttemptOutcome, sendAttempt, settleAttempt } from "./attempt.ts";
+import { type AttemptDeps, sendAttempt } from "./attempt.ts";
 import { Lanes, SWEEP_INTERVAL_MS } from "./lanes.ts";
 import { Settling } from "./settling.ts";
-import { persist } from "../../platform/persist.ts";
+import { type AttemptOutcome, judgeAttempt, settle } from "./transitions.ts";
 
 /** A sweep this much later than planned means the event loop lags, ms. */
 const LOOP_LAG_TOLERANCE_MS = 50;
@@ -28,6 +29,7 @@ export class DeliveryPool {
   private readonly settling = new Settling();
   private readonly sweeper: Timer;
   private closing = false;
+  private closed: Promise<boolean> | undefined;
 
   constructor(
     private readonly deps: AttemptDeps,
@@ -86,9 +88,12 @@ export class DeliveryPool {
       work.webhook.id,
       async () => {
         try {
-          const sent = await sendAttempt(deps, work);
-          const settle = () => settleAttempt(deps, sent).then(onSettled);
-          this.settling.add(persist(settle, () => this.closing, deps.log, "recording an attempt").catch(unrecorded));
+          const settlement = judgeAttempt(deps, await sendAttempt(deps, work));
+          this.settling.add(
+            settle(deps, settlement, () => this.closing)
+              .then(onSettled)
+              .catch(unrecorded),
+          );
         } catch (err) {
           unrecorded(err);
         }
@@ -101,9 +106,15 @@ export class DeliveryPool {
 
   /**
    * Stops: queued deliveries are dropped (their `onDrop` runs), in-flight ones get up to
-   * `timeoutMs`, outcomes already in are recorded. True when nothing was left in flight.
+   * `timeoutMs`, outcomes already in are recorded. True when nothing was left in flight. Every
+   * user of the pool calls it when it stops; the first call closes, later ones wait for it.
    */
-  async close(timeoutMs: number): Promise<boolean> {
+  close(timeoutMs: number): Promise<boolean> {
+    this.closed ??= this.closeNow(timeoutMs);
+    return this.closed;
+  }
+
+  private async closeNow(timeoutMs: number): Promise<boolean> {
     clearInterval(this.sweeper);
     const drained = await this.lanes.drain(timeoutMs);
     this.closing = true; // from here a failing write gives up: its work is tried again after restart

@@ -4,8 +4,9 @@
  */
 import { type Delivery, type Webhook, freshDelivery } from "../../domain/model.ts";
 import type { EventConsumer, EventLog, LoggedEvent } from "../../domain/ports.ts";
-import { type AttemptDeps, deferDelivery } from "../delivery/attempt.ts";
-import { DeliveryPool } from "../delivery/pool.ts";
+import type { AttemptDeps } from "../delivery/attempt.ts";
+import type { DeliveryPool } from "../delivery/pool.ts";
+import { park, rescheduleStored } from "../delivery/transitions.ts";
 import { persist } from "../../platform/persist.ts";
 import { Subscriptions } from "./subscriptions.ts";
 
@@ -14,20 +15,17 @@ export interface DispatcherOptions {
   readBatch: number;
   maxPendingEvents: number;
   pollIntervalMs: number;
-  maxInFlight: number;
-  maxInFlightPerWebhook: number;
-  maxQueueWaitMs: number;
-  slowEndpointMs: number;
   subscriptionRefreshMs: number;
   shutdownTimeoutMs: number;
 }
 
 export interface DispatcherDeps extends AttemptDeps {
   eventLog: EventLog;
+  /** The process's one pool, shared with the retry manager. */
+  pool: DeliveryPool;
 }
 
 export class Dispatcher {
-  private readonly pool: DeliveryPool;
   private readonly subscriptions: Subscriptions;
   private consumer: EventConsumer | undefined;
   private running = false;
@@ -39,7 +37,6 @@ export class Dispatcher {
     private readonly deps: DispatcherDeps,
     private readonly options: DispatcherOptions,
   ) {
-    this.pool = new DeliveryPool(deps, options);
     this.subscriptions = new Subscriptions(deps.store, options.subscriptionRefreshMs);
   }
 
@@ -84,14 +81,14 @@ export class Dispatcher {
     const index = await this.subscriptions.current(this.deps.clock.now(), newest);
     const fanOuts = events.map((event) => ({ event, webhooks: index.match(event.customerId, event.type) }));
     const withTargets = fanOuts.filter((f) => f.webhooks.length > 0);
-    // A delivery is stored by its first outcome (or when parked): only a re-read event has some already.
-    const stored = await this.deps.store.storedDeliveries(withTargets);
+    // A delivery is stored by its first outcome (or when parked): only a re-read event has some
+    // already, and those are the retry manager's (back on its schedule), not sent from here.
+    const stored = await rescheduleStored(this.deps, withTargets);
     const byEvent = new Map(withTargets.map((f, i) => [f.event, stored[i]!]));
     const now = this.deps.clock.now();
     for (const { event, webhooks } of fanOuts) {
-      const before = new Map((byEvent.get(event) ?? []).map((d) => [d.webhookId, d]));
-      // Only deliveries never finished: a re-read event skips what succeeded, died or waits for a retry.
-      const todo = webhooks.map((w) => before.get(w.id) ?? freshDelivery(event, w.id, now)).filter((d) => d.status === "pending");
+      const before = new Set((byEvent.get(event) ?? []).map((d) => d.webhookId));
+      const todo = webhooks.filter((w) => !before.has(w.id)).map((w) => freshDelivery(event, w.id, now));
       if (todo.length === 0) {
         consumer.ack(event);
         continue;
@@ -109,17 +106,13 @@ export class Dispatcher {
   private enqueue(event: LoggedEvent, delivery: Delivery, webhook: Webhook, finishOne: () => void): void {
     const deps = this.deps;
     // Parked: stored, and on the retry schedule without using an attempt, so the log moves on.
-    const defer = async () => {
-      await deps.store.openDeliveries([{ event, webhooks: [webhook] }]);
-      await deferDelivery(deps, delivery, deps.clock.now() + deps.policy.initialDelayMs);
-    };
-    const park = () =>
-      persist(defer, () => !this.running, deps.log, "parking a delivery").then(
+    const parkIt = () =>
+      persist(() => park(deps, event, webhook, delivery.id), () => !this.running, deps.log, "parking a delivery").then(
         finishOne,
         (err) => deps.log.error({ err, deliveryId: delivery.id }, "could not park delivery; its event is read again after restart"),
       );
-    if (this.pool.isBehind(webhook.id)) void park();
-    else this.pool.send({ delivery, event, webhook }, finishOne, park);
+    if (deps.pool.isBehind(webhook.id)) void parkIt();
+    else deps.pool.send({ delivery, event, webhook }, finishOne, parkIt);
   }
 
   private finishEvent(consumer: EventConsumer, event: LoggedEvent): void {
@@ -130,16 +123,22 @@ export class Dispatcher {
     wake?.();
   }
 
-  /** Stops reading, waits up to the shutdown timeout for in-flight requests, commits what finished. */
-  async stop(): Promise<void> {
-    if (!this.running) return;
+  /** Stops reading the log and waits for the read in progress to be handed to the pool. */
+  async halt(): Promise<void> {
     this.running = false;
     this.capacityWaiter?.();
     await this.loop;
+  }
+
+  /** Halts, waits up to the shutdown timeout for in-flight requests (the shared pool's close), commits what finished. */
+  async stop(): Promise<void> {
+    if (!this.loop) return;
+    await this.halt();
     // Deliveries not yet started are parked on the retry schedule; their events are then finished.
-    const drained = await this.pool.close(this.options.shutdownTimeoutMs);
+    const drained = await this.deps.pool.close(this.options.shutdownTimeoutMs);
     if (!drained)
-      this.deps.log.warn({ inFlight: this.pool.size }, "shutdown timeout: unfinished deliveries will be read again after restart");
+      this.deps.log.warn({ inFlight: this.deps.pool.size }, "shutdown timeout: unfinished deliveries will be read again after restart");
     await this.consumer?.close();
+    this.consumer = undefined;
   }
 }

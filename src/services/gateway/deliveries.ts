@@ -3,13 +3,16 @@ import type { Static } from "@sinclair/typebox";
 import { NotFoundError } from "../../domain/errors.ts";
 import type { Delivery, Page } from "../../domain/model.ts";
 import type { Clock, RetrySchedule, Store } from "../../domain/ports.ts";
+import type { Logger } from "../../platform/logger.ts";
 import type { Principal } from "../auth/tokens.ts";
+import { requeue } from "../delivery/transitions.ts";
 import type { DeliveryQuerySchema } from "./schemas.ts";
 
 export interface DeliveryDeps {
   store: Store;
   schedule: RetrySchedule;
   clock: Clock;
+  log: Logger;
 }
 
 export const DEFAULT_PAGE = 100;
@@ -32,11 +35,10 @@ export async function getDelivery(deps: Pick<DeliveryDeps, "store">, principal: 
   return delivery;
 }
 
-/** Starts a new round of tries now, whatever the delivery's status (a succeeded one is sent again). */
+/**
+ * Starts a new round of tries now, whatever the delivery's status (a succeeded one is sent again).
+ * Answered once the new round is stored: from there the retry manager will try it (transitions.ts).
+ */
 export async function retryDelivery(deps: DeliveryDeps, principal: Principal, id: string): Promise<Delivery> {
-  const delivery = await getDelivery(deps, principal, id);
-  const now = deps.clock.now();
-  const requeued = await deps.store.requeueDelivery(delivery, now);
-  await deps.schedule.schedule([{ deliveryId: delivery.id, dueAt: now }]);
-  return requeued;
+  return requeue(deps, await getDelivery(deps, principal, id), deps.clock.now());
 }

@@ -6,6 +6,7 @@ import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import { NotFoundError } from "../../domain/errors.ts";
 import type { Clock, RetrySchedule, Store, WebhookHealth } from "../../domain/ports.ts";
+import type { Logger } from "../../platform/logger.ts";
 import { type RequestContext, readJson } from "../../platform/http.ts";
 import { inlinePagePolicy } from "../../platform/page-policy.ts";
 import { coerceQuery, compile } from "../../platform/validate.ts";
@@ -23,6 +24,7 @@ import { eventTimeline } from "./timeline.ts";
 export interface ObservabilityDeps {
   store: Store;
   schedule: RetrySchedule;
+  log: Logger;
   clock: Clock;
   guard: GuardDeps;
   tokens: Tokens;
@@ -135,7 +137,7 @@ export function observabilityRoutes(deps: ObservabilityDeps) {
       "/api/deliveries/:id/retry",
       async ({ request, params, set, server }) => {
         const principal = await operator({ request, set, server });
-        const work = await deps.store.deliveryWork(params.id);
+        const [work] = await deps.store.deliveryWork([params.id]);
         if (!work) throw new NotFoundError("delivery", params.id);
         // The operator retries any customer's delivery: on that customer's behalf.
         const requeued = await retryDelivery(deps, { ...principal, customerId: work.delivery.customerId }, params.id);

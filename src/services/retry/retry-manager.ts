@@ -1,42 +1,65 @@
 /**
  * @module The retry manager: claims due retries with a lease, tries each again, and
- * completes it only once the outcome is durable.
+ * completes it only once the outcome is durable; sweeps for unfinished deliveries that never
+ * made it onto the schedule (see delivery/transitions.ts).
  */
-import type { ScheduledRetry } from "../../domain/ports.ts";
+import type { DeliveryWork, ScheduledRetry } from "../../domain/ports.ts";
 import type { AttemptDeps } from "../delivery/attempt.ts";
-import { DeliveryPool } from "../delivery/pool.ts";
+import type { DeliveryPool } from "../delivery/pool.ts";
+import { scheduleOverdue } from "../delivery/transitions.ts";
 
 /** With the pool full, how soon the retry loop looks again for room, ms. */
 const FULL_POOL_RECHECK_MS = 20;
+/** Deliveries the sweep puts back on the schedule at most per run. */
+const SWEEP_BATCH = 500;
 
 export interface RetryManagerOptions {
   pollIntervalMs: number;
   batchSize: number;
   leaseMs: number;
-  maxInFlight: number;
-  maxInFlightPerWebhook: number;
-  maxQueueWaitMs: number;
-  slowEndpointMs: number;
+  /** The pool holds this many deliveries at most before the loop waits for room (max_in_flight × 2). */
+  maxPooled: number;
+  /** How often the sweep for unscheduled unfinished deliveries runs, ms. */
+  sweepIntervalMs: number;
   shutdownTimeoutMs: number;
 }
 
+export interface RetryManagerDeps extends AttemptDeps {
+  /** The process's one pool, shared with the dispatcher. */
+  pool: DeliveryPool;
+}
+
 export class RetryManager {
-  private readonly pool: DeliveryPool;
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  private sweeper: Timer | undefined;
+  private sweeping: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly deps: AttemptDeps,
+    private readonly deps: RetryManagerDeps,
     private readonly options: RetryManagerOptions,
-  ) {
-    this.pool = new DeliveryPool(deps, options);
+  ) {}
+
+  private get pool(): DeliveryPool {
+    return this.deps.pool;
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
     this.loop = this.run();
+    this.sweeper = setInterval(() => (this.sweeping = this.sweep()), this.options.sweepIntervalMs);
+  }
+
+  /** Puts back on the schedule what was stored unfinished and then never scheduled (a lease overdue: nobody holds it). */
+  private async sweep(): Promise<void> {
+    try {
+      const found = await scheduleOverdue(this.deps, this.deps.clock.now(), this.options.leaseMs, SWEEP_BATCH);
+      if (found > 0) this.deps.log.debug({ found }, "overdue unfinished deliveries made sure of on the schedule");
+    } catch (err) {
+      this.deps.log.warn({ err }, "sweep for unscheduled deliveries failed; trying again next interval");
+    }
   }
 
   private async run(): Promise<void> {
@@ -44,10 +67,14 @@ export class RetryManager {
       let claimed: ScheduledRetry[] = [];
       let limit = 0;
       try {
-        const room = this.options.maxInFlight * 2 - this.pool.size;
+        const room = this.options.maxPooled - this.pool.size;
         limit = Math.min(room, this.options.batchSize);
         if (limit > 0) claimed = await this.deps.schedule.claim(this.deps.clock.now(), limit, this.options.leaseMs);
-        for (const item of claimed) await this.retry(item);
+        if (claimed.length > 0) {
+          const work = await this.deps.store.deliveryWork(claimed.map((c) => c.deliveryId));
+          const byId = new Map(work.map((w) => [w.delivery.id, w]));
+          for (const item of claimed) await this.retry(item, byId.get(item.deliveryId));
+        }
       } catch (err) {
         this.deps.log.error({ err }, "retry loop failed; trying again");
       }
@@ -69,9 +96,8 @@ export class RetryManager {
     });
   }
 
-  private async retry(item: ScheduledRetry): Promise<void> {
+  private async retry(item: ScheduledRetry, work: DeliveryWork | undefined): Promise<void> {
     const deps = this.deps;
-    const work = await deps.store.deliveryWork(item.deliveryId);
     const finished = !work || work.delivery.status === "succeeded" || work.delivery.status === "dead";
     if (finished || work.webhook.status !== "active") {
       // Deleted, already done, or its webhook is disabled: nothing to send (a manual retry can requeue it).
@@ -98,11 +124,19 @@ export class RetryManager {
     );
   }
 
-  async stop(): Promise<void> {
-    if (!this.running) return;
+  /** Stops claiming and sweeping, and waits for the claim in progress to be handed to the pool. */
+  async halt(): Promise<void> {
     this.running = false;
+    clearInterval(this.sweeper);
     this.wake?.();
     await this.loop;
+    await this.sweeping;
+  }
+
+  /** Halts, then waits up to the shutdown timeout for in-flight requests (the shared pool's close). */
+  async stop(): Promise<void> {
+    if (!this.loop) return;
+    await this.halt();
     const drained = await this.pool.close(this.options.shutdownTimeoutMs);
     if (!drained) this.deps.log.warn({ inFlight: this.pool.size }, "shutdown timeout: claimed retries reappear when their lease ends");
   }

@@ -1,0 +1,143 @@
+/**
+ * @module Every change of a delivery's state, in one place, under one rule.
+ *
+ * The rule: **the store first, then the schedule.** A delivery's new state (an attempt's outcome,
+ * a park, a manual retry) is written to the store before its next try is put on the retry
+ * schedule; a try is taken off the schedule only once its outcome is in the store.
+ *
+ * Why this order: the retry manager drops a schedule entry whose delivery it cannot find or finds
+ * finished. Scheduled first, a retry could come due and be dropped before the store held the
+ * failed state that needed it, and nothing would ever try it again. Stored first, the gap between
+ * the two writes is covered by what is still unfinished when a process dies in it:
+ * - the dispatcher acknowledges an event only after both writes: a re-read event puts every stored
+ *   unfinished delivery back on the schedule (`rescheduleStored`);
+ * - the retry manager's claim stays on the schedule until the outcome is written: its lease ends
+ *   and it is claimed again;
+ * - a manual retry has neither: the retry manager's sweep (`scheduleOverdue`) puts back any
+ *   unfinished delivery overdue by more than a lease.
+ */
+import { newId } from "../../domain/ids.ts";
+import type { Attempt, Delivery, Event, Webhook } from "../../domain/model.ts";
+import type { AttemptRecord, FanOut } from "../../domain/ports.ts";
+import { nextStep } from "../../domain/retry-policy.ts";
+import { persist } from "../../platform/persist.ts";
+import type { AttemptDeps, SentAttempt } from "./attempt.ts";
+
+export type AttemptOutcome = "succeeded" | "retry" | "dead";
+
+/** An attempt's outcome as it will be written: built once, so a repeated write adds nothing. */
+export interface Settlement {
+  outcome: AttemptOutcome;
+  record: AttemptRecord;
+}
+
+/**
+ * Decides what an attempt's answer means (succeeded, retry at a time, or dead) and counts it in
+ * the metrics. Call once per attempt; `settle` writes it, as often as it takes.
+ */
+export function judgeAttempt(deps: AttemptDeps, { work, result }: SentAttempt): Settlement {
+  const { delivery, event } = work;
+  const now = deps.clock.now();
+  const succeeded = result.status !== null && result.status >= 200 && result.status < 300;
+  const attempt: Attempt = {
+    id: newId("att", now),
+    deliveryId: delivery.id,
+    customerId: delivery.customerId,
+    attemptNumber: delivery.attemptCount + 1,
+    statusCode: result.status,
+    durationMs: result.durationMs,
+    error: result.error,
+    responseBody: result.responseBody,
+    createdAt: now,
+  };
+  const label = succeeded ? "success" : "failure";
+  deps.metrics.deliveryAttempts.inc({ outcome: label });
+  deps.metrics.deliveryDuration.observe({ outcome: label }, result.durationMs / 1000);
+  if (succeeded) {
+    deps.metrics.deliverySuccess.inc();
+    deps.metrics.deliveryLatency.observe((now - event.acceptedAt) / 1000);
+    return { outcome: "succeeded", record: { delivery, attempt, status: "succeeded", nextAttemptAt: null } };
+  }
+  deps.metrics.deliveryFailures.inc({ reason: failureReason(result.status, result.error) });
+  const step = nextStep(deps.policy, attempt.attemptNumber - delivery.roundStart, result.retryAfterMs);
+  if (step.kind === "dead") {
+    deps.metrics.deadLetters.inc();
+    return { outcome: "dead", record: { delivery, attempt, status: "dead", nextAttemptAt: null } };
+  }
+  deps.metrics.retriesScheduled.inc();
+  return { outcome: "retry", record: { delivery, attempt, status: "failed", nextAttemptAt: now + step.delayMs } };
+}
+
+/**
+ * Writes a judged attempt: the store, then (for a retry) the schedule. Repeated until it is
+ * durable or `stopped()`; the same attempt each time, so a write whose acknowledgement was lost
+ * leaves one row.
+ */
+export async function settle(deps: AttemptDeps, settlement: Settlement, stopped: () => boolean): Promise<AttemptOutcome> {
+  const { record, outcome } = settlement;
+  await persist(
+    async () => {
+      await deps.store.recordAttempts([record]);
+      if (outcome === "retry") await deps.schedule.schedule([{ deliveryId: record.delivery.id, dueAt: record.nextAttemptAt! }]);
+    },
+    stopped,
+    deps.log,
+    "recording an attempt",
+  );
+  const log = deps.log.child({ eventId: record.delivery.eventId, webhookId: record.delivery.webhookId, deliveryId: record.delivery.id, attempt: record.attempt.attemptNumber });
+  const { statusCode: status, error } = record.attempt;
+  if (outcome === "dead") log.warn({ status, error }, "delivery dead after its last retry");
+  if (outcome === "retry") log.info({ status, error, retryInMs: record.nextAttemptAt! - record.attempt.createdAt }, "attempt failed; retry scheduled");
+  return outcome;
+}
+
+/** Parks a delivery without trying it now (its webhook is far behind): stored pending, then scheduled. */
+export async function park(deps: AttemptDeps, event: Event, webhook: Webhook, deliveryId: string): Promise<void> {
+  const dueAt = deps.clock.now() + deps.policy.initialDelayMs;
+  await deps.store.openDeliveries([{ event, webhooks: [webhook] }], dueAt);
+  await deps.schedule.schedule([{ deliveryId, dueAt }]);
+  deps.metrics.retriesScheduled.inc();
+}
+
+/**
+ * For an event read again (its earlier reader died before acknowledging it): each stored
+ * delivery that is not finished goes back on the schedule, unless it is there already. These are
+ * never sent from the log again: the retry manager owns them, and two senders would race.
+ * Returns each item's stored deliveries; a pair with none was never stored, and the dispatcher sends it.
+ */
+export async function rescheduleStored(deps: AttemptDeps, items: FanOut[]): Promise<Delivery[][]> {
+  const stored = await deps.store.saveEventsAndFindDeliveries(items);
+  const now = deps.clock.now();
+  const unfinished = stored
+    .flat()
+    .filter((d) => d.status === "pending" || d.status === "failed")
+    .map((d) => ({ deliveryId: d.id, dueAt: Math.max(now, d.nextAttemptAt ?? now) }));
+  if (unfinished.length > 0) await deps.schedule.ensureScheduled(unfinished);
+  return stored;
+}
+
+/** A manual retry: a new round, stored, then scheduled now. A failed schedule is caught by the sweep. */
+export async function requeue(deps: Pick<AttemptDeps, "store" | "schedule" | "log">, delivery: Delivery, now: number): Promise<Delivery> {
+  const requeued = await deps.store.requeueDelivery(delivery, now);
+  await deps.schedule
+    .schedule([{ deliveryId: delivery.id, dueAt: now }])
+    .catch((err) => deps.log.warn({ err, deliveryId: delivery.id }, "retry stored but not scheduled; the retry manager's sweep schedules it"));
+  return requeued;
+}
+
+/**
+ * The sweep: every unfinished delivery overdue by more than `graceMs` goes on the schedule unless
+ * it is there (claimed or waiting its turn). Returns how many it looked at.
+ */
+export async function scheduleOverdue(deps: Pick<AttemptDeps, "store" | "schedule">, now: number, graceMs: number, limit: number): Promise<number> {
+  const overdue = await deps.store.overdueDeliveries(now - graceMs, limit);
+  if (overdue.length > 0) await deps.schedule.ensureScheduled(overdue.map((o) => ({ deliveryId: o.deliveryId, dueAt: now })));
+  return overdue.length;
+}
+
+function failureReason(status: number | null, error: string | null): string {
+  if (status !== null) return "status";
+  if (error?.startsWith("timeout")) return "timeout";
+  if (error?.startsWith("blocked")) return "blocked";
+  return "network";
+}
