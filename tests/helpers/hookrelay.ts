@@ -106,11 +106,11 @@ export function client(base: string, token?: string) {
 }
 
 /** Polls until `check` returns true or the deadline passes; throws with `what` on timeout. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000, everyMs = 25): Promise<void> {
+export async function waitFor(what: string | (() => string), check: () => boolean | Promise<boolean>, timeoutMs = 30_000, everyMs = 25): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
     await Bun.sleep(everyMs);
   }
-  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
+  throw new Error(`timed out after ${timeoutMs}ms waiting for ${typeof what === "string" ? what : what()}`);
 }
