@@ -3,6 +3,8 @@
  * Ordering is asserted per partition, since a partitioned log only orders within one.
  */
 import { afterEach, beforeEach, describe, expect, it } from "bun:test";
+import fc from "fast-check";
+import { expectedOutcomes, ingestStep, typeOf } from "../helpers/ingest-sequences.ts";
 import type { Event } from "../../src/domain/model.ts";
 import type { EventConsumer, EventLog, LoggedEvent } from "../../src/domain/ports.ts";
 
@@ -220,6 +222,39 @@ export function describeEventLogContract(name: string, makeLog: () => Promise<Ev
       expect(await c.lag()).toBe(0);
       expect(await consumer("other").lag()).toBe(5);
     });
+
+    it("property: generated appends (ids repeated across and within batches, several customers) are accepted once, read once in order, and re-read from the first unacked after a restart", async () => {
+      let appended = 0;
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.array(ingestStep, { minLength: 1, maxLength: 8 }), fc.array(fc.boolean(), { maxLength: 60 }), async (sequence, ackMask) => {
+          const tag = `r${++run}`;
+          // One namespace per customer, and ids unique in the log, so reads can be told apart by id.
+          const customerOf = (c: number) => `${tag}-c${c}`;
+          const eventOf = (c: number, id: string) => makeEvent(customerOf(c), `${customerOf(c)}.${id}`, typeOf(id));
+          const batches = sequence.map((step) => step.ids.map((id) => eventOf(step.customer, id)));
+          const expected = expectedOutcomes(batches.map((events) => events.map((e) => e.id)));
+          for (const [i, events] of batches.entries()) expect(await log.append(events)).toEqual(expected[i]!);
+          const accepted = batches.flatMap((events, i) => events.filter((_, j) => expected[i]![j] === "accepted"));
+          appended += accepted.length;
+
+          const group = `prop-${tag}`;
+          const first = consumer(group);
+          const read = await pollAll(first, appended);
+          const mine = read.filter((e) => e.customerId.startsWith(`${tag}-`));
+          expect(mine.map((e) => e.id).sort()).toEqual(accepted.map((e) => e.id).sort());
+          expectAppendOrder(mine, accepted);
+          // Earlier runs' events all acked; this run's as the mask says. The next reader of the group
+          // starts at the first unacked event of each partition.
+          const acked = new Set(read.filter((e, i) => !e.customerId.startsWith(`${tag}-`) || ackMask[i % Math.max(1, ackMask.length)]).map((e) => e.id));
+          for (const event of read) if (acked.has(event.id)) first.ack(event);
+          await first.close();
+          const again = await pollAll(consumer(group), appended);
+          expect(again.map((e) => e.id).sort()).toEqual(expectedAfterRestart(read, acked));
+        }),
+        { numRuns: 15, seed: Number(process.env.HOOKRELAY_PROPERTY_SEED ?? Date.now() % 2 ** 31) },
+      );
+    }, 120_000);
 
     it("waits up to waitMs when there is nothing to read", async () => {
       const c = consumer("g");

@@ -4,6 +4,7 @@
  * figures (webhooksVersion, countDeliveries) are checked as changes, not absolute values.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import fc from "fast-check";
 import { deliveryIdFor, newId } from "../../src/domain/ids.ts";
 import { type Attempt, type Delivery, type DeliveryStatus, type Event, type Webhook, freshDelivery } from "../../src/domain/model.ts";
 import type { AttemptRecord, Store } from "../../src/domain/ports.ts";
@@ -362,6 +363,42 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         ]);
         expect(await store.getDelivery(customer, delivery.id)).toMatchObject({ status: "succeeded", attemptCount: 2 });
       });
+
+      it("property: generated attempt writes (new, written again, raced for one number) leave one row per attempt, unique numbers, a count covering them, one delivery per pair", async () => {
+        const op = fc.record({ delivery: fc.integer({ min: 0, max: 2 }), kind: fc.constantFrom("new", "again", "race"), code: fc.constantFrom(200, 500, null) });
+        await fc.assert(
+          fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 12 }), async (ops) => {
+            const customer = customerId();
+            const webhook = await createdWebhook(customer);
+            const events = [0, 1, 2].map((i) => makeEvent(customer, `evt_p${i}`));
+            const deliveries = (await deliveriesFor(events, [webhook])).flat();
+            const written = new Map<string, AttemptRecord[]>();
+            for (const { delivery, kind, code } of ops) {
+              const d = deliveries[delivery]!;
+              const list = written.get(d.id) ?? [];
+              const last = list[list.length - 1];
+              let record: AttemptRecord;
+              if (kind === "again" && last) record = last;
+              else {
+                const number = kind === "race" && last ? last.attempt.attemptNumber : list.length + 1;
+                record = attemptRecord(d, number, code, code === 200 ? "succeeded" : "failed", code === 200 ? null : T0 + 60_000);
+                list.push(record);
+              }
+              written.set(d.id, list);
+              await store.recordAttempts([record]);
+            }
+            for (const d of deliveries) {
+              const rows = await store.listAttempts(d.id);
+              expect(rows.map((r) => r.id).sort()).toEqual((written.get(d.id) ?? []).map((r) => r.attempt.id).sort());
+              expect(new Set(rows.map((r) => r.attemptNumber)).size).toBe(rows.length);
+              expect((await store.getDelivery(customer, d.id))!.attemptCount).toBeGreaterThanOrEqual(rows.length);
+            }
+            const found = await store.saveEventsAndFindDeliveries(events.map((event) => ({ event, webhooks: [webhook] })));
+            expect(found.map((f) => f.map((d) => d.id))).toEqual(deliveries.map((d) => [d.id]));
+          }),
+          { numRuns: 25, seed: Number(process.env.HOOKRELAY_PROPERTY_SEED ?? Date.now() % 2 ** 31) },
+        );
+      }, 120_000);
 
       it("finds unfinished deliveries of active webhooks overdue before a time, longest overdue first", async () => {
         const customer = customerId();
