@@ -1,11 +1,13 @@
 /**
  * @module Picks and builds the adapters behind the ports for this process: embedded
  * (SQLite in the data directory) when no server is configured, production (PostgreSQL,
- * Redis, Kafka) when all three are. Each registers its teardown, closed after the roles.
+ * Redis, Kafka) when all three are, each waited for until it is ready (./backend-wait.ts).
+ * Each registers its teardown, closed after the roles.
  */
+import { findErrorBy } from "@platformatic/kafka";
 import { KafkaEventLog } from "../adapters/kafka/event-log.ts";
 import { MemoryRateLimiter } from "../adapters/memory/rate-limiter.ts";
-import { createPool } from "../adapters/postgres/client.ts";
+import { createPool, pingPostgres } from "../adapters/postgres/client.ts";
 import { migrateUp as migratePostgres } from "../adapters/postgres/migrations.ts";
 import { PostgresOutbox } from "../adapters/postgres/outbox.ts";
 import { PostgresAccounts } from "../adapters/postgres/accounts.ts";
@@ -27,6 +29,7 @@ import { durationMs } from "../platform/duration.ts";
 import type { Lifecycle } from "../platform/lifecycle.ts";
 import type { Logger } from "../platform/logger.ts";
 import type { Metrics } from "../platform/metrics.ts";
+import { type BackendWait, type Readiness, StartupProblem } from "./backend-wait.ts";
 
 export interface Backends {
   kind: "embedded" | "production";
@@ -46,6 +49,8 @@ export interface BackendDeps {
   metrics: Metrics;
   /** Seals webhook secrets at rest (a box without keys keeps them as given). */
   secrets: SecretBox;
+  /** Production: waits for each server until it is ready instead of failing at the first try. */
+  wait?: BackendWait;
 }
 
 /** True when PostgreSQL, Redis and Kafka are configured (config validation makes it all or none). */
@@ -83,17 +88,76 @@ function embeddedBackends({ config, lifecycle, log, secrets }: BackendDeps): Bac
   };
 }
 
-/** PostgreSQL for configuration and history, Redis for retries and rate limits, Kafka for the event stream. */
-async function productionBackends({ config, lifecycle, log, metrics, secrets }: BackendDeps): Promise<Backends> {
-  const sql = createPool({ url: config.database.url, maxConnections: config.database.max_connections, applicationName: "hookrelay" });
-  lifecycle.onStop("postgres", () => sql.end({ timeout: 5 }));
-  if (config.database.auto_migrate) {
-    const applied = await migratePostgres(sql);
-    if (applied.length > 0) log.info({ migrations: applied.map((m) => `${m.version}_${m.name}`) }, "migrations applied");
+/**
+ * What is wrong with the production settings that no server could fix: a URL of the wrong kind,
+ * a broker without its port, a topic name Kafka refuses. Never quotes a URL (it may hold a password).
+ */
+export function productionSettingsProblem(config: Config): string | null {
+  const problems: string[] = [];
+  if (!/^postgres(ql)?:\/\/./i.test(config.database.url))
+    problems.push("database.url (DATABASE_URL): not a PostgreSQL URL; expected postgres://user:password@host:5432/database");
+  if (!/^rediss?:\/\/./i.test(config.redis.url)) problems.push("redis.url (REDIS_URL): not a Redis URL; expected redis://[user:password@]host:6379[/db] or rediss://");
+  for (const broker of config.kafka.brokers)
+    if (!/^(\[[0-9a-f:.]+\]|[^\s:/@[\]]+):\d{1,5}$/i.test(broker)) problems.push(`kafka.brokers (KAFKA_BROKERS): '${broker}' is not host:port`);
+  const topic = config.kafka.topic;
+  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic) || topic === "." || topic === "..")
+    problems.push(`kafka.topic: '${topic}' is not a Kafka topic name (up to 249 of a-z, A-Z, 0-9, '.', '_', '-')`);
+  return problems.length > 0 ? problems.join("; ") : null;
+}
+
+/** A client built from a setting; a setting its library cannot even parse is a configuration problem. */
+function fromSetting<T>(setting: string, build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    throw new StartupProblem(`${setting}: not a valid URL (${(err as Error).message})`);
   }
+}
+
+/** PostgreSQL refusals no retry changes: credentials or access (class 28), an unknown database, missing privileges or a bad statement (class 42). */
+function postgresFatal(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === "string" && (/^(28|42)/.test(code) || code === "3D000" || code === "SASL_SIGNATURE_MISMATCH");
+}
+
+/** Redis refusing the credentials or the commands. */
+function redisFatal(err: unknown): boolean {
+  return /^(WRONGPASS|NOAUTH|NOPERM)\b/.test((err as Error)?.message ?? "");
+}
+
+/** Kafka refusing access, the topic name or its settings (not a replication factor: brokers may still be joining). */
+const KAFKA_FATAL = ["TOPIC_AUTHORIZATION_FAILED", "CLUSTER_AUTHORIZATION_FAILED", "SASL_AUTHENTICATION_FAILED", "INVALID_TOPIC_EXCEPTION", "INVALID_PARTITIONS", "INVALID_CONFIG", "POLICY_VIOLATION"];
+function kafkaFatal(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return findErrorBy(err, "code", "PLT_KFK_AUTHENTICATION") !== null || KAFKA_FATAL.some((id) => findErrorBy(err, "apiId", id) !== null);
+}
+
+/**
+ * PostgreSQL for configuration and history, Redis for retries and rate limits, Kafka for the event
+ * stream. With `wait`, each is tried until it is ready (migrated, answering, the topic there);
+ * without, once.
+ */
+async function productionBackends({ config, lifecycle, log, metrics, secrets, wait }: BackendDeps): Promise<Backends> {
+  const problem = productionSettingsProblem(config);
+  if (problem) throw new StartupProblem(problem);
+  const sql = fromSetting("database.url (DATABASE_URL)", () =>
+    createPool({ url: config.database.url, maxConnections: config.database.max_connections, applicationName: "hookrelay" }),
+  );
+  lifecycle.onStop("postgres", () => sql.end({ timeout: 5 }));
 
   const redisLog = log.child({ component: "redis" });
-  const redis = createRedisClient(config.redis.url, { connectionName: "hookrelay", onError: (err) => redisLog.warn({ err }, "redis connection error") });
+  // While the start waits for Redis it logs each failure itself; the client's own reports are the cause it names.
+  let redisWaited = false;
+  let redisError: Error | undefined;
+  const redis = fromSetting("redis.url (REDIS_URL)", () =>
+    createRedisClient(config.redis.url, {
+      connectionName: "hookrelay",
+      onError: (err) => {
+        redisError = err;
+        if (redisWaited) redisLog.warn({ err }, "redis connection error");
+      },
+    }),
+  );
   lifecycle.onStop("redis", () => closeRedisClient(redis));
 
   const eventLog = new KafkaEventLog(
@@ -110,7 +174,41 @@ async function productionBackends({ config, lifecycle, log, metrics, secrets }: 
     metrics,
   );
   lifecycle.onStop("kafka", () => eventLog.close());
-  await eventLog.ensureTopic();
+
+  const steps: Readiness[] = [
+    {
+      backend: "PostgreSQL",
+      component: "postgres",
+      check: "store",
+      setting: "database.url (DATABASE_URL)",
+      attempt: async () => {
+        if (!config.database.auto_migrate) return pingPostgres(sql);
+        const applied = await migratePostgres(sql);
+        if (applied.length > 0) log.info({ migrations: applied.map((m) => `${m.version}_${m.name}`) }, "migrations applied");
+      },
+      fatal: postgresFatal,
+    },
+    {
+      backend: "Redis",
+      component: "redis",
+      check: "retry_schedule",
+      setting: "redis.url (REDIS_URL)",
+      attempt: async () => {
+        try {
+          const reply = await redis.ping();
+          if (reply !== "PONG") throw new Error(`unexpected PING reply ${JSON.stringify(reply)}`);
+        } catch (err) {
+          // A command refused for want of a connection says only that; the connection's error says why.
+          throw /max retries per request/i.test((err as Error).message) && redisError ? redisError : err;
+        }
+      },
+      fatal: redisFatal,
+    },
+    { backend: "Kafka", component: "kafka", check: "event_log", setting: "kafka.brokers (KAFKA_BROKERS)", attempt: () => eventLog.ensureTopic(), fatal: kafkaFatal },
+  ];
+  if (wait) await wait.until(steps);
+  else for (const step of steps) await step.attempt();
+  redisWaited = true;
 
   return {
     kind: "production",

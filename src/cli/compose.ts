@@ -34,6 +34,7 @@ import { startRegistry } from "../services/registry/server.ts";
 import { startRetention } from "../services/retry/retention.ts";
 import { RetryManager } from "../services/retry/retry-manager.ts";
 import { buildBackends } from "./backends.ts";
+import { BackendWait, WaitStopped } from "./backend-wait.ts";
 import { tlsFiles, tokenKeys } from "./startup-files.ts";
 import { SecretBox } from "../adapters/secret-box.ts";
 import { VERSION } from "./version.ts";
@@ -85,9 +86,20 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     await lifecycle.stop();
     throw new StartupError((err as Error).message);
   }
-  const backends = await buildBackends({ config, lifecycle, log, metrics, secrets }).catch(async (err) => {
+  // Backends not ready yet are waited for (src/cli/backend-wait.ts); meanwhile the HTTP ports answer 503.
+  const starting = new BackendWait({
+    log,
+    lifecycle,
+    secrets: [config.database.url, config.redis.url],
+    listen: {
+      host: config.server.host,
+      ports: roles.filter((role) => role !== "registry").map((role) => ({ role, port: config.server[`${role}_port`] })),
+      tls: () => tlsFiles(config),
+    },
+  });
+  const backends = await starting.run((wait) => buildBackends({ config, lifecycle, log, metrics, secrets, wait })).catch(async (err) => {
     await lifecycle.stop();
-    throw new StartupError(`cannot start on the configured backends: ${(err as Error).message}`);
+    throw err instanceof WaitStopped ? err : new StartupError((err as Error).message);
   });
   const { store, accounts, eventLog, schedule } = backends;
   const clock = systemClock;
@@ -282,6 +294,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   // HTTP servers stop first (registered last): intake ends before the workers drain.
   const ports: Running["ports"] = {};
   const maxBody = Math.max(config.security.max_batch_bytes, config.security.max_event_bytes) + 1024;
+  await starting.stopServing();
   for (const role of roles) {
     let server: Listening;
     try {

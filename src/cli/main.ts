@@ -9,6 +9,7 @@ import {
 import { openDatabase } from "../adapters/sqlite/database.ts";
 import { migrateDown, migrateUp, migrationStatus } from "../adapters/sqlite/migrations.ts";
 import { type Config, ConfigError, loadConfig } from "../platform/config.ts";
+import { WaitStopped } from "./backend-wait.ts";
 import { compose, ROLES, type Role, StartupError } from "./compose.ts";
 import { probe, probeTargets } from "./probe.ts";
 import { VERSION } from "./version.ts";
@@ -111,6 +112,8 @@ async function main(argv: string[]): Promise<void> {
     running.lifecycle.exitOnSignals();
   } catch (err) {
     if (err instanceof StartupError) fail(`hookrelay: ${err.message}`);
+    // SIGTERM/SIGINT while waiting for the backends: already stopped and logged.
+    if (err instanceof WaitStopped) process.exit(0);
     throw err;
   }
 }

@@ -35,15 +35,16 @@ describe("hookrelay CLI", () => {
     );
   });
 
-  it("refuses to start with one clear line when the production servers cannot be reached", () => {
+  // Servers that cannot be reached yet are waited for (tests/e2e/backend-wait.test.ts); a URL no server could fix is not.
+  it("refuses to start with one clear line when a production server's URL is malformed", () => {
     const { code, err } = run(["bun", "src/cli/main.ts", "gateway"], {
       HOOKRELAY_DATA_DIR: tempDir(),
-      DATABASE_URL: "postgres://nobody@127.0.0.1:1/none",
+      DATABASE_URL: "postgres://nobody:pw-not-shown@127.0.0.1:notaport/none",
       REDIS_URL: "redis://127.0.0.1:1",
       KAFKA_BROKERS: "127.0.0.1:1",
     });
     expect(code).toBe(1);
-    expect(err.trim()).toBe("hookrelay: cannot start on the configured backends: connect ECONNREFUSED 127.0.0.1:1");
+    expect(err.trim()).toBe("hookrelay: database.url (DATABASE_URL): not a valid URL (Invalid URL)");
   });
 
   it("applies, reports and reverts migrations", () => {

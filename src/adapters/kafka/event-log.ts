@@ -4,7 +4,7 @@
  * be produced is produced again from the outbox, so nothing accepted is lost while Kafka
  * is away. Readers are one consumer group of dispatchers.
  */
-import { Admin, Producer, ProduceAcks, stringSerializers } from "@platformatic/kafka";
+import { Admin, Producer, ProduceAcks, findErrorBy, stringSerializers } from "@platformatic/kafka";
 import type { Event } from "../../domain/model.ts";
 import type { AppendOutcome, EventConsumer, EventLog, Pingable } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
@@ -64,7 +64,11 @@ export class KafkaEventLog implements EventLog {
     this.admin = new Admin({ ...base, clientId: `${options.clientId}-admin` });
   }
 
-  /** Creates the topic with the configured partitions when it does not exist. */
+  /**
+   * Creates the topic with the configured partitions when it does not exist. Processes starting
+   * together race to create it: losing that race (the broker answers TOPIC_ALREADY_EXISTS, nested
+   * in the client's errors, or the create fails and the topic is there after all) is success.
+   */
   async ensureTopic(): Promise<void> {
     const topics = await this.admin.listTopics();
     if (topics.includes(this.options.topic)) return;
@@ -72,8 +76,9 @@ export class KafkaEventLog implements EventLog {
       await this.admin.createTopics({ topics: [this.options.topic], partitions: this.options.partitions, replicas: -1 });
       this.log.info({ topic: this.options.topic, partitions: this.options.partitions }, "kafka topic created");
     } catch (err) {
-      // Another process created it in between.
-      if (!JSON.stringify(err, Object.getOwnPropertyNames(err as object)).includes("TOPIC_ALREADY_EXISTS")) throw err;
+      if (err instanceof Error && findErrorBy(err, "apiId", "TOPIC_ALREADY_EXISTS")) return;
+      const after = await this.admin.listTopics().catch(() => [] as string[]);
+      if (!after.includes(this.options.topic)) throw err;
     }
   }
 
