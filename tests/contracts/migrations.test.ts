@@ -89,13 +89,28 @@ describe("sqlite migrations", () => {
 
   it("reads attempts written before migration 4 with no next try", async () => {
     migrateUp(db);
-    migrateDown(db);
+    while (migrateDown(db)!.version > 4);
     db.run(`INSERT INTO attempts (id, delivery_id, customer_id, attempt_number, status_code, duration_ms, error, response_body, created_at)
             VALUES ('att_old', 'del_old', 'acme', 1, 503, 5, 'HTTP 503', NULL, 1)`);
-    expect(migrateUp(db).map((m) => m.version)).toEqual([4]);
+    expect(migrateUp(db).map((m) => m.version)).toEqual([4, 5]);
     expect(await new SqliteStore(db).listAttempts("del_old")).toEqual([
       { id: "att_old", deliveryId: "del_old", customerId: "acme", attemptNumber: 1, statusCode: 503, durationMs: 5, error: "HTTP 503", responseBody: null, createdAt: 1, nextAttemptAt: null },
     ]);
+  });
+
+  it("upgrades a database whose attempts hold one attempt twice (written again after a lost acknowledgement): one row kept, the number unique from then on", () => {
+    migrateUp(db);
+    migrateDown(db);
+    const insert = `INSERT INTO attempts (id, delivery_id, customer_id, attempt_number, status_code, duration_ms, error, response_body, created_at)
+                    VALUES (?, 'del_twice', 'acme', 1, 503, 5, 'HTTP 503', NULL, ?)`;
+    db.run(insert, ["att_first", 1]);
+    db.run(insert, ["att_again", 2]);
+    db.run(`INSERT INTO deliveries (id, customer_id, event_id, webhook_id, status, created_at, updated_at) VALUES ('del_twice', 'acme', 'evt', 'wh', 'failed', 1, 7)`);
+    expect(migrateUp(db).map((m) => m.version)).toEqual([5]);
+    expect(db.query("SELECT id FROM attempts WHERE delivery_id = 'del_twice'").all()).toEqual([{ id: "att_first" }]);
+    expect(() => db.run(insert, ["att_third", 3])).toThrow(/UNIQUE/);
+    // An unfinished delivery from before carries a due time now, so the sweep can find it.
+    expect(db.query("SELECT next_attempt_at FROM deliveries WHERE id = 'del_twice'").get()).toEqual({ next_attempt_at: 7 });
   });
 
   describe("query plans of the operator's reads", () => {

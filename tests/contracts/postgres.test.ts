@@ -249,7 +249,8 @@ function describePostgres(baseUrl: string): void {
             "deliveries_finished_by_updated",
             "deliveries_failing_by_updated",
             "replays_by_delivery",
-            "attempts_by_delivery",
+            "attempts_by_delivery_number",
+            "deliveries_unfinished_by_due",
             "attempts_by_created",
             "events_unpublished",
           ]),
@@ -275,14 +276,16 @@ function describePostgres(baseUrl: string): void {
     it("reports, applies and reverts the schema of the database in DATABASE_URL", async () => {
       const { schema, url } = await freshSchema();
       const pending = await cli(url, "status");
-      expect(pending).toMatchObject({ code: 0, out: "1_init\tpending\n2_accounts\tpending\n3_operator_reads\tpending" });
-      expect(await cli(url, "up")).toMatchObject({ code: 0, out: "applied 1_init\napplied 2_accounts\napplied 3_operator_reads" });
+      expect(pending).toMatchObject({ code: 0, out: "1_init\tpending\n2_accounts\tpending\n3_operator_reads\tpending\n4_delivery_state\tpending" });
+      expect(await cli(url, "up")).toMatchObject({ code: 0, out: "applied 1_init\napplied 2_accounts\napplied 3_operator_reads\napplied 4_delivery_state" });
       expect(await tables(schema)).toEqual(TABLES);
       expect((await cli(url, "up")).out).toBe("nothing to apply");
       const applied = await cli(url, "status");
       expect(applied.code).toBe(0);
-      expect(applied.out).toMatch(/^1_init\tapplied \d{4}-\d\d-\d\dT.*\n2_accounts\tapplied \d{4}-.*\n3_operator_reads\tapplied \d{4}-/s);
+      expect(applied.out).toMatch(/^1_init\tapplied \d{4}-\d\d-\d\dT.*\n2_accounts\tapplied \d{4}-.*\n3_operator_reads\tapplied \d{4}-.*\n4_delivery_state\tapplied \d{4}-/s);
       // down reverts the newest only, one at a time.
+      expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 4_delivery_state" });
+      expect(await tables(schema)).toEqual(TABLES);
       expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 3_operator_reads" });
       expect(await tables(schema)).toEqual(TABLES.filter((t) => t !== "replays"));
       expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 2_accounts" });

@@ -55,9 +55,12 @@ describe("hookrelay CLI", () => {
     expect(up).toContain("applied 2_retention_indexes");
     expect(up).toContain("applied 3_accounts");
     expect(up).toContain("applied 4_operator_reads");
+    expect(up).toContain("applied 5_delivery_state");
     expect(run(["bun", "src/cli/main.ts", "migrate", "up"], env).out).toContain("nothing to apply");
     expect(run(["bun", "src/cli/main.ts", "migrate", "status"], env).out).toMatch(/1_init\tapplied \d{4}-/);
     // down reverts the newest only.
+    expect(run(["bun", "src/cli/main.ts", "migrate", "down"], env).out).toContain("reverted 5_delivery_state");
+    expect(run(["bun", "src/cli/main.ts", "migrate", "status"], env).out).toMatch(/4_operator_reads\tapplied \d{4}-.*\n5_delivery_state\tpending/s);
     expect(run(["bun", "src/cli/main.ts", "migrate", "down"], env).out).toContain("reverted 4_operator_reads");
     expect(run(["bun", "src/cli/main.ts", "migrate", "status"], env).out).toMatch(/3_accounts\tapplied \d{4}-.*\n4_operator_reads\tpending/s);
     expect(run(["bun", "src/cli/main.ts", "migrate", "down"], env).out).toContain("reverted 3_accounts");
