@@ -1,7 +1,8 @@
 // The guarantee users buy, as a randomized property over real processes in both deployments:
 // sequences of single and batch ingests for two customers, ids new, repeated from earlier requests
 // and repeated inside one batch, with SIGTERM and kill -9 of the process (embedded) or of one role
-// (production) while requests are in flight. After each sequence, with everything restarted:
+// (production) while requests are in flight, and (production) restarts of PostgreSQL, Redis or the
+// Kafka broker under them. After each sequence, with everything restarted:
 //   1. every id answered 2xx reaches every matching webhook of its customer at least once, and no
 //      webhook gets an event of another customer or of a type it does not subscribe to;
 //   2. the store agrees with the receivers: each delivery succeeded, with attempt numbers unique,
@@ -12,6 +13,7 @@
 import { afterAll, describe, expect, it } from "bun:test";
 import type { Subprocess } from "bun";
 import fc from "fast-check";
+import { type ServiceName, startAgain, stopKeepingData } from "../../scripts/services/index.ts";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { CUSTOMERS, type DisruptionStep, type IngestStep, type Step, steps, typeOf } from "../helpers/ingest-sequences.ts";
 import { type Mode, endToEndModes } from "../helpers/modes.ts";
@@ -19,7 +21,7 @@ import { childInstance, portsAndEnv } from "../helpers/process.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
 const SEED = Number(process.env.HOOKRELAY_PROPERTY_SEED ?? Date.now() % 2 ** 31);
-const RUNS: Record<Mode, number> = { embedded: 8, production: 3 };
+const RUNS: Record<Mode, number> = { embedded: 10, production: 5 };
 /** A 2xx the receiver gave this long before a kill -9 may not be recorded yet: it may come again. */
 const UNRECORDED_WINDOW_MS = 2_000;
 
@@ -30,10 +32,24 @@ const WEBHOOKS = [
   { name: "paid", types: ["order.paid", "invoice.sent"], flaky: true },
 ];
 
+const BACKENDS: ServiceName[] = ["postgres", "redis", "kafka"];
+/** How long a restarted backend stays away, ms. */
+const BACKEND_DOWN_MS = 1_000;
 const cleanups: (() => void)[] = [];
-afterAll(() => {
+const heldDown = new Set<ServiceName>();
+afterAll(async () => {
   for (const cleanup of cleanups) cleanup();
-});
+  // A failure mid-restart must not leave a shared server down for the next file.
+  for (const service of heldDown) await startAgain(service, () => {}).catch((err) => console.error(`could not start ${service} again: ${err}`));
+}, 120_000);
+
+async function restartBackend(service: ServiceName): Promise<void> {
+  heldDown.add(service);
+  await stopKeepingData(service, () => {});
+  await Bun.sleep(BACKEND_DOWN_MS);
+  await startAgain(service, () => {});
+  heldDown.delete(service);
+}
 
 /** A receiver that answers 500 to a flaky path's first request per event, and times every 2xx. */
 function startFlakyReceiver() {
@@ -102,6 +118,7 @@ async function embeddedCluster(env: Record<string, string>): Promise<Cluster> {
     ingest: hr.ingest,
     targets: 1,
     async disrupt(step) {
+      if (step.kind === "restart-backend") throw new Error("embedded mode has no backend server to restart");
       hr.proc.kill(step.kind === "kill9" ? 9 : "SIGTERM");
       const code = await hr.proc.exited;
       if (step.kind === "sigterm" && code !== 0) throw new Error(`SIGTERM: exit ${code}\n${hr.output().slice(-2000)}`);
@@ -141,6 +158,7 @@ async function productionCluster(env: Record<string, string>): Promise<Cluster> 
     ingest: `http://127.0.0.1:${ports.ingest}`,
     targets: targets.length,
     async disrupt(step) {
+      if (step.kind === "restart-backend") return restartBackend(BACKENDS[step.target]!);
       const role = targets[step.target]!;
       const proc = procs.get(role)!;
       proc.kill(step.kind === "kill9" ? 9 : "SIGTERM");
@@ -159,13 +177,14 @@ interface Outcome {
   duplicateBudget: number;
   kills: number;
   sigterms: number;
+  backendRestarts: number;
   requests: number;
   events: number;
 }
 
 /** Plays a sequence: ingests fired without waiting for each other, a disruption after its delay. */
 async function play(cluster: Cluster, keys: string[], sequence: Step[], exposure: (ms: number) => number): Promise<Outcome> {
-  const outcome: Outcome = { answered: new Set(), duplicateBudget: 0, kills: 0, sigterms: 0, requests: 0, events: 0 };
+  const outcome: Outcome = { answered: new Set(), duplicateBudget: 0, kills: 0, sigterms: 0, backendRestarts: 0, requests: 0, events: 0 };
   let inFlight: Promise<void>[] = [];
   const send = async (step: IngestStep) => {
     const body = (id: string) => ({ id, type: typeOf(id), source: "property", data: { id } });
@@ -194,7 +213,8 @@ async function play(cluster: Cluster, keys: string[], sequence: Step[], exposure
     if (step.kind === "kill9") {
       outcome.kills++;
       outcome.duplicateBudget += exposure(UNRECORDED_WINDOW_MS);
-    } else outcome.sigterms++;
+    } else if (step.kind === "sigterm") outcome.sigterms++;
+    else outcome.backendRestarts++;
     const settled = Promise.allSettled(inFlight);
     await cluster.disrupt(step);
     for (const result of await settled) if (result.status === "rejected") throw result.reason;
@@ -204,12 +224,12 @@ async function play(cluster: Cluster, keys: string[], sequence: Step[], exposure
   return outcome;
 }
 
-const totals = { sequences: 0, requests: 0, events: 0, kills: 0, sigterms: 0, duplicates: 0, deliveries: 0 };
+const totals = { sequences: 0, requests: 0, events: 0, kills: 0, sigterms: 0, backendRestarts: 0, duplicates: 0, deliveries: 0 };
 
 describe.each(MODES)("no accepted event is lost (%s)", (mode) => {
   it(`holds over ${RUNS[mode]} random sequences of ingests, repeats and kills (seed ${SEED})`, async () => {
     await fc.assert(
-      fc.asyncProperty(steps(mode === "embedded" ? 1 : 3, 12), async (sequence) => {
+      fc.asyncProperty(steps(mode === "embedded" ? 1 : 3, 16, mode === "embedded" ? 0 : BACKENDS.length), async (sequence) => {
         const receiver = startFlakyReceiver();
         cleanups.push(receiver.stop);
         const cluster = mode === "embedded" ? await embeddedCluster(await modeEnv(mode)) : await productionCluster(await modeEnv(mode));
@@ -224,9 +244,9 @@ describe.each(MODES)("no accepted event is lost (%s)", (mode) => {
     );
     console.log(
       `no-loss property (${mode}, seed ${SEED}): ${totals.sequences} sequences, ${totals.requests} requests, ${totals.events} events sent, ` +
-        `${totals.deliveries} deliveries checked, ${totals.kills} kill -9, ${totals.sigterms} SIGTERM, ${totals.duplicates} duplicates at receivers; nothing lost`,
+        `${totals.deliveries} deliveries checked, ${totals.kills} kill -9, ${totals.sigterms} SIGTERM, ${totals.backendRestarts} backend restarts, ${totals.duplicates} duplicates at receivers; nothing lost`,
     );
-    Object.assign(totals, { sequences: 0, requests: 0, events: 0, kills: 0, sigterms: 0, duplicates: 0, deliveries: 0 });
+    Object.assign(totals, { sequences: 0, requests: 0, events: 0, kills: 0, sigterms: 0, backendRestarts: 0, duplicates: 0, deliveries: 0 });
   }, 300_000);
 });
 
@@ -309,6 +329,7 @@ async function check(cluster: Cluster, receiver: ReturnType<typeof startFlakyRec
   totals.events += outcome.events;
   totals.kills += outcome.kills;
   totals.sigterms += outcome.sigterms;
+  totals.backendRestarts += outcome.backendRestarts;
   totals.duplicates += duplicates;
   totals.deliveries += deliveries.length;
 }

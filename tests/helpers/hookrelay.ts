@@ -79,11 +79,15 @@ export function freePort(): number {
 
 /** Logs in as admin and returns a bearer token. */
 export async function adminToken(gateway: string): Promise<string> {
-  const res = await fetch(`${gateway}/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username: "admin", password: ADMIN_PASSWORD }),
-  });
+  const login = () =>
+    fetch(`${gateway}/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "admin", password: ADMIN_PASSWORD }),
+    });
+  // A kept-alive connection to a process that was on this port before (killed, its port handed
+  // out again) fails once with ECONNRESET; the client then connects afresh.
+  const res = await login().catch((err: { code?: string }) => (err.code === "ECONNRESET" ? login() : Promise.reject(err)));
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { access_token: string }).access_token;
 }

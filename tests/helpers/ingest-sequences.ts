@@ -25,8 +25,9 @@ export interface IngestStep {
 }
 
 export interface DisruptionStep {
-  kind: "sigterm" | "kill9";
-  /** Which process (production: a role) is hit; embedded has one. */
+  /** A process stopped (and started again), or a backend server restarted under it. */
+  kind: "sigterm" | "kill9" | "restart-backend";
+  /** Which process (production: a role) or backend is hit; embedded has one process and no backend. */
   target: number;
   /** How long after the requests before it were sent, ms (they may still be in flight). */
   afterMs: number;
@@ -43,17 +44,20 @@ export const ingestStep: fc.Arbitrary<IngestStep> = fc.record({
   single: fc.boolean(),
 });
 
-export function disruptionStep(targets: number): fc.Arbitrary<DisruptionStep> {
-  return fc.record({
+export function disruptionStep(targets: number, backends = 0): fc.Arbitrary<DisruptionStep> {
+  const process = fc.record({
     kind: fc.constantFrom("sigterm" as const, "kill9" as const),
     target: fc.integer({ min: 0, max: targets - 1 }),
     afterMs: fc.integer({ min: 0, max: 40 }),
   });
+  if (backends === 0) return process;
+  const backend = fc.record({ kind: fc.constant("restart-backend" as const), target: fc.integer({ min: 0, max: backends - 1 }), afterMs: fc.integer({ min: 0, max: 40 }) });
+  return fc.oneof({ weight: 3, arbitrary: process }, { weight: 1, arbitrary: backend });
 }
 
 /** A sequence: mostly ingests, now and then a disruption (none when `targets` is 0). */
-export function steps(targets: number, maxLength = 12): fc.Arbitrary<Step[]> {
-  const step: fc.Arbitrary<Step> = targets > 0 ? fc.oneof({ weight: 3, arbitrary: ingestStep }, { weight: 1, arbitrary: disruptionStep(targets) }) : ingestStep;
+export function steps(targets: number, maxLength = 12, backends = 0): fc.Arbitrary<Step[]> {
+  const step: fc.Arbitrary<Step> = targets > 0 ? fc.oneof({ weight: 3, arbitrary: ingestStep }, { weight: 1, arbitrary: disruptionStep(targets, backends) }) : ingestStep;
   return fc.array(step, { minLength: 2, maxLength });
 }
 
