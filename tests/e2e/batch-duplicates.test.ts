@@ -2,28 +2,19 @@
 // position in the embedded log, the dispatcher's in-memory copy of the log assumed it did not,
 // and the first event of every later batch was never delivered (nor after a restart). Replayed
 // here as the user did it, in both deployments, then across a restart.
-import { afterAll, describe, expect, it } from "bun:test";
+import { describe, expect, it } from "bun:test";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
-import { type ChildInstance, childInstance } from "../helpers/process.ts";
-import { type Receiver, startReceiver } from "../helpers/receiver.ts";
+import { fileScope } from "../helpers/process.ts";
+import { type Receiver, eventIdOf } from "../helpers/receiver.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
-const receivers: Receiver[] = [];
-const children: ChildInstance[] = [];
-afterAll(() => {
-  for (const child of children) child.proc?.kill(9);
-  for (const receiver of receivers) receiver.stop();
-});
-
-const idOf = (body: string) => (JSON.parse(body) as { id: string }).id;
+const scope = fileScope();
 
 describe.each(MODES)("a batch repeating an earlier id (%s)", (mode) => {
   it("loses none of the events accepted after it, before or after a restart", async () => {
-    const receiver = startReceiver();
-    receivers.push(receiver);
-    const hr = childInstance(await modeEnv(mode));
-    children.push(hr);
+    const receiver = scope.receiver();
+    const hr = scope.child(await modeEnv(mode));
     await hr.start();
     const token = await adminToken(hr.gateway);
     const api = client(hr.gateway, token);
@@ -41,7 +32,7 @@ describe.each(MODES)("a batch repeating an earlier id (%s)", (mode) => {
     expect((await ingest("POST", "/events/batch", { events: ["m1", "x1", "x1", "k1", "x2"].map(event) })).body).toEqual({ accepted: 2, duplicates: 3 });
     const accepted = ["m1", "k1", "k2", ...later.flat(), "x1", "x2"];
 
-    const delivered = () => new Set(receiver.received.map((r) => idOf(r.body)));
+    const delivered = () => new Set(receiver.received.map((r) => eventIdOf(r.body)));
     await waitFor("every accepted event delivered", () => accepted.every((id) => delivered().has(id)), 30_000, 50);
     for (const id of accepted) {
       const stored = await api("GET", `/api/v1/events/${id}`);

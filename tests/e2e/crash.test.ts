@@ -1,19 +1,13 @@
 // Durability over real processes: kill -9 mid-delivery and SIGTERM lose nothing accepted.
-import { afterAll, describe, expect, it } from "bun:test";
+import { describe, expect, it } from "bun:test";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
-import { childInstance } from "../helpers/process.ts";
+import { fileScope } from "../helpers/process.ts";
 import { endToEndModes } from "../helpers/modes.ts";
-import { type Receiver, startReceiver } from "../helpers/receiver.ts";
+import type { Receiver } from "../helpers/receiver.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
 
-const receivers: Receiver[] = [];
-const children: { proc: { kill(signal?: number): void } }[] = [];
-
-afterAll(() => {
-  for (const child of children) child.proc?.kill(9);
-  for (const receiver of receivers) receiver.stop();
-});
+const scope = fileScope();
 
 function distinctIds(receiver: Receiver, path: string): Set<string> {
   return new Set(receiver.received.filter((r) => r.path === path).map((r) => r.headers["webhook-id"]!));
@@ -21,11 +15,9 @@ function distinctIds(receiver: Receiver, path: string): Set<string> {
 
 describe.each(MODES)("durability (%s)", (mode) => {
   it("delivers every accepted event after a kill -9 during delivery of 1,000 events", async () => {
-    const receiver = startReceiver();
-    receivers.push(receiver);
+    const receiver = scope.receiver();
     receiver.onPath("/sink", () => Bun.sleep(5).then(() => new Response("ok")));
-    const hr = childInstance(await modeEnv(mode));
-    children.push(hr);
+    const hr = scope.child(await modeEnv(mode));
     await hr.start();
     const api = client(hr.gateway, await adminToken(hr.gateway));
     expect((await api("POST", "/api/v1/webhooks", { url: receiver.url("/sink"), event_types: ["crash.test"] })).status).toBe(201);
@@ -56,11 +48,9 @@ describe.each(MODES)("durability (%s)", (mode) => {
   }, 90_000);
 
   it("on SIGTERM stops intake, drains in-flight deliveries, exits 0, and delivers the rest after restart", async () => {
-    const receiver = startReceiver();
-    receivers.push(receiver);
+    const receiver = scope.receiver();
     receiver.onPath("/slow", () => Bun.sleep(100).then(() => new Response("ok")));
-    const hr = childInstance({ ...(await modeEnv(mode)), HOOKRELAY_DISPATCHER_SHUTDOWN_TIMEOUT: "5s", HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "info" });
-    children.push(hr);
+    const hr = scope.child({ ...(await modeEnv(mode)), HOOKRELAY_DISPATCHER_SHUTDOWN_TIMEOUT: "5s", HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "info" });
     await hr.start();
     const api = client(hr.gateway, await adminToken(hr.gateway));
     await api("POST", "/api/v1/webhooks", { url: receiver.url("/slow"), event_types: ["term.test"] });

@@ -2,28 +2,19 @@
 // killed while requests stream in (every event a client saw 202 for is delivered; the others may
 // or may not be), and a process killed with 5,000 deliveries in flight to a slow endpoint
 // (everything delivered after restart, duplicates bounded by what was in flight).
-import { afterAll, describe, expect, it } from "bun:test";
+import { describe, expect, it } from "bun:test";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
-import { childInstance } from "../helpers/process.ts";
-import { type Receiver, startReceiver } from "../helpers/receiver.ts";
+import { fileScope } from "../helpers/process.ts";
+import { type Receiver, eventIdOf } from "../helpers/receiver.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
-const receivers: Receiver[] = [];
-const children: { proc: { kill(signal?: number): void } }[] = [];
-afterAll(() => {
-  for (const child of children) child.proc?.kill(9);
-  for (const receiver of receivers) receiver.stop();
-});
-
-const eventIdOf = (body: string) => (JSON.parse(body) as { id: string }).id;
+const scope = fileScope();
 
 describe.each(MODES)("kill -9 (%s)", (mode) => {
   it("of ingest while events stream in: every 202 is delivered, nothing else is promised", async () => {
-    const receiver = startReceiver();
-    receivers.push(receiver);
-    const hr = childInstance(await modeEnv(mode));
-    children.push(hr);
+    const receiver = scope.receiver();
+    const hr = scope.child(await modeEnv(mode));
     await hr.start();
     const token = await adminToken(hr.gateway);
     expect((await client(hr.gateway, token)("POST", "/api/v1/webhooks", { url: receiver.url("/stream"), event_types: ["kill.ingest"] })).status).toBe(201);
@@ -83,17 +74,15 @@ describe.each(MODES)("kill -9 (%s)", (mode) => {
   }, 120_000);
 
   it("with 5,000 deliveries in flight to a slow endpoint: all delivered after restart, duplicates bounded by what was in flight", async () => {
-    const receiver = startReceiver();
-    receivers.push(receiver);
+    const receiver = scope.receiver();
     receiver.onPath("/slow", () => Bun.sleep(200).then(() => new Response("ok")));
     // A wide window: up to 1,000 requests at once to the endpoint, 5,000 events read ahead.
-    const hr = childInstance({
+    const hr = scope.child({
       ...(await modeEnv(mode)),
       HOOKRELAY_DISPATCHER_MAX_IN_FLIGHT: "1000",
       HOOKRELAY_DISPATCHER_MAX_IN_FLIGHT_PER_WEBHOOK: "1000",
       HOOKRELAY_DISPATCHER_SLOW_ENDPOINT: "10s",
     });
-    children.push(hr);
     await hr.start();
     const token = await adminToken(hr.gateway);
     expect((await client(hr.gateway, token)("POST", "/api/v1/webhooks", { url: receiver.url("/slow"), event_types: ["kill.flight"] })).status).toBe(201);

@@ -1,6 +1,8 @@
 /** @module hookrelay as a child process (for kill -9 and SIGTERM tests), on free ports. */
+import { afterAll } from "bun:test";
 import type { Subprocess } from "bun";
 import { freePort, testEnv, waitFor } from "./hookrelay.ts";
+import { type Receiver, startReceiver } from "./receiver.ts";
 
 export interface ChildInstance {
   env: Record<string, string>;
@@ -44,4 +46,29 @@ export function childInstance(overrides: Record<string, string> = {}, command: s
     },
   };
   return instance;
+}
+
+/**
+ * Child instances and receivers of one test file, killed (-9) and stopped after it, whatever a
+ * failed assertion left running. Call once at the top of the file.
+ */
+export function fileScope() {
+  const children: ChildInstance[] = [];
+  const receivers: Receiver[] = [];
+  afterAll(() => {
+    for (const child of children) child.proc?.kill(9);
+    for (const receiver of receivers) receiver.stop();
+  });
+  return {
+    child(overrides: Record<string, string> = {}): ChildInstance {
+      const child = childInstance(overrides);
+      children.push(child);
+      return child;
+    },
+    receiver(): Receiver {
+      const receiver = startReceiver();
+      receivers.push(receiver);
+      return receiver;
+    },
+  };
 }

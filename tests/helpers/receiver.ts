@@ -18,6 +18,9 @@ export interface Receiver {
   stop(): void;
 }
 
+/** The event id of a delivered body (the event as ingest stored it). */
+export const eventIdOf = (body: string) => (JSON.parse(body) as { id: string }).id;
+
 export function startReceiver(): Receiver {
   const received: Received[] = [];
   const responders = new Map<string, Responder>();
