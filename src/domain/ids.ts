@@ -32,3 +32,26 @@ export function deliveryIdFor(customerId: string, eventId: string, webhookId: st
   for (let i = 0; i < 16; i++) tail += ALPHABET[digest[i]! & 31];
   return `del_${encode(acceptedAtMs, 10)}${tail}`;
 }
+
+/**
+ * The Standard Webhooks message id (`webhook-id`) of an event: `msg_` + 26 base32 characters, the
+ * first 130 bits of a SHA-256 of (customer, event id). One per event, the same for every webhook
+ * it goes to, every attempt, manual retry and re-send after a crash (it is computed, never
+ * stored), and unique across the deployment: event ids are unique only per customer, so two
+ * customers' `evt_1` get two different message ids.
+ */
+export function messageIdFor(customerId: string, eventId: string): string {
+  const digest = createHash("sha256").update(`${customerId}\u0000${eventId}`).digest();
+  let out = "";
+  let bits = 0;
+  let value = 0;
+  for (let i = 0; out.length < 26; ) {
+    if (bits < 5) {
+      value = ((value << 8) | digest[i++]!) & 0xffff;
+      bits += 8;
+    }
+    bits -= 5;
+    out += ALPHABET[(value >> bits) & 31];
+  }
+  return `msg_${out}`;
+}

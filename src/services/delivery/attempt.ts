@@ -1,5 +1,6 @@
 /** @module One attempt of one delivery, its HTTP half: sign and send (transitions.ts records what came of it). */
 import type { Clock, DeliveryWork, RetrySchedule, SendResult, Sender, Store } from "../../domain/ports.ts";
+import { messageIdFor } from "../../domain/ids.ts";
 import type { RetryPolicy } from "../../domain/retry-policy.ts";
 import { type SigningKeys, signatureHeaders } from "../../domain/signature.ts";
 import type { Logger } from "../../platform/logger.ts";
@@ -28,7 +29,8 @@ export async function sendAttempt(deps: AttemptDeps, work: DeliveryWork): Promis
   const { event, webhook } = work;
   const key = deps.keys.keyFor(webhook.id, webhook.secret);
   const timestamp = Math.floor(deps.clock.now() / 1000);
-  const headers = { ...webhook.headers, ...signatureHeaders(key, event.id, timestamp, event.payload) };
+  // webhook-id: per event and customer, not the producer's id (unique only within its customer).
+  const headers = { ...webhook.headers, ...signatureHeaders(key, messageIdFor(event.customerId, event.id), timestamp, event.payload) };
   deps.metrics.inFlight.inc();
   try {
     const result = await deps.sender.send({ url: webhook.url, headers, body: event.payload, timeoutMs: deps.httpTimeoutMs });
