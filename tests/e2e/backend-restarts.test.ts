@@ -6,7 +6,7 @@ import { type ServiceName, startAgain, stopKeepingData } from "../../scripts/ser
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 import { type ChildInstance, childInstance } from "../helpers/process.ts";
-import { type Receiver, startReceiver } from "../helpers/receiver.ts";
+import { type Receiver, eventIdOf, startReceiver } from "../helpers/receiver.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
 
@@ -138,7 +138,7 @@ if (MODES.includes("production"))
         const seen = new Set<string>();
         for (const r of rx.received) {
           if (r.path !== path) continue;
-          const id = r.headers["webhook-id"]!;
+          const id = eventIdOf(r.body);
           // /flaky answers 500 to the first request for an id and 200 to every later one.
           if (path === "/ok" || seen.has(id)) ids.add(id);
           seen.add(id);
@@ -217,8 +217,8 @@ if (MODES.includes("production"))
       const lost = [...accepted].filter((id) => !ok.has(id) || !flaky.has(id));
       const okRequests = rx.received.filter((r) => r.path === "/ok").length;
       const flakyRequests = rx.received.filter((r) => r.path === "/flaky").length;
-      const okIds = new Set(rx.received.filter((r) => r.path === "/ok").map((r) => r.headers["webhook-id"]!));
-      const flakyIds = new Set(rx.received.filter((r) => r.path === "/flaky").map((r) => r.headers["webhook-id"]!));
+      const okIds = new Set(rx.received.filter((r) => r.path === "/ok").map((r) => eventIdOf(r.body)));
+      const flakyIds = new Set(rx.received.filter((r) => r.path === "/flaky").map((r) => eventIdOf(r.body)));
       // Expected: one request per event at /ok, two (the failing first attempt and its retry) at /flaky.
       const duplicates = okRequests - okIds.size + (flakyRequests - 2 * flakyIds.size);
       const refusedDelivered = [...refused].filter((id) => okIds.has(id)).length;

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { Webhook as StandardWebhook } from "standardwebhooks";
 import { type Instance, adminToken, client, startInProcess, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
-import { type Receiver, startReceiver } from "../helpers/receiver.ts";
+import { messageIdFor } from "../../src/domain/ids.ts";
+import { type Receiver, eventIdOf, startReceiver } from "../helpers/receiver.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
 
@@ -61,7 +62,8 @@ describe.each(MODES)("delivery end to end (%s)", (mode) => {
       const secrets: Record<string, string> = { "/orders": orders.body.secret, "/refunds": refunds.body.secret, "/all": all.body.secret };
       for (const r of receiver.received) {
         const verified = new StandardWebhook(secrets[r.path]!).verify(r.body, r.headers) as { id: string; data: { n: number } };
-        expect(verified.id).toBe(r.headers["webhook-id"]!);
+        // webhook-id: one message id per (customer, event), not the producer's event id.
+        expect(r.headers["webhook-id"]).toBe(messageIdFor("default", verified.id));
         expect(r.headers["content-type"]).toBe("application/json");
       }
       const sample = receiver.received.find((r) => r.path === "/orders")!;
@@ -88,7 +90,7 @@ describe.each(MODES)("delivery end to end (%s)", (mode) => {
       expect(batch).toMatchObject({ status: 202, body: { accepted: 1, duplicates: 2 } });
       await waitFor("both events", () => receiver.received.filter((r) => r.path === "/dedupe").length >= 2);
       await Bun.sleep(300);
-      expect(receiver.received.filter((r) => r.path === "/dedupe").map((r) => r.headers["webhook-id"]).sort()).toEqual(["evt_dup_1", "evt_dup_2"]);
+      expect(receiver.received.filter((r) => r.path === "/dedupe").map((r) => eventIdOf(r.body)).sort()).toEqual(["evt_dup_1", "evt_dup_2"]);
     });
 
     it("shows an event with its deliveries and each delivery's attempts", async () => {
@@ -112,12 +114,12 @@ describe.each(MODES)("delivery end to end (%s)", (mode) => {
       expect((await api("PATCH", `/api/v1/webhooks/${hook.body.id}`, { status: "disabled" })).status).toBe(200);
       await send("evt_toggle_2");
       // The "*" webhook of the first test gets it too: once it has, the dispatcher has matched it.
-      await waitFor("evt_toggle_2 matched", () => receiver.received.some((r) => r.path === "/all" && r.headers["webhook-id"] === "evt_toggle_2"));
+      await waitFor("evt_toggle_2 matched", () => receiver.received.some((r) => r.path === "/all" && eventIdOf(r.body) === "evt_toggle_2"));
       expect((await api("PATCH", `/api/v1/webhooks/${hook.body.id}`, { status: "active" })).status).toBe(200);
       await send("evt_toggle_3");
-      await waitFor("third delivery", () => receiver.received.some((r) => r.headers["webhook-id"] === "evt_toggle_3"));
+      await waitFor("third delivery", () => receiver.received.some((r) => eventIdOf(r.body) === "evt_toggle_3"));
       await Bun.sleep(200);
-      const ids = receiver.received.filter((r) => r.path === "/toggle").map((r) => r.headers["webhook-id"]);
+      const ids = receiver.received.filter((r) => r.path === "/toggle").map((r) => eventIdOf(r.body));
       expect(ids).toEqual(["evt_toggle_1", "evt_toggle_3"]);
     });
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { type Instance, adminToken, client, startInProcess, waitFor } from "../helpers/hookrelay.ts";
 import { describeConfig } from "../../src/platform/config.ts";
 import { endToEndModes } from "../helpers/modes.ts";
-import { type Receiver, startReceiver } from "../helpers/receiver.ts";
+import { type Receiver, eventIdOf, startReceiver } from "../helpers/receiver.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
 
@@ -42,9 +42,9 @@ describe.each(MODES)("isolation (%s)", (mode) => {
       expect((await api("POST", "/api/v1/events/batch", { events })).status).toBe(202);
       await Bun.sleep(20);
     }
-    const mine = () => receiver.received.filter((r) => r.path === path && sentAt.has(r.headers["webhook-id"]!));
+    const mine = () => receiver.received.filter((r) => r.path === path && sentAt.has(eventIdOf(r.body)));
     await waitFor(`${EVENTS} deliveries to ${path}`, () => mine().length >= EVENTS, 20_000);
-    return mine().map((r) => r.at - sentAt.get(r.headers["webhook-id"]!)!);
+    return mine().map((r) => r.at - sentAt.get(eventIdOf(r.body))!);
   }
 
   describe("isolation", () => {

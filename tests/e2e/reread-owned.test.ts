@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from "bun:test";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 import { type ChildInstance, childInstance } from "../helpers/process.ts";
-import { type Receiver, startReceiver } from "../helpers/receiver.ts";
+import { type Receiver, eventIdOf, startReceiver } from "../helpers/receiver.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
 
@@ -47,13 +47,13 @@ describe.each(MODES)("an event read again (%s)", (mode) => {
       answeredAt.set(`${path} ${id}`, list);
     };
     rx.onPath("/fail-first", (req) => {
-      const id = req.headers["webhook-id"]!;
-      const forEvent = rx.received.filter((r) => r.path === "/fail-first" && r.headers["webhook-id"] === id).length;
+      const id = eventIdOf(req.body);
+      const forEvent = rx.received.filter((r) => r.path === "/fail-first" && eventIdOf(r.body) === id).length;
       answered("/fail-first", id);
       return forEvent === 1 ? new Response("first attempt fails", { status: 500 }) : new Response("ok");
     });
     rx.onPath("/slow", (req) => {
-      const id = req.headers["webhook-id"]!;
+      const id = eventIdOf(req.body);
       if (gone) {
         answered("/slow", id);
         return new Response("ok");
@@ -107,9 +107,9 @@ describe.each(MODES)("an event read again (%s)", (mode) => {
     const before = rx.received.length;
     const hungAtExit = new Map<string, number>();
     for (const r of rx.received.slice(0, before)) {
-      const key = `${r.path} ${r.headers["webhook-id"]}`;
+      const key = `${r.path} ${eventIdOf(r.body)}`;
       const answers = answeredAt.get(key) ?? [];
-      const requests = rx.received.slice(0, before).filter((x) => `${x.path} ${x.headers["webhook-id"]}` === key).length;
+      const requests = rx.received.slice(0, before).filter((x) => `${x.path} ${eventIdOf(x.body)}` === key).length;
       // Received before the exit and not answered by then: in flight at the stop. (An answered one
       // is recorded: every /fail-first first attempt was in the store before the stop, and no retry was due.)
       const unanswered = requests - answers.filter((t) => t <= exitAt).length;
@@ -122,7 +122,7 @@ describe.each(MODES)("an event read again (%s)", (mode) => {
     await hr.start();
     const restartedAt = Date.now();
     api = client(hr.gateway, await adminToken(hr.gateway));
-    const count = (path: string, id: string) => rx.received.filter((r) => r.path === path && r.headers["webhook-id"] === id).length;
+    const count = (path: string, id: string) => rx.received.filter((r) => r.path === path && eventIdOf(r.body) === id).length;
     const deliveredAll = () => ids.every((id) => count("/fail-first", id) >= 2 && (answeredAt.get(`/slow ${id}`)?.length ?? 0) >= 1);
     await waitFor("every event delivered to both webhooks", deliveredAll, 40_000, 100);
     const deliveredAt = Date.now();
@@ -159,7 +159,7 @@ describe.each(MODES)("an event read again (%s)", (mode) => {
           if (requests !== 2 || !Bun.deepEquals(attempts.map((a) => a.status_code), [500, 200]))
             problems.push(`/fail-first ${d.event_id}: ${requests} requests, attempts ${JSON.stringify(attempts.map((a) => [a.attempt_number, a.status_code]))}`);
           // ...at its scheduled time (first attempt + initial delay), not when the event was read again.
-          const [first, second] = rx.received.filter((r) => r.path === path && r.headers["webhook-id"] === d.event_id).map((r) => r.at);
+          const [first, second] = rx.received.filter((r) => r.path === path && eventIdOf(r.body) === d.event_id).map((r) => r.at);
           const gap = second! - first!;
           minGap = Math.min(minGap, gap);
           if (gap < INITIAL_DELAY_MS - 50) problems.push(`/fail-first ${d.event_id}: sent again ${gap} ms after its first attempt, before its retry was due (${INITIAL_DELAY_MS} ms)`);

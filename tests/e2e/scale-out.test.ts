@@ -5,7 +5,7 @@ import type { Subprocess } from "bun";
 import { adminToken, client, freePort, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 import { portsAndEnv } from "../helpers/process.ts";
-import { startReceiver } from "../helpers/receiver.ts";
+import { eventIdOf, startReceiver } from "../helpers/receiver.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
 
@@ -76,7 +76,7 @@ if (MODES.includes("production"))
         const phase1 = receiver.received.length;
         expect(distinct()).toBe(EVENTS);
         expect(phase1).toBe(EVENTS);
-        for (const r of receiver.received) expect(r.path).toBe(`/w${Number(r.headers["webhook-id"]!.slice(6)) % WEBHOOKS}`);
+        for (const r of receiver.received) expect(r.path).toBe(`/w${Number(eventIdOf(r.body).slice(6)) % WEBHOOKS}`);
         const byDispatcher = await Promise.all([ports.dispatcher, secondDispatcherPort].map((p) => metric(p, "webhook_delivery_success_total")));
         expect(byDispatcher[0]).toBeGreaterThan(0);
         expect(byDispatcher[1]).toBeGreaterThan(0);

@@ -12,7 +12,7 @@ export type Responder = (req: Received, countForPath: number) => Response | Prom
 export interface Receiver {
   url(path: string): string;
   received: Received[];
-  /** Deliveries per `${path} ${webhook-id}`. */
+  /** Deliveries per `${path} ${event id}` (webhook-id is derived from the customer and event id, one to one). */
   counts(): Map<string, number>;
   onPath(path: string, responder: Responder): void;
   stop(): void;
@@ -45,7 +45,7 @@ export function startReceiver(): Receiver {
     counts() {
       const counts = new Map<string, number>();
       for (const r of received) {
-        const key = `${r.path} ${r.headers["webhook-id"]}`;
+        const key = `${r.path} ${eventIdOf(r.body)}`;
         counts.set(key, (counts.get(key) ?? 0) + 1);
       }
       return counts;
