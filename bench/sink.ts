@@ -3,8 +3,9 @@
  * everything, so it stays lean). Prints `{"port":N,"ports":[...]}` once listening on 127.0.0.1
  * (PORT, default 0; PORTS=N adds N more listening ports, for many origins).
  *
- * Deliveries (requests with a `webhook-id`) are counted per (path, webhook-id): ids ending in
- * `_<n>` go to a byte array per (path, id prefix), others to a map. Every SIG_EVERY-th delivery
+ * Deliveries (requests with a `webhook-id`) are counted per (path, event id), the body's first
+ * field (one to one with webhook-id, which is derived from the customer and event id): ids ending
+ * in `_<n>` go to a byte array per (path, id prefix), others to a map. Every SIG_EVERY-th delivery
  * to a path with a configured secret has its Standard Webhooks signature checked. The latency
  * ingest→delivery comes from `"sent_at_ms":<wall-clock ms>` in the body (a regex, no JSON.parse).
  * Paths: `/fail/…` answers 500, `/slow/…` answers 200 after SLOW_MS (5000); anything else 204
@@ -19,6 +20,7 @@ import { createHmac } from "node:crypto";
 
 const SLOW_MS = Number(process.env.SLOW_MS ?? 5000);
 const SENT_AT = /"sent_at_ms":(\d+(?:\.\d+)?)/;
+const EVENT_ID = /^\{"id":"([^"]*)"/;
 
 let sigEvery = Number(process.env.SIG_EVERY ?? 50);
 const keys = new Map<string, Buffer>();
@@ -143,7 +145,7 @@ async function handle(request: Request, server: Bun.Server<undefined>): Promise<
   if (slow) await Bun.sleep(SLOW_MS);
   const now = performance.timeOrigin + performance.now();
   s.deliveries++;
-  if (firstDelivery(path, id)) {
+  if (firstDelivery(path, EVENT_ID.exec(body)?.[1] ?? id)) {
     s.distinct++;
     if (!slow) s.healthy.distinct++;
   } else {
