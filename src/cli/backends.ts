@@ -65,13 +65,14 @@ export async function buildBackends(deps: BackendDeps): Promise<Backends> {
 /** Embedded backends on one SQLite file. */
 function embeddedBackends({ config, lifecycle, log, secrets }: BackendDeps): Backends {
   // Two connections to one file: accepted events are committed with the configured durability
-  // (FULL: the WAL fsynced before 202, off the event loop by WalSync); delivery bookkeeping with
+  // (FULL: the WAL fsynced before 202 by WalSync, on a thread of its own); delivery bookkeeping with
   // NORMAL, which survives a process crash and at worst, after power loss, re-sends an event
   // whose outcome was not yet on disk.
   const db = openDatabase({ dataDir: config.database.data_dir, synchronous: "NORMAL" });
   lifecycle.onStop("sqlite", () => db.close());
   const eventsDb = openDatabase({ dataDir: config.database.data_dir, synchronous: "NORMAL" });
   const walSync = config.database.sqlite_synchronous === "FULL" ? new WalSync(`${databasePath(config.database.data_dir)}-wal`) : undefined;
+  if (walSync) lifecycle.onStop("wal fsync thread", () => walSync.close());
   lifecycle.onStop("sqlite event log", () => eventsDb.close());
   if (config.database.auto_migrate) {
     const applied = migrateSqlite(db);

@@ -3,7 +3,7 @@ import { describe, expect, it } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { WalSync } from "./wal-sync.ts";
+import { FsyncThread, WalSync, poolFlusher } from "./wal-sync.ts";
 
 function walDatabase() {
   const path = join(mkdtempSync(join(tmpdir(), "wal-sync-")), "t.db");
@@ -54,5 +54,51 @@ describe("WalSync", () => {
     const sync = new WalSync(join(tmpdir(), "no-such-dir-hookrelay", "x.db-wal"));
     await expect(sync.sync()).rejects.toThrow(/ENOENT/);
     expect(sync.durableCommits).toBe(0);
+  });
+
+  it("flushes on its own thread: a flush is not held behind Argon2 verifications filling Bun's work pool", async () => {
+    const { db, wal } = walDatabase();
+    const thread = new FsyncThread();
+    const hash = await Bun.password.hash("right");
+    /** Median and longest ms of `n` flushes made one after another while `busy` verifications are queued. */
+    const flushes = async (flush: (path: string) => Promise<void>, busy: number, n: number) => {
+      const verifications = Array.from({ length: busy }, () => Bun.password.verify("wrong", hash));
+      await Bun.sleep(5);
+      const took: number[] = [];
+      for (let i = 0; i < n; i++) {
+        db.run("INSERT INTO t VALUES ('x')");
+        const start = performance.now();
+        await flush(wal);
+        took.push(performance.now() - start);
+      }
+      await Promise.all(verifications);
+      took.sort((a, b) => a - b);
+      return { median: took[Math.floor(n / 2)]!, max: took[n - 1]! };
+    };
+    // Two verifications per pool thread (the pool has one per core), so the pool stays full while we flush.
+    const busy = 2 * navigator.hardwareConcurrency;
+    const started = performance.now();
+    await Bun.password.verify("wrong", hash);
+    const oneVerification = performance.now() - started;
+    const onThread = await flushes(thread.flush, busy, 10);
+    const onPool = await flushes(poolFlusher, busy, 1);
+    // The pool's flush waits for verifications ahead of it; the thread's does not wait for any.
+    expect(onPool.max).toBeGreaterThan(oneVerification / 2);
+    expect(onThread.median).toBeLessThan(oneVerification / 4);
+    thread.close();
+    await expect(thread.flush(wal)).rejects.toThrow("fsync thread is closed");
+    db.close();
+  });
+
+  it("rejects a flush still waiting when its thread is closed", async () => {
+    const { db, wal } = walDatabase();
+    const sync = new WalSync(wal);
+    db.run("INSERT INTO t VALUES ('a')");
+    const waiting = sync.sync();
+    sync.close();
+    // Either it was on disk before the close, or it is refused: never left hanging.
+    const outcome = await waiting.then(() => "durable", (err: Error) => err.message);
+    expect(["durable", "fsync thread closed before the flush finished"]).toContain(outcome);
+    db.close();
   });
 });
