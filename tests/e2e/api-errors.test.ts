@@ -201,9 +201,13 @@ describe("webhooks CRUD", () => {
     expectError(await api("PUT", `/api/v1/webhooks/${ids[0]}`, { event_types: ["a"] }), 422, "validation_failed");
     const patched = await api("PATCH", `/api/v1/webhooks/${ids[0]}`, { status: "disabled" });
     expect(patched.body).toMatchObject({ url: "http://127.0.0.1:9/new", status: "disabled" });
+    const before = (await api("GET", `/api/v1/webhooks/${ids[0]}/secret`)).body.secret;
     const rotated = await api("POST", `/api/v1/webhooks/${ids[0]}/rotate-secret`);
-    expect(rotated.body.secret).not.toBe(replaced.body.secret);
-    expect((await api("GET", `/api/v1/webhooks/${ids[0]}`)).body.secret).toBe(rotated.body.secret);
+    expect(rotated.body.secret).toMatch(/^whsec_/);
+    expect(rotated.body.secret).not.toBe(before);
+    expect(rotated.headers.get("cache-control")).toBe("no-store");
+    expect(replaced.body.secret).toBeUndefined(); // only create and rotate-secret answer it
+    expect((await api("GET", `/api/v1/webhooks/${ids[0]}/secret`)).body).toEqual({ secret: rotated.body.secret });
   });
 });
 

@@ -9,7 +9,7 @@ import { endToEndModes } from "../helpers/modes.ts";
 import { type Receiver, startReceiver } from "../helpers/receiver.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
-const ALL_BUT_ADMIN = ["webhooks:read", "webhooks:write", "events:write", "deliveries:read", "deliveries:write"];
+const ALL_BUT_ADMIN = ["webhooks:read", "webhooks:write", "webhooks:secrets", "events:write", "deliveries:read", "deliveries:write"];
 
 describe.each(MODES)("customers and API keys (%s)", (mode) => {
   let hr: Instance;
@@ -86,6 +86,7 @@ describe.each(MODES)("customers and API keys (%s)", (mode) => {
       ["PATCH", `/api/v1/webhooks/${wb.body.id}`, { description: "mine now" }],
       ["DELETE", `/api/v1/webhooks/${wb.body.id}`],
       ["POST", `/api/v1/webhooks/${wb.body.id}/rotate-secret`],
+      ["GET", `/api/v1/webhooks/${wb.body.id}/secret`],
       ["GET", `/api/v1/deliveries/${bDelivery.id}`],
       ["GET", `/api/v1/deliveries/${bDelivery.id}/attempts`],
       ["POST", `/api/v1/deliveries/${bDelivery.id}/retry`],
@@ -96,7 +97,8 @@ describe.each(MODES)("customers and API keys (%s)", (mode) => {
     expect((await a.api("GET", "/api/v1/webhooks")).body.data.map((w: { id: string }) => w.id)).toEqual([wa.body.id]);
     expect((await a.api("GET", `/api/v1/deliveries?webhook_id=${wb.body.id}`)).body.data).toEqual([]);
     // B's webhook is untouched by A's attempts.
-    expect((await b.api("GET", `/api/v1/webhooks/${wb.body.id}`)).body).toMatchObject({ description: null, secret: wb.body.secret });
+    expect((await b.api("GET", `/api/v1/webhooks/${wb.body.id}`)).body).toMatchObject({ description: null });
+    expect((await b.api("GET", `/api/v1/webhooks/${wb.body.id}/secret`)).body).toEqual({ secret: wb.body.secret });
   });
 
   it("holds a key to its scopes, and keeps the customer API for the operator", async () => {

@@ -236,7 +236,7 @@ describe("the live API against its document", () => {
   it("holds each operation to the scope it documents", async () => {
     const bearerOps = operations.filter((o) => o.op["x-scope"]);
     const scopes = [...new Set(bearerOps.map((o) => o.op["x-scope"] as string))].filter((s) => s !== "admin");
-    expect(scopes.sort()).toEqual(["deliveries:read", "deliveries:write", "events:write", "webhooks:read", "webhooks:write"]);
+    expect(scopes.sort()).toEqual(["deliveries:read", "deliveries:write", "events:write", "webhooks:read", "webhooks:secrets", "webhooks:write"]);
     for (const scope of scopes) {
       const key = await call("post", "/api/v1/customers/default/api-keys", { json: { name: `only ${scope}`, scopes: [scope] } });
       expectDocumented("createApiKey", key);
@@ -316,6 +316,8 @@ describe("the live API against its document", () => {
     expectDocumented("listWebhooks", await call("get", "/api/v1/webhooks?limit=0"));
     expectDocumented("getWebhook", await call("get", `/api/v1/webhooks/${ok.body.id}`));
     expectDocumented("getWebhook", await call("get", "/api/v1/webhooks/wh_nope"));
+    expectDocumented("getWebhookSecret", await call("get", `/api/v1/webhooks/${ok.body.id}/secret`));
+    expectDocumented("getWebhookSecret", await call("get", "/api/v1/webhooks/wh_nope/secret"));
     expectDocumented("replaceWebhook", await call("put", `/api/v1/webhooks/${ok.body.id}`, { json: { url: receiver.url("/ok"), event_types: ["order.created"] } }));
     expectDocumented("updateWebhook", await call("patch", `/api/v1/webhooks/${ok.body.id}`, { json: { description: null, headers: { "x-run": run } } }));
     expectDocumented("rotateSecret", await call("post", `/api/v1/webhooks/${ok.body.id}/rotate-secret`));

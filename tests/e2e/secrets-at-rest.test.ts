@@ -51,7 +51,7 @@ describe.each(MODES)("webhook secrets at rest (%s)", (mode) => {
     const row = (await storedSecrets()).get(id)!;
     expect(row).toStartWith("enc:v1:k1:");
     expect(row).not.toContain(secret.slice("whsec_".length));
-    expect((await client(first.gateway, token)("GET", `/api/v1/webhooks/${id}`)).body.secret).toBe(secret);
+    expect((await client(first.gateway, token)("GET", `/api/v1/webhooks/${id}/secret`)).body.secret).toBe(secret);
     await deliverAndVerify(first, token, "evt_sealed_1", secret, path);
     await first.stop();
 

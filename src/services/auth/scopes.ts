@@ -2,8 +2,11 @@
 import { ForbiddenError } from "../../domain/errors.ts";
 import type { Principal } from "./tokens.ts";
 
-/** Every scope a token or key can carry. */
-export const SCOPES = ["webhooks:read", "webhooks:write", "events:write", "deliveries:read", "deliveries:write", "admin"] as const;
+/**
+ * Every scope a token or key can carry. `webhooks:secrets` reads a webhook's signing secret
+ * (`GET /api/v1/webhooks/{id}/secret`, gRPC `GetWebhookSecret`); `webhooks:read` never sees it.
+ */
+export const SCOPES = ["webhooks:read", "webhooks:write", "webhooks:secrets", "events:write", "deliveries:read", "deliveries:write", "admin"] as const;
 
 export type Scope = (typeof SCOPES)[number];
 

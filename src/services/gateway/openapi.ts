@@ -16,6 +16,8 @@ import * as S from "./schemas.ts";
 export const NAMED_SCHEMAS: Record<string, TSchema> = {
   Error: S.ErrorSchema,
   Webhook: S.WebhookSchema,
+  WebhookWithSecret: S.WebhookWithSecretSchema,
+  WebhookSecret: S.WebhookSecretSchema,
   WebhookInput: WebhookInputSchema,
   WebhookPatch: WebhookPatchSchema,
   WebhookPage: S.WebhookPageSchema,
@@ -44,7 +46,8 @@ export const NAMED_SCHEMAS: Record<string, TSchema> = {
 
 export const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
   "webhooks:read": "read webhooks",
-  "webhooks:write": "create, change and delete webhooks, rotate their secrets",
+  "webhooks:write": "create, change and delete webhooks, rotate their secrets (the answers of create and rotate hold the secret)",
+  "webhooks:secrets": "read a webhook's signing secret (GET /api/v1/webhooks/{id}/secret); no other call shows it",
   "events:write": "send events",
   "deliveries:read": "read events, deliveries and attempts",
   "deliveries:write": "retry deliveries",

@@ -124,14 +124,15 @@ export const OPERATIONS = {
   createWebhook: {
     method: "post", path: "/api/v1/webhooks", tag: "webhooks", servedBy: "gateway",
     summary: "Create a webhook",
-    description: "The answer holds the signing secret. A target that resolves to a private or loopback address is refused (422) unless `HOOKRELAY_ALLOW_PRIVATE_TARGETS=true`.",
+    description: "The answer holds the signing secret (given, or generated), with `Cache-Control: no-store`; later reads leave it out (`GET /api/v1/webhooks/{id}/secret` shows it, with `webhooks:secrets`). A target that resolves to a private or loopback address is refused (422) unless `HOOKRELAY_ALLOW_PRIVATE_TARGETS=true`.",
     access: api("webhooks:write"),
     body: { schema: WebhookInputSchema, example: webhookExample, parsedBy: "use-case", size: "small" },
-    ok: { status: 201, description: "The webhook", schema: S.WebhookSchema },
+    ok: { status: 201, description: "The webhook, with its signing secret", schema: S.WebhookWithSecretSchema },
   },
   listWebhooks: {
     method: "get", path: "/api/v1/webhooks", tag: "webhooks", servedBy: "gateway",
     summary: "List webhooks, newest first",
+    description: "Without their signing secrets.",
     access: api("webhooks:read"),
     query: S.PageQuerySchema,
     ok: { status: 200, description: "A page of webhooks", schema: S.WebhookPageSchema },
@@ -139,8 +140,16 @@ export const OPERATIONS = {
   getWebhook: {
     method: "get", path: "/api/v1/webhooks/{id}", tag: "webhooks", servedBy: "gateway",
     summary: "Get a webhook",
+    description: "Without its signing secret: that is `GET /api/v1/webhooks/{id}/secret`, with its own scope.",
     access: api("webhooks:read"), params: webhookId,
     ok: { status: 200, description: "The webhook", schema: S.WebhookSchema },
+  },
+  getWebhookSecret: {
+    method: "get", path: "/api/v1/webhooks/{id}/secret", tag: "webhooks", servedBy: "gateway",
+    summary: "Get a webhook's signing secret",
+    description: "Needs `webhooks:secrets` (or `admin`): `webhooks:read` and `webhooks:write` do not show it. Answered with `Cache-Control: no-store`.",
+    access: api("webhooks:secrets"), params: webhookId,
+    ok: { status: 200, description: "The secret receivers verify signatures with", schema: S.WebhookSecretSchema },
   },
   replaceWebhook: {
     method: "put", path: "/api/v1/webhooks/{id}", tag: "webhooks", servedBy: "gateway",
@@ -166,8 +175,9 @@ export const OPERATIONS = {
   rotateSecret: {
     method: "post", path: "/api/v1/webhooks/{id}/rotate-secret", tag: "webhooks", servedBy: "gateway",
     summary: "Replace a webhook's signing secret with a new random one",
+    description: "The next attempt is signed with the new secret only. The answer holds it, with `Cache-Control: no-store`.",
     access: api("webhooks:write"), params: webhookId,
-    ok: { status: 200, description: "The webhook with its new secret", schema: S.WebhookSchema },
+    ok: { status: 200, description: "The webhook with its new secret", schema: S.WebhookWithSecretSchema },
   },
 
   sendEvent: {

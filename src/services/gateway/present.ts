@@ -4,6 +4,7 @@ import type { Attempt, Delivery, Event, Webhook } from "../../domain/model.ts";
 export const iso = (ms: number) => new Date(ms).toISOString();
 export const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
+/** A webhook as reads and changes show it: never its signing secret. */
 export function presentWebhook(w: Webhook) {
   return {
     id: w.id,
@@ -11,11 +12,15 @@ export function presentWebhook(w: Webhook) {
     event_types: w.eventTypes,
     headers: w.headers,
     description: w.description,
-    secret: w.secret,
     status: w.status,
     created_at: w.createdAt,
     updated_at: w.updatedAt,
   };
+}
+
+/** Only for the answers of create and rotate-secret, which hand the new secret to its owner. */
+export function presentWebhookWithSecret(w: Webhook) {
+  return { ...presentWebhook(w), secret: w.secret };
 }
 
 export function presentDelivery(d: Delivery) {

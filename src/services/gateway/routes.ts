@@ -5,7 +5,10 @@
  */
 import { Elysia } from "elysia";
 import { NotFoundError } from "../../domain/errors.ts";
+import type { RequestContext } from "../../platform/http.ts";
+import { clientIp } from "../../platform/http.ts";
 import { login } from "../auth/login.ts";
+import type { PasswordChecks } from "../auth/password-checks.ts";
 import type { Tokens } from "../auth/tokens.ts";
 import { type IngestRouteDeps, eventRoutes } from "../ingest/routes.ts";
 import * as webhooks from "../webhooks/manage.ts";
@@ -15,12 +18,20 @@ import { type Handlers, mountOperations } from "./mount.ts";
 import { issueToken } from "./oauth.ts";
 import { openApiDocument } from "./openapi.ts";
 import { describedBy } from "./openapi-docs.ts";
-import { presentAttempt, presentDelivery, presentEvent, presentWebhook } from "./present.ts";
+import { presentAttempt, presentDelivery, presentEvent, presentWebhook, presentWebhookWithSecret } from "./present.ts";
 
 export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestRouteDeps, AccountDeps {
   tokens: Tokens;
+  /** The process's cap on password verifications (login). */
+  passwords: PasswordChecks;
   /** Signs /oauth/token's access tokens; absent = no OAuth endpoint (security.oauth2_enabled). */
   oauthTokens?: Tokens;
+}
+
+/** An answer holding a signing secret: no cache or proxy may keep it. */
+function noStore<T>(ctx: RequestContext, answer: T): T {
+  ctx.set.headers["cache-control"] = "no-store";
+  return answer;
 }
 
 export function gatewayRoutes(deps: GatewayDeps) {
@@ -31,23 +42,25 @@ export function gatewayRoutes(deps: GatewayDeps) {
   );
 
   const handlers: Handlers = {
-    login: ({ body }) => login(deps, body.username, body.password),
+    login: ({ body, ctx }) => login(deps, body.username, body.password, clientIp(ctx, deps.trustForwardedFor)),
     // Mounted only when the feature is on, i.e. when oauthTokens is set.
     oauthToken: async ({ request }) => {
       if (!oauthTokens) throw new NotFoundError("route", "/oauth/token");
       return issueToken({ apiKeys: deps.apiKeys, oauthTokens }, request);
     },
 
-    createWebhook: async ({ principal, body }) => presentWebhook(await webhooks.createWebhook(deps, principal, body)),
+    // Only create, rotate-secret and the secret's own read show a signing secret, never cached.
+    createWebhook: async ({ principal, body, ctx }) => noStore(ctx, presentWebhookWithSecret(await webhooks.createWebhook(deps, principal, body))),
     listWebhooks: async ({ principal, query }) => {
       const page = await webhooks.listWebhooks(deps, principal, query.limit ?? DEFAULT_PAGE, query.cursor);
       return { data: page.data.map(presentWebhook), next_cursor: page.nextCursor };
     },
     getWebhook: async ({ principal, params }) => presentWebhook(await webhooks.getWebhook(deps, principal, params.id!)),
+    getWebhookSecret: async ({ principal, params, ctx }) => noStore(ctx, { secret: (await webhooks.getWebhook(deps, principal, params.id!)).secret }),
     replaceWebhook: async ({ principal, params, body }) => presentWebhook(await webhooks.updateWebhook(deps, principal, params.id!, body, "replace")),
     updateWebhook: async ({ principal, params, body }) => presentWebhook(await webhooks.updateWebhook(deps, principal, params.id!, body, "merge")),
     deleteWebhook: async ({ principal, params }) => webhooks.deleteWebhook(deps, principal, params.id!),
-    rotateSecret: async ({ principal, params }) => presentWebhook(await webhooks.rotateSecret(deps, principal, params.id!)),
+    rotateSecret: async ({ principal, params, ctx }) => noStore(ctx, presentWebhookWithSecret(await webhooks.rotateSecret(deps, principal, params.id!))),
 
     getEvent: async ({ principal, params }) => {
       const event = await deps.store.getEvent(principal.customerId, params.id!);

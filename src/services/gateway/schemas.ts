@@ -122,13 +122,21 @@ export const WebhookSchema = Type.Object(
     event_types: Type.Array(Type.String(), { description: "exact type names, or `*` for every type" }),
     headers: Type.Record(Type.String(), Type.String(), { description: "sent with every request" }),
     description: Nullable(Type.String(), "free text"),
-    secret: Type.String({ description: "`whsec_` + base64 signing key (Standard Webhooks)" }),
     status: Type.Union([Type.Literal("active"), Type.Literal("disabled")]),
     created_at: Timestamp("when it was created"),
     updated_at: Timestamp("when it last changed"),
   },
-  Strict,
+  { ...Strict, description: "A webhook as reads show it: never its signing secret (see `GET /api/v1/webhooks/{id}/secret`)" },
 );
+
+const SecretField = Type.String({ description: "`whsec_` + base64 signing key (Standard Webhooks)" });
+
+export const WebhookWithSecretSchema = Type.Object(
+  { ...WebhookSchema.properties, secret: SecretField },
+  { ...Strict, description: "A webhook with its signing secret: the answer of create and rotate-secret only" },
+);
+
+export const WebhookSecretSchema = Type.Object({ secret: SecretField }, { ...Strict, description: "A webhook's signing secret" });
 
 export const DeliverySchema = Type.Object(
   {

@@ -9,14 +9,18 @@ import type { Webhook } from "../../domain/model.ts";
 import { type Webhook as WebhookMessage, WebhookSchema, WebhookStatus } from "../../gen/hookrelay/webhook/v1/registry_pb.ts";
 import type { WebhookPatch } from "../webhooks/manage.ts";
 
-export function webhookMessage(w: Webhook): WebhookMessage {
+/**
+ * A stored webhook as its message. The signing secret is left empty unless `withSecret` (the
+ * answers of CreateWebhook and RotateSecret): reads and updates never show it.
+ */
+export function webhookMessage(w: Webhook, withSecret = false): WebhookMessage {
   return create(WebhookSchema, {
     id: w.id,
     url: w.url,
     eventTypes: w.eventTypes,
     headers: w.headers,
     description: w.description ?? undefined,
-    secret: w.secret,
+    secret: withSecret ? w.secret : "",
     status: w.status === "active" ? WebhookStatus.ACTIVE : WebhookStatus.DISABLED,
     createTime: timestampFromDate(new Date(w.createdAt)),
     updateTime: timestampFromDate(new Date(w.updatedAt)),

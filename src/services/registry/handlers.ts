@@ -9,6 +9,8 @@ import {
   DeleteWebhookResponseSchema,
   type GetWebhookRequest,
   GetWebhookResponseSchema,
+  type GetWebhookSecretRequest,
+  GetWebhookSecretResponseSchema,
   type ListWebhooksRequest,
   ListWebhooksResponseSchema,
   type RotateSecretRequest,
@@ -61,7 +63,7 @@ function pageToken(token: string): string | undefined {
   return token || undefined;
 }
 
-/** The six RPCs, keyed by the names `grpcDefinition(WebhookRegistry)` gives them. */
+/** The seven RPCs, keyed by the names `grpcDefinition(WebhookRegistry)` gives them. */
 export function registryHandlers(deps: RegistryDeps): UntypedServiceImplementation {
   const unary =
     <Req, Res>(method: string, scope: Scope, run: (principal: Principal, request: Req) => Promise<Res>) =>
@@ -77,15 +79,19 @@ export function registryHandlers(deps: RegistryDeps): UntypedServiceImplementati
   return {
     createWebhook: unary("CreateWebhook", "webhooks:write", async (principal, req: CreateWebhookRequest) => {
       const webhook = await webhooks.createWebhook(deps, principal, createInput(req.webhook));
-      return create(CreateWebhookResponseSchema, { webhook: webhookMessage(webhook) });
+      return create(CreateWebhookResponseSchema, { webhook: webhookMessage(webhook, true) });
     }),
     getWebhook: unary("GetWebhook", "webhooks:read", async (principal, req: GetWebhookRequest) => {
       const webhook = await webhooks.getWebhook(deps, principal, requiredId(req.id));
       return create(GetWebhookResponseSchema, { webhook: webhookMessage(webhook) });
     }),
+    getWebhookSecret: unary("GetWebhookSecret", "webhooks:secrets", async (principal, req: GetWebhookSecretRequest) => {
+      const webhook = await webhooks.getWebhook(deps, principal, requiredId(req.id));
+      return create(GetWebhookSecretResponseSchema, { secret: webhook.secret });
+    }),
     listWebhooks: unary("ListWebhooks", "webhooks:read", async (principal, req: ListWebhooksRequest) => {
       const page = await webhooks.listWebhooks(deps, principal, pageSize(req.pageSize), pageToken(req.pageToken));
-      return create(ListWebhooksResponseSchema, { webhooks: page.data.map(webhookMessage), nextPageToken: page.nextCursor ?? "" });
+      return create(ListWebhooksResponseSchema, { webhooks: page.data.map((w) => webhookMessage(w)), nextPageToken: page.nextCursor ?? "" });
     }),
     updateWebhook: unary("UpdateWebhook", "webhooks:write", async (principal, req: UpdateWebhookRequest) => {
       const id = requiredId(req.webhook?.id ?? "", "webhook.id");
@@ -99,7 +105,7 @@ export function registryHandlers(deps: RegistryDeps): UntypedServiceImplementati
     }),
     rotateSecret: unary("RotateSecret", "webhooks:write", async (principal, req: RotateSecretRequest) => {
       const webhook = await webhooks.rotateSecret(deps, principal, requiredId(req.id), req.secret || undefined);
-      return create(RotateSecretResponseSchema, { webhook: webhookMessage(webhook) });
+      return create(RotateSecretResponseSchema, { webhook: webhookMessage(webhook, true) });
     }),
   };
 }

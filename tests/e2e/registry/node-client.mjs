@@ -26,6 +26,7 @@ const created = await call("CreateWebhook", { webhook: { url, event_types: ["nod
 out.created = created;
 const id = created.webhook?.id;
 out.got = await call("GetWebhook", { id });
+out.secret = await call("GetWebhookSecret", { id });
 out.listed = await call("ListWebhooks", { page_size: 1000 });
 out.updated = await call("UpdateWebhook", { webhook: { id, event_types: ["node.updated"], status: "WEBHOOK_STATUS_DISABLED" }, update_mask: { paths: ["event_types", "status"] } });
 out.rotated = await call("RotateSecret", { id });

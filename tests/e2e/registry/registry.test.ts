@@ -42,7 +42,7 @@ describe.each(MODES)("gRPC WebhookRegistry (%s)", (mode) => {
     expect(list.code).toBe("OK");
     expect(list.stdout.split("\n").filter(Boolean).sort()).toEqual(["grpc.health.v1.Health", SERVICE]);
     const described = await grpcurl(hr.registry, ["describe", SERVICE]);
-    for (const method of ["CreateWebhook", "GetWebhook", "ListWebhooks", "UpdateWebhook", "DeleteWebhook", "RotateSecret"])
+    for (const method of ["CreateWebhook", "GetWebhook", "GetWebhookSecret", "ListWebhooks", "UpdateWebhook", "DeleteWebhook", "RotateSecret"])
       expect(described.stdout).toContain(`rpc ${method} (`);
     expect((await grpcurl(hr.registry, ["describe", "hookrelay.webhook.v1.Webhook"])).stdout).toContain("map<string, string> headers = 4;");
   });
@@ -64,9 +64,13 @@ describe.each(MODES)("gRPC WebhookRegistry (%s)", (mode) => {
     expect(hook.secret).toMatch(/^whsec_/);
     expect(Date.parse(hook.createTime)).toBeGreaterThan(Date.now() - 60_000);
 
-    expect((await rpc("GetWebhook", { id: hook.id })).body.webhook).toEqual(hook);
+    // Reads never show the secret (protojson omits the empty string); GetWebhookSecret does.
+    const { secret: _secret, ...withoutSecret } = hook;
+    expect((await rpc("GetWebhook", { id: hook.id })).body.webhook).toEqual(withoutSecret);
+    expect((await rpc("GetWebhookSecret", { id: hook.id })).body).toEqual({ secret: hook.secret });
     const listed = await rpc("ListWebhooks", { page_size: 1000 });
     expect(listed.body.webhooks.map((w: { id: string }) => w.id)).toContain(hook.id);
+    expect(listed.body.webhooks.filter((w: { secret?: string }) => w.secret !== undefined)).toEqual([]);
 
     const updated = await rpc("UpdateWebhook", {
       webhook: { id: hook.id, event_types: ["grpc.b"], url: "http://ignored.example/" },
@@ -74,8 +78,9 @@ describe.each(MODES)("gRPC WebhookRegistry (%s)", (mode) => {
     });
     expect(updated.code).toBe("OK");
     // Only the masked fields change: the url stays, the description (unset) is cleared.
-    expect(updated.body.webhook).toMatchObject({ id: hook.id, url: hook.url, eventTypes: ["grpc.b"], headers: { "x-team": "grpc" }, secret: hook.secret });
+    expect(updated.body.webhook).toMatchObject({ id: hook.id, url: hook.url, eventTypes: ["grpc.b"], headers: { "x-team": "grpc" } });
     expect(updated.body.webhook.description).toBeUndefined();
+    expect(updated.body.webhook.secret).toBeUndefined();
     const replaced = await rpc("UpdateWebhook", { webhook: { id: hook.id, url: receiver.url("/grpcurl2"), event_types: ["grpc.c"] }, update_mask: { paths: ["*"] } });
     expect(replaced.body.webhook).toMatchObject({ url: receiver.url("/grpcurl2"), eventTypes: ["grpc.c"], status: "WEBHOOK_STATUS_ACTIVE" });
     expect(replaced.body.webhook.headers).toBeUndefined(); // replaced: no headers (protojson omits an empty map)
@@ -85,6 +90,7 @@ describe.each(MODES)("gRPC WebhookRegistry (%s)", (mode) => {
     expect(rotated.body.webhook.secret).not.toBe(hook.secret);
     const chosen = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     expect((await rpc("RotateSecret", { id: hook.id, secret: chosen })).body.webhook.secret).toBe(chosen);
+    expect((await rpc("GetWebhookSecret", { id: hook.id })).body).toEqual({ secret: chosen });
 
     expect(await rpc("DeleteWebhook", { id: hook.id })).toMatchObject({ code: "OK", body: {} });
     expect((await rpc("GetWebhook", { id: hook.id })).code).toBe("NotFound");
@@ -113,7 +119,9 @@ describe.each(MODES)("gRPC WebhookRegistry (%s)", (mode) => {
     const hook = created.body.webhook;
     const rest = await api("GET", `/api/v1/webhooks/${hook.id}`);
     expect(rest.status).toBe(200);
-    expect(rest.body).toMatchObject({ id: hook.id, url: hook.url, event_types: ["cross.grpc"], headers: { "x-via": "grpc" }, secret: hook.secret, status: "active" });
+    expect(rest.body).toMatchObject({ id: hook.id, url: hook.url, event_types: ["cross.grpc"], headers: { "x-via": "grpc" }, status: "active" });
+    expect(rest.body.secret).toBeUndefined();
+    expect((await api("GET", `/api/v1/webhooks/${hook.id}/secret`)).body).toEqual({ secret: hook.secret });
     expect((await api("POST", "/api/v1/events", { id: "evt_cross_grpc", type: "cross.grpc", source: "t", data: { n: 1 } })).status).toBe(202);
     await waitFor("the delivery", () => receiver.received.some((r) => r.path === "/from-grpc"));
     const got = receiver.received.find((r) => r.path === "/from-grpc")!;
@@ -125,7 +133,9 @@ describe.each(MODES)("gRPC WebhookRegistry (%s)", (mode) => {
     const rest = await api("POST", "/api/v1/webhooks", { url: receiver.url("/from-rest"), event_types: ["cross.rest"], description: "made with REST" });
     expect(rest.status).toBe(201);
     const got = await rpc("GetWebhook", { id: rest.body.id });
-    expect(got.body.webhook).toMatchObject({ id: rest.body.id, url: rest.body.url, eventTypes: ["cross.rest"], description: "made with REST", secret: rest.body.secret, status: "WEBHOOK_STATUS_ACTIVE" });
+    expect(got.body.webhook).toMatchObject({ id: rest.body.id, url: rest.body.url, eventTypes: ["cross.rest"], description: "made with REST", status: "WEBHOOK_STATUS_ACTIVE" });
+    expect(got.body.webhook.secret).toBeUndefined();
+    expect((await rpc("GetWebhookSecret", { id: rest.body.id })).body).toEqual({ secret: rest.body.secret });
     expect(got.body.webhook.createTime).toBe(rest.body.created_at);
     await rpc("UpdateWebhook", { webhook: { id: rest.body.id, status: "WEBHOOK_STATUS_DISABLED" }, update_mask: { paths: ["status"] } });
     expect((await api("GET", `/api/v1/webhooks/${rest.body.id}`)).body.status).toBe("disabled");
@@ -139,7 +149,9 @@ describe.each(MODES)("gRPC WebhookRegistry (%s)", (mode) => {
     expect(out.node).toMatch(/^v20\./);
     const id = out.created.webhook.id;
     expect(out.created.webhook).toMatchObject({ url: receiver.url("/node"), event_types: ["node.created"], headers: { "x-from": "node" }, description: "from node", status: "WEBHOOK_STATUS_ACTIVE" });
-    expect(out.got.webhook).toEqual(out.created.webhook);
+    expect(out.created.webhook.secret).toMatch(/^whsec_/);
+    expect(out.got.webhook).toEqual({ ...out.created.webhook, secret: "" }); // reads never show the secret
+    expect(out.secret).toEqual({ secret: out.created.webhook.secret });
     expect(out.listed.webhooks.map((w: { id: string }) => w.id)).toContain(id);
     expect(out.updated.webhook).toMatchObject({ id, url: receiver.url("/node"), event_types: ["node.updated"], description: "from node", status: "WEBHOOK_STATUS_DISABLED" });
     expect(out.rotated.webhook.secret).not.toBe(out.created.webhook.secret);
@@ -176,12 +188,18 @@ describe.each(MODES)("gRPC WebhookRegistry (%s)", (mode) => {
     expect((await rpc("ListWebhooks", {}, otherIssuer)).code).toBe("Unauthenticated");
     const reader = await mint.issue({ subject: "reader", customerId: "default", scopes: ["webhooks:read"] });
     expect((await rpc("GetWebhook", { id: hook.id }, reader)).code).toBe("OK");
+    expect(await rpc("GetWebhookSecret", { id: hook.id }, reader)).toMatchObject({ code: "PermissionDenied", message: "this call needs the 'webhooks:secrets' scope" });
+    const secrets = await mint.issue({ subject: "verifier", customerId: "default", scopes: ["webhooks:secrets"] });
+    expect((await rpc("GetWebhookSecret", { id: hook.id }, secrets)).body.secret).toMatch(/^whsec_/);
+    expect((await rpc("GetWebhook", { id: hook.id }, secrets)).code).toBe("PermissionDenied");
     expect(await rpc("DeleteWebhook", { id: hook.id }, reader)).toMatchObject({ code: "PermissionDenied", message: "this call needs the 'webhooks:write' scope" });
     const eventsOnly = await mint.issue({ subject: "sender", customerId: "default", scopes: ["events:write"] });
     expect((await rpc("ListWebhooks", {}, eventsOnly)).code).toBe("PermissionDenied");
     // Another customer's webhook does not exist for them.
     const stranger = await mint.issue({ subject: "stranger", customerId: "cust_other", scopes: ["webhooks:read", "webhooks:write"] });
     expect((await rpc("GetWebhook", { id: hook.id }, stranger)).code).toBe("NotFound");
+    const strangerSecrets = await mint.issue({ subject: "stranger", customerId: "cust_other", scopes: ["webhooks:secrets"] });
+    expect((await rpc("GetWebhookSecret", { id: hook.id }, strangerSecrets)).code).toBe("NotFound");
     expect((await rpc("DeleteWebhook", { id: hook.id }, stranger)).code).toBe("NotFound");
     expect((await rpc("ListWebhooks", {}, stranger)).body).toEqual({});
     expect((await rpc("GetWebhook", { id: hook.id })).code).toBe("OK");

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hookrelay/webhook/v1/registry.proto.
  */
 export const file_hookrelay_webhook_v1_registry: GenFile = /*@__PURE__*/
-  fileDesc("CiNob29rcmVsYXkvd2ViaG9vay92MS9yZWdpc3RyeS5wcm90bxIUaG9va3JlbGF5LndlYmhvb2sudjEi9QIKB1dlYmhvb2sSCgoCaWQYASABKAkSCwoDdXJsGAIgASgJEhMKC2V2ZW50X3R5cGVzGAMgAygJEjsKB2hlYWRlcnMYBCADKAsyKi5ob29rcmVsYXkud2ViaG9vay52MS5XZWJob29rLkhlYWRlcnNFbnRyeRIYCgtkZXNjcmlwdGlvbhgFIAEoCUgAiAEBEg4KBnNlY3JldBgGIAEoCRIzCgZzdGF0dXMYByABKA4yIy5ob29rcmVsYXkud2ViaG9vay52MS5XZWJob29rU3RhdHVzEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCDgoMX2Rlc2NyaXB0aW9uIkYKFENyZWF0ZVdlYmhvb2tSZXF1ZXN0Ei4KB3dlYmhvb2sYASABKAsyHS5ob29rcmVsYXkud2ViaG9vay52MS5XZWJob29rIkcKFUNyZWF0ZVdlYmhvb2tSZXNwb25zZRIuCgd3ZWJob29rGAEgASgLMh0uaG9va3JlbGF5LndlYmhvb2sudjEuV2ViaG9vayIfChFHZXRXZWJob29rUmVxdWVzdBIKCgJpZBgBIAEoCSJEChJHZXRXZWJob29rUmVzcG9uc2USLgoHd2ViaG9vaxgBIAEoCzIdLmhvb2tyZWxheS53ZWJob29rLnYxLldlYmhvb2siPAoTTGlzdFdlYmhvb2tzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJgChRMaXN0V2ViaG9va3NSZXNwb25zZRIvCgh3ZWJob29rcxgBIAMoCzIdLmhvb2tyZWxheS53ZWJob29rLnYxLldlYmhvb2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIncKFFVwZGF0ZVdlYmhvb2tSZXF1ZXN0Ei4KB3dlYmhvb2sYASABKAsyHS5ob29rcmVsYXkud2ViaG9vay52MS5XZWJob29rEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJHChVVcGRhdGVXZWJob29rUmVzcG9uc2USLgoHd2ViaG9vaxgBIAEoCzIdLmhvb2tyZWxheS53ZWJob29rLnYxLldlYmhvb2siIgoURGVsZXRlV2ViaG9va1JlcXVlc3QSCgoCaWQYASABKAkiFwoVRGVsZXRlV2ViaG9va1Jlc3BvbnNlIjEKE1JvdGF0ZVNlY3JldFJlcXVlc3QSCgoCaWQYASABKAkSDgoGc2VjcmV0GAIgASgJIkYKFFJvdGF0ZVNlY3JldFJlc3BvbnNlEi4KB3dlYmhvb2sYASABKAsyHS5ob29rcmVsYXkud2ViaG9vay52MS5XZWJob29rKmcKDVdlYmhvb2tTdGF0dXMSHgoaV0VCSE9PS19TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVXRUJIT09LX1NUQVRVU19BQ1RJVkUQARIbChdXRUJIT09LX1NUQVRVU19ESVNBQkxFRBACMv4ECg9XZWJob29rUmVnaXN0cnkSaAoNQ3JlYXRlV2ViaG9vaxIqLmhvb2tyZWxheS53ZWJob29rLnYxLkNyZWF0ZVdlYmhvb2tSZXF1ZXN0GisuaG9va3JlbGF5LndlYmhvb2sudjEuQ3JlYXRlV2ViaG9va1Jlc3BvbnNlEl8KCkdldFdlYmhvb2sSJy5ob29rcmVsYXkud2ViaG9vay52MS5HZXRXZWJob29rUmVxdWVzdBooLmhvb2tyZWxheS53ZWJob29rLnYxLkdldFdlYmhvb2tSZXNwb25zZRJlCgxMaXN0V2ViaG9va3MSKS5ob29rcmVsYXkud2ViaG9vay52MS5MaXN0V2ViaG9va3NSZXF1ZXN0GiouaG9va3JlbGF5LndlYmhvb2sudjEuTGlzdFdlYmhvb2tzUmVzcG9uc2USaAoNVXBkYXRlV2ViaG9vaxIqLmhvb2tyZWxheS53ZWJob29rLnYxLlVwZGF0ZVdlYmhvb2tSZXF1ZXN0GisuaG9va3JlbGF5LndlYmhvb2sudjEuVXBkYXRlV2ViaG9va1Jlc3BvbnNlEmgKDURlbGV0ZVdlYmhvb2sSKi5ob29rcmVsYXkud2ViaG9vay52MS5EZWxldGVXZWJob29rUmVxdWVzdBorLmhvb2tyZWxheS53ZWJob29rLnYxLkRlbGV0ZVdlYmhvb2tSZXNwb25zZRJlCgxSb3RhdGVTZWNyZXQSKS5ob29rcmVsYXkud2ViaG9vay52MS5Sb3RhdGVTZWNyZXRSZXF1ZXN0GiouaG9va3JlbGF5LndlYmhvb2sudjEuUm90YXRlU2VjcmV0UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("CiNob29rcmVsYXkvd2ViaG9vay92MS9yZWdpc3RyeS5wcm90bxIUaG9va3JlbGF5LndlYmhvb2sudjEi9QIKB1dlYmhvb2sSCgoCaWQYASABKAkSCwoDdXJsGAIgASgJEhMKC2V2ZW50X3R5cGVzGAMgAygJEjsKB2hlYWRlcnMYBCADKAsyKi5ob29rcmVsYXkud2ViaG9vay52MS5XZWJob29rLkhlYWRlcnNFbnRyeRIYCgtkZXNjcmlwdGlvbhgFIAEoCUgAiAEBEg4KBnNlY3JldBgGIAEoCRIzCgZzdGF0dXMYByABKA4yIy5ob29rcmVsYXkud2ViaG9vay52MS5XZWJob29rU3RhdHVzEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCDgoMX2Rlc2NyaXB0aW9uIkYKFENyZWF0ZVdlYmhvb2tSZXF1ZXN0Ei4KB3dlYmhvb2sYASABKAsyHS5ob29rcmVsYXkud2ViaG9vay52MS5XZWJob29rIkcKFUNyZWF0ZVdlYmhvb2tSZXNwb25zZRIuCgd3ZWJob29rGAEgASgLMh0uaG9va3JlbGF5LndlYmhvb2sudjEuV2ViaG9vayIfChFHZXRXZWJob29rUmVxdWVzdBIKCgJpZBgBIAEoCSJEChJHZXRXZWJob29rUmVzcG9uc2USLgoHd2ViaG9vaxgBIAEoCzIdLmhvb2tyZWxheS53ZWJob29rLnYxLldlYmhvb2siJQoXR2V0V2ViaG9va1NlY3JldFJlcXVlc3QSCgoCaWQYASABKAkiKgoYR2V0V2ViaG9va1NlY3JldFJlc3BvbnNlEg4KBnNlY3JldBgBIAEoCSI8ChNMaXN0V2ViaG9va3NSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJImAKFExpc3RXZWJob29rc1Jlc3BvbnNlEi8KCHdlYmhvb2tzGAEgAygLMh0uaG9va3JlbGF5LndlYmhvb2sudjEuV2ViaG9vaxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkidwoUVXBkYXRlV2ViaG9va1JlcXVlc3QSLgoHd2ViaG9vaxgBIAEoCzIdLmhvb2tyZWxheS53ZWJob29rLnYxLldlYmhvb2sSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkcKFVVwZGF0ZVdlYmhvb2tSZXNwb25zZRIuCgd3ZWJob29rGAEgASgLMh0uaG9va3JlbGF5LndlYmhvb2sudjEuV2ViaG9vayIiChREZWxldGVXZWJob29rUmVxdWVzdBIKCgJpZBgBIAEoCSIXChVEZWxldGVXZWJob29rUmVzcG9uc2UiMQoTUm90YXRlU2VjcmV0UmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZzZWNyZXQYAiABKAkiRgoUUm90YXRlU2VjcmV0UmVzcG9uc2USLgoHd2ViaG9vaxgBIAEoCzIdLmhvb2tyZWxheS53ZWJob29rLnYxLldlYmhvb2sqZwoNV2ViaG9va1N0YXR1cxIeChpXRUJIT09LX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFVdFQkhPT0tfU1RBVFVTX0FDVElWRRABEhsKF1dFQkhPT0tfU1RBVFVTX0RJU0FCTEVEEAIy8QUKD1dlYmhvb2tSZWdpc3RyeRJoCg1DcmVhdGVXZWJob29rEiouaG9va3JlbGF5LndlYmhvb2sudjEuQ3JlYXRlV2ViaG9va1JlcXVlc3QaKy5ob29rcmVsYXkud2ViaG9vay52MS5DcmVhdGVXZWJob29rUmVzcG9uc2USXwoKR2V0V2ViaG9vaxInLmhvb2tyZWxheS53ZWJob29rLnYxLkdldFdlYmhvb2tSZXF1ZXN0GiguaG9va3JlbGF5LndlYmhvb2sudjEuR2V0V2ViaG9va1Jlc3BvbnNlEnEKEEdldFdlYmhvb2tTZWNyZXQSLS5ob29rcmVsYXkud2ViaG9vay52MS5HZXRXZWJob29rU2VjcmV0UmVxdWVzdBouLmhvb2tyZWxheS53ZWJob29rLnYxLkdldFdlYmhvb2tTZWNyZXRSZXNwb25zZRJlCgxMaXN0V2ViaG9va3MSKS5ob29rcmVsYXkud2ViaG9vay52MS5MaXN0V2ViaG9va3NSZXF1ZXN0GiouaG9va3JlbGF5LndlYmhvb2sudjEuTGlzdFdlYmhvb2tzUmVzcG9uc2USaAoNVXBkYXRlV2ViaG9vaxIqLmhvb2tyZWxheS53ZWJob29rLnYxLlVwZGF0ZVdlYmhvb2tSZXF1ZXN0GisuaG9va3JlbGF5LndlYmhvb2sudjEuVXBkYXRlV2ViaG9va1Jlc3BvbnNlEmgKDURlbGV0ZVdlYmhvb2sSKi5ob29rcmVsYXkud2ViaG9vay52MS5EZWxldGVXZWJob29rUmVxdWVzdBorLmhvb2tyZWxheS53ZWJob29rLnYxLkRlbGV0ZVdlYmhvb2tSZXNwb25zZRJlCgxSb3RhdGVTZWNyZXQSKS5ob29rcmVsYXkud2ViaG9vay52MS5Sb3RhdGVTZWNyZXRSZXF1ZXN0GiouaG9va3JlbGF5LndlYmhvb2sudjEuUm90YXRlU2VjcmV0UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * A webhook: where matching events are sent, signed with its secret. Mirrors the REST
@@ -62,6 +62,8 @@ export type Webhook = Message<"hookrelay.webhook.v1.Webhook"> & {
 
   /**
    * Signing secret, `whsec_` + base64 of 24 to 64 bytes; generated on create when empty.
+   * Answered only by CreateWebhook and RotateSecret (and GetWebhookSecret on its own);
+   * empty in GetWebhook, ListWebhooks and UpdateWebhook answers.
    *
    * @generated from field: string secret = 6;
    */
@@ -181,6 +183,48 @@ export const GetWebhookResponseSchema: GenMessage<GetWebhookResponse> = /*@__PUR
   messageDesc(file_hookrelay_webhook_v1_registry, 4);
 
 /**
+ * GetWebhookSecret's request.
+ *
+ * @generated from message hookrelay.webhook.v1.GetWebhookSecretRequest
+ */
+export type GetWebhookSecretRequest = Message<"hookrelay.webhook.v1.GetWebhookSecretRequest"> & {
+  /**
+   * The webhook's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message hookrelay.webhook.v1.GetWebhookSecretRequest.
+ * Use `create(GetWebhookSecretRequestSchema)` to create a new message.
+ */
+export const GetWebhookSecretRequestSchema: GenMessage<GetWebhookSecretRequest> = /*@__PURE__*/
+  messageDesc(file_hookrelay_webhook_v1_registry, 5);
+
+/**
+ * GetWebhookSecret's response.
+ *
+ * @generated from message hookrelay.webhook.v1.GetWebhookSecretResponse
+ */
+export type GetWebhookSecretResponse = Message<"hookrelay.webhook.v1.GetWebhookSecretResponse"> & {
+  /**
+   * The signing secret, `whsec_` + base64.
+   *
+   * @generated from field: string secret = 1;
+   */
+  secret: string;
+};
+
+/**
+ * Describes the message hookrelay.webhook.v1.GetWebhookSecretResponse.
+ * Use `create(GetWebhookSecretResponseSchema)` to create a new message.
+ */
+export const GetWebhookSecretResponseSchema: GenMessage<GetWebhookSecretResponse> = /*@__PURE__*/
+  messageDesc(file_hookrelay_webhook_v1_registry, 6);
+
+/**
  * ListWebhooks' request.
  *
  * @generated from message hookrelay.webhook.v1.ListWebhooksRequest
@@ -206,7 +250,7 @@ export type ListWebhooksRequest = Message<"hookrelay.webhook.v1.ListWebhooksRequ
  * Use `create(ListWebhooksRequestSchema)` to create a new message.
  */
 export const ListWebhooksRequestSchema: GenMessage<ListWebhooksRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 5);
+  messageDesc(file_hookrelay_webhook_v1_registry, 7);
 
 /**
  * ListWebhooks' response.
@@ -234,7 +278,7 @@ export type ListWebhooksResponse = Message<"hookrelay.webhook.v1.ListWebhooksRes
  * Use `create(ListWebhooksResponseSchema)` to create a new message.
  */
 export const ListWebhooksResponseSchema: GenMessage<ListWebhooksResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 6);
+  messageDesc(file_hookrelay_webhook_v1_registry, 8);
 
 /**
  * UpdateWebhook's request.
@@ -264,7 +308,7 @@ export type UpdateWebhookRequest = Message<"hookrelay.webhook.v1.UpdateWebhookRe
  * Use `create(UpdateWebhookRequestSchema)` to create a new message.
  */
 export const UpdateWebhookRequestSchema: GenMessage<UpdateWebhookRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 7);
+  messageDesc(file_hookrelay_webhook_v1_registry, 9);
 
 /**
  * UpdateWebhook's response.
@@ -285,7 +329,7 @@ export type UpdateWebhookResponse = Message<"hookrelay.webhook.v1.UpdateWebhookR
  * Use `create(UpdateWebhookResponseSchema)` to create a new message.
  */
 export const UpdateWebhookResponseSchema: GenMessage<UpdateWebhookResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 8);
+  messageDesc(file_hookrelay_webhook_v1_registry, 10);
 
 /**
  * DeleteWebhook's request.
@@ -306,7 +350,7 @@ export type DeleteWebhookRequest = Message<"hookrelay.webhook.v1.DeleteWebhookRe
  * Use `create(DeleteWebhookRequestSchema)` to create a new message.
  */
 export const DeleteWebhookRequestSchema: GenMessage<DeleteWebhookRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 9);
+  messageDesc(file_hookrelay_webhook_v1_registry, 11);
 
 /**
  * DeleteWebhook's response (empty).
@@ -321,7 +365,7 @@ export type DeleteWebhookResponse = Message<"hookrelay.webhook.v1.DeleteWebhookR
  * Use `create(DeleteWebhookResponseSchema)` to create a new message.
  */
 export const DeleteWebhookResponseSchema: GenMessage<DeleteWebhookResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 10);
+  messageDesc(file_hookrelay_webhook_v1_registry, 12);
 
 /**
  * RotateSecret's request.
@@ -349,7 +393,7 @@ export type RotateSecretRequest = Message<"hookrelay.webhook.v1.RotateSecretRequ
  * Use `create(RotateSecretRequestSchema)` to create a new message.
  */
 export const RotateSecretRequestSchema: GenMessage<RotateSecretRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 11);
+  messageDesc(file_hookrelay_webhook_v1_registry, 13);
 
 /**
  * RotateSecret's response.
@@ -370,7 +414,7 @@ export type RotateSecretResponse = Message<"hookrelay.webhook.v1.RotateSecretRes
  * Use `create(RotateSecretResponseSchema)` to create a new message.
  */
 export const RotateSecretResponseSchema: GenMessage<RotateSecretResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 12);
+  messageDesc(file_hookrelay_webhook_v1_registry, 14);
 
 /**
  * Whether events are delivered to a webhook.
@@ -409,7 +453,8 @@ export const WebhookStatusSchema: GenEnum<WebhookStatus> = /*@__PURE__*/
 /**
  * Manages the calling customer's webhooks. Every call needs `authorization: Bearer <token>`
  * metadata (a token from the gateway's POST /auth/login); reads need the webhooks:read
- * scope, changes webhooks:write.
+ * scope, changes webhooks:write, and GetWebhookSecret webhooks:secrets. A webhook's signing
+ * secret is answered only by CreateWebhook, RotateSecret and GetWebhookSecret.
  *
  * @generated from service hookrelay.webhook.v1.WebhookRegistry
  */
@@ -425,7 +470,8 @@ export const WebhookRegistry: GenService<{
     output: typeof CreateWebhookResponseSchema;
   },
   /**
-   * Returns one webhook; NOT_FOUND when the id is unknown to the caller's customer.
+   * Returns one webhook, without its secret; NOT_FOUND when the id is unknown to the
+   * caller's customer.
    *
    * @generated from rpc hookrelay.webhook.v1.WebhookRegistry.GetWebhook
    */
@@ -435,7 +481,17 @@ export const WebhookRegistry: GenService<{
     output: typeof GetWebhookResponseSchema;
   },
   /**
-   * Lists webhooks, oldest first, a page at a time.
+   * Returns a webhook's signing secret; needs the webhooks:secrets scope.
+   *
+   * @generated from rpc hookrelay.webhook.v1.WebhookRegistry.GetWebhookSecret
+   */
+  getWebhookSecret: {
+    methodKind: "unary";
+    input: typeof GetWebhookSecretRequestSchema;
+    output: typeof GetWebhookSecretResponseSchema;
+  },
+  /**
+   * Lists webhooks, oldest first, a page at a time, without their secrets.
    *
    * @generated from rpc hookrelay.webhook.v1.WebhookRegistry.ListWebhooks
    */
