@@ -238,3 +238,25 @@ describe("Lanes.drain", () => {
     expect(await lanes.drain(1)).toBe(false);
   });
 });
+
+describe("turns between groups (customers)", () => {
+  it("gives a group with one webhook every other turn against a group with a hundred", async () => {
+    const lanes = new Lanes(1, 1);
+    const started: string[] = [];
+    const finishers: (() => void)[] = [];
+    const task = (name: string) => () => {
+      started.push(name);
+      return new Promise<void>((resolve) => finishers.push(resolve));
+    };
+    for (let w = 0; w < 100; w++) for (let t = 0; t < 3; t++) lanes.run(`big-wh${w}`, task(`big-wh${w}-${t}`), undefined, "big");
+    for (let t = 0; t < 5; t++) lanes.run("small-wh", task(`small-${t}`), undefined, "small");
+    for (let n = 0; n < 10; n++) {
+      finishers.shift()!();
+      await settle();
+    }
+    // The big group's first task started alone (nothing else was queued); from then on the groups alternate.
+    expect(started.slice(1, 11).map((name) => name.split("-")[0])).toEqual(["big", "small", "big", "small", "big", "small", "big", "small", "big", "small"]);
+    // Within the big group its webhooks take turns too.
+    expect(started.filter((name) => name.startsWith("big")).slice(0, 4)).toEqual(["big-wh0-0", "big-wh1-0", "big-wh2-0", "big-wh3-0"]);
+  });
+});

@@ -1,7 +1,8 @@
 /**
  * @module Fair concurrency per webhook: at most `perKey` tasks of one webhook run at
- * once and at most `total` overall; waiting webhooks take turns, so one slow endpoint
- * holds only its own slots and never stalls the others. Each lane also estimates how
+ * once and at most `total` overall; waiting groups (customers) take turns, and within a group
+ * its waiting webhooks do, so one slow endpoint holds only its own slots and a customer with
+ * thousands of webhooks gets one turn in the round like a customer with one. Each lane also estimates how
  * long a new task would wait, so callers can park work for an endpoint that fell behind.
  */
 
@@ -15,6 +16,8 @@ interface Queued {
 }
 
 interface Lane {
+  /** The group (customer) whose turns this lane shares. */
+  group: string;
   queue: Queued[];
   head: number;
   running: number;
@@ -34,7 +37,9 @@ const AVERAGE_WEIGHT = 0.2;
 
 export class Lanes {
   private readonly lanes = new Map<string, Lane>();
-  private ready: string[] = [];
+  /** Groups with a lane ready to start a task, in turn order; each with its ready lanes in turn order. */
+  private readyGroups: string[] = [];
+  private readonly readyKeys = new Map<string, string[]>();
   private running = 0;
   private waiting = 0;
   private idleWaiters: (() => void)[] = [];
@@ -59,11 +64,11 @@ export class Lanes {
     return this.running;
   }
 
-  /** Queues a task under a key; it must not throw (failures are its own business). */
-  run(key: string, task: Task, onDrop?: OnDrop): void {
+  /** Queues a task under a key of a group (default: its own); it must not throw (failures are its own business). */
+  run(key: string, task: Task, onDrop?: OnDrop, group: string = key): void {
     let lane = this.lanes.get(key);
     if (!lane) {
-      lane = { queue: [], head: 0, running: 0, inReady: false, started: [], averageMs: 0 };
+      lane = { group, queue: [], head: 0, running: 0, inReady: false, started: [], averageMs: 0 };
       this.lanes.set(key, lane);
     }
     lane.queue.push({ task, onDrop });
@@ -120,7 +125,7 @@ export class Lanes {
     const lane = this.lanes.get(key);
     if (!lane) return Promise.resolve();
     const dropped = this.dropQueued(lane);
-    this.ready = this.ready.filter((k) => k !== key);
+    if (lane.inReady) this.unready(key, lane.group);
     lane.inReady = false;
     if (lane.running === 0) this.lanes.delete(key);
     this.notifyIdle();
@@ -138,7 +143,8 @@ export class Lanes {
       // The ready list is emptied below; a lane left marked as in it would never be pumped again.
       lane.inReady = false;
     }
-    this.ready = [];
+    this.readyGroups = [];
+    this.readyKeys.clear();
     for (const [key, lane] of this.lanes) if (lane.running === 0) this.lanes.delete(key);
     await Promise.all(dropped);
     let timer: Timer | undefined;
@@ -161,13 +167,38 @@ export class Lanes {
   private markReady(key: string, lane: Lane): void {
     if (!lane.inReady && lane.running < this.perKey && lane.head < lane.queue.length) {
       lane.inReady = true;
-      this.ready.push(key);
+      let keys = this.readyKeys.get(lane.group);
+      if (!keys) {
+        keys = [];
+        this.readyKeys.set(lane.group, keys);
+        this.readyGroups.push(lane.group);
+      }
+      keys.push(key);
     }
   }
 
+  private unready(key: string, group: string): void {
+    const keys = this.readyKeys.get(group)?.filter((k) => k !== key) ?? [];
+    if (keys.length > 0) this.readyKeys.set(group, keys);
+    else {
+      this.readyKeys.delete(group);
+      this.readyGroups = this.readyGroups.filter((g) => g !== group);
+    }
+  }
+
+  /** The next lane to start a task: the first group's first ready lane; both go to the back of their turn. */
+  private nextReady(): string {
+    const group = this.readyGroups.shift()!;
+    const keys = this.readyKeys.get(group)!;
+    const key = keys.shift()!;
+    if (keys.length > 0) this.readyGroups.push(group);
+    else this.readyKeys.delete(group);
+    return key;
+  }
+
   private pump(): void {
-    while (this.running < this.total && this.ready.length > 0) {
-      const key = this.ready.shift()!;
+    while (this.running < this.total && this.readyGroups.length > 0) {
+      const key = this.nextReady();
       const lane = this.lanes.get(key)!;
       lane.inReady = false;
       const { task } = lane.queue[lane.head++]!;

@@ -101,6 +101,7 @@ export class DeliveryPool {
       async () => {
         await onDrop();
       },
+      work.webhook.customerId,
     );
   }
 
