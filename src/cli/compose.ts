@@ -141,6 +141,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     ? anyTargetResolver
     : publicTargetResolver(config.security.allowed_target_cidrs.map((range) => parseCidr(range)!));
   const checkTarget = refusalOf(resolveTarget);
+  const webhookLimits = { maxWebhooks: config.security.max_webhooks_per_customer, maxFanout: config.security.max_fanout_per_event };
   if (config.security.allow_private_targets) log.warn("private webhook targets are allowed (HOOKRELAY_ALLOW_PRIVATE_TARGETS); do not use in production");
 
   const dispatcherConfig = config.dispatcher;
@@ -187,7 +188,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
 
   const checks = { store, event_log: eventLog, retry_schedule: schedule };
   const apps: Record<HttpRole, () => HttpApp> = {
-    gateway: () => createHttpApp({ role: "gateway", log, metrics, checks }).use(gatewayRoutes({ ...ingestDeps, store, schedule, log, checkTarget, tokens, oauthTokens, accounts, apiKeys })),
+    gateway: () => createHttpApp({ role: "gateway", log, metrics, checks }).use(gatewayRoutes({ ...ingestDeps, store, schedule, log, checkTarget, webhookLimits, tokens, oauthTokens, accounts, apiKeys })),
     ingest: () => createHttpApp({ role: "ingest", log, metrics, checks: { event_log: eventLog } }).use(eventRoutes(ingestDeps)),
     dispatcher: () => createHttpApp({ role: "dispatcher", log, metrics, checks }),
     retry: () => createHttpApp({ role: "retry", log, metrics, checks: { store, retry_schedule: schedule } }),
@@ -237,6 +238,8 @@ export async function compose(roles: readonly Role[], config: Config, options: C
         group: config.kafka.consumer_group,
         readBatch: dispatcherConfig.read_batch,
         maxPendingEvents: dispatcherConfig.max_pending_events,
+        maxPendingDeliveries: dispatcherConfig.max_pending_deliveries,
+        maxPendingDeliveriesPerCustomer: dispatcherConfig.max_pending_deliveries_per_customer,
         pollIntervalMs: durationMs(dispatcherConfig.poll_interval),
         subscriptionRefreshMs: durationMs(dispatcherConfig.subscription_refresh),
         shutdownTimeoutMs,
@@ -300,7 +303,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     try {
       server =
         role === "registry"
-          ? await startRegistry({ store, clock, checkTarget, credentials, rateGate, log, checks: { store } }, config.server.host, portOf[role], shutdownTimeoutMs, tls)
+          ? await startRegistry({ store, clock, checkTarget, webhookLimits, credentials, rateGate, log, checks: { store } }, config.server.host, portOf[role], shutdownTimeoutMs, tls)
           : listen(apps[role](), config.server.host, portOf[role], maxBody, tls);
     } catch (err) {
       await lifecycle.stop();

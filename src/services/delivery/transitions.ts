@@ -91,12 +91,17 @@ export async function settle(deps: AttemptDeps, settlement: Settlement, stopped:
   return outcome;
 }
 
-/** Parks a delivery without trying it now (its webhook is far behind): stored pending, then scheduled. */
-export async function park(deps: AttemptDeps, event: Event, webhook: Webhook, deliveryId: string): Promise<void> {
+/**
+ * Parks deliveries of an event without trying them now (their webhook is far behind, or the
+ * dispatcher's memory budget is spent): stored pending, then scheduled, so the backlog waits in
+ * the store and not in memory. One already stored (a re-read event) is scheduled only if unfinished.
+ */
+export async function park(deps: AttemptDeps, event: Event, webhooks: Webhook[]): Promise<void> {
   const dueAt = deps.clock.now() + deps.policy.initialDelayMs;
-  await deps.store.openDeliveries([{ event, webhooks: [webhook] }], dueAt);
-  await deps.schedule.schedule([{ deliveryId, dueAt }]);
-  deps.metrics.retriesScheduled.inc();
+  const [opened] = await deps.store.openDeliveries([{ event, webhooks }], dueAt);
+  const due = opened!.filter((d) => d.status === "pending" || d.status === "failed").map((d) => ({ deliveryId: d.id, dueAt }));
+  await deps.schedule.schedule(due);
+  deps.metrics.retriesScheduled.inc(due.length);
 }
 
 /**

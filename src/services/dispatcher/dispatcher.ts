@@ -1,6 +1,9 @@
 /**
  * @module The dispatcher: reads the event log, fans each event out to its webhooks, and
  * acks an event only when every delivery of it is done or durably scheduled for retry.
+ * Memory is bounded by deliveries, not events: an event whose deliveries would cross the
+ * process's budget, or its customer's, is parked in the store (retry schedule) instead, so one
+ * customer's fan-out burst waits there while the others' events still go at once.
  */
 import { type Delivery, type Webhook, freshDelivery } from "../../domain/model.ts";
 import type { EventConsumer, EventLog, LoggedEvent } from "../../domain/ports.ts";
@@ -14,6 +17,10 @@ export interface DispatcherOptions {
   group: string;
   readBatch: number;
   maxPendingEvents: number;
+  /** Deliveries held in memory (queued or in flight) at most, over every customer. */
+  maxPendingDeliveries: number;
+  /** Deliveries of one customer held in memory at most. */
+  maxPendingDeliveriesPerCustomer: number;
   pollIntervalMs: number;
   subscriptionRefreshMs: number;
   shutdownTimeoutMs: number;
@@ -31,6 +38,10 @@ export class Dispatcher {
   private running = false;
   private loop: Promise<void> | undefined;
   private pendingEvents = 0;
+  private pendingDeliveries = 0;
+  private readonly pendingByCustomer = new Map<string, number>();
+  /** Parks of over-budget events, one at a time (their store writes must not crowd out the rest). */
+  private parking: Promise<void> = Promise.resolve();
   private capacityWaiter: (() => void) | undefined;
 
   constructor(
@@ -93,21 +104,50 @@ export class Dispatcher {
         consumer.ack(event);
         continue;
       }
+      const webhookById = new Map(webhooks.map((w) => [w.id, w]));
       this.pendingEvents++;
+      if (!this.withinBudget(event.customerId, todo.length)) {
+        this.parkEvent(consumer, event, todo.map((d) => webhookById.get(d.webhookId)!));
+        continue;
+      }
+      this.holdDeliveries(event.customerId, todo.length);
       let remaining = todo.length;
       const finishOne = () => {
+        this.holdDeliveries(event.customerId, -1);
         if (--remaining === 0) this.finishEvent(consumer, event);
       };
-      const webhookById = new Map(webhooks.map((w) => [w.id, w]));
       for (const delivery of todo) this.enqueue(event, delivery, webhookById.get(delivery.webhookId)!, finishOne);
     }
+  }
+
+  private withinBudget(customerId: string, deliveries: number): boolean {
+    const customers = (this.pendingByCustomer.get(customerId) ?? 0) + deliveries;
+    return this.pendingDeliveries + deliveries <= this.options.maxPendingDeliveries && customers <= this.options.maxPendingDeliveriesPerCustomer;
+  }
+
+  private holdDeliveries(customerId: string, change: number): void {
+    this.pendingDeliveries += change;
+    const held = (this.pendingByCustomer.get(customerId) ?? 0) + change;
+    if (held === 0) this.pendingByCustomer.delete(customerId);
+    else this.pendingByCustomer.set(customerId, held);
+  }
+
+  /** Over budget: the event's deliveries go to the store, in the background, one event after another. */
+  private parkEvent(consumer: EventConsumer, event: LoggedEvent, webhooks: Webhook[]): void {
+    const deps = this.deps;
+    this.parking = this.parking
+      .then(() => persist(() => park(deps, event, webhooks), () => !this.running, deps.log, "parking deliveries"))
+      .then(
+        () => this.finishEvent(consumer, event),
+        (err) => deps.log.error({ err, eventId: event.id }, "could not park deliveries; the event is read again after restart"),
+      );
   }
 
   private enqueue(event: LoggedEvent, delivery: Delivery, webhook: Webhook, finishOne: () => void): void {
     const deps = this.deps;
     // Parked: stored, and on the retry schedule without using an attempt, so the log moves on.
     const parkIt = () =>
-      persist(() => park(deps, event, webhook, delivery.id), () => !this.running, deps.log, "parking a delivery").then(
+      persist(() => park(deps, event, [webhook]), () => !this.running, deps.log, "parking a delivery").then(
         finishOne,
         (err) => deps.log.error({ err, deliveryId: delivery.id }, "could not park delivery; its event is read again after restart"),
       );
@@ -135,6 +175,7 @@ export class Dispatcher {
     if (!this.loop) return;
     await this.halt();
     // Deliveries not yet started are parked on the retry schedule; their events are then finished.
+    await this.parking;
     const drained = await this.deps.pool.close(this.options.shutdownTimeoutMs);
     if (!drained)
       this.deps.log.warn({ inFlight: this.deps.pool.size }, "shutdown timeout: unfinished deliveries will be read again after restart");

@@ -8,11 +8,13 @@ import { newSecret, signingKey } from "../../domain/signature.ts";
 import { assertNoProblems, eventTypeProblems, headerProblems, urlProblems } from "../../domain/webhook-rules.ts";
 import { compile } from "../../platform/validate.ts";
 import type { Principal } from "../auth/tokens.ts";
+import { type WebhookLimits, assertWithinLimits } from "./limits.ts";
 
 export interface WebhookDeps {
   store: Store;
   clock: Clock;
   checkTarget: TargetCheck;
+  webhookLimits: WebhookLimits;
 }
 
 const fields = {
@@ -118,6 +120,7 @@ export async function createWebhook(deps: WebhookDeps, principal: Principal, raw
     createdAt: now,
     updatedAt: now,
   };
+  await assertWithinLimits(deps.store, deps.webhookLimits, webhook);
   await deps.store.createWebhook(webhook);
   return webhook;
 }
@@ -154,6 +157,7 @@ export async function updateWebhook(
     secret: patch.secret ?? current.secret,
     updatedAt: new Date(deps.clock.now()).toISOString(),
   };
+  await assertWithinLimits(deps.store, deps.webhookLimits, updated);
   await deps.store.updateWebhook(updated);
   return updated;
 }

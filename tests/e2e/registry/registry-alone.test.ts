@@ -80,7 +80,7 @@ describe("a registry on a stand-in store", () => {
 
   it("reports NOT_SERVING and answers UNAVAILABLE with the reason", async () => {
     const registry = await startRegistry(
-      { store: fail(down), clock: { now: () => Date.now() }, checkTarget: async () => null, credentials: tokens, rateGate: noLimits, log: createLogger("silent"), checks: { store: fail(down) } },
+      { store: fail(down), clock: { now: () => Date.now() }, checkTarget: async () => null, webhookLimits: { maxWebhooks: 500, maxFanout: 100 }, credentials: tokens, rateGate: noLimits, log: createLogger("silent"), checks: { store: fail(down) } },
       "127.0.0.1",
       0,
       1000,
@@ -101,7 +101,7 @@ describe("a registry on a stand-in store", () => {
     const webhook = { id: "wh_slow", customerId: "default", url: "https://8.8.8.8/", eventTypes: ["x"], headers: {}, description: null, secret: "whsec_x", status: "active" as const, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString() };
     let started = false;
     const store = { getWebhook: async () => ((started = true), await Bun.sleep(500), webhook), ping: async () => {} } as unknown as Store;
-    const registry = await startRegistry({ store, clock: { now: () => Date.now() }, checkTarget: async () => null, credentials: tokens, rateGate: noLimits, log: createLogger("silent"), checks: { store } }, "127.0.0.1", 0, 5000);
+    const registry = await startRegistry({ store, clock: { now: () => Date.now() }, checkTarget: async () => null, webhookLimits: { maxWebhooks: 500, maxFanout: 100 }, credentials: tokens, rateGate: noLimits, log: createLogger("silent"), checks: { store } }, "127.0.0.1", 0, 5000);
     const address = `127.0.0.1:${registry.port}`;
     const call = grpcurl(address, [`${SERVICE}/GetWebhook`], { token: await writer(), data: { id: "wh_slow" } });
     await waitFor("the call to reach the store", () => started);
@@ -112,7 +112,7 @@ describe("a registry on a stand-in store", () => {
 
   it("answers ALREADY_EXISTS when the store reports a conflict", async () => {
     const store = fail(new ConflictError("webhook 'wh_1' already exists"));
-    const registry = await startRegistry({ store, clock: { now: () => Date.now() }, checkTarget: async () => null, credentials: tokens, rateGate: noLimits, log: createLogger("silent"), checks: {} }, "127.0.0.1", 0, 1000);
+    const registry = await startRegistry({ store, clock: { now: () => Date.now() }, checkTarget: async () => null, webhookLimits: { maxWebhooks: 500, maxFanout: 100 }, credentials: tokens, rateGate: noLimits, log: createLogger("silent"), checks: {} }, "127.0.0.1", 0, 1000);
     try {
       const created = await grpcurl(`127.0.0.1:${registry.port}`, [`${SERVICE}/CreateWebhook`], { token: await writer(), data: { webhook: { url: "https://8.8.8.8/x", event_types: ["x"] } } });
       expect(created).toMatchObject({ code: "AlreadyExists", message: "webhook 'wh_1' already exists" });

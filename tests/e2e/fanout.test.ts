@@ -1,0 +1,150 @@
+// A fan-out bomb from one customer must not cost the others: the per-customer limits refuse it
+// by default (422 limit_exceeded, REST and gRPC share the rule), and with the limits raised on
+// purpose the dispatcher holds only its delivery budget in memory and parks the rest in the store,
+// while another customer's events keep arriving within a second.
+import { describe, expect, it } from "bun:test";
+import { readFileSync } from "node:fs";
+import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
+import { endToEndModes } from "../helpers/modes.ts";
+import { fileScope } from "../helpers/process.ts";
+
+const { modes: MODES, env: modeEnv } = endToEndModes();
+const scope = fileScope();
+const NO_API_LIMITS = { HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_IP: "0", HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_CUSTOMER: "0" };
+
+/** Resident memory of a process, MiB (from /proc). */
+function rssMiB(pid: number): number {
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+  return kb / 1024;
+}
+
+/** One batch of the burst: BURST_EVENTS × BURST_WEBHOOKS deliveries. */
+const BURST_WEBHOOKS = Number(process.env.HOOKRELAY_FANOUT_WEBHOOKS ?? 1000);
+const BURST_EVENTS = 1000;
+const CALM_EVENTS = 100;
+/** What the dispatcher's delivery budget (20,000 in memory) and the parked events may add to RSS, MiB. */
+const RSS_GROWTH_BOUND_MIB = 400;
+
+const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))]!;
+
+async function customerKey(admin: ReturnType<typeof client>, id: string): Promise<string> {
+  expect((await admin("POST", "/api/v1/customers", { id, name: id })).status).toBe(201);
+  return (await admin("POST", `/api/v1/customers/${id}/api-keys`, { name: "k", scopes: ["webhooks:write", "webhooks:read", "events:write", "deliveries:read"] })).body.key;
+}
+
+describe.each(MODES)("fan-out (%s)", (mode) => {
+  it("refuses a webhook past the customer's webhook or fan-out limit with 422 limit_exceeded", async () => {
+    const hr = scope.child({
+      ...(await modeEnv(mode)),
+      ...NO_API_LIMITS,
+      HOOKRELAY_SECURITY_MAX_WEBHOOKS_PER_CUSTOMER: "5",
+      HOOKRELAY_SECURITY_MAX_FANOUT_PER_EVENT: "3",
+    });
+    await hr.start();
+    const admin = client(hr.gateway, await adminToken(hr.gateway));
+    const api = client(hr.gateway, await customerKey(admin, `fan-${mode}`));
+    const create = (types: string[], status = "active") => api("POST", "/api/v1/webhooks", { url: "http://127.0.0.1:9/h", event_types: types, status });
+    for (const types of [["a"], ["a"], ["*"]]) expect((await create(types)).status).toBe(201);
+    // "a" reaches three already: a fourth for "a", or a wildcard, would make it four.
+    for (const types of [["a"], ["*"], ["b", "a"]]) {
+      const refused = await create(types);
+      expect(refused.status).toBe(422);
+      expect(refused.body.error.code).toBe("limit_exceeded");
+      expect(refused.body.error.message).toContain("security.max_fanout_per_event");
+    }
+    // Other types still fit (wildcard + b = 2); a disabled one reaches nothing.
+    expect((await create(["b"])).status).toBe(201);
+    expect((await create(["a"], "disabled")).status).toBe(201);
+    const past = await create(["c"]);
+    expect(past.status).toBe(422);
+    expect(past.body.error.message).toContain("at most 5 webhooks");
+    // Enabling the disabled one would cross the fan-out bound too; another customer has its own.
+    const listed = (await api("GET", "/api/v1/webhooks")).body.data as { id: string; status: string }[];
+    const disabled = listed.find((w) => w.status === "disabled")!;
+    expect((await api("PATCH", `/api/v1/webhooks/${disabled.id}`, { status: "active" })).status).toBe(422);
+    const other = client(hr.gateway, await customerKey(admin, `fan-other-${mode}`));
+    expect((await other("POST", "/api/v1/webhooks", { url: "http://127.0.0.1:9/h", event_types: ["a"] })).status).toBe(201);
+  });
+
+  it("keeps a burst of one customer's fan-out in the store, memory bounded, while another customer's events arrive within a second", async () => {
+    const seen = { burst: 0, other: new Map<string, number>() };
+    const receiver = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      async fetch(request) {
+        const path = new URL(request.url).pathname;
+        if (path === "/other") seen.other.set(((await request.json()) as { id: string }).id, performance.now());
+        else seen.burst++;
+        return new Response("ok");
+      },
+    });
+    const hr = scope.child({
+      ...(await modeEnv(mode)),
+      ...NO_API_LIMITS,
+      HOOKRELAY_SECURITY_MAX_WEBHOOKS_PER_CUSTOMER: String(BURST_WEBHOOKS),
+      HOOKRELAY_SECURITY_MAX_FANOUT_PER_EVENT: String(BURST_WEBHOOKS),
+      HOOKRELAY_SECURITY_RATE_LIMIT_INGEST_PER_CUSTOMER: "0",
+      HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY: "30s", // the parked backlog stays parked while we watch
+    });
+    try {
+      await hr.start();
+      const admin = client(hr.gateway, await adminToken(hr.gateway));
+      const bomberKey = await customerKey(admin, `bomb-${mode}`);
+      const bomber = client(hr.gateway, bomberKey);
+      const calmKey = await customerKey(admin, `calm-${mode}`);
+      const calm = client(hr.ingest, calmKey);
+      for (let i = 0; i < BURST_WEBHOOKS; i += 50) {
+        const created = await Promise.all(Array.from({ length: 50 }, () => bomber("POST", "/api/v1/webhooks", { url: `http://127.0.0.1:${receiver.port}/bomb`, event_types: ["boom"] })));
+        expect(created.every((r) => r.status === 201)).toBe(true);
+      }
+      expect((await client(hr.gateway, calmKey)("POST", "/api/v1/webhooks", { url: `http://127.0.0.1:${receiver.port}/other`, event_types: ["calm"] })).status).toBe(201);
+      await Bun.sleep(1200); // the dispatcher's webhook cache sees them
+
+      const pid = hr.proc.pid;
+      const before = rssMiB(pid);
+      let peak = before;
+      const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 100);
+      const began = performance.now();
+      const events = Array.from({ length: BURST_EVENTS }, (_, i) => ({ id: `boom_${i}`, type: "boom", source: "t", data: { i } }));
+      const burst = client(hr.ingest, bomberKey)("POST", "/events/batch", { events });
+      // Meanwhile another customer sends an event every 100 ms and times each to its webhook.
+      const sentAt = new Map<string, number>();
+      for (let n = 0; n < CALM_EVENTS; n++) {
+        const id = `calm_${n}`;
+        sentAt.set(id, performance.now());
+        const res = await calm("POST", "/events", { id, type: "calm", source: "t", data: { n } });
+        expect(res.status).toBe(202);
+        await Bun.sleep(100);
+      }
+      const answered = await burst;
+      expect(answered.status).toBe(202);
+      expect(answered.body).toEqual({ accepted: BURST_EVENTS, duplicates: 0 });
+      const burstAnsweredMs = performance.now() - began;
+      await waitFor("every calm event delivered", () => [...sentAt.keys()].every((id) => seen.other.has(id)), 20_000, 50);
+      const latencies = [...sentAt].map(([id, at]) => seen.other.get(id)! - at);
+      // Nothing of the burst lost: every delivery is stored (parked or recorded) in the end.
+      const observability = client(`http://127.0.0.1:${hr.env.HOOKRELAY_SERVER_OBSERVABILITY_PORT}`, await adminToken(hr.gateway));
+      let stored = 0;
+      await waitFor(
+        () => `all ${BURST_EVENTS * BURST_WEBHOOKS} burst deliveries stored (${stored} so far)`,
+        async () => {
+          const stats = (await observability("GET", "/api/stats")).body as { deliveries: Record<string, number> };
+          stored = Object.values(stats.deliveries).reduce((a, b) => a + b, 0);
+          return stored >= BURST_EVENTS * BURST_WEBHOOKS + CALM_EVENTS;
+        },
+        180_000,
+        1000,
+      );
+      clearInterval(sampler);
+      console.log(
+        `fan-out burst (${mode}): ${BURST_EVENTS} events × ${BURST_WEBHOOKS} webhooks = ${BURST_EVENTS * BURST_WEBHOOKS} deliveries, batch answered in ${burstAnsweredMs.toFixed(0)} ms, ` +
+          `all stored after ${((performance.now() - began) / 1000).toFixed(1)} s, ${seen.burst} sent meanwhile; RSS ${before.toFixed(0)} → peak ${peak.toFixed(0)} MiB; ` +
+          `other customer's delivery latency p50 ${quantile(latencies, 0.5).toFixed(0)} ms, p99 ${quantile(latencies, 0.99).toFixed(0)} ms, max ${Math.max(...latencies).toFixed(0)} ms`,
+      );
+      expect(quantile(latencies, 0.99)).toBeLessThan(1000);
+      expect(peak - before).toBeLessThan(RSS_GROWTH_BOUND_MIB);
+    } finally {
+      receiver.stop(true);
+    }
+  }, 300_000);
+});
