@@ -11,8 +11,8 @@
 // Not covered, because Bun 1.4.5's fetch gets it wrong: a stray sent in a write of its own right
 // after an answer (0-1 ms later). A connection handed back to the pool and reused at once, before
 // the event loop has seen those bytes, takes the stray as the next request's answer (measured: 4-6%
-// of such reuses with the receiver in another process, most of them in the same process). See the
-// README's Delivery semantics.
+// of such reuses with the receiver in another process, most of them in the same process). See
+// SECURITY.md, "Not yet defended".
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { type Server, type Socket, createServer } from "node:net";
 import { messageIdFor } from "../../src/domain/ids.ts";
