@@ -10,7 +10,7 @@ import type { RetryPolicy } from "../domain/retry-policy.ts";
 import { SigningKeys } from "../domain/signature.ts";
 import { type Config, backendProblem } from "../platform/config.ts";
 import { durationMs } from "../platform/duration.ts";
-import { type HttpApp, type Listening, type TlsFiles, createHttpApp, listen } from "../platform/http.ts";
+import { type HttpApp, type Listening, type TlsFiles, createHttpApp, edgeLimits, listen } from "../platform/http.ts";
 import { Lifecycle } from "../platform/lifecycle.ts";
 import { type DestinationStream, type Logger, createLogger } from "../platform/logger.ts";
 import { createMetrics } from "../platform/metrics.ts";
@@ -304,7 +304,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
       server =
         role === "registry"
           ? await startRegistry({ store, clock, checkTarget, webhookLimits, credentials, rateGate, log, checks: { store } }, config.server.host, portOf[role], shutdownTimeoutMs, tls)
-          : listen(apps[role](), config.server.host, portOf[role], maxBody, tls);
+          : listen(apps[role](), config.server.host, portOf[role], maxBody, tls, edgeLimits(config.security));
     } catch (err) {
       await lifecycle.stop();
       const inUse = (err as { code?: string }).code === "EADDRINUSE" || /EADDRINUSE|address already in use/i.test((err as Error).message);

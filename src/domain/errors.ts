@@ -64,6 +64,14 @@ export class PayloadTooLargeError extends AppError {
   }
 }
 
+/** 408: the client took longer than `security.body_timeout` to send its request body. */
+export class RequestTimeoutError extends AppError {
+  constructor(limitMs: number) {
+    super("request_timeout", 408, `the request body did not arrive within ${limitMs} ms`);
+    this.name = "RequestTimeoutError";
+  }
+}
+
 export class UnavailableError extends AppError {
   /** @param retryAfterSeconds sent as `Retry-After` when given. */
   constructor(

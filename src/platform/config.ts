@@ -87,6 +87,9 @@ export const ConfigSchema = Type.Object(
         default: [],
         description: "non-public ranges webhooks may reach anyway, e.g. 10.20.0.0/16 for an internal network (comma-separated in the environment); every other non-public address stays refused",
       }),
+      max_json_depth: Int(64, 1, "deepest nesting of arrays and objects in a JSON request body (the body's own value counts 1); deeper: 422 before it is parsed"),
+      body_timeout: Duration("10s", "longest a request body may take to arrive, from the end of its head; past it 408 request_timeout and the connection is closed (at most 4m)"),
+      max_connections_per_ip: Int(512, 0, "requests one client IP may have in progress at once on one HTTP port of a process (each holds a connection); past it 429 too_many_connections at once and the connection is closed; 0 = no limit"),
       max_event_bytes: Int(262_144, 1, "largest accepted event body, bytes"),
       max_batch_events: Int(1000, 1, "most events in one batch request"),
       max_batch_bytes: Int(16_777_216, 1, "largest accepted batch body, bytes"),
@@ -305,6 +308,8 @@ function crossFieldProblems(config: Config): string[] {
     problems.push("security.jwt_clock_skew: at most 5m (a longer skew keeps expired tokens alive)");
   if (config.dispatcher.max_in_flight_per_webhook > config.dispatcher.max_in_flight)
     problems.push("dispatcher.max_in_flight_per_webhook: must not exceed dispatcher.max_in_flight");
+  const bodyTimeout = durationMs(config.security.body_timeout);
+  if (bodyTimeout < 1 || bodyTimeout > 4 * 60_000) problems.push("security.body_timeout: between 1ms and 4m");
   if (durationMs(config.retry_manager.initial_delay) > durationMs(config.retry_manager.max_delay))
     problems.push("retry_manager.initial_delay: must not exceed retry_manager.max_delay");
   if (durationMs(config.retry_manager.lease) <= durationMs(config.dispatcher.http_timeout))

@@ -3,8 +3,9 @@
  * metrics and bounded JSON bodies. Each role adds its own routes.
  */
 import { type AnyElysia, Elysia } from "elysia";
-import { AppError, BadRequestError, PayloadTooLargeError, RateLimitedError, UnavailableError, ValidationError } from "../domain/errors.ts";
+import { AppError, BadRequestError, PayloadTooLargeError, RateLimitedError, RequestTimeoutError, UnavailableError, ValidationError } from "../domain/errors.ts";
 import type { Pingable } from "../domain/ports.ts";
+import { durationMs } from "./duration.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -24,6 +25,115 @@ export const MAX_URL_CHARS = 8192;
 /** Most request headers, and their total size in bytes (names and values); beyond either 431. Bun itself refuses a head over ~16 KiB (a bare 431). */
 export const MAX_HEADERS = 100;
 export const MAX_HEADER_BYTES = 12 * 1024;
+
+/**
+ * Seconds a connection may go without finishing a request (its head, its body and the answer)
+ * or stay idle between requests; then Bun closes it without an answer. At least 10 s more than
+ * `security.body_timeout`, so a slow body gets its 408 first.
+ */
+export const IDLE_TIMEOUT_S = 30;
+
+/** Bun's idle timeout for a listener with these limits, seconds (Bun allows at most 255). */
+export function idleTimeoutSeconds(limits: EdgeLimits): number {
+  return Math.min(255, Math.max(IDLE_TIMEOUT_S, Math.ceil(limits.bodyTimeoutMs / 1000) + 10));
+}
+
+/** What every HTTP listener bounds for each client before any costly work (SECURITY.md). */
+export interface EdgeLimits {
+  /** Deepest nesting of arrays and objects in a JSON body (the body's own value counts 1); deeper: 422 before parsing. */
+  maxJsonDepth: number;
+  /** Longest a request body may take to arrive, counted from its head; past it 408 and the connection is closed. */
+  bodyTimeoutMs: number;
+  /** Requests one client IP may have in progress at once on one listener; past it 429 at once and the connection is closed. 0 = no limit. */
+  maxConnectionsPerIp: number;
+  /** The client IP is X-Forwarded-For's last entry (the rate limits' rule). */
+  trustForwardedFor: boolean;
+}
+
+export const DEFAULT_EDGE_LIMITS: EdgeLimits = { maxJsonDepth: 64, bodyTimeoutMs: 10_000, maxConnectionsPerIp: 512, trustForwardedFor: false };
+
+/** The edge limits of the `security` configuration section. */
+export function edgeLimits(security: { max_json_depth: number; body_timeout: string; max_connections_per_ip: number; trust_forwarded_for: boolean }): EdgeLimits {
+  return {
+    maxJsonDepth: security.max_json_depth,
+    bodyTimeoutMs: durationMs(security.body_timeout),
+    maxConnectionsPerIp: security.max_connections_per_ip,
+    trustForwardedFor: security.trust_forwarded_for,
+  };
+}
+
+/** A listener's limits and the requests each client IP has in progress on it. */
+interface Edge {
+  limits: EdgeLimits;
+  inProgress: Map<string, number>;
+}
+
+/** Each listening server's edge, set by `listen` (apps served by `handle` in tests have none: the defaults apply). */
+const edges = new WeakMap<object, Edge>();
+
+/** A request's limits, when its head arrived, the IP it counts against until its answer, and whether its body was abandoned part-read. */
+interface Admitted {
+  limits: EdgeLimits;
+  began: number;
+  edge?: Edge;
+  ip?: string;
+  cutShort?: boolean;
+}
+const admitted = new WeakMap<Request, Admitted>();
+
+/**
+ * Counts the request against its client IP's requests in progress, or refuses it at once (429,
+ * connection closed) when that IP already has `maxConnectionsPerIp`: a client trickling bodies
+ * over thousands of connections holds at most that many of the process's file descriptors.
+ */
+function admit(request: Request, server: { requestIP(request: Request): { address: string } | null } | null, began: number): Response | null {
+  const edge = server ? edges.get(server) : undefined;
+  if (!edge) {
+    admitted.set(request, { limits: DEFAULT_EDGE_LIMITS, began });
+    return null;
+  }
+  const { limits } = edge;
+  const ip = limits.maxConnectionsPerIp > 0 ? clientIp({ request, set: { headers: {} }, server }, limits.trustForwardedFor) : null;
+  if (ip === null) {
+    admitted.set(request, { limits, began });
+    return null;
+  }
+  const open = edge.inProgress.get(ip) ?? 0;
+  if (open >= limits.maxConnectionsPerIp)
+    return jsonResponse(429, errorBody("too_many_connections", `${ip} has ${open} requests in progress; at most ${limits.maxConnectionsPerIp} at once`), {
+      "retry-after": "1",
+      connection: "close",
+    });
+  edge.inProgress.set(ip, open + 1);
+  admitted.set(request, { limits, began, edge, ip });
+  return null;
+}
+
+/** Ends the request's count against its IP (once). */
+function release(request: Request): void {
+  const entry = admitted.get(request);
+  if (!entry?.edge || entry.ip === undefined) return;
+  const open = (entry.edge.inProgress.get(entry.ip) ?? 1) - 1;
+  if (open > 0) entry.edge.inProgress.set(entry.ip, open);
+  else entry.edge.inProgress.delete(entry.ip);
+  entry.ip = undefined;
+}
+
+/** Requests in progress on a listening server, by client IP (for tests and diagnostics). */
+export function requestsInProgress(server: object): Map<string, number> {
+  return new Map(edges.get(server)?.inProgress ?? []);
+}
+
+/**
+ * Whether the request came with a body nobody read, or one abandoned part-read (too slow, too
+ * large): its answer closes the connection, or Bun would keep it open (and no longer counted)
+ * while the rest of the body trickles in.
+ */
+function bodyLeftUnread(request: Request): boolean {
+  if (admitted.get(request)?.cutShort) return true;
+  if (request.bodyUsed) return false;
+  return request.headers.has("transfer-encoding") || Number(request.headers.get("content-length") ?? 0) > 0;
+}
 
 /** A refusal for a request line or headers out of bounds, or null when they are within them. */
 function requestTooLarge(request: Request): Response | null {
@@ -75,16 +185,21 @@ export function createHttpApp(deps: HttpDeps) {
   const { role, log, metrics } = deps;
   const began = new WeakMap<Request, number>();
   return new Elysia({ name: `hookrelay-${role}` })
-    .onRequest(({ request, set }) => {
-      began.set(request, performance.now());
-      const refused = requestTooLarge(request);
-      if (refused) set.status = refused.status; // read by the request counter below
+    .onRequest(({ request, set, server }) => {
+      const now = performance.now();
+      began.set(request, now);
+      const refused = requestTooLarge(request) ?? admit(request, server, now);
+      if (refused) {
+        set.status = refused.status; // read by the request counter below
+        if (bodyLeftUnread(request)) refused.headers.set("connection", "close");
+      }
       return refused ?? undefined;
     })
     .onError(({ code, error, request, set }) => {
       const respond = (status: number, body: unknown, headers: Record<string, string> = {}) => {
         set.status = status; // read by the request counter below
-        return jsonResponse(status, body, headers);
+        // A body cut short (too slow, too large) or never read: close rather than wait for the rest of it.
+        return jsonResponse(status, body, bodyLeftUnread(request) ? { ...headers, connection: "close" } : headers);
       };
       if (error instanceof AppError) {
         const details = error instanceof ValidationError && error.details.length > 1 ? { details: error.details } : {};
@@ -101,7 +216,11 @@ export function createHttpApp(deps: HttpDeps) {
       log.error({ err: error, method: request.method, url: new URL(request.url).pathname }, "unhandled error");
       return respond(500, errorBody("internal", "internal error"));
     })
+    .onAfterHandle(({ request, set }) => {
+      if (bodyLeftUnread(request)) set.headers.connection = "close";
+    })
     .onAfterResponse(({ request, route, set }) => {
+      release(request);
       const status = typeof set.status === "number" ? set.status : 200;
       const matched = route || "unmatched";
       metrics.httpRequests.inc({ role, method: request.method, route: matched, status: String(status) });
@@ -146,27 +265,80 @@ export function clientIp(ctx: RequestContext, trustForwardedFor: boolean): strin
 
 /**
  * Reads a JSON body, refusing more than `limitBytes` before reading it all: 413 for too
- * large, 400 for malformed JSON or a wrong content type.
+ * large, 408 for a body slower than the listener's body timeout, 400 for malformed JSON or a
+ * wrong content type, 422 for nesting deeper than its JSON depth (found before parsing).
  */
 export async function readJson(request: Request, limitBytes: number): Promise<unknown> {
+  const entry = admitted.get(request) ?? { limits: DEFAULT_EDGE_LIMITS, began: performance.now() };
+  const { limits, began } = entry;
   const contentType = request.headers.get("content-type") ?? "";
   if (contentType && !/^application\/(.+\+)?json\b/i.test(contentType))
     throw new BadRequestError(`content-type '${contentType}' is not application/json`, "unsupported_media_type");
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > limitBytes) throw new PayloadTooLargeError(limitBytes);
+  const reading = Number.isFinite(declared) ? request.text() : readCapped(request, limitBytes);
   let text: string;
-  if (Number.isFinite(declared)) {
-    text = await request.text();
-  } else {
-    text = await readCapped(request, limitBytes);
+  try {
+    text = await beforeDeadline(reading, began + limits.bodyTimeoutMs, limits.bodyTimeoutMs);
+  } catch (err) {
+    entry.cutShort = true;
+    throw err;
   }
   if (Buffer.byteLength(text) > limitBytes) throw new PayloadTooLargeError(limitBytes);
   if (text.length === 0) throw new BadRequestError("request body is empty; send a JSON object", "invalid_json");
+  const tooDeep = nestedBeyond(text, limits.maxJsonDepth);
+  if (tooDeep >= 0)
+    throw new ValidationError(`request body nests arrays and objects deeper than ${limits.maxJsonDepth} levels (at character ${tooDeep})`);
   try {
     return JSON.parse(text);
   } catch (err) {
     throw new BadRequestError(`request body is not valid JSON: ${(err as Error).message}`, "invalid_json");
   }
+}
+
+/** The body, or 408 once `deadline` (performance.now() time) has passed; an abandoned read ends when the connection closes. */
+async function beforeDeadline(reading: Promise<string>, deadline: number, limitMs: number): Promise<string> {
+  let timer: Timer | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RequestTimeoutError(limitMs)), Math.max(0, deadline - performance.now()));
+  });
+  try {
+    return await Promise.race([reading, late]);
+  } finally {
+    clearTimeout(timer);
+    reading.catch(() => {});
+  }
+}
+
+/**
+ * The index of the first `[` or `{` that opens level `maxDepth + 1` of JSON `text`, or -1: one
+ * pass over the text, skipping strings with indexOf, so a body nested 100,000 deep is refused
+ * at its 65th character instead of costing the parser (and every JSON.stringify after it) a
+ * stack overflow. Malformed text is left to JSON.parse.
+ */
+export function nestedBeyond(text: string, maxDepth: number): number {
+  let depth = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // To the closing quote: the next one not escaped by an odd run of backslashes.
+      let j = i;
+      for (;;) {
+        j = text.indexOf('"', j + 1);
+        if (j < 0) return -1;
+        let k = j - 1;
+        while (text.charCodeAt(k) === 0x5c) k--;
+        if ((j - 1 - k) % 2 === 0) break;
+      }
+      i = j;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) return i;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return -1;
 }
 
 async function readCapped(request: Request, limitBytes: number): Promise<string> {
@@ -192,11 +364,23 @@ export interface TlsFiles {
   key: string;
 }
 
-/** Starts the app on a port; `stop` refuses new connections and waits for open requests. */
-export function listen(app: HttpApp, host: string, port: number, maxBodyBytes: number, tls?: TlsFiles): Listening {
+/**
+ * Starts the app on a port with the edge limits (`security.*`: body timeout, JSON depth, requests
+ * per client IP); `stop` refuses new connections and waits for open requests.
+ */
+export function listen(app: HttpApp, host: string, port: number, maxBodyBytes: number, tls?: TlsFiles, limits: EdgeLimits = DEFAULT_EDGE_LIMITS): Listening {
   // reusePort off: a second instance on the same port must fail to start, not share it silently.
-  app.listen({ hostname: host, port, maxRequestBodySize: maxBodyBytes, reusePort: false, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}) });
+  app.listen({
+    hostname: host,
+    port,
+    maxRequestBodySize: maxBodyBytes,
+    idleTimeout: idleTimeoutSeconds(limits),
+    reusePort: false,
+    ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
+  });
   const server = app.server!;
+  // Set before this tick ends, so before the first request is read.
+  edges.set(server, { limits, inProgress: new Map() });
   return {
     port: server.port!,
     stop: async () => {
