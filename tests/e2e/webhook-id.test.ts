@@ -73,6 +73,8 @@ describe.each(MODES)("webhook-id (%s)", (mode) => {
       const other = from === a.id ? b.id : a.id;
       expect(() => new StandardWebhook(secrets[other]!).verify(r.body, r.headers)).toThrow();
     }
+    // Each customer finds its own message id on its event, to match what its receiver logged.
+    for (const c of [a, b]) expect((await c.api()("GET", "/api/v1/events/evt_same")).body.message_id).toBe(messageIdFor(c.id, "evt_same"));
   });
 
   it("keeps the webhook-id of an event across a failed first try, its retry and a manual retry", async () => {

@@ -1,4 +1,5 @@
 /** @module How resources look over the REST API (snake_case, ISO times). */
+import { messageIdFor } from "../../domain/ids.ts";
 import type { Attempt, Delivery, Event, Webhook } from "../../domain/model.ts";
 
 export const iso = (ms: number) => new Date(ms).toISOString();
@@ -52,5 +53,5 @@ export function presentAttempt(a: Attempt) {
 }
 
 export function presentEvent(e: Event) {
-  return { ...JSON.parse(e.payload), accepted_at: iso(e.acceptedAt) };
+  return { ...JSON.parse(e.payload), message_id: messageIdFor(e.customerId, e.id), accepted_at: iso(e.acceptedAt) };
 }

@@ -178,6 +178,7 @@ export const EventWithDeliveriesSchema = Type.Object(
     source: Type.String(),
     data: Type.Unknown({ description: "as sent" }),
     timestamp: Timestamp("the producer's, or when it was accepted"),
+    message_id: Type.String({ description: "the `webhook-id` every delivery of this event carries (`msg_…`, from the customer and the event id)" }),
     accepted_at: Timestamp("when hookrelay stored it"),
     deliveries: Type.Array(DeliverySchema),
   },
