@@ -120,6 +120,7 @@ describe("fuzzing the inputs", () => {
       ["GET", "/api/v1/webhooks/{id}"],
       ["DELETE", "/api/v1/webhooks/{id}"],
       ["POST", "/api/v1/webhooks/{id}/rotate-secret"],
+      ["GET", "/api/v1/webhooks/{id}/secret"],
       ["GET", "/api/v1/deliveries/{id}"],
       ["GET", "/api/v1/deliveries/{id}/attempts"],
       ["POST", "/api/v1/deliveries/{id}/retry"],
