@@ -19,6 +19,9 @@ describe("registry conversions", () => {
     expect(m.status).toBe(WebhookStatus.ACTIVE);
     expect(m.description).toBeUndefined();
     expect(timestampDate(m.createTime!).toISOString()).toBe(w.createdAt);
+    // The secret only where asked for (CreateWebhook's and RotateSecret's answers).
+    expect(m.secret).toBe("");
+    expect(webhookMessage(w, true).secret).toBe("whsec_x");
   });
 
   it("leaves empty fields out of a create so the rules report them or defaults apply", () => {
