@@ -15,6 +15,7 @@ import { Lifecycle } from "../platform/lifecycle.ts";
 import { type DestinationStream, type Logger, createLogger } from "../platform/logger.ts";
 import { createMetrics } from "../platform/metrics.ts";
 import { ensureAdmin } from "../services/auth/login.ts";
+import { PasswordChecks } from "../services/auth/password-checks.ts";
 import { Tokens } from "../services/auth/tokens.ts";
 import { ApiKeys } from "../services/auth/api-keys.ts";
 import { bearerCredentials } from "../services/auth/credentials.ts";
@@ -135,7 +136,11 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     ingestPerCustomer: security.rate_limit_ingest_per_customer,
     apiPerIp: security.rate_limit_api_per_ip,
     apiPerCustomer: security.rate_limit_api_per_customer,
+    loginPerIp: security.login_attempts_per_minute_per_ip,
+    loginPerAccount: security.login_attempts_per_minute_per_account,
   });
+  // One cap per process on Argon2 verifications, for the gateway's login and the observability role's.
+  const passwords = new PasswordChecks({ maxConcurrent: security.login_max_concurrent, maxWaiting: security.login_max_waiting });
   const guard = { credentials, rateGate, trustForwardedFor: security.trust_forwarded_for };
   const resolveTarget = config.security.allow_private_targets
     ? anyTargetResolver
@@ -188,13 +193,13 @@ export async function compose(roles: readonly Role[], config: Config, options: C
 
   const checks = { store, event_log: eventLog, retry_schedule: schedule };
   const apps: Record<HttpRole, () => HttpApp> = {
-    gateway: () => createHttpApp({ role: "gateway", log, metrics, checks }).use(gatewayRoutes({ ...ingestDeps, store, schedule, log, checkTarget, webhookLimits, tokens, oauthTokens, accounts, apiKeys })),
+    gateway: () => createHttpApp({ role: "gateway", log, metrics, checks }).use(gatewayRoutes({ ...ingestDeps, store, schedule, log, checkTarget, webhookLimits, tokens, passwords, oauthTokens, accounts, apiKeys })),
     ingest: () => createHttpApp({ role: "ingest", log, metrics, checks: { event_log: eventLog } }).use(eventRoutes(ingestDeps)),
     dispatcher: () => createHttpApp({ role: "dispatcher", log, metrics, checks }),
     retry: () => createHttpApp({ role: "retry", log, metrics, checks: { store, retry_schedule: schedule } }),
     observability: () =>
       createHttpApp({ role: "observability", log, metrics, checks, exposition: () => scraper.exposition() }).use(
-        observabilityRoutes({ store, schedule, log, clock, guard, tokens, scraper, pulse }),
+        observabilityRoutes({ store, schedule, log, clock, guard, tokens, passwords, scraper, pulse }),
       ),
   };
   const portOf: Record<Role, number> = {

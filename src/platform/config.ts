@@ -100,6 +100,10 @@ export const ConfigSchema = Type.Object(
       rate_limit_ingest_per_customer: Int(20_000, 0, "events per second one customer may send (a batch counts its events); 0 = no limit"),
       rate_limit_api_per_ip: Int(200, 0, "management API requests per second from one client IP, login included; 0 = no limit"),
       rate_limit_api_per_customer: Int(100, 0, "management API requests per second of one customer; 0 = no limit"),
+      login_attempts_per_minute_per_ip: Int(20, 0, "password checks (/auth/login, gateway and observability) one client IP may make per minute, a minute's worth at once at most; beyond: 429; 0 = no limit"),
+      login_attempts_per_minute_per_account: Int(10, 0, "password checks per minute for one username, whoever sends them; beyond: 429 (tokens and API keys keep working); 0 = no limit"),
+      login_max_concurrent: Int(1, 1, "Argon2 password verifications running at once per process (each keeps a core busy for 50-250 ms)"),
+      login_max_waiting: Int(8, 0, "password checks waiting for a turn per process; beyond them login answers 503 with Retry-After at once"),
       trust_forwarded_for: Bool(false, "take the client IP from the last X-Forwarded-For entry (only behind a proxy that sets it)"),
     }),
     dispatcher: section({

@@ -60,6 +60,35 @@ describe("RateGate", () => {
     expect(tighter({}, a)).toBe(a);
     expect(tighter(a, {})).toBe(a);
   });
+
+  it("gives password checks a budget per client IP and per username, a minute's worth at once, then one every 60/limit s", async () => {
+    const { gate: g, clock } = gate({ apiPerIp: 1000, loginPerIp: 3, loginPerAccount: 2 });
+    // Per IP: three usernames from one client, then 429 until a third of a minute has passed.
+    for (const user of ["a", "b", "c"]) await g.login("10.0.0.1", user);
+    const byIp = await g.login("10.0.0.1", "d").catch((e) => e);
+    expect(byIp).toBeInstanceOf(RateLimitedError);
+    expect(byIp).toMatchObject({ status: 429, code: "rate_limited", retryAfterSeconds: 20, headers: { "retry-after": "20" } });
+    expect(byIp.message).toBe("login limit of 3/min for client 10.0.0.1 reached; retry in 20 s");
+    // Per username: two tries from anywhere, then 429 for that name only, from any client.
+    await g.login("10.0.0.2", "admin");
+    await g.login("10.0.0.3", "admin");
+    await expect(g.login("10.0.0.4", "admin")).rejects.toThrow("login limit of 2/min for account 'admin' reached; retry in 30 s");
+    await g.login("10.0.0.4", "someone-else");
+    // The API bucket of those clients is untouched by login's.
+    expect((await g.byIp("api", "10.0.0.1"))["ratelimit-remaining"]).toBe("999");
+    clock.ms += 20_000;
+    await g.login("10.0.0.1", "e");
+    await expect(g.login("10.0.0.1", "f")).rejects.toThrow(RateLimitedError);
+    clock.ms += 10_000;
+    await g.login("10.0.0.5", "admin");
+  });
+
+  it("does not limit password checks when the login limits are 0 or absent", async () => {
+    for (const limits of [{}, { loginPerIp: 0, loginPerAccount: 0 }]) {
+      const { gate: g } = gate(limits);
+      for (let i = 0; i < 500; i++) await g.login("10.0.0.1", "admin");
+    }
+  });
 });
 
 describe("clientIp", () => {

@@ -1,8 +1,9 @@
 /**
  * @module Rate limits on the HTTP surfaces: token buckets per client IP (checked before the
  * credentials, so guessing keys is limited too) and per customer (after them), one pair for ingest
- * (events) and one for the management API (requests). Answers carry `RateLimit-*` headers; a
- * refusal is a 429 with `Retry-After`.
+ * (events) and one for the management API (requests), and a small budget of password checks per
+ * client IP and per username (login). Answers carry `RateLimit-*` headers; a refusal is a 429
+ * with `Retry-After`.
  */
 import { RateLimitedError } from "../domain/errors.ts";
 import type { RateDecision, RateLimit, RateLimiter } from "../domain/ports.ts";
@@ -15,6 +16,10 @@ export interface RateLimits {
   ingestPerCustomer: number;
   apiPerIp: number;
   apiPerCustomer: number;
+  /** Password checks per minute from one client IP (a minute's worth may come at once); 0 or absent = no limit. */
+  loginPerIp?: number;
+  /** Password checks per minute for one username, whoever sends them; 0 or absent = no limit. */
+  loginPerAccount?: number;
 }
 
 /** The headers of the tightest bucket a request went through (draft-ietf-httpapi-ratelimit-headers). */
@@ -37,6 +42,30 @@ export class RateGate {
   byCustomer(surface: Surface, customerId: string, cost = 1): Promise<RateHeaders> {
     const perSecond = surface === "ingest" ? this.limits.ingestPerCustomer : this.limits.apiPerCustomer;
     return this.take(`${surface}:customer:${customerId}`, perSecond, cost, `customer '${customerId}'`);
+  }
+
+  /**
+   * One password check's worth from the client IP's login bucket, then from the username's: a
+   * budget of their own, far below what Argon2 can do, so guessing is slow and a flood of wrong
+   * passwords cannot keep the hashing threads busy. Taken for unknown usernames alike (the answer
+   * does not tell which exist). RateLimitedError when either is empty.
+   */
+  async login(ip: string | null, username: string): Promise<void> {
+    const client = ip ?? "unknown";
+    await this.takePerMinute(`login:ip:${client}`, this.limits.loginPerIp ?? 0, `client ${client}`);
+    await this.takePerMinute(`login:account:${username}`, this.limits.loginPerAccount ?? 0, `account '${username}'`);
+  }
+
+  private async takePerMinute(key: string, perMinute: number, who: string): Promise<void> {
+    if (perMinute <= 0) return;
+    // A bucket holds one minute's worth: a burst of that size, then one every 60/perMinute s.
+    const decision = await this.limiter.take(key, { capacity: perMinute, refillPerSecond: perMinute / 60 }, 1, this.now());
+    if (!decision.allowed) {
+      const retryAfter = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+      throw new RateLimitedError(`login limit of ${perMinute}/min for ${who} reached; retry in ${retryAfter} s`, retryAfter, {
+        "retry-after": String(retryAfter),
+      });
+    }
   }
 
   private async take(key: string, perSecond: number, cost: number, who: string): Promise<RateHeaders> {

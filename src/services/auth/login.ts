@@ -3,6 +3,8 @@ import { UnauthorizedError } from "../../domain/errors.ts";
 import { DEFAULT_CUSTOMER_ID } from "../../domain/model.ts";
 import type { Store } from "../../domain/ports.ts";
 import type { Logger } from "../../platform/logger.ts";
+import type { RateGate } from "../../platform/rate-gate.ts";
+import type { PasswordChecks } from "./password-checks.ts";
 import type { Tokens } from "./tokens.ts";
 
 export const ADMIN_USERNAME = "admin";
@@ -14,12 +16,26 @@ export interface LoginResult {
   expires_in: number;
 }
 
-/** Checks a username and password; the same error for an unknown user and a wrong password. */
-export async function login(deps: { store: Store; tokens: Tokens }, username: string, password: string): Promise<LoginResult> {
+export interface LoginDeps {
+  store: Store;
+  tokens: Tokens;
+  /** The login buckets per client IP and per username (429). */
+  rateGate: RateGate;
+  /** The cap on Argon2 verifications running at once (503 beyond it and its queue). */
+  passwords: PasswordChecks;
+}
+
+/**
+ * Checks a username and password; the same error for an unknown user and a wrong password.
+ * The client IP's and the username's login budgets are spent first, and the hash is verified in
+ * turn with the other checks of this process, so guessing is slow and cannot hog the hashing threads.
+ */
+export async function login(deps: LoginDeps, username: string, password: string, ip: string | null): Promise<LoginResult> {
+  await deps.rateGate.login(ip, username).catch((err) => deps.passwords.refuse(err));
   const user = await deps.store.getUser(username);
   // Verify against a dummy hash for unknown users too, so timing does not reveal which exist.
   const hash = user?.passwordHash ?? DUMMY_HASH;
-  const ok = await Bun.password.verify(password, hash);
+  const ok = await deps.passwords.verify(password, hash);
   if (!user || !ok) throw new UnauthorizedError("invalid username or password");
   const token = await deps.tokens.issue({ subject: user.username, customerId: user.customerId, scopes: user.scopes });
   return { access_token: token, token_type: "Bearer", expires_in: deps.tokens.expirySeconds };

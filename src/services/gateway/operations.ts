@@ -98,11 +98,15 @@ export const OPERATIONS = {
   login: {
     method: "post", path: "/auth/login", tag: "auth", servedBy: "gateway",
     summary: "Log in with a password; get a JWT",
-    description: "The admin user is `admin`. Its token holds the `admin` scope, which includes every other. Wrong username or password: 401 (the same answer for both).",
+    description: "The admin user is `admin`. Its token holds the `admin` scope, which includes every other. Wrong username or password: 401 (the same answer for both). Password checks have a budget of their own per client IP and per username (`security.login_attempts_per_minute_*`), and each process verifies a few at a time; refusals (429, 503) are answered after one second.",
     access: { kind: "client", surface: "api" },
     body: { schema: S.LoginInputSchema, example: { username: "admin", password: "your-admin-password" }, parsedBy: "route", size: "small" },
     ok: { status: 200, description: "A bearer token", schema: S.LoginTokenSchema },
-    errors: { 401: "wrong username or password" },
+    errors: {
+      401: "wrong username or password",
+      429: "the client IP spent its request rate, or the client IP or the username its budget of password checks (`rate_limited`); `Retry-After` says when to come back",
+      503: "too many password checks waiting in this process (`unavailable`); `Retry-After: 1`",
+    },
   },
   oauthToken: {
     method: "post", path: "/oauth/token", tag: "auth", servedBy: "gateway", feature: "oauth",

@@ -7,11 +7,12 @@ import { Elysia } from "elysia";
 import { NotFoundError } from "../../domain/errors.ts";
 import type { Clock, RetrySchedule, Store, WebhookHealth } from "../../domain/ports.ts";
 import type { Logger } from "../../platform/logger.ts";
-import { type RequestContext, readJson } from "../../platform/http.ts";
+import { type RequestContext, clientIp, readJson } from "../../platform/http.ts";
 import { inlinePagePolicy } from "../../platform/page-policy.ts";
 import { coerceQuery, compile } from "../../platform/validate.ts";
 import { type GuardDeps, authorize, limitClient } from "../auth/guard.ts";
 import { login } from "../auth/login.ts";
+import type { PasswordChecks } from "../auth/password-checks.ts";
 import type { Tokens } from "../auth/tokens.ts";
 import { retryDelivery } from "../gateway/deliveries.ts";
 import { presentAttempt, presentDelivery } from "../gateway/present.ts";
@@ -28,6 +29,8 @@ export interface ObservabilityDeps {
   clock: Clock;
   guard: GuardDeps;
   tokens: Tokens;
+  /** The process's cap on password verifications, shared with the gateway's login. */
+  passwords: PasswordChecks;
   scraper: Scraper;
   pulse: Pulse;
 }
@@ -95,7 +98,8 @@ export function observabilityRoutes(deps: ObservabilityDeps) {
       async ({ request, set, server }) => {
         await limitClient(deps.guard, { request, set, server }, "api");
         const input = loginRequest.parse(await readJson(request, LOGIN_BODY));
-        return login(deps, input.username, input.password);
+        const ip = clientIp({ request, set, server }, deps.guard.trustForwardedFor);
+        return login({ ...deps, rateGate: deps.guard.rateGate }, input.username, input.password, ip);
       },
       { parse: "none" },
     )
