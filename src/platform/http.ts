@@ -119,11 +119,6 @@ function release(request: Request): void {
   entry.ip = undefined;
 }
 
-/** Requests in progress on a listening server, by client IP (for tests and diagnostics). */
-export function requestsInProgress(server: object): Map<string, number> {
-  return new Map(edges.get(server)?.inProgress ?? []);
-}
-
 /**
  * Whether the request came with a body nobody read, or one abandoned part-read (too slow, too
  * large): its answer closes the connection, or Bun would keep it open (and no longer counted)
