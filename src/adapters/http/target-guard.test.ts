@@ -19,19 +19,34 @@ describe("publicTargetResolver with allowed ranges", () => {
   it("still refuses every non-public address outside the ranges", async () => {
     const resolve = publicTargetResolver(ranges("10.20.0.0/16"));
     for (const url of ["http://10.21.0.1/", "http://127.0.0.1/", "http://169.254.169.254/latest", "http://[::1]/", "http://[fd00:2::1]/", "http://2130706433/"])
-      expect((await resolve(new URL(url))).refused).toMatch(/is not public$/);
+      expect((await resolve(new URL(url))).refused).toMatch(/is not public \(.+, RFC .+\)$/);
+  });
+
+  it("refuses URLs whose literal address is in a range IANA's registries mark not globally reachable, naming the range", async () => {
+    const resolve = publicTargetResolver();
+    const refusals: Record<string, string> = {
+      "http://[fec0::1]/": "address fec0::1 is not public (fec0::/10 Site-Local (deprecated), RFC 3879)",
+      "http://[3fff::1]/hook": "address 3fff::1 is not public (3fff::/20 Documentation, RFC 9637)",
+      "http://[5f00::1]/": "address 5f00::1 is not public (5f00::/16 Segment Routing (SRv6) SIDs, RFC 9602)",
+      "http://[64:ff9b:1::808:808]/": "address 64:ff9b:1::808:808 is not public (64:ff9b:1::/48 IPv4-IPv6 Translat. (local use), RFC 8215)",
+      "http://[2001:2::1]/": "address 2001:2::1 is not public (2001:2::/48 Benchmarking, RFC 5180)",
+      "http://[4000::1]/": "address 4000::1 is not public (::/0 Reserved by IETF (outside Global Unicast 2000::/3), RFC 4291 §2.4)",
+    };
+    for (const [url, refused] of Object.entries(refusals)) expect({ url, refused: (await resolve(new URL(url))).refused }).toEqual({ url, refused });
+    // Their global neighbours pass.
+    for (const host of ["[3fff:1000::1]", "[2001:200::1]", "192.31.196.1"]) expect((await resolve(new URL(`http://${host}/`))).refused).toBeNull();
   });
 
   it("vets every address a name resolves to against the ranges", async () => {
     // localhost resolves to loopback (127.0.0.1, and ::1 where the resolver gives it).
-    expect((await publicTargetResolver()(new URL("http://localhost:9/"))).refused).toMatch(/^localhost resolves to .*, which is not public$/);
+    expect((await publicTargetResolver()(new URL("http://localhost:9/"))).refused).toMatch(/^localhost resolves to .*, which is not public \((127\.0\.0\.0\/8|::1\/128) Loopback.*\)$/);
     const both = await publicTargetResolver(ranges("127.0.0.0/8", "::1/128"))(new URL("http://localhost:9/"));
     expect(both.refused).toBeNull();
     expect(["127.0.0.1", "::1"]).toContain(both.address!);
   });
 
   it("refuses without ranges what it refused before (the default)", async () => {
-    expect((await publicTargetResolver()(new URL("http://10.20.3.4/"))).refused).toBe("address 10.20.3.4 is not public");
+    expect((await publicTargetResolver()(new URL("http://10.20.3.4/"))).refused).toBe("address 10.20.3.4 is not public (10.0.0.0/8 Private-Use, RFC 1918)");
     expect(await publicTargetResolver()(new URL("http://8.8.8.8/"))).toEqual({ refused: null, address: "8.8.8.8" });
   });
 });
@@ -107,7 +122,7 @@ describe("publicTargetResolver against a DNS server", async () => {
 
   it("refuses a name whose DNS answer is private, and a name DNS does not know", async () => {
     const resolve = publicTargetResolver([], [dns.server]);
-    expect((await resolve(new URL("http://inside.example.test/"))).refused).toBe("inside.example.test resolves to 10.1.2.3, which is not public");
+    expect((await resolve(new URL("http://inside.example.test/"))).refused).toBe("inside.example.test resolves to 10.1.2.3, which is not public (10.0.0.0/8 Private-Use, RFC 1918)");
     expect((await resolve(new URL("http://nowhere.example.test/"))).refused).toMatch(/^nowhere\.example\.test did not resolve: /);
   });
 });

@@ -1,6 +1,6 @@
 /** @module SSRF guard: a webhook may only reach public addresses unless private targets are allowed. */
 import { Resolver, lookup } from "node:dns/promises";
-import { type Cidr, cidrContains, isIpLiteral, isPublicAddress } from "../../domain/address.ts";
+import { type Cidr, cidrContains, isIpLiteral, nonPublicReason } from "../../domain/address.ts";
 import type { TargetCheck, TargetResolver, TargetVerdict } from "../../domain/ports.ts";
 
 /** How long a verdict is kept when the answer carries no TTL (names from /etc/hosts). */
@@ -26,20 +26,24 @@ async function addressesOf(resolver: Resolver, host: string): Promise<{ addresse
 }
 
 /**
- * Resolves the host (kept for its DNS TTL) and refuses it when any address is not public unicast (loopback,
- * private, link-local, CGNAT, multicast, documentation, or v6 forms that embed one); else
- * names the vetted address to connect to, so a DNS answer that changes after the check
- * (rebinding) is never the one connected to. Addresses inside an `allowed` range pass too
- * (an internal network the operator chose to reach).
+ * Resolves the host (kept for its DNS TTL) and refuses it when any address is not public unicast
+ * (a row of ADDRESS_RANGES in domain/address.ts refuses it, derived from IANA's special-purpose
+ * registries; the refusal names the row); else names the vetted address to connect to, so a DNS
+ * answer that changes after the check (rebinding) is never the one connected to. Addresses inside
+ * an `allowed` range pass too (an internal network the operator chose to reach).
  */
 export function publicTargetResolver(allowed: Cidr[] = [], dnsServers: string[] = []): TargetResolver {
   const cache = new Map<string, TargetVerdict & { until: number }>();
   const resolver = new Resolver({ timeout: 2000, tries: 2 });
   if (dnsServers.length > 0) resolver.setServers(dnsServers);
-  const reachable = (address: string) => isPublicAddress(address) || allowed.some((range) => cidrContains(range, address));
+  /** Why the address may not be reached, or null when it may. */
+  const unreachable = (address: string) => (allowed.some((range) => cidrContains(range, address)) ? null : nonPublicReason(address));
   return async (url) => {
     const host = url.hostname.replace(/^\[|\]$/g, "");
-    if (isIpLiteral(host)) return reachable(host) ? { refused: null, address: host } : { refused: `address ${host} is not public`, address: null };
+    if (isIpLiteral(host)) {
+      const why = unreachable(host);
+      return why === null ? { refused: null, address: host } : { refused: `address ${host} is not public (${why})`, address: null };
+    }
     const cached = cache.get(host);
     if (cached && cached.until > Date.now()) return cached;
     let verdict: TargetVerdict;
@@ -47,9 +51,9 @@ export function publicTargetResolver(allowed: Cidr[] = [], dnsServers: string[] 
     try {
       const found = await addressesOf(resolver, host);
       ttlMs = found.ttlMs;
-      const refused = found.addresses.find((a) => !reachable(a));
+      const refused = found.addresses.map((a) => ({ address: a, why: unreachable(a) })).find((a) => a.why !== null);
       if (found.addresses.length === 0) verdict = { refused: `${host} has no address`, address: null };
-      else if (refused) verdict = { refused: `${host} resolves to ${refused}, which is not public`, address: null };
+      else if (refused) verdict = { refused: `${host} resolves to ${refused.address}, which is not public (${refused.why})`, address: null };
       else verdict = { refused: null, address: found.addresses[0]! };
     } catch (err) {
       return { refused: `${host} did not resolve: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, address: null };
