@@ -150,4 +150,51 @@ describe.each(MODES)("fan-out (%s)", (mode) => {
       receiver.stop(true);
     }
   }, 300_000);
+
+  it("after a kill -9 in the middle of parking a burst, the restart re-reads it within the same memory bound and stores every delivery", async () => {
+    const hr = scope.child({
+      ...(await modeEnv(mode)),
+      ...NO_API_LIMITS,
+      HOOKRELAY_SECURITY_RATE_LIMIT_INGEST_PER_CUSTOMER: "0",
+      HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY: "60s",
+    });
+    await hr.start();
+    const admin = client(hr.gateway, await adminToken(hr.gateway));
+    const key = await customerKey(admin, `bomb-kill-${mode}`);
+    const api = client(hr.gateway, key);
+    // An endpoint nobody answers quickly: nothing finishes before the kill, everything is parked or in flight.
+    for (let i = 0; i < BURST_WEBHOOKS; i += 50) {
+      const created = await Promise.all(Array.from({ length: 50 }, () => api("POST", "/api/v1/webhooks", { url: "http://127.0.0.1:9/closed", event_types: ["boom"] })));
+      expect(created.every((r) => r.status === 201)).toBe(true);
+    }
+    await Bun.sleep(1200);
+    const events = Array.from({ length: BURST_EVENTS }, (_, i) => ({ id: `boom_${i}`, type: "boom", source: "t", data: { i } }));
+    expect((await client(hr.ingest, key)("POST", "/events/batch", { events })).status).toBe(202);
+    await Bun.sleep(3000);
+    hr.proc.kill(9);
+    await hr.proc.exited;
+    await hr.start();
+    const pid = hr.proc.pid;
+    const before = rssMiB(pid);
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 100);
+    const observability = client(`http://127.0.0.1:${hr.env.HOOKRELAY_SERVER_OBSERVABILITY_PORT}`, await adminToken(hr.gateway));
+    let stored = 0;
+    try {
+      await waitFor(
+        () => `all ${BURST_EVENTS * BURST_WEBHOOKS} deliveries stored after the restart (${stored} so far)`,
+        async () => {
+          const stats = (await observability("GET", "/api/stats")).body as { deliveries: Record<string, number> };
+          stored = Object.values(stats.deliveries).reduce((a, b) => a + b, 0);
+          return stored >= BURST_EVENTS * BURST_WEBHOOKS;
+        },
+        120_000,
+        500,
+      );
+    } finally {
+      clearInterval(sampler);
+    }
+    console.log(`fan-out burst killed -9 while parking (${mode}): after the restart RSS ${before.toFixed(0)} → peak ${peak.toFixed(0)} MiB until all ${stored} deliveries were stored`);
+    expect(peak - before).toBeLessThan(RSS_GROWTH_BOUND_MIB);
+  }, 300_000);
 });
