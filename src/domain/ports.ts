@@ -254,6 +254,8 @@ export interface SendRequest {
   headers: Record<string, string>;
   body: string;
   timeoutMs: number;
+  /** Whose delivery this is: connections are never reused between customers (see FetchSender). */
+  customerId: string;
 }
 
 /** What came back; `status` null when nothing did (timeout, refused, DNS, SSRF guard). */

@@ -15,7 +15,7 @@ import { FetchSender } from "./sender.ts";
 import { anyTargetResolver } from "./target-guard.ts";
 
 const sender = new FetchSender({ maxResponseBytes: 4096, resolveTarget: anyTargetResolver, userAgent: "hookrelay/test" });
-const post = (url: string, body: string, timeoutMs = 5_000) => sender.send({ url, headers: {}, body, timeoutMs });
+const post = (url: string, body: string, timeoutMs = 5_000) => sender.send({ url, headers: {}, body, timeoutMs, customerId: "cust_test" });
 const MB = 1024 * 1024;
 /** Far under the 5 s timeout: a desynchronised connection would run into it instead. */
 const PROMPT_MS = 1_000;

@@ -30,7 +30,7 @@ afterAll(() => server.stop(true));
 const makeSender = (guarded: boolean) =>
   new FetchSender({ maxResponseBytes: 64, resolveTarget: guarded ? publicTargetResolver() : anyTargetResolver, userAgent: "hookrelay/test" });
 const sender = makeSender(false);
-const send = (path: string, timeoutMs = 1_000) => sender.send({ url: `${base}${path}`, headers: { "x-custom": "yes" }, body: '{"a":1}', timeoutMs });
+const send = (path: string, timeoutMs = 1_000) => sender.send({ url: `${base}${path}`, headers: { "x-custom": "yes" }, body: '{"a":1}', timeoutMs, customerId: "cust_test" });
 
 describe("FetchSender", () => {
   it("posts the body with the given headers and returns status and answer", async () => {
@@ -61,7 +61,7 @@ describe("FetchSender", () => {
     const closed = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
     const port = closed.port;
     closed.stop(true);
-    const result = await sender.send({ url: `http://127.0.0.1:${port}/`, headers: {}, body: "{}", timeoutMs: 1_000 });
+    const result = await sender.send({ url: `http://127.0.0.1:${port}/`, headers: {}, body: "{}", timeoutMs: 1_000, customerId: "cust_test" });
     expect(result.status).toBeNull();
     expect(result.error).toStartWith("network:");
   });
@@ -78,7 +78,7 @@ describe("FetchSender", () => {
     try {
       const guarded = makeSender(true);
       for (const host of [`127.0.0.1:${watched.port}`, `localhost:${watched.port}`, `[::ffff:127.0.0.1]:${watched.port}`]) {
-        const result = await guarded.send({ url: `http://${host}/`, headers: {}, body: "{}", timeoutMs: 1_000 });
+        const result = await guarded.send({ url: `http://${host}/`, headers: {}, body: "{}", timeoutMs: 1_000, customerId: "cust_test" });
         expect(result.status).toBeNull();
         expect(result.error).toStartWith("blocked:");
       }
@@ -94,7 +94,7 @@ describe("FetchSender", () => {
     try {
       // The name resolves nowhere: only the vetted address can have been connected to.
       const vetted = new FetchSender({ maxResponseBytes: 64, resolveTarget: async () => ({ refused: null, address: "127.0.0.1" }), userAgent: "hookrelay/test" });
-      const result = await vetted.send({ url: `http://hooks.invalid:${watched.port}/in`, headers: {}, body: "{}", timeoutMs: 1_000 });
+      const result = await vetted.send({ url: `http://hooks.invalid:${watched.port}/in`, headers: {}, body: "{}", timeoutMs: 1_000, customerId: "cust_test" });
       expect(result).toMatchObject({ status: 200, responseBody: "pinned" });
       expect(hosts).toEqual([`hooks.invalid:${watched.port}`]);
     } finally {
@@ -106,7 +106,7 @@ describe("FetchSender", () => {
     let hits = 0;
     const watched = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => (hits++, new Response("ok")) });
     try {
-      const result = await sender.send({ url: `http://127.0.0.1:${watched.port}/`, headers: { "x-evil": "1\r\nx-injected: yes" }, body: "{}", timeoutMs: 1_000 });
+      const result = await sender.send({ url: `http://127.0.0.1:${watched.port}/`, headers: { "x-evil": "1\r\nx-injected: yes" }, body: "{}", timeoutMs: 1_000, customerId: "cust_test" });
       expect(result.status).toBeNull();
       expect(result.error).toStartWith("network:");
       expect(hits).toBe(0);
@@ -138,13 +138,13 @@ describe("FetchSender: https:// targets", () => {
   const tlsSender = new FetchSender({ maxResponseBytes: 64, resolveTarget: toLoopback, userAgent: "hookrelay/test", ca: cert });
 
   it("connects to the vetted address, with the name as Host and as the TLS server name", async () => {
-    const result = await tlsSender.send({ url: `https://hooks.example.com:${tlsServer.port}/x`, headers: {}, body: "{}", timeoutMs: 3_000 });
+    const result = await tlsSender.send({ url: `https://hooks.example.com:${tlsServer.port}/x`, headers: {}, body: "{}", timeoutMs: 3_000, customerId: "cust_test" });
     expect(result).toMatchObject({ status: 200, responseBody: "secure" });
     expect(seen.at(-1)).toBe(`hooks.example.com:${tlsServer.port}`);
   });
 
   it("fails when the vetted address's certificate is not for the name", async () => {
-    const result = await tlsSender.send({ url: `https://other.example.com:${tlsServer.port}/x`, headers: {}, body: "{}", timeoutMs: 3_000 });
+    const result = await tlsSender.send({ url: `https://other.example.com:${tlsServer.port}/x`, headers: {}, body: "{}", timeoutMs: 3_000, customerId: "cust_test" });
     expect(result.status).toBeNull();
     expect(result.error).toMatch(/^network: .*(ALTNAME|CERT)/);
   });

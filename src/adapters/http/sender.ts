@@ -15,8 +15,33 @@ export interface FetchSenderOptions {
   ca?: string;
 }
 
+/** Origins remembered for connection isolation; the oldest is forgotten past this. */
+const MAX_ORIGINS = 10_000;
+
 export class FetchSender implements Sender {
+  /**
+   * Each origin's one customer, or null once a second customer sent there. Bun's fetch can take a
+   * stray answer a receiver pushed down a kept-alive connection as the next request's answer when it
+   * reuses the connection at once (tests/e2e/stray-response.test.ts measured 4-6%); so requests to
+   * an origin two customers use never reuse a connection, and one customer's server can never answer
+   * another customer's delivery. An origin only one customer uses keeps its connections alive.
+   */
+  private readonly origins = new Map<string, string | null>();
+
   constructor(private readonly options: FetchSenderOptions) {}
+
+  /** True while only `customerId` has sent to this origin (connect address, port and TLS name). */
+  private mayReuse(origin: string, customerId: string): boolean {
+    const seen = this.origins.get(origin);
+    if (seen === undefined) {
+      if (this.origins.size >= MAX_ORIGINS) this.origins.delete(this.origins.keys().next().value!);
+      this.origins.set(origin, customerId);
+      return true;
+    }
+    if (seen === customerId) return true;
+    this.origins.set(origin, null);
+    return false;
+  }
 
   async send(request: SendRequest): Promise<SendResult> {
     const started = performance.now();
@@ -40,6 +65,7 @@ export class FetchSender implements Sender {
         headers: { "user-agent": this.options.userAgent, ...request.headers, ...(pinned ? { host: url.host } : {}), "content-type": "application/json" },
         body: request.body,
         redirect: "manual",
+        keepalive: this.mayReuse(`${target.host} ${name}`, request.customerId),
         signal: AbortSignal.timeout(request.timeoutMs),
         ...(Object.keys(tls).length > 0 ? { tls } : {}),
       });

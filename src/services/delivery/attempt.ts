@@ -33,7 +33,7 @@ export async function sendAttempt(deps: AttemptDeps, work: DeliveryWork): Promis
   const headers = { ...webhook.headers, ...signatureHeaders(key, messageIdFor(event.customerId, event.id), timestamp, event.payload) };
   deps.metrics.inFlight.inc();
   try {
-    const result = await deps.sender.send({ url: webhook.url, headers, body: event.payload, timeoutMs: deps.httpTimeoutMs });
+    const result = await deps.sender.send({ url: webhook.url, headers, body: event.payload, timeoutMs: deps.httpTimeoutMs, customerId: webhook.customerId });
     return { work, result };
   } finally {
     deps.metrics.inFlight.dec();
