@@ -15,6 +15,7 @@ import { Lifecycle } from "../platform/lifecycle.ts";
 import { type DestinationStream, type Logger, createLogger } from "../platform/logger.ts";
 import { createMetrics } from "../platform/metrics.ts";
 import { ensureAdmin } from "../services/auth/login.ts";
+import { HashThreads } from "../services/auth/hash-threads.ts";
 import { PasswordChecks } from "../services/auth/password-checks.ts";
 import { Tokens } from "../services/auth/tokens.ts";
 import { ApiKeys } from "../services/auth/api-keys.ts";
@@ -139,8 +140,11 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     loginPerIp: security.login_attempts_per_minute_per_ip,
     loginPerAccount: security.login_attempts_per_minute_per_account,
   });
-  // One cap per process on Argon2 verifications, for the gateway's login and the observability role's.
-  const passwords = new PasswordChecks({ maxConcurrent: security.login_max_concurrent, maxWaiting: security.login_max_waiting });
+  // One cap per process on Argon2 verifications, for the gateway's login and the observability
+  // role's, run on threads of their own (never on Bun's shared work pool).
+  const hashThreads = roles.includes("gateway") || roles.includes("observability") ? new HashThreads(security.login_max_concurrent) : null;
+  if (hashThreads) lifecycle.onStop("password hash threads", () => hashThreads.close());
+  const passwords = new PasswordChecks({ maxConcurrent: security.login_max_concurrent, maxWaiting: security.login_max_waiting }, hashThreads?.verify);
   const guard = { credentials, rateGate, trustForwardedFor: security.trust_forwarded_for };
   const resolveTarget = config.security.allow_private_targets
     ? anyTargetResolver

@@ -1,8 +1,8 @@
 /**
- * @module At most a few Argon2 verifications at once per process. `Bun.password.verify` runs on
- * Bun's shared work pool (one thread per core), and each verification keeps a thread and a core
- * busy for 50–250 ms: without a cap, anybody who can reach a login endpoint (no credentials
- * needed) could queue hundreds and hold every other user of that pool, and the CPU, behind them.
+ * @module At most a few Argon2 verifications at once per process. Each keeps a thread and a core
+ * busy for 50–250 ms and 64 MiB of memory: without a cap, anybody who can reach a login endpoint
+ * (no credentials needed) could queue hundreds and hold the CPU, and (with `Bun.password.verify`)
+ * every other user of Bun's shared work pool, behind them. compose.ts verifies on HashThreads.
  * So `maxConcurrent` run at once, up to `maxWaiting` more wait their turn (first come, first
  * served), and any beyond that are refused with 503 and `Retry-After` — never queued without
  * bound. Refusals (these, and the login buckets' 429) are answered after a second: a flood of
