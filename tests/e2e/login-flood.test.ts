@@ -1,5 +1,6 @@
 // One caller must not slow everyone: while 50 clients loop on wrong-password logins (no
-// credentials needed), another customer's ingest keeps its latency. hookrelay runs as a child
+// credentials needed) and 2 more loop on 120,000-deep JSON bodies (a key with events:write),
+// another customer's ingest keeps its latency. hookrelay runs as a child
 // process with the default login limits, so the flooding clients and the measuring one (this
 // process) do not share its event loop. Each flooding client comes from its own IP (the instance
 // trusts X-Forwarded-For) and tries a fresh username each time, so neither login bucket stops it:
@@ -25,6 +26,9 @@ const { modes: MODES, env: modeEnv } = endToEndModes();
 const scope = fileScope();
 
 const CLIENTS = 50;
+/** Clients sending deeply nested JSON meanwhile, and how deep. */
+const DEEP_CLIENTS = 2;
+const DEEP = 120_000;
 /** Ingest requests per measurement: the 99th percentile is the 6th slowest of them. */
 const SAMPLES = 500;
 /** The flood lasts at most this long per round. */
@@ -40,13 +44,15 @@ interface Round {
   after: number;
   floodSamples: number;
   logins: Record<number, number>;
+  /** Answers to the deep bodies, by status. */
+  deep: Record<number, number>;
 }
 
 const p99 = (ms: number[]) => [...ms].sort((a, b) => a - b)[Math.min(ms.length - 1, Math.floor(ms.length * 0.99))]!;
 
 describe.each(MODES)("a login flood (%s)", (mode) => {
   it(
-    `leaves another customer's ingest p99 within ${BOUND[mode]}× its unloaded value while ${CLIENTS} clients loop on wrong passwords`,
+    `leaves another customer's ingest p99 within ${BOUND[mode]}× its unloaded value while ${CLIENTS} clients loop on wrong passwords and ${DEEP_CLIENTS} on deep JSON`,
     async () => {
       const hr = scope.child({ ...(await modeEnv(mode)), HOOKRELAY_SECURITY_TRUST_FORWARDED_FOR: "true" });
       await hr.start();
@@ -55,6 +61,10 @@ describe.each(MODES)("a login flood (%s)", (mode) => {
       const customer = `bystander-${Math.random().toString(36).slice(2, 8)}`;
       expect((await admin("POST", "/api/v1/customers", { id: customer, name: customer })).status).toBe(201);
       const key = (await admin("POST", `/api/v1/customers/${customer}/api-keys`, { name: "producer", scopes: ["events:write"] })).body.key;
+      const hostile = `deep-${customer}`;
+      expect((await admin("POST", "/api/v1/customers", { id: hostile, name: hostile })).status).toBe(201);
+      const deepKey = (await admin("POST", `/api/v1/customers/${hostile}/api-keys`, { name: "deep", scopes: ["events:write"] })).body.key;
+      const deepBody = `{"id":"evt_deep","type":"deep","source":"t","data":${"[".repeat(DEEP)}${"]".repeat(DEEP)}}`;
       let sent = 0;
 
       /** Ingest latencies (ms) of requests sent one after another, `n` of them or until `deadline`. */
@@ -93,25 +103,41 @@ describe.each(MODES)("a login flood (%s)", (mode) => {
             logins[res.status] = (logins[res.status] ?? 0) + 1;
           }
         });
+        const deep: Record<number, number> = {};
+        const deepSenders = Array.from({ length: DEEP_CLIENTS }, async () => {
+          while (flooding && performance.now() < floodEnds) {
+            const res = await fetch(`${hr.ingest}/events`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${deepKey}`, "content-type": "application/json" },
+              body: deepBody,
+            }).catch(() => null);
+            if (!res) continue;
+            await res.arrayBuffer();
+            deep[res.status] = (deep[res.status] ?? 0) + 1;
+          }
+        });
         // Let the verification queue fill before measuring.
         await Bun.sleep(500);
         const during = await ingest(SAMPLES, floodEnds - 500);
         flooding = false;
-        await Promise.all(flooders);
+        await Promise.all([...flooders, ...deepSenders]);
         const after = p99(await ingest(SAMPLES));
-        return { before, flood: p99(during), after, floodSamples: during.length, logins };
+        return { before, flood: p99(during), after, floodSamples: during.length, logins, deep };
       }
 
       const rounds: Round[] = [];
       for (let r = 1; r <= ROUNDS; r++) {
         const result = await round(r);
         rounds.push(result);
-        console.log(`login flood (${mode}) round ${r}: ingest p99 ${result.before.toFixed(2)} ms before, ${result.flood.toFixed(2)} ms during (${result.floodSamples} samples), ${result.after.toFixed(2)} ms after; login answers ${JSON.stringify(result.logins)}`);
+        console.log(`login flood (${mode}) round ${r}: ingest p99 ${result.before.toFixed(2)} ms before, ${result.flood.toFixed(2)} ms during (${result.floodSamples} samples), ${result.after.toFixed(2)} ms after; login answers ${JSON.stringify(result.logins)}, deep bodies ${JSON.stringify(result.deep)}`);
         // The flood was real: passwords were verified throughout and the cap turned clients away.
         expect(result.logins[401] ?? 0).toBeGreaterThanOrEqual(5);
         expect(result.logins[503] ?? 0).toBeGreaterThan(0);
         expect(Object.keys(result.logins).every((status) => ["401", "429", "503"].includes(status))).toBe(true);
         expect(result.floodSamples).toBeGreaterThanOrEqual(SAMPLES / 2);
+        // The deep bodies were sent all along and each refused with 422, never a 5xx.
+        expect(result.deep[422] ?? 0).toBeGreaterThan(10);
+        expect(Object.keys(result.deep)).toEqual(["422"]);
         // Unloaded: the larger of before and after, so a machine that got busier meanwhile is not blamed on the flood.
         if (result.flood <= BOUND[mode] * Math.max(result.before, result.after)) break;
       }

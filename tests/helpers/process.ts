@@ -22,10 +22,21 @@ export function portsAndEnv(overrides: Record<string, string> = {}): { ports: Po
   return { ports, env: testEnv({ ...portVars, ...overrides }) };
 }
 
-/** A child `hookrelay all` whose env (ports, data dir) stays the same across restarts. */
+const HTTP_ROLES = ["gateway", "ingest", "dispatcher", "retry", "observability"] as const;
+
+/**
+ * A child `hookrelay all` whose env (ports, data dir) stays the same across restarts. `start`
+ * waits until every HTTP role it runs answers /health, so a role that could not listen is seen.
+ * A port picked free can be taken by someone else before the child binds it (an outgoing
+ * connection's ephemeral port): on its first start only, a child that exits for a port in use
+ * gets fresh ports and is started again.
+ */
 export function childInstance(overrides: Record<string, string> = {}, command: string[] = ["bun", "src/cli/main.ts", "all"]): ChildInstance {
   const { ports, env } = portsAndEnv(overrides);
+  const role = command[command.length - 1]!;
+  const roles = role === "all" ? [...HTTP_ROLES] : HTTP_ROLES.filter((r) => r === role);
   let out = "";
+  let started = false;
   const instance: ChildInstance = {
     env,
     gateway: `http://127.0.0.1:${ports.gateway}`,
@@ -33,16 +44,31 @@ export function childInstance(overrides: Record<string, string> = {}, command: s
     proc: undefined as unknown as Subprocess,
     output: () => out,
     async start() {
-      const proc = Bun.spawn(command, { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env }, stdout: "pipe", stderr: "pipe" });
-      instance.proc = proc;
-      for (const stream of [proc.stdout, proc.stderr] as ReadableStream<Uint8Array>[])
-        (async () => {
-          for await (const chunk of stream) out += new TextDecoder().decode(chunk);
-        })();
-      await waitFor("hookrelay to answer /health", async () => {
-        if (proc.exitCode !== null) throw new Error(`hookrelay exited ${proc.exitCode}: ${out}`);
-        return fetch(`${instance.gateway}/health`).then((r) => r.ok, () => false);
-      }, 20_000, 50);
+      for (let tries = 1; ; tries++) {
+        const proc = Bun.spawn(command, { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env }, stdout: "pipe", stderr: "pipe" });
+        instance.proc = proc;
+        for (const stream of [proc.stdout, proc.stderr] as ReadableStream<Uint8Array>[])
+          (async () => {
+            for await (const chunk of stream) out += new TextDecoder().decode(chunk);
+          })();
+        const portOf = (r: (typeof HTTP_ROLES)[number]) => env[`HOOKRELAY_SERVER_${r.toUpperCase()}_PORT`];
+        try {
+          await waitFor("hookrelay to answer /health on every role", async () => {
+            if (proc.exitCode !== null) throw new Error(`hookrelay exited ${proc.exitCode}: ${out}`);
+            const answers = await Promise.all(roles.map((r) => fetch(`http://127.0.0.1:${portOf(r)}/health`).then((res) => res.ok, () => false)));
+            return answers.every(Boolean);
+          }, 20_000, 50);
+          started = true;
+          return;
+        } catch (err) {
+          if (started || tries >= 3 || !/the port is in use/.test(out)) throw err;
+          const fresh = portsAndEnv().ports;
+          for (const [r, port] of Object.entries(fresh)) env[`HOOKRELAY_SERVER_${r.toUpperCase()}_PORT`] = String(port);
+          instance.gateway = `http://127.0.0.1:${fresh.gateway}`;
+          instance.ingest = `http://127.0.0.1:${fresh.ingest}`;
+          out = "";
+        }
+      }
     },
   };
   return instance;

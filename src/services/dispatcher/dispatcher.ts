@@ -90,7 +90,16 @@ export class Dispatcher {
   private async dispatch(consumer: EventConsumer, events: LoggedEvent[]): Promise<void> {
     const newest = events.reduce((max, e) => Math.max(max, e.acceptedAt), 0);
     const index = await this.subscriptions.current(this.deps.clock.now(), newest);
-    const fanOuts = events.map((event) => ({ event, webhooks: index.match(event.customerId, event.type) }));
+    const matched = events.map((event) => ({ event, webhooks: index.match(event.customerId, event.type) }));
+    // A customer already over its budget: straight to the parking queue, without the stored-delivery
+    // check (parking is idempotent: what is stored stays as it is), so a burst costs the read loop
+    // nothing and the events behind it are reached at once.
+    const fanOuts = matched.filter((f) => {
+      if (f.webhooks.length === 0 || this.withinBudget(f.event.customerId, f.webhooks.length)) return true;
+      this.pendingEvents++;
+      this.parkEvent(consumer, f.event, f.webhooks);
+      return false;
+    });
     const withTargets = fanOuts.filter((f) => f.webhooks.length > 0);
     // A delivery is stored by its first outcome (or when parked): only a re-read event has some
     // already, and those are the retry manager's (back on its schedule), not sent from here.
