@@ -249,6 +249,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
         maxPendingEvents: dispatcherConfig.max_pending_events,
         maxPendingDeliveries: dispatcherConfig.max_pending_deliveries,
         maxPendingDeliveriesPerCustomer: dispatcherConfig.max_pending_deliveries_per_customer,
+        parkedPerSecondPerCustomer: dispatcherConfig.parked_per_second_per_customer,
         pollIntervalMs: durationMs(dispatcherConfig.poll_interval),
         subscriptionRefreshMs: durationMs(dispatcherConfig.subscription_refresh),
         shutdownTimeoutMs,

@@ -115,6 +115,7 @@ export const ConfigSchema = Type.Object(
       max_pending_events: Int(5000, 1, "events read ahead of the committed position"),
       max_pending_deliveries: Int(20_000, 1, "deliveries a dispatcher holds in memory, queued or in flight; an event that would cross it is parked on the retry schedule (stored) instead"),
       max_pending_deliveries_per_customer: Int(5000, 1, "deliveries of one customer a dispatcher holds in memory; beyond it that customer's events are parked (stored), the others' still go at once"),
+      parked_per_second_per_customer: Int(1000, 0, "parked deliveries of one customer a dispatcher lets come due per second, so a burst does not hold other customers' retries behind it; 0 = all at once"),
       read_batch: Int(100, 1, "events read from the log at a time"),
       poll_interval: Duration("200ms", "how long to wait for new events when idle"),
       subscription_refresh: Duration("1s", "how stale the webhook cache may be for a backlog; events accepted after the last check always re-check"),

@@ -95,11 +95,15 @@ export async function settle(deps: AttemptDeps, settlement: Settlement, stopped:
  * Parks deliveries of an event without trying them now (their webhook is far behind, or the
  * dispatcher's memory budget is spent): stored pending, then scheduled, so the backlog waits in
  * the store and not in memory. One already stored (a re-read event) is scheduled only if unfinished.
+ * The first is due at `firstDueAt` (by default after the first retry delay), each next one
+ * `spacingMs` later, so a customer's backlog comes due at a pace and not all at once ahead of
+ * everybody else's retries.
  */
-export async function park(deps: AttemptDeps, event: Event, webhooks: Webhook[]): Promise<void> {
-  const dueAt = deps.clock.now() + deps.policy.initialDelayMs;
-  const [opened] = await deps.store.openDeliveries([{ event, webhooks }], dueAt);
-  const due = opened!.filter((d) => d.status === "pending" || d.status === "failed").map((d) => ({ deliveryId: d.id, dueAt }));
+export async function park(deps: AttemptDeps, event: Event, webhooks: Webhook[], firstDueAt = deps.clock.now() + deps.policy.initialDelayMs, spacingMs = 0): Promise<void> {
+  const [opened] = await deps.store.openDeliveries([{ event, webhooks }], firstDueAt);
+  const due = opened!
+    .filter((d) => d.status === "pending" || d.status === "failed")
+    .map((d, i) => ({ deliveryId: d.id, dueAt: Math.round(firstDueAt + i * spacingMs) }));
   await deps.schedule.schedule(due);
   deps.metrics.retriesScheduled.inc(due.length);
 }

@@ -21,6 +21,8 @@ export interface DispatcherOptions {
   maxPendingDeliveries: number;
   /** Deliveries of one customer held in memory at most. */
   maxPendingDeliveriesPerCustomer: number;
+  /** Parked deliveries of one customer come due at most this many a second (0: all at once). */
+  parkedPerSecondPerCustomer: number;
   pollIntervalMs: number;
   subscriptionRefreshMs: number;
   shutdownTimeoutMs: number;
@@ -42,6 +44,8 @@ export class Dispatcher {
   private readonly pendingByCustomer = new Map<string, number>();
   /** Parks of over-budget events, one at a time (their store writes must not crowd out the rest). */
   private parking: Promise<void> = Promise.resolve();
+  /** When each customer's parked backlog comes due to its end (see `parkEvent`). */
+  private readonly parkedUntil = new Map<string, number>();
   private capacityWaiter: (() => void) | undefined;
 
   constructor(
@@ -141,11 +145,21 @@ export class Dispatcher {
     else this.pendingByCustomer.set(customerId, held);
   }
 
-  /** Over budget: the event's deliveries go to the store, in the background, one event after another. */
+  /**
+   * Over budget: the event's deliveries go to the store, in the background, one event after another.
+   * They come due after the customer's earlier parked ones, at its pace (parkedPerSecondPerCustomer):
+   * the retry schedule is served by due time, so a backlog all due at once would hold every other
+   * customer's retries behind it.
+   */
   private parkEvent(consumer: EventConsumer, event: LoggedEvent, webhooks: Webhook[]): void {
     const deps = this.deps;
+    const now = deps.clock.now();
+    const spacingMs = this.options.parkedPerSecondPerCustomer > 0 ? 1000 / this.options.parkedPerSecondPerCustomer : 0;
+    for (const [customer, until] of this.parkedUntil) if (until < now) this.parkedUntil.delete(customer);
+    const firstDueAt = Math.max(now + deps.policy.initialDelayMs, this.parkedUntil.get(event.customerId) ?? 0);
+    this.parkedUntil.set(event.customerId, firstDueAt + webhooks.length * spacingMs);
     this.parking = this.parking
-      .then(() => persist(() => park(deps, event, webhooks), () => !this.running, deps.log, "parking deliveries"))
+      .then(() => persist(() => park(deps, event, webhooks, firstDueAt, spacingMs), () => !this.running, deps.log, "parking deliveries"))
       .then(
         () => this.finishEvent(consumer, event),
         (err) => deps.log.error({ err, eventId: event.id }, "could not park deliveries; the event is read again after restart"),
