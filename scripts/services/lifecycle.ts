@@ -1,5 +1,5 @@
 /** @module One service at a time: installing what it lacks, starting it, stopping it, and starting it again on its data. */
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { HOST, type Log, type ServiceName, isRoot, logFile, path, pidFile, rel, seconds } from "./config.ts";
 import { kafkaCached, kafkaSpec } from "./kafka.ts";
 import { postgresBin, postgresSpec, removePostgresTempDataDir } from "./postgres.ts";
@@ -75,11 +75,46 @@ export async function stop(s: ServiceName, log: Log): Promise<void> {
   rmSync(path(s), { recursive: true, force: true });
 }
 
+/** Sockets on a local port of `s` in any state (TIME_WAIT included), from /proc/net/tcp and tcp6; 0 where /proc has none. */
+function socketsOnPorts(s: ServiceName): number {
+  const ports = new Set(SPECS[s].ports);
+  let found = 0;
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text: string;
+    try {
+      text = readFileSync(table, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const local = line.trim().split(/\s+/)[1];
+      if (local && ports.has(Number.parseInt(local.split(":").at(-1)!, 16))) found++;
+    }
+  }
+  return found;
+}
+
+/**
+ * Waits (up to 70 s) until nothing holds `s`'s ports any more, TIME_WAIT included: the Kafka broker
+ * binds without SO_REUSEADDR, so a broker stopped with SIGTERM (it closes its connections first,
+ * leaving them in TIME_WAIT for 60 s) cannot bind its controller port again until they are gone.
+ */
+async function waitForPortsReleased(s: ServiceName, log: Log): Promise<void> {
+  const deadline = Date.now() + 70_000;
+  let said = false;
+  while (socketsOnPorts(s) > 0 && Date.now() < deadline) {
+    if (!said) log(`services: waiting for ${s}'s ports to be released (connections in TIME_WAIT)`);
+    said = true;
+    await Bun.sleep(250);
+  }
+}
+
 /** Starts `s` again on the data it left and waits until it answers (three tries: a loaded machine can lose a start). */
 export async function resume(s: ServiceName, log: Log): Promise<void> {
   const began = performance.now();
   for (let attempt = 1; ; attempt++) {
     await ensurePortsFree(s);
+    if (s === "kafka") await waitForPortsReleased(s, log);
     try {
       await SPECS[s].resume(log);
     } catch (err) {

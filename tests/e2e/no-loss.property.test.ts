@@ -1,8 +1,8 @@
 // The guarantee users buy, as a randomized property over real processes in both deployments:
 // sequences of single and batch ingests for two customers, ids new, repeated from earlier requests
 // and repeated inside one batch, with SIGTERM and kill -9 of the process (embedded) or of one role
-// (production) while requests are in flight, and (production) restarts of PostgreSQL, Redis or the
-// Kafka broker under them. After each sequence, with everything restarted:
+// (production) while requests are in flight, and (production) restarts of PostgreSQL or Redis under
+// them. After each sequence, with everything restarted:
 //   1. every id answered 2xx reaches every matching webhook of its customer at least once, and no
 //      webhook gets an event of another customer or of a type it does not subscribe to;
 //   2. the store agrees with the receivers: each delivery succeeded, with attempt numbers unique,
@@ -32,7 +32,9 @@ const WEBHOOKS = [
   { name: "paid", types: ["order.paid", "invoice.sent"], flaky: true },
 ];
 
-const BACKENDS: ServiceName[] = ["postgres", "redis", "kafka"];
+// The Kafka broker's restart (tens of seconds under a loaded suite) is backend-restarts.test.ts's:
+// here, the two whose restarts fit a sequence.
+const BACKENDS: ServiceName[] = ["postgres", "redis"];
 /** How long a restarted backend stays away, ms. */
 const BACKEND_DOWN_MS = 1_000;
 const cleanups: (() => void)[] = [];

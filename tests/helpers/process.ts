@@ -33,8 +33,10 @@ const HTTP_ROLES = ["gateway", "ingest", "dispatcher", "retry", "observability"]
  */
 export function childInstance(overrides: Record<string, string> = {}, command: string[] = ["bun", "src/cli/main.ts", "all"]): ChildInstance {
   const { ports, env } = portsAndEnv(overrides);
-  const role = command[command.length - 1]!;
-  const roles = role === "all" ? [...HTTP_ROLES] : HTTP_ROLES.filter((r) => r === role);
+  // The role is the command's last word (also inside a shell line such as `... && exec bun src/cli/main.ts all`).
+  const role = command[command.length - 1]!.trim().split(/\s+/).at(-1)!;
+  const named = HTTP_ROLES.filter((r) => r === role);
+  const roles = role === "all" || named.length === 0 ? [...HTTP_ROLES] : named;
   let out = "";
   let started = false;
   const instance: ChildInstance = {
