@@ -125,6 +125,7 @@ describe.each(MODES)("a login flood (%s)", (mode) => {
         return { before, flood: p99(during), after, floodSamples: during.length, logins, deep };
       }
 
+      const passes = (r: Round) => r.floodSamples >= SAMPLES / 2 && r.flood <= BOUND[mode] * Math.max(r.before, r.after);
       const rounds: Round[] = [];
       for (let r = 1; r <= ROUNDS; r++) {
         const result = await round(r);
@@ -134,15 +135,15 @@ describe.each(MODES)("a login flood (%s)", (mode) => {
         expect(result.logins[401] ?? 0).toBeGreaterThanOrEqual(5);
         expect(result.logins[503] ?? 0).toBeGreaterThan(0);
         expect(Object.keys(result.logins).every((status) => ["401", "429", "503"].includes(status))).toBe(true);
-        expect(result.floodSamples).toBeGreaterThanOrEqual(SAMPLES / 2);
         // The deep bodies were sent all along and each refused with 422, never a 5xx.
         expect(result.deep[422] ?? 0).toBeGreaterThan(10);
         expect(Object.keys(result.deep)).toEqual(["422"]);
-        // Unloaded: the larger of before and after, so a machine that got busier meanwhile is not blamed on the flood.
-        if (result.flood <= BOUND[mode] * Math.max(result.before, result.after)) break;
+        // Unloaded: the larger of before and after, so a machine that got busier meanwhile is not blamed
+        // on the flood; a round whose ingest managed too few samples under it counts as slow too.
+        if (passes(result)) break;
       }
       const last = rounds.at(-1)!;
-      expect({ rounds, withinBound: last.flood <= BOUND[mode] * Math.max(last.before, last.after) }).toMatchObject({ withinBound: true });
+      expect({ rounds, withinBound: passes(last) }).toMatchObject({ withinBound: true });
     },
     4 * 60_000,
   );
