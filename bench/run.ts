@@ -1,5 +1,5 @@
 /**
- * @module `bun run bench [scenario] [options]`: our own benchmark runner (DESIGN.md §5, §6). Installs
+ * @module `bun run bench [scenario] [options]`: our own benchmark runner (bench/README.md). Installs
  * vegeta and wrk when absent, measures the ceilings (raw Bun.serve POST/s under wrk, raw fetch POST/s
  * to a sink), runs the scenario with vegeta's constant-rate attack, writes
  * bench/results/<scenario>-<date>.json and regenerates the tables in bench/README.md.

@@ -39,7 +39,7 @@ export function countJUnit(xml: string): Counts {
 
 /**
  * services:up for the run: starts PostgreSQL, Redis and Kafka on 127.0.0.1 unless they are up
- * (scripts/services/, DESIGN.md §5) and hands their URLs to the tests under test-only names,
+ * (scripts/services/) and hands their URLs to the tests under test-only names,
  * so that the embedded end-to-end tests never switch backends by accident. The teardown stops
  * only what this run started, and not while another test run still uses it.
  * `HOOKRELAY_SERVICES=off` starts nothing (the tests needing the servers then get no URLs).

@@ -1,5 +1,5 @@
 /**
- * @module Ceilings measured in the same run as each benchmark (DESIGN.md §6): raw `Bun.serve`
+ * @module Ceilings measured in the same run as each benchmark (bench/README.md): raw `Bun.serve`
  * small POSTs/s under wrk (64 connections), and raw Bun `fetch` POSTs/s to a sink (concurrency 64),
  * each with the CPU-µs per request of the process doing the work.
  */

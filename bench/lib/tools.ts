@@ -1,4 +1,4 @@
-/** @module The load tools of our own benchmarks (DESIGN.md §5): vegeta from `go install`, wrk from apt; installed when absent. */
+/** @module The load tools of our own benchmarks (bench/README.md): vegeta from `go install`, wrk from apt; installed when absent. */
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";

@@ -1,6 +1,6 @@
 /**
  * @module `bun run services:up` / `bun run services:down`: PostgreSQL, Redis and one Kafka broker on
- * 127.0.0.1 for tests and benchmarks, with throwaway data under `.services/` (DESIGN.md §5).
+ * 127.0.0.1 for tests and benchmarks, with throwaway data under `.services/`.
  *
  * PostgreSQL and Redis come from Debian's packages (installed with apt-get when absent) and run
  * as private instances, never the Debian cluster. The Kafka broker's jars come from Maven Central

@@ -27,7 +27,7 @@ export interface Metrics {
  */
 export const HEAP_WALKING_METRICS = ["total", "used", "available"].map((kind) => `hookrelay_nodejs_heap_space_size_${kind}_bytes`);
 
-/** The seed's metric names (DESIGN.md §3) plus queue depth and lag gauges. */
+/** The metric names the dashboards and alerts use (README, Operations) plus queue depth and lag gauges. */
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "hookrelay_" });

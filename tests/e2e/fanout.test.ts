@@ -6,7 +6,7 @@ import { describe, expect, it } from "bun:test";
 import { readFileSync } from "node:fs";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
-import { fileScope } from "../helpers/process.ts";
+import { type ChildInstance, fileScope } from "../helpers/process.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
 const scope = fileScope();
@@ -34,6 +34,34 @@ const quantile = (values: number[], q: number) => [...values].sort((a, b) => a -
 async function customerKey(admin: ReturnType<typeof client>, id: string): Promise<string> {
   expect((await admin("POST", "/api/v1/customers", { id, name: id })).status).toBe(201);
   return (await admin("POST", `/api/v1/customers/${id}/api-keys`, { name: "k", scopes: ["webhooks:write", "webhooks:read", "events:write", "deliveries:read"] })).body.key;
+}
+
+/** `count` webhooks of one customer on `url` for type "boom", 50 requests at a time. */
+async function createWebhooks(api: ReturnType<typeof client>, count: number, url: string): Promise<void> {
+  for (let i = 0; i < count; i += 50) {
+    const created = await Promise.all(Array.from({ length: Math.min(50, count - i) }, () => api("POST", "/api/v1/webhooks", { url, event_types: ["boom"] })));
+    expect(created.every((r) => r.status === 201)).toBe(true);
+  }
+}
+
+/** The burst: one batch of BURST_EVENTS events of type "boom". */
+const burstEvents = () => Array.from({ length: BURST_EVENTS }, (_, i) => ({ id: `boom_${i}`, type: "boom", source: "t", data: { i } }));
+
+/** Waits until the store holds at least `count` deliveries of every status (the observability role's counts); returns how many. */
+async function waitAllStored(hr: ChildInstance, count: number, what: string): Promise<number> {
+  const observability = client(`http://127.0.0.1:${hr.env.HOOKRELAY_SERVER_OBSERVABILITY_PORT}`, await adminToken(hr.gateway));
+  let stored = 0;
+  await waitFor(
+    () => `${what} (${stored} of ${count} stored so far)`,
+    async () => {
+      const stats = (await observability("GET", "/api/stats")).body as { deliveries: Record<string, number> };
+      stored = Object.values(stats.deliveries).reduce((a, b) => a + b, 0);
+      return stored >= count;
+    },
+    120_000,
+    500,
+  );
+  return stored;
 }
 
 describe.each(MODES)("fan-out (%s)", (mode) => {
@@ -97,10 +125,7 @@ describe.each(MODES)("fan-out (%s)", (mode) => {
       const bomber = client(hr.gateway, bomberKey);
       const calmKey = await customerKey(admin, `calm-${mode}`);
       const calm = client(hr.ingest, calmKey);
-      for (let i = 0; i < BURST_WEBHOOKS; i += 50) {
-        const created = await Promise.all(Array.from({ length: 50 }, () => bomber("POST", "/api/v1/webhooks", { url: `http://127.0.0.1:${receiver.port}/bomb`, event_types: ["boom"] })));
-        expect(created.every((r) => r.status === 201)).toBe(true);
-      }
+      await createWebhooks(bomber, BURST_WEBHOOKS, `http://127.0.0.1:${receiver.port}/bomb`);
       expect((await client(hr.gateway, calmKey)("POST", "/api/v1/webhooks", { url: `http://127.0.0.1:${receiver.port}/other`, event_types: ["calm"] })).status).toBe(201);
       await Bun.sleep(1200); // the dispatcher's webhook cache sees them
 
@@ -109,7 +134,7 @@ describe.each(MODES)("fan-out (%s)", (mode) => {
       let peak = before;
       const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 100);
       const began = performance.now();
-      const events = Array.from({ length: BURST_EVENTS }, (_, i) => ({ id: `boom_${i}`, type: "boom", source: "t", data: { i } }));
+      const events = burstEvents();
       let burstAnsweredMs = 0;
       const burst = client(hr.ingest, bomberKey)("POST", "/events/batch", { events }).finally(() => (burstAnsweredMs = performance.now() - began));
       // Accepted (durable) first; then, while its deliveries are parked and sent, another customer
@@ -136,18 +161,7 @@ describe.each(MODES)("fan-out (%s)", (mode) => {
           `the other customer's delivery latency p50 ${quantile(latencies, 0.5).toFixed(0)} ms, p99 ${quantile(latencies, 0.99).toFixed(0)} ms, max ${Math.max(...latencies).toFixed(0)} ms (the slowest: ${[...latencies.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([n, ms]) => `#${n} ${ms.toFixed(0)} ms, accepted after ${(acceptedAt.get(`calm_${n}`)! - sentAt.get(`calm_${n}`)!).toFixed(0)} ms`).join(", ")})`,
       );
       // Nothing of the burst lost: every delivery is stored (parked or recorded) in the end.
-      const observability = client(`http://127.0.0.1:${hr.env.HOOKRELAY_SERVER_OBSERVABILITY_PORT}`, await adminToken(hr.gateway));
-      let stored = 0;
-      await waitFor(
-        () => `all ${BURST_EVENTS * BURST_WEBHOOKS} burst deliveries stored (${stored} so far)`,
-        async () => {
-          const stats = (await observability("GET", "/api/stats")).body as { deliveries: Record<string, number> };
-          stored = Object.values(stats.deliveries).reduce((a, b) => a + b, 0);
-          return stored >= BURST_EVENTS * BURST_WEBHOOKS + CALM_EVENTS;
-        },
-        120_000,
-        500,
-      );
+      await waitAllStored(hr, BURST_EVENTS * BURST_WEBHOOKS + CALM_EVENTS, "every burst delivery stored");
       clearInterval(sampler);
       console.log(`fan-out burst (${mode}): all stored ${((performance.now() - began) / 1000).toFixed(1)} s after the batch was sent; RSS peak ${peak.toFixed(0)} MiB over the whole run`);
       expect(quantile(latencies, 0.99)).toBeLessThan(1000);
@@ -169,12 +183,9 @@ describe.each(MODES)("fan-out (%s)", (mode) => {
     const key = await customerKey(admin, `bomb-kill-${mode}`);
     const api = client(hr.gateway, key);
     // An endpoint nobody answers quickly: nothing finishes before the kill, everything is parked or in flight.
-    for (let i = 0; i < SMALL_BURST_WEBHOOKS; i += 50) {
-      const created = await Promise.all(Array.from({ length: 50 }, () => api("POST", "/api/v1/webhooks", { url: "http://127.0.0.1:9/closed", event_types: ["boom"] })));
-      expect(created.every((r) => r.status === 201)).toBe(true);
-    }
+    await createWebhooks(api, SMALL_BURST_WEBHOOKS, "http://127.0.0.1:9/closed");
     await Bun.sleep(1200);
-    const events = Array.from({ length: BURST_EVENTS }, (_, i) => ({ id: `boom_${i}`, type: "boom", source: "t", data: { i } }));
+    const events = burstEvents();
     expect((await client(hr.ingest, key)("POST", "/events/batch", { events })).status).toBe(202);
     await Bun.sleep(3000);
     hr.proc.kill(9);
@@ -184,19 +195,9 @@ describe.each(MODES)("fan-out (%s)", (mode) => {
     const before = rssMiB(pid);
     let peak = before;
     const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 100);
-    const observability = client(`http://127.0.0.1:${hr.env.HOOKRELAY_SERVER_OBSERVABILITY_PORT}`, await adminToken(hr.gateway));
     let stored = 0;
     try {
-      await waitFor(
-        () => `all ${BURST_EVENTS * SMALL_BURST_WEBHOOKS} deliveries stored after the restart (${stored} so far)`,
-        async () => {
-          const stats = (await observability("GET", "/api/stats")).body as { deliveries: Record<string, number> };
-          stored = Object.values(stats.deliveries).reduce((a, b) => a + b, 0);
-          return stored >= BURST_EVENTS * SMALL_BURST_WEBHOOKS;
-        },
-        120_000,
-        500,
-      );
+      stored = await waitAllStored(hr, BURST_EVENTS * SMALL_BURST_WEBHOOKS, "every delivery stored after the restart");
     } finally {
       clearInterval(sampler);
     }
@@ -235,14 +236,11 @@ describe.each(MODES)("fan-out (%s)", (mode) => {
       const admin = client(hr.gateway, await adminToken(hr.gateway));
       const bomberKey = await customerKey(admin, `pace-bomb-${mode}`);
       const bomber = client(hr.gateway, bomberKey);
-      for (let i = 0; i < SMALL_BURST_WEBHOOKS; i += 50) {
-        const created = await Promise.all(Array.from({ length: 50 }, () => bomber("POST", "/api/v1/webhooks", { url: `http://127.0.0.1:${receiver.port}/bomb`, event_types: ["boom"] })));
-        expect(created.every((r) => r.status === 201)).toBe(true);
-      }
+      await createWebhooks(bomber, SMALL_BURST_WEBHOOKS, `http://127.0.0.1:${receiver.port}/bomb`);
       const otherKey = await customerKey(admin, `pace-other-${mode}`);
       expect((await client(hr.gateway, otherKey)("POST", "/api/v1/webhooks", { url: `http://127.0.0.1:${receiver.port}/flaky`, event_types: ["calm"] })).status).toBe(201);
       await Bun.sleep(1200);
-      const events = Array.from({ length: BURST_EVENTS }, (_, i) => ({ id: `boom_${i}`, type: "boom", source: "t", data: { i } }));
+      const events = burstEvents();
       expect((await client(hr.ingest, bomberKey)("POST", "/events/batch", { events })).status).toBe(202);
       // The other customer's events fail their first try: each needs a retry from the same schedule.
       const accepted = new Map<string, number>();
