@@ -7,8 +7,8 @@ import { dirname, resolve } from "node:path";
 import type { BunPlugin } from "bun";
 import protobuf from "protobufjs";
 
-/** @platformatic/wasm-utils reads native.wasm from disk; its `bundled` entry carries it inline. */
-const inlineWasm: BunPlugin = {
+/** @platformatic/wasm-utils reads native.wasm from disk; its `bundled` entry carries it inline (the bench kit's bundle uses it too). */
+export const inlineWasm: BunPlugin = {
   name: "inline-wasm-utils",
   setup(build) {
     build.onResolve({ filter: /^@platformatic\/wasm-utils$/ }, () => ({
@@ -37,19 +37,22 @@ const inlineReflectionProtos: BunPlugin = {
   },
 };
 
-const result = await Bun.build({
-  entrypoints: ["src/cli/main.ts"],
-  compile: { outfile: "dist/hookrelay" },
-  minify: true,
-  plugins: [inlineWasm, inlineReflectionProtos],
-});
-if (!result.success) {
-  for (const log of result.logs) console.error(log);
-  process.exit(1);
+if (import.meta.main) {
+  const result = await Bun.build({
+    // The sender threads' code is an entry point of its own: a Worker loads it by URL (src/adapters/http/sender-threads.ts).
+    entrypoints: ["src/cli/main.ts", "src/adapters/http/sender-thread.ts"],
+    compile: { outfile: "dist/hookrelay" },
+    minify: true,
+    plugins: [inlineWasm, inlineReflectionProtos],
+  });
+  if (!result.success) {
+    for (const log of result.logs) console.error(log);
+    process.exit(1);
+  }
+  // v1 and v1alpha: without both, the binary would look for .proto files that are not there.
+  if (reflectionFilesInlined !== 2) {
+    console.error(`build: inlined ${reflectionFilesInlined} of @grpc/reflection's 2 .proto loads; update inlineReflectionProtos`);
+    process.exit(1);
+  }
+  console.log(`built ${result.outputs.map((o) => o.path).join(", ")}`);
 }
-// v1 and v1alpha: without both, the binary would look for .proto files that are not there.
-if (reflectionFilesInlined !== 2) {
-  console.error(`build: inlined ${reflectionFilesInlined} of @grpc/reflection's 2 .proto loads; update inlineReflectionProtos`);
-  process.exit(1);
-}
-console.log(`built ${result.outputs.map((o) => o.path).join(", ")}`);

@@ -142,6 +142,8 @@ export function machine(): Result["machine"] {
 }
 
 export function versions(tools: Record<string, string>): Record<string, string> {
+  // The bench kit (bench/KIT.md) has no checkout or package.json: its run.sh names the build.
+  if (process.env.BENCH_HOOKRELAY_VERSION) return { hookrelay: process.env.BENCH_HOOKRELAY_VERSION, bun: Bun.version, ...tools };
   let commit = "unknown";
   try {
     commit = execSync("git rev-parse --short HEAD", { cwd: BENCH_DIR, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();

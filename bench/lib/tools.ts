@@ -1,5 +1,5 @@
 /** @module The load tools of our own benchmarks (bench/README.md): vegeta from `go install`, wrk from apt; installed when absent. */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
@@ -56,7 +56,8 @@ export function ensureWrk(log: (line: string) => void = () => {}): string {
 
 /** Versions for the results file: vegeta's module version (go install leaves -version empty), wrk's banner. */
 export function toolVersions(vegeta: string, wrk: string): { vegeta: string; wrk: string } {
-  const mod = run(["go", "version", "-m", vegeta]).out.match(/\tmod\s+\S+\s+(v\S+)/)?.[1];
+  // Without Go (the bench kit, bench/KIT.md) the same module line is read from the binary's build info.
+  const mod = (run(["go", "version", "-m", vegeta]).out.match(/\tmod\s+\S+\s+(v\S+)/) ?? readFileSync(vegeta, "latin1").match(/\nmod\tgithub\.com\/tsenart\/vegeta\S*\t(v[^\t\n]+)/))?.[1];
   const wrkBanner = run([wrk, "-v"]).out.split("\n")[0]?.match(/^wrk\s+(\S+)/)?.[1];
   return { vegeta: mod ?? "unknown", wrk: wrkBanner ?? "unknown" };
 }
