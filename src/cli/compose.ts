@@ -37,7 +37,7 @@ import { startRetention } from "../services/retry/retention.ts";
 import { RetryManager } from "../services/retry/retry-manager.ts";
 import { buildBackends } from "./backends.ts";
 import { BackendWait, WaitStopped } from "./backend-wait.ts";
-import { tlsFiles, tokenKeys } from "./startup-files.ts";
+import { tlsFiles, tokenKeys, trustedCa } from "./startup-files.ts";
 import { SecretBox } from "../adapters/secret-box.ts";
 import { VERSION } from "./version.ts";
 
@@ -82,8 +82,10 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   const problem = backendProblem(config);
   if (problem) throw new StartupError(problem);
   let secrets: SecretBox;
+  let ca: string | undefined;
   try {
     secrets = new SecretBox(config.security.secret_keys);
+    ca = trustedCa(config);
   } catch (err) {
     await lifecycle.stop();
     throw new StartupError((err as Error).message);
@@ -165,7 +167,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   // Every delivery, http:// and https://, goes through fetch: its HTTP/1.1 framing and connection
   // reuse hold against receivers that answer early or frame their answers badly (sender tests).
   const buildSender = (): Sender =>
-    new FetchSender({ maxResponseBytes: dispatcherConfig.max_response_body_bytes, userAgent: `hookrelay/${VERSION}`, resolveTarget });
+    new FetchSender({ maxResponseBytes: dispatcherConfig.max_response_body_bytes, userAgent: `hookrelay/${VERSION}`, resolveTarget, ca });
   const attemptDeps: AttemptDeps = {
     store,
     schedule,

@@ -1,7 +1,7 @@
 /**
  * @module Key material and certificates named by the configuration, read once at start: the
- * token keys (HS256 secret, or PEM files for RS256/EdDSA) and the TLS certificate and key.
- * Every error names the configuration key and the file.
+ * token keys (HS256 secret, or PEM files for RS256/EdDSA), the TLS certificate and key, and the
+ * CA certificates trusted for webhook targets. Every error names the configuration key and the file.
  */
 import { X509Certificate, createPrivateKey, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -38,6 +38,27 @@ export function tlsFiles(config: Config): TlsFiles | undefined {
     throw new Error(`server.tls_cert_file / server.tls_key_file: ${(err as Error).message}`);
   }
   return files;
+}
+
+/**
+ * The certificates of `dispatcher.trusted_ca_file` (PEM text, certificates only), or undefined when
+ * unset. A file that cannot be read, holds no certificate or a broken one stops the start: a typo
+ * here would otherwise show only later, as every delivery to a private endpoint failing.
+ */
+export function trustedCa(config: Config): string | undefined {
+  const path = config.dispatcher.trusted_ca_file;
+  if (path === "") return undefined;
+  const key = "dispatcher.trusted_ca_file";
+  const blocks = readConfiguredFile(path, key).match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new Error(`${key}: '${path}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (err) {
+      throw new Error(`${key}: certificate ${i + 1} of '${path}' is not valid: ${(err as Error).message}`);
+    }
+  }
+  return `${blocks.join("\n")}\n`;
 }
 
 /** A file a configuration key names, as text; the error names the key and the path. */

@@ -108,6 +108,7 @@ export const ConfigSchema = Type.Object(
     }),
     dispatcher: section({
       http_timeout: Duration("30s", "timeout of one webhook request"),
+      trusted_ca_file: Str("", "PEM file of CA certificates trusted for https:// webhook targets besides the system's roots (an endpoint of a private CA); empty = system roots only"),
       max_in_flight: Int(64, 1, "concurrent webhook requests per process (Bun keeps 64 idle sockets)"),
       max_in_flight_per_webhook: Int(16, 1, "concurrent requests to one webhook"),
       max_queue_wait: Duration("5s", "longest a delivery waits behind a slow webhook's earlier ones; beyond it, it is parked on the retry schedule"),

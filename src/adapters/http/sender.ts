@@ -18,6 +18,15 @@ export interface FetchSenderOptions {
 /** Origins remembered for connection isolation; the oldest is forgotten past this. */
 const MAX_ORIGINS = 10_000;
 
+/** Handshake failures that mean "no trusted root for this chain": another set of roots may verify it. */
+const UNTRUSTED_CHAIN = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+]);
+
 export class FetchSender implements Sender {
   /**
    * Each origin's one customer, or null once a second customer sent there. Bun's fetch can take a
@@ -27,6 +36,13 @@ export class FetchSender implements Sender {
    * another customer's delivery. An origin only one customer uses keeps its connections alive.
    */
   private readonly origins = new Map<string, string | null>();
+  /**
+   * Origins whose certificate only `ca` verified. Bun's `tls.ca` replaces the system's roots instead
+   * of adding to them, and handing it the whole system bundle costs ~250 CPU-µs per request (it is
+   * read again each time); so each origin is sent with one set, the system's or `ca`, and switches
+   * when its chain is untrusted under the one it has.
+   */
+  private readonly caOrigins = new Set<string>();
 
   constructor(private readonly options: FetchSenderOptions) {}
 
@@ -58,17 +74,23 @@ export class FetchSender implements Sender {
     const pinned = address !== null && address !== name;
     const target = pinned ? new URL(url) : url;
     if (pinned) target.hostname = address.includes(":") ? `[${address}]` : address;
-    const tls = { ...(pinned && url.protocol === "https:" ? { serverName: name } : {}), ...(this.options.ca ? { ca: this.options.ca } : {}) };
-    try {
-      const response = await fetch(target, {
+    const origin = `${target.host} ${name}`;
+    const serverName = pinned && url.protocol === "https:" ? { serverName: name } : {};
+    const signal = AbortSignal.timeout(request.timeoutMs);
+    const post = (ca: string | undefined) => {
+      const tls = { ...serverName, ...(ca ? { ca } : {}) };
+      return fetch(target, {
         method: "POST",
         headers: { "user-agent": this.options.userAgent, ...request.headers, ...(pinned ? { host: url.host } : {}), "content-type": "application/json" },
         body: request.body,
         redirect: "manual",
-        keepalive: this.mayReuse(`${target.host} ${name}`, request.customerId),
-        signal: AbortSignal.timeout(request.timeoutMs),
+        keepalive: this.mayReuse(origin, request.customerId),
+        signal,
         ...(Object.keys(tls).length > 0 ? { tls } : {}),
       });
+    };
+    try {
+      const response = url.protocol === "https:" && this.options.ca ? await this.postTrusted(origin, this.options.ca, post) : await post(undefined);
       const responseBody = await readCapped(response, this.options.maxResponseBytes);
       const ok = response.status >= 200 && response.status < 300;
       return {
@@ -82,6 +104,27 @@ export class FetchSender implements Sender {
       const e = err as Error & { code?: string };
       const timedOut = e.name === "TimeoutError" || e.name === "AbortError";
       return failure(elapsed(), timedOut ? `timeout after ${request.timeoutMs}ms` : `network: ${e.code ?? e.message}`);
+    }
+  }
+
+  /**
+   * Posts with the roots that verified `origin` last (the system's unless `ca` did); a chain they
+   * do not trust is tried once with the other roots. The handshake failed before any byte of the
+   * request was written, so the second try cannot deliver twice.
+   */
+  private async postTrusted(origin: string, ca: string, post: (ca: string | undefined) => Promise<Response>): Promise<Response> {
+    const withCa = this.caOrigins.has(origin);
+    try {
+      return await post(withCa ? ca : undefined);
+    } catch (err) {
+      if (!UNTRUSTED_CHAIN.has((err as { code?: string }).code ?? "")) throw err;
+      const response = await post(withCa ? undefined : ca);
+      if (withCa) this.caOrigins.delete(origin);
+      else {
+        if (this.caOrigins.size >= MAX_ORIGINS) this.caOrigins.delete(this.caOrigins.values().next().value!);
+        this.caOrigins.add(origin);
+      }
+      return response;
     }
   }
 }
