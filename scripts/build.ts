@@ -39,8 +39,7 @@ const inlineReflectionProtos: BunPlugin = {
 
 if (import.meta.main) {
   const result = await Bun.build({
-    // The sender threads' code is an entry point of its own: a Worker loads it by URL (src/adapters/http/sender-threads.ts).
-    entrypoints: ["src/cli/main.ts", "src/adapters/http/sender-thread.ts"],
+    entrypoints: ["src/cli/main.ts"],
     compile: { outfile: "dist/hookrelay" },
     minify: true,
     plugins: [inlineWasm, inlineReflectionProtos],
