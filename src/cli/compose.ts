@@ -27,7 +27,7 @@ import { DeliveryPool } from "../services/delivery/pool.ts";
 import { Dispatcher } from "../services/dispatcher/dispatcher.ts";
 import { gatewayRoutes } from "../services/gateway/routes.ts";
 import { PendingEvents } from "../services/ingest/accept.ts";
-import { eventRoutes } from "../services/ingest/routes.ts";
+import { eventRoutes, shedEvents } from "../services/ingest/routes.ts";
 import { observabilityRoutes } from "../services/observability/routes.ts";
 import { startSampling } from "../services/observability/sampling.ts";
 import { Pulse } from "../services/observability/pulse.ts";
@@ -198,9 +198,11 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   if (roles.includes("observability")) lifecycle.onStop("metrics sampling", startSampling({ scraper, pulse, clock, log }, sampleEveryMs));
 
   const checks = { store, event_log: eventLog, retry_schedule: schedule };
+  // Event posts only: the management API (login, webhooks) stays open while ingest is at capacity.
+  const shed = shedEvents(ingestDeps.pending);
   const apps: Record<HttpRole, () => HttpApp> = {
-    gateway: () => createHttpApp({ role: "gateway", log, metrics, checks }).use(gatewayRoutes({ ...ingestDeps, store, schedule, log, checkTarget, webhookLimits, tokens, passwords, oauthTokens, accounts, apiKeys })),
-    ingest: () => createHttpApp({ role: "ingest", log, metrics, checks: { event_log: eventLog } }).use(eventRoutes(ingestDeps)),
+    gateway: () => createHttpApp({ role: "gateway", log, metrics, checks, shed }).use(gatewayRoutes({ ...ingestDeps, store, schedule, log, checkTarget, webhookLimits, tokens, passwords, oauthTokens, accounts, apiKeys })),
+    ingest: () => createHttpApp({ role: "ingest", log, metrics, checks: { event_log: eventLog }, shed }).use(eventRoutes(ingestDeps)),
     dispatcher: () => createHttpApp({ role: "dispatcher", log, metrics, checks }),
     retry: () => createHttpApp({ role: "retry", log, metrics, checks: { store, retry_schedule: schedule } }),
     observability: () =>

@@ -176,6 +176,12 @@ export interface LoggedEvent extends Event {
   /** Position in the log (offset); opaque to everyone but the adapter. */
   position: number;
   partition: number;
+  /**
+   * True when no reader of this group can have had the event before (appended after this reader
+   * started, on a log only this process reads), so it has no stored deliveries to look for.
+   * Absent when the adapter cannot tell: the dispatcher then looks.
+   */
+  firstRead?: boolean;
 }
 
 /** The durable stream from ingest to dispatchers. */

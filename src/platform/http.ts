@@ -17,6 +17,12 @@ export interface HttpDeps {
   checks: Record<string, Pingable>;
   /** What `/metrics` answers; this process's registry when absent (the observability role adds the others'). */
   exposition?: () => Promise<string>;
+  /**
+   * Why this request is refused now (the process is at capacity for it), or null. When it says so,
+   * the request is answered 503 with Retry-After before its body is read or parsed: a refusal costs
+   * about what a bare request does, so twice the load this process can take does not eat the work it can.
+   */
+  shed?: (request: Request) => string | null;
 }
 
 const HEALTH_TIMEOUT_MS = 2000;
@@ -183,6 +189,12 @@ export function createHttpApp(deps: HttpDeps) {
     .onRequest(({ request, set, server }) => {
       const now = performance.now();
       began.set(request, now);
+      const shedding = deps.shed?.(request) ?? null;
+      if (shedding !== null) {
+        set.status = 503; // read by the request counter below
+        // The body is left unread: Bun discards it and keeps the connection (tests/e2e/overload.test.ts).
+        return jsonResponse(503, errorBody("unavailable", shedding), { "retry-after": "1" });
+      }
       const refused = requestTooLarge(request) ?? admit(request, server, now);
       if (refused) {
         set.status = refused.status; // read by the request counter below

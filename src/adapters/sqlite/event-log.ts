@@ -88,6 +88,7 @@ class SqliteConsumer implements EventConsumer {
   private readPosition: number;
   private commitTimer: Timer | undefined;
   private savedPosition: number;
+  private readonly endAtStart: number;
 
   constructor(
     private readonly db: Database,
@@ -99,6 +100,9 @@ class SqliteConsumer implements EventConsumer {
     this.tracker = new AckTracker(committed);
     this.savedPosition = committed;
     this.readPosition = committed;
+    // The embedded log has one reader per group, in the one process that owns the data directory:
+    // an event appended after this point was never handed to anyone.
+    this.endAtStart = db.query<{ seq: number | null }, []>("SELECT max(seq) AS seq FROM events").get()?.seq ?? 0;
   }
 
   async poll(max: number, waitMs: number): Promise<LoggedEvent[]> {
@@ -121,7 +125,7 @@ class SqliteConsumer implements EventConsumer {
       .all(this.readPosition, max);
     for (const row of rows) this.tracker.track(row.seq);
     if (rows.length > 0) this.readPosition = rows[rows.length - 1]!.seq;
-    return rows.map((row) => ({ ...toEvent(row), position: row.seq, partition: 0 }));
+    return rows.map((row) => ({ ...toEvent(row), position: row.seq, partition: 0, firstRead: row.seq > this.endAtStart }));
   }
 
   ack(event: LoggedEvent): void {

@@ -84,10 +84,11 @@ export async function settle(deps: AttemptDeps, settlement: Settlement, stopped:
     deps.log,
     "recording an attempt",
   );
-  const log = deps.log.child({ eventId: record.delivery.eventId, webhookId: record.delivery.webhookId, deliveryId: record.delivery.id, attempt: record.attempt.attemptNumber });
-  const { statusCode: status, error } = record.attempt;
-  if (outcome === "dead") log.warn({ status, error }, "delivery dead after its last retry");
-  if (outcome === "retry") log.info({ status, error, retryInMs: record.nextAttemptAt! - record.attempt.createdAt }, "attempt failed; retry scheduled");
+  if (outcome === "succeeded") return outcome; // nothing logged: a child logger per success cost ~5% of the loop
+  const { delivery, attempt } = record;
+  const fields = { eventId: delivery.eventId, webhookId: delivery.webhookId, deliveryId: delivery.id, attempt: attempt.attemptNumber, status: attempt.statusCode, error: attempt.error };
+  if (outcome === "dead") deps.log.warn(fields, "delivery dead after its last retry");
+  else deps.log.info({ ...fields, retryInMs: record.nextAttemptAt! - attempt.createdAt }, "attempt failed; retry scheduled");
   return outcome;
 }
 

@@ -104,9 +104,10 @@ export class Dispatcher {
       this.parkEvent(consumer, f.event, f.webhooks);
       return false;
     });
-    const withTargets = fanOuts.filter((f) => f.webhooks.length > 0);
     // A delivery is stored by its first outcome (or when parked): only a re-read event has some
     // already, and those are the retry manager's (back on its schedule), not sent from here.
+    // An event the log knows is read for the first time has none: no look-up.
+    const withTargets = fanOuts.filter((f) => f.webhooks.length > 0 && !f.event.firstRead);
     const stored = await rescheduleStored(this.deps, withTargets);
     const byEvent = new Map(withTargets.map((f, i) => [f.event, stored[i]!]));
     const now = this.deps.clock.now();

@@ -26,6 +26,11 @@ export class PendingEvents {
   count = 0;
   constructor(readonly limit: number) {}
 
+  /** Why no more events are taken now, or null: the ingest listener's early refusal (HttpDeps.shed). */
+  full(): string | null {
+    return this.count >= this.limit ? `ingest is at capacity (${this.count} events waiting to be stored); retry in a second` : null;
+  }
+
   /** Runs `store` for `n` events if there is room, else refuses with 503. */
   async admit<T>(n: number, store: () => Promise<T>): Promise<T> {
     if (this.count > 0 && this.count + n > this.limit)

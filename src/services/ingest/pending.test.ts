@@ -2,6 +2,7 @@
 import { describe, expect, it } from "bun:test";
 import { UnavailableError } from "../../domain/errors.ts";
 import { PendingEvents } from "./accept.ts";
+import { shedEvents } from "./routes.ts";
 
 describe("PendingEvents", () => {
   it("admits up to the limit, refuses beyond it with a retryable 503 without running the store, and frees room as stores finish", async () => {
@@ -32,5 +33,31 @@ describe("PendingEvents", () => {
     expect(await pending.admit(10, async () => "big")).toBe("big");
     await expect(pending.admit(2, async () => Promise.reject(new Error("disk full")))).rejects.toThrow("disk full");
     expect(pending.count).toBe(0);
+  });
+});
+
+describe("shedEvents", () => {
+  const full = { full: () => "ingest is at capacity" };
+  const room = { full: () => null };
+  const post = (url: string) => new Request(url, { method: "POST", body: "{}" });
+
+  it("refuses event posts on ingest and on the gateway's /api/v1 while full, and nothing else", () => {
+    for (const url of ["http://h:8082/events", "http://h:8082/events/batch", "http://h:8080/api/v1/events", "http://h:8080/api/v1/events/batch?x=1", "https://h/events/"])
+      expect(shedEvents(full)(post(url))).toBe("ingest is at capacity");
+    for (const url of ["http://h:8080/api/v1/webhooks", "http://h:8080/auth/login", "http://h:8080/api/v1/events/evt_1/deliveries", "http://h:8080/x/events"])
+      expect(shedEvents(full)(post(url))).toBeNull();
+    expect(shedEvents(full)(new Request("http://h:8080/api/v1/events"))).toBeNull(); // GET: a listing, not a write
+    expect(shedEvents(room)(post("http://h:8082/events"))).toBeNull();
+  });
+
+  it("says full only once the waiting events reach the limit", async () => {
+    const pending = new PendingEvents(2);
+    expect(pending.full()).toBeNull();
+    let release = () => {};
+    const stored = pending.admit(2, () => new Promise<void>((resolve) => (release = resolve)));
+    expect(pending.full()).toContain("2 events waiting");
+    release();
+    await stored;
+    expect(pending.full()).toBeNull();
   });
 });

@@ -8,6 +8,14 @@ export interface IngestRouteDeps extends IngestDeps, GuardDeps {
   maxBatchBytes: number;
 }
 
+/** `POST /events` or `/events/batch`, on ingest or under the gateway's `/api/v1`: what load shedding refuses (HttpDeps.shed). */
+const EVENT_PATH = /^[a-z]+:\/\/[^/]+(\/api\/v1)?\/events(\/batch)?\/?(\?|$)/;
+
+/** Why `request` is refused now that ingest is at capacity, or null (anything but an event post is served). */
+export function shedEvents(pending: { full(): string | null }): (request: Request) => string | null {
+  return (request) => (request.method === "POST" && EVENT_PATH.test(request.url) ? pending.full() : null);
+}
+
 /** The event routes under a prefix: `/` on ingest, `/api/v1` on the gateway. */
 export function eventRoutes(deps: IngestRouteDeps, prefix = "") {
   return new Elysia({ name: `events${prefix}` })
