@@ -30,7 +30,10 @@ export const HEAP_WALKING_METRICS = ["total", "used", "available"].map((kind) =>
 /** The metric names the dashboards and alerts use (README, Operations) plus queue depth and lag gauges. */
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "hookrelay_" });
+  // The loop-lag monitor's timer every 100 ms, not prom-client's 10: at 10 ms its wake-ups alone
+  // cost each idle process 0.4% of a core (3.6 of 4.2 CPU-ms/s measured), and lag is still measured
+  // to the millisecond, 10 times a second.
+  collectDefaultMetrics({ register: registry, prefix: "hookrelay_", eventLoopMonitoringPrecision: 100 });
   for (const name of HEAP_WALKING_METRICS) registry.removeSingleMetric(name);
   const registers = [registry];
   return {
