@@ -1,14 +1,16 @@
 /**
- * @module A quick end-to-end throughput probe of the embedded deployment (the full
- * benchmark suite with vegeta/wrk and ceilings arrives with its own issue):
- * starts `hookrelay all` as a child process, a sink receiver in this process, sends
- * N events in batches, and reports ingest rate, delivery rate and ingest→delivery latency.
+ * @module A quick end-to-end throughput probe of the embedded deployment (the constant-rate
+ * benchmarks with ceilings are `bun run bench`, bench/README.md): starts `hookrelay all` as a child
+ * process with its rate limits off, a sink receiver in this process, sends N events in batches, and
+ * reports ingest rate, delivery rate and ingest→delivery latency. The child is stopped however
+ * the probe ends: done, failed, or SIGINT/SIGTERM.
  *
  *   bun bench/throughput.ts [events=50000] [batch=500] [webhooks=1] [rate=0]
  *
  * rate 0 sends as fast as 4 producers can (a burst); rate N offers N events/s in batches
  * on a fixed schedule (open model), so latency is not inflated by a self-made backlog.
  */
+import { envName } from "../src/platform/config.ts";
 import { client, waitFor } from "../tests/helpers/hookrelay.ts";
 import { startHookrelay, stopHookrelay } from "./lib/hookrelay.ts";
 import { memoryMiB, percentile } from "./lib/measure.ts";
@@ -35,62 +37,87 @@ const sink = Bun.serve({
   },
 });
 
+// A burst from 4 producers goes past the default ingest limits (20,000 events/s per customer and
+// per IP) and many webhooks past the API's: this probe measures delivery, so they are off (0).
+const LIMITS_OFF = Object.fromEntries(
+  ["rate_limit_ingest_per_ip", "rate_limit_ingest_per_customer", "rate_limit_api_per_ip", "rate_limit_api_per_customer"].map((key) => [envName(`security.${key}`), "0"]),
+);
 // HOOKRELAY_* variables of this process pass through (e.g. HOOKRELAY_DISPATCHER_MAX_IN_FLIGHT_PER_WEBHOOK);
 // BENCH_CMD replaces the command, e.g. "bun --cpu-prof-md --cpu-prof-dir=/tmp/prof src/cli/main.ts all".
-const { hr, token } = await startHookrelay();
-const api = client(hr.gateway, token);
-for (let w = 0; w < webhooks; w++) await api("POST", "/api/v1/webhooks", { url: `http://127.0.0.1:${sink.port}/w${w}`, event_types: ["bench"] });
-const ingest = client(hr.ingest, token);
+const { hr, token } = await startHookrelay(LIMITS_OFF);
+let stopping: Promise<void> | undefined;
+const stop = () => (stopping ??= stopHookrelay(hr).finally(() => sink.stop(true)));
+let interrupted = false;
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const)
+  process.on(signal, () => {
+    interrupted = true;
+    console.error(`throughput: ${signal}, stopping hookrelay (pid ${hr.proc.pid})`);
+    void stop().finally(() => process.exit(code));
+  });
+try {
+  const api = client(hr.gateway, token);
+  for (let w = 0; w < webhooks; w++) {
+    const res = await api("POST", "/api/v1/webhooks", { url: `http://127.0.0.1:${sink.port}/w${w}`, event_types: ["bench"] });
+    if (res.status !== 201) throw new Error(`creating webhook ${w} answered ${res.status}: ${JSON.stringify(res.body)}`);
+  }
+  const ingest = client(hr.ingest, token);
 
-const started = performance.now();
-const ingestLatencies: number[] = [];
-async function sendBatch(from: number): Promise<void> {
-  const events = Array.from({ length: Math.min(batchSize, total - from) }, (_, i) => ({ id: `b_${RUN}_${from + i}`, type: "bench", source: "bench", data: { n: from + i } }));
-  const now = performance.now();
-  for (const e of events) sentAt.set(e.id, now);
-  const res = await ingest("POST", "/events/batch", { events });
-  ingestLatencies.push(performance.now() - now);
-  if (res.status !== 202) throw new Error(`ingest answered ${res.status}: ${JSON.stringify(res.body)}`);
-}
-let next = 0;
-async function producer(): Promise<void> {
-  while (next < total) {
-    const from = next;
-    next += batchSize;
-    await sendBatch(from);
+  const started = performance.now();
+  const ingestLatencies: number[] = [];
+  async function sendBatch(from: number): Promise<void> {
+    const events = Array.from({ length: Math.min(batchSize, total - from) }, (_, i) => ({ id: `b_${RUN}_${from + i}`, type: "bench", source: "bench", data: { n: from + i } }));
+    const now = performance.now();
+    for (const e of events) sentAt.set(e.id, now);
+    const res = await ingest("POST", "/events/batch", { events });
+    ingestLatencies.push(performance.now() - now);
+    if (res.status !== 202) throw new Error(`ingest answered ${res.status}: ${JSON.stringify(res.body)}`);
   }
-}
-if (rate > 0) {
-  const inFlight: Promise<void>[] = [];
-  for (let from = 0; from < total; from += batchSize) {
-    const due = started + (from / rate) * 1000;
-    if (due > performance.now()) await Bun.sleep(due - performance.now());
-    inFlight.push(sendBatch(from));
+  let next = 0;
+  async function producer(): Promise<void> {
+    while (next < total) {
+      const from = next;
+      next += batchSize;
+      await sendBatch(from);
+    }
   }
-  await Promise.all(inFlight);
-} else {
-  await Promise.all(Array.from({ length: CONCURRENCY }, producer));
+  if (rate > 0) {
+    // A batch that fails ends the schedule; its error is thrown once the batches in flight are done.
+    const inFlight: Promise<void>[] = [];
+    const failures: unknown[] = [];
+    for (let from = 0; from < total && failures.length === 0 && !interrupted; from += batchSize) {
+      const due = started + (from / rate) * 1000;
+      if (due > performance.now()) await Bun.sleep(due - performance.now());
+      inFlight.push(sendBatch(from).catch((err) => void failures.push(err)));
+    }
+    await Promise.all(inFlight);
+    if (failures.length > 0) throw failures[0];
+  } else {
+    await Promise.all(Array.from({ length: CONCURRENCY }, producer));
+  }
+  const ingestSeconds = (performance.now() - started) / 1000;
+  await waitFor("all deliveries", () => delivered >= total * webhooks, 600_000, 20);
+  const totalSeconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  ingestLatencies.sort((a, b) => a - b);
+  const at = (values: number[], p: number) => percentile(values, p).toFixed(1);
+  const pct = (p: number) => at(latencies, p);
+  const peakRss = memoryMiB(hr.proc.pid, "VmHWM");
+  console.log(
+    JSON.stringify({
+      events: total,
+      webhooks,
+      offered_rate: rate || "burst",
+      deliveries: delivered,
+      ingest_events_per_s: Math.round(total / ingestSeconds),
+      delivered_per_s: Math.round(delivered / totalSeconds),
+      batch_ingest_ms: { p50: at(ingestLatencies, 50), p99: at(ingestLatencies, 99) },
+      latency_ms: { p50: pct(50), p99: pct(99), max: latencies[latencies.length - 1]!.toFixed(1) },
+      peak_rss_mib: Math.round(peakRss),
+    }),
+  );
+} catch (err) {
+  // Once a signal has stopped hookrelay, requests to it fail: that is the interruption, not an error.
+  if (!interrupted) throw err;
+} finally {
+  await stop();
 }
-const ingestSeconds = (performance.now() - started) / 1000;
-await waitFor("all deliveries", () => delivered >= total * webhooks, 600_000, 20);
-const totalSeconds = (performance.now() - started) / 1000;
-latencies.sort((a, b) => a - b);
-ingestLatencies.sort((a, b) => a - b);
-const at = (values: number[], p: number) => percentile(values, p).toFixed(1);
-const pct = (p: number) => at(latencies, p);
-const peakRss = memoryMiB(hr.proc.pid, "VmHWM");
-console.log(
-  JSON.stringify({
-    events: total,
-    webhooks,
-    offered_rate: rate || "burst",
-    deliveries: delivered,
-    ingest_events_per_s: Math.round(total / ingestSeconds),
-    delivered_per_s: Math.round(delivered / totalSeconds),
-    batch_ingest_ms: { p50: at(ingestLatencies, 50), p99: at(ingestLatencies, 99) },
-    latency_ms: { p50: pct(50), p99: pct(99), max: latencies[latencies.length - 1]!.toFixed(1) },
-    peak_rss_mib: Math.round(peakRss),
-  }),
-);
-await stopHookrelay(hr);
-sink.stop(true);

@@ -38,13 +38,19 @@ function passThrough(): Record<string, string> {
 export async function startHookrelay(overrides: Record<string, string> = {}): Promise<{ hr: ChildInstance; token: string; command: string[] }> {
   const command = process.env.BENCH_CMD?.split(" ") ?? ["bun", "src/cli/main.ts", "all"];
   const hr = childInstance({ ...productionDefaults(), HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "warn", ...overrides, ...passThrough() }, command);
-  await hr.start();
-  return { hr, token: await adminToken(hr.gateway), command };
+  try {
+    await hr.start();
+    return { hr, token: await adminToken(hr.gateway), command };
+  } catch (err) {
+    // A child that started but never became usable is not left running.
+    await stopHookrelay(hr);
+    throw err;
+  }
 }
 
 /** SIGTERM, then wait for the exit. */
 export async function stopHookrelay(hr: ChildInstance): Promise<void> {
-  if (hr.proc.exitCode !== null) return;
+  if (!hr.proc || hr.proc.exitCode !== null) return;
   hr.proc.kill("SIGTERM");
   await hr.proc.exited;
 }
@@ -62,8 +68,9 @@ export interface Deployment {
   stop(): Promise<void>;
 }
 
-export async function startEmbedded(): Promise<Deployment> {
-  const { hr, token, command } = await startHookrelay();
+/** `overrides`: hookrelay settings of the run (e.g. the https receiver's trusted CA). */
+export async function startEmbedded(overrides: Record<string, string> = {}): Promise<Deployment> {
+  const { hr, token, command } = await startHookrelay(overrides);
   return {
     kind: "embedded",
     command,
@@ -93,7 +100,7 @@ const ROLES = ["gateway", "ingest", "dispatcher", "retry", "observability"] as c
  * consumer group for this run, `migrate up`, then each role in its own process (gateway first).
  * The schema is dropped on stop; the topic and Redis keys stay (they are unique to the run).
  */
-export async function startProduction(log: (line: string) => void): Promise<Deployment> {
+export async function startProduction(log: (line: string) => void, overrides: Record<string, string> = {}): Promise<Deployment> {
   const services = servicesUp(log);
   const bin = process.env.BENCH_BIN?.split(" ") ?? ["bun", "src/cli/main.ts"];
   const run = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
@@ -111,6 +118,7 @@ export async function startProduction(log: (line: string) => void): Promise<Depl
     HOOKRELAY_KAFKA_TOPIC: `hr-bench-${run}`,
     HOOKRELAY_KAFKA_CONSUMER_GROUP: `hr-bench-${run}`,
     HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "warn",
+    ...overrides,
     ...passThrough(),
   });
   const childEnv = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env };
