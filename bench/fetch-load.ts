@@ -1,18 +1,23 @@
 /**
  * @module The raw Bun `fetch` ceiling's client: POSTs a small JSON body to URL from CONCURRENCY
  * loops (64) for SECONDS, then prints `{"requests":N,"failed":N,"seconds":S,"cpu_us":N}` (its own CPU time meanwhile).
+ * An https URL's certificate is checked against CA_FILE, passed with each request as hookrelay
+ * passes `dispatcher.trusted_ca_file`'s certificates to the endpoints that need them.
  *
- *   bun bench/fetch-load.ts <url> [seconds=5] [concurrency=64]
+ *   bun bench/fetch-load.ts <url> [seconds=5] [concurrency=64] [ca-file]
  */
-const [url, seconds = "5", concurrency = "64"] = process.argv.slice(2);
-if (!url) throw new Error("usage: bun bench/fetch-load.ts <url> [seconds] [concurrency]");
+import { readFileSync } from "node:fs";
+
+const [url, seconds = "5", concurrency = "64", caFile] = process.argv.slice(2);
+if (!url) throw new Error("usage: bun bench/fetch-load.ts <url> [seconds] [concurrency] [ca-file]");
+const tls = caFile ? { tls: { ca: readFileSync(caFile, "utf8") } } : {};
 const body = JSON.stringify({ id: "evt_ceiling", type: "bench", source: "bench", data: { n: 1 } });
 const until = performance.now() + Number(seconds) * 1000;
 let requests = 0;
 let failed = 0;
 async function loop(): Promise<void> {
   while (performance.now() < until) {
-    const res = await fetch(url!, { method: "POST", body, headers: { "content-type": "application/json" } });
+    const res = await fetch(url!, { method: "POST", body, headers: { "content-type": "application/json" }, ...tls });
     await res.arrayBuffer();
     if (res.ok) requests++;
     else failed++;
@@ -23,5 +28,3 @@ const cpuBefore = process.cpuUsage();
 await Promise.all(Array.from({ length: Number(concurrency) }, loop));
 const cpu = process.cpuUsage(cpuBefore);
 console.log(JSON.stringify({ requests, failed, seconds: (performance.now() - started) / 1000, cpu_us: cpu.user + cpu.system }));
-
-export {};

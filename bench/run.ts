@@ -1,22 +1,24 @@
 /**
  * @module `bun run bench [scenario] [options]`: our own benchmark runner (bench/README.md). Installs
  * vegeta and wrk when absent, measures the ceilings (raw Bun.serve POST/s under wrk, raw fetch POST/s
- * to a sink), runs the scenario with vegeta's constant-rate attack, writes
- * bench/results/<scenario>-<date>.json and regenerates the tables in bench/README.md.
+ * to a sink over the receiver's scheme), runs the scenario with vegeta's constant-rate attack and
+ * writes bench/out/<scenario>-<date>.json (ignored by git). `--record` writes to bench/results
+ * instead and regenerates the tables in bench/README.md.
  *
  *   bun run bench ingest [--rates=1000,5000,10000] [--seconds=10] [--ceiling-seconds=5]
- *                        [--p99-ms=25] [--out=bench/results] [--no-readme]
+ *                        [--p99-ms=25] [--receiver=http|https] [--record] [--out=DIR] [--no-readme]
  *   bun run bench embedded|production|fan-out|isolation|origins|soak [--rates=…] [--seconds=…]
  *                        [--deployment=embedded|production] [--delivery-p99-ms=500] [--drain-seconds=60]
  *                        [--baseline-p99-ms=N] [--warmup-seconds=120] [--sample-seconds=10]
- *                        [--sig-every=50] [--strict]
+ *                        [--sig-every=50] [--receiver=http|https] [--strict]
  *
  * Loopback only; every step stops by itself. Each end-to-end scenario prints PASS or FAIL; --strict
  * makes a FAIL exit 1 (the results are written either way).
  */
 import { resolve } from "node:path";
 import { measureCeilings } from "./lib/ceilings.ts";
-import { RESULTS_DIR, type Result, machine, regenerateReadme, versions, writeResult } from "./lib/results.ts";
+import { type ReceiverScheme, prepareReceiver } from "./lib/receiver.ts";
+import { OUT_DIR, RESULTS_DIR, type Result, machine, regenerateReadme, versions, writeResult } from "./lib/results.ts";
 import { ensureVegeta, ensureWrk, toolVersions } from "./lib/tools.ts";
 import { endToEndScenario } from "./scenarios/end-to-end.ts";
 import { ingestScenario } from "./scenarios/ingest.ts";
@@ -42,8 +44,12 @@ export interface RunOptions {
   seconds: number;
   ceilingSeconds: number;
   p99Ms: number;
+  /** Where the results JSON goes: bench/out, or bench/results with --record (--out wins). */
   out: string;
+  /** Regenerate bench/README.md's tables from `out` (--record, unless --no-readme). */
   readme: boolean;
+  /** The sink's scheme, and the fetch ceiling's. */
+  receiver: ReceiverScheme;
   /** End-to-end scenarios: embedded `all` or the production roles (production: always the latter). */
   deployment: "embedded" | "production";
   deliveryP99Ms: number;
@@ -63,8 +69,9 @@ export function parseArgs(argv: string[]): RunOptions {
     seconds: 0,
     ceilingSeconds: 5,
     p99Ms: 25,
-    out: RESULTS_DIR,
-    readme: true,
+    out: OUT_DIR,
+    readme: false,
+    receiver: "http",
     deployment: "embedded",
     deliveryP99Ms: 500,
     drainSeconds: 60,
@@ -85,6 +92,9 @@ export function parseArgs(argv: string[]): RunOptions {
     return n;
   };
   let deploymentGiven = false;
+  let outGiven = false;
+  let record = false;
+  let noReadme = false;
   for (const arg of argv) {
     const [name, value = ""] = arg.replace(/^--/, "").split("=", 2) as [string, string?];
     if (!arg.startsWith("--")) {
@@ -104,10 +114,20 @@ export function parseArgs(argv: string[]): RunOptions {
       if (value !== "embedded" && value !== "production") throw new Error(`--deployment=${value}: expected embedded or production`);
       options.deployment = value;
       deploymentGiven = true;
-    } else if (name === "out") options.out = resolve(value);
-    else if (name === "no-readme") options.readme = false;
+    } else if (name === "receiver") {
+      if (value !== "http" && value !== "https") throw new Error(`--receiver=${value}: expected http or https`);
+      options.receiver = value;
+    } else if (name === "out") {
+      options.out = resolve(value);
+      outGiven = true;
+    } else if (name === "record") record = true;
+    else if (name === "no-readme") noReadme = true;
     else if (name === "strict") options.strict = true;
     else throw new Error(`unknown option ${arg}`);
+  }
+  if (record) {
+    if (!outGiven) options.out = RESULTS_DIR;
+    options.readme = !noReadme;
   }
   if (options.scenario === "production") options.deployment = "production";
   else if (options.scenario === "embedded" && deploymentGiven && options.deployment !== "embedded")
@@ -122,42 +142,49 @@ export async function runBench(o: RunOptions, log: (line: string) => void = cons
   const wrk = ensureWrk(log);
   const vegeta = ensureVegeta(log);
   const date = new Date().toISOString();
-  log(`bench: ceilings (${o.ceilingSeconds}s each)`);
-  const ceilings = await measureCeilings(wrk, o.ceilingSeconds);
-  log(`bench: raw Bun.serve ${ceilings.serve_post.per_s} POST/s, raw fetch ${ceilings.fetch_post.per_s} POST/s`);
-  const measured =
-    o.scenario === "ingest"
-      ? await ingestScenario({ rates: o.rates, seconds: o.seconds, p99BoundMs: o.p99Ms, vegeta, ceilings, log })
-      : await endToEndScenario({
-          scenario: o.scenario as E2EScenario,
-          deployment: o.deployment,
-          rates: o.rates,
-          seconds: o.seconds,
-          p99BoundMs: o.p99Ms,
-          deliveryP99BoundMs: o.deliveryP99Ms,
-          baselineP99Ms: o.baselineP99Ms,
-          resultsDirs: [...new Set([o.out, RESULTS_DIR])],
-          drainSeconds: o.drainSeconds,
-          warmupSeconds: o.warmupSeconds,
-          sampleSeconds: o.sampleSeconds,
-          sigEvery: o.sigEvery,
-          vegeta,
-          ceilings,
-          log,
-        });
-  const result: Result = { scenario: o.scenario, date, machine: machine(), versions: versions(toolVersions(vegeta, wrk)), ceilings, ...measured };
-  const path = writeResult(result, o.out);
-  if (o.readme) regenerateReadme(o.out);
-  log(`bench: results in ${path}`);
-  if (result.verdict) {
-    const failed = result.verdict.checks.filter((c) => !c.ok);
-    log(
-      result.verdict.pass
-        ? `bench: ${o.scenario} PASS (${result.verdict.checks.map((c) => `${c.check}: ${c.value}`).join("; ")})`
-        : `bench: ${o.scenario} FAIL (${failed.map((c) => `${c.check}: ${c.value}`).join("; ")})`,
-    );
+  const receiver = prepareReceiver(o.receiver);
+  try {
+    log(`bench: ceilings (${o.ceilingSeconds}s each)`);
+    const ceilings = await measureCeilings(wrk, o.ceilingSeconds, receiver);
+    const { serve_post: serve, fetch_post: fetched } = ceilings;
+    log(`bench: raw Bun.serve ${serve.per_s} POST/s (${serve.cpu_us_per_request} CPU-µs each), raw ${o.receiver} fetch ${fetched.per_s} POST/s (${fetched.cpu_us_per_request} CPU-µs each)`);
+    const measured =
+      o.scenario === "ingest"
+        ? await ingestScenario({ rates: o.rates, seconds: o.seconds, p99BoundMs: o.p99Ms, vegeta, ceilings, log })
+        : await endToEndScenario({
+            scenario: o.scenario as E2EScenario,
+            deployment: o.deployment,
+            rates: o.rates,
+            seconds: o.seconds,
+            p99BoundMs: o.p99Ms,
+            deliveryP99BoundMs: o.deliveryP99Ms,
+            baselineP99Ms: o.baselineP99Ms,
+            resultsDirs: [...new Set([o.out, OUT_DIR, RESULTS_DIR])],
+            drainSeconds: o.drainSeconds,
+            warmupSeconds: o.warmupSeconds,
+            sampleSeconds: o.sampleSeconds,
+            sigEvery: o.sigEvery,
+            vegeta,
+            ceilings,
+            receiver,
+            log,
+          });
+    const result: Result = { scenario: o.scenario, date, receiver: o.receiver, machine: machine(), versions: versions(toolVersions(vegeta, wrk)), ceilings, ...measured };
+    const path = writeResult(result, o.out);
+    if (o.readme) regenerateReadme(o.out);
+    log(`bench: results in ${path}${o.readme ? " and bench/README.md" : ""}`);
+    if (result.verdict) {
+      const failed = result.verdict.checks.filter((c) => !c.ok);
+      log(
+        result.verdict.pass
+          ? `bench: ${o.scenario} PASS (${result.verdict.checks.map((c) => `${c.check}: ${c.value}`).join("; ")})`
+          : `bench: ${o.scenario} FAIL (${failed.map((c) => `${c.check}: ${c.value}`).join("; ")})`,
+      );
+    }
+    return { path, result };
+  } finally {
+    receiver.cleanup();
   }
-  return { path, result };
 }
 
 if (import.meta.main) {

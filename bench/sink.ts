@@ -1,7 +1,8 @@
 /**
  * @module The benchmark's webhook receiver, in its own Bun process (it shares the cores with
  * everything, so it stays lean). Prints `{"port":N,"ports":[...]}` once listening on 127.0.0.1
- * (PORT, default 0; PORTS=N adds N more listening ports, for many origins).
+ * (PORT, default 0; PORTS=N adds N more listening ports, for many origins). With TLS_CERT_FILE and
+ * TLS_KEY_FILE it serves https on every port (`bun run bench --receiver=https`).
  *
  * Deliveries (requests with a `webhook-id`) are counted per (path, event id), the body's first
  * field (one to one with webhook-id, which is derived from the customer and event id): ids ending
@@ -17,6 +18,7 @@
  *   GET /stats            {"received":N} (requests of any kind; the fetch ceiling's use)
  */
 import { createHmac } from "node:crypto";
+import { readFileSync } from "node:fs";
 
 const SLOW_MS = Number(process.env.SLOW_MS ?? 5000);
 const SENT_AT = /"sent_at_ms":(\d+(?:\.\d+)?)/;
@@ -170,7 +172,8 @@ async function handle(request: Request, server: Bun.Server<undefined>): Promise<
 }
 
 const host = process.env.HOST ?? "127.0.0.1";
-const listen = (port: number) => Bun.serve({ port, hostname: host, fetch: handle });
+const tls = process.env.TLS_CERT_FILE ? { cert: readFileSync(process.env.TLS_CERT_FILE, "utf8"), key: readFileSync(process.env.TLS_KEY_FILE ?? "", "utf8") } : undefined;
+const listen = (port: number) => Bun.serve({ port, hostname: host, fetch: handle, ...(tls ? { tls } : {}) });
 const main = listen(Number(process.env.PORT ?? 0));
 const extra = Array.from({ length: Number(process.env.PORTS ?? 0) }, () => listen(0).port!);
 console.log(JSON.stringify({ port: main.port, ports: extra }));

@@ -1,13 +1,15 @@
 /**
  * @module Ceilings measured in the same run as each benchmark (bench/README.md): raw `Bun.serve`
  * small POSTs/s under wrk (64 connections), and raw Bun `fetch` POSTs/s to a sink (concurrency 64),
- * each with the CPU-µs per request of the process doing the work.
+ * each with the CPU-µs per request of the process doing the work. The fetch ceiling uses the run's
+ * receiver scheme (https: the same sink certificate hookrelay delivers to).
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnBenchScript } from "./children.ts";
 import { cpuMicros, round } from "./measure.ts";
+import type { Receiver } from "./receiver.ts";
 
 export interface Ceiling {
   per_s: number;
@@ -48,13 +50,13 @@ export async function servePostCeiling(wrk: string, seconds: number): Promise<Ce
   }
 }
 
-/** Raw Bun fetch POST/s: bench/fetch-load.ts at concurrency 64 for `seconds` to bench/sink.ts. */
-export async function fetchPostCeiling(seconds: number): Promise<Ceiling> {
-  const sink = await spawnBenchScript<{ port: number }>("sink.ts");
+/** Raw Bun fetch POST/s: bench/fetch-load.ts at concurrency 64 for `seconds` to bench/sink.ts, over the receiver's scheme. */
+export async function fetchPostCeiling(seconds: number, receiver: Receiver): Promise<Ceiling> {
+  const sink = await spawnBenchScript<{ port: number }>("sink.ts", [], 30_000, receiver.sinkEnv);
   try {
     const load = await spawnBenchScript<{ requests: number; failed: number; seconds: number; cpu_us: number }>(
       "fetch-load.ts",
-      [`http://127.0.0.1:${sink.first.port}/ceiling`, String(seconds), "64"],
+      [receiver.url(sink.first.port, "/ceiling"), String(seconds), "64", ...(receiver.caFile ? [receiver.caFile] : [])],
       (seconds + 30) * 1000,
     );
     const { requests, failed, seconds: took, cpu_us } = load.first;
@@ -67,6 +69,6 @@ export async function fetchPostCeiling(seconds: number): Promise<Ceiling> {
 }
 
 /** Both ceilings, one after the other (never concurrently: they share the two cores). */
-export async function measureCeilings(wrk: string, seconds: number): Promise<Ceilings> {
-  return { serve_post: await servePostCeiling(wrk, seconds), fetch_post: await fetchPostCeiling(seconds) };
+export async function measureCeilings(wrk: string, seconds: number, receiver: Receiver): Promise<Ceilings> {
+  return { serve_post: await servePostCeiling(wrk, seconds), fetch_post: await fetchPostCeiling(seconds, receiver) };
 }

@@ -1,6 +1,7 @@
 /**
  * @module Scenarios (b)–(g), end to end: hookrelay (embedded `all`, or the production roles each in
- * its own process), bench/sink.ts as every webhook's receiver, vegeta offering each rate with a real
+ * its own process), bench/sink.ts as every webhook's receiver (http, or https with a certificate
+ * hookrelay trusts through dispatcher.trusted_ca_file), vegeta offering each rate with a real
  * send time in every body; then a drain wait, the sink's counts and latencies, CPU and RSS of the
  * hookrelay processes from /proc, and the scenario's bounds checked.
  */
@@ -11,7 +12,8 @@ import type { Ceilings } from "../lib/ceilings.ts";
 import { spawnBenchScript } from "../lib/children.ts";
 import { type Deployment, startEmbedded, startProduction } from "../lib/hookrelay.ts";
 import { cpuMicros, memoryMiB, round } from "../lib/measure.ts";
-import { type DeliveryFigures, type Result, type Step, type Verdict, ingestStep } from "../lib/results.ts";
+import type { Receiver } from "../lib/receiver.ts";
+import { type DeliveryFigures, type Result, type Step, type Verdict, cpuRatioServePlusFetch, ingestStep } from "../lib/results.ts";
 import { runPacedAttack } from "../lib/vegeta.ts";
 import { type E2EScenario, layout } from "./layouts.ts";
 
@@ -32,6 +34,7 @@ export interface EndToEndOptions {
   sigEvery: number;
   vegeta: string;
   ceilings: Ceilings;
+  receiver: Receiver;
   log(line: string): void;
 }
 
@@ -53,18 +56,18 @@ const pick = ({ p50, p99, max }: { p50: number; p99: number; max: number }) => (
 
 export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
   const plan = layout(o.scenario);
-  const baseline = o.scenario === "isolation" ? (o.baselineP99Ms ?? latestEmbeddedP99(o.resultsDirs, o.rates[0]!)) : null;
+  const baseline = o.scenario === "isolation" ? (o.baselineP99Ms ?? latestEmbeddedP99(o.resultsDirs, o.rates[0]!, o.receiver.scheme)) : null;
   if (o.scenario === "isolation") o.log(`bench: isolation baseline p99 ${baseline ?? "unknown (no embedded result; pass --baseline-p99-ms)"} ms`);
-  const sink = await spawnBenchScript<{ port: number; ports: number[] }>("sink.ts", [], 60_000, { PORTS: String(plan.sinkPorts) });
-  const control = `http://127.0.0.1:${sink.first.port}`;
+  const sink = await spawnBenchScript<{ port: number; ports: number[] }>("sink.ts", [], 60_000, { PORTS: String(plan.sinkPorts), ...o.receiver.sinkEnv });
+  const control = sinkControl(o.receiver, sink.first.port);
   let hr: Deployment | undefined;
   const dir = mkdtempSync(join(tmpdir(), `bench-${o.scenario}-`));
   const run = Math.random().toString(36).slice(2, 8);
   try {
-    hr = o.deployment === "production" ? await startProduction(o.log) : await startEmbedded();
-    const secrets = await createWebhooks(hr, plan.webhooks.map((w) => ({ ...w, port: w.port < 0 ? sink.first.port : sink.first.ports[w.port]! })));
-    await post(`${control}/_config`, { secrets, sig_every: o.sigEvery });
-    o.log(`bench: ${o.scenario} on ${hr.kind} (${hr.processes.map((p) => `${p.role} pid ${p.pid}`).join(", ")}), ${plan.webhooks.length} webhook(s)`);
+    hr = o.deployment === "production" ? await startProduction(o.log, o.receiver.hookrelayEnv) : await startEmbedded(o.receiver.hookrelayEnv);
+    const secrets = await createWebhooks(hr, plan.webhooks.map((w) => ({ ...w, url: o.receiver.url(w.port < 0 ? sink.first.port : sink.first.ports[w.port]!, w.path) })));
+    await control.post("/_config", { secrets, sig_every: o.sigEvery });
+    o.log(`bench: ${o.scenario} on ${hr.kind} (${hr.processes.map((p) => `${p.role} pid ${p.pid}`).join(", ")}), ${plan.webhooks.length} webhook(s), ${o.receiver.scheme} receiver`);
     const warmupMs = await warmUp(hr, control, plan, run);
     o.log(`bench: warm-up (${WARMUP_EVENTS} events, not measured) delivered in ${warmupMs} ms`);
     const pids = hr.processes.map((p) => p.pid);
@@ -78,7 +81,7 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
     const steps: Step[] = [];
     let samples: { t_s: number; rss_mib: number }[] = [];
     for (const [index, rate] of o.rates.entries()) {
-      await post(`${control}/_reset`, {});
+      await control.post("/_reset", {});
       const prefix = `e${run}s${index}`;
       const cpuBefore = cpu();
       const sinkCpuBefore = cpuMicros(sink.proc.pid);
@@ -107,10 +110,10 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
       for (let n = 0; n < report.requests; n++) expected += plan.healthyTargets(n);
       const attackEnd = performance.now();
       const drainDeadline = attackEnd + o.drainSeconds * 1000;
-      let quick = await get<SinkStats>(`${control}/_stats?quick`);
+      let quick = await control.get<SinkStats>("/_stats?quick");
       while (quick.healthy.distinct < expected && performance.now() < drainDeadline) {
         await Bun.sleep(250);
-        quick = await get<SinkStats>(`${control}/_stats?quick`);
+        quick = await control.get<SinkStats>("/_stats?quick");
       }
       const drainS = round((performance.now() - attackEnd) / 1000, 1);
       const cpuUsed = cpu() - cpuBefore;
@@ -118,7 +121,7 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
       const elapsedS = (performance.now() - began) / 1000;
       // Deliveries a moment after the last expected one are duplicates or stragglers: give them a breath.
       await Bun.sleep(500);
-      const stats = await get<SinkStats>(`${control}/_stats`);
+      const stats = await control.get<SinkStats>("/_stats");
       const accepted = report.status_codes["202"] ?? 0;
       const distinct = stats.healthy.distinct;
       const deliveredPerS = round(distinct / elapsedS, 1);
@@ -148,6 +151,7 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
           delivered_to_fetch_ceiling: round(deliveredPerS / o.ceilings.fetch_post.per_s, 3),
           delivered_to_serve_ceiling: round(deliveredPerS / o.ceilings.serve_post.per_s, 3),
           cpu_to_fetch_ceiling: round(cpuPerDelivery / o.ceilings.fetch_post.cpu_us_per_request, 1),
+          cpu_ratio_serve_plus_fetch: cpuRatioServePlusFetch(cpuPerDelivery, o.ceilings),
         },
       };
       steps.push({
@@ -163,9 +167,10 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
       });
       o.log(
         `bench: ${o.scenario} ${rate}/s × ${o.seconds}s → ${accepted}/${rate * o.seconds} accepted (ingest p99 ${report.latencies_ms.p99} ms); ` +
-          `${distinct}/${expected} delivered, ${delivery.lost} lost, ${delivery.duplicates} duplicates, ${delivery.bad_signatures}/${delivery.signatures_checked} bad signatures; ` +
+          `${distinct}/${expected} delivered (${deliveredPerS}/s), ${delivery.lost} lost, ${delivery.duplicates} duplicates, ${delivery.bad_signatures}/${delivery.signatures_checked} bad signatures; ` +
           `ingest→delivery p50 ${delivery.healthy_latency_ms.p50} p99 ${delivery.healthy_latency_ms.p99} max ${delivery.healthy_latency_ms.max} ms; ` +
-          `${cpuPerDelivery} CPU-µs/delivery, ${delivery.connections} connections, drained in ${drainS}s`,
+          `${cpuPerDelivery} CPU-µs/delivery (${delivery.ratios.cpu_ratio_serve_plus_fetch}× a raw Bun.serve request + raw ${o.receiver.scheme} fetch, ${round(o.ceilings.serve_post.cpu_us_per_request + o.ceilings.fetch_post.cpu_us_per_request)} µs), ` +
+          `${delivery.connections} connections, drained in ${drainS}s`,
       );
     }
     const hwm = Object.fromEntries(hr.processes.map((p) => [p.role, memoryMiB(p.pid, "VmHWM")]));
@@ -266,7 +271,7 @@ const WARMUP_EVENTS = 50;
  * Sends a few events one by one and waits for their deliveries, so the first step does not
  * measure a cold start (the first Kafka produce and topic metadata, first connections); returns ms.
  */
-async function warmUp(hr: Deployment, control: string, plan: ReturnType<typeof layout>, run: string): Promise<number> {
+async function warmUp(hr: Deployment, control: SinkControl, plan: ReturnType<typeof layout>, run: string): Promise<number> {
   const started = performance.now();
   let expected = 0;
   for (let n = 0; n < WARMUP_EVENTS; n++) {
@@ -276,16 +281,16 @@ async function warmUp(hr: Deployment, control: string, plan: ReturnType<typeof l
     if (res.status !== 202) throw new Error(`warm-up event ${n} answered ${res.status}: ${await res.text()}`);
   }
   const deadline = performance.now() + 60_000;
-  while ((await get<SinkStats>(`${control}/_stats?quick`)).healthy.distinct < expected) {
+  while ((await control.get<SinkStats>("/_stats?quick")).healthy.distinct < expected) {
     if (performance.now() > deadline) throw new Error(`warm-up: ${expected} deliveries not all at the sink after 60 s`);
     await Bun.sleep(100);
   }
-  await post(`${control}/_reset`, {});
+  await control.post("/_reset", {});
   return Math.round(performance.now() - started);
 }
 
 /** Creates the webhooks (8 at a time; a 429 waits its Retry-After, as API clients should) and returns each path's signing secret. */
-async function createWebhooks(hr: Deployment, webhooks: { port: number; path: string; types: string[] }[]): Promise<Record<string, string>> {
+async function createWebhooks(hr: Deployment, webhooks: { url: string; path: string; types: string[] }[]): Promise<Record<string, string>> {
   const secrets: Record<string, string> = {};
   let next = 0;
   const worker = async () => {
@@ -296,7 +301,7 @@ async function createWebhooks(hr: Deployment, webhooks: { port: number; path: st
         res = await fetch(`${hr.gateway}/api/v1/webhooks`, {
           method: "POST",
           headers: { authorization: `Bearer ${hr.token}`, "content-type": "application/json" },
-          body: JSON.stringify({ url: `http://127.0.0.1:${w.port}${w.path}`, event_types: w.types }),
+          body: JSON.stringify({ url: w.url, event_types: w.types }),
         });
         if (res.status !== 429) break;
         await Bun.sleep(Number(res.headers.get("retry-after") ?? 1) * 1000);
@@ -310,8 +315,8 @@ async function createWebhooks(hr: Deployment, webhooks: { port: number; path: st
   return secrets;
 }
 
-/** Scenario (b)'s healthy p99 at exactly `rate`, from the newest result that has that step, or null. */
-export function latestEmbeddedP99(dirs: string[], rate: number): number | null {
+/** Scenario (b)'s healthy p99 at exactly `rate` with the same receiver scheme, from the newest result that has that step, or null. */
+export function latestEmbeddedP99(dirs: string[], rate: number, receiver: Receiver["scheme"] = "http"): number | null {
   // The newest embedded run that offered this very rate: a baseline from another rate (say a
   // collapsed 10k/s run for a 5k/s isolation run) would make the bound meaningless.
   let best: { date: string; p99: number } | undefined;
@@ -322,6 +327,7 @@ export function latestEmbeddedP99(dirs: string[], rate: number): number | null {
     } catch {}
     for (const f of files) {
       const r = JSON.parse(readFileSync(join(dir, f), "utf8")) as Result;
+      if ((r.receiver ?? "http") !== receiver) continue;
       const step = r.steps.find((s) => s.delivery && s.offered_per_s === rate);
       if (step && (!best || r.date > best.date)) best = { date: r.date, p99: step.delivery!.healthy_latency_ms.p99 };
     }
@@ -329,12 +335,22 @@ export function latestEmbeddedP99(dirs: string[], rate: number): number | null {
   return best?.p99 ?? null;
 }
 
-async function post(url: string, body: unknown): Promise<void> {
-  const res = await fetch(url, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
-  if (!res.ok) throw new Error(`${url} answered ${res.status}: ${await res.text()}`);
-  await res.arrayBuffer();
+/** The sink's control paths (`/_stats`, `/_reset`, `/_config`), over the receiver's scheme. */
+interface SinkControl {
+  get<T>(path: string): Promise<T>;
+  post(path: string, body: unknown): Promise<void>;
 }
 
-async function get<T>(url: string): Promise<T> {
-  return (await (await fetch(url)).json()) as T;
+function sinkControl(receiver: Receiver, port: number): SinkControl {
+  return {
+    async get<T>(path: string) {
+      return (await (await fetch(receiver.url(port, path), receiver.fetchInit)).json()) as T;
+    },
+    async post(path, body) {
+      const url = receiver.url(port, path);
+      const res = await fetch(url, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" }, ...receiver.fetchInit });
+      if (!res.ok) throw new Error(`${url} answered ${res.status}: ${await res.text()}`);
+      await res.arrayBuffer();
+    },
+  };
 }

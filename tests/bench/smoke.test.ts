@@ -1,13 +1,14 @@
 /**
  * @module Short smoke runs of `bun run bench` so the runner cannot rot: scenario (a) `ingest` and
- * the end-to-end scenario (b) `embedded`, each 200/s for 2 s with 1 s ceilings. It must install or
+ * the end-to-end scenario (b) `embedded` with an http and an https receiver, each 200/s for 2 s with
+ * 1 s ceilings. It must install or
  * find vegeta and wrk (failing loudly when it cannot), write results files with sane numbers, and
  * the end-to-end run must lose, duplicate and mis-sign nothing. The real benchmark is not part of `bun run test`.
  */
 import { afterAll, describe, expect, it } from "bun:test";
 import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Result } from "../../bench/lib/results.ts";
+import { OUT_DIR, RESULTS_DIR, type Result } from "../../bench/lib/results.ts";
 import { rssFlatness, verdict } from "../../bench/scenarios/end-to-end.ts";
 import { parseArgs } from "../../bench/run.ts";
 import { tempDir } from "../helpers/hookrelay.ts";
@@ -32,6 +33,13 @@ describe("bun run bench", () => {
     expect(parseArgs(["fan-out", "--deployment=production"]).deployment).toBe("production");
     expect(() => parseArgs(["embedded", "--deployment=production"])).toThrow("run scenario production instead");
     expect(() => parseArgs(["soak", "--deployment=cloud"])).toThrow("--deployment=cloud");
+    // A plain run writes to the ignored bench/out and leaves bench/README.md alone; --record writes the tracked results and tables.
+    expect(parseArgs(["embedded"])).toMatchObject({ out: OUT_DIR, readme: false, receiver: "http" });
+    expect(parseArgs(["embedded", "--record"])).toMatchObject({ out: RESULTS_DIR, readme: true });
+    expect(parseArgs(["embedded", "--record", "--no-readme"])).toMatchObject({ out: RESULTS_DIR, readme: false });
+    expect(parseArgs(["embedded", "--record", "--out=/tmp/elsewhere"])).toMatchObject({ out: "/tmp/elsewhere", readme: true });
+    expect(parseArgs(["embedded", "--receiver=https"]).receiver).toBe("https");
+    expect(() => parseArgs(["embedded", "--receiver=ftp"])).toThrow("--receiver=ftp: expected http or https");
   });
 
   it("judges a soak by the peak RSS of each minute after warm-up, and isolation against 2× the baseline", () => {
@@ -104,17 +112,19 @@ describe("bun run bench", () => {
   }, 90_000);
 });
 
-describe("bun run bench embedded", () => {
-  it("delivers every event of 200/s × 2 s once, correctly signed, and records ingest→delivery latency", async () => {
-    const proc = Bun.spawn(["bun", "run", "bench", "embedded", "--rates=200", "--seconds=2", "--ceiling-seconds=1", "--sig-every=10", `--out=${out}`, "--no-readme", "--strict"], {
+describe.each(["http", "https"])("bun run bench embedded --receiver=%s", (receiver) => {
+  it("delivers every event of 200/s × 2 s once, correctly signed, and records ingest→delivery latency and CPU against the same run's ceilings", async () => {
+    const dir = join(out, receiver);
+    const proc = Bun.spawn(["bun", "run", "bench", "embedded", "--rates=200", "--seconds=2", "--ceiling-seconds=1", "--sig-every=10", `--receiver=${receiver}`, `--out=${dir}`, "--strict"], {
       cwd: ROOT,
       stdout: "pipe",
       stderr: "pipe",
     });
     const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-    const files = readdirSync(out).filter((f) => /^embedded-.*\.json$/.test(f));
+    const files = existsSync(dir) ? readdirSync(dir).filter((f) => /^embedded-.*\.json$/.test(f)) : [];
     if (files.length !== 1) throw new Error(`bun run bench embedded exited ${code} with ${files.length} results files:\n${stdout}\n${stderr}`);
-    const result = JSON.parse(readFileSync(join(out, files[0]!), "utf8")) as Result;
+    const result = JSON.parse(readFileSync(join(dir, files[0]!), "utf8")) as Result;
+    expect(result.receiver).toBe(receiver);
     const d = result.steps[0]!.delivery!;
     // Counts first: a slow machine may miss a latency bound (--strict exits 1), but never lose or duplicate.
     expect({ expected: d.expected, distinct: d.distinct, lost: d.lost, duplicates: d.duplicates, bad: d.bad_signatures }).toEqual({ expected: 400, distinct: 400, lost: 0, duplicates: 0, bad: 0 });
@@ -126,6 +136,9 @@ describe("bun run bench embedded", () => {
     expect(d.healthy_latency_ms.max).toBeLessThan(30_000);
     expect(d.connections).toBeGreaterThan(0);
     expect(d.cpu_us_per_delivery).toBeGreaterThan(0);
+    const rawCpu = result.ceilings.serve_post.cpu_us_per_request + result.ceilings.fetch_post.cpu_us_per_request;
+    expect(d.ratios.cpu_ratio_serve_plus_fetch).toBeCloseTo(d.cpu_us_per_delivery / rawCpu, 1);
+    expect(stdout).toContain(`× a raw Bun.serve request + raw ${receiver} fetch`);
     expect(result.deployment).toBe("embedded");
     expect(result.processes).toEqual(["all"]);
     expect(result.peak_rss_mib_by_process?.all).toBeGreaterThan(10);
