@@ -12,6 +12,7 @@ import { type Config, backendProblem } from "../platform/config.ts";
 import { durationMs } from "../platform/duration.ts";
 import { type HttpApp, type Listening, type TlsFiles, createHttpApp, edgeLimits, listen } from "../platform/http.ts";
 import { Lifecycle } from "../platform/lifecycle.ts";
+import { LoopLag } from "../platform/loop-lag.ts";
 import { type DestinationStream, type Logger, createLogger } from "../platform/logger.ts";
 import { createMetrics } from "../platform/metrics.ts";
 import { ensureAdmin } from "../services/auth/login.ts";
@@ -199,7 +200,10 @@ export async function compose(roles: readonly Role[], config: Config, options: C
 
   const checks = { store, event_log: eventLog, retry_schedule: schedule };
   // Event posts only: the management API (login, webhooks) stays open while ingest is at capacity.
-  const shed = shedEvents(ingestDeps.pending);
+  const shedLagMs = durationMs(config.security.shed_loop_lag);
+  const loopLag = shedLagMs > 0 && (roles.includes("ingest") || roles.includes("gateway")) ? new LoopLag() : undefined;
+  if (loopLag) lifecycle.onStop("event loop lag", () => loopLag.stop());
+  const shed = shedEvents(ingestDeps.pending, loopLag, shedLagMs);
   const apps: Record<HttpRole, () => HttpApp> = {
     gateway: () => createHttpApp({ role: "gateway", log, metrics, checks, shed }).use(gatewayRoutes({ ...ingestDeps, store, schedule, log, checkTarget, webhookLimits, tokens, passwords, oauthTokens, accounts, apiKeys })),
     ingest: () => createHttpApp({ role: "ingest", log, metrics, checks: { event_log: eventLog }, shed }).use(eventRoutes(ingestDeps)),

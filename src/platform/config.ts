@@ -94,6 +94,7 @@ export const ConfigSchema = Type.Object(
       max_batch_events: Int(1000, 1, "most events in one batch request"),
       max_batch_bytes: Int(16_777_216, 1, "largest accepted batch body, bytes"),
       max_pending_events: Int(5000, 1, "events an ingest process holds waiting to be stored; beyond it ingest answers 503 with Retry-After (load shedding)"),
+      shed_loop_lag: Duration("100ms", "while the event loop stays this far behind (two checks 50 ms apart), event posts are answered 503 with Retry-After before their body is read (load shedding); 0 = off"),
       max_webhooks_per_customer: Int(500, 1, "webhooks one customer may have; beyond: 422 limit_exceeded"),
       max_fanout_per_event: Int(100, 1, "active webhooks of one customer one event type may reach (wildcards included); a webhook that would cross it: 422 limit_exceeded"),
       rate_limit_ingest_per_ip: Int(20_000, 0, "ingest requests per second from one client IP (a second's worth may come at once); 0 = no limit"),

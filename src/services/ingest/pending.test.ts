@@ -50,6 +50,16 @@ describe("shedEvents", () => {
     expect(shedEvents(room)(post("http://h:8082/events"))).toBeNull();
   });
 
+  it("refuses event posts while the event loop stays behind, whatever is pending", () => {
+    const loop = { ms: 0 };
+    const shed = shedEvents(room, loop, 100);
+    expect(shed(post("http://h:8082/events"))).toBeNull();
+    loop.ms = 250;
+    expect(shed(post("http://h:8082/events"))).toBe("ingest is at capacity (its event loop is 250 ms behind); retry in a second");
+    expect(shed(post("http://h:8080/api/v1/webhooks"))).toBeNull();
+    expect(shedEvents(room, loop, 0)(post("http://h:8082/events"))).toBeNull(); // 0: off
+  });
+
   it("says full only once the waiting events reach the limit", async () => {
     const pending = new PendingEvents(2);
     expect(pending.full()).toBeNull();

@@ -11,9 +11,17 @@ export interface IngestRouteDeps extends IngestDeps, GuardDeps {
 /** `POST /events` or `/events/batch`, on ingest or under the gateway's `/api/v1`: what load shedding refuses (HttpDeps.shed). */
 const EVENT_PATH = /^[a-z]+:\/\/[^/]+(\/api\/v1)?\/events(\/batch)?\/?(\?|$)/;
 
-/** Why `request` is refused now that ingest is at capacity, or null (anything but an event post is served). */
-export function shedEvents(pending: { full(): string | null }): (request: Request) => string | null {
-  return (request) => (request.method === "POST" && EVENT_PATH.test(request.url) ? pending.full() : null);
+/**
+ * Why `request` is refused now that ingest is at capacity, or null (anything but an event post is
+ * served): too many events wait to be stored, or the event loop runs more than `maxLagMs` behind
+ * (requests wait in the sockets before anything reads them; the pending count cannot see those).
+ */
+export function shedEvents(pending: { full(): string | null }, loop: { ms: number } = { ms: 0 }, maxLagMs = 0): (request: Request) => string | null {
+  return (request) => {
+    if (request.method !== "POST" || !EVENT_PATH.test(request.url)) return null;
+    if (maxLagMs > 0 && loop.ms > maxLagMs) return `ingest is at capacity (its event loop is ${Math.round(loop.ms)} ms behind); retry in a second`;
+    return pending.full();
+  };
 }
 
 /** The event routes under a prefix: `/` on ingest, `/api/v1` on the gateway. */
