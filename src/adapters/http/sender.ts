@@ -76,7 +76,12 @@ export class FetchSender implements Sender {
     if (pinned) target.hostname = address.includes(":") ? `[${address}]` : address;
     const origin = `${target.host} ${name}`;
     const serverName = pinned && url.protocol === "https:" ? { serverName: name } : {};
-    const signal = AbortSignal.timeout(request.timeoutMs);
+    // A timer cleared when the exchange ends, not AbortSignal.timeout: that one lives (with its
+    // signal) for the whole timeout after the answer, and at 11k deliveries/s × 30 s the live ones
+    // held ~500 MiB (RSS grew with every delivery of a 200,000-event backlog, bench/README.md).
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DOMException(`timeout after ${request.timeoutMs}ms`, "TimeoutError")), request.timeoutMs);
+    const signal = controller.signal;
     const post = (ca: string | undefined) => {
       const tls = { ...serverName, ...(ca ? { ca } : {}) };
       return fetch(target, {
@@ -104,6 +109,8 @@ export class FetchSender implements Sender {
       const e = err as Error & { code?: string };
       const timedOut = e.name === "TimeoutError" || e.name === "AbortError";
       return failure(elapsed(), timedOut ? `timeout after ${request.timeoutMs}ms` : `network: ${e.code ?? e.message}`);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
