@@ -260,3 +260,30 @@ describe("turns between groups (customers)", () => {
     expect(started.filter((name) => name.startsWith("big")).slice(0, 4)).toEqual(["big-wh0-0", "big-wh1-0", "big-wh2-0", "big-wh3-0"]);
   });
 });
+
+describe("Lanes memory", () => {
+  it("lets go of tasks it has run while their lane never empties (a backlog to one endpoint)", async () => {
+    const lanes = new Lanes(4, 4);
+    const early: WeakRef<object>[] = [];
+    let done = 0;
+    let stop = false;
+    // Each task holds a payload, as a delivery's closures hold its event; 64 are queued at any time.
+    const enqueue = (n: number) => {
+      const payload = { n, body: "x".repeat(256) };
+      if (n < 100) early.push(new WeakRef(payload));
+      lanes.run("one-endpoint", async () => {
+        await Bun.sleep(0);
+        done += payload.n >= 0 ? 1 : 0;
+        if (!stop) enqueue(n + 64);
+      });
+    };
+    for (let n = 0; n < 64; n++) enqueue(n);
+    while (done < 5_000) await Bun.sleep(1);
+    expect(lanes.queued("one-endpoint")).toBeGreaterThan(0);
+    Bun.gc(true);
+    await Bun.sleep(0);
+    Bun.gc(true);
+    stop = true;
+    expect(early.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
+  });
+});

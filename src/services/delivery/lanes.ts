@@ -34,6 +34,8 @@ export const SWEEP_INTERVAL_MS = 250;
 
 /** Weight of the newest duration in the moving average. */
 const AVERAGE_WEIGHT = 0.2;
+/** Started tasks a lane's queue may hold before it is compacted (a copy of what is left). */
+const COMPACT_AFTER = 1024;
 
 export class Lanes {
   private readonly lanes = new Map<string, Lane>();
@@ -204,6 +206,11 @@ export class Lanes {
       const { task } = lane.queue[lane.head++]!;
       if (lane.head === lane.queue.length) {
         lane.queue = [];
+        lane.head = 0;
+      } else if (lane.head >= COMPACT_AFTER && lane.head * 2 >= lane.queue.length) {
+        // A lane that never empties (a backlog to one endpoint) would otherwise keep every task it
+        // ever started, closures and all: RSS grew with each delivery of a 200,000-event backlog.
+        lane.queue = lane.queue.slice(lane.head);
         lane.head = 0;
       }
       lane.running++;
