@@ -10,7 +10,6 @@
  * rate 0 sends as fast as 4 producers can (a burst); rate N offers N events/s in batches
  * on a fixed schedule (open model), so latency is not inflated by a self-made backlog.
  */
-import { envName } from "../src/platform/config.ts";
 import { client, waitFor } from "../tests/helpers/hookrelay.ts";
 import { startHookrelay, stopHookrelay } from "./lib/hookrelay.ts";
 import { memoryMiB, percentile } from "./lib/measure.ts";
@@ -38,13 +37,11 @@ const sink = Bun.serve({
 });
 
 // A burst from 4 producers goes past the default ingest limits (20,000 events/s per customer and
-// per IP) and many webhooks past the API's: this probe measures delivery, so they are off (0).
-const LIMITS_OFF = Object.fromEntries(
-  ["rate_limit_ingest_per_ip", "rate_limit_ingest_per_customer", "rate_limit_api_per_ip", "rate_limit_api_per_customer"].map((key) => [envName(`security.${key}`), "0"]),
-);
+// per IP) and many webhooks past the API's: this probe measures delivery, so startHookrelay turns
+// them off (0), as for every bench run.
 // HOOKRELAY_* variables of this process pass through (e.g. HOOKRELAY_DISPATCHER_MAX_IN_FLIGHT_PER_WEBHOOK);
 // BENCH_CMD replaces the command, e.g. "bun --cpu-prof-md --cpu-prof-dir=/tmp/prof src/cli/main.ts all".
-const { hr, token } = await startHookrelay(LIMITS_OFF);
+const { hr, token } = await startHookrelay();
 let stopping: Promise<void> | undefined;
 const stop = () => (stopping ??= stopHookrelay(hr).finally(() => sink.stop(true)));
 let interrupted = false;

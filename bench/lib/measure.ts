@@ -1,5 +1,5 @@
 /** @module Measurements of a process from /proc (CPU time, RSS) and of latency samples (percentiles). */
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 
 const CLK_TCK = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
 
@@ -30,4 +30,29 @@ export function percentile(sorted: number[], p: number): number {
 export function round(value: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
+}
+
+/**
+ * CPU-µs of `pid` and every process under it (PostgreSQL forks a server process per connection),
+ * read now; children that exited in between are not counted (their time lands in cutime only once reaped).
+ */
+export function treeCpuMicros(pid: number): number {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {} // gone meanwhile
+  }
+  let total = 0;
+  const walk = (p: number) => {
+    try {
+      total += cpuMicros(p);
+    } catch {}
+    for (const child of children.get(p) ?? []) walk(child);
+  };
+  walk(pid);
+  return total;
 }

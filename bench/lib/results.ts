@@ -69,6 +69,8 @@ export interface DeliveryFigures {
   delivered_per_s: number;
   /** CPU of all hookrelay processes over the attack and drain, per distinct delivery. */
   cpu_us_per_delivery: number;
+  /** Production: PostgreSQL (every server process), Redis and the Kafka broker over the same time, per distinct delivery. */
+  backends_cpu_us_per_delivery?: number;
   sink_cpu_us_per_delivery: number;
   rss_mib_by_process: Record<string, number>;
   ratios: {
@@ -138,6 +140,8 @@ export interface Result {
   command: string[];
   /** hookrelay's CPU use with no load, before the first step. */
   idle_cpu_us_per_s: number;
+  /** Production: the backends' CPU at rest over the same 2 s. */
+  backends_idle_cpu_us_per_s?: number;
   ceilings: Ceilings;
   steps: Step[];
   peak_rss_mib: number;

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { Ceilings } from "../lib/ceilings.ts";
 import { spawnBenchScript } from "../lib/children.ts";
 import { type Deployment, startEmbedded, startProduction } from "../lib/hookrelay.ts";
-import { cpuMicros, memoryMiB, round } from "../lib/measure.ts";
+import { cpuMicros, memoryMiB, round, treeCpuMicros } from "../lib/measure.ts";
 import type { Receiver } from "../lib/receiver.ts";
 import { type DeliveryFigures, type Result, type Step, type Verdict, cpuRatioServePlusFetch, ingestStep } from "../lib/results.ts";
 import { runPacedAttack } from "../lib/vegeta.ts";
@@ -73,10 +73,14 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
     const pids = hr.processes.map((p) => p.pid);
     const cpu = () => pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
     // Idle CPU (pollers, timers); the wait also lets every dispatcher see the new webhooks.
+    const backends = hr.backends;
+    const backendsCpu = () => (backends ?? []).reduce((sum, b) => sum + treeCpuMicros(b.pid), 0);
+    const backendsIdleBefore = backendsCpu();
     const idleBefore = cpu();
     await Bun.sleep(2000);
     const idleCpuUsPerS = round((cpu() - idleBefore) / 2, 0);
-    o.log(`bench: hookrelay idle ${idleCpuUsPerS} CPU-µs/s`);
+    const backendsIdleCpuUsPerS = backends ? round((backendsCpu() - backendsIdleBefore) / 2, 0) : undefined;
+    o.log(`bench: hookrelay idle ${idleCpuUsPerS} CPU-µs/s${backendsIdleCpuUsPerS === undefined ? "" : `, backends (${backends!.map((b) => b.name).join(", ")}) idle ${backendsIdleCpuUsPerS} CPU-µs/s`}`);
 
     const steps: Step[] = [];
     let samples: { t_s: number; rss_mib: number }[] = [];
@@ -84,6 +88,7 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
       await control.post("/_reset", {});
       const prefix = `e${run}s${index}`;
       const cpuBefore = cpu();
+      const backendsCpuBefore = backendsCpu();
       const sinkCpuBefore = cpuMicros(sink.proc.pid);
       const began = performance.now();
       samples = [];
@@ -117,6 +122,7 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
       }
       const drainS = round((performance.now() - attackEnd) / 1000, 1);
       const cpuUsed = cpu() - cpuBefore;
+      const backendsCpuUsed = backendsCpu() - backendsCpuBefore;
       const sinkCpu = cpuMicros(sink.proc.pid) - sinkCpuBefore;
       const elapsedS = (performance.now() - began) / 1000;
       // Deliveries a moment after the last expected one are duplicates or stragglers: give them a breath.
@@ -145,6 +151,7 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
         drain_s: drainS,
         delivered_per_s: deliveredPerS,
         cpu_us_per_delivery: cpuPerDelivery,
+        ...(backends && distinct > 0 ? { backends_cpu_us_per_delivery: round(backendsCpuUsed / distinct) } : {}),
         sink_cpu_us_per_delivery: stats.received > 0 ? round(sinkCpu / stats.received) : Number.NaN,
         rss_mib_by_process: rssByProcess,
         ratios: {
@@ -170,6 +177,7 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
           `${distinct}/${expected} delivered (${deliveredPerS}/s), ${delivery.lost} lost, ${delivery.duplicates} duplicates, ${delivery.bad_signatures}/${delivery.signatures_checked} bad signatures; ` +
           `ingest→delivery p50 ${delivery.healthy_latency_ms.p50} p99 ${delivery.healthy_latency_ms.p99} max ${delivery.healthy_latency_ms.max} ms; ` +
           `${cpuPerDelivery} CPU-µs/delivery (${delivery.ratios.cpu_ratio_serve_plus_fetch}× a raw Bun.serve request + raw ${o.receiver.scheme} fetch, ${round(o.ceilings.serve_post.cpu_us_per_request + o.ceilings.fetch_post.cpu_us_per_request)} µs), ` +
+          (delivery.backends_cpu_us_per_delivery === undefined ? "" : `+ ${delivery.backends_cpu_us_per_delivery} in PostgreSQL, Redis and Kafka, `) +
           `${delivery.connections} connections, drained in ${drainS}s`,
       );
     }
@@ -179,6 +187,7 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
     return {
       command: hr.command,
       idle_cpu_us_per_s: idleCpuUsPerS,
+      ...(backendsIdleCpuUsPerS === undefined ? {} : { backends_idle_cpu_us_per_s: backendsIdleCpuUsPerS }),
       steps,
       peak_rss_mib: peak,
       highest_rate_within_p99: { bound_ms: o.p99BoundMs, rate: within.length > 0 ? Math.max(...within) : null },
