@@ -7,12 +7,19 @@
  *
  * Prints one JSON line; `ratio` is refusal ÷ raw, bounded at 2 (bench/README.md).
  */
-import { servePostCeiling, wrkPosts } from "./lib/ceilings.ts";
+import { type Ceiling, servePostCeiling, wrkPosts } from "./lib/ceilings.ts";
+import { spawnBenchScript } from "./lib/children.ts";
 import { round } from "./lib/measure.ts";
 import { ensureWrk } from "./lib/tools.ts";
 
 const seconds = Number(process.argv[2] ?? 5);
 const wrk = ensureWrk(console.error);
 const raw = await servePostCeiling(wrk, seconds);
-const shed = await wrkPosts(wrk, seconds, "shed-server.ts", true);
+const server = await spawnBenchScript<{ port: number }>("shed-server.ts");
+let shed: Ceiling;
+try {
+  shed = wrkPosts(wrk, seconds, { port: server.first.port, pid: server.proc.pid }, "shedding ingest", true);
+} finally {
+  await server.stop();
+}
 console.log(JSON.stringify({ raw_serve: raw, shed_503: shed, ratio: round(shed.cpu_us_per_request / raw.cpu_us_per_request) }));
