@@ -8,7 +8,11 @@
 // stand between the flood and the 202s. Before them, 50 such clients took embedded ingest p99
 // from 4-7 ms to 0.9-3.6 s (16 s max).
 //
-// The bound: 2x embedded. In production on a 2-core machine that also runs PostgreSQL, Kafka and
+// The bound: 3x embedded. Measured on 2026-12-04 on this 2-core machine kind, at the commit that set
+// 2x and at the one after, alike: 1.9-2.7x per round (unloaded p99 3-4.5 ms, under the flood 7.2-10.6
+// ms, the 2 deep-JSON clients included), so 2x failed whole runs of 3 rounds on a loaded clean-clone
+// run at either commit (earlier runs on a quieter machine gave 1.2-1.9x).
+// In production on a 2-core machine that also runs PostgreSQL, Kafka and
 // Redis, 4x: there one verification runs all the time during the flood (the cap lets one through
 // whenever the last ends), and Argon2 is memory-hard (64 MiB each). Measured there over 27 rounds,
 // ingest p99 went from 10-49 ms to 20-217 ms: 1.4-4.4x per round, most near 2-2.5x, 6 rounds
@@ -33,10 +37,10 @@ const DEEP = 120_000;
 const SAMPLES = 500;
 /** The flood lasts at most this long per round. */
 const FLOOD_MS = 8000;
-/** A round whose p99 under flood is more than 2× the unloaded one is tried again, this many times at most. */
+/** A round whose p99 under flood is past the bound is tried again, this many times at most. */
 const ROUNDS = 3;
 /** How much slower ingest's p99 may be under the flood (see the top of the file for production's). */
-const BOUND = { embedded: 2, production: 4 } as const;
+const BOUND = { embedded: 3, production: 4 } as const;
 
 interface Round {
   before: number;
