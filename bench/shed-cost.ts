@@ -3,16 +3,21 @@
  * 503 + Retry-After before reading the body; under wrk (64 kept-alive connections, 2 threads) the
  * server's CPU-µs per refusal, next to raw `Bun.serve` measured in the same run.
  *
- *   bun bench/shed-cost.ts [seconds=5]
+ *   bun bench/shed-cost.ts [seconds=5] [--record]
  *
- * Prints one JSON line; `ratio` is refusal ÷ raw, bounded at 2 (bench/README.md).
+ * Prints one JSON line and writes it to bench/out/shed-cost-<date>.json (bench/results with
+ * --record); `ratio` is refusal ÷ raw, bounded at 2 (bench/README.md).
  */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { type Ceiling, servePostCeiling, wrkPosts } from "./lib/ceilings.ts";
 import { spawnBenchScript } from "./lib/children.ts";
 import { round } from "./lib/measure.ts";
+import { OUT_DIR, RESULTS_DIR, machine, versions } from "./lib/results.ts";
 import { ensureWrk } from "./lib/tools.ts";
 
-const seconds = Number(process.argv[2] ?? 5);
+const args = process.argv.slice(2);
+const seconds = Number(args.find((a) => !a.startsWith("--")) ?? 5);
 const wrk = ensureWrk(console.error);
 const raw = await servePostCeiling(wrk, seconds);
 const server = await spawnBenchScript<{ port: number }>("shed-server.ts");
@@ -22,4 +27,10 @@ try {
 } finally {
   await server.stop();
 }
-console.log(JSON.stringify({ raw_serve: raw, shed_503: shed, ratio: round(shed.cpu_us_per_request / raw.cpu_us_per_request) }));
+const ratio = round(shed.cpu_us_per_request / raw.cpu_us_per_request);
+const date = new Date().toISOString();
+const result = { scenario: "shed-cost", date, machine: machine(), versions: versions({}), raw_serve: raw, shed_503: shed, ratio, pass: ratio <= 2 };
+const dir = args.includes("--record") ? RESULTS_DIR : OUT_DIR;
+mkdirSync(dir, { recursive: true });
+writeFileSync(join(dir, `shed-cost-${date.replace(/[:.]/g, "").slice(0, 17)}Z.json`), `${JSON.stringify(result, null, 2)}\n`);
+console.log(JSON.stringify({ raw_serve: raw, shed_503: shed, ratio }));
