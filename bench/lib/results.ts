@@ -8,7 +8,7 @@ import { execSync } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { join, resolve } from "node:path";
-import type { Ceilings } from "./ceilings.ts";
+import type { Ceiling, Ceilings } from "./ceilings.ts";
 
 export const BENCH_DIR = resolve(import.meta.dir, "..");
 /** Recorded results (tracked, `--record`): the README's tables are made from these. */
@@ -184,6 +184,18 @@ export function writeResult(result: Result, dir = RESULTS_DIR): string {
 /** A result's scenario as the tables name it: `embedded`, or `embedded (https)` for an https receiver. */
 const runName = (r: Result) => (r.receiver === "https" ? `${r.scenario} (https)` : r.scenario);
 
+/** What bench/shed-cost.ts writes. */
+export interface ShedCost {
+  scenario: "shed-cost";
+  date: string;
+  machine: Result["machine"];
+  versions: Record<string, string>;
+  raw_serve: Ceiling;
+  shed_503: Ceiling;
+  ratio: number;
+  pass: boolean;
+}
+
 /** The markdown table of the latest result of each scenario and receiver in `dir`, one row per step. */
 export function resultsTable(dir = RESULTS_DIR): string {
   const latest = new Map<string, Result>();
@@ -191,10 +203,17 @@ export function resultsTable(dir = RESULTS_DIR): string {
   try {
     files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
   } catch {}
+  let refusal: ShedCost | undefined;
   for (const file of files) {
-    const result = JSON.parse(readFileSync(join(dir, file), "utf8")) as Result;
-    const seen = latest.get(runName(result));
-    if (!seen || seen.date < result.date) latest.set(runName(result), result);
+    const result = JSON.parse(readFileSync(join(dir, file), "utf8")) as Result | ShedCost;
+    // bench/shed-cost.ts's results have no steps: the latest is a line of its own below the tables.
+    if (result.scenario === "shed-cost") {
+      if (!refusal || refusal.date < result.date) refusal = result as ShedCost;
+      continue;
+    }
+    const run = result as Result;
+    const seen = latest.get(runName(run));
+    if (!seen || seen.date < run.date) latest.set(runName(run), run);
   }
   const results = [...latest.values()].sort((a, b) => runName(a).localeCompare(runName(b)));
   const rows = [
@@ -211,21 +230,28 @@ export function resultsTable(dir = RESULTS_DIR): string {
     "| scenario | date | deployment | webhooks | offered/s × s | accepted/s | ingest p99 ms | expected | delivered | lost | dup | bad sig | e2e p50 ms | e2e p99 ms | e2e max ms | delivered/s | CPU-µs/delivery | CPU ÷ serve+fetch | peak RSS MiB | ÷ fetch ceiling | connections | verdict |",
     "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
   ];
-  // Results recorded before cpu_ratio_serve_plus_fetch existed get it from their own ceilings.
+  // Results recorded before cpu_ratio_serve_plus_fetch existed get it from their own ceilings. Production's
+  // CPU-µs/delivery is hookrelay's processes, then what PostgreSQL, Redis and Kafka spent meanwhile.
   for (const r of e2e)
     for (const s of r.steps) {
       const d = s.delivery!;
       e2eRows.push(
-        `| ${runName(r)} | ${r.date.slice(0, 10)} | ${r.deployment} | ${r.webhooks} | ${s.offered_per_s} × ${s.seconds} | ${s.accepted_per_s} | ${s.latency_ms.p99} | ${d.expected} | ${d.distinct} | ${d.lost} | ${d.duplicates} | ${d.bad_signatures}/${d.signatures_checked} | ${d.healthy_latency_ms.p50} | ${d.healthy_latency_ms.p99} | ${d.healthy_latency_ms.max} | ${d.delivered_per_s} | ${d.cpu_us_per_delivery} | ${d.ratios.cpu_ratio_serve_plus_fetch ?? cpuRatioServePlusFetch(d.cpu_us_per_delivery, r.ceilings)}× | ${r.peak_rss_mib} | ${d.ratios.delivered_to_fetch_ceiling} | ${d.connections} | ${r.verdict!.pass ? "PASS" : "FAIL"} |`,
+        `| ${runName(r)} | ${r.date.slice(0, 10)} | ${r.deployment} | ${r.webhooks} | ${s.offered_per_s} × ${s.seconds} | ${s.accepted_per_s} | ${s.latency_ms.p99} | ${d.expected} | ${d.distinct} | ${d.lost} | ${d.duplicates} | ${d.bad_signatures}/${d.signatures_checked} | ${d.healthy_latency_ms.p50} | ${d.healthy_latency_ms.p99} | ${d.healthy_latency_ms.max} | ${d.delivered_per_s} | ${d.cpu_us_per_delivery}${d.backends_cpu_us_per_delivery === undefined ? "" : ` + ${d.backends_cpu_us_per_delivery} backends`} | ${d.ratios.cpu_ratio_serve_plus_fetch ?? cpuRatioServePlusFetch(d.cpu_us_per_delivery, r.ceilings)}× | ${r.peak_rss_mib} | ${d.ratios.delivered_to_fetch_ceiling} | ${d.connections} | ${r.verdict!.pass ? "PASS" : "FAIL"} |`,
       );
     }
   const ceilings = results.map(
-    (r) => `- ${runName(r)}: raw Bun.serve ${r.ceilings.serve_post.per_s} POST/s (${r.ceilings.serve_post.cpu_us_per_request} CPU-µs each), raw fetch${r.receiver === "https" ? " (https)" : ""} ${r.ceilings.fetch_post.per_s} POST/s (${r.ceilings.fetch_post.cpu_us_per_request} CPU-µs each); ${r.machine.cores} × ${r.machine.cpu}, bun ${r.versions.bun}, hookrelay ${r.versions.hookrelay}; hookrelay idle ${r.idle_cpu_us_per_s} CPU-µs/s, peak RSS ${r.peak_rss_mib} MiB${r.verdict ? `; ${r.verdict.pass ? "PASS" : "FAIL"}: ${r.verdict.checks.map((c) => `${c.ok ? "✓" : "✗"} ${c.check} (${c.value})`).join(", ")}` : `; highest rate with p99 < ${r.highest_rate_within_p99.bound_ms} ms: ${r.highest_rate_within_p99.rate ?? "none"}`}`,
+    (r) => `- ${runName(r)}: raw Bun.serve ${r.ceilings.serve_post.per_s} POST/s (${r.ceilings.serve_post.cpu_us_per_request} CPU-µs each), raw fetch${r.receiver === "https" ? " (https)" : ""} ${r.ceilings.fetch_post.per_s} POST/s (${r.ceilings.fetch_post.cpu_us_per_request} CPU-µs each); ${r.machine.cores} × ${r.machine.cpu}, bun ${r.versions.bun}, hookrelay ${r.versions.hookrelay}; hookrelay idle ${r.idle_cpu_us_per_s} CPU-µs/s${r.backends_idle_cpu_us_per_s === undefined ? "" : ` (PostgreSQL, Redis and Kafka ${r.backends_idle_cpu_us_per_s})`}, peak RSS ${r.peak_rss_mib} MiB${r.verdict ? `; ${r.verdict.pass ? "PASS" : "FAIL"}: ${r.verdict.checks.map((c) => `${c.ok ? "✓" : "✗"} ${c.check} (${c.value})`).join(", ")}` : `; highest rate with p99 < ${r.highest_rate_within_p99.bound_ms} ms: ${r.highest_rate_within_p99.rate ?? "none"}`}`,
   );
   const sections = rows.length > 2 ? [...rows, ""] : [];
   if (e2e.length > 0)
     sections.push("End-to-end scenarios (ingest→delivery latency and counts at the sink, healthy webhooks; bad sig = bad/checked):", "", ...e2eRows);
-  return [...sections, "", "Ceilings and verdicts, same run:", "", ...ceilings].join("\n");
+  const refusalLine = refusal
+    ? [
+        "",
+        `A refused event post (\`bench/shed-cost.ts\`, ${refusal.date.slice(0, 10)}, ${refusal.machine.cores} × ${refusal.machine.cpu}): ${refusal.shed_503.cpu_us_per_request} CPU-µs against ${refusal.raw_serve.cpu_us_per_request} for a raw Bun.serve request in the same run, ${refusal.ratio}× (bound 2×).`,
+      ]
+    : [];
+  return [...sections, "", "Ceilings and verdicts, same run:", "", ...ceilings, ...refusalLine].join("\n");
 }
 
 /** Replaces the text between the results markers of bench/README.md (appends the section if absent). */

@@ -8,7 +8,7 @@
 import { afterAll, describe, expect, it } from "bun:test";
 import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { OUT_DIR, RESULTS_DIR, type Result } from "../../bench/lib/results.ts";
+import { OUT_DIR, RESULTS_DIR, type Result, resultsTable } from "../../bench/lib/results.ts";
 import { rssFlatness, verdict } from "../../bench/scenarios/end-to-end.ts";
 import { parseArgs } from "../../bench/run.ts";
 import { tempDir } from "../helpers/hookrelay.ts";
@@ -64,6 +64,16 @@ describe("bun run bench", () => {
     expect(verdict(isolation, [step(80)], 40, []).pass).toBe(true);
     expect(verdict(isolation, [step(81)], 40, []).pass).toBe(false);
     expect(verdict(isolation, [step(1)], null, []).pass).toBe(false);
+  });
+
+  it("tables the recorded results: production's CPU with its backends, and the latest refusal cost on a line of its own", () => {
+    const table = resultsTable(RESULTS_DIR);
+    const production = table.split("\n").filter((line) => line.startsWith("| production |"));
+    expect(production.length).toBeGreaterThan(0);
+    for (const row of production) expect(row).toMatch(/\| [\d.]+ \+ [\d.]+ backends \|/);
+    expect(table).toMatch(/^A refused event post \(`bench\/shed-cost\.ts`, \d{4}-\d\d-\d\d, .*\): [\d.]+ CPU-µs against [\d.]+ for a raw Bun\.serve request in the same run, [\d.]+× \(bound 2×\)\.$/m);
+    // The README's tables are what the recorded files say.
+    expect(readFileSync(join(ROOT, "bench/README.md"), "utf8")).toContain(table);
   });
 
   it("runs scenario (a) at 200/s for 2 s and writes a results JSON with sane numbers", async () => {
