@@ -5,16 +5,18 @@
  * reports ingest rate, delivery rate and ingest→delivery latency. The child is stopped however
  * the probe ends: done, failed, or SIGINT/SIGTERM.
  *
- *   bun bench/throughput.ts [events=50000] [batch=500] [webhooks=1] [rate=0]
+ *   bun bench/throughput.ts [events=50000] [batch=500] [webhooks=1] [rate=0] [bytes=0]
  *
  * rate 0 sends as fast as 4 producers can (a burst); rate N offers N events/s in batches
  * on a fixed schedule (open model), so latency is not inflated by a self-made backlog.
+ * bytes N pads each event's data with N characters (large events: what a backlog holds in memory).
  */
 import { client, waitFor } from "../tests/helpers/hookrelay.ts";
 import { startHookrelay, stopHookrelay } from "./lib/hookrelay.ts";
 import { memoryMiB, percentile } from "./lib/measure.ts";
 
-const [total = 50_000, batchSize = 500, webhooks = 1, rate = 0] = process.argv.slice(2).map(Number);
+const [total = 50_000, batchSize = 500, webhooks = 1, rate = 0, padBytes = 0] = process.argv.slice(2).map(Number);
+const PAD = "x".repeat(padBytes);
 const CONCURRENCY = 4;
 /** Event ids unique to this run, so runs against one PostgreSQL never collide as duplicates. */
 const RUN = Math.random().toString(36).slice(2, 8);
@@ -23,6 +25,8 @@ const sentAt = new Map<string, number>();
 const EVENT_ID = /^\{"id":"([^"]*)"/;
 const latencies: number[] = [];
 let delivered = 0;
+/** Batches answered 503 (shed) and sent again. */
+let refused = 0;
 const sink = Bun.serve({
   port: 0,
   hostname: "127.0.0.1",
@@ -62,10 +66,16 @@ try {
   const started = performance.now();
   const ingestLatencies: number[] = [];
   async function sendBatch(from: number): Promise<void> {
-    const events = Array.from({ length: Math.min(batchSize, total - from) }, (_, i) => ({ id: `b_${RUN}_${from + i}`, type: "bench", source: "bench", data: { n: from + i } }));
+    const events = Array.from({ length: Math.min(batchSize, total - from) }, (_, i) => ({ id: `b_${RUN}_${from + i}`, type: "bench", source: "bench", data: padBytes > 0 ? { n: from + i, pad: PAD } : { n: from + i } }));
     const now = performance.now();
     for (const e of events) sentAt.set(e.id, now);
-    const res = await ingest("POST", "/events/batch", { events });
+    let res = await ingest("POST", "/events/batch", { events });
+    // Shed (503 + Retry-After): sent again after the wait asked for, as a producer should.
+    for (let tries = 0; res.status === 503 && res.headers.get("retry-after") && tries < 60 && !interrupted; tries++) {
+      refused++;
+      await Bun.sleep(Number(res.headers.get("retry-after")) * 1000);
+      res = await ingest("POST", "/events/batch", { events });
+    }
     ingestLatencies.push(performance.now() - now);
     if (res.status !== 202) throw new Error(`ingest answered ${res.status}: ${JSON.stringify(res.body)}`);
   }
@@ -104,7 +114,9 @@ try {
       events: total,
       webhooks,
       offered_rate: rate || "burst",
+      event_bytes: padBytes || undefined,
       deliveries: delivered,
+      shed_batches: refused,
       ingest_events_per_s: Math.round(total / ingestSeconds),
       delivered_per_s: Math.round(delivered / totalSeconds),
       batch_ingest_ms: { p50: at(ingestLatencies, 50), p99: at(ingestLatencies, 99) },

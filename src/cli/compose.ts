@@ -189,7 +189,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     maxEventBytes: config.security.max_event_bytes,
     maxBatchBytes: config.security.max_batch_bytes,
     maxBatchEvents: config.security.max_batch_events,
-    pending: new PendingEvents(config.security.max_pending_events),
+    pending: new PendingEvents(config.security.max_pending_events, config.security.max_pending_bytes),
   };
 
   const observabilityConfig = config.observability;
@@ -255,6 +255,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
         group: config.kafka.consumer_group,
         readBatch: dispatcherConfig.read_batch,
         maxPendingEvents: dispatcherConfig.max_pending_events,
+        maxPendingBytes: dispatcherConfig.max_pending_bytes,
         maxPendingDeliveries: dispatcherConfig.max_pending_deliveries,
         maxPendingDeliveriesPerCustomer: dispatcherConfig.max_pending_deliveries_per_customer,
         parkedPerSecondPerCustomer: dispatcherConfig.parked_per_second_per_customer,

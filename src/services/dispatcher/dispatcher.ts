@@ -17,6 +17,8 @@ export interface DispatcherOptions {
   group: string;
   readBatch: number;
   maxPendingEvents: number;
+  /** Payload bytes of the events held (read and not finished) at most before reading waits; the events' count alone lets 256 KiB events fill the heap. */
+  maxPendingBytes: number;
   /** Deliveries held in memory (queued or in flight) at most, over every customer. */
   maxPendingDeliveries: number;
   /** Deliveries of one customer held in memory at most. */
@@ -40,6 +42,7 @@ export class Dispatcher {
   private running = false;
   private loop: Promise<void> | undefined;
   private pendingEvents = 0;
+  private pendingBytes = 0;
   private pendingDeliveries = 0;
   private readonly pendingByCustomer = new Map<string, number>();
   /** Parks of over-budget events, one at a time (their store writes must not crowd out the rest). */
@@ -77,7 +80,7 @@ export class Dispatcher {
     while (this.running) {
       try {
         const room = this.options.maxPendingEvents - this.pendingEvents;
-        if (room <= 0) {
+        if (room <= 0 || this.pendingBytes >= this.options.maxPendingBytes) {
           await new Promise<void>((resolve) => (this.capacityWaiter = resolve));
           continue;
         }
@@ -100,7 +103,7 @@ export class Dispatcher {
     // nothing and the events behind it are reached at once.
     const fanOuts = matched.filter((f) => {
       if (f.webhooks.length === 0 || this.withinBudget(f.event.customerId, f.webhooks.length)) return true;
-      this.pendingEvents++;
+      this.holdEvent(f.event);
       this.parkEvent(consumer, f.event, f.webhooks);
       return false;
     });
@@ -119,7 +122,7 @@ export class Dispatcher {
         continue;
       }
       const webhookById = new Map(webhooks.map((w) => [w.id, w]));
-      this.pendingEvents++;
+      this.holdEvent(event);
       if (!this.withinBudget(event.customerId, todo.length)) {
         this.parkEvent(consumer, event, todo.map((d) => webhookById.get(d.webhookId)!));
         continue;
@@ -179,9 +182,15 @@ export class Dispatcher {
     else deps.pool.send({ delivery, event, webhook }, finishOne, parkIt);
   }
 
+  private holdEvent(event: LoggedEvent): void {
+    this.pendingEvents++;
+    this.pendingBytes += event.payload.length;
+  }
+
   private finishEvent(consumer: EventConsumer, event: LoggedEvent): void {
     consumer.ack(event);
     this.pendingEvents--;
+    this.pendingBytes -= event.payload.length;
     const wake = this.capacityWaiter;
     this.capacityWaiter = undefined;
     wake?.();

@@ -19,27 +19,37 @@ export interface IngestDeps {
 /**
  * Load shedding: the events this process has taken and not yet stored. An open-loop producer
  * faster than the store would otherwise grow the queue (and the open requests) until every
- * answer times out; past the limit a request gets 503 with `Retry-After` at once, and what is
- * accepted keeps its latency.
+ * answer times out; past either limit (events, or their bytes: 5,000 events of 256 KiB would be
+ * 1.2 GiB of heap) a request gets 503 with `Retry-After` at once, and what is accepted keeps its
+ * latency.
  */
 export class PendingEvents {
   count = 0;
-  constructor(readonly limit: number) {}
+  bytes = 0;
+  constructor(
+    readonly limit: number,
+    readonly maxBytes = Number.POSITIVE_INFINITY,
+  ) {}
 
   /** Why no more events are taken now, or null: the ingest listener's early refusal (HttpDeps.shed). */
   full(): string | null {
-    return this.count >= this.limit ? `ingest is at capacity (${this.count} events waiting to be stored); retry in a second` : null;
+    return this.count >= this.limit || this.bytes >= this.maxBytes ? this.refusal() : null;
   }
 
-  /** Runs `store` for `n` events if there is room, else refuses with 503. */
-  async admit<T>(n: number, store: () => Promise<T>): Promise<T> {
-    if (this.count > 0 && this.count + n > this.limit)
-      throw new UnavailableError(`ingest is at capacity (${this.count} events waiting to be stored); retry in a second`, 1);
+  private refusal(): string {
+    return `ingest is at capacity (${this.count} events, ${Math.ceil(this.bytes / 1024)} KiB waiting to be stored); retry in a second`;
+  }
+
+  /** Runs `store` for `n` events of `bytes` in all if there is room (always when nothing waits), else refuses with 503. */
+  async admit<T>(n: number, bytes: number, store: () => Promise<T>): Promise<T> {
+    if (this.count > 0 && (this.count + n > this.limit || this.bytes + bytes > this.maxBytes)) throw new UnavailableError(this.refusal(), 1);
     this.count += n;
+    this.bytes += bytes;
     try {
       return await store();
     } finally {
       this.count -= n;
+      this.bytes -= bytes;
     }
   }
 }
@@ -86,7 +96,8 @@ export async function acceptBatch(
 }
 
 function admitted(deps: IngestDeps, events: Event[]): Promise<AppendOutcome[]> {
-  return deps.pending.admit(events.length, () => deps.eventLog.append(events)).catch((err) => {
+  const bytes = events.reduce((sum, e) => sum + e.payload.length, 0);
+  return deps.pending.admit(events.length, bytes, () => deps.eventLog.append(events)).catch((err) => {
     if (err instanceof UnavailableError && err.retryAfterSeconds !== undefined) deps.metrics.eventsIngested.inc({ outcome: "refused" }, events.length);
     throw err;
   });

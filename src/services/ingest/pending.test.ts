@@ -9,19 +9,19 @@ describe("PendingEvents", () => {
     const pending = new PendingEvents(3);
     const releases: (() => void)[] = [];
     const store = () => new Promise<string>((resolve) => releases.push(() => resolve("stored")));
-    const first = pending.admit(2, store);
-    const second = pending.admit(1, store);
+    const first = pending.admit(2, 0, store);
+    const second = pending.admit(1, 0, store);
     expect(pending.count).toBe(3);
-    const refused = await pending.admit(1, store).catch((e) => e);
+    const refused = await pending.admit(1, 0, store).catch((e) => e);
     expect(refused).toBeInstanceOf(UnavailableError);
     expect(refused.status).toBe(503);
     expect(refused.retryAfterSeconds).toBe(1);
-    expect(refused.message).toContain("3 events waiting");
+    expect(refused.message).toContain("3 events, 0 KiB waiting");
     expect(releases).toHaveLength(2); // the refused store never ran
     releases[0]!();
     expect(await first).toBe("stored");
     expect(pending.count).toBe(1);
-    const third = pending.admit(2, store);
+    const third = pending.admit(2, 0, store);
     releases[1]!();
     releases[2]!();
     expect(await Promise.all([second, third])).toEqual(["stored", "stored"]);
@@ -30,9 +30,27 @@ describe("PendingEvents", () => {
 
   it("admits one batch larger than the limit when nothing else waits, and frees its room when the store fails", async () => {
     const pending = new PendingEvents(3);
-    expect(await pending.admit(10, async () => "big")).toBe("big");
-    await expect(pending.admit(2, async () => Promise.reject(new Error("disk full")))).rejects.toThrow("disk full");
+    expect(await pending.admit(10, 0, async () => "big")).toBe("big");
+    await expect(pending.admit(2, 0, async () => Promise.reject(new Error("disk full")))).rejects.toThrow("disk full");
     expect(pending.count).toBe(0);
+  });
+
+  it("refuses past the byte limit too (a few large events hold as much memory as many small ones), and says full once it is reached", async () => {
+    const pending = new PendingEvents(1000, 300_000);
+    const releases: (() => void)[] = [];
+    const store = () => new Promise<string>((resolve) => releases.push(() => resolve("stored")));
+    const first = pending.admit(1, 200_000, store);
+    expect(pending.full()).toBeNull();
+    const refused = await pending.admit(1, 200_000, store).catch((e) => e);
+    expect(refused).toBeInstanceOf(UnavailableError);
+    expect(refused.message).toContain("1 events, 196 KiB waiting");
+    const second = pending.admit(1, 100_000, store);
+    expect(pending.full()).toContain("2 events, 293 KiB waiting");
+    for (const release of releases) release();
+    expect(await Promise.all([first, second])).toEqual(["stored", "stored"]);
+    expect([pending.count, pending.bytes, pending.full()]).toEqual([0, 0, null]);
+    // Alone, one batch over the byte limit still goes in (max_batch_bytes bounds it).
+    expect(await pending.admit(3, 900_000, async () => "big")).toBe("big");
   });
 });
 
@@ -64,8 +82,8 @@ describe("shedEvents", () => {
     const pending = new PendingEvents(2);
     expect(pending.full()).toBeNull();
     let release = () => {};
-    const stored = pending.admit(2, () => new Promise<void>((resolve) => (release = resolve)));
-    expect(pending.full()).toContain("2 events waiting");
+    const stored = pending.admit(2, 0, () => new Promise<void>((resolve) => (release = resolve)));
+    expect(pending.full()).toContain("2 events, 0 KiB waiting");
     release();
     await stored;
     expect(pending.full()).toBeNull();
