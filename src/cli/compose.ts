@@ -60,7 +60,6 @@ const systemClock: Clock = { now: () => Date.now() };
 export class StartupError extends Error {
   override name = "StartupError";
 }
-const GAUGE_REFRESH_MS = 2000;
 /** The dashboard's charts span this long; its "now" rates, the last RATE_WINDOW_MS. */
 const HISTORY_MS = 5 * 60_000;
 const RATE_WINDOW_MS = 10_000;
@@ -293,18 +292,14 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     lifecycle.onStop("retention", stopRetention);
   }
 
-  const gauges = setInterval(async () => {
-    try {
-      if (dispatcher) {
-        metrics.assignedPartitions.set(dispatcher.assignedPartitions());
-        metrics.eventLogLag.set(await dispatcher.lag());
-      }
-      if (roles.includes("retry")) metrics.retryQueueDepth.set(await schedule.depth());
-    } catch (err) {
-      log.warn({ err }, "could not refresh gauges");
-    }
-  }, GAUGE_REFRESH_MS);
-  lifecycle.onStop("gauges", () => clearInterval(gauges));
+  // Read when /metrics is scraped (Prometheus, or the observability role's sampler), never on a timer.
+  if (dispatcher) {
+    const reading = dispatcher;
+    metrics.sources.assignedPartitions = () => reading.assignedPartitions();
+    metrics.sources.eventLogLag = () => reading.lag();
+  }
+  if (roles.includes("retry")) metrics.sources.retryQueueDepth = () => schedule.depth();
+  metrics.sources.onError = (err, gauge) => log.warn({ err, gauge }, "could not read a gauge; it keeps its last value");
 
   let tls: TlsFiles | undefined;
   try {

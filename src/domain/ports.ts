@@ -230,6 +230,8 @@ export interface RetrySchedule extends Pingable {
   /** Removes items whose outcome is durable (delivered, dead, or rescheduled elsewhere). */
   complete(deliveryIds: string[]): Promise<void>;
   depth(): Promise<number>;
+  /** The earliest due time on the schedule (a claimed item's: the end of its lease), or null when it is empty. */
+  nextDue(): Promise<number | null>;
 }
 
 /** A token bucket: `capacity` tokens, refilled continuously at `refillPerSecond`. */

@@ -132,7 +132,7 @@ export const ConfigSchema = Type.Object(
       max_delay: Duration("300s", "longest delay between retries"),
       backoff_multiplier: Type.Number({ default: 2.0, minimum: 1, description: "delay growth per retry" }),
       jitter: Type.Number({ default: 0.1, minimum: 0, maximum: 1, description: "± fraction of randomness on each delay" }),
-      poll_interval: Duration("250ms", "how often due retries are claimed"),
+      poll_interval: Duration("250ms", "how often due retries are claimed; with none due, the next claim waits until the earliest comes due, at most 4 times this (a retry due sooner that was scheduled meanwhile waits that long at most)"),
       batch_size: Int(100, 1, "retries claimed at a time"),
       lease: Duration("2m", "how long a claimed retry stays invisible before another worker may take it"),
     }),

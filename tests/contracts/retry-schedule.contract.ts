@@ -55,9 +55,25 @@ export function describeRetryScheduleContract(name: string, makeSchedule: () => 
       expect(ids(await schedule.claim(T + LEASE, 10, LEASE)).sort()).toEqual(["del_claimed", "del_new"]);
     });
 
-    it("is empty at first: depth 0 and nothing to claim", async () => {
+    it("is empty at first: depth 0, nothing to claim, nothing due next", async () => {
       expect(await schedule.depth()).toBe(0);
       expect(await schedule.claim(T, 10, LEASE)).toEqual([]);
+      expect(await schedule.nextDue()).toBeNull();
+    });
+
+    it("says when the next item comes due: the earliest waiting, or a claimed one's lease end, and null once all are done", async () => {
+      await schedule.schedule([
+        { deliveryId: "del_later", dueAt: T + 9000 },
+        { deliveryId: "del_soon", dueAt: T + 2000 },
+        { deliveryId: "del_due", dueAt: T - 5 },
+      ]);
+      expect(await schedule.nextDue()).toBe(T - 5);
+      expect(ids(await schedule.claim(T, 10, LEASE))).toEqual(["del_due"]);
+      expect(await schedule.nextDue()).toBe(T + 2000);
+      await schedule.complete(["del_soon", "del_later"]);
+      expect(await schedule.nextDue()).toBe(T + LEASE); // the claimed one reappears then
+      await schedule.complete(["del_due"]);
+      expect(await schedule.nextDue()).toBeNull();
     });
 
     it("claims only items that are due, ordered by due time, with their due time", async () => {

@@ -88,4 +88,9 @@ export class RedisRetrySchedule implements RetrySchedule {
   depth(): Promise<number> {
     return unavailableOnFailure(() => this.redis.zcard(this.key));
   }
+
+  async nextDue(): Promise<number | null> {
+    const [, score] = await unavailableOnFailure(() => this.redis.zrange(this.key, "0", "0", "WITHSCORES"));
+    return score === undefined ? null : Number(score);
+  }
 }

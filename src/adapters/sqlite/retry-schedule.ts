@@ -69,4 +69,8 @@ export class SqliteRetrySchedule implements RetrySchedule {
   async depth(): Promise<number> {
     return this.db.query<{ n: number }, []>("SELECT count(*) AS n FROM retry_schedule").get()!.n;
   }
+
+  async nextDue(): Promise<number | null> {
+    return this.db.query<{ due: number | null }, []>("SELECT min(due_at) AS due FROM retry_schedule").get()!.due;
+  }
 }

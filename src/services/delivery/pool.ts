@@ -27,7 +27,8 @@ export interface PoolOptions {
 export class DeliveryPool {
   private readonly lanes: Lanes;
   private readonly settling = new Settling();
-  private readonly sweeper: Timer;
+  /** Runs only while the lanes hold work: a process at rest wakes for nothing. */
+  private sweeper: Timer | undefined;
   private closing = false;
   private closed: Promise<boolean> | undefined;
 
@@ -36,7 +37,6 @@ export class DeliveryPool {
     private readonly options: PoolOptions,
   ) {
     this.lanes = new Lanes(options.maxInFlight, options.maxInFlightPerWebhook);
-    this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
   }
 
   private lastSweep = performance.now();
@@ -48,6 +48,11 @@ export class DeliveryPool {
    * endpoint's work would only add work (the retry path) to a process already behind.
    */
   private sweep(): void {
+    if (this.lanes.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+      return;
+    }
     const now = performance.now();
     const late = now - this.lastSweep - SWEEP_INTERVAL_MS;
     this.lastSweep = now;
@@ -84,6 +89,10 @@ export class DeliveryPool {
     const deps = this.deps;
     const unrecorded = (err: unknown) =>
       deps.log.error({ err, deliveryId: work.delivery.id, eventId: work.event.id }, "could not record the outcome; the delivery will be tried again");
+    if (!this.sweeper && !this.closed) {
+      this.lastSweep = performance.now(); // the time at rest is not lateness
+      this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    }
     this.lanes.run(
       work.webhook.id,
       async () => {
