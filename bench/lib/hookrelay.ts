@@ -107,11 +107,23 @@ export function servicesUp(log: (line: string) => void): Record<string, string> 
   return env;
 }
 
+/** The HTTP roles, gateway first; the registry (gRPC) starts with the others and is waited for by its port. */
 const ROLES = ["gateway", "ingest", "dispatcher", "retry", "observability"] as const;
+
+/** True once something accepts TCP connections on the port. */
+async function listening(port: number): Promise<boolean> {
+  try {
+    const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
+    socket.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The production deployment: a fresh PostgreSQL schema, Redis key prefix and Kafka topic and
- * consumer group for this run, `migrate up`, then each role in its own process (gateway first).
+ * consumer group for this run, `migrate up`, then each of the six roles in its own process (gateway first).
  * The schema is dropped on stop; the topic and Redis keys stay (they are unique to the run).
  */
 export async function startProduction(log: (line: string) => void, overrides: Record<string, string> = {}): Promise<Deployment> {
@@ -168,7 +180,9 @@ export async function startProduction(log: (line: string) => void, overrides: Re
     spawn("gateway");
     await waitFor("gateway /health", () => healthy(ports.gateway), 60_000, 100);
     for (const role of ROLES.slice(1)) spawn(role);
+    spawn("registry");
     for (const role of ROLES.slice(1)) await waitFor(`${role} /health`, () => healthy(ports[role]), 60_000, 100);
+    await waitFor("registry (gRPC) listening", () => listening(ports.registry), 60_000, 100);
     const token = await adminToken(`http://127.0.0.1:${ports.gateway}`);
     log(`bench: production roles up (schema ${schema}, topic hr-bench-${run})`);
     return {

@@ -196,6 +196,22 @@ export interface ShedCost {
   pass: boolean;
 }
 
+/** What bench/at-rest.ts writes. */
+export interface AtRest {
+  scenario: "at-rest";
+  deployment: "embedded" | "production";
+  date: string;
+  machine: Result["machine"];
+  versions: Record<string, string>;
+  settle_s: number;
+  seconds: number;
+  /** Each hookrelay process: % of one core over the window, in all and by thread name. */
+  processes: { role: string; cpu_percent: number; threads: Record<string, number> }[];
+  cpu_percent: number;
+  bound_percent?: number;
+  pass?: boolean;
+}
+
 /** The markdown table of the latest result of each scenario and receiver in `dir`, one row per step. */
 export function resultsTable(dir = RESULTS_DIR): string {
   const latest = new Map<string, Result>();
@@ -204,8 +220,16 @@ export function resultsTable(dir = RESULTS_DIR): string {
     files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
   } catch {}
   let refusal: ShedCost | undefined;
+  const atRest = new Map<string, AtRest>();
   for (const file of files) {
-    const result = JSON.parse(readFileSync(join(dir, file), "utf8")) as Result | ShedCost;
+    const result = JSON.parse(readFileSync(join(dir, file), "utf8")) as Result | ShedCost | AtRest;
+    // bench/at-rest.ts's results: the latest of each deployment is a line below the tables.
+    if (result.scenario === "at-rest") {
+      const rest = result as AtRest;
+      const seen = atRest.get(rest.deployment);
+      if (!seen || seen.date < rest.date) atRest.set(rest.deployment, rest);
+      continue;
+    }
     // bench/shed-cost.ts's results have no steps: the latest is a line of its own below the tables.
     if (result.scenario === "shed-cost") {
       if (!refusal || refusal.date < result.date) refusal = result as ShedCost;
@@ -251,7 +275,14 @@ export function resultsTable(dir = RESULTS_DIR): string {
         `A refused event post (\`bench/shed-cost.ts\`, ${refusal.date.slice(0, 10)}, ${refusal.machine.cores} × ${refusal.machine.cpu}): ${refusal.shed_503.cpu_us_per_request} CPU-µs against ${refusal.raw_serve.cpu_us_per_request} for a raw Bun.serve request in the same run, ${refusal.ratio}× (bound 2×).`,
       ]
     : [];
-  return [...sections, "", "Ceilings and verdicts, same run:", "", ...ceilings, ...refusalLine].join("\n");
+  const atRestLines = [...atRest.values()]
+    .sort((a, b) => a.deployment.localeCompare(b.deployment))
+    .map(
+      (r) =>
+        `At rest, ${r.deployment} (\`bench/at-rest.ts\`, ${r.date.slice(0, 10)}, ${r.machine.cores} × ${r.machine.cpu}, hookrelay ${r.versions.hookrelay}): ${r.cpu_percent}% of a core over ${r.seconds} s (${r.processes.map((p) => `${p.role} ${p.cpu_percent}`).join(", ")})${r.bound_percent === undefined ? "" : `; bound ${r.bound_percent}%: ${r.pass ? "PASS" : "FAIL"}`}.`,
+    );
+  const atRestSection = atRestLines.length > 0 ? ["", ...atRestLines] : [];
+  return [...sections, "", "Ceilings and verdicts, same run:", "", ...ceilings, ...refusalLine, ...atRestSection].join("\n");
 }
 
 /** Replaces the text between the results markers of bench/README.md (appends the section if absent). */

@@ -66,11 +66,14 @@ describe("bun run bench", () => {
     expect(verdict(isolation, [step(1)], null, []).pass).toBe(false);
   });
 
-  it("tables the recorded results: production's CPU with its backends, and the latest refusal cost on a line of its own", () => {
+  it("tables the recorded results: production's CPU with its backends, the latest refusal cost and each deployment's CPU at rest on lines of their own", () => {
     const table = resultsTable(RESULTS_DIR);
     const production = table.split("\n").filter((line) => line.startsWith("| production |"));
     expect(production.length).toBeGreaterThan(0);
     for (const row of production) expect(row).toMatch(/\| [\d.]+ \+ [\d.]+ backends \|/);
+    for (const deployment of ["embedded", "production"])
+      expect(table).toMatch(new RegExp(`^At rest, ${deployment} \\(\`bench/at-rest\\.ts\`, \\d{4}-\\d\\d-\\d\\d, .*\\): [\\d.]+% of a core over \\d+ s \\(.+\\)`, "m"));
+    expect(table).toMatch(/^At rest, production .*\(gateway [\d.]+, ingest [\d.]+, dispatcher [\d.]+, retry [\d.]+, observability [\d.]+, registry [\d.]+\); bound 2%: (PASS|FAIL)\.$/m);
     expect(table).toMatch(/^A refused event post \(`bench\/shed-cost\.ts`, \d{4}-\d\d-\d\d, .*\): [\d.]+ CPU-µs against [\d.]+ for a raw Bun\.serve request in the same run, [\d.]+× \(bound 2×\)\.$/m);
     // The README's tables are what the recorded files say.
     expect(readFileSync(join(ROOT, "bench/README.md"), "utf8")).toContain(table);
