@@ -10,7 +10,7 @@
  *   bun run bench embedded|production|fan-out|isolation|origins|soak [--rates=…] [--seconds=…]
  *                        [--deployment=embedded|production] [--delivery-p99-ms=500] [--drain-seconds=60]
  *                        [--baseline-p99-ms=N] [--warmup-seconds=120] [--sample-seconds=10]
- *                        [--sig-every=50] [--receiver=http|https] [--strict]
+ *                        [--sig-every=50] [--receiver=http|https] [--max-connections=N] [--label=TEXT] [--strict]
  *
  * Loopback only; every step stops by itself. Each end-to-end scenario prints PASS or FAIL; --strict
  * makes a FAIL exit 1 (the results are written either way).
@@ -59,6 +59,10 @@ export interface RunOptions {
   sampleSeconds: number;
   sigEvery: number;
   strict: boolean;
+  /** The generator's connections at most (vegeta -max-connections); null: as many as the rate needs. */
+  maxConnections: number | null;
+  /** Names this run apart from the scenario's usual one in the tables (e.g. "1 core"). */
+  label: string;
 }
 
 /** Parses `[scenario] --name=value ...`; names the bad argument when one is wrong. */
@@ -80,6 +84,8 @@ export function parseArgs(argv: string[]): RunOptions {
     sampleSeconds: 10,
     sigEvery: 50,
     strict: false,
+    maxConnections: null,
+    label: "",
   };
   const positive = (name: string, raw: string) => {
     const n = Number(raw);
@@ -123,6 +129,8 @@ export function parseArgs(argv: string[]): RunOptions {
     } else if (name === "record") record = true;
     else if (name === "no-readme") noReadme = true;
     else if (name === "strict") options.strict = true;
+    else if (name === "max-connections") options.maxConnections = positive(name, value);
+    else if (name === "label") options.label = value;
     else throw new Error(`unknown option ${arg}`);
   }
   if (record) {
@@ -153,6 +161,7 @@ export async function runBench(o: RunOptions, log: (line: string) => void = cons
         ? await ingestScenario({ rates: o.rates, seconds: o.seconds, p99BoundMs: o.p99Ms, vegeta, ceilings, log })
         : await endToEndScenario({
             scenario: o.scenario as E2EScenario,
+            maxConnections: o.maxConnections,
             deployment: o.deployment,
             rates: o.rates,
             seconds: o.seconds,
@@ -169,7 +178,17 @@ export async function runBench(o: RunOptions, log: (line: string) => void = cons
             receiver,
             log,
           });
-    const result: Result = { scenario: o.scenario, date, receiver: o.receiver, machine: machine(), versions: versions(toolVersions(vegeta, wrk)), ceilings, ...measured };
+    const result: Result = {
+      scenario: o.scenario,
+      date,
+      receiver: o.receiver,
+      ...(o.label ? { label: o.label } : {}),
+      ...(o.maxConnections ? { max_connections: o.maxConnections } : {}),
+      machine: machine(),
+      versions: versions(toolVersions(vegeta, wrk)),
+      ceilings,
+      ...measured,
+    };
     const path = writeResult(result, o.out);
     if (o.readme) regenerateReadme(o.out);
     log(`bench: results in ${path}${o.readme ? " and bench/README.md" : ""}`);

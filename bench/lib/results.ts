@@ -135,6 +135,10 @@ export interface Result {
   date: string;
   /** The scheme of the sink and of the fetch ceiling (absent in results from before `--receiver`: http). */
   receiver?: "http" | "https";
+  /** What sets this run apart from the scenario's usual one (`--label`, e.g. "1 core"): its own row in the tables. */
+  label?: string;
+  /** The generator's connections at most (`--max-connections`); absent: as many as the rate needed. */
+  max_connections?: number;
   machine: { cpu: string; cores: number; memory_gib: number; kernel: string };
   versions: Record<string, string>;
   command: string[];
@@ -182,7 +186,7 @@ export function writeResult(result: Result, dir = RESULTS_DIR): string {
 }
 
 /** A result's scenario as the tables name it: `embedded`, or `embedded (https)` for an https receiver. */
-const runName = (r: Result) => (r.receiver === "https" ? `${r.scenario} (https)` : r.scenario);
+const runName = (r: Result) => `${r.receiver === "https" ? `${r.scenario} (https)` : r.scenario}${r.label ? ` [${r.label}]` : ""}`;
 
 /** What bench/shed-cost.ts writes. */
 export interface ShedCost {

@@ -77,6 +77,8 @@ export interface PacedAttack {
   seconds: number;
   /** The JSON body of request `n`, sent at wall-clock `sentAtMs` (ms, sub-ms precision). */
   body(n: number, sentAtMs: number): string;
+  /** At most this many connections (vegeta's -max-connections); unset: as many as the rate needs. */
+  maxConnections?: number;
 }
 
 /** Ahead of its due time a target line is written, so vegeta never waits on stdin (which it would count as latency). */
@@ -94,7 +96,7 @@ export async function runPacedAttack(vegeta: string, dir: string, name: string, 
   const proc = Bun.spawn(
     // The duration has slack: vegeta starts its clock before this writer's, and ends at the last
     // target (stdin closed after exactly rate × seconds lines) rather than cutting the final ones.
-    [vegeta, "attack", "-lazy", "-format=json", `-rate=${attack.rate}/1s`, `-duration=${attack.seconds + 5}s`, "-timeout=30s", `-output=${results}`],
+    [vegeta, "attack", "-lazy", "-format=json", ...(attack.maxConnections ? [`-max-connections=${attack.maxConnections}`] : []), `-rate=${attack.rate}/1s`, `-duration=${attack.seconds + 5}s`, "-timeout=30s", `-output=${results}`],
     { stdin: "pipe", stdout: "pipe", stderr: "pipe" },
   );
   const total = attack.rate * attack.seconds;

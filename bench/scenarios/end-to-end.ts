@@ -32,6 +32,8 @@ export interface EndToEndOptions {
   warmupSeconds: number;
   sampleSeconds: number;
   sigEvery: number;
+  /** The generator's connections at most (null: as many as the rate needs). */
+  maxConnections: number | null;
   vegeta: string;
   ceilings: Ceilings;
   receiver: Receiver;
@@ -105,6 +107,7 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
           rate,
           seconds: o.seconds,
           body: (n, sentAt) => `{"id":"${prefix}_${n}","type":"${plan.type(n)}","source":"bench","data":{"n":${n},"sent_at_ms":${sentAt.toFixed(3)}}}`,
+          maxConnections: o.maxConnections ?? undefined,
         });
       } finally {
         clearInterval(sampler);
@@ -336,7 +339,7 @@ export function latestEmbeddedP99(dirs: string[], rate: number, receiver: Receiv
     } catch {}
     for (const f of files) {
       const r = JSON.parse(readFileSync(join(dir, f), "utf8")) as Result;
-      if ((r.receiver ?? "http") !== receiver) continue;
+      if ((r.receiver ?? "http") !== receiver || r.label) continue; // a labelled run (1 core, a cap) is not the baseline
       const step = r.steps.find((s) => s.delivery && s.offered_per_s === rate);
       if (step && (!best || r.date > best.date)) best = { date: r.date, p99: step.delivery!.healthy_latency_ms.p99 };
     }
