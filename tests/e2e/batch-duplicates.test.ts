@@ -34,11 +34,13 @@ describe.each(MODES)("a batch repeating an earlier id (%s)", (mode) => {
 
     const delivered = () => new Set(receiver.received.map((r) => eventIdOf(r.body)));
     await waitFor("every accepted event delivered", () => accepted.every((id) => delivered().has(id)), 30_000, 50);
-    for (const id of accepted) {
+    // Outcomes are recorded in the background, a few ms after the answer came in.
+    const recorded = async (id: string) => {
       const stored = await api("GET", `/api/v1/events/${id}`);
-      expect(stored.status).toBe(200);
-      expect(stored.body.deliveries.map((d: { status: string }) => d.status)).toEqual(["succeeded"]);
-    }
+      return stored.status === 200 && stored.body.deliveries.length > 0 ? stored.body : null;
+    };
+    await waitFor("every delivery's outcome recorded", async () => (await Promise.all(accepted.map(recorded))).every((body) => body !== null), 10_000, 50);
+    for (const id of accepted) expect((await recorded(id)).deliveries.map((d: { status: string }) => d.status)).toEqual(["succeeded"]);
 
     hr.proc.kill("SIGTERM");
     expect(await hr.proc.exited).toBe(0);
