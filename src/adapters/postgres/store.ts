@@ -20,8 +20,11 @@ import {
   toWebhook,
 } from "./rows.ts";
 
-/** Attempts finishing within this window share one statement instead of one round trip each. */
-const ATTEMPT_FLUSH_MS = 5;
+/**
+ * Attempts finishing within this window share one statement instead of one round trip each. Nobody
+ * waits on it but the event's acknowledgement (as on SQLite, src/adapters/sqlite/store.ts).
+ */
+const ATTEMPT_FLUSH_MS = 25;
 /** A flush never carries more than this many attempts (one statement of ~2 MB of small rows). */
 const ATTEMPT_BATCH_MAX = 2000;
 
