@@ -71,6 +71,8 @@ export interface DeliveryFigures {
   cpu_us_per_delivery: number;
   /** Production: PostgreSQL (every server process), Redis and the Kafka broker over the same time, per distinct delivery. */
   backends_cpu_us_per_delivery?: number;
+  /** The same, by backend (postgres, redis, kafka). */
+  backend_cpu_us_per_delivery?: Record<string, number>;
   sink_cpu_us_per_delivery: number;
   rss_mib_by_process: Record<string, number>;
   ratios: {

@@ -76,7 +76,8 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
     const cpu = () => pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
     // Idle CPU (pollers, timers); the wait also lets every dispatcher see the new webhooks.
     const backends = hr.backends;
-    const backendsCpu = () => (backends ?? []).reduce((sum, b) => sum + treeCpuMicros(b.pid), 0);
+    const backendCpu = () => Object.fromEntries((backends ?? []).map((b) => [b.name, treeCpuMicros(b.pid)]));
+    const backendsCpu = () => Object.values(backendCpu()).reduce((sum, us) => sum + us, 0);
     const backendsIdleBefore = backendsCpu();
     const idleBefore = cpu();
     await Bun.sleep(2000);
@@ -90,7 +91,8 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
       await control.post("/_reset", {});
       const prefix = `e${run}s${index}`;
       const cpuBefore = cpu();
-      const backendsCpuBefore = backendsCpu();
+      const backendCpuBefore = backendCpu();
+      const backendsCpuBefore = Object.values(backendCpuBefore).reduce((sum, us) => sum + us, 0);
       const sinkCpuBefore = cpuMicros(sink.proc.pid);
       const began = performance.now();
       samples = [];
@@ -125,7 +127,8 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
       }
       const drainS = round((performance.now() - attackEnd) / 1000, 1);
       const cpuUsed = cpu() - cpuBefore;
-      const backendsCpuUsed = backendsCpu() - backendsCpuBefore;
+      const backendCpuAfter = backendCpu();
+      const backendsCpuUsed = Object.values(backendCpuAfter).reduce((sum, us) => sum + us, 0) - backendsCpuBefore;
       const sinkCpu = cpuMicros(sink.proc.pid) - sinkCpuBefore;
       const elapsedS = (performance.now() - began) / 1000;
       // Deliveries a moment after the last expected one are duplicates or stragglers: give them a breath.
@@ -154,7 +157,12 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
         drain_s: drainS,
         delivered_per_s: deliveredPerS,
         cpu_us_per_delivery: cpuPerDelivery,
-        ...(backends && distinct > 0 ? { backends_cpu_us_per_delivery: round(backendsCpuUsed / distinct) } : {}),
+        ...(backends && distinct > 0
+          ? {
+              backends_cpu_us_per_delivery: round(backendsCpuUsed / distinct),
+              backend_cpu_us_per_delivery: Object.fromEntries(Object.entries(backendCpuAfter).map(([name, us]) => [name, round((us - (backendCpuBefore[name] ?? 0)) / distinct)])),
+            }
+          : {}),
         sink_cpu_us_per_delivery: stats.received > 0 ? round(sinkCpu / stats.received) : Number.NaN,
         rss_mib_by_process: rssByProcess,
         ratios: {
@@ -180,7 +188,9 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
           `${distinct}/${expected} delivered (${deliveredPerS}/s), ${delivery.lost} lost, ${delivery.duplicates} duplicates, ${delivery.bad_signatures}/${delivery.signatures_checked} bad signatures; ` +
           `ingest→delivery p50 ${delivery.healthy_latency_ms.p50} p99 ${delivery.healthy_latency_ms.p99} max ${delivery.healthy_latency_ms.max} ms; ` +
           `${cpuPerDelivery} CPU-µs/delivery (${delivery.ratios.cpu_ratio_serve_plus_fetch}× a raw Bun.serve request + raw ${o.receiver.scheme} fetch, ${round(o.ceilings.serve_post.cpu_us_per_request + o.ceilings.fetch_post.cpu_us_per_request)} µs), ` +
-          (delivery.backends_cpu_us_per_delivery === undefined ? "" : `+ ${delivery.backends_cpu_us_per_delivery} in PostgreSQL, Redis and Kafka, `) +
+          (delivery.backends_cpu_us_per_delivery === undefined
+            ? ""
+            : `+ ${delivery.backends_cpu_us_per_delivery} in PostgreSQL, Redis and Kafka (${Object.entries(delivery.backend_cpu_us_per_delivery ?? {}).map(([n, us]) => `${n} ${us}`).join(", ")}), `) +
           `${delivery.connections} connections, drained in ${drainS}s`,
       );
     }
