@@ -21,10 +21,11 @@ import {
 } from "./rows.ts";
 
 /**
- * Attempts finishing within this window share one statement instead of one round trip each. Nobody
- * waits on it but the event's acknowledgement (as on SQLite, src/adapters/sqlite/store.ts).
+ * Attempts finishing within this window share one statement instead of one round trip each. Not
+ * 25 ms as on SQLite: with 25, the production no-loss property test saw more deliveries repeated
+ * around a backend restart than its budget (1 run in 4; 5 of 5 passed at 5 ms).
  */
-const ATTEMPT_FLUSH_MS = 25;
+const ATTEMPT_FLUSH_MS = 5;
 /** A flush never carries more than this many attempts (one statement of ~2 MB of small rows). */
 const ATTEMPT_BATCH_MAX = 2000;
 
