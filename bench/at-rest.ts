@@ -9,10 +9,10 @@
  * Prints one JSON line and writes it to bench/out/at-rest-<deployment>-<date>.json (bench/results
  * with --record, which also puts the latest of each deployment into bench/README.md's results).
  */
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Deployment, startEmbedded, startProduction } from "./lib/hookrelay.ts";
-import { round } from "./lib/measure.ts";
+import { round, threadCpuNanos as threads } from "./lib/measure.ts";
 import { type AtRest, OUT_DIR, RESULTS_DIR, machine, regenerateReadme, versions } from "./lib/results.ts";
 
 const args = process.argv.slice(2);
@@ -23,18 +23,6 @@ const seconds = Number(positional[1] ?? 30);
 const settleSeconds = Number(args.find((a) => a.startsWith("--settle="))?.slice(9) ?? 15);
 /** The bound of issue 16 for the production roles together, % of one core. */
 const BOUND_PERCENT = 2;
-
-/** CPU nanoseconds so far of each live thread of `pid`, with the thread's name. */
-function threads(pid: number): Map<string, { name: string; ns: number }> {
-  const found = new Map<string, { name: string; ns: number }>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
-      found.set(tid, { name, ns: Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]) });
-    } catch {} // ended meanwhile
-  }
-  return found;
-}
 
 const hr: Deployment = deployment === "production" ? await startProduction(console.error) : await startEmbedded();
 let result: AtRest;

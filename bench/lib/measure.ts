@@ -56,3 +56,18 @@ export function treeCpuMicros(pid: number): number {
   walk(pid);
   return total;
 }
+
+/**
+ * CPU nanoseconds so far of each live thread of `pid` (each task's schedstat under /proc/<pid>/task), with the
+ * thread's name: finer than utime's 10 ms ticks, for figures of 0.1% of a core.
+ */
+export function threadCpuNanos(pid: number): Map<string, { name: string; ns: number }> {
+  const found = new Map<string, { name: string; ns: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      found.set(tid, { name, ns: Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]) });
+    } catch {} // ended meanwhile
+  }
+  return found;
+}

@@ -14,9 +14,6 @@ export interface Metrics {
   httpDuration: Histogram<"role" | "method" | "route">;
   eventsIngested: Counter<"outcome">;
   kafkaProduced: Counter;
-  eventLogLag: Gauge;
-  assignedPartitions: Gauge;
-  retryQueueDepth: Gauge;
   inFlight: Gauge;
   /**
    * Where the lag, partition and retry-depth gauges come from, set by the composition root once the
@@ -33,8 +30,8 @@ export interface GaugeSources {
   onError?: (err: unknown, gauge: string) => void;
 }
 
-/** A gauge read from `sources[key]` when scraped (unset: it stays 0). */
-function sourcedGauge(sources: GaugeSources, key: "eventLogLag" | "assignedPartitions" | "retryQueueDepth", name: string, help: string, registers: Registry[]): Gauge {
+/** A gauge read from `sources[key]` when scraped (unset: it stays 0); nothing else sets it. */
+function sourcedGauge(sources: GaugeSources, key: Exclude<keyof GaugeSources, "onError">, name: string, help: string, registers: Registry[]): Gauge {
   return new Gauge({
     name,
     help,
@@ -68,6 +65,9 @@ export function createMetrics(): Metrics {
   for (const name of HEAP_WALKING_METRICS) registry.removeSingleMetric(name);
   const registers = [registry];
   const sources: GaugeSources = {};
+  sourcedGauge(sources, "eventLogLag", "webhook_event_log_lag", "Events appended but not yet finished by the dispatchers", registers);
+  sourcedGauge(sources, "assignedPartitions", "webhook_event_log_partitions_assigned", "Event log partitions this dispatcher owns", registers);
+  sourcedGauge(sources, "retryQueueDepth", "webhook_retry_queue_depth", "Deliveries waiting on the retry schedule", registers);
   return {
     registry,
     sources,
@@ -119,9 +119,6 @@ export function createMetrics(): Metrics {
       registers,
     }),
     kafkaProduced: new Counter({ name: "webhook_kafka_messages_produced_total", help: "Messages produced to Kafka", registers }),
-    eventLogLag: sourcedGauge(sources, "eventLogLag", "webhook_event_log_lag", "Events appended but not yet finished by the dispatchers", registers),
-    assignedPartitions: sourcedGauge(sources, "assignedPartitions", "webhook_event_log_partitions_assigned", "Event log partitions this dispatcher owns", registers),
-    retryQueueDepth: sourcedGauge(sources, "retryQueueDepth", "webhook_retry_queue_depth", "Deliveries waiting on the retry schedule", registers),
     inFlight: new Gauge({ name: "webhook_deliveries_in_flight", help: "Webhook requests in flight in this process", registers }),
   };
 }
