@@ -109,9 +109,6 @@ const TEST_ENV = {
   // A retry claimed when its process is killed -9 comes back after the lease: keep that short here.
   HOOKRELAY_DISPATCHER_HTTP_TIMEOUT: "2s",
   HOOKRELAY_RETRY_MANAGER_LEASE: "4s",
-  // A read-ahead of a few events' payloads (~100 bytes each): the dispatcher stops reading and
-  // waits for room again and again, through every kill and restart of the sequences.
-  HOOKRELAY_DISPATCHER_MAX_PENDING_BYTES: "600",
 };
 
 async function embeddedCluster(env: Record<string, string>): Promise<Cluster> {
