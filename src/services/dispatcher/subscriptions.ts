@@ -21,12 +21,15 @@ export class Subscriptions {
   async current(now: number, newestAcceptedAt: number): Promise<SubscriptionIndex> {
     const fresh = newestAcceptedAt < this.checkedAt && now - this.checkedAt < this.checkEveryMs;
     if (fresh) return this.index;
-    this.checkedAt = now;
     const version = await this.store.webhooksVersion();
     if (version !== this.version) {
       this.index = new SubscriptionIndex(await this.store.activeWebhooks());
       this.version = version;
     }
+    // Only a check that got its answer counts: marked before the reads, a failed one (the store
+    // restarting) made the old index look fresh to the dispatch tried again, and events accepted
+    // after the webhooks were created matched none of them and were acknowledged undelivered.
+    this.checkedAt = now;
     return this.index;
   }
 }
