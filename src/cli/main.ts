@@ -110,6 +110,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     const running = await compose(roles, config());
     running.lifecycle.exitOnSignals();
+    running.lifecycle.exitOnUncaught();
   } catch (err) {
     if (err instanceof StartupError) fail(`hookrelay: ${err.message}`);
     // SIGTERM/SIGINT while waiting for the backends: already stopped and logged.

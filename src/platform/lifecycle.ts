@@ -1,4 +1,4 @@
-/** @module Teardown in reverse order of setup, run once on SIGTERM/SIGINT or on demand. */
+/** @module Teardown in reverse order of setup, run once on SIGTERM/SIGINT or on demand; what an uncaught exception does. */
 import { type Logger, flushLog } from "./logger.ts";
 
 type Teardown = { name: string; run: () => Promise<void> | void };
@@ -51,6 +51,31 @@ export class Lifecycle {
     process.on("SIGTERM", () => handle("SIGTERM"));
     process.on("SIGINT", () => handle("SIGINT"));
   }
+
+  /**
+   * An exception nothing caught ends the process, as it would without this, but logged (exit 1).
+   * One kind does not: a connection reset reported by a socket its client has already let go of.
+   * postgres.js drops every listener of a socket once it closes; under Bun the reset of that
+   * connection can still arrive after the close, as an 'error' with no listener, and a PostgreSQL
+   * restart killed the ingest role that way (the no-loss property test, production). The client
+   * has already failed over to a new connection: nothing is left to handle.
+   */
+  exitOnUncaught(): void {
+    process.on("uncaughtException", (err) => {
+      if (isLateSocketReset(err)) {
+        this.log.warn({ err }, "a closed connection reported a reset; ignored");
+        return;
+      }
+      this.log.fatal({ err }, "uncaught exception; exiting");
+      exitAfterFlush(this.log, 1);
+    });
+  }
+}
+
+/** A socket's report that its peer reset or closed the connection under a read or a write. */
+function isLateSocketReset(err: unknown): boolean {
+  const { code, syscall } = (err ?? {}) as { code?: unknown; syscall?: unknown };
+  return (code === "ECONNRESET" || code === "EPIPE") && (syscall === "read" || syscall === "write");
 }
 
 /** How long exiting waits for the log to reach stdout. */
