@@ -98,6 +98,8 @@ interface Cluster {
   targets: number;
   disrupt(step: DisruptionStep): Promise<void>;
   kill(): void;
+  /** The last lines each process wrote, for a failure's report. */
+  logs(): string;
 }
 
 const TEST_ENV = {
@@ -109,6 +111,9 @@ const TEST_ENV = {
   // A retry claimed when its process is killed -9 comes back after the lease: keep that short here.
   HOOKRELAY_DISPATCHER_HTTP_TIMEOUT: "2s",
   HOOKRELAY_RETRY_MANAGER_LEASE: "4s",
+  // A read-ahead of a few events' payloads (~100 bytes each): the dispatcher stops reading and
+  // waits for room again and again, through every kill and restart of the sequences.
+  HOOKRELAY_DISPATCHER_MAX_PENDING_BYTES: "600",
 };
 
 async function embeddedCluster(env: Record<string, string>): Promise<Cluster> {
@@ -127,6 +132,7 @@ async function embeddedCluster(env: Record<string, string>): Promise<Cluster> {
       await hr.start();
     },
     kill: () => hr.proc?.kill(9),
+    logs: () => hr.output().slice(-6000),
   };
 }
 
@@ -169,6 +175,7 @@ async function productionCluster(env: Record<string, string>): Promise<Cluster> 
       await start(role);
     },
     kill,
+    logs: () => [...output].map(([role, text]) => `--- ${role}\n${text.slice(-3000)}`).join("\n"),
   };
 }
 
@@ -279,7 +286,19 @@ async function check(cluster: Cluster, receiver: ReturnType<typeof startFlakyRec
   }
 
   // 1. Every answered id at every matching webhook; nothing anywhere it does not belong.
-  await waitFor("every answered id at every matching webhook", () => expected.every((k) => (receiver.ok.get(k) ?? 0) >= 1), 45_000, 100);
+  const missing = () => expected.filter((k) => (receiver.ok.get(k) ?? 0) < 1);
+  await waitFor("every answered id at every matching webhook", () => missing().length === 0, 45_000, 100).catch(async (err) => {
+    // What the store says of the missing ones, and what the processes logged: the report a replay needs.
+    const states: string[] = [];
+    for (const key of missing().slice(0, 10)) {
+      const [path, id] = key.split(" ") as [string, string];
+      const c = Number(path.split("/")[1]!.slice(1));
+      const listed = await customers[c]!.api("GET", `/api/v1/deliveries?limit=1000`).catch(() => undefined);
+      const rows = ((listed?.body?.data ?? []) as { event_id: string; webhook_id: string; status: string; attempt_count: number }[]).filter((d) => d.event_id === id);
+      states.push(`${key}: requests ${receiver.requests.get(key) ?? 0}, stored ${JSON.stringify(rows.map((d) => [customers[c]!.webhooks.get(d.webhook_id), d.status, d.attempt_count]))}`);
+    }
+    throw new Error(`${(err as Error).message}; ${missing().length} missing:\n${states.join("\n")}\n${cluster.logs()}`);
+  });
   for (const key of receiver.requests.keys()) {
     const [path, id] = key.split(" ") as [string, string];
     const [, c, name] = path.split("/") as [string, string, string];
