@@ -1,7 +1,8 @@
 // Faults at the edges, in both deployments, each counted (accepted, delivered, lost, duplicates):
 // 1,000 concurrent copies of one event id, and endpoints that hang, reset mid-body, answer a byte
-// a second, or send 10 MB. Nothing accepted is lost, nothing is delivered twice, a misbehaving
-// endpoint costs only its own deliveries, and what it sends is stored truncated.
+// a second, send 10 MB, or answer with NUL bytes in the body. Nothing accepted is lost, nothing is
+// delivered twice, a misbehaving endpoint costs only its own deliveries, and what it sends is stored
+// truncated (NUL as U+FFFD: PostgreSQL's text cannot hold it).
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
 import { type Instance, adminToken, client, startInProcess, waitFor } from "../helpers/hookrelay.ts";
@@ -11,7 +12,7 @@ import { type Receiver, startReceiver } from "../helpers/receiver.ts";
 const { modes: MODES, env: modeEnv } = endToEndModes();
 const MAX_BODY = 4096;
 
-type Misbehaviour = "hang" | "reset" | "trickle" | "huge";
+type Misbehaviour = "hang" | "reset" | "trickle" | "huge" | "nul";
 
 /** A raw TCP endpoint that reads a request and then misbehaves the given way; counts requests. */
 function badEndpoint(kind: Misbehaviour): { url: string; requests: () => number; stop(): void } {
@@ -45,6 +46,8 @@ function badEndpoint(kind: Misbehaviour): { url: string; requests: () => number;
             socket.write(answer[sent++]!);
           }, 1000);
           timers.add(timer);
+        } else if (kind === "nul") {
+          socket.write("HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nok\0\0!!");
         } else {
           const body = Buffer.alloc(10 * 1024 * 1024, "x");
           pending.set(socket, Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n`), body]));
@@ -104,8 +107,8 @@ describe.each(MODES)("faults at the edges (%s)", (mode) => {
     expect(delivered).toHaveLength(1);
   });
 
-  it("keeps a hanging, a resetting, a trickling and a 10 MB endpoint to their own deliveries, and loses nothing", async () => {
-    const endpoints = Object.fromEntries((["hang", "reset", "trickle", "huge"] as const).map((kind) => [kind, badEndpoint(kind)]));
+  it("keeps a hanging, a resetting, a trickling, a 10 MB and a NUL-answering endpoint to their own deliveries, and loses nothing", async () => {
+    const endpoints = Object.fromEntries((["hang", "reset", "trickle", "huge", "nul"] as const).map((kind) => [kind, badEndpoint(kind)]));
     try {
       const type = `edge.${run}`;
       const ids: Record<string, string> = {};
@@ -134,8 +137,11 @@ describe.each(MODES)("faults at the edges (%s)", (mode) => {
             const ds = await deliveriesOf(ids[kind]!);
             if (ds.length < events.length || ds.some((d) => d.status !== "dead")) return false;
           }
-          const huge = await deliveriesOf(ids.huge!);
-          return huge.length === events.length && huge.every((d) => d.status === "succeeded");
+          for (const kind of ["huge", "nul"]) {
+            const ds = await deliveriesOf(ids[kind]!);
+            if (ds.length < events.length || ds.some((d) => d.status !== "succeeded")) return false;
+          }
+          return true;
         },
         45_000,
         250,
@@ -152,12 +158,14 @@ describe.each(MODES)("faults at the edges (%s)", (mode) => {
       const hugeAttempt = (await api("GET", `/api/v1/deliveries/${(await deliveriesOf(ids.huge!))[0].id}/attempts`)).body.data[0];
       expect(hugeAttempt.status_code).toBe(200);
       expect(hugeAttempt.response_body).toHaveLength(MAX_BODY);
+      const nulAttempt = (await api("GET", `/api/v1/deliveries/${(await deliveriesOf(ids.nul!))[0].id}/attempts`)).body.data[0];
+      expect(nulAttempt.response_body).toBe("ok\uFFFD\uFFFD!!");
 
       const healthy = receiver.received.filter((r) => r.path === healthyPath);
       const distinct = new Set(healthy.map((r) => r.headers["webhook-id"])).size;
       console.log(
-        `faults (${mode}): 20 events × 5 webhooks → accepted 20; healthy delivered ${distinct} in ${healthyMs} ms, duplicates ${healthy.length - distinct}; ` +
-          `hang/reset/trickle dead after 2 attempts each (${endpoints.hang!.requests()}/${endpoints.reset!.requests()}/${endpoints.trickle!.requests()} requests); 10 MB answers stored as ${MAX_BODY} bytes; lost 0`,
+        `faults (${mode}): 20 events × 6 webhooks → accepted 20; healthy delivered ${distinct} in ${healthyMs} ms, duplicates ${healthy.length - distinct}; ` +
+          `hang/reset/trickle dead after 2 attempts each (${endpoints.hang!.requests()}/${endpoints.reset!.requests()}/${endpoints.trickle!.requests()} requests); 10 MB answers stored as ${MAX_BODY} bytes, NUL bytes as U+FFFD; lost 0`,
       );
       expect({ distinct, duplicates: healthy.length - distinct }).toEqual({ distinct: events.length, duplicates: 0 });
     } finally {

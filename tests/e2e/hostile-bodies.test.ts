@@ -136,7 +136,8 @@ describe.each(MODES)("hostile JSON bodies (%s)", (mode) => {
       "long string": JSON.stringify("x".repeat(200_000)),
       "escaped brackets": JSON.stringify("[{".repeat(50_000)),
     };
-    const sources: Record<string, string> = { plain: '"s"', NUL: '"a\u0000b"', "lone surrogate": '"a\ud800b"', "U+FFFF": '"\uffff"', "invalid UTF-8 (replaced)": '"a\ufffdb"' };
+    // "escaped NUL": shrunk from the property below (production answered 500: PostgreSQL's text cannot hold NUL).
+    const sources: Record<string, string> = { plain: '"s"', NUL: '"a\u0000b"', "escaped NUL": '"\\u0000"', "lone surrogate": '"a\ud800b"', "U+FFFF": '"\uffff"', "invalid UTF-8 (replaced)": '"a\ufffdb"' };
     const outcomes: string[] = [];
     let i = 0;
     for (const [what, data] of Object.entries(cases))
@@ -145,6 +146,7 @@ describe.each(MODES)("hostile JSON bodies (%s)", (mode) => {
         const answer = await send(`${hr.ingest}/events`, token, `{"id":"${id}","type":"t","source":${source},"data":${data}}`);
         outcomes.push(`${what} / source ${sourceWhat}: ${answer.status}`);
         expect({ what, sourceWhat, server_error: answer.status >= 500, text: answer.status >= 500 ? answer.text : "" }).toEqual({ what, sourceWhat, server_error: false, text: "" });
+        if (sourceWhat === "escaped NUL") expect({ what, sourceWhat, status: answer.status, code: answer.body?.error?.code }).toEqual({ what, sourceWhat, status: 422, code: "validation_failed" });
         if (answer.status === 202) {
           const read = await send(`${hr.gateway}/api/v1/events/${id}`, token, "", "GET").catch(() => null);
           expect({ what, sourceWhat, read: read?.status }).toEqual({ what, sourceWhat, read: 200 });
@@ -156,6 +158,24 @@ describe.each(MODES)("hostile JSON bodies (%s)", (mode) => {
     outcomes.push(`invalid UTF-8 bytes in source: ${answer.status}`);
     expect(answer.status).toBeLessThan(500);
     console.log(`${mode}: awkward values:`, outcomes.join("; "));
+  });
+
+  it("answers a NUL character in a free-text field or a query with a 2xx or a well-formed 4xx, never a 5xx", async () => {
+    // PostgreSQL's text cannot hold NUL; SQLite's can. Either way no 500.
+    const nul = "a\u0000b";
+    const answers = {
+      "webhook description": await send(`${hr.gateway}/api/v1/webhooks`, token, JSON.stringify({ url: "http://127.0.0.1:9/nul", event_types: ["x"], description: nul })),
+      "customer name": await send(`${hr.gateway}/api/v1/customers`, token, JSON.stringify({ id: `nul-${run}`, name: nul })),
+      "login username": await send(`${hr.gateway}/auth/login`, null, JSON.stringify({ username: nul, password: "x" })),
+      "deliveries by event id": await send(`${hr.gateway}/api/v1/deliveries?event_id=${encodeURIComponent(nul)}`, token, "", "GET"),
+      "event by id": await send(`${hr.gateway}/api/v1/events/${encodeURIComponent(nul)}`, token, "", "GET"),
+    };
+    const statuses = Object.fromEntries(Object.entries(answers).map(([what, a]) => [what, a.status]));
+    console.log(`${mode}: NUL in text:`, JSON.stringify(statuses));
+    for (const [what, answer] of Object.entries(answers)) {
+      expect({ what, server_error: answer.status >= 500, text: answer.status >= 500 ? answer.text : "" }).toEqual({ what, server_error: false, text: "" });
+      if (answer.status >= 400) expect(typeof answer.body?.error?.code).toBe("string");
+    }
   });
 
   it("answers any hostile body with a 2xx or a well-formed 4xx, never a 5xx", async () => {

@@ -96,7 +96,7 @@ export class FetchSender implements Sender {
     };
     try {
       const response = url.protocol === "https:" && this.options.ca ? await this.postTrusted(origin, this.options.ca, post) : await post(undefined);
-      const responseBody = await readCapped(response, this.options.maxResponseBytes);
+      const responseBody = storable(await readCapped(response, this.options.maxResponseBytes));
       const ok = response.status >= 200 && response.status < 300;
       return {
         status: response.status,
@@ -170,6 +170,15 @@ async function readCapped(response: Response, limit: number): Promise<string | n
   }
   const text = Buffer.concat(chunks).subarray(0, limit).toString("utf8");
   return text.length > 0 ? text : null;
+}
+
+/**
+ * A receiver's answer as text any store can keep: NUL as U+FFFD. PostgreSQL's text cannot hold
+ * NUL, and one attempt that cannot be written held back the outcomes written with it: a receiver
+ * answering `ok\0` stalled every delivery's record in the production deployment.
+ */
+function storable(body: string | null): string | null {
+  return body !== null && body.includes("\u0000") ? body.replaceAll("\u0000", "\uFFFD") : body;
 }
 
 /** Retry-After in seconds or as an HTTP date, as milliseconds from now. */

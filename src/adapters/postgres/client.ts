@@ -1,6 +1,6 @@
 /** @module Creates the PostgreSQL connection pool and turns connection failures into retryable 503s. */
 import postgres from "postgres";
-import { UnavailableError } from "../../domain/errors.ts";
+import { UnavailableError, ValidationError } from "../../domain/errors.ts";
 
 /** BIGINT columns (millisecond times, counts) read as numbers: every value we store fits in 2^53. */
 const TYPES = {
@@ -68,13 +68,21 @@ const UNREACHABLE_CODES = new Set([
   "CONNECT_TIMEOUT",
 ]);
 
-/** A failure to reach the database as a 503 the client can retry; anything else unchanged. */
+/**
+ * Text PostgreSQL cannot store: NUL (22021), or a character without an equivalent in the server's
+ * encoding (22P05). SQLite stores both, so the same request is refused alike in both deployments
+ * where a field's schema says so; elsewhere this keeps it a 422 naming the cause instead of a 500.
+ */
+const UNSTORABLE_TEXT = new Set(["22021", "22P05"]);
+
+/** A failure to reach the database as a 503 the client can retry, text it cannot store as a 422; anything else unchanged. */
 export function asUnavailable(err: unknown): unknown {
   if (err instanceof UnavailableError) return err;
   const code = (err as { code?: unknown })?.code;
   if (typeof code !== "string") return err;
   if (UNREACHABLE_CODES.has(code) || UNREACHABLE_SQLSTATE.test(code))
     return new UnavailableError(`database unavailable (${code}); try again`);
+  if (UNSTORABLE_TEXT.has(code)) return new ValidationError("a text value cannot be stored: it holds a NUL character (U+0000) or one the database's encoding lacks");
   return err;
 }
 

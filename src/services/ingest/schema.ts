@@ -13,7 +13,8 @@ export const EventInputSchema = Type.Object(
   {
     id: Text(256, "unique per event (per customer): the same id again is a duplicate", "must be a non-empty string of at most 256 printable characters", "^[\\x21-\\x7e]+$"),
     type: Text(128, "what happened; webhooks subscribe to types", "must be 1-128 of letters, digits and _ . : - /", "^[A-Za-z0-9_.:\\-/]+$"),
-    source: Text(256, "who sent it", "must be a non-empty string of at most 256 characters"),
+    // No NUL: PostgreSQL's text cannot hold it, and one such event failed the whole group commit it shared with other callers' events.
+    source: Text(256, "who sent it (no NUL character)", "must be a non-empty string of at most 256 characters, without NUL (U+0000)", "^[^\\x00]+$"),
     data: Type.Unknown({ description: "any JSON value (required), delivered as sent", errorMessage: "is required (any JSON value)" }),
     timestamp: Type.Optional(Type.String({ format: "date-time", description: "RFC 3339; when omitted, the time it is accepted", errorMessage: "must be an RFC 3339 date-time" })),
   },
