@@ -1,4 +1,4 @@
-/** @module Unit tests of group commit: one flush per tick, outputs split back per caller, size trigger, shared failure. */
+/** @module Unit tests of group commit: one flush per tick, outputs split back per caller, size trigger, shared failure, a bad item isolated. */
 import { describe, expect, it } from "bun:test";
 import { Coalescer } from "./coalesce.ts";
 
@@ -70,6 +70,36 @@ describe("Coalescer", () => {
     for (const outcome of outcomes) expect((outcome as PromiseRejectedResult).reason.message).toBe("disk full");
     fail = false;
     expect(await coalescer.submit([4])).toEqual([8]);
+  });
+
+  it("with isolate, a failed batch is written again caller by caller: only the caller with the bad item fails", async () => {
+    const batches: string[][] = [];
+    const coalescer = new Coalescer(
+      async (items: string[]) => {
+        batches.push([...items]);
+        if (items.includes("bad")) throw Object.assign(new Error("invalid byte sequence"), { code: "22021" });
+        return items.map((item) => `out:${item}`);
+      },
+      { serial: true, isolate: (err) => (err as { code?: string }).code === "22021" },
+    );
+    const outcomes = await Promise.allSettled([coalescer.submit(["a1", "a2"]), coalescer.submit(["bad"]), coalescer.submit(["c1"])]);
+    expect(outcomes.map((o) => (o.status === "fulfilled" ? o.value : (o.reason as Error).message))).toEqual([["out:a1", "out:a2"], "invalid byte sequence", ["out:c1"]]);
+    expect(batches).toEqual([["a1", "a2", "bad", "c1"], ["a1", "a2"], ["bad"], ["c1"]]);
+  });
+
+  it("with isolate, an error it does not accept (the backend away) fails every caller of the batch at once", async () => {
+    let flushes = 0;
+    const coalescer = new Coalescer(
+      async (items: number[]) => {
+        flushes++;
+        throw Object.assign(new Error("connection refused"), { code: "ECONNREFUSED" });
+        return items;
+      },
+      { isolate: (err) => (err as { code?: string }).code === "22021" },
+    );
+    const outcomes = await Promise.allSettled([coalescer.submit([1]), coalescer.submit([2])]);
+    expect(outcomes.map((o) => o.status)).toEqual(["rejected", "rejected"]);
+    expect(flushes).toBe(1);
   });
 
   it("rejects the callers when a synchronous flush throws", async () => {

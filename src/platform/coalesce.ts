@@ -19,6 +19,13 @@ export interface CoalescerOptions {
    * under load this turns many small commits into fewer, larger ones; idle, it adds nothing.
    */
   minIntervalMs?: number;
+  /**
+   * When a flush of several callers' items fails with an error this accepts, each caller's items
+   * are written again on their own, so that one caller's bad item (text the database cannot hold)
+   * fails only that caller. Leave it out for errors of the backend itself (unreachable): every
+   * caller fails alike, and trying each alone would only repeat the failure.
+   */
+  isolate?: (err: unknown) => boolean;
 }
 
 interface Pending<I, O> {
@@ -38,6 +45,7 @@ export class Coalescer<I, O> {
   private readonly maxWaitMs: number;
   private readonly serial: boolean;
   private readonly minIntervalMs: number;
+  private readonly isolate: ((err: unknown) => boolean) | undefined;
 
   /** @param flush writes every item at once and returns one output per item, in order. */
   constructor(
@@ -48,6 +56,7 @@ export class Coalescer<I, O> {
     this.maxWaitMs = options.maxWaitMs ?? 0;
     this.serial = options.serial ?? false;
     this.minIntervalMs = options.minIntervalMs ?? 0;
+    this.isolate = options.isolate;
   }
 
   submit(items: I[]): Promise<O[]> {
@@ -117,7 +126,9 @@ export class Coalescer<I, O> {
         offset += pending.items.length;
       }
     } catch (err) {
-      for (const pending of batch) pending.reject(err);
+      if (batch.length > 1 && this.isolate?.(err)) {
+        for (const pending of batch) await Promise.resolve(this.flush(pending.items)).then(pending.resolve, pending.reject);
+      } else for (const pending of batch) pending.reject(err);
     } finally {
       this.flushing = false;
       if (this.serial && this.queue.length > 0) this.arm(this.queued >= this.maxItems);

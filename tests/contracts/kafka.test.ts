@@ -69,6 +69,17 @@ if (requireServices("Kafka event log", { HOOKRELAY_TEST_DATABASE_URL: TEST_DATAB
       }
     });
 
+    it("fails only the append holding an event the outbox refuses; the appends that shared its INSERT are accepted", async () => {
+      const fixture = await kafkaLog(1);
+      try {
+        const bad = { ...makeEvent("acme", "e-nul"), source: "a\u0000b" }; // text PostgreSQL cannot hold
+        const outcomes = await Promise.allSettled([fixture.log.append([makeEvent("acme", "e-1")]), fixture.log.append([bad]), fixture.log.append([makeEvent("acme", "e-2"), makeEvent("acme", "e-3")])]);
+        expect(outcomes.map((o) => (o.status === "fulfilled" ? o.value : (o.reason as { status: number }).status))).toEqual([["accepted"], 422, ["accepted", "accepted"]]);
+      } finally {
+        await fixture.close();
+      }
+    });
+
     it("sends again from the outbox what was accepted but never reached Kafka", async () => {
       const fixture = await kafkaLog(1, 100);
       const consumer = fixture.log.consumer("g-outbox");

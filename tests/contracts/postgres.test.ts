@@ -121,6 +121,24 @@ function describePostgres(baseUrl: string): void {
       }
     });
 
+    it("fails only the recordAttempts call whose attempt it cannot store; the others written with it are recorded", async () => {
+      const { sql, store } = await counted("INSERT INTO attempts");
+      try {
+        const webhook = makeWebhook("acme");
+        await store.createWebhook(webhook);
+        const items = Array.from({ length: 5 }, (_, i) => ({ event: makeEvent("acme", `evt_nul_${i}`), webhooks: [webhook] }));
+        const opened = (await store.openDeliveries(items, Date.now())).flat();
+        const records = opened.map((delivery, i) => record(delivery, `att_nul_${i}`, 200, "succeeded", null));
+        records[2]!.attempt.responseBody = "ok\u0000"; // text PostgreSQL cannot hold
+        const outcomes = await Promise.allSettled(records.map((r) => store.recordAttempts([r])));
+        expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled"]);
+        expect((outcomes[2] as PromiseRejectedResult).reason.status).toBe(422);
+        expect((await store.countDeliveries()).succeeded).toBe(4);
+      } finally {
+        await sql.end();
+      }
+    });
+
     it("marks events it inserts as published at acceptance, and leaves an event ingest already stored as it is", async () => {
       const { sql, store } = await counted("");
       try {

@@ -5,6 +5,7 @@
  * is away. Readers are one consumer group of dispatchers.
  */
 import { Admin, Producer, ProduceAcks, findErrorBy, stringSerializers } from "@platformatic/kafka";
+import { UnavailableError } from "../../domain/errors.ts";
 import type { Event } from "../../domain/model.ts";
 import type { AppendOutcome, EventConsumer, EventLog, Pingable } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
@@ -49,7 +50,13 @@ export class KafkaEventLog implements EventLog {
   private readonly admin: Admin;
   private republisher: Timer | undefined;
   private republishing = false;
-  private readonly recorder = new Coalescer<Event, AppendOutcome>((events) => this.outbox.record(events), { maxItems: RECORD_BATCH, serial: true, minIntervalMs: BATCH_INTERVAL_MS });
+  // One caller's event the outbox refuses fails that caller only, not every append it shared an INSERT with.
+  private readonly recorder = new Coalescer<Event, AppendOutcome>((events) => this.outbox.record(events), {
+    maxItems: RECORD_BATCH,
+    serial: true,
+    minIntervalMs: BATCH_INTERVAL_MS,
+    isolate: (err) => !(err instanceof UnavailableError),
+  });
   private readonly publisher = new Coalescer<Event, void>((events) => this.publish(events).then(() => events.map(() => undefined)), { maxItems: PRODUCE_BATCH, serial: true, minIntervalMs: BATCH_INTERVAL_MS });
 
   constructor(

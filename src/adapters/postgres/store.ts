@@ -4,7 +4,7 @@ import { page, toCounts } from "../rows.ts";
 import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
 import { SecretBox, secretOwner } from "../secret-box.ts";
-import { guarded, pingPostgres, retryConflicts, type Sql, type Tx } from "./client.ts";
+import { guarded, pingPostgres, refusedForItsContent, retryConflicts, type Sql, type Tx } from "./client.ts";
 import { openDeliveries, pruneFinished, saveEventsAndFindDeliveries, writeAttempts } from "./deliveries.ts";
 import { findEvents, recentFailures, webhookHealth } from "./operator-reads.ts";
 import {
@@ -42,7 +42,8 @@ export class PostgresStore implements Store {
         await retryConflicts(() => writeAttempts(this.sql, records));
         return records.map(() => undefined);
       },
-      { maxItems: ATTEMPT_BATCH_MAX, maxWaitMs: ATTEMPT_FLUSH_MS, serial: true },
+      // One attempt the database refuses must not hold back the outcomes written with it.
+      { maxItems: ATTEMPT_BATCH_MAX, maxWaitMs: ATTEMPT_FLUSH_MS, serial: true, isolate: refusedForItsContent },
     );
   }
 
