@@ -80,6 +80,24 @@ if (requireServices("Kafka event log", { HOOKRELAY_TEST_DATABASE_URL: TEST_DATAB
       }
     });
 
+    it("delivers events of the largest size appended together, past the broker's 1 MiB per request", async () => {
+      const fixture = await kafkaLog(1);
+      const consumer = fixture.log.consumer("g-large");
+      try {
+        // 8 events of 250 KiB (security.max_event_bytes is 256 KiB): 2 MB for one partition at once.
+        const big = (i: number) => ({ ...makeEvent("acme", `e-big-${i}`), payload: JSON.stringify({ id: `e-big-${i}`, data: "x".repeat(250 * 1024) }) });
+        const appended = await Promise.all(Array.from({ length: 8 }, (_, i) => fixture.log.append([big(i)])));
+        expect(appended.flat()).toEqual(Array(8).fill("accepted"));
+        const read = [];
+        for (let round = 0; round < 60 && read.length < 8; round++) read.push(...(await consumer.poll(8, 250)));
+        expect(read.map((e) => e.id).sort()).toEqual(Array.from({ length: 8 }, (_, i) => `e-big-${i}`).sort());
+        expect(read.every((e) => e.payload.length > 250 * 1024)).toBe(true);
+      } finally {
+        await consumer.close();
+        await fixture.close();
+      }
+    }, 30_000);
+
     it("sends again from the outbox what was accepted but never reached Kafka", async () => {
       const fixture = await kafkaLog(1, 100);
       const consumer = fixture.log.consumer("g-outbox");

@@ -44,6 +44,18 @@ const RECORD_BATCH = 1000;
  * delayed): each costs PostgreSQL or the broker about as much for one event as for fifty.
  */
 const BATCH_INTERVAL_MS = 5;
+/**
+ * Bytes of messages in one produce request at most. A broker refuses a partition's record batch
+ * past `message.max.bytes` (1 MiB by default): eight 250 KiB events appended together were
+ * refused whole, then again by every republish of the same oldest events, and no later event
+ * reached Kafka. Kept under 1 MiB with room for each record's framing.
+ */
+const PRODUCE_MAX_BYTES = 900 * 1024;
+const RECORD_OVERHEAD_BYTES = 64;
+
+function messageBytes(message: { key: string; value: string }): number {
+  return Buffer.byteLength(message.key) + Buffer.byteLength(message.value) + RECORD_OVERHEAD_BYTES;
+}
 
 export class KafkaEventLog implements EventLog {
   private readonly producer: Producer<string, string, string, string>;
@@ -123,13 +135,21 @@ export class KafkaEventLog implements EventLog {
     return outcomes;
   }
 
+  /** Produces the events in requests of at most PRODUCE_MAX_BYTES, each marked sent once Kafka has it. */
   private async publish(events: Event[]): Promise<void> {
-    if (events.length === 0) return;
-    await this.producer.send({
-      messages: events.map((event) => ({ topic: this.options.topic, key: messageKey(event), value: encodeEvent(event) })),
-    });
-    this.metrics.kafkaProduced.inc(events.length);
-    await this.outbox.markPublished(events);
+    const messages = events.map((event) => ({ topic: this.options.topic, key: messageKey(event), value: encodeEvent(event) }));
+    const sizes = messages.map(messageBytes);
+    let start = 0;
+    while (start < messages.length) {
+      let end = start;
+      let bytes = 0;
+      // At least one message per request: an event is at most security.max_event_bytes (256 KiB).
+      while (end < messages.length && (end === start || bytes + sizes[end]! <= PRODUCE_MAX_BYTES)) bytes += sizes[end++]!;
+      await this.producer.send({ messages: messages.slice(start, end) });
+      this.metrics.kafkaProduced.inc(end - start);
+      await this.outbox.markPublished(events.slice(start, end));
+      start = end;
+    }
   }
 
   private async republish(): Promise<void> {
