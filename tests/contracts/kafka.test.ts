@@ -4,6 +4,7 @@
  * sending again what Kafka did not take.
  */
 import { describe, expect, it } from "bun:test";
+import { KafkaConsumer } from "../../src/adapters/kafka/consumer.ts";
 import { KafkaEventLog } from "../../src/adapters/kafka/event-log.ts";
 import { createPool } from "../../src/adapters/postgres/client.ts";
 import { migrateUp } from "../../src/adapters/postgres/migrations.ts";
@@ -97,6 +98,25 @@ if (requireServices("Kafka event log", { HOOKRELAY_TEST_DATABASE_URL: TEST_DATAB
         await fixture.close();
       }
     }, 30_000);
+
+    it("holds at most 16 MiB of fetched events for a dispatcher that is behind, whatever their size, and hands out every one", async () => {
+      const fixture = await kafkaLog(1);
+      const consumer = fixture.log.consumer("g-bounded") as KafkaConsumer;
+      try {
+        const big = (i: number) => ({ ...makeEvent("acme", `e-held-${i}`), payload: JSON.stringify({ id: `e-held-${i}`, data: "x".repeat(250 * 1024) }) });
+        for (let i = 0; i < 120; i += 10) await fixture.log.append(Array.from({ length: 10 }, (_, j) => big(i + j))); // 30 MB
+        const read = await consumer.poll(1, 5_000);
+        await Bun.sleep(2_000); // the stream fetches ahead while nobody polls
+        const held = consumer.buffered();
+        expect(held.messages).toBeGreaterThan(0);
+        expect(held.bytes).toBeLessThanOrEqual(16 * 1024 * 1024 + 8 * 1024 * 1024); // the bound, plus the fetch that crossed it
+        for (let round = 0; round < 200 && read.length < 120; round++) read.push(...(await consumer.poll(10, 250)));
+        expect(new Set(read.map((e) => e.id)).size).toBe(120);
+      } finally {
+        await consumer.close();
+        await fixture.close();
+      }
+    }, 60_000);
 
     it("sends again from the outbox what was accepted but never reached Kafka", async () => {
       const fixture = await kafkaLog(1, 100);

@@ -27,9 +27,18 @@ export interface KafkaConsumerOptions {
   clientId: string;
 }
 
-/** Buffer bounds: the stream pauses above HIGH and resumes below LOW. */
+/** Buffer bounds, in messages and in bytes: the stream pauses above either HIGH and resumes below both LOWs. */
 const HIGH = 4096;
 const LOW = 1024;
+/** 4,096 events of 256 KiB would be 1 GiB: the bytes bound the buffer whatever the events' size. */
+const HIGH_BYTES = 16 * 1024 * 1024;
+const LOW_BYTES = 4 * 1024 * 1024;
+/**
+ * What one fetch may bring (the client's default is 50 MB) and what the stream holds while paused
+ * (its default is 1,024 messages): both beside the buffer above, so both bounded for large events.
+ */
+const FETCH_MAX_BYTES = 8 * 1024 * 1024;
+const STREAM_HIGH_WATER_MARK = 128;
 const RESTART_DELAY_MS = 1000;
 
 interface Partition {
@@ -45,6 +54,7 @@ export class KafkaConsumer implements EventConsumer {
   private stream: MessagesStream<string, string, string, string> | undefined;
   private starting: Promise<void> | undefined;
   private buffer: StringMessage[] = [];
+  private bufferedBytes = 0;
   private partitions = new Map<number, Partition>();
   /** Which assignment generation an event came from; acks of an older one are ignored. */
   private readonly generationOf = new WeakMap<LoggedEvent, number>();
@@ -69,6 +79,8 @@ export class KafkaConsumer implements EventConsumer {
       rebalanceTimeout: 30_000,
       retries: 3,
       retryDelay: 500,
+      maxBytes: FETCH_MAX_BYTES,
+      highWaterMark: STREAM_HIGH_WATER_MARK,
     });
     // A new assignment: what was buffered may belong to partitions now owned by another member.
     this.consumer.on("consumer:group:rebalance", () => this.newGeneration());
@@ -83,6 +95,7 @@ export class KafkaConsumer implements EventConsumer {
   private newGeneration(): void {
     this.generation++;
     this.buffer = [];
+    this.bufferedBytes = 0;
     this.partitions = new Map();
   }
 
@@ -96,7 +109,8 @@ export class KafkaConsumer implements EventConsumer {
       this.stream = stream;
       stream.on("data", (message: StringMessage) => {
         this.buffer.push(message);
-        if (this.buffer.length >= HIGH) stream.pause();
+        this.bufferedBytes += message.value?.length ?? 0;
+        if (this.buffer.length >= HIGH || this.bufferedBytes >= HIGH_BYTES) stream.pause();
         this.wake();
       });
       stream.on("error", (err) => {
@@ -140,7 +154,8 @@ export class KafkaConsumer implements EventConsumer {
       });
     }
     const taken = this.buffer.splice(0, max);
-    if (this.buffer.length < LOW && this.stream?.isPaused()) this.stream.resume();
+    for (const message of taken) this.bufferedBytes -= message.value?.length ?? 0;
+    if (this.buffer.length < LOW && this.bufferedBytes < LOW_BYTES && this.stream?.isPaused()) this.stream.resume();
     const events: LoggedEvent[] = [];
     for (const message of taken) {
       const event = this.toEvent(message);
@@ -213,6 +228,11 @@ export class KafkaConsumer implements EventConsumer {
       total += Math.max(0, Number(last) - position);
     });
     return total;
+  }
+
+  /** Messages fetched and not yet handed out, and their bytes. */
+  buffered(): { messages: number; bytes: number } {
+    return { messages: this.buffer.length, bytes: this.bufferedBytes };
   }
 
   assignedPartitions(): number {
