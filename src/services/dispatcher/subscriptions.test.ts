@@ -54,14 +54,26 @@ describe("the dispatcher's subscriptions", () => {
     expect(matched.map((w) => w.id)).toEqual([webhook.id]);
   });
 
-  it("a check that answered is fresh until check_every: no read of the store for events accepted before it", async () => {
+  it("a check that answered is fresh until check_every: no read of the store for events accepted well before it", async () => {
     const store = new RestartingStore(db);
-    const subscriptions = new Subscriptions(store, 1_000);
+    const subscriptions = new Subscriptions(store, 5_000);
     const t0 = 2_000_000;
     await subscriptions.current(t0, t0 - 10);
     store.failures = 1; // a read now would fail
-    await subscriptions.current(t0 + 500, t0 - 5);
+    await subscriptions.current(t0 + 500, t0 - 2_000);
     expect(store.failures).toBe(1);
-    await expect(subscriptions.current(t0 + 1_000, t0 - 5)).rejects.toThrow("CONNECTION_CLOSED");
+    await expect(subscriptions.current(t0 + 5_000, t0 - 2_000)).rejects.toThrow("CONNECTION_CLOSED");
+  });
+
+  it("an event stamped up to a second before the last check by a clock behind the dispatcher's still sees a webhook created after that check", async () => {
+    const store = new RestartingStore(db);
+    const subscriptions = new Subscriptions(store, 5_000);
+    const t0 = 3_000_000;
+    await subscriptions.current(t0, t0 - 10); // the check, before the webhook exists
+    const webhook = orderWebhook("skewed");
+    await store.createWebhook(webhook);
+    // Accepted after the webhook was created, on an ingest host whose clock is 800 ms behind.
+    const matched = (await subscriptions.current(t0 + 50, t0 + 20 - 800)).match("skewed", "order.paid");
+    expect(matched.map((w) => w.id)).toEqual([webhook.id]);
   });
 });

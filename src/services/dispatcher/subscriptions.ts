@@ -2,6 +2,14 @@
 import { SubscriptionIndex } from "../../domain/match.ts";
 import type { Store } from "../../domain/ports.ts";
 
+/**
+ * Events accepted up to this long before the last check still check again. In production an
+ * event's acceptance time is the ingest host's clock and the check time the dispatcher's: with
+ * the ingest clock behind by up to this much, a webhook created after the check and before the
+ * event would otherwise be missed for it. Under load this is one version read per dispatch batch.
+ */
+const CLOCK_SKEW_MS = 1000;
+
 export class Subscriptions {
   private index = new SubscriptionIndex([]);
   private version = -1;
@@ -16,10 +24,10 @@ export class Subscriptions {
   /**
    * The index to match events accepted up to `newestAcceptedAt`. The store's version is
    * checked at least every `checkEveryMs`, and always when an event is newer than the last
-   * check, so a webhook created before an event was accepted always receives it.
+   * check (less CLOCK_SKEW_MS), so a webhook created before an event was accepted always receives it.
    */
   async current(now: number, newestAcceptedAt: number): Promise<SubscriptionIndex> {
-    const fresh = newestAcceptedAt < this.checkedAt && now - this.checkedAt < this.checkEveryMs;
+    const fresh = newestAcceptedAt < this.checkedAt - CLOCK_SKEW_MS && now - this.checkedAt < this.checkEveryMs;
     if (fresh) return this.index;
     const version = await this.store.webhooksVersion();
     if (version !== this.version) {
