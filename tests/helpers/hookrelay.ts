@@ -71,10 +71,19 @@ export async function startInProcess(overrides: Record<string, string> = {}): Pr
 
 /** A port nobody listens on right now. */
 export function freePort(): number {
-  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
-  const port = server.port!;
-  server.stop(true);
-  return port;
+  return freePorts(1)[0]!;
+}
+
+/**
+ * `n` distinct free ports. Each is held until all are picked: a port released and asked for again
+ * can come back (two roles of one cluster then shared a port; the second could not listen, and its
+ * health check reached the first).
+ */
+export function freePorts(n: number): number[] {
+  const servers = Array.from({ length: n }, () => Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() }));
+  const ports = servers.map((server) => server.port!);
+  for (const server of servers) server.stop(true);
+  return ports;
 }
 
 /** Logs in as admin and returns a bearer token. */

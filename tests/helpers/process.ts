@@ -1,7 +1,7 @@
 /** @module hookrelay as a child process (for kill -9 and SIGTERM tests), on free ports. */
 import { afterAll } from "bun:test";
 import type { Subprocess } from "bun";
-import { freePort, testEnv, waitFor } from "./hookrelay.ts";
+import { freePorts, testEnv, waitFor } from "./hookrelay.ts";
 import { type Receiver, startReceiver } from "./receiver.ts";
 
 export interface ChildInstance {
@@ -17,7 +17,8 @@ export type Ports = Record<"gateway" | "registry" | "ingest" | "dispatcher" | "r
 
 /** A free port per role, and a test environment (fresh data dir) that uses them. */
 export function portsAndEnv(overrides: Record<string, string> = {}): { ports: Ports; env: Record<string, string> } {
-  const ports: Ports = { gateway: freePort(), registry: freePort(), ingest: freePort(), dispatcher: freePort(), retry: freePort(), observability: freePort() };
+  const [gateway, registry, ingest, dispatcher, retry, observability] = freePorts(6) as [number, number, number, number, number, number];
+  const ports: Ports = { gateway, registry, ingest, dispatcher, retry, observability };
   const portVars = Object.fromEntries(Object.entries(ports).map(([role, port]) => [`HOOKRELAY_SERVER_${role.toUpperCase()}_PORT`, String(port)]));
   return { ports, env: testEnv({ ...portVars, ...overrides }) };
 }
