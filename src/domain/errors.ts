@@ -83,6 +83,14 @@ export class UnavailableError extends AppError {
   }
 }
 
+/**
+ * True when a write failed for what it held, not because its backend was away (UnavailableError):
+ * written alone, the rest of a batch it shared may pass (`Coalescer`'s `isolate`).
+ */
+export function refusedForItsContent(err: unknown): boolean {
+  return !(err instanceof UnavailableError);
+}
+
 /** 429: a client IP or a customer spent its rate limit; `headers` say when to come back. */
 export class RateLimitedError extends AppError {
   constructor(

@@ -154,13 +154,13 @@ export class KafkaConsumer implements EventConsumer {
       });
     }
     const taken = this.buffer.splice(0, max);
-    for (const message of taken) this.bufferedBytes -= message.value?.length ?? 0;
-    if (this.buffer.length < LOW && this.bufferedBytes < LOW_BYTES && this.stream?.isPaused()) this.stream.resume();
     const events: LoggedEvent[] = [];
     for (const message of taken) {
+      this.bufferedBytes -= message.value?.length ?? 0;
       const event = this.toEvent(message);
       if (event) events.push(event);
     }
+    if (this.buffer.length < LOW && this.bufferedBytes < LOW_BYTES && this.stream?.isPaused()) this.stream.resume();
     return events;
   }
 

@@ -5,7 +5,7 @@
  * is away. Readers are one consumer group of dispatchers.
  */
 import { Admin, Producer, ProduceAcks, findErrorBy, stringSerializers } from "@platformatic/kafka";
-import { UnavailableError } from "../../domain/errors.ts";
+import { refusedForItsContent } from "../../domain/errors.ts";
 import type { Event } from "../../domain/model.ts";
 import type { AppendOutcome, EventConsumer, EventLog, Pingable } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
@@ -67,7 +67,7 @@ export class KafkaEventLog implements EventLog {
     maxItems: RECORD_BATCH,
     serial: true,
     minIntervalMs: BATCH_INTERVAL_MS,
-    isolate: (err) => !(err instanceof UnavailableError),
+    isolate: refusedForItsContent,
   });
   private readonly publisher = new Coalescer<Event, void>((events) => this.publish(events).then(() => events.map(() => undefined)), { maxItems: PRODUCE_BATCH, serial: true, minIntervalMs: BATCH_INTERVAL_MS });
 

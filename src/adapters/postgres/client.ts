@@ -86,11 +86,6 @@ export function asUnavailable(err: unknown): unknown {
   return err;
 }
 
-/** True when the database refused a write for what it held, not for being away: written alone, the rest of its batch may pass. */
-export function refusedForItsContent(err: unknown): boolean {
-  return !(asUnavailable(err) instanceof UnavailableError);
-}
-
 /** Rejections of `work` that mean "not reachable" become UnavailableError. */
 export function guarded<T>(work: Promise<T>): Promise<T> {
   return work.catch((err) => Promise.reject(asUnavailable(err)));

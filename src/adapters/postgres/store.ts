@@ -1,10 +1,11 @@
 /** @module The Store port on PostgreSQL: configuration, deliveries and attempts for the scale-out deployment. */
+import { refusedForItsContent } from "../../domain/errors.ts";
 import type { Attempt, Delivery, Event, Page, User, Webhook } from "../../domain/model.ts";
 import { page, toCounts } from "../rows.ts";
 import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
 import { SecretBox, secretOwner } from "../secret-box.ts";
-import { guarded, pingPostgres, refusedForItsContent, retryConflicts, type Sql, type Tx } from "./client.ts";
+import { guarded, pingPostgres, retryConflicts, type Sql, type Tx } from "./client.ts";
 import { openDeliveries, pruneFinished, saveEventsAndFindDeliveries, writeAttempts } from "./deliveries.ts";
 import { findEvents, recentFailures, webhookHealth } from "./operator-reads.ts";
 import {
@@ -39,7 +40,7 @@ export class PostgresStore implements Store {
   ) {
     this.attemptWriter = new Coalescer<AttemptRecord, void>(
       async (records) => {
-        await retryConflicts(() => writeAttempts(this.sql, records));
+        await guarded(retryConflicts(() => writeAttempts(this.sql, records)));
         return records.map(() => undefined);
       },
       // One attempt the database refuses must not hold back the outcomes written with it.
@@ -197,7 +198,7 @@ export class PostgresStore implements Store {
   }
 
   recordAttempts(records: AttemptRecord[]): Promise<void> {
-    return guarded(this.attemptWriter.submit(records)).then(() => undefined);
+    return this.attemptWriter.submit(records).then(() => undefined);
   }
 
   async listAttempts(deliveryId: string): Promise<Attempt[]> {
