@@ -87,6 +87,18 @@ describe("Coalescer", () => {
     expect(batches).toEqual([["a1", "a2", "bad", "c1"], ["a1", "a2"], ["bad"], ["c1"]]);
   });
 
+  it("with isolate and a synchronous flush (SQLite's), the caller with the bad item is rejected and the others answered", async () => {
+    const coalescer = new Coalescer(
+      (items: string[]) => {
+        if (items.includes("bad")) throw new Error("refused");
+        return items.map((item) => `out:${item}`);
+      },
+      { serial: true, isolate: () => true },
+    );
+    const outcomes = await Promise.allSettled([coalescer.submit(["bad"]), coalescer.submit(["ok"])]);
+    expect(outcomes.map((o) => (o.status === "fulfilled" ? o.value : (o.reason as Error).message))).toEqual(["refused", ["out:ok"]]);
+  });
+
   it("with isolate, an error it does not accept (the backend away) fails every caller of the batch at once", async () => {
     let flushes = 0;
     const coalescer = new Coalescer(
