@@ -23,6 +23,9 @@ import { SqliteRetrySchedule } from "../adapters/sqlite/retry-schedule.ts";
 import { SqliteAccounts } from "../adapters/sqlite/accounts.ts";
 import type { SecretBox } from "../adapters/secret-box.ts";
 import { SqliteStore } from "../adapters/sqlite/store.ts";
+import { ShardLink, ShardedEventLog } from "../adapters/sqlite/shard-link.ts";
+import { ShardedAccounts, ShardedSchedule, ShardedStore } from "../adapters/sqlite/sharded-store.ts";
+import { checkShardCount, shardSocketPath } from "../adapters/sqlite/shards.ts";
 import type { Accounts, EventLog, RateLimiter, RetrySchedule, Store } from "../domain/ports.ts";
 import type { Config } from "../platform/config.ts";
 import { durationMs } from "../platform/duration.ts";
@@ -40,6 +43,17 @@ export interface Backends {
   rateLimiter: RateLimiter;
   /** Starts background upkeep this process owns as an event producer (the Kafka outbox). */
   startProducerUpkeep(): void;
+  /**
+   * Embedded shards: this process's own shard, which its delivery roles work on (the ports above
+   * then span every shard, for the API). Absent otherwise: the delivery roles use the ports above.
+   */
+  own?: { store: Store; schedule: RetrySchedule; eventLog: EventLog };
+}
+
+/** Which embedded shard this process is, of how many (src/adapters/sqlite/shards.ts). */
+export interface ShardPlace {
+  index: number;
+  count: number;
 }
 
 export interface BackendDeps {
@@ -51,6 +65,8 @@ export interface BackendDeps {
   secrets: SecretBox;
   /** Production: waits for each server until it is ready instead of failing at the first try. */
   wait?: BackendWait;
+  /** Embedded: the shard this process owns; one shard (the single file) when absent. */
+  shard?: ShardPlace;
 }
 
 /** True when PostgreSQL, Redis and Kafka are configured (config validation makes it all or none). */
@@ -62,30 +78,45 @@ export async function buildBackends(deps: BackendDeps): Promise<Backends> {
   return isProduction(deps.config) ? productionBackends(deps) : embeddedBackends(deps);
 }
 
-/** Embedded backends on one SQLite file. */
-function embeddedBackends({ config, lifecycle, log, secrets }: BackendDeps): Backends {
+/** Embedded backends on SQLite: one file, or this process's shard of several (docs/every-core.md). */
+function embeddedBackends({ config, lifecycle, log, secrets, shard = { index: 0, count: 1 } }: BackendDeps): Backends {
+  const dataDir = config.database.data_dir;
+  const open = (file: number) => {
+    const db = openDatabase({ dataDir, synchronous: "NORMAL", shard: file });
+    lifecycle.onStop(`sqlite ${file}`, () => db.close());
+    return db;
+  };
   // Two connections to one file: accepted events are committed with the configured durability
   // (FULL: the WAL fsynced before 202 by WalSync, on a thread of its own); delivery bookkeeping with
   // NORMAL, which survives a process crash and at worst, after power loss, re-sends an event
   // whose outcome was not yet on disk.
-  const db = openDatabase({ dataDir: config.database.data_dir, synchronous: "NORMAL" });
-  lifecycle.onStop("sqlite", () => db.close());
-  const eventsDb = openDatabase({ dataDir: config.database.data_dir, synchronous: "NORMAL" });
-  const walSync = config.database.sqlite_synchronous === "FULL" ? new WalSync(`${databasePath(config.database.data_dir)}-wal`) : undefined;
+  const db = open(shard.index);
+  const eventsDb = open(shard.index);
+  const walSync = config.database.sqlite_synchronous === "FULL" ? new WalSync(`${databasePath(dataDir, shard.index)}-wal`) : undefined;
   if (walSync) lifecycle.onStop("wal fsync thread", () => walSync.close());
-  lifecycle.onStop("sqlite event log", () => eventsDb.close());
-  if (config.database.auto_migrate) {
+  // Shards: the supervisor migrated every file before starting them (src/cli/shards.ts).
+  if (config.database.auto_migrate && shard.count === 1) {
     const applied = migrateSqlite(db);
     if (applied.length > 0) log.info({ migrations: applied.map((m) => `${m.version}_${m.name}`) }, "migrations applied");
   }
+  if (shard.count === 1) checkShardCount(db, 1);
+  const store = new SqliteStore(db, secrets);
+  const accounts = new SqliteAccounts(db);
+  const eventLog = new SqliteEventLog(eventsDb, walSync);
+  const schedule = new SqliteRetrySchedule(db);
+  const common = { kind: "embedded" as const, rateLimiter: new MemoryRateLimiter(), startProducerUpkeep: () => {} };
+  if (shard.count === 1) return { ...common, store, accounts, eventLog, schedule };
+  // The API's view spans every shard's file; this shard's own adapters serve its part of it.
+  const files = Array.from({ length: shard.count }, (_, i) => (i === shard.index ? db : open(i)));
+  const stores = files.map((file) => (file === db ? store : new SqliteStore(file, secrets)));
+  const spanning = new ShardedStore(stores);
   return {
-    kind: "embedded",
-    store: new SqliteStore(db, secrets),
-    accounts: new SqliteAccounts(db),
-    eventLog: new SqliteEventLog(eventsDb, walSync),
-    schedule: new SqliteRetrySchedule(db),
-    rateLimiter: new MemoryRateLimiter(),
-    startProducerUpkeep: () => {},
+    ...common,
+    store: spanning,
+    accounts: new ShardedAccounts(files.map((file) => (file === db ? accounts : new SqliteAccounts(file))), shard.index),
+    eventLog: new ShardedEventLog(shard.index, eventLog, files.map((_, i) => new ShardLink(i, shardSocketPath(dataDir, i)))),
+    schedule: new ShardedSchedule(files.map((file) => (file === db ? schedule : new SqliteRetrySchedule(file))), (id) => spanning.shardOfDelivery(id)),
+    own: { store, schedule, eventLog },
   };
 }
 

@@ -36,7 +36,9 @@ import { Scraper } from "../services/observability/scraper.ts";
 import { startRegistry } from "../services/registry/server.ts";
 import { startRetention } from "../services/retry/retention.ts";
 import { RetryManager } from "../services/retry/retry-manager.ts";
-import { buildBackends } from "./backends.ts";
+import { type ShardPlace, buildBackends } from "./backends.ts";
+import { holdShard, shardSocketPath } from "../adapters/sqlite/shards.ts";
+import { serveShard } from "../adapters/sqlite/shard-link.ts";
 import { BackendWait, WaitStopped } from "./backend-wait.ts";
 import { tlsFiles, tokenKeys, trustedCa } from "./startup-files.ts";
 import { SecretBox } from "../adapters/secret-box.ts";
@@ -69,15 +71,25 @@ export interface ComposeOptions {
   print?: (line: string) => void;
   /** Where JSON logs go; stdout by default (tests read them). */
   logDestination?: DestinationStream;
+  /**
+   * Embedded shards (src/cli/shards.ts): the shard this process owns. Every shard listens on the
+   * ingest port (SO_REUSEPORT); shard 0 alone on the others, and serves the API over every shard.
+   */
+  shard?: ShardPlace;
 }
 
 /** Starts the given roles in this process on the configured backends. */
 export async function compose(roles: readonly Role[], config: Config, options: ComposeOptions = {}): Promise<Running> {
   const print = options.print ?? console.log;
   const rootLog = createLogger(config.observability.log_level, options.logDestination);
-  const log = rootLog.child({ role: roles.length === ROLES.length ? "all" : roles.join(",") });
+  const shard = options.shard && options.shard.count > 1 ? options.shard : undefined;
+  // Shard 0 runs every role; the others take events and deliver their own customers'.
+  if (shard && shard.index > 0) roles = roles.filter((role) => role === "ingest" || role === "dispatcher" || role === "retry");
+  const log = rootLog.child({ role: roles.length === ROLES.length ? "all" : roles.join(","), ...(shard ? { shard: shard.index } : {}) });
   const lifecycle = new Lifecycle(log);
   lifecycle.onStop("logger", () => rootLog.flush());
+  // Every role listens in shard 0; in the others, only ingest (on the port they share).
+  const served = shard && shard.index > 0 ? roles.filter((role) => role === "ingest") : roles;
   const metrics = createMetrics();
   const problem = backendProblem(config);
   if (problem) throw new StartupError(problem);
@@ -97,15 +109,24 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     secrets: [config.database.url, config.redis.url],
     listen: {
       host: config.server.host,
-      ports: roles.filter((role) => role !== "registry").map((role) => ({ role, port: config.server[`${role}_port`] })),
+      ports: served.filter((role) => role !== "registry").map((role) => ({ role, port: config.server[`${role}_port`] })),
       tls: () => tlsFiles(config),
     },
   });
-  const backends = await starting.run((wait) => buildBackends({ config, lifecycle, log, metrics, secrets, wait })).catch(async (err) => {
+  if (shard) {
+    const release = await holdShard(config.database.data_dir, shard.index, 60_000, () => log.warn("waiting for the shard's previous process to let go of it")).catch(async (err) => {
+      await lifecycle.stop();
+      throw new StartupError((err as Error).message);
+    });
+    lifecycle.onStop("shard lock", release);
+  }
+  const backends = await starting.run((wait) => buildBackends({ config, lifecycle, log, metrics, secrets, wait, shard })).catch(async (err) => {
     await lifecycle.stop();
     throw err instanceof WaitStopped ? err : new StartupError((err as Error).message);
   });
   const { store, accounts, eventLog, schedule } = backends;
+  // What the delivery roles work on: this shard's own part, or everything.
+  const own = backends.own ?? { store, schedule, eventLog };
   const clock = systemClock;
 
   const tokenConfig = {
@@ -169,8 +190,8 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   const buildSender = (): Sender =>
     new FetchSender({ maxResponseBytes: dispatcherConfig.max_response_body_bytes, userAgent: `hookrelay/${VERSION}`, resolveTarget, ca });
   const attemptDeps: AttemptDeps = {
-    store,
-    schedule,
+    store: own.store,
+    schedule: own.schedule,
     clock,
     log,
     metrics,
@@ -193,7 +214,15 @@ export async function compose(roles: readonly Role[], config: Config, options: C
 
   const observabilityConfig = config.observability;
   const sampleEveryMs = durationMs(observabilityConfig.scrape_interval);
-  const scraper = new Scraper({ registry: metrics.registry, targets: observabilityConfig.scrape_targets, log, timeoutMs: Math.max(500, sampleEveryMs), now: clock.now });
+  // Shard 0 reads the other shards' metrics over their sockets: the dashboard speaks for all of them.
+  const shardTargets = shard ? Array.from({ length: shard.count - 1 }, (_, i) => `unix:${shardSocketPath(config.database.data_dir, i + 1)}`) : [];
+  const scraper = new Scraper({
+    registry: metrics.registry,
+    targets: [...observabilityConfig.scrape_targets, ...shardTargets],
+    log,
+    timeoutMs: Math.max(500, sampleEveryMs),
+    now: clock.now,
+  });
   const pulse = new Pulse(Math.ceil(HISTORY_MS / sampleEveryMs), RATE_WINDOW_MS);
   if (roles.includes("observability")) lifecycle.onStop("metrics sampling", startSampling({ scraper, pulse, clock, log }, sampleEveryMs));
 
@@ -249,7 +278,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   let dispatcher: Dispatcher | undefined;
   if (roles.includes("dispatcher")) {
     dispatcher = new Dispatcher(
-      { ...attemptDeps, eventLog, pool: pool! },
+      { ...attemptDeps, eventLog: own.eventLog, pool: pool! },
       {
         group: config.kafka.consumer_group,
         readBatch: dispatcherConfig.read_batch,
@@ -288,7 +317,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
       await Promise.all([dispatcher?.stop(), retry?.stop()]);
     });
   if (retry) {
-    const stopRetention = startRetention({ store, clock, log }, durationMs(config.database.retention));
+    const stopRetention = startRetention({ store: own.store, clock, log }, durationMs(config.database.retention));
     lifecycle.onStop("retention", stopRetention);
   }
 
@@ -298,7 +327,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     metrics.sources.assignedPartitions = () => reading.assignedPartitions();
     metrics.sources.eventLogLag = () => reading.lag();
   }
-  if (roles.includes("retry")) metrics.sources.retryQueueDepth = () => schedule.depth();
+  if (roles.includes("retry")) metrics.sources.retryQueueDepth = () => own.schedule.depth();
   metrics.sources.onError = (err, gauge) => log.warn({ err, gauge }, "could not read a gauge; it keeps its last value");
 
   let tls: TlsFiles | undefined;
@@ -312,13 +341,24 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   const ports: Running["ports"] = {};
   const maxBody = Math.max(config.security.max_batch_bytes, config.security.max_event_bytes) + 1024;
   await starting.stopServing();
-  for (const role of roles) {
+  if (shard) {
+    // Before the ingest port: other shards hand this one its customers' events as soon as they take any.
+    let link: { stop(): Promise<void> };
+    try {
+      link = serveShard(shardSocketPath(config.database.data_dir, shard.index), { eventLog: own.eventLog, metrics: () => metrics.registry.metrics() });
+    } catch (err) {
+      await lifecycle.stop();
+      throw new StartupError((err as Error).message);
+    }
+    lifecycle.onStop("shard socket", () => link.stop());
+  }
+  for (const role of served) {
     let server: Listening;
     try {
       server =
         role === "registry"
           ? await startRegistry({ store, clock, checkTarget, webhookLimits, credentials, rateGate, log, checks: { store } }, config.server.host, portOf[role], shutdownTimeoutMs, tls)
-          : listen(apps[role](), config.server.host, portOf[role], maxBody, tls, edgeLimits(config.security));
+          : listen(apps[role](), config.server.host, portOf[role], maxBody, tls, edgeLimits(config.security), shard !== undefined && role === "ingest");
     } catch (err) {
       await lifecycle.stop();
       const inUse = (err as { code?: string }).code === "EADDRINUSE" || /EADDRINUSE|address already in use/i.test((err as Error).message);

@@ -12,6 +12,8 @@ import { type Config, ConfigError, loadConfig } from "../platform/config.ts";
 import { WaitStopped } from "./backend-wait.ts";
 import { compose, ROLES, type Role, StartupError } from "./compose.ts";
 import { probe, probeTargets } from "./probe.ts";
+import { SHARD_ENV, reportToSupervisor, superviseShards } from "./shards.ts";
+import { ShardCountError, shardCount } from "../adapters/sqlite/shards.ts";
 import { VERSION } from "./version.ts";
 
 const USAGE = `usage: hookrelay <command>
@@ -108,11 +110,18 @@ async function main(argv: string[]): Promise<void> {
   const roles: readonly Role[] | undefined = command === "all" ? ROLES : ROLES.includes(command as Role) ? [command as Role] : undefined;
   if (!roles) fail(`unknown command '${command}'\n\n${USAGE}`);
   try {
-    const running = await compose(roles, config());
+    const cfg = config();
+    // Embedded `all` over several shards: this process supervises them, or is one of them.
+    const shards = command === "all" && !cfg.database.url ? shardCount(cfg.database.sqlite_shards) : 1;
+    const ownShard = process.env[SHARD_ENV];
+    if (shards > 1 && ownShard === undefined) process.exit(await superviseShards(cfg, shards));
+    const shard = shards > 1 ? { index: Number(ownShard), count: shards } : undefined;
+    const running = await compose(roles, cfg, { shard });
     running.lifecycle.exitOnSignals();
     running.lifecycle.exitOnUncaught();
+    if (shard) reportToSupervisor(() => process.kill(process.pid, "SIGTERM"));
   } catch (err) {
-    if (err instanceof StartupError) fail(`hookrelay: ${err.message}`);
+    if (err instanceof StartupError || err instanceof ShardCountError) fail(`hookrelay: ${(err as Error).message}`);
     // SIGTERM/SIGINT while waiting for the backends: already stopped and logged.
     if (err instanceof WaitStopped) process.exit(0);
     throw err;

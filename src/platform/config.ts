@@ -41,6 +41,12 @@ export const ConfigSchema = Type.Object(
         default: "FULL",
         description: "durability of accepted events in SQLite: FULL survives power loss, NORMAL a process crash (delivery bookkeeping always uses NORMAL)",
       }),
+      sqlite_shards: Type.Integer({
+        default: 1,
+        minimum: 0,
+        maximum: 64,
+        description: "embedded `all`: processes, each owning the customers that hash to it and a database file of its own; 0 = one per CPU core (at most 16)",
+      }),
     }),
     redis: section({
       url: Str("", "Redis URL (REDIS_URL); empty = embedded"),

@@ -383,14 +383,18 @@ export interface TlsFiles {
  * Starts the app on a port with the edge limits (`security.*`: body timeout, JSON depth, requests
  * per client IP); `stop` refuses new connections and waits for open requests.
  */
-export function listen(app: HttpApp, host: string, port: number, maxBodyBytes: number, tls?: TlsFiles, limits: EdgeLimits = DEFAULT_EDGE_LIMITS): Listening {
-  // reusePort off: a second instance on the same port must fail to start, not share it silently.
+/**
+ * @param shared the port is shared with this deployment's other shard processes (SO_REUSEPORT: the
+ *   kernel spreads connections over them). Otherwise a second instance on the port must fail to
+ *   start, not share it silently.
+ */
+export function listen(app: HttpApp, host: string, port: number, maxBodyBytes: number, tls?: TlsFiles, limits: EdgeLimits = DEFAULT_EDGE_LIMITS, shared = false): Listening {
   app.listen({
     hostname: host,
     port,
     maxRequestBodySize: maxBodyBytes,
     idleTimeout: idleTimeoutSeconds(limits),
-    reusePort: false,
+    reusePort: shared,
     ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
   });
   const server = app.server!;

@@ -7,17 +7,19 @@ import { UnavailableError } from "../../domain/errors.ts";
 export interface SqliteOptions {
   dataDir: string;
   synchronous: "FULL" | "NORMAL";
+  /** Which shard's file (see shards.ts); 0, the default, is `hookrelay.db`. */
+  shard?: number;
 }
 
-/** The database file under a data directory. */
-export function databasePath(dataDir: string): string {
-  return join(dataDir, "hookrelay.db");
+/** The database file of a shard under a data directory: shard 0 keeps the name of the single file. */
+export function databasePath(dataDir: string, shard = 0): string {
+  return join(dataDir, shard === 0 ? "hookrelay.db" : `shard-${shard}.db`);
 }
 
 /** The database file, created with its directory when absent. */
 export function openDatabase(options: SqliteOptions): Database {
   mkdirSync(options.dataDir, { recursive: true });
-  const db = new Database(databasePath(options.dataDir), { create: true, strict: true });
+  const db = new Database(databasePath(options.dataDir, options.shard), { create: true, strict: true });
   db.run("PRAGMA journal_mode = WAL");
   db.run(`PRAGMA synchronous = ${options.synchronous}`);
   // Several roles may share the file from separate processes; wait for the writer instead of failing.

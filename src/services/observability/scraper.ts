@@ -32,6 +32,7 @@ export interface ScraperDeps {
 export const LOCAL_INSTANCE = "observability";
 
 function instanceOf(url: string): string {
+  if (url.startsWith("unix:")) return url.slice(url.lastIndexOf("/") + 1).replace(/\.sock$/, "");
   try {
     return new URL(url).host;
   } catch {
@@ -70,7 +71,9 @@ export class Scraper {
     const instance = instanceOf(url);
     const at = this.deps.now();
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(this.deps.timeoutMs), redirect: "manual" });
+      // `unix:<path>`: an embedded shard's socket (src/adapters/sqlite/shard-link.ts).
+      const socket = url.startsWith("unix:") ? url.slice("unix:".length) : undefined;
+      const response = await fetch(socket ? "http://shard/metrics" : url, { signal: AbortSignal.timeout(this.deps.timeoutMs), redirect: "manual", unix: socket });
       if (!response.ok) throw new Error(`answered ${response.status}`);
       const families = parseExposition(await response.text());
       this.mark({ url, instance, up: true, error: null, at });

@@ -1,0 +1,106 @@
+/**
+ * @module How embedded shards hand events to each other. Every shard's ingest port takes any
+ * customer's events (the kernel spreads connections over the processes, SO_REUSEPORT); events of
+ * a customer another shard owns are appended by that shard, over its Unix socket, and the producer
+ * is answered only once the owner has them durably, as for its own. A shard that does not answer
+ * makes the request a 503: the producer sends again and the owner's `(customer, id)` key dedupes.
+ */
+import { existsSync, unlinkSync } from "node:fs";
+import type { Server } from "bun";
+import { UnavailableError } from "../../domain/errors.ts";
+import type { Event } from "../../domain/model.ts";
+import type { AppendOutcome, EventConsumer, EventLog } from "../../domain/ports.ts";
+import { MAX_SOCKET_PATH, byShard, shardOf } from "./shards.ts";
+
+/** How long a shard waits for another to take its events before answering 503. */
+const FORWARD_TIMEOUT_MS = 10_000;
+
+/** Appends to the event log of the shard listening on `socket`. */
+export class ShardLink {
+  constructor(
+    private readonly shard: number,
+    private readonly socket: string,
+  ) {}
+
+  async append(events: Event[]): Promise<AppendOutcome[]> {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), FORWARD_TIMEOUT_MS);
+    try {
+      const response = await fetch("http://shard/append", {
+        unix: this.socket,
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(events),
+        signal: abort.signal,
+      });
+      if (response.status === 503) throw new UnavailableError(`shard ${this.shard} cannot take events now; try again`);
+      if (!response.ok) throw new Error(`shard ${this.shard} answered ${response.status}: ${await response.text()}`);
+      return (await response.json()) as AppendOutcome[];
+    } catch (err) {
+      if (err instanceof UnavailableError || (err as Error).message.startsWith(`shard ${this.shard} answered`)) throw err;
+      throw new UnavailableError(`shard ${this.shard} is not answering (${(err as Error).message}); try again`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** The event log a shard's ingest writes to: its own for its customers, the owner's for the others. */
+export class ShardedEventLog implements EventLog {
+  constructor(
+    private readonly own: number,
+    private readonly local: EventLog,
+    /** One per shard; this shard's own entry is not used. */
+    private readonly links: ShardLink[],
+  ) {}
+
+  ping(): Promise<void> {
+    return this.local.ping();
+  }
+
+  append(events: Event[]): Promise<AppendOutcome[]> {
+    return byShard(
+      events,
+      (e) => shardOf(e.customerId, this.links.length),
+      (shard, part) => (shard === this.own ? this.local.append(part) : this.links[shard]!.append(part)),
+    );
+  }
+
+  consumer(group: string): EventConsumer {
+    return this.local.consumer(group);
+  }
+}
+
+export interface ShardServerDeps {
+  /** This shard's own log: the events handed over are its customers'. */
+  eventLog: EventLog;
+  /** This process's metrics exposition, read by the observability role in shard 0. */
+  metrics: () => Promise<string>;
+}
+
+/** Serves `POST /append` and `GET /metrics` on a Unix socket (only this user may connect: the data directory's permissions). */
+export function serveShard(socket: string, deps: ShardServerDeps): { stop(): Promise<void> } {
+  if (socket.length > MAX_SOCKET_PATH) throw new Error(`the shard socket path ${socket} is longer than ${MAX_SOCKET_PATH} bytes: use a shorter database.data_dir`);
+  if (existsSync(socket)) unlinkSync(socket); // left by a shard killed -9; its lock is ours now
+  const server: Server<undefined> = Bun.serve({
+    unix: socket,
+    async fetch(request) {
+      const path = new URL(request.url).pathname;
+      if (path === "/append" && request.method === "POST") {
+        try {
+          return Response.json(await deps.eventLog.append((await request.json()) as Event[]));
+        } catch (err) {
+          return new Response((err as Error).message, { status: err instanceof UnavailableError ? 503 : 500 });
+        }
+      }
+      if (path === "/metrics" && request.method === "GET") return new Response(await deps.metrics(), { headers: { "content-type": "text/plain; version=0.0.4" } });
+      return new Response("not found", { status: 404 });
+    },
+  });
+  return {
+    stop: async () => {
+      await server.stop(false);
+      if (existsSync(socket)) unlinkSync(socket);
+    },
+  };
+}
