@@ -66,9 +66,16 @@ async function migrate(action: string | undefined): Promise<void> {
     migrator = { up: () => pgMigrateUp(sql), down: () => pgMigrateDown(sql), status: () => pgMigrationStatus(sql) };
     close = () => sql.end({ timeout: 5 });
   } else {
-    const db = openDatabase({ dataDir: cfg.database.data_dir, synchronous: cfg.database.sqlite_synchronous });
-    migrator = { up: async () => migrateUp(db), down: async () => migrateDown(db), status: async () => migrationStatus(db) };
-    close = async () => db.close();
+    // Every shard's file (one unless database.sqlite_shards says more), in step; status is shard 0's.
+    const dbs = Array.from({ length: shardCount(cfg.database.sqlite_shards) }, (_, shard) =>
+      openDatabase({ dataDir: cfg.database.data_dir, synchronous: cfg.database.sqlite_synchronous, shard }),
+    );
+    migrator = {
+      up: async () => dbs.map((db) => migrateUp(db))[0]!,
+      down: async () => dbs.map((db) => migrateDown(db))[0],
+      status: async () => migrationStatus(dbs[0]!),
+    };
+    close = async () => dbs.forEach((db) => db.close());
   }
   try {
     if (action === "up") {

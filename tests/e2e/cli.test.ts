@@ -1,6 +1,7 @@
 // The command line: version, migrations, bad commands, and the compiled binary doing real work.
 import { describe, expect, it } from "bun:test";
-import { existsSync } from "node:fs";
+import { Database } from "bun:sqlite";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { adminToken, client, tempDir, waitFor } from "../helpers/hookrelay.ts";
 import { childInstance } from "../helpers/process.ts";
@@ -67,6 +68,14 @@ describe("hookrelay CLI", () => {
     expect(run(["bun", "src/cli/main.ts", "migrate", "down"], env).out).toContain("reverted 2_retention_indexes");
     expect(run(["bun", "src/cli/main.ts", "migrate", "down"], env).out).toContain("reverted 1_init");
     expect(run(["bun", "src/cli/main.ts", "migrate", "status"], env).out).toContain("1_init\tpending");
+    // Over shards: every shard's file in step.
+    const sharded = { HOOKRELAY_DATA_DIR: tempDir(), HOOKRELAY_DATABASE_SQLITE_SHARDS: "3" };
+    expect(run(["bun", "src/cli/main.ts", "migrate", "up"], sharded).out).toContain("applied 5_delivery_state");
+    for (const file of ["hookrelay.db", "shard-1.db", "shard-2.db"]) {
+      const db = new Database(join(sharded.HOOKRELAY_DATA_DIR, file), { readonly: true });
+      expect(db.query<{ n: number }, []>("SELECT max(version) AS n FROM schema_migrations").get()!.n).toBe(5);
+      db.close();
+    }
     const bad = run(["bun", "src/cli/main.ts", "migrate", "sideways"], env);
     expect(bad.code).toBe(1);
     expect(bad.err).toContain("use up, down or status");
@@ -91,6 +100,26 @@ describe("hookrelay CLI", () => {
       expect(JSON.parse(receiver.received[0]!.body)).toMatchObject({ id: "evt_bin", data: { ok: true } });
       hr.proc.kill("SIGTERM" as unknown as number);
       expect(await hr.proc.exited).toBe(0);
+
+      // Over two shards, the binary starts itself again for each.
+      const sharded = childInstance({ HOOKRELAY_DATABASE_SQLITE_SHARDS: "2" }, [binary, "all"]);
+      await sharded.start();
+      const shards = readdirSync("/proc").filter((pid) => {
+        try {
+          const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+          return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === sharded.proc.pid;
+        } catch {
+          return false;
+        }
+      });
+      expect(shards.length).toBe(2);
+      const token = await adminToken(sharded.gateway);
+      await client(sharded.gateway, token)("POST", "/api/v1/webhooks", { url: receiver.url("/bin2"), event_types: ["bin.test"] });
+      await Bun.sleep(300);
+      expect((await client(sharded.ingest, token)("POST", "/events", { id: "evt_bin2", type: "bin.test", source: "t", data: {} })).status).toBe(202);
+      await waitFor("delivery from the compiled binary's shards", () => receiver.received.some((r) => r.path === "/bin2"), 10_000);
+      sharded.proc.kill("SIGTERM" as unknown as number);
+      expect(await sharded.proc.exited).toBe(0);
     } finally {
       hr.proc?.kill(9);
       receiver.stop();
@@ -106,6 +135,18 @@ describe("ports", () => {
       const second = run(["bun", "src/cli/main.ts", "gateway"], first.env);
       expect(second.code).toBe(1);
       expect(second.err.trim()).toBe(`hookrelay: gateway: cannot listen on 127.0.0.1:${new URL(first.gateway).port}: the port is in use`);
+    } finally {
+      first.proc.kill(9);
+    }
+  });
+
+  it("over shards, refuses to start on a port another instance holds, saying which, with exit 1", async () => {
+    const first = childInstance({}, ["bun", "src/cli/main.ts", "gateway"]);
+    await first.start();
+    try {
+      const second = run(["bun", "src/cli/main.ts", "all"], { ...first.env, HOOKRELAY_DATA_DIR: tempDir(), HOOKRELAY_DATABASE_SQLITE_SHARDS: "2" });
+      expect(second.code).toBe(1);
+      expect(second.err).toContain(`hookrelay: gateway: cannot listen on 127.0.0.1:${new URL(first.gateway).port}: the port is in use`);
     } finally {
       first.proc.kill(9);
     }

@@ -2,7 +2,9 @@
 // sequences of single and batch ingests for two customers, ids new, repeated from earlier requests
 // and repeated inside one batch, with SIGTERM and kill -9 of the process (embedded) or of one role
 // (production) while requests are in flight, and (production) restarts of PostgreSQL or Redis under
-// them. After each sequence, with everything restarted:
+// them; and embedded over two shards (database.sqlite_shards = 2, one customer on each), where a
+// disruption hits the supervisor (its kill -9 stops the shards, which a new one waits for) or one
+// shard process (the supervisor starts it again). After each sequence, with everything restarted:
 //   1. every id answered 2xx reaches every matching webhook of its customer at least once, and no
 //      webhook gets an event of another customer or of a type it does not subscribe to;
 //   2. the store agrees with the receivers: each delivery succeeded, with attempt numbers unique,
@@ -18,10 +20,15 @@ import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { CUSTOMERS, type DisruptionStep, type IngestStep, type Step, steps, typeOf } from "../helpers/ingest-sequences.ts";
 import { type Mode, endToEndModes } from "../helpers/modes.ts";
 import { childInstance, portsAndEnv } from "../helpers/process.ts";
+import { shardOf } from "../../src/adapters/sqlite/shards.ts";
+import { readFileSync, readdirSync } from "node:fs";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
 const SEED = Number(process.env.HOOKRELAY_PROPERTY_SEED ?? Date.now() % 2 ** 31);
-const RUNS: Record<Mode, number> = { embedded: 10, production: 5 };
+type Deployment = Mode | "sharded";
+const DEPLOYMENTS: Deployment[] = [...MODES.slice(0, 1), "sharded", ...MODES.slice(1)];
+const RUNS: Record<Deployment, number> = { embedded: 10, sharded: 6, production: 5 };
+const SHARDS = 2;
 /** A 2xx the receiver gave this long before a kill -9 may not be recorded yet: it may come again. */
 const UNRECORDED_WINDOW_MS = 2_000;
 
@@ -136,6 +143,69 @@ async function embeddedCluster(env: Record<string, string>): Promise<Cluster> {
   };
 }
 
+/** The shard processes a supervisor runs, by shard. */
+function shardPids(supervisor: number): Map<number, number> {
+  const pids = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) !== supervisor) continue;
+      const env = readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
+      pids.set(Number(env.find((v) => v.startsWith("HOOKRELAY_SHARD="))!.split("=")[1]), Number(entry));
+    } catch {} // gone meanwhile
+  }
+  return pids;
+}
+
+/** Embedded over two shards: a disruption hits the supervisor (target 0) or shard 0 or 1's process. */
+async function shardedCluster(env: Record<string, string>): Promise<Cluster> {
+  const hr = childInstance({ ...env, ...TEST_ENV, HOOKRELAY_DATABASE_SQLITE_SHARDS: String(SHARDS) });
+  let supervisors: number[] = [];
+  const killAll = () => {
+    for (const pid of supervisors) for (const child of shardPids(pid).values()) process.kill(child, 9);
+    hr.proc?.kill(9);
+  };
+  cleanups.push(killAll);
+  const start = async () => {
+    await hr.start();
+    supervisors.push(hr.proc.pid);
+    await waitFor("every shard running", () => shardPids(hr.proc.pid).size === SHARDS, 10_000, 20);
+  };
+  await start();
+  return {
+    gateway: hr.gateway,
+    ingest: hr.ingest,
+    targets: 1 + SHARDS,
+    async disrupt(step) {
+      if (step.kind === "restart-backend") throw new Error("embedded mode has no backend server to restart");
+      const signal = step.kind === "kill9" ? 9 : "SIGTERM";
+      if (step.target === 0) {
+        const shards = [...shardPids(hr.proc.pid).values()];
+        hr.proc.kill(signal);
+        const code = await hr.proc.exited;
+        if (step.kind === "sigterm" && code !== 0) throw new Error(`SIGTERM: exit ${code}\n${hr.output().slice(-2000)}`);
+        // Its shards stop by themselves (SIGTERM: it waited for them; kill -9: their pipe closed) and
+        // the next supervisor's shards wait for their locks: started at once, as an operator would.
+        await start();
+        await waitFor("the old shards gone", () => shards.every((pid) => !readdirSync("/proc").includes(String(pid))), 30_000, 20);
+        return;
+      }
+      const shard = step.target - 1;
+      const pid = shardPids(hr.proc.pid).get(shard)!;
+      process.kill(pid, signal);
+      await waitFor(`shard ${shard} started again`, () => {
+        const now = shardPids(hr.proc.pid).get(shard);
+        return now !== undefined && now !== pid;
+      }, 15_000, 20);
+      // Shard 0 serves the API: wait until it answers again.
+      if (shard === 0) await waitFor("the gateway back", () => fetch(`${hr.gateway}/health`).then((r) => r.ok, () => false), 15_000, 20);
+    },
+    kill: killAll,
+    logs: () => hr.output().slice(-8000),
+  };
+}
+
 /** Production split into one process per role; a disruption hits ingest, the dispatcher or the retry manager. */
 async function productionCluster(env: Record<string, string>): Promise<Cluster> {
   const { ports, env: roleEnv } = portsAndEnv({ ...env, ...TEST_ENV });
@@ -235,13 +305,18 @@ async function play(cluster: Cluster, keys: string[], sequence: Step[], exposure
 
 const totals = { sequences: 0, requests: 0, events: 0, kills: 0, sigterms: 0, backendRestarts: 0, duplicates: 0, deliveries: 0 };
 
-describe.each(MODES)("no accepted event is lost (%s)", (mode) => {
+describe.each(DEPLOYMENTS)("no accepted event is lost (%s)", (mode) => {
   it(`holds over ${RUNS[mode]} random sequences of ingests, repeats and kills (seed ${SEED})`, async () => {
     await fc.assert(
-      fc.asyncProperty(steps(mode === "embedded" ? 1 : 3, 16, mode === "embedded" ? 0 : BACKENDS.length), async (sequence) => {
+      fc.asyncProperty(steps(mode === "embedded" ? 1 : 3, 16, mode === "production" ? BACKENDS.length : 0), async (sequence) => {
         const receiver = startFlakyReceiver();
         cleanups.push(receiver.stop);
-        const cluster = mode === "embedded" ? await embeddedCluster(await modeEnv(mode)) : await productionCluster(await modeEnv(mode));
+        const cluster =
+          mode === "embedded"
+            ? await embeddedCluster(await modeEnv(mode))
+            : mode === "sharded"
+              ? await shardedCluster(await modeEnv("embedded"))
+              : await productionCluster(await modeEnv(mode));
         try {
           await check(cluster, receiver, sequence.map((s) => (s.kind === "ingest" ? s : { ...s, target: s.target % cluster.targets })));
         } finally {
@@ -263,7 +338,10 @@ async function check(cluster: Cluster, receiver: ReturnType<typeof startFlakyRec
   const admin = client(cluster.gateway, await adminToken(cluster.gateway));
   const customers: { id: string; key: string; api: ReturnType<typeof client>; webhooks: Map<string, string> }[] = [];
   for (let c = 0; c < CUSTOMERS; c++) {
-    const id = `prop-${c}-${Math.random().toString(36).slice(2, 8)}`;
+    // Over two shards, one customer on each.
+    let id: string;
+    do id = `prop-${c}-${Math.random().toString(36).slice(2, 8)}`;
+    while (shardOf(id, SHARDS) !== c % SHARDS);
     expect((await admin("POST", "/api/v1/customers", { id, name: id })).status).toBe(201);
     const key = (await admin("POST", `/api/v1/customers/${id}/api-keys`, { name: "k", scopes: ["webhooks:write", "webhooks:read", "events:write", "deliveries:read"] })).body.key as string;
     const api = client(cluster.gateway, key);

@@ -109,7 +109,11 @@ export function checkShardCount(control: Database, count: number): void {
   const held = control
     .query<{ n: number }, []>("SELECT (SELECT count(*) FROM webhooks) + (SELECT count(*) FROM events) + (SELECT count(*) FROM api_keys) AS n")
     .get()!.n;
-  const elsewhere = control.query<{ id: string }, []>("SELECT id FROM customers").all().filter((c) => shardOf(c.id, count) !== 0);
+  // The default customer (made at every start, owning nothing yet) is made again in its own shard.
+  const elsewhere = control
+    .query<{ id: string }, []>("SELECT id FROM customers WHERE id <> 'default'")
+    .all()
+    .filter((c) => shardOf(c.id, count) !== 0);
   if (held > 0 || elsewhere.length > 0) refuse("this data directory was written by a single process and holds data");
   control.run("INSERT INTO settings (key, value) VALUES ('sqlite_shards', ?) ON CONFLICT (key) DO NOTHING", [String(count)]);
 }
