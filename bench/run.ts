@@ -10,7 +10,8 @@
  *   bun run bench embedded|production|fan-out|isolation|origins|soak [--rates=…] [--seconds=…]
  *                        [--deployment=embedded|production] [--delivery-p99-ms=500] [--drain-seconds=60]
  *                        [--baseline-p99-ms=N] [--warmup-seconds=120] [--sample-seconds=10]
- *                        [--sig-every=50] [--receiver=http|https] [--max-connections=N] [--label=TEXT] [--strict]
+ *                        [--sig-every=50] [--receiver=http|https] [--max-connections=N] [--customers=N]
+ *                        [--label=TEXT] [--strict]
  *
  * Loopback only; every step stops by itself. Each end-to-end scenario prints PASS or FAIL; --strict
  * makes a FAIL exit 1 (the results are written either way).
@@ -61,6 +62,8 @@ export interface RunOptions {
   strict: boolean;
   /** The generator's connections at most (vegeta -max-connections); null: as many as the rate needs. */
   maxConnections: number | null;
+  /** Events spread over this many customers (embedded shards own customers: docs/every-core.md). */
+  customers: number;
   /** Names this run apart from the scenario's usual one in the tables (e.g. "1 core"). */
   label: string;
 }
@@ -85,6 +88,7 @@ export function parseArgs(argv: string[]): RunOptions {
     sigEvery: 50,
     strict: false,
     maxConnections: null,
+    customers: 1,
     label: "",
   };
   const positive = (name: string, raw: string) => {
@@ -130,6 +134,7 @@ export function parseArgs(argv: string[]): RunOptions {
     else if (name === "no-readme") noReadme = true;
     else if (name === "strict") options.strict = true;
     else if (name === "max-connections") options.maxConnections = positive(name, value);
+    else if (name === "customers") options.customers = positive(name, value);
     else if (name === "label") options.label = value;
     else throw new Error(`unknown option ${arg}`);
   }
@@ -162,6 +167,7 @@ export async function runBench(o: RunOptions, log: (line: string) => void = cons
         : await endToEndScenario({
             scenario: o.scenario as E2EScenario,
             maxConnections: o.maxConnections,
+            customers: o.customers,
             deployment: o.deployment,
             rates: o.rates,
             seconds: o.seconds,
@@ -184,6 +190,7 @@ export async function runBench(o: RunOptions, log: (line: string) => void = cons
       receiver: o.receiver,
       ...(o.label ? { label: o.label } : {}),
       ...(o.maxConnections ? { max_connections: o.maxConnections } : {}),
+      ...(o.customers > 1 ? { customers: o.customers } : {}),
       machine: machine(),
       versions: versions(toolVersions(vegeta, wrk)),
       ceilings,

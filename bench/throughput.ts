@@ -10,16 +10,19 @@
  * rate 0 sends as fast as 4 producers can (a burst); rate N offers N events/s in batches
  * on a fixed schedule (open model), so latency is not inflated by a self-made backlog.
  * bytes N pads each event's data with N characters (large events: what a backlog holds in memory).
+ * BENCH_CUSTOMERS=N spreads the batches over N customers, each with its own key and `webhooks`
+ * webhooks (embedded shards own customers: one customer keeps one shard busy, see docs/every-core.md).
  */
 import { client, waitFor } from "../tests/helpers/hookrelay.ts";
 import { startHookrelay, stopHookrelay } from "./lib/hookrelay.ts";
-import { memoryMiB, percentile } from "./lib/measure.ts";
+import { memoryMiB, percentile, processTree, treeCpuMicros } from "./lib/measure.ts";
 
 const [total = 50_000, batchSize = 500, webhooks = 1, rate = 0, padBytes = 0] = process.argv.slice(2).map(Number);
 const PAD = "x".repeat(padBytes);
 const CONCURRENCY = 4;
 /** Event ids unique to this run, so runs against one PostgreSQL never collide as duplicates. */
 const RUN = Math.random().toString(36).slice(2, 8);
+const CUSTOMERS = Math.max(1, Number(process.env.BENCH_CUSTOMERS ?? 1));
 
 const sentAt = new Map<string, number>();
 const EVENT_ID = /^\{"id":"([^"]*)"/;
@@ -56,12 +59,29 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const)
     void stop().finally(() => process.exit(code));
   });
 try {
-  const api = client(hr.gateway, token);
-  for (let w = 0; w < webhooks; w++) {
-    const res = await api("POST", "/api/v1/webhooks", { url: `http://127.0.0.1:${sink.port}/w${w}`, event_types: ["bench"] });
-    if (res.status !== 201) throw new Error(`creating webhook ${w} answered ${res.status}: ${JSON.stringify(res.body)}`);
+  const admin = client(hr.gateway, token);
+  // The admin's own customer alone, or BENCH_CUSTOMERS customers with a key each.
+  const keys: string[] = [];
+  for (let c = 0; c < CUSTOMERS; c++) {
+    if (CUSTOMERS === 1) {
+      keys.push(token);
+      break;
+    }
+    const id = `bench-${RUN}-${c}`;
+    const made = await admin("POST", "/api/v1/customers", { id, name: id });
+    if (made.status !== 201) throw new Error(`creating customer ${id} answered ${made.status}: ${JSON.stringify(made.body)}`);
+    const key = await admin("POST", `/api/v1/customers/${id}/api-keys`, { name: "bench", scopes: ["webhooks:write", "events:write"] });
+    if (key.status !== 201) throw new Error(`creating a key for ${id} answered ${key.status}: ${JSON.stringify(key.body)}`);
+    keys.push(key.body.key);
   }
-  const ingest = client(hr.ingest, token);
+  for (const [c, key] of keys.entries())
+    for (let w = 0; w < webhooks; w++) {
+      const res = await client(hr.gateway, key)("POST", "/api/v1/webhooks", { url: `http://127.0.0.1:${sink.port}/c${c}w${w}`, event_types: ["bench"] });
+      if (res.status !== 201) throw new Error(`creating webhook ${w} answered ${res.status}: ${JSON.stringify(res.body)}`);
+    }
+  if (CUSTOMERS > 1) await Bun.sleep(1500); // every shard's webhook index sees them
+  const ingests = keys.map((key) => client(hr.ingest, key));
+  const cpuBefore = treeCpuMicros(hr.proc.pid);
 
   const started = performance.now();
   const ingestLatencies: number[] = [];
@@ -69,6 +89,7 @@ try {
     const events = Array.from({ length: Math.min(batchSize, total - from) }, (_, i) => ({ id: `b_${RUN}_${from + i}`, type: "bench", source: "bench", data: padBytes > 0 ? { n: from + i, pad: PAD } : { n: from + i } }));
     const now = performance.now();
     for (const e of events) sentAt.set(e.id, now);
+    const ingest = ingests[(from / batchSize) % ingests.length]!;
     let res = await ingest("POST", "/events/batch", { events });
     // Shed (503 + Retry-After): sent again after the wait asked for, as a producer should.
     for (let tries = 0; res.status === 503 && res.headers.get("retry-after") && tries < 60 && !interrupted; tries++) {
@@ -108,10 +129,13 @@ try {
   ingestLatencies.sort((a, b) => a - b);
   const at = (values: number[], p: number) => percentile(values, p).toFixed(1);
   const pct = (p: number) => at(latencies, p);
-  const peakRss = memoryMiB(hr.proc.pid, "VmHWM");
+  const cpuUs = treeCpuMicros(hr.proc.pid) - cpuBefore;
+  // Over shards: the sum of every process's peak.
+  const peakRss = processTree(hr.proc.pid).reduce((sum, pid) => sum + memoryMiB(pid, "VmHWM"), 0);
   console.log(
     JSON.stringify({
       events: total,
+      customers: CUSTOMERS,
       webhooks,
       offered_rate: rate || "burst",
       event_bytes: padBytes || undefined,
@@ -121,6 +145,7 @@ try {
       delivered_per_s: Math.round(delivered / totalSeconds),
       batch_ingest_ms: { p50: at(ingestLatencies, 50), p99: at(ingestLatencies, 99) },
       latency_ms: { p50: pct(50), p99: pct(99), max: latencies[latencies.length - 1]!.toFixed(1) },
+      cpu_us_per_delivery: Math.round(cpuUs / delivered),
       peak_rss_mib: Math.round(peakRss),
     }),
   );

@@ -11,6 +11,7 @@ import { resolve } from "node:path";
 import { createPool } from "../../src/adapters/postgres/client.ts";
 import { describeConfig, envName } from "../../src/platform/config.ts";
 import { adminToken, waitFor } from "../../tests/helpers/hookrelay.ts";
+import { processTree } from "./measure.ts";
 import { type ChildInstance, childInstance, portsAndEnv } from "../../tests/helpers/process.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -67,6 +68,11 @@ export async function stopHookrelay(hr: ChildInstance): Promise<void> {
   await hr.proc.exited;
 }
 
+/** The shard a process of an embedded deployment runs (its HOOKRELAY_SHARD). */
+function shardOfProcess(pid: number): string {
+  return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((v) => v.startsWith("HOOKRELAY_SHARD="))?.split("=")[1] ?? "?";
+}
+
 /** A running deployment under benchmark: where to send, its processes (for /proc), and how to stop it. */
 export interface Deployment {
   kind: "embedded" | "production";
@@ -91,7 +97,8 @@ export async function startEmbedded(overrides: Record<string, string> = {}): Pro
     gateway: hr.gateway,
     ingest: hr.ingest,
     token,
-    processes: [{ role: "all", pid: hr.proc.pid }],
+    // Over shards (database.sqlite_shards): the supervisor and each shard's process.
+    processes: processTree(hr.proc.pid).map((pid, i) => ({ role: i === 0 ? "all" : `shard-${shardOfProcess(pid)}`, pid })),
     broken: () => (hr.proc.exitCode === null ? null : `hookrelay exited ${hr.proc.exitCode}:\n${hr.output().slice(-4000)}`),
     stop: () => stopHookrelay(hr),
   };

@@ -32,11 +32,8 @@ export function round(value: number, digits = 2): number {
   return Math.round(value * f) / f;
 }
 
-/**
- * CPU-µs of `pid` and every process under it (PostgreSQL forks a server process per connection),
- * read now; children that exited in between are not counted (their time lands in cutime only once reaped).
- */
-export function treeCpuMicros(pid: number): number {
+/** Every live process's parent, read from /proc now. */
+function childrenByParent(): Map<number, number[]> {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -46,14 +43,32 @@ export function treeCpuMicros(pid: number): number {
       children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
     } catch {} // gone meanwhile
   }
-  let total = 0;
+  return children;
+}
+
+/** `pid` and every live process under it, parents first. */
+export function processTree(pid: number): number[] {
+  const children = childrenByParent();
+  const tree: number[] = [];
   const walk = (p: number) => {
-    try {
-      total += cpuMicros(p);
-    } catch {}
+    tree.push(p);
     for (const child of children.get(p) ?? []) walk(child);
   };
   walk(pid);
+  return tree;
+}
+
+/**
+ * CPU-µs of `pid` and every process under it (PostgreSQL forks a server process per connection),
+ * read now; children that exited in between are not counted (their time lands in cutime only once reaped).
+ */
+export function treeCpuMicros(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try {
+      total += cpuMicros(p);
+    } catch {} // gone meanwhile
+  }
   return total;
 }
 

@@ -141,6 +141,8 @@ export interface Result {
   label?: string;
   /** The generator's connections at most (`--max-connections`); absent: as many as the rate needed. */
   max_connections?: number;
+  /** Events spread over this many customers (embedded shards own customers). */
+  customers?: number;
   machine: { cpu: string; cores: number; memory_gib: number; kernel: string };
   versions: Record<string, string>;
   command: string[];

@@ -72,7 +72,8 @@ function parseReport(json: string): AttackReport {
 
 export interface PacedAttack {
   url: string;
-  token: string;
+  /** Request n carries tokens[n % tokens.length] (one customer each: embedded shards own customers). */
+  tokens: string[];
   rate: number;
   seconds: number;
   /** The JSON body of request `n`, sent at wall-clock `sentAtMs` (ms, sub-ms precision). */
@@ -100,7 +101,9 @@ export async function runPacedAttack(vegeta: string, dir: string, name: string, 
     { stdin: "pipe", stdout: "pipe", stderr: "pipe" },
   );
   const total = attack.rate * attack.seconds;
-  const prefix = `{"method":"POST","url":${JSON.stringify(attack.url)},"header":{"Content-Type":["application/json"],"Authorization":["Bearer ${attack.token}"]},"body":"`;
+  const prefixes = attack.tokens.map(
+    (token) => `{"method":"POST","url":${JSON.stringify(attack.url)},"header":{"Content-Type":["application/json"],"Authorization":["Bearer ${token}"]},"body":"`,
+  );
   const clock = () => performance.timeOrigin + performance.now();
   const start = clock();
   let firstSentAt = start;
@@ -114,7 +117,7 @@ export async function runPacedAttack(vegeta: string, dir: string, name: string, 
         for (; written < due; written++) {
           const now = clock();
           if (written === 0) firstSentAt = now;
-          chunk += `${prefix}${Buffer.from(attack.body(written, now)).toString("base64")}"}\n`;
+          chunk += `${prefixes[written % prefixes.length]}${Buffer.from(attack.body(written, now)).toString("base64")}"}\n`;
         }
         try {
           proc.stdin.write(chunk);

@@ -34,6 +34,8 @@ export interface EndToEndOptions {
   sigEvery: number;
   /** The generator's connections at most (null: as many as the rate needs). */
   maxConnections: number | null;
+  /** Events spread over this many customers, each with the scenario's webhooks (1: the admin's own). */
+  customers: number;
   vegeta: string;
   ceilings: Ceilings;
   receiver: Receiver;
@@ -60,17 +62,30 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
   const plan = layout(o.scenario);
   const baseline = o.scenario === "isolation" ? (o.baselineP99Ms ?? latestEmbeddedP99(o.resultsDirs, o.rates[0]!, o.receiver.scheme)) : null;
   if (o.scenario === "isolation") o.log(`bench: isolation baseline p99 ${baseline ?? "unknown (no embedded result; pass --baseline-p99-ms)"} ms`);
-  const sink = await spawnBenchScript<{ port: number; ports: number[] }>("sink.ts", [], 60_000, { PORTS: String(plan.sinkPorts), ...o.receiver.sinkEnv });
+  // Over several customers, each its own port too: hookrelay never reuses a connection to an origin two customers use.
+  const sinkPorts = Math.max(plan.sinkPorts, o.customers > 1 ? o.customers : 0);
+  const sink = await spawnBenchScript<{ port: number; ports: number[] }>("sink.ts", [], 60_000, { PORTS: String(sinkPorts), ...o.receiver.sinkEnv });
   const control = sinkControl(o.receiver, sink.first.port);
   let hr: Deployment | undefined;
   const dir = mkdtempSync(join(tmpdir(), `bench-${o.scenario}-`));
   const run = Math.random().toString(36).slice(2, 8);
   try {
     hr = o.deployment === "production" ? await startProduction(o.log, o.receiver.hookrelayEnv) : await startEmbedded(o.receiver.hookrelayEnv);
-    const secrets = await createWebhooks(hr, plan.webhooks.map((w) => ({ ...w, url: o.receiver.url(w.port < 0 ? sink.first.port : sink.first.ports[w.port]!, w.path) })));
+    const tokens = await customerTokens(hr, o.customers, run);
+    // Customer c's webhooks at the plan's paths under /c<c>, each path with its own secret.
+    const paths = (c: number, path: string) => (tokens.length === 1 ? path : `${path}/c${c}`);
+    const secrets = await createWebhooks(
+      hr,
+      tokens.flatMap((token, c) =>
+        plan.webhooks.map((w) => {
+          const port = w.port >= 0 ? sink.first.ports[w.port]! : tokens.length > 1 ? sink.first.ports[c]! : sink.first.port;
+          return { ...w, token, path: paths(c, w.path), url: o.receiver.url(port, paths(c, w.path)) };
+        }),
+      ),
+    );
     await control.post("/_config", { secrets, sig_every: o.sigEvery });
     o.log(`bench: ${o.scenario} on ${hr.kind} (${hr.processes.map((p) => `${p.role} pid ${p.pid}`).join(", ")}), ${plan.webhooks.length} webhook(s), ${o.receiver.scheme} receiver`);
-    const warmupMs = await warmUp(hr, control, plan, run);
+    const warmupMs = await warmUp(hr, tokens, control, plan, run);
     o.log(`bench: warm-up (${WARMUP_EVENTS} events, not measured) delivered in ${warmupMs} ms`);
     const pids = hr.processes.map((p) => p.pid);
     const cpu = () => pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
@@ -105,7 +120,7 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
       try {
         report = await runPacedAttack(o.vegeta, dir, `${index}`, {
           url: `${hr.ingest}/events`,
-          token: hr.token,
+          tokens,
           rate,
           seconds: o.seconds,
           body: (n, sentAt) => `{"id":"${prefix}_${n}","type":"${plan.type(n)}","source":"bench","data":{"n":${n},"sent_at_ms":${sentAt.toFixed(3)}}}`,
@@ -293,13 +308,30 @@ const WARMUP_EVENTS = 50;
  * Sends a few events one by one and waits for their deliveries, so the first step does not
  * measure a cold start (the first Kafka produce and topic metadata, first connections); returns ms.
  */
-async function warmUp(hr: Deployment, control: SinkControl, plan: ReturnType<typeof layout>, run: string): Promise<number> {
+/** The admin's token alone, or a new customer's API key for each of `count` customers. */
+async function customerTokens(hr: Deployment, count: number, run: string): Promise<string[]> {
+  if (count === 1) return [hr.token];
+  const admin = (path: string, body: unknown) =>
+    fetch(`${hr.gateway}${path}`, { method: "POST", headers: { authorization: `Bearer ${hr.token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const tokens: string[] = [];
+  for (let c = 0; c < count; c++) {
+    const id = `bench-${run}-${c}`;
+    const made = await admin("/api/v1/customers", { id, name: id });
+    if (made.status !== 201) throw new Error(`creating customer ${id} answered ${made.status}: ${await made.text()}`);
+    const key = await admin(`/api/v1/customers/${id}/api-keys`, { name: "bench", scopes: ["webhooks:write", "events:write"] });
+    if (key.status !== 201) throw new Error(`creating a key for ${id} answered ${key.status}: ${await key.text()}`);
+    tokens.push(((await key.json()) as { key: string }).key);
+  }
+  return tokens;
+}
+
+async function warmUp(hr: Deployment, tokens: string[], control: SinkControl, plan: ReturnType<typeof layout>, run: string): Promise<number> {
   const started = performance.now();
   let expected = 0;
   for (let n = 0; n < WARMUP_EVENTS; n++) {
     expected += plan.healthyTargets(n);
     const body = `{"id":"w${run}_${n}","type":"${plan.type(n)}","source":"bench","data":{"n":${n},"sent_at_ms":${performance.timeOrigin + performance.now()}}}`;
-    const res = await fetch(`${hr.ingest}/events`, { method: "POST", body, headers: { authorization: `Bearer ${hr.token}`, "content-type": "application/json" } });
+    const res = await fetch(`${hr.ingest}/events`, { method: "POST", body, headers: { authorization: `Bearer ${tokens[n % tokens.length]}`, "content-type": "application/json" } });
     if (res.status !== 202) throw new Error(`warm-up event ${n} answered ${res.status}: ${await res.text()}`);
   }
   const deadline = performance.now() + 60_000;
@@ -312,7 +344,7 @@ async function warmUp(hr: Deployment, control: SinkControl, plan: ReturnType<typ
 }
 
 /** Creates the webhooks (8 at a time; a 429 waits its Retry-After, as API clients should) and returns each path's signing secret. */
-async function createWebhooks(hr: Deployment, webhooks: { url: string; path: string; types: string[] }[]): Promise<Record<string, string>> {
+async function createWebhooks(hr: Deployment, webhooks: { url: string; path: string; types: string[]; token: string }[]): Promise<Record<string, string>> {
   const secrets: Record<string, string> = {};
   let next = 0;
   const worker = async () => {
@@ -322,7 +354,7 @@ async function createWebhooks(hr: Deployment, webhooks: { url: string; path: str
       for (;;) {
         res = await fetch(`${hr.gateway}/api/v1/webhooks`, {
           method: "POST",
-          headers: { authorization: `Bearer ${hr.token}`, "content-type": "application/json" },
+          headers: { authorization: `Bearer ${w.token}`, "content-type": "application/json" },
           body: JSON.stringify({ url: w.url, event_types: w.types }),
         });
         if (res.status !== 429) break;
