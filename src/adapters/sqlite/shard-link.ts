@@ -10,6 +10,7 @@ import type { Server } from "bun";
 import { UnavailableError } from "../../domain/errors.ts";
 import type { Event } from "../../domain/model.ts";
 import type { AppendOutcome, EventConsumer, EventLog } from "../../domain/ports.ts";
+import { Coalescer } from "../../platform/coalesce.ts";
 import { MAX_SOCKET_PATH, byShard, shardOf } from "./shards.ts";
 
 /** How long a shard waits for another to take its events before answering 503. */
@@ -17,12 +18,19 @@ const FORWARD_TIMEOUT_MS = 10_000;
 
 /** Appends to the event log of the shard listening on `socket`. */
 export class ShardLink {
+  /** The requests of one turn of the loop go over together: one round trip, one commit at the owner. */
+  private readonly forwarder = new Coalescer<Event, AppendOutcome>((events) => this.forward(events), { maxItems: 5000 });
+
   constructor(
     private readonly shard: number,
     private readonly socket: string,
   ) {}
 
-  async append(events: Event[]): Promise<AppendOutcome[]> {
+  append(events: Event[]): Promise<AppendOutcome[]> {
+    return this.forwarder.submit(events);
+  }
+
+  private async forward(events: Event[]): Promise<AppendOutcome[]> {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), FORWARD_TIMEOUT_MS);
     try {
