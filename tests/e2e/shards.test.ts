@@ -13,7 +13,7 @@ import { eventIdOf } from "../helpers/receiver.ts";
 
 const scope = fileScope();
 const SHARDS = 2;
-const ENV = { HOOKRELAY_DATABASE_SQLITE_SHARDS: String(SHARDS), HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_IP: "0", HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_CUSTOMER: "0" };
+const ENV = { HOOKRELAY_DATABASE_SQLITE_SHARDS: String(SHARDS), HOOKRELAY_OBSERVABILITY_SCRAPE_INTERVAL: "1s", HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_IP: "0", HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_CUSTOMER: "0" };
 
 /** The shard processes a supervisor runs, found by their parent pid. */
 function shardPids(supervisor: number): number[] {
@@ -127,12 +127,14 @@ describe("embedded shards", () => {
 
       // The dashboard counts every shard's deliveries and reads the other shard's metrics.
       const observability = client(`http://127.0.0.1:${hr.env.HOOKRELAY_SERVER_OBSERVABILITY_PORT}`, await adminToken(hr.gateway));
-      await waitFor("the dashboard's counts over both shards", async () => {
+      // (A first scrape may find shard 1 still starting: the next one, an interval later, reads it.)
+      await waitFor("the dashboard's counts over both shards, shard 1's metrics read", async () => {
         const stats = await observability("GET", "/api/stats");
-        return stats.status === 200 && stats.body.deliveries.succeeded === expected.length;
+        const targets = stats.body?.targets?.map((t: { instance: string; up: boolean }) => [t.instance, t.up]);
+        return stats.status === 200 && stats.body.deliveries.succeeded === expected.length && JSON.stringify(targets) === JSON.stringify([["shard-1", true]]);
       }, 10_000, 200);
-      const stats = await observability("GET", "/api/stats");
-      expect(stats.body.targets.map((t: { instance: string; up: boolean }) => [t.instance, t.up])).toEqual([["shard-1", true]]);
+      const metrics = await (await fetch(`http://127.0.0.1:${hr.env.HOOKRELAY_SERVER_OBSERVABILITY_PORT}/metrics`)).text();
+      expect(metrics).toContain('instance="shard-1"');
     } finally {
       hr.proc.kill("SIGTERM");
       expect(await hr.proc.exited).toBe(0);
