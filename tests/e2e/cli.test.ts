@@ -1,10 +1,10 @@
 // The command line: version, migrations, bad commands, and the compiled binary doing real work.
 import { describe, expect, it } from "bun:test";
 import { Database } from "bun:sqlite";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { adminToken, client, tempDir, waitFor } from "../helpers/hookrelay.ts";
-import { childInstance } from "../helpers/process.ts";
+import { childInstance, childPids } from "../helpers/process.ts";
 import { startReceiver } from "../helpers/receiver.ts";
 
 const ROOT = join(import.meta.dir, "../..");
@@ -79,7 +79,7 @@ describe("hookrelay CLI", () => {
     const bad = run(["bun", "src/cli/main.ts", "migrate", "sideways"], env);
     expect(bad.code).toBe(1);
     expect(bad.err).toContain("use up, down or status");
-  });
+  }, 30_000);
 
   it("builds dist/hookrelay with bun build --compile, and the binary delivers like bun run", async () => {
     const build = run(["bun", "run", "build"]);
@@ -104,14 +104,7 @@ describe("hookrelay CLI", () => {
       // Over two shards, the binary starts itself again for each.
       const sharded = childInstance({ HOOKRELAY_DATABASE_SQLITE_SHARDS: "2" }, [binary, "all"]);
       await sharded.start();
-      const shards = readdirSync("/proc").filter((pid) => {
-        try {
-          const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-          return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === sharded.proc.pid;
-        } catch {
-          return false;
-        }
-      });
+      const shards = childPids(sharded.proc.pid);
       expect(shards.length).toBe(2);
       const token = await adminToken(sharded.gateway);
       await client(sharded.gateway, token)("POST", "/api/v1/webhooks", { url: receiver.url("/bin2"), event_types: ["bin.test"] });

@@ -19,9 +19,8 @@ import { type ServiceName, startAgain, stopKeepingData } from "../../scripts/ser
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { CUSTOMERS, type DisruptionStep, type IngestStep, type Step, steps, typeOf } from "../helpers/ingest-sequences.ts";
 import { type Mode, endToEndModes } from "../helpers/modes.ts";
-import { childInstance, portsAndEnv } from "../helpers/process.ts";
+import { alive, childInstance, childPids, portsAndEnv, shardOfPid } from "../helpers/process.ts";
 import { shardOf } from "../../src/adapters/sqlite/shards.ts";
-import { readFileSync, readdirSync } from "node:fs";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
 const SEED = Number(process.env.HOOKRELAY_PROPERTY_SEED ?? Date.now() % 2 ** 31);
@@ -146,14 +145,9 @@ async function embeddedCluster(env: Record<string, string>): Promise<Cluster> {
 /** The shard processes a supervisor runs, by shard. */
 function shardPids(supervisor: number): Map<number, number> {
   const pids = new Map<number, number>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) !== supervisor) continue;
-      const env = readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
-      pids.set(Number(env.find((v) => v.startsWith("HOOKRELAY_SHARD="))!.split("=")[1]), Number(entry));
-    } catch {} // gone meanwhile
+  for (const pid of childPids(supervisor)) {
+    const shard = shardOfPid(pid);
+    if (shard !== undefined) pids.set(shard, pid);
   }
   return pids;
 }
@@ -188,7 +182,7 @@ async function shardedCluster(env: Record<string, string>): Promise<Cluster> {
         // Its shards stop by themselves (SIGTERM: it waited for them; kill -9: their pipe closed) and
         // the next supervisor's shards wait for their locks: started at once, as an operator would.
         await start();
-        await waitFor("the old shards gone", () => shards.every((pid) => !readdirSync("/proc").includes(String(pid))), 30_000, 20);
+        await waitFor("the old shards gone", () => shards.every((pid) => !alive(pid)), 30_000, 20);
         return;
       }
       const shard = step.target - 1;

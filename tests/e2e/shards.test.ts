@@ -5,34 +5,14 @@
 // customer, repeated ids deduplicated, the API and the dashboard answering for every shard, a shard
 // killed -9 started again with nothing accepted lost, and a data directory that keeps its shard count.
 import { describe, expect, it } from "bun:test";
-import { readFileSync, readdirSync } from "node:fs";
 import { shardOf } from "../../src/adapters/sqlite/shards.ts";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
-import { fileScope } from "../helpers/process.ts";
+import { alive, childPids, fileScope, shardOfPid } from "../helpers/process.ts";
 import { eventIdOf } from "../helpers/receiver.ts";
 
 const scope = fileScope();
 const SHARDS = 2;
 const ENV = { HOOKRELAY_DATABASE_SQLITE_SHARDS: String(SHARDS), HOOKRELAY_OBSERVABILITY_SCRAPE_INTERVAL: "1s", HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_IP: "0", HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_CUSTOMER: "0" };
-
-/** The shard processes a supervisor runs, found by their parent pid. */
-function shardPids(supervisor: number): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === supervisor) pids.push(Number(entry));
-    } catch {} // gone meanwhile
-  }
-  return pids;
-}
-
-/** The shard a child process runs, from its environment. */
-function shardOfPid(pid: number): number {
-  const env = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
-  return Number(env.find((v) => v.startsWith("HOOKRELAY_SHARD="))!.split("=")[1]);
-}
 
 /** `perShard` customers on each shard, each with an events key and one webhook at the receiver's `/<customer>`. */
 async function customers(gateway: string, url: (path: string) => string, perShard: number) {
@@ -70,7 +50,7 @@ describe("embedded shards", () => {
     const hr = scope.child(ENV);
     await hr.start();
     try {
-      const pids = shardPids(hr.proc.pid);
+      const pids = childPids(hr.proc.pid);
       expect(pids.length).toBe(SHARDS);
       const { admin, made } = await customers(hr.gateway, receiver.url, 3);
       await Bun.sleep(300); // the dispatchers' webhook index sees them
@@ -164,9 +144,9 @@ describe("embedded shards", () => {
         }
       })();
       await Bun.sleep(1500);
-      const victim = shardPids(hr.proc.pid).find((pid) => shardOfPid(pid) === 1)!;
+      const victim = childPids(hr.proc.pid).find((pid) => shardOfPid(pid) === 1)!;
       process.kill(victim, "SIGKILL");
-      await waitFor("shard 1 started again", () => shardPids(hr.proc.pid).some((pid) => pid !== victim && shardOfPid(pid) === 1), 10_000, 50);
+      await waitFor("shard 1 started again", () => childPids(hr.proc.pid).some((pid) => pid !== victim && shardOfPid(pid) === 1), 10_000, 50);
       await sending;
       expect(answered.size).toBeGreaterThan(made.length * 5);
       await waitFor(
@@ -189,9 +169,9 @@ describe("embedded shards", () => {
     await hr.start();
     const receiver = scope.receiver();
     await customers(hr.gateway, receiver.url, 1);
-    const pids = shardPids(hr.proc.pid);
+    const pids = childPids(hr.proc.pid);
     hr.proc.kill(9);
-    await waitFor("the shards to stop once their supervisor is gone", () => pids.every((pid) => !readdirSync("/proc").includes(String(pid))), 15_000, 50);
+    await waitFor("the shards to stop once their supervisor is gone", () => pids.every((pid) => !alive(pid)), 15_000, 50);
 
     for (const count of ["1", "3"]) {
       const other = Bun.spawn(["bun", "src/cli/main.ts", "all"], {

@@ -1,6 +1,7 @@
 /** @module hookrelay as a child process (for kill -9 and SIGTERM tests), on free ports. */
 import { afterAll } from "bun:test";
 import type { Subprocess } from "bun";
+import { readFileSync, readdirSync } from "node:fs";
 import { freePorts, testEnv, waitFor } from "./hookrelay.ts";
 import { type Receiver, startReceiver } from "./receiver.ts";
 
@@ -100,4 +101,33 @@ export function fileScope() {
       return receiver;
     },
   };
+}
+
+/** The live processes whose parent is `pid` (a shard supervisor's shards), read from /proc now. */
+export function childPids(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // The command name (field 2) may hold spaces; the parent pid is the second field after it.
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) children.push(Number(entry));
+    } catch {} // gone meanwhile
+  }
+  return children;
+}
+
+/** The shard a supervised process runs (its HOOKRELAY_SHARD), or undefined when it is gone. */
+export function shardOfPid(pid: number): number | undefined {
+  try {
+    const shard = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((v) => v.startsWith("HOOKRELAY_SHARD="));
+    return shard === undefined ? undefined : Number(shard.split("=")[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a process is still there. */
+export function alive(pid: number): boolean {
+  return readdirSync("/proc").includes(String(pid));
 }
