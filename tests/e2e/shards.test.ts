@@ -115,6 +115,22 @@ describe("embedded shards", () => {
       }, 10_000, 200);
       const metrics = await (await fetch(`http://127.0.0.1:${hr.env.HOOKRELAY_SERVER_OBSERVABILITY_PORT}/metrics`)).text();
       expect(metrics).toContain('instance="shard-1"');
+
+      // The operator's timeline of an id every customer sent, over both files; a retry of a shard-1 delivery.
+      for (const c of made) expect((await post(hr.ingest, c.key, ["evt-shared"])).status).toBe(202);
+      await waitFor("every customer's evt-shared delivered", () => made.every((c) => receiver.counts().has(`/${c.id} evt-shared`)), 10_000, 50);
+      let timeline: { deliveries: { id: string; customer_id: string }[]; timeline: { kind: string; customer_id?: string }[] } = { deliveries: [], timeline: [] };
+      await waitFor("the timeline with every customer's delivery", async () => {
+        timeline = (await observability("GET", "/api/events/evt-shared/timeline")).body;
+        return timeline.deliveries?.length === made.length;
+      }, 10_000, 100);
+      const accepted = timeline.timeline.filter((e) => e.kind === "accepted").map((e) => e.customer_id);
+      expect(accepted.sort()).toEqual(made.map((c) => c.id).sort());
+      const farDelivery = timeline.deliveries.find((d) => d.customer_id === farCustomer.id)!;
+      const retried = await observability("POST", `/api/deliveries/${farDelivery.id}/retry`);
+      expect(retried.status).toBe(202);
+      expect(retried.body.customer_id).toBe(farCustomer.id);
+      await waitFor("the operator's retry of a shard-1 delivery", () => receiver.counts().get(`/${farCustomer.id} evt-shared`) === 2, 10_000, 50);
     } finally {
       hr.proc.kill("SIGTERM");
       expect(await hr.proc.exited).toBe(0);
