@@ -13,6 +13,8 @@ import type { AppendOutcome, EventConsumer, EventLog } from "../../domain/ports.
 import { Coalescer } from "../../platform/coalesce.ts";
 import { MAX_SOCKET_PATH, byShard, shardOf } from "./shards.ts";
 
+/** A shard restarted by its supervisor is back within about this long (Retry-After of the 503). */
+const RETRY_AFTER_S = 1;
 /** How long a shard waits for another to take its events before answering 503. */
 const FORWARD_TIMEOUT_MS = 10_000;
 
@@ -41,12 +43,12 @@ export class ShardLink {
         body: JSON.stringify(events),
         signal: abort.signal,
       });
-      if (response.status === 503) throw new UnavailableError(`shard ${this.shard} cannot take events now; try again`);
+      if (response.status === 503) throw new UnavailableError(`shard ${this.shard} cannot take events now; try again`, RETRY_AFTER_S);
       if (!response.ok) throw new Error(`shard ${this.shard} answered ${response.status}: ${await response.text()}`);
       return (await response.json()) as AppendOutcome[];
     } catch (err) {
       if (err instanceof UnavailableError || (err as Error).message.startsWith(`shard ${this.shard} answered`)) throw err;
-      throw new UnavailableError(`shard ${this.shard} is not answering (${(err as Error).message}); try again`);
+      throw new UnavailableError(`shard ${this.shard} is not answering (${(err as Error).message}); try again`, RETRY_AFTER_S);
     } finally {
       clearTimeout(timer);
     }
