@@ -37,7 +37,7 @@ import { startRegistry } from "../services/registry/server.ts";
 import { startRetention } from "../services/retry/retention.ts";
 import { RetryManager } from "../services/retry/retry-manager.ts";
 import { type ShardPlace, buildBackends } from "./backends.ts";
-import { holdShard, shardSocketPath } from "../adapters/sqlite/shards.ts";
+import { holdShard, shardOf, shardSocketPath } from "../adapters/sqlite/shards.ts";
 import { serveShard } from "../adapters/sqlite/shard-link.ts";
 import { BackendWait, WaitStopped } from "./backend-wait.ts";
 import { tlsFiles, tokenKeys, trustedCa } from "./startup-files.ts";
@@ -162,6 +162,8 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     apiPerCustomer: security.rate_limit_api_per_customer,
     loginPerIp: security.login_attempts_per_minute_per_ip,
     loginPerAccount: security.login_attempts_per_minute_per_account,
+    // Over shards a customer's ingest bucket is kept by its shard, whichever process takes the request.
+    ...(shard ? { ownsCustomer: (customerId: string) => shardOf(customerId, shard.count) === shard.index } : {}),
   });
   // One cap per process on Argon2 verifications, for the gateway's login and the observability
   // role's, run on threads of their own (never on Bun's shared work pool).
@@ -345,7 +347,11 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     // Before the ingest port: other shards hand this one its customers' events as soon as they take any.
     let link: { stop(): Promise<void> };
     try {
-      link = serveShard(shardSocketPath(config.database.data_dir, shard.index), { eventLog: own.eventLog, metrics: () => metrics.registry.metrics() });
+      link = serveShard(shardSocketPath(config.database.data_dir, shard.index), {
+        eventLog: own.eventLog,
+        charge: (customerId, events) => rateGate.byCustomer("ingest", customerId, events),
+        metrics: () => metrics.registry.metrics(),
+      });
     } catch (err) {
       await lifecycle.stop();
       throw new StartupError((err as Error).message);

@@ -20,6 +20,12 @@ export interface RateLimits {
   loginPerIp?: number;
   /** Password checks per minute for one username, whoever sends them; 0 or absent = no limit. */
   loginPerAccount?: number;
+  /**
+   * Embedded shards: whether this process stores the customer's events. The ingest bucket of a
+   * customer another shard owns is charged by that shard when it takes the events (one bucket per
+   * customer, whichever process the connections reach); absent = every customer is charged here.
+   */
+  ownsCustomer?: (customerId: string) => boolean;
 }
 
 /** The headers of the tightest bucket a request went through (draft-ietf-httpapi-ratelimit-headers). */
@@ -40,6 +46,7 @@ export class RateGate {
 
   /** Takes `cost` from the customer's bucket of `surface`; RateLimitedError when it is empty. */
   byCustomer(surface: Surface, customerId: string, cost = 1): Promise<RateHeaders> {
+    if (surface === "ingest" && this.limits.ownsCustomer && !this.limits.ownsCustomer(customerId)) return Promise.resolve({});
     const perSecond = surface === "ingest" ? this.limits.ingestPerCustomer : this.limits.apiPerCustomer;
     return this.take(`${surface}:customer:${customerId}`, perSecond, cost, `customer '${customerId}'`);
   }

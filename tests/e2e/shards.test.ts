@@ -137,6 +137,34 @@ describe("embedded shards", () => {
     }
   }, 90_000);
 
+  it("keeps one ingest bucket per customer, whichever process takes its connections", async () => {
+    const PER_SECOND = 20;
+    const receiver = scope.receiver();
+    const hr = scope.child({ ...ENV, HOOKRELAY_SECURITY_RATE_LIMIT_INGEST_PER_CUSTOMER: String(PER_SECOND), HOOKRELAY_SECURITY_RATE_LIMIT_INGEST_PER_IP: "0" });
+    await hr.start();
+    try {
+      const { made } = await customers(hr.gateway, receiver.url, 1);
+      for (const c of made) {
+        // 80 events at once on fresh connections (both processes take some): one bucket lets the
+        // burst it holds through, and what refills meanwhile; a bucket per process would let twice that.
+        const started = Date.now();
+        const answers = await Promise.all(Array.from({ length: 80 }, (_, i) => post(hr.ingest, c.key, [`${c.id}-r${i}`])));
+        const seconds = (Date.now() - started) / 1000;
+        const accepted = answers.filter((r) => r.status === 202).length;
+        const refused = answers.filter((r) => r.status === 429);
+        expect(accepted + refused.length).toBe(80);
+        expect(accepted).toBeGreaterThanOrEqual(PER_SECOND);
+        expect(accepted).toBeLessThanOrEqual(PER_SECOND + Math.ceil(PER_SECOND * seconds) + 1);
+        for (const r of refused) expect(Number(r.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+        expect(((await refused[0]!.json()) as { error: { code: string } }).error.code).toBe("rate_limited");
+        await Bun.sleep(1100); // the next customer's test starts on a full bucket of its own anyway
+      }
+    } finally {
+      hr.proc.kill("SIGTERM");
+      expect(await hr.proc.exited).toBe(0);
+    }
+  }, 60_000);
+
   it("starts a shard killed -9 again, and loses nothing it or the other accepted", async () => {
     const receiver = scope.receiver();
     const hr = scope.child(ENV);

@@ -7,7 +7,7 @@
  */
 import { existsSync, unlinkSync } from "node:fs";
 import type { Server } from "bun";
-import { UnavailableError } from "../../domain/errors.ts";
+import { RateLimitedError, UnavailableError } from "../../domain/errors.ts";
 import type { Event } from "../../domain/model.ts";
 import type { AppendOutcome, EventConsumer, EventLog } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
@@ -18,21 +18,31 @@ const RETRY_AFTER_S = 1;
 /** How long a shard waits for another to take its events before answering 503. */
 const FORWARD_TIMEOUT_MS = 10_000;
 
+/** One request's events as the owner answers them: their outcomes, or why none was taken. */
+type Handed = { outcomes: AppendOutcome[] } | { refused: { status: number; message: string; retryAfter?: number } };
+
 /** Appends to the event log of the shard listening on `socket`. */
 export class ShardLink {
-  /** The requests of one turn of the loop go over together: one round trip, one commit at the owner. */
-  private readonly forwarder = new Coalescer<Event, AppendOutcome>((events) => this.forward(events), { maxItems: 5000 });
+  /**
+   * The requests of one turn of the loop go over together (one round trip, one commit at the
+   * owner), each still charged to its customer's ingest bucket and answered on its own.
+   */
+  private readonly forwarder = new Coalescer<Event[], Handed>((requests) => this.forward(requests), { maxItems: 500 });
 
   constructor(
     private readonly shard: number,
     private readonly socket: string,
   ) {}
 
-  append(events: Event[]): Promise<AppendOutcome[]> {
-    return this.forwarder.submit(events);
+  async append(events: Event[]): Promise<AppendOutcome[]> {
+    const [handed] = await this.forwarder.submit([events]);
+    if ("outcomes" in handed!) return handed.outcomes;
+    const { status, message, retryAfter } = handed!.refused;
+    if (status === 429) throw new RateLimitedError(message, retryAfter ?? 1, { "retry-after": String(retryAfter ?? 1) });
+    throw new UnavailableError(message, RETRY_AFTER_S);
   }
 
-  private async forward(events: Event[]): Promise<AppendOutcome[]> {
+  private async forward(requests: Event[][]): Promise<Handed[]> {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), FORWARD_TIMEOUT_MS);
     try {
@@ -40,12 +50,12 @@ export class ShardLink {
         unix: this.socket,
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify(events),
+        body: JSON.stringify(requests),
         signal: abort.signal,
       });
       if (response.status === 503) throw new UnavailableError(`shard ${this.shard} cannot take events now; try again`, RETRY_AFTER_S);
       if (!response.ok) throw new Error(`shard ${this.shard} answered ${response.status}: ${await response.text()}`);
-      return (await response.json()) as AppendOutcome[];
+      return (await response.json()) as Handed[];
     } catch (err) {
       if (err instanceof UnavailableError || (err as Error).message.startsWith(`shard ${this.shard} answered`)) throw err;
       throw new UnavailableError(`shard ${this.shard} is not answering (${(err as Error).message}); try again`, RETRY_AFTER_S);
@@ -84,8 +94,37 @@ export class ShardedEventLog implements EventLog {
 export interface ShardServerDeps {
   /** This shard's own log: the events handed over are its customers'. */
   eventLog: EventLog;
+  /** Charges each request's events to its customer's ingest bucket, which this shard keeps. */
+  charge: (customerId: string, events: number) => Promise<unknown>;
   /** This process's metrics exposition, read by the observability role in shard 0. */
   metrics: () => Promise<string>;
+}
+
+/** Charges each request to its customer, then appends the events of those allowed in one write. */
+async function take(deps: ShardServerDeps, requests: Event[][]): Promise<Handed[]> {
+  const refusals = await Promise.all(
+    requests.map((events) =>
+      events.length === 0
+        ? null
+        : deps.charge(events[0]!.customerId, events.length).then(
+            () => null,
+            (err) => {
+              if (!(err instanceof RateLimitedError)) throw err;
+              return { status: err.status, message: err.message, retryAfter: err.retryAfterSeconds };
+            },
+          ),
+    ),
+  );
+  const allowed = requests.filter((_, i) => refusals[i] === null);
+  const outcomes = await deps.eventLog.append(allowed.flat());
+  let at = 0;
+  return requests.map((events, i) => {
+    const refused = refusals[i];
+    if (refused) return { refused };
+    const mine = outcomes.slice(at, at + events.length);
+    at += events.length;
+    return { outcomes: mine };
+  });
 }
 
 /** Serves `POST /append` and `GET /metrics` on a Unix socket (only this user may connect: the data directory's permissions). */
@@ -98,7 +137,7 @@ export function serveShard(socket: string, deps: ShardServerDeps): { stop(): Pro
       const path = new URL(request.url).pathname;
       if (path === "/append" && request.method === "POST") {
         try {
-          return Response.json(await deps.eventLog.append((await request.json()) as Event[]));
+          return Response.json(await take(deps, (await request.json()) as Event[][]));
         } catch (err) {
           return new Response((err as Error).message, { status: err instanceof UnavailableError ? 503 : 500 });
         }

@@ -5,7 +5,9 @@ import { describe, expect, it } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { UnavailableError } from "../../domain/errors.ts";
+import { RateLimitedError, UnavailableError } from "../../domain/errors.ts";
+import { RateGate } from "../../platform/rate-gate.ts";
+import { MemoryRateLimiter } from "../memory/rate-limiter.ts";
 import type { Event } from "../../domain/model.ts";
 import { openDatabase } from "./database.ts";
 import { SqliteEventLog } from "./event-log.ts";
@@ -61,7 +63,7 @@ describe("shards", () => {
   it("hands another shard's events to its owner over its socket, who dedupes them, and answers for its own itself", async () => {
     const { dataDir, dbs } = shardFiles(2);
     const owners = dbs.map((db) => new SqliteEventLog(db));
-    const server = serveShard(shardSocketPath(dataDir, 1), { eventLog: owners[1]!, metrics: async () => "m 1\n" });
+    const server = serveShard(shardSocketPath(dataDir, 1), { eventLog: owners[1]!, charge: async () => {}, metrics: async () => "m 1\n" });
     try {
       const links = [0, 1].map((i) => new ShardLink(i, shardSocketPath(dataDir, i)));
       const log = new ShardedEventLog(0, owners[0]!, links);
@@ -75,6 +77,35 @@ describe("shards", () => {
       expect(rows(dbs[1]!)).toEqual([{ customer_id: far, id: "a" }, { customer_id: far, id: "b" }]);
       expect(rows(dbs[0]!)).toEqual([{ customer_id: near, id: "a" }]);
       expect(await (await fetch("http://shard/metrics", { unix: shardSocketPath(dataDir, 1) })).text()).toBe("m 1\n");
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("charges each handed-over request to its customer's one bucket, kept by the owner: one refused, the rest of the turn taken", async () => {
+    const { dataDir, dbs } = shardFiles(2);
+    const gate = new RateGate(new MemoryRateLimiter(), { ingestPerIp: 0, ingestPerCustomer: 3, apiPerIp: 0, apiPerCustomer: 0, ownsCustomer: (id) => shardOf(id, 2) === 1 });
+    const server = serveShard(shardSocketPath(dataDir, 1), { eventLog: new SqliteEventLog(dbs[1]!), charge: (id, n) => gate.byCustomer("ingest", id, n), metrics: async () => "" });
+    try {
+      const log = new ShardedEventLog(0, new SqliteEventLog(dbs[0]!), [0, 1].map((i) => new ShardLink(i, shardSocketPath(dataDir, i))));
+      const [far, other] = [customerOn(1, 2, "far"), customerOn(1, 2, "other")];
+      // Three requests in one turn of the loop, so in one hand-over: far's second would go past its 3/s.
+      const results = await Promise.allSettled([
+        log.append([event(far, "1"), event(far, "2")]),
+        log.append([event(far, "3"), event(far, "4")]),
+        log.append([event(other, "1")]),
+      ]);
+      expect(results[0]).toEqual({ status: "fulfilled", value: ["accepted", "accepted"] });
+      expect(results[1]!.status).toBe("rejected");
+      const refused = (results[1] as PromiseRejectedResult).reason as RateLimitedError;
+      expect(refused).toBeInstanceOf(RateLimitedError);
+      expect(refused.status).toBe(429);
+      expect(refused.message).toContain(`customer '${far}'`);
+      expect(refused.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+      expect(results[2]).toEqual({ status: "fulfilled", value: ["accepted"] });
+      expect(dbs[1]!.query("SELECT id FROM events WHERE customer_id = ? ORDER BY seq").all(far)).toEqual([{ id: "1" }, { id: "2" }]);
+      // The process that took the requests charges nobody else's bucket (the owner does).
+      expect(await gate.byCustomer("ingest", customerOn(0, 2, "near"), 100)).toEqual({});
     } finally {
       await server.stop();
     }
