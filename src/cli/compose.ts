@@ -43,9 +43,9 @@ import { BackendWait, WaitStopped } from "./backend-wait.ts";
 import { tlsFiles, tokenKeys, trustedCa } from "./startup-files.ts";
 import { SecretBox } from "../adapters/secret-box.ts";
 import { VERSION } from "./version.ts";
+import { ROLES, type Role } from "./roles.ts";
 
-export const ROLES = ["gateway", "registry", "ingest", "dispatcher", "retry", "observability"] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES, type Role };
 /** Roles served over HTTP (Elysia); `registry` serves gRPC. */
 type HttpRole = Exclude<Role, "registry">;
 

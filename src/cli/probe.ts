@@ -12,7 +12,7 @@ import {
   HealthCheckResponse_ServingStatus as Serving,
 } from "../gen/grpc/health/v1/health_pb.ts";
 import type { Config } from "../platform/config.ts";
-import { ROLES, type Role } from "./compose.ts";
+import { ROLES, type Role } from "./roles.ts";
 import { tlsFiles } from "./startup-files.ts";
 
 export interface ProbeResult {
