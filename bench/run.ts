@@ -11,7 +11,7 @@
  *                        [--deployment=embedded|production] [--delivery-p99-ms=500] [--drain-seconds=60]
  *                        [--baseline-p99-ms=N] [--warmup-seconds=120] [--sample-seconds=10]
  *                        [--sig-every=50] [--receiver=http|https] [--max-connections=N] [--customers=N]
- *                        [--label=TEXT] [--strict]
+ *                        [--no-same-rate] [--label=TEXT] [--strict]
  *
  * Loopback only; every step stops by itself. Each end-to-end scenario prints PASS or FAIL; --strict
  * makes a FAIL exit 1 (the results are written either way).
@@ -64,6 +64,8 @@ export interface RunOptions {
   maxConnections: number | null;
   /** Events spread over this many customers (embedded shards own customers: docs/every-core.md). */
   customers: number;
+  /** Raw serve and fetch at each step's rate too (--no-same-rate: skip them, e.g. on a short lease). */
+  sameRate: boolean;
   /** Names this run apart from the scenario's usual one in the tables (e.g. "1 core"). */
   label: string;
 }
@@ -89,6 +91,7 @@ export function parseArgs(argv: string[]): RunOptions {
     strict: false,
     maxConnections: null,
     customers: 1,
+    sameRate: true,
     label: "",
   };
   const positive = (name: string, raw: string) => {
@@ -135,6 +138,7 @@ export function parseArgs(argv: string[]): RunOptions {
     else if (name === "strict") options.strict = true;
     else if (name === "max-connections") options.maxConnections = positive(name, value);
     else if (name === "customers") options.customers = positive(name, value);
+    else if (name === "no-same-rate") options.sameRate = false;
     else if (name === "label") options.label = value;
     else throw new Error(`unknown option ${arg}`);
   }
@@ -168,6 +172,7 @@ export async function runBench(o: RunOptions, log: (line: string) => void = cons
             scenario: o.scenario as E2EScenario,
             maxConnections: o.maxConnections,
             customers: o.customers,
+            sameRate: o.sameRate,
             deployment: o.deployment,
             rates: o.rates,
             seconds: o.seconds,

@@ -84,6 +84,52 @@ export async function fetchPostCeiling(seconds: number, receiver: Receiver): Pro
   }
 }
 
+/** The raw costs at a given rate rather than at saturation: what one request in and one out cost at the pace of a step. */
+export interface SameRateCosts {
+  rate: number;
+  /** Raw Bun.serve's CPU-µs per POST under vegeta at `rate`. */
+  serve_us: number;
+  /** Raw fetch's CPU-µs per POST, sent at `rate` on a schedule, over the receiver's scheme. */
+  fetch_us: number;
+}
+
+/**
+ * Raw Bun.serve (vegeta at `rate`) and raw fetch (`rate` a second on a schedule) for `seconds` each,
+ * one after the other. A process at 5,000 requests/s pays more per request than one saturated (fewer
+ * requests per wake-up and per turn of the loop): this is the cost hookrelay's figure at that rate
+ * compares with like for like.
+ */
+export async function sameRateCosts(vegeta: string, rate: number, seconds: number, receiver: Receiver): Promise<SameRateCosts> {
+  const server = await spawnBenchScript<{ port: number }>("raw-serve.ts");
+  const dir = mkdtempSync(join(tmpdir(), "bench-rate-"));
+  let serveUs: number;
+  try {
+    writeFileSync(join(dir, "body.json"), '{"id":"evt_ceiling","type":"bench","source":"bench","data":{"n":1}}');
+    writeFileSync(join(dir, "targets.txt"), `POST http://127.0.0.1:${server.first.port}/events\nContent-Type: application/json\n@${join(dir, "body.json")}\n`);
+    const cpuBefore = cpuMicros(server.proc.pid);
+    const attack = Bun.spawnSync([vegeta, "attack", `-rate=${rate}/1s`, `-duration=${seconds}s`, `-targets=${join(dir, "targets.txt")}`, `-output=${join(dir, "out.bin")}`], { stderr: "pipe" });
+    if (attack.exitCode !== 0) throw new Error(`vegeta at ${rate}/s failed: ${attack.stderr.toString()}`);
+    serveUs = round((cpuMicros(server.proc.pid) - cpuBefore) / (rate * seconds));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await server.stop();
+  }
+  const sink = await spawnBenchScript<{ port: number }>("sink.ts", [], 30_000, receiver.sinkEnv);
+  try {
+    const load = await spawnBenchScript<{ requests: number; failed: number; cpu_us: number }>(
+      "fetch-load.ts",
+      [receiver.url(sink.first.port, "/ceiling"), String(seconds), "64", receiver.caFile ?? "", String(rate)],
+      (seconds + 30) * 1000,
+    );
+    await load.proc.exited;
+    const { requests, failed, cpu_us } = load.first;
+    if (failed > 0 || requests === 0) throw new Error(`fetch at ${rate}/s: ${requests} ok, ${failed} failed`);
+    return { rate, serve_us: serveUs, fetch_us: round(cpu_us / requests) };
+  } finally {
+    await sink.stop();
+  }
+}
+
 /** Both ceilings, one after the other (never concurrently: they share the two cores). */
 export async function measureCeilings(wrk: string, seconds: number, receiver: Receiver): Promise<Ceilings> {
   return { serve_post: await servePostCeiling(wrk, seconds), fetch_post: await fetchPostCeiling(seconds, receiver) };

@@ -81,7 +81,11 @@ export interface DeliveryFigures {
     cpu_to_fetch_ceiling: number;
     /** cpu_us_per_delivery ÷ (raw Bun.serve + raw fetch CPU-µs per request): what hookrelay costs beyond receiving one request and sending one. */
     cpu_ratio_serve_plus_fetch: number;
+    /** cpu_us_per_delivery ÷ (raw Bun.serve + raw fetch at this step's rate, `same_rate`): like for like. */
+    cpu_ratio_same_rate?: number;
   };
+  /** Raw Bun.serve and raw fetch measured at this step's rate right after it (bench/lib/ceilings.ts). */
+  same_rate?: { serve_us: number; fetch_us: number };
 }
 
 /** CPU-µs per delivery ÷ the CPU-µs of one raw `Bun.serve` request plus one raw `fetch`, same run. */
@@ -259,7 +263,7 @@ export function resultsTable(dir = RESULTS_DIR): string {
       );
   const e2e = results.filter((r) => r.verdict !== undefined);
   const e2eRows = [
-    "| scenario | date | deployment | webhooks | offered/s × s | accepted/s | ingest p99 ms | expected | delivered | lost | dup | bad sig | e2e p50 ms | e2e p99 ms | e2e max ms | delivered/s | CPU-µs/delivery | CPU ÷ serve+fetch | peak RSS MiB | ÷ fetch ceiling | connections | verdict |",
+    "| scenario | date | deployment | webhooks | offered/s × s | accepted/s | ingest p99 ms | expected | delivered | lost | dup | bad sig | e2e p50 ms | e2e p99 ms | e2e max ms | delivered/s | CPU-µs/delivery | CPU ÷ serve+fetch (saturated; at the step's rate) | peak RSS MiB | ÷ fetch ceiling | connections | verdict |",
     "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
   ];
   // Results recorded before cpu_ratio_serve_plus_fetch existed get it from their own ceilings. Production's
@@ -268,7 +272,7 @@ export function resultsTable(dir = RESULTS_DIR): string {
     for (const s of r.steps) {
       const d = s.delivery!;
       e2eRows.push(
-        `| ${runName(r)} | ${r.date.slice(0, 10)} | ${r.deployment} | ${r.webhooks} | ${s.offered_per_s} × ${s.seconds} | ${s.accepted_per_s} | ${s.latency_ms.p99} | ${d.expected} | ${d.distinct} | ${d.lost} | ${d.duplicates} | ${d.bad_signatures}/${d.signatures_checked} | ${d.healthy_latency_ms.p50} | ${d.healthy_latency_ms.p99} | ${d.healthy_latency_ms.max} | ${d.delivered_per_s} | ${d.cpu_us_per_delivery}${d.backends_cpu_us_per_delivery === undefined ? "" : ` + ${d.backends_cpu_us_per_delivery} backends`} | ${d.ratios.cpu_ratio_serve_plus_fetch ?? cpuRatioServePlusFetch(d.cpu_us_per_delivery, r.ceilings)}× | ${r.peak_rss_mib} | ${d.ratios.delivered_to_fetch_ceiling} | ${d.connections} | ${r.verdict!.pass ? "PASS" : "FAIL"} |`,
+        `| ${runName(r)} | ${r.date.slice(0, 10)} | ${r.deployment} | ${r.webhooks} | ${s.offered_per_s} × ${s.seconds} | ${s.accepted_per_s} | ${s.latency_ms.p99} | ${d.expected} | ${d.distinct} | ${d.lost} | ${d.duplicates} | ${d.bad_signatures}/${d.signatures_checked} | ${d.healthy_latency_ms.p50} | ${d.healthy_latency_ms.p99} | ${d.healthy_latency_ms.max} | ${d.delivered_per_s} | ${d.cpu_us_per_delivery}${d.backends_cpu_us_per_delivery === undefined ? "" : ` + ${d.backends_cpu_us_per_delivery} backends`} | ${d.ratios.cpu_ratio_serve_plus_fetch ?? cpuRatioServePlusFetch(d.cpu_us_per_delivery, r.ceilings)}×${d.ratios.cpu_ratio_same_rate === undefined ? "" : ` (${d.ratios.cpu_ratio_same_rate}× at the same rate)`} | ${r.peak_rss_mib} | ${d.ratios.delivered_to_fetch_ceiling} | ${d.connections} | ${r.verdict!.pass ? "PASS" : "FAIL"} |`,
       );
     }
   const ceilings = results.map(

@@ -8,7 +8,7 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Ceilings } from "../lib/ceilings.ts";
+import { type Ceilings, sameRateCosts } from "../lib/ceilings.ts";
 import { spawnBenchScript } from "../lib/children.ts";
 import { type Deployment, startEmbedded, startProduction } from "../lib/hookrelay.ts";
 import { cpuMicros, memoryMiB, round, treeCpuMicros } from "../lib/measure.ts";
@@ -36,6 +36,8 @@ export interface EndToEndOptions {
   maxConnections: number | null;
   /** Events spread over this many customers, each with the scenario's webhooks (1: the admin's own). */
   customers: number;
+  /** After each step, raw Bun.serve and raw fetch at the step's rate too (ratio like for like). */
+  sameRate: boolean;
   vegeta: string;
   ceilings: Ceilings;
   receiver: Receiver;
@@ -155,6 +157,8 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
       const cpuPerDelivery = distinct > 0 ? round(cpuUsed / distinct) : Number.NaN;
       const cpuPerEvent = accepted > 0 ? round(cpuUsed / accepted) : Number.NaN;
       const rssByProcess = Object.fromEntries(hr.processes.map((p) => [p.role, memoryMiB(p.pid, "VmRSS")]));
+      // One request in and one out at this step's pace, measured while hookrelay idles after it.
+      const sameRate = o.sameRate ? await sameRateCosts(o.vegeta, rate, Math.min(5, o.seconds), o.receiver) : null;
       const delivery: DeliveryFigures = {
         expected,
         received: stats.healthy.deliveries,
@@ -185,7 +189,9 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
           delivered_to_serve_ceiling: round(deliveredPerS / o.ceilings.serve_post.per_s, 3),
           cpu_to_fetch_ceiling: round(cpuPerDelivery / o.ceilings.fetch_post.cpu_us_per_request, 1),
           cpu_ratio_serve_plus_fetch: cpuRatioServePlusFetch(cpuPerDelivery, o.ceilings),
+          ...(sameRate ? { cpu_ratio_same_rate: round(cpuPerDelivery / (sameRate.serve_us + sameRate.fetch_us)) } : {}),
         },
+        ...(sameRate ? { same_rate: { serve_us: sameRate.serve_us, fetch_us: sameRate.fetch_us } } : {}),
       };
       steps.push({
         ...ingestStep({
@@ -202,7 +208,9 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
         `bench: ${o.scenario} ${rate}/s × ${o.seconds}s → ${accepted}/${rate * o.seconds} accepted (ingest p99 ${report.latencies_ms.p99} ms); ` +
           `${distinct}/${expected} delivered (${deliveredPerS}/s), ${delivery.lost} lost, ${delivery.duplicates} duplicates, ${delivery.bad_signatures}/${delivery.signatures_checked} bad signatures; ` +
           `ingest→delivery p50 ${delivery.healthy_latency_ms.p50} p99 ${delivery.healthy_latency_ms.p99} max ${delivery.healthy_latency_ms.max} ms; ` +
-          `${cpuPerDelivery} CPU-µs/delivery (${delivery.ratios.cpu_ratio_serve_plus_fetch}× a raw Bun.serve request + raw ${o.receiver.scheme} fetch, ${round(o.ceilings.serve_post.cpu_us_per_request + o.ceilings.fetch_post.cpu_us_per_request)} µs), ` +
+          `${cpuPerDelivery} CPU-µs/delivery (${delivery.ratios.cpu_ratio_serve_plus_fetch}× a raw Bun.serve request + raw ${o.receiver.scheme} fetch, ${round(o.ceilings.serve_post.cpu_us_per_request + o.ceilings.fetch_post.cpu_us_per_request)} µs` +
+          (sameRate ? `; ${delivery.ratios.cpu_ratio_same_rate}× the two at ${rate}/s, ${sameRate.serve_us} + ${sameRate.fetch_us} µs` : "") +
+          `), ` +
           (delivery.backends_cpu_us_per_delivery === undefined
             ? ""
             : `+ ${delivery.backends_cpu_us_per_delivery} in PostgreSQL, Redis and Kafka (${Object.entries(delivery.backend_cpu_us_per_delivery ?? {}).map(([n, us]) => `${n} ${us}`).join(", ")}), `) +

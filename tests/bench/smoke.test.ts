@@ -151,6 +151,10 @@ describe.each(["http", "https"])("bun run bench embedded --receiver=%s", (receiv
     expect(d.cpu_us_per_delivery).toBeGreaterThan(0);
     const rawCpu = result.ceilings.serve_post.cpu_us_per_request + result.ceilings.fetch_post.cpu_us_per_request;
     expect(d.ratios.cpu_ratio_serve_plus_fetch).toBeCloseTo(d.cpu_us_per_delivery / rawCpu, 1);
+    // The same two raw requests at the step's own rate cost more each than saturated ones.
+    expect(d.same_rate!.serve_us).toBeGreaterThan(result.ceilings.serve_post.cpu_us_per_request);
+    expect(d.same_rate!.fetch_us).toBeGreaterThan(0);
+    expect(d.ratios.cpu_ratio_same_rate).toBeCloseTo(d.cpu_us_per_delivery / (d.same_rate!.serve_us + d.same_rate!.fetch_us), 1);
     expect(stdout).toContain(`× a raw Bun.serve request + raw ${receiver} fetch`);
     expect(result.deployment).toBe("embedded");
     expect(result.processes).toEqual(["all"]);
