@@ -12,7 +12,7 @@ import { createPool } from "../../src/adapters/postgres/client.ts";
 import { describeConfig, envName } from "../../src/platform/config.ts";
 import { adminToken, waitFor } from "../../tests/helpers/hookrelay.ts";
 import { processTree } from "./measure.ts";
-import { type ChildInstance, childInstance, portsAndEnv } from "../../tests/helpers/process.ts";
+import { type ChildInstance, childInstance, portsAndEnv, shardOfPid } from "../../tests/helpers/process.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 
@@ -68,11 +68,6 @@ export async function stopHookrelay(hr: ChildInstance): Promise<void> {
   await hr.proc.exited;
 }
 
-/** The shard a process of an embedded deployment runs (its HOOKRELAY_SHARD). */
-function shardOfProcess(pid: number): string {
-  return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((v) => v.startsWith("HOOKRELAY_SHARD="))?.split("=")[1] ?? "?";
-}
-
 /** A running deployment under benchmark: where to send, its processes (for /proc), and how to stop it. */
 export interface Deployment {
   kind: "embedded" | "production";
@@ -98,7 +93,7 @@ export async function startEmbedded(overrides: Record<string, string> = {}): Pro
     ingest: hr.ingest,
     token,
     // Over shards (database.sqlite_shards): the supervisor and each shard's process.
-    processes: processTree(hr.proc.pid).map((pid, i) => ({ role: i === 0 ? "all" : `shard-${shardOfProcess(pid)}`, pid })),
+    processes: processTree(hr.proc.pid).map((pid, i) => ({ role: i === 0 ? "all" : `shard-${shardOfPid(pid) ?? "?"}`, pid })),
     broken: () => (hr.proc.exitCode === null ? null : `hookrelay exited ${hr.proc.exitCode}:\n${hr.output().slice(-4000)}`),
     stop: () => stopHookrelay(hr),
   };

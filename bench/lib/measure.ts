@@ -1,5 +1,6 @@
 /** @module Measurements of a process from /proc (CPU time, RSS) and of latency samples (percentiles). */
 import { readFileSync, readdirSync } from "node:fs";
+import { childrenByParent } from "../../tests/helpers/process.ts";
 
 const CLK_TCK = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
 
@@ -30,20 +31,6 @@ export function percentile(sorted: number[], p: number): number {
 export function round(value: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
-}
-
-/** Every live process's parent, read from /proc now. */
-function childrenByParent(): Map<number, number[]> {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {} // gone meanwhile
-  }
-  return children;
 }
 
 /** `pid` and every live process under it, parents first. */

@@ -103,18 +103,26 @@ export function fileScope() {
   };
 }
 
-/** The live processes whose parent is `pid` (a shard supervisor's shards), read from /proc now. */
-export function childPids(pid: number): number[] {
-  const children: number[] = [];
+/** Every live process's children by parent pid, read from /proc now. */
+export function childrenByParent(): Map<number, number[]> {
+  const children = new Map<number, number[]>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       // The command name (field 2) may hold spaces; the parent pid is the second field after it.
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) children.push(Number(entry));
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const list = children.get(ppid);
+      if (list) list.push(Number(entry));
+      else children.set(ppid, [Number(entry)]);
     } catch {} // gone meanwhile
   }
   return children;
+}
+
+/** The live processes whose parent is `pid` (a shard supervisor's shards), read from /proc now. */
+export function childPids(pid: number): number[] {
+  return childrenByParent().get(pid) ?? [];
 }
 
 /** The shard a supervised process runs (its HOOKRELAY_SHARD), or undefined when it is gone. */

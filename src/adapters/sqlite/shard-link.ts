@@ -18,8 +18,8 @@ const RETRY_AFTER_S = 1;
 /** How long a shard waits for another to take its events before answering 503. */
 const FORWARD_TIMEOUT_MS = 10_000;
 
-/** One request's events as the owner answers them: their outcomes, or why none was taken. */
-type Handed = { outcomes: AppendOutcome[] } | { refused: { status: number; message: string; retryAfter?: number } };
+/** One request's events as the owner answers them: their outcomes, or its customer's rate limit refusing them all. */
+type Handed = { outcomes: AppendOutcome[] } | { limited: { message: string; retryAfter: number } };
 
 /** Appends to the event log of the shard listening on `socket`. */
 export class ShardLink {
@@ -37,31 +37,30 @@ export class ShardLink {
   async append(events: Event[]): Promise<AppendOutcome[]> {
     const [handed] = await this.forwarder.submit([events]);
     if ("outcomes" in handed!) return handed.outcomes;
-    const { status, message, retryAfter } = handed!.refused;
-    if (status === 429) throw new RateLimitedError(message, retryAfter ?? 1, { "retry-after": String(retryAfter ?? 1) });
-    throw new UnavailableError(message, RETRY_AFTER_S);
+    const { message, retryAfter } = handed!.limited;
+    throw new RateLimitedError(message, retryAfter, { "retry-after": String(retryAfter) });
   }
 
   private async forward(requests: Event[][]): Promise<Handed[]> {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), FORWARD_TIMEOUT_MS);
+    let response: Response;
     try {
-      const response = await fetch("http://shard/append", {
+      response = await fetch("http://shard/append", {
         unix: this.socket,
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(requests),
         signal: abort.signal,
       });
-      if (response.status === 503) throw new UnavailableError(`shard ${this.shard} cannot take events now; try again`, RETRY_AFTER_S);
-      if (!response.ok) throw new Error(`shard ${this.shard} answered ${response.status}: ${await response.text()}`);
-      return (await response.json()) as Handed[];
     } catch (err) {
-      if (err instanceof UnavailableError || (err as Error).message.startsWith(`shard ${this.shard} answered`)) throw err;
       throw new UnavailableError(`shard ${this.shard} is not answering (${(err as Error).message}); try again`, RETRY_AFTER_S);
     } finally {
       clearTimeout(timer);
     }
+    if (response.status === 503) throw new UnavailableError(`shard ${this.shard} cannot take events now; try again`, RETRY_AFTER_S);
+    if (!response.ok) throw new Error(`shard ${this.shard} answered ${response.status}: ${await response.text()}`);
+    return (await response.json()) as Handed[];
   }
 }
 
@@ -110,7 +109,7 @@ async function take(deps: ShardServerDeps, requests: Event[][]): Promise<Handed[
             () => null,
             (err) => {
               if (!(err instanceof RateLimitedError)) throw err;
-              return { status: err.status, message: err.message, retryAfter: err.retryAfterSeconds };
+              return { message: err.message, retryAfter: err.retryAfterSeconds };
             },
           ),
     ),
@@ -119,8 +118,8 @@ async function take(deps: ShardServerDeps, requests: Event[][]): Promise<Handed[
   const outcomes = await deps.eventLog.append(allowed.flat());
   let at = 0;
   return requests.map((events, i) => {
-    const refused = refusals[i];
-    if (refused) return { refused };
+    const limited = refusals[i];
+    if (limited) return { limited };
     const mine = outcomes.slice(at, at + events.length);
     at += events.length;
     return { outcomes: mine };

@@ -38,11 +38,14 @@ export const MAX_SOCKET_PATH = 107;
  */
 export async function byShard<I, R>(items: I[], shardOfItem: (item: I) => number, run: (shard: number, part: I[]) => Promise<R[]>): Promise<R[]> {
   if (items.length === 0) return [];
-  const first = shardOfItem(items[0]!);
   const shards = items.map(shardOfItem);
-  if (shards.every((s) => s === first)) return run(first, items);
+  if (shards.every((s) => s === shards[0])) return run(shards[0]!, items);
   const parts = new Map<number, number[]>();
-  shards.forEach((s, i) => parts.set(s, [...(parts.get(s) ?? []), i]));
+  shards.forEach((s, i) => {
+    const part = parts.get(s);
+    if (part) part.push(i);
+    else parts.set(s, [i]);
+  });
   const results: R[] = new Array(items.length);
   await Promise.all(
     [...parts].map(async ([shard, indexes]) => {
