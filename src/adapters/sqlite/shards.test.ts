@@ -2,6 +2,7 @@
 // hand-over of another shard's events (outcomes in order, duplicates seen by the owner, a 503 with
 // Retry-After when the owner is away), the API's merged reads, the owner lock and the shard count.
 import { describe, expect, it } from "bun:test";
+import fc from "fast-check";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -110,6 +111,84 @@ describe("shards", () => {
       await server.stop();
     }
   });
+
+  // Property: whatever mix of customers, batch sizes, repeated ids, requests taken by the owner or
+  // handed to it, and owner restarts: (1) a customer's accepted events never pass its one bucket
+  // (capacity + refill over the run), (2) every event answered "accepted" or "duplicate" is in the
+  // owner's file, (3) a refused or unanswered request stored nothing it was not answered for earlier.
+  it("keeps each customer's bucket and every answered event, over random hand-overs and owner restarts", async () => {
+    const PER_SECOND = 4;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.oneof(
+            { weight: 6, arbitrary: fc.record({ kind: fc.constant("send" as const), customer: fc.integer({ min: 0, max: 2 }), via: fc.integer({ min: 0, max: 1 }), ids: fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 4 }) }) },
+            { weight: 1, arbitrary: fc.record({ kind: fc.constant("restart" as const) }) },
+          ),
+          { minLength: 1, maxLength: 25 },
+        ),
+        async (steps) => {
+          const { dataDir, dbs } = shardFiles(2);
+          const customers = [0, 1, 2].map((c) => customerOn(1, 2, `p${c}`));
+          const gate = new RateGate(new MemoryRateLimiter(), { ingestPerIp: 0, ingestPerCustomer: PER_SECOND, apiPerIp: 0, apiPerCustomer: 0, ownsCustomer: (id) => shardOf(id, 2) === 1 });
+          const ownerLog = new SqliteEventLog(dbs[1]!);
+          const serve = () => serveShard(shardSocketPath(dataDir, 1), { eventLog: ownerLog, charge: (id, n) => gate.byCustomer("ingest", id, n), metrics: async () => "" });
+          let server: { stop(): Promise<void> } | undefined = serve();
+          const links = [0, 1].map((i) => new ShardLink(i, shardSocketPath(dataDir, i)));
+          // via 0: a process that hands over; via 1: the owner itself (charging its own bucket first, as ingest does).
+          const takers = [
+            new ShardedEventLog(0, new SqliteEventLog(dbs[0]!), links),
+            { append: async (events: Event[]) => (await gate.byCustomer("ingest", events[0]!.customerId, events.length), ownerLog.append(events)) },
+          ];
+          const started = Date.now();
+          const answered = new Set<string>();
+          const accepted = new Map<string, number>();
+          try {
+            const inFlight: Promise<void>[] = [];
+            for (const step of steps) {
+              if (step.kind === "restart") {
+                await Promise.allSettled(inFlight.splice(0));
+                await server?.stop();
+                server = undefined;
+                // While it is away, a hand-over is a 503 and stores nothing.
+                const away = await takers[0]!.append([event(customers[0]!, "away")]).catch((e) => e);
+                expect(away).toBeInstanceOf(UnavailableError);
+                server = serve();
+                continue;
+              }
+              const customer = customers[step.customer]!;
+              const batch = step.ids.map((n) => event(customer, `e${n}`));
+              inFlight.push(
+                (async () => {
+                  try {
+                    const outcomes = await (step.via === 0 ? takers[0]!.append(batch) : takers[1]!.append(batch));
+                    outcomes.forEach((o, i) => {
+                      answered.add(`${customer} ${batch[i]!.id}`);
+                      if (o === "accepted") accepted.set(customer, (accepted.get(customer) ?? 0) + 1);
+                    });
+                  } catch (err) {
+                    if (!(err instanceof RateLimitedError)) throw err;
+                  }
+                })(),
+              );
+            }
+            await Promise.all(inFlight);
+          } finally {
+            await server?.stop();
+          }
+          const seconds = (Date.now() - started) / 1000;
+          // Each request charges its whole batch (repeats included), so accepted events are bounded by the bucket.
+          for (const [, n] of accepted) expect(n).toBeLessThanOrEqual(PER_SECOND + Math.ceil(PER_SECOND * seconds));
+          const stored = new Set(dbs[1]!.query<{ customer_id: string; id: string }, []>("SELECT customer_id, id FROM events").all().map((r) => `${r.customer_id} ${r.id}`));
+          for (const key of answered) expect(stored.has(key)).toBe(true);
+          // Nothing stored that no answer covered, and nothing in the file of the process that handed over.
+          for (const key of stored) expect(answered.has(key)).toBe(true);
+          expect(dbs[0]!.query("SELECT count(*) AS n FROM events").get()).toEqual({ n: 0 });
+        },
+      ),
+      { numRuns: 25, seed: Number(process.env.HOOKRELAY_PROPERTY_SEED ?? Date.now() % 2 ** 31) },
+    );
+  }, 60_000);
 
   it("answers 503 with Retry-After when the owner is away, and accepts nothing", async () => {
     const { dataDir, dbs } = shardFiles(2);
