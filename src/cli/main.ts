@@ -7,7 +7,7 @@ import { migrateDown, migrateUp, migrationStatus } from "../adapters/sqlite/migr
 import { ShardCountError, shardCount } from "../adapters/sqlite/shards.ts";
 import { type Config, ConfigError, loadConfig } from "../platform/config.ts";
 import { ROLES, type Role } from "./roles.ts";
-import { SHARD_ENV, reportToSupervisor, superviseShards } from "./shards.ts";
+import { SHARD_ENV, superviseShards, watchSupervisor } from "./shards.ts";
 import { VERSION } from "./version.ts";
 
 const USAGE = `usage: hookrelay <command>
@@ -122,13 +122,14 @@ async function main(argv: string[]): Promise<void> {
     process.exit(code);
   }
   const shard = shards > 1 ? { index: Number(ownShard), count: shards } : undefined;
+  const supervisor = shard ? watchSupervisor() : undefined;
   const { compose, StartupError } = await import("./compose.ts");
   const { WaitStopped } = await import("./backend-wait.ts");
   try {
     const running = await compose(roles, cfg, { shard });
     running.lifecycle.exitOnSignals();
     running.lifecycle.exitOnUncaught();
-    if (shard) reportToSupervisor(() => process.kill(process.pid, "SIGTERM"));
+    supervisor?.ready();
   } catch (err) {
     if (err instanceof StartupError) fail(`hookrelay: ${err.message}`);
     // SIGTERM/SIGINT while waiting for the backends: already stopped and logged.

@@ -100,13 +100,24 @@ export async function superviseShards(config: Config, count: number): Promise<nu
   return finished;
 }
 
-/** In a shard: tells the supervisor it serves, and stops when the supervisor is gone (its pipe closes). */
-export function reportToSupervisor(stop: () => void): void {
-  process.send?.(READY);
+/**
+ * In a shard, from its first moment: when the supervisor is gone (its pipe closes), a shard still
+ * starting exits at once (it has answered nobody; it may be waiting for a lock that the next
+ * supervisor's shard holds), one that serves stops as on SIGTERM. `ready` tells the supervisor it serves.
+ */
+export function watchSupervisor(): { ready(): void } {
+  let serving = false;
   void (async () => {
     for await (const _ of Bun.stdin.stream()) {
       // The supervisor never writes: this only waits for the end.
     }
-    stop();
+    if (serving) process.kill(process.pid, "SIGTERM");
+    else process.exit(0);
   })();
+  return {
+    ready() {
+      serving = true;
+      process.send?.(READY);
+    },
+  };
 }

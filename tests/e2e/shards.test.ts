@@ -5,7 +5,7 @@
 // customer, repeated ids deduplicated, the API and the dashboard answering for every shard, a shard
 // killed -9 started again with nothing accepted lost, and a data directory that keeps its shard count.
 import { describe, expect, it } from "bun:test";
-import { shardOf } from "../../src/adapters/sqlite/shards.ts";
+import { holdShard, shardOf } from "../../src/adapters/sqlite/shards.ts";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { alive, childPids, fileScope, shardOfPid } from "../helpers/process.ts";
 import { eventIdOf } from "../helpers/receiver.ts";
@@ -207,6 +207,32 @@ describe("embedded shards", () => {
       expect(await hr.proc.exited).toBe(0);
     }
   }, 90_000);
+
+  // Shrunk from the sharded no-loss property (seed 1151991456): a shard restarted by its supervisor
+  // waited for its lock, which the next supervisor's shard held, and only gave up after 60 s.
+  it("stops a shard that is still starting when its supervisor is killed -9", async () => {
+    const hr = scope.child(ENV);
+    await hr.start();
+    const old = childPids(hr.proc.pid).find((pid) => shardOfPid(pid) === 1)!;
+    process.kill(old, "SIGKILL");
+    // Take shard 1's lock before the supervisor starts it again (250 ms): the new shard 1 waits for it.
+    const release = await holdShard(hr.env.HOOKRELAY_DATA_DIR!, 1, 5_000, () => {});
+    try {
+      let waiting: number | undefined;
+      await waitFor("shard 1 started again, waiting for its lock", () => {
+        waiting = childPids(hr.proc.pid).find((pid) => pid !== old && shardOfPid(pid) === 1);
+        return waiting !== undefined;
+      }, 5_000, 20);
+      await Bun.sleep(500);
+      expect(alive(waiting!)).toBe(true);
+      const serving = childPids(hr.proc.pid).find((pid) => shardOfPid(pid) === 0)!;
+      hr.proc.kill(9);
+      await waitFor("the starting shard gone with its supervisor", () => !alive(waiting!), 5_000, 20);
+      await waitFor("the serving shard gone with its supervisor", () => !alive(serving), 15_000, 20);
+    } finally {
+      release();
+    }
+  }, 60_000);
 
   it("refuses another shard count on a data directory, and stops its shards when the supervisor is killed -9", async () => {
     const hr = scope.child(ENV);
