@@ -178,8 +178,8 @@ export interface LoggedEvent extends Event {
   partition: number;
   /**
    * True when no reader of this group can have had the event before (appended after this reader
-   * started, on a log only this process reads), so it has no stored deliveries to look for.
-   * Absent when the adapter cannot tell: the dispatcher then looks.
+   * took its part of the log, and appended once), so it has no stored deliveries to look for.
+   * False or absent when the adapter cannot tell: the dispatcher then looks.
    */
   firstRead?: boolean;
 }

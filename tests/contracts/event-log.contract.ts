@@ -198,6 +198,34 @@ export function describeEventLogContract(name: string, makeLog: () => Promise<Ev
       expect((await pollAll(second, 1)).map((e) => e.id)).toEqual(["evt_4"]);
     });
 
+    // The dispatcher skips the stored-delivery look-up for a first read: one wrongly marked would
+    // be sent from the log again while the retry manager owns it.
+    it("marks an event first read only when no reader of the group can have had it", async () => {
+      const recent = (id: string) => ({ ...makeEvent("acme", id), acceptedAt: Date.now() });
+      await log.append([recent("evt_before")]);
+      const first = consumer("g");
+      const [before] = await pollAll(first, 1);
+      expect(before!.firstRead).toBeFalsy(); // in the log before the reader began
+      first.ack(before!);
+      // Appended once the reader runs (a log that learns where it began a moment later may
+      // still call the first ones maybe-read: the safe side).
+      let fresh: LoggedEvent | undefined;
+      for (let i = 0; i < 20; i++) {
+        await log.append([recent(`evt_new_${i}`)]);
+        [fresh] = await pollAll(first, 1);
+        if (fresh?.firstRead) break;
+        if (fresh) first.ack(fresh);
+        await Bun.sleep(100);
+      }
+      expect(fresh?.firstRead).toBe(true);
+      await first.close(); // the fresh event unacked: read again by the next reader
+
+      const second = consumer("g");
+      const again = await pollAll(second, 1);
+      expect(again.map((e) => e.id)).toEqual([fresh!.id]);
+      expect(again[0]!.firstRead).toBeFalsy();
+    });
+
     it("re-reads everything when the consumer closes without acking", async () => {
       await log.append([makeEvent("acme", "evt_1"), makeEvent("acme", "evt_2")]);
       const first = consumer("g");

@@ -11,6 +11,7 @@ import { migrateUp } from "../../src/adapters/postgres/migrations.ts";
 import { PostgresOutbox } from "../../src/adapters/postgres/outbox.ts";
 import { createLogger } from "../../src/platform/logger.ts";
 import { createMetrics } from "../../src/platform/metrics.ts";
+import type { LoggedEvent } from "../../src/domain/ports.ts";
 import { TEST_DATABASE_URL, TEST_KAFKA_BROKERS, freshTopic, requireServices, schemaFactory } from "../helpers/services.ts";
 import { describeEventLogContract, makeEvent } from "./event-log.contract.ts";
 
@@ -117,6 +118,43 @@ if (requireServices("Kafka event log", { HOOKRELAY_TEST_DATABASE_URL: TEST_DATAB
         await fixture.close();
       }
     }, 60_000);
+
+    it("never calls an event first read when the outbox sent it again or it was accepted long ago, and marks live appends sent", async () => {
+      const fixture = await kafkaLog(1, 100);
+      const consumer = fixture.log.consumer("g-first");
+      const recent = (id: string) => ({ ...makeEvent("c", id), acceptedAt: Date.now() });
+      try {
+        // The reader runs and knows where its partition ended: a live append is a first read.
+        let live: LoggedEvent | undefined;
+        for (let i = 0; i < 20 && !live?.firstRead; i++) {
+          await fixture.log.append([recent(`live-${i}`)]);
+          for (let round = 0; round < 20 && !live; round++) [live] = await consumer.poll(1, 250);
+          if (!live?.firstRead) live = undefined;
+          await Bun.sleep(100);
+        }
+        expect(live?.firstRead).toBe(true);
+        // Its "sent" mark reaches the outbox too, though nobody waits for it.
+        const published = async (id: string) => (await fixture.sql<{ published_at: number | null }[]>`SELECT published_at FROM events WHERE id = ${id}`)[0]!.published_at;
+        for (let round = 0; round < 40 && (await published(live!.id)) === null; round++) await Bun.sleep(50);
+        expect(await published(live!.id)).not.toBeNull();
+
+        // Accepted over a minute ago (a dispatcher far behind): looked up, never trusted.
+        await fixture.log.append([{ ...makeEvent("c", "old"), acceptedAt: Date.now() - 120_000 }]);
+        // Stored by ingest, never produced (it died): the republisher sends it, maybe a second time.
+        const orphan = recent("orphan");
+        await new PostgresOutbox(fixture.sql).record([orphan]);
+        fixture.log.startRepublishing();
+        const read: LoggedEvent[] = [];
+        for (let round = 0; round < 40 && read.length < 2; round++) read.push(...(await consumer.poll(10, 250)));
+        expect(read.map((e) => [e.id, e.firstRead])).toEqual([
+          ["old", false],
+          ["orphan", false],
+        ]);
+      } finally {
+        await consumer.close();
+        await fixture.close();
+      }
+    });
 
     it("sends again from the outbox what was accepted but never reached Kafka", async () => {
       const fixture = await kafkaLog(1, 100);

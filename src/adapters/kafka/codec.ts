@@ -10,6 +10,9 @@ export function messageKey(event: Event): string {
   return `${event.customerId}\u0000${event.type}`;
 }
 
+/** A header on a message produced from the outbox: it may be in the log already, and read before. */
+export const REPUBLISHED_HEADER = "hookrelay-republished";
+
 export function encodeEvent(event: Event): string {
   return JSON.stringify(event);
 }
