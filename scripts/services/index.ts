@@ -109,7 +109,7 @@ async function upLocked(log: Log): Promise<Up> {
   // Also when every service is up already: the tests' own tools (openssl, chromium) may be missing.
   await ensurePackages(toStart, log);
   if (toStart.length > 0) {
-    for (const s of toStart) await ensurePortsFree(s, " (another checkout's services? `bun run services:down` there)");
+    for (const s of toStart) await ensurePortsFree(s, " (another checkout's services? `bun run services:down` there, or move this checkout's with HOOKRELAY_SERVICES_<NAME>_PORT)");
     const results = await Promise.allSettled(toStart.map((s) => start(s, log)));
     const failures = results.flatMap((r) => (r.status === "rejected" ? [(r.reason as Error).message] : []));
     if (failures.length > 0) {
