@@ -121,6 +121,11 @@ describe("observability dashboard (headless Chromium)", () => {
     expect(stats.latency_seconds.p50).toBeGreaterThan(0);
     expect(stats.latency_seconds.p99).toBeGreaterThanOrEqual(stats.latency_seconds.p50);
     expect(await page.locator("#chart-rate path").count()).toBe(2);
+    // A time axis: the clock times of the first, middle and last samples, in order.
+    const times = await page.locator('#chart-rate text[data-axis="time"]').allTextContents();
+    expect(times).toHaveLength(3);
+    for (const t of times) expect(t).toMatch(/^\d{2}:\d{2}:\d{2}/);
+    expect([...times].sort()).toEqual(times);
   });
 
   it("lists each webhook's health with the counts the gateway reports", async () => {
@@ -144,6 +149,9 @@ describe("observability dashboard (headless Chromium)", () => {
     const shown = await page.locator("#failures > tbody > tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-delivery")));
     expect(new Set(shown)).toEqual(new Set(dead.map((d) => d.id)));
     const row = page.locator(`#failures tr[data-delivery="${dead[0]!.id}"]`);
+    // The endpoint by its URL, the id beside it.
+    expect(await row.locator('[data-field="webhook"] code').textContent()).toBe(receiver.url("/fails"));
+    expect(await row.locator('[data-field="webhook"]').textContent()).toContain(failingWebhook);
     await row.locator("summary").click();
     expect(await row.locator("tr[data-attempt]").count()).toBe(2);
     expect(await row.locator("tr[data-attempt]").first().textContent()).toContain("HTTP 500");

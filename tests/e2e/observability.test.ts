@@ -72,6 +72,7 @@ describe.each(MODES)("observability API (%s)", (mode) => {
       [webhooks.fails, "dead"],
     ]);
     for (const d of data) {
+      expect(d.webhook_url).toBe(receiver.url("/fails"));
       expect(d.attempts.map((a: { attempt_number: number; status_code: number }) => [a.attempt_number, a.status_code])).toEqual([
         [1, 503],
         [2, 503],
@@ -135,5 +136,19 @@ describe.each(MODES)("observability API (%s)", (mode) => {
     expect(stats.sampled_at).toBeGreaterThan(0);
     const metrics = await (await fetch(`${hr.observability}/metrics`)).text();
     expect(metrics).toMatch(/^webhook_delivery_attempts_total\{outcome="success"\} 5$/m);
+  });
+
+  // Last: it adds a webhook and a delivery the tests above do not expect.
+  it("counts a delivery awaiting its retry against the success ratio, and the recent attempts' ratio", async () => {
+    // Fails and asks for its retry in an hour: the delivery stays `failed`, neither succeeded nor dead.
+    receiver.onPath("/later", () => new Response("busy", { status: 503, headers: { "retry-after": "3600" } }));
+    await admin("POST", "/api/v1/webhooks", { url: receiver.url("/later"), event_types: ["order.later"] });
+    expect((await client(hr.ingest, await adminToken(hr.gateway))("POST", "/events", { id: "evt_obs_later", type: "order.later", source: "shop", data: {} })).status).toBe(202);
+    await waitFor("the delivery failed, awaiting its retry", async () => (await operator("GET", "/api/stats")).body.deliveries.failed === 1, 10_000, 100);
+    const stats = (await operator("GET", "/api/stats")).body;
+    expect(stats.deliveries).toEqual({ pending: 0, succeeded: 5, failed: 1, dead: 2 });
+    expect(stats.success_ratio).toBeCloseTo(5 / 8); // not 5 / 7: the failing delivery counts
+    const { delivered_per_second: ok, failed_per_second: failed } = stats.rates;
+    expect(stats.attempt_success_ratio).toBe(ok + failed === 0 ? null : ok / (ok + failed));
   });
 });

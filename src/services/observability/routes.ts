@@ -5,6 +5,7 @@
 import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import { NotFoundError } from "../../domain/errors.ts";
+import type { Delivery } from "../../domain/model.ts";
 import type { Clock, RetrySchedule, Store, WebhookHealth } from "../../domain/ports.ts";
 import type { Logger } from "../../platform/logger.ts";
 import { type RequestContext, clientIp, readJson } from "../../platform/http.ts";
@@ -80,6 +81,13 @@ function presentHealth(entry: WebhookHealth) {
   };
 }
 
+/** The URL of each webhook the deliveries went to, one read per webhook. */
+async function webhookUrls(store: Store, deliveries: Delivery[]): Promise<Map<string, string>> {
+  const owners = new Map(deliveries.map((d) => [d.webhookId, d.customerId]));
+  const found = await Promise.all([...owners].map(([id, customerId]) => store.getWebhook(customerId, id)));
+  return new Map(found.flatMap((w) => (w ? [[w.id, w.url] as const] : [])));
+}
+
 export function observabilityRoutes(deps: ObservabilityDeps) {
   // Counts over every customer: for the operator only.
   const operator = (ctx: RequestContext) => authorize(deps.guard, ctx, "api", "admin");
@@ -106,12 +114,17 @@ export function observabilityRoutes(deps: ObservabilityDeps) {
     .get("/api/stats", async ({ request, set, server }) => {
       await operator({ request, set, server });
       const [deliveries, retryQueueDepth] = await Promise.all([deps.store.countDeliveries(), deps.schedule.depth()]);
-      const finished = deliveries.succeeded + deliveries.dead;
+      // Awaiting a retry counts against it: divided by finished deliveries only, a webhook failing
+      // every attempt (but not yet out of retries) left the ratio at 100%.
+      const tried = deliveries.succeeded + deliveries.failed + deliveries.dead;
+      const now = deps.pulse.now();
+      const attempts = now.rates.delivered_per_second + now.rates.failed_per_second;
       return {
         deliveries,
         retry_queue_depth: retryQueueDepth,
-        success_ratio: finished === 0 ? null : deliveries.succeeded / finished,
-        ...deps.pulse.now(),
+        success_ratio: tried === 0 ? null : deliveries.succeeded / tried,
+        attempt_success_ratio: attempts === 0 ? null : now.rates.delivered_per_second / attempts,
+        ...now,
         targets: deps.scraper.targets(),
         series: deps.pulse.series(),
       };
@@ -124,11 +137,13 @@ export function observabilityRoutes(deps: ObservabilityDeps) {
       await operator({ request, set, server });
       const limit = failuresQuery.parse(coerceQuery(FailuresQuery, query), "query").limit ?? 50;
       const failing = await deps.store.recentFailures(limit);
-      const attempts = await Promise.all(failing.map((d) => deps.store.listAttempts(d.id)));
+      const [attempts, urls] = await Promise.all([Promise.all(failing.map((d) => deps.store.listAttempts(d.id))), webhookUrls(deps.store, failing)]);
       return {
         data: failing.map((delivery, i) => ({
           ...presentDelivery(delivery),
           customer_id: delivery.customerId,
+          // The operator knows endpoints by their URL, not by an id (null: the webhook was deleted).
+          webhook_url: urls.get(delivery.webhookId) ?? null,
           attempts: attempts[i]!.map(presentAttempt),
         })),
       };
