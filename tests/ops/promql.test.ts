@@ -34,6 +34,24 @@ describe("PromQL names", () => {
     expect(parsePromQL("count without (instance) (up)").selectors).toEqual([{ metric: "up", labels: [] }]);
   });
 
+  it("reads selectors without a metric name and Prometheus 3's quoted names", () => {
+    expect(parsePromQL(`{job="gateway"} or {"webhook.odd", "a.b"="x"} or up{"c d"!~"y"}`).selectors).toEqual([
+      { metric: "", labels: ["job"] },
+      { metric: "webhook.odd", labels: ["a.b"] },
+      { metric: "up", labels: ["c d"] },
+    ]);
+    expect(parsePromQL(`sum by ("a.b", c) (up) / on("d") group_right(e) up`).grouping).toEqual(["a.b", "c", "d", "e"]);
+  });
+
+  it("reports a syntax error with its offset instead of reading what it can", () => {
+    expect(() => parsePromQL("sum(rate(webhook_http_requests_total[5m])")).toThrow("syntax error at offset 41 (at the end)");
+    expect(() => parsePromQL("up up")).toThrow('syntax error at offset 3 (near "up")');
+    expect(() => parsePromQL(`up{job="gateway}`)).toThrow("unterminated string at offset 7");
+    expect(() => parsePromQL(`up == "x`)).toThrow("unterminated string at offset 6");
+    expect(() => parsePromQL(`up{"other"}`)).toThrow("metric name given twice at offset 3");
+    expect(checkQuery("rate(up[5m]", catalog, TARGET)).toEqual(["cannot read the expression: syntax error at offset 11 (at the end) in: rate(up[5m]"]);
+  });
+
   it("accepts hookrelay's own names, histogram suffixes and up", () => {
     expect(checkQuery(`histogram_quantile(0.9, sum by (le, outcome) (rate(webhook_delivery_duration_seconds_bucket{outcome="success"}[5m])))`, catalog, TARGET)).toEqual([]);
     expect(checkQuery("rate(webhook_delivery_latency_seconds_sum[5m]) / rate(webhook_delivery_latency_seconds_count[5m])", catalog, TARGET)).toEqual([]);

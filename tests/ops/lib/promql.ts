@@ -2,10 +2,12 @@
  * @module The metric names and label names a PromQL expression uses, and a check of them against
  * the series hookrelay exports (its real prom-client registry) plus Prometheus' `up`.
  *
- * Not a full PromQL parser: a tokenizer that knows what is not a metric (function calls,
- * aggregation operators, keywords, numbers, durations, strings, `[...]` ranges, label names in
- * `{...}` and in `by/without/on/ignoring/group_left/group_right (...)`), which is all the check needs.
+ * The expression is parsed with Prometheus' own Lezer grammar (`@prometheus-io/lezer-promql`, the
+ * one its web UI uses) and the names are read off the syntax tree. The grammar checks syntax only,
+ * not types (it accepts `rate(1)`), which is all the check of names needs.
  */
+import type { SyntaxNode, SyntaxNodeRef, Tree } from "@lezer/common";
+import { parser } from "@prometheus-io/lezer-promql";
 import { createMetrics } from "../../../src/platform/metrics.ts";
 
 /** One `name{label=...}` selector: the metric and the label names it matches on. */
@@ -20,139 +22,89 @@ export interface QueryParts {
   grouping: string[];
 }
 
-const AGGREGATIONS = new Set([
-  "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk", "topk", "quantile", "limitk", "limit_ratio",
-]);
-const GROUPING = new Set(["by", "without", "on", "ignoring", "group_left", "group_right"]);
-const KEYWORDS = new Set(["bool", "and", "or", "unless", "offset", "atan2", "inf", "nan"]);
-const IDENT = /[a-zA-Z_:][a-zA-Z0-9_:]*/y;
-const NUMBER = /(?:0x[0-9a-fA-F]+|[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?[a-zA-Z0-9_.]*)/y;
-
 /** Grafana's template variables (`$__rate_interval`, `$job`, `${job:regex}`, `[[job]]`) stand for a value. */
 export function withoutTemplateVariables(expr: string): string {
   return expr.replace(/\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\[\[[^\]]*\]\]/g, "1");
 }
 
-function skipString(text: string, i: number): number {
-  const quote = text[i]!;
-  for (let j = i + 1; j < text.length; j++) {
-    if (quote !== "`" && text[j] === "\\") j++;
-    else if (text[j] === quote) return j + 1;
-  }
-  throw new Error(`unterminated string from offset ${i} in: ${text}`);
-}
-
-function skipSpace(text: string, i: number): number {
-  while (i < text.length) {
-    if (/\s/.test(text[i]!)) i++;
-    else if (text[i] === "#") while (i < text.length && text[i] !== "\n") i++;
-    else break;
-  }
-  return i;
-}
-
-/** Label names inside `{...}` starting at `i` (the `{`); returns them and the offset after `}`. */
-function readMatchers(text: string, i: number): { labels: string[]; end: number } {
-  const labels: string[] = [];
-  let j = i + 1;
-  while (j < text.length) {
-    j = skipSpace(text, j);
-    const c = text[j];
-    if (c === "}") return { labels, end: j + 1 };
-    if (c === '"' || c === "'" || c === "`") {
-      j = skipString(text, j);
-      continue;
-    }
-    if (c === ",") {
-      j++;
-      continue;
-    }
-    IDENT.lastIndex = j;
-    const m = IDENT.exec(text);
-    if (m) {
-      labels.push(m[0]);
-      j += m[0].length;
-      continue;
-    }
-    j++; // =, !=, =~, !~
-  }
-  throw new Error(`unterminated {...} from offset ${i} in: ${text}`);
-}
-
-/** Label names in `(a, b)` starting at `i` (the `(`). */
-function readLabelList(text: string, i: number): { labels: string[]; end: number } {
-  const close = text.indexOf(")", i);
-  if (close < 0) throw new Error(`unterminated label list from offset ${i} in: ${text}`);
-  const labels = text.slice(i + 1, close).split(",").map((s) => s.trim()).filter(Boolean);
-  return { labels, end: close + 1 };
-}
-
-/** The selectors and grouping labels of one PromQL expression. */
+/** The selectors and grouping labels of one PromQL expression, in source order; throws on a syntax error. */
 export function parsePromQL(input: string): QueryParts {
   const text = withoutTemplateVariables(input);
+  const tree = parser.parse(text);
+  checkSyntax(tree, text);
   const selectors: Selector[] = [];
   const grouping: string[] = [];
-  let i = 0;
-  let last: Selector | undefined; // the metric just read, for a `{...}` right after it
-  while (i < text.length) {
-    i = skipSpace(text, i);
-    if (i >= text.length) break;
-    const c = text[i]!;
-    if (c === '"' || c === "'" || c === "`") {
-      i = skipString(text, i);
-      last = undefined;
-      continue;
-    }
-    if (c === "{") {
-      const { labels, end } = readMatchers(text, i);
-      if (last) last.labels.push(...labels);
-      else selectors.push({ metric: "", labels });
-      i = end;
-      last = undefined;
-      continue;
-    }
-    if (c === "[") {
-      // A range or subquery: durations only.
-      const close = text.indexOf("]", i);
-      if (close < 0) throw new Error(`unterminated [...] from offset ${i} in: ${input}`);
-      i = close + 1;
-      last = undefined;
-      continue;
-    }
-    if (/[0-9.]/.test(c)) {
-      NUMBER.lastIndex = i;
-      const m = NUMBER.exec(text);
-      i += m && m[0].length > 0 ? m[0].length : 1;
-      last = undefined;
-      continue;
-    }
-    IDENT.lastIndex = i;
-    const m = IDENT.exec(text);
-    if (!m) {
-      i++;
-      last = undefined;
-      continue;
-    }
-    const word = m[0];
-    i += word.length;
-    const next = skipSpace(text, i);
-    last = undefined;
-    if (GROUPING.has(word)) {
-      if (text[next] === "(") {
-        const list = readLabelList(text, next);
-        grouping.push(...list.labels);
-        i = list.end;
-      }
-      continue;
-    }
-    if (text[next] === "(") continue; // a function call or an aggregation
-    if (AGGREGATIONS.has(word)) continue; // `sum by (x) (...)`, `sum without (...)`
-    if (KEYWORDS.has(word.toLowerCase())) continue;
-    const selector = { metric: word, labels: [] };
-    selectors.push(selector);
-    last = selector;
-  }
+  tree.iterate({
+    enter(ref) {
+      if (ref.name === "VectorSelector") selectors.push(readSelector(ref.node, text));
+      else if (ref.name === "GroupingLabels") grouping.push(...children(ref.node).map((label) => labelName(label, text)));
+    },
+  });
   return { selectors, grouping };
+}
+
+/**
+ * Throws at the first syntax error. Lezer does not fail on one: it recovers by inserting error
+ * nodes (`⚠`), which would otherwise let a broken expression through with whatever names it had.
+ */
+function checkSyntax(tree: Tree, text: string): void {
+  tree.iterate({
+    enter(ref) {
+      if (ref.type.isError) throw syntaxError(text, ref.from);
+      if (ref.name === "StringLiteral") stringValue(ref, text);
+    },
+  });
+}
+
+/**
+ * `name{a="x", "b.c"=~"y"}`, `{a="x"}` (metric "") or Prometheus 3's `{"name", a="x"}`. A
+ * `__name__` matcher stays a label: the check treats such a selector as one it cannot judge.
+ */
+function readSelector(node: SyntaxNode, text: string): Selector {
+  const name = node.getChild("Identifier");
+  const selector: Selector = { metric: name ? text.slice(name.from, name.to) : "", labels: [] };
+  for (const matcher of children(node.getChild("LabelMatchers"))) {
+    if (matcher.name !== "QuotedLabelName") selector.labels.push(labelName(matcher.firstChild!, text));
+    else if (selector.metric === "") selector.metric = stringValue(matcher, text);
+    else throw syntaxError(text, matcher.from, "metric name given twice");
+  }
+  return selector;
+}
+
+/** The named child nodes of `node` (Lezer keeps no nodes for punctuation such as `(`, `,`). */
+function children(node: SyntaxNode | null): SyntaxNode[] {
+  const list: SyntaxNode[] = [];
+  for (let child = node?.firstChild; child; child = child.nextSibling) list.push(child);
+  return list;
+}
+
+/** A `LabelName`, or a `QuotedLabelName` (`"b.c"`, Prometheus 3's UTF-8 names). */
+function labelName(node: SyntaxNode, text: string): string {
+  return node.name === "QuotedLabelName" ? stringValue(node, text) : text.slice(node.from, node.to);
+}
+
+/**
+ * The value of a string literal. The grammar's string token also matches one whose closing quote
+ * is missing (an editor wants a token while one types), so that is checked here. An escape is read
+ * as the character after the backslash (`\"`, `\\`): enough for the metric and label names that
+ * are all this module reads out of strings.
+ */
+function stringValue(node: SyntaxNodeRef, text: string): string {
+  const literal = text.slice(node.from, node.to);
+  const quote = literal[0];
+  if (quote === "`") return literal.slice(1, -1); // raw, and the grammar wants its closing backtick
+  let value = "";
+  for (let i = 1; i < literal.length; i++) {
+    if (literal[i] === quote && i === literal.length - 1) return value;
+    if (literal[i] === "\\") i++;
+    value += literal[i] ?? "";
+  }
+  throw syntaxError(text, node.from, "unterminated string");
+}
+
+function syntaxError(text: string, offset: number, what = "syntax error"): Error {
+  const where = offset < text.length ? `near ${JSON.stringify(text.slice(offset, offset + 20))}` : "at the end";
+  return new Error(`${what} at offset ${offset} (${where}) in: ${text}`);
 }
 
 /** A series Prometheus can hold, with the label names it can carry. */
