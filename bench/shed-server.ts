@@ -14,5 +14,5 @@ full.count = 1;
 const app = createHttpApp({ role: "ingest", log: createLogger("silent"), metrics: createMetrics(), checks: {}, shed: shedEvents(full) }).post("/events", () => {
   throw new Error("a shed request reached its route");
 });
-const { port } = listen(app, "127.0.0.1", 0, 1024 * 1024);
+const { port } = listen(app, "127.0.0.1", 0);
 console.log(JSON.stringify({ port }));

@@ -26,7 +26,7 @@ import { RateGate } from "../platform/rate-gate.ts";
 import type { AttemptDeps } from "../services/delivery/attempt.ts";
 import { DeliveryPool } from "../services/delivery/pool.ts";
 import { Dispatcher } from "../services/dispatcher/dispatcher.ts";
-import { gatewayRoutes } from "../services/gateway/routes.ts";
+import { eventsGoToIngest, gatewayRoutes } from "../services/gateway/routes.ts";
 import { PendingEvents } from "../services/ingest/accept.ts";
 import { eventRoutes, shedEvents } from "../services/ingest/routes.ts";
 import { observabilityRoutes } from "../services/observability/routes.ts";
@@ -44,6 +44,7 @@ import { tlsFiles, tokenKeys, trustedCa } from "./startup-files.ts";
 import { SecretBox } from "../adapters/secret-box.ts";
 import { VERSION } from "./version.ts";
 import { ROLES, type Role } from "./roles.ts";
+import { listenerLines } from "./startup-lines.ts";
 
 export { ROLES, type Role };
 /** Roles served over HTTP (Elysia); `registry` serves gRPC. */
@@ -235,7 +236,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   if (loopLag) lifecycle.onStop("event loop lag", () => loopLag.stop());
   const shed = shedEvents(ingestDeps.pending, loopLag, shedLagMs);
   const apps: Record<HttpRole, () => HttpApp> = {
-    gateway: () => createHttpApp({ role: "gateway", log, metrics, checks, shed }).use(gatewayRoutes({ ...ingestDeps, store, schedule, log, checkTarget, webhookLimits, tokens, passwords, oauthTokens, accounts, apiKeys })),
+    gateway: () => createHttpApp({ role: "gateway", log, metrics, checks, shed, notFound: eventsGoToIngest(() => ports.ingest ?? config.server.ingest_port) }).use(gatewayRoutes({ ...ingestDeps, store, schedule, log, checkTarget, webhookLimits, tokens, passwords, oauthTokens, accounts, apiKeys })),
     ingest: () => createHttpApp({ role: "ingest", log, metrics, checks: { event_log: eventLog }, shed }).use(eventRoutes(ingestDeps)),
     dispatcher: () => createHttpApp({ role: "dispatcher", log, metrics, checks }),
     retry: () => createHttpApp({ role: "retry", log, metrics, checks: { store, retry_schedule: schedule } }),
@@ -341,7 +342,6 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   }
   // HTTP servers stop first (registered last): intake ends before the workers drain.
   const ports: Running["ports"] = {};
-  const maxBody = Math.max(config.security.max_batch_bytes, config.security.max_event_bytes) + 1024;
   await starting.stopServing();
   if (shard) {
     // Before the ingest port: other shards hand this one its customers' events as soon as they take any.
@@ -364,7 +364,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
       server =
         role === "registry"
           ? await startRegistry({ store, clock, checkTarget, webhookLimits, credentials, rateGate, log, checks: { store } }, config.server.host, portOf[role], shutdownTimeoutMs, tls)
-          : listen(apps[role](), config.server.host, portOf[role], maxBody, tls, edgeLimits(config.security), shard !== undefined && role === "ingest");
+          : listen(apps[role](), config.server.host, portOf[role], tls, edgeLimits(config.security), shard !== undefined && role === "ingest");
     } catch (err) {
       await lifecycle.stop();
       const inUse = (err as { code?: string }).code === "EADDRINUSE" || /EADDRINUSE|address already in use/i.test((err as Error).message);
@@ -375,6 +375,10 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     log.info({ port: server.port, component: role }, "listening");
   }
   log.info({ version: VERSION, backends: backends.kind, roles }, "hookrelay started");
+  // A person at a terminal is told where the listeners are and what is there (the dashboard, the
+  // API docs). Not when stdout is piped: log collectors read every line as JSON. Shard 0 speaks for
+  // the deployment: the other shards share its terminal, and only its ingest port.
+  if (process.stdout.isTTY && !(shard && shard.index > 0)) for (const line of listenerLines(config.server.host, ports, tls !== undefined)) print(line);
   return { lifecycle, log, ports };
 }
 

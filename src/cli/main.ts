@@ -2,8 +2,10 @@
 /** @module `hookrelay <role>`: runs roles, migrations, health probes, or prints the version. */
 // Only what every command needs is imported here; each command loads the rest when it runs, so a
 // shard supervisor holds no HTTP, gRPC, Kafka or PostgreSQL code (115 MiB of RSS when it did).
-import { openDatabase } from "../adapters/sqlite/database.ts";
-import { migrateDown, migrateUp, migrationStatus } from "../adapters/sqlite/migrations.ts";
+import { Database } from "bun:sqlite";
+import { existsSync } from "node:fs";
+import { databasePath, openDatabase } from "../adapters/sqlite/database.ts";
+import { MIGRATIONS, migrateDown, migrateUp, migrationStatus } from "../adapters/sqlite/migrations.ts";
 import { ShardCountError, shardCount } from "../adapters/sqlite/shards.ts";
 import { type Config, ConfigError, loadConfig } from "../platform/config.ts";
 import { ROLES, type Role } from "./roles.ts";
@@ -48,10 +50,38 @@ interface Migrator {
   status(): Promise<{ version: number; name: string; appliedAt: string | null }[]>;
 }
 
+/** One line per migration: `<version>_<name>\tapplied <time>` or `\tpending`. */
+function printStatus(migrations: { version: number; name: string; appliedAt: string | null }[]): void {
+  for (const m of migrations) console.log(`${m.version}_${m.name}\t${m.appliedAt ? `applied ${m.appliedAt}` : "pending"}`);
+}
+
+/**
+ * `migrate status` of the embedded database (shard 0's file), read only: asked before the first
+ * start, or of a mistyped directory, it creates neither the directory nor the file, and says so.
+ */
+function embeddedStatus(cfg: Config): void {
+  const path = databasePath(cfg.database.data_dir);
+  if (!existsSync(path)) {
+    console.log(`no database yet: ${path} does not exist (\`hookrelay migrate up\` or starting hookrelay creates it); every migration is pending`);
+    printStatus(MIGRATIONS.map((m) => ({ ...m, appliedAt: null })));
+    return;
+  }
+  let db: Database | undefined;
+  try {
+    db = new Database(path, { readonly: true });
+    printStatus(migrationStatus(db));
+  } catch (err) {
+    fail(`hookrelay migrate status: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    db?.close();
+  }
+}
+
 /** `migrate up|down|status`: PostgreSQL when `database.url` is set, the embedded SQLite file otherwise. */
 async function migrate(action: string | undefined): Promise<void> {
   if (action !== "up" && action !== "down" && action !== "status") fail(`unknown migrate action '${action ?? ""}'; use up, down or status`);
   const cfg = config();
+  if (action === "status" && !cfg.database.url) return embeddedStatus(cfg);
   let migrator: Migrator;
   let close: () => Promise<void>;
   if (cfg.database.url) {
@@ -81,7 +111,7 @@ async function migrate(action: string | undefined): Promise<void> {
       const reverted = await migrator.down();
       console.log(reverted ? `reverted ${reverted.version}_${reverted.name}` : "nothing to revert");
     } else {
-      for (const m of await migrator.status()) console.log(`${m.version}_${m.name}\t${m.appliedAt ? `applied ${m.appliedAt}` : "pending"}`);
+      printStatus(await migrator.status());
     }
   } catch (err) {
     await close().catch(() => {});

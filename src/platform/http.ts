@@ -23,6 +23,8 @@ export interface HttpDeps {
    * about what a bare request does, so twice the load this process can take does not eat the work it can.
    */
   shed?: (request: Request) => string | null;
+  /** What a request no route matched is told instead of "no route", or null: where this role knows it belongs (the gateway: events go to ingest). */
+  notFound?: (request: Request) => string | null;
 }
 
 const HEALTH_TIMEOUT_MS = 2000;
@@ -218,7 +220,8 @@ export function createHttpApp(deps: HttpDeps) {
               : {};
         return respond(error.status, { error: { ...errorBody(error.code, error.message).error, ...details } }, retryAfter);
       }
-      if (code === "NOT_FOUND") return respond(404, errorBody("not_found", `no route for ${request.method} ${new URL(request.url).pathname}`));
+      if (code === "NOT_FOUND")
+        return respond(404, errorBody("not_found", deps.notFound?.(request) ?? `no route for ${request.method} ${new URL(request.url).pathname}`));
       if (code === "PARSE") return respond(400, errorBody("invalid_json", "request body is not valid JSON"));
       log.error({ err: error, method: request.method, url: new URL(request.url).pathname }, "unhandled error");
       return respond(500, errorBody("internal", "internal error"));
@@ -284,12 +287,32 @@ export function clientIp(ctx: RequestContext, trustForwardedFor: boolean): strin
  * wrong content type, 422 for nesting deeper than its JSON depth (found before parsing).
  */
 export async function readJson(request: Request, limitBytes: number): Promise<unknown> {
-  const entry = admitted.get(request) ?? { limits: DEFAULT_EDGE_LIMITS, began: performance.now() };
-  const { limits, began } = entry;
   const contentType = request.headers.get("content-type") ?? "";
   if (contentType && !/^application\/(.+\+)?json\b/i.test(contentType))
     throw new BadRequestError(`content-type '${contentType}' is not application/json`, "unsupported_media_type");
+  const text = await readBody(request, limitBytes);
+  if (text.length === 0) throw new BadRequestError("request body is empty; send a JSON object", "invalid_json");
+  const { maxJsonDepth } = (admitted.get(request) ?? { limits: DEFAULT_EDGE_LIMITS }).limits;
+  const tooDeep = nestedBeyond(text, maxJsonDepth);
+  if (tooDeep >= 0)
+    throw new ValidationError(`request body nests arrays and objects deeper than ${maxJsonDepth} levels (at character ${tooDeep})`);
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new BadRequestError(`request body is not valid JSON: ${(err as Error).message}`, "invalid_json");
+  }
+}
+
+/**
+ * The body as text, refusing more than `limitBytes` (413) before reading it all, and a body slower
+ * than the listener's body timeout (408). Every route that reads a body on a `listen` listener goes
+ * through here: the listener itself sets no size limit (see `listen`), so this is the only cap.
+ */
+export async function readBody(request: Request, limitBytes: number): Promise<string> {
+  const entry = admitted.get(request) ?? { limits: DEFAULT_EDGE_LIMITS, began: performance.now() };
+  const { limits, began } = entry;
   const declared = Number(request.headers.get("content-length") ?? NaN);
+  // Refused from the head, the body unread: the answer closes the connection (bodyLeftUnread).
   if (declared > limitBytes) throw new PayloadTooLargeError(limitBytes);
   const reading = Number.isFinite(declared) ? request.text() : readCapped(request, limitBytes);
   let text: string;
@@ -300,15 +323,7 @@ export async function readJson(request: Request, limitBytes: number): Promise<un
     throw err;
   }
   if (Buffer.byteLength(text) > limitBytes) throw new PayloadTooLargeError(limitBytes);
-  if (text.length === 0) throw new BadRequestError("request body is empty; send a JSON object", "invalid_json");
-  const tooDeep = nestedBeyond(text, limits.maxJsonDepth);
-  if (tooDeep >= 0)
-    throw new ValidationError(`request body nests arrays and objects deeper than ${limits.maxJsonDepth} levels (at character ${tooDeep})`);
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new BadRequestError(`request body is not valid JSON: ${(err as Error).message}`, "invalid_json");
-  }
+  return text;
 }
 
 /** The body, or 408 once `deadline` (performance.now() time) has passed; an abandoned read ends when the connection closes. */
@@ -388,11 +403,14 @@ export interface TlsFiles {
  *   kernel spreads connections over them). Otherwise a second instance on the port must fail to
  *   start, not share it silently.
  */
-export function listen(app: HttpApp, host: string, port: number, maxBodyBytes: number, tls?: TlsFiles, limits: EdgeLimits = DEFAULT_EDGE_LIMITS, shared = false): Listening {
+export function listen(app: HttpApp, host: string, port: number, tls?: TlsFiles, limits: EdgeLimits = DEFAULT_EDGE_LIMITS, shared = false): Listening {
   app.listen({
     hostname: host,
     port,
-    maxRequestBodySize: maxBodyBytes,
+    // No limit of Bun's own: it refused a declared Content-Length over it before any handler ran,
+    // with a bare 413 and no error body. Each route's reader (readBody) refuses what is over its
+    // own limit from the head instead, naming it, and the answer closes the connection unread.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     idleTimeout: idleTimeoutSeconds(limits),
     reusePort: shared,
     ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),

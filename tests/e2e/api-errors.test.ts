@@ -1,6 +1,7 @@
 // Bad input and bad credentials get the documented status and error shape, over real sockets.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { SignJWT } from "jose";
+import { headOnly } from "../helpers/head-only.ts";
 import { type Instance, adminToken, client, startInProcess, waitFor } from "../helpers/hookrelay.ts";
 import { startReceiver } from "../helpers/receiver.ts";
 
@@ -134,6 +135,51 @@ describe("bad input", () => {
     expectError(oneBad, 422, "validation_failed");
     expect(oneBad.body.error.message).toContain("events[1]");
     expectError(await client(hr.ingest, token)("POST", "/events/batch", { events: [] }), 422, "validation_failed");
+  });
+
+  it("answers a 20 MB body with 413 and the error shape naming the route's limit, from its head alone, closing the connection", async () => {
+    const twentyMb = 20_000_000;
+    for (const [base, path, limit] of [
+      [hr.ingest, "/events", 262_144],
+      [hr.ingest, "/events/batch", 16_777_216],
+      [hr.gateway, "/api/v1/events", 262_144],
+      [hr.gateway, "/api/v1/webhooks", 65_536],
+    ] as const) {
+      const answer = await headOnly(base, "POST", path, { authorization: `Bearer ${token}`, "content-type": "application/json", "content-length": String(twentyMb) });
+      expectError(answer, 413, "payload_too_large");
+      expect({ path, message: answer.body.error.message }).toEqual({ path, message: `request body exceeds the limit of ${limit} bytes` });
+      expect(answer.headers.connection).toBe("close");
+    }
+    // As a client sends it, the whole body on its way.
+    expectError(await client(hr.ingest, token)("POST", "/events", "a".repeat(twentyMb)), 413, "payload_too_large");
+  });
+
+  it("tells an event sent to the gateway's port where events go, with the ingest role's port", async () => {
+    const ingestPort = new URL(hr.ingest).port;
+    for (const path of ["/events", "/events/batch"]) {
+      const res = await client(hr.gateway, token)("POST", path, { id: "e", type: "t", source: "s", data: {} });
+      expectError(res, 404, "not_found");
+      expect(res.body.error.message).toBe(`events are accepted by the ingest role: POST http://127.0.0.1:${ingestPort}${path} (or POST /api/v1${path} on this gateway)`);
+    }
+    // Anything else unmatched is still just not a route.
+    expect((await client(hr.gateway, token)("GET", "/events")).body.error.message).toBe("no route for GET /events");
+  });
+
+  it("says a webhook without url that its url is required, not malformed", async () => {
+    const webhook = await api("POST", "/api/v1/webhooks", {});
+    expectError(webhook, 422, "validation_failed");
+    expect(webhook.body.error.details).toEqual([
+      "url: is required (must be an absolute http or https URL)",
+      "event_types: is required (must be an array of event type strings)",
+    ]);
+  });
+
+  it("names each missing login field once, on the gateway and the dashboard", async () => {
+    for (const base of [hr.gateway, hr.observability]) {
+      const login = await client(base)("POST", "/auth/login", {});
+      expectError(login, 422, "validation_failed");
+      expect(login.body.error).toMatchObject({ message: "username: is required; password: is required", details: ["username: is required", "password: is required"] });
+    }
   });
 
   it("refuses bad webhook URLs, empty event types and bad headers with 422", async () => {

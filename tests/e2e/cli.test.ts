@@ -4,7 +4,7 @@ import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { adminToken, client, tempDir, waitFor } from "../helpers/hookrelay.ts";
-import { childInstance, childPids } from "../helpers/process.ts";
+import { alive, childInstance, childPids, portsAndEnv } from "../helpers/process.ts";
 import { startReceiver } from "../helpers/receiver.ts";
 
 const ROOT = join(import.meta.dir, "../..");
@@ -118,6 +118,88 @@ describe("hookrelay CLI", () => {
       receiver.stop();
     }
   }, 120_000);
+});
+
+describe("migrate status", () => {
+  it("says there is no database yet, creating neither the data directory nor the file", () => {
+    const dataDir = join(tempDir(), "never-started");
+    const status = run(["bun", "src/cli/main.ts", "migrate", "status"], { HOOKRELAY_DATA_DIR: dataDir });
+    expect(status.code).toBe(0);
+    expect(status.out.split("\n")[0]).toBe(
+      `no database yet: ${join(dataDir, "hookrelay.db")} does not exist (\`hookrelay migrate up\` or starting hookrelay creates it); every migration is pending`,
+    );
+    expect(status.out).toContain("1_init\tpending\n");
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
+  it("only reads an existing database: one without the migrations table stays without it", () => {
+    const dataDir = tempDir();
+    const file = join(dataDir, "hookrelay.db");
+    const made = new Database(file);
+    made.run("CREATE TABLE unrelated (x INTEGER)");
+    made.close();
+    const status = run(["bun", "src/cli/main.ts", "migrate", "status"], { HOOKRELAY_DATA_DIR: dataDir });
+    expect(status.code).toBe(0);
+    expect(status.out).toStartWith("1_init\tpending\n");
+    const db = new Database(file, { readonly: true });
+    expect(db.query("SELECT name FROM sqlite_master WHERE type = 'table'").all()).toEqual([{ name: "unrelated" }]);
+    db.close();
+  });
+});
+
+describe("startup output", () => {
+  /** What `command` (hookrelay, or a wrapper that starts it) writes to stdout until `ready` says so; then `target(pid)` gets SIGTERM. */
+  async function startAndStop(command: string[], env: Record<string, string>, ready: (out: string) => boolean, target: (pid: number) => number) {
+    const proc = Bun.spawn(command, { cwd: ROOT, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env }, stdout: "pipe", stderr: "pipe" });
+    let out = "";
+    const reading = (async () => {
+      for await (const chunk of proc.stdout) out += new TextDecoder().decode(chunk);
+    })();
+    let pid: number | undefined;
+    try {
+      await waitFor(() => `startup output; so far: ${out}`, () => ready(out), 20_000, 50);
+      pid = target(proc.pid);
+      process.kill(pid, "SIGTERM");
+      await proc.exited;
+      await reading;
+    } finally {
+      proc.kill(9);
+      if (pid !== undefined && alive(pid)) process.kill(pid, 9);
+    }
+    return out;
+  }
+
+  it("is JSON only when stdout is not a terminal: log collectors read every line", async () => {
+    const { env } = portsAndEnv({ HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "info" });
+    const out = await startAndStop(["bun", "src/cli/main.ts", "all"], env, (text) => text.includes('"msg":"hookrelay started"'), (pid) => pid);
+    const lines = out.split("\n").filter(Boolean);
+    expect(lines.length).toBeGreaterThan(5);
+    const notJson = lines.filter((line) => {
+      try {
+        return typeof JSON.parse(line) !== "object";
+      } catch {
+        return true;
+      }
+    });
+    expect(notJson).toEqual([]);
+  });
+
+  // `script` gives the process a terminal for its stdout, as a person starting it has.
+  it.skipIf(!Bun.which("script"))("says in plain lines where each listener is and what is there when stdout is a terminal", async () => {
+    const { ports, env } = portsAndEnv();
+    const out = await startAndStop(
+      ["script", "-qefc", "exec bun src/cli/main.ts all", "/dev/null"],
+      env,
+      (text) => text.includes("(dashboard: /)"),
+      // Under `script`, hookrelay is its one child (exec'd by its shell).
+      (pid) => childPids(pid)[0]!,
+    );
+    const lines = out.split(/\r?\n/).filter((line) => !line.startsWith("{") && line.trim() !== "");
+    expect(lines).toHaveLength(6);
+    expect(lines[0]).toMatch(new RegExp(`^gateway +http://127\\.0\\.0\\.1:${ports.gateway} +\\(REST API: /api/v1, API docs: /docs\\)$`));
+    expect(lines[1]).toMatch(new RegExp(`^registry +127\\.0\\.0\\.1:${ports.registry} +\\(gRPC WebhookRegistry\\)$`));
+    expect(lines[5]).toMatch(new RegExp(`^observability http://127\\.0\\.0\\.1:${ports.observability} +\\(dashboard: /\\)$`));
+  });
 });
 
 describe("ports", () => {

@@ -46,7 +46,7 @@ describe.each(MODES)("delivery end to end (%s)", (mode) => {
       for (let i = 500; i < 1000; i += 250) {
         const batch = await api("POST", "/api/v1/events/batch", { events: events.slice(i, i + 250) });
         expect(batch.status).toBe(202);
-        expect(batch.body).toEqual({ accepted: 250, duplicates: 0 });
+        expect(batch.body).toEqual({ accepted: 250, duplicates: 0, duplicate_ids: [] });
       }
 
       const expected = new Map<string, number>();

@@ -3,6 +3,7 @@
 // and every refusal is the RFC's error answer.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { decodeJwt } from "jose";
+import { headOnly } from "../helpers/head-only.ts";
 import { type Instance, adminToken, client, startInProcess } from "../helpers/hookrelay.ts";
 
 let hr: Instance;
@@ -65,6 +66,11 @@ describe("POST /oauth/token", () => {
       expect(typeof answer.body.error_description).toBe("string");
     }
     expect((await token({ grant_type: "client_credentials" }, [key.id, "wrong"])).headers.get("www-authenticate")).toBe('Basic realm="hookrelay"');
+  });
+
+  it("refuses a form body over 8 KiB from its declared length, without waiting for it", async () => {
+    const answer = await headOnly(hr.gateway, "POST", "/oauth/token", { "content-type": "application/x-www-form-urlencoded", "content-length": "20000000" }, 5_000);
+    expect(answer).toMatchObject({ status: 400, body: { error: "invalid_request" }, headers: { connection: "close" } });
   });
 
   it("stops issuing for a revoked key", async () => {

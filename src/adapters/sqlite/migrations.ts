@@ -27,13 +27,13 @@ function ensureTable(db: Database): void {
 }
 
 function applied(db: Database): Map<number, string> {
-  ensureTable(db);
   const rows = db.query<{ version: number; applied_at: string }, []>("SELECT version, applied_at FROM schema_migrations").all();
   return new Map(rows.map((r) => [r.version, r.applied_at]));
 }
 
 /** Applies every pending migration in order, each in its own transaction; returns those applied. */
 export function migrateUp(db: Database): Migration[] {
+  ensureTable(db);
   const done = applied(db);
   const pending = MIGRATIONS.filter((m) => !done.has(m.version));
   for (const migration of pending) {
@@ -51,6 +51,7 @@ export function migrateUp(db: Database): Migration[] {
 
 /** Reverts the newest applied migration; returns it, or undefined when none is applied. */
 export function migrateDown(db: Database): Migration | undefined {
+  ensureTable(db);
   const done = applied(db);
   const latest = [...MIGRATIONS].reverse().find((m) => done.has(m.version));
   if (!latest) return undefined;
@@ -61,7 +62,9 @@ export function migrateDown(db: Database): Migration | undefined {
   return latest;
 }
 
+/** Read only (`migrate status` opens the file read-only): without the migrations table, every migration is pending. */
 export function migrationStatus(db: Database): MigrationStatus[] {
-  const done = applied(db);
+  const tracked = db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get() !== null;
+  const done = tracked ? applied(db) : new Map<number, string>();
   return MIGRATIONS.map((m) => ({ version: m.version, name: m.name, appliedAt: done.get(m.version) ?? null }));
 }

@@ -5,7 +5,7 @@
  * the API's error shape, since OAuth client libraries read them.
  */
 import { UnauthorizedError } from "../../domain/errors.ts";
-import { readJson } from "../../platform/http.ts";
+import { readBody, readJson } from "../../platform/http.ts";
 import type { ApiKeys } from "../auth/api-keys.ts";
 import { SCOPES } from "../auth/scopes.ts";
 import type { Tokens } from "../auth/tokens.ts";
@@ -32,9 +32,9 @@ function oauthError(code: OAuthErrorCode, description: string, basic = false): R
 async function parameters(request: Request): Promise<Record<string, string> | null> {
   const type = request.headers.get("content-type") ?? "";
   if (/^application\/x-www-form-urlencoded\b/i.test(type)) {
-    const text = await request.text();
-    if (text.length > MAX_BODY) return null;
-    return Object.fromEntries(new URLSearchParams(text));
+    // Capped like the JSON body: the listener itself sets no size limit.
+    const text = await readBody(request, MAX_BODY).catch(() => null);
+    return text === null ? null : Object.fromEntries(new URLSearchParams(text));
   }
   const body = await readJson(request, MAX_BODY).catch(() => null);
   if (body === null || typeof body !== "object" || Array.isArray(body)) return null;

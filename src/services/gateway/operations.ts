@@ -200,7 +200,7 @@ export const OPERATIONS = {
     description: "All or nothing on validation: one invalid event refuses the whole batch, naming it (`events[3].type: …`). Each event counts against the customer's ingest rate limit.",
     access: { kind: "bearer", surface: "ingest", scope: "events:write" },
     body: { schema: (limits) => documentedBatchSchema(limits.maxBatchEvents), example: { events: [eventExample] }, parsedBy: "use-case", size: "batch" },
-    ok: { status: 202, description: "Accepted (duplicates are counted, not delivered again)", schema: S.BatchAcceptedSchema },
+    ok: { status: 202, description: "Accepted (duplicates are counted and named, not delivered again)", schema: S.BatchAcceptedSchema },
     errors: { 503: "the events could not be stored, or ingest is at capacity (`Retry-After`); nothing was kept" },
   },
   getEvent: {

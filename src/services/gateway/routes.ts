@@ -28,6 +28,20 @@ export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestR
   oauthTokens?: Tokens;
 }
 
+/**
+ * The 404 message for `POST /events` or `/events/batch` sent to the gateway's port (a producer
+ * that took the gateway for ingest): where events go, on this host, instead of "no route".
+ * `ingestPort` is asked per request: with port 0 configured, the port ingest got.
+ */
+export function eventsGoToIngest(ingestPort: () => number): (request: Request) => string | null {
+  return (request) => {
+    const url = new URL(request.url);
+    const path = url.pathname.replace(/\/+$/, "");
+    if (request.method !== "POST" || (path !== "/events" && path !== "/events/batch")) return null;
+    return `events are accepted by the ingest role: POST ${url.protocol}//${url.hostname}:${ingestPort()}${path} (or POST /api/v1${path} on this gateway)`;
+  };
+}
+
 /** An answer holding a signing secret: no cache or proxy may keep it. */
 function noStore<T>(ctx: RequestContext, answer: T): T {
   ctx.set.headers["cache-control"] = "no-store";

@@ -194,7 +194,13 @@ export const EventAcceptedSchema = Type.Object(
 );
 
 export const BatchAcceptedSchema = Type.Object(
-  { accepted: Type.Integer({ minimum: 0 }), duplicates: Type.Integer({ minimum: 0 }) },
+  {
+    accepted: Type.Integer({ minimum: 0, description: "events stored for delivery" }),
+    duplicates: Type.Integer({ minimum: 0, description: "events whose id was accepted before (or earlier in this batch); not delivered again" }),
+    duplicate_ids: Type.Array(Type.String(), {
+      description: "the duplicates' ids, in the batch's order, one per duplicate event (`duplicates` of them)",
+    }),
+  },
   Strict,
 );
 

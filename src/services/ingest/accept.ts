@@ -74,6 +74,17 @@ export async function acceptEvent(deps: IngestDeps, principal: Principal, raw: u
 }
 
 /**
+ * A batch's answer: how many events were new and how many duplicates, and the duplicates' ids in
+ * the batch's order, one per duplicate event (an id repeated within the batch is accepted once and
+ * listed for each repeat).
+ */
+export interface BatchAnswer {
+  accepted: number;
+  duplicates: number;
+  duplicate_ids: string[];
+}
+
+/**
  * Appends a batch all-or-nothing on validation: one bad event rejects the batch, naming it.
  * `admit` runs once the batch is known to be valid, with its size (the customer's rate limit).
  */
@@ -82,17 +93,20 @@ export async function acceptBatch(
   principal: Principal,
   raw: unknown,
   admit: (events: number) => Promise<void> = async () => {},
-): Promise<{ accepted: number; duplicates: number }> {
+): Promise<BatchAnswer> {
   const { events: items } = batchInput.parse(raw);
   if (items.length > deps.maxBatchEvents)
     throw new ValidationError(`events: ${items.length} events is more than the limit of ${deps.maxBatchEvents} per batch`);
   const events = items.map((item, i) => toEvent(deps, principal, item, `events[${i}]`));
   await admit(events.length);
   const outcomes = await admitted(deps, events);
-  const accepted = outcomes.filter((o) => o === "accepted").length;
+  // Outcomes come in the batch's order: the duplicates' ids are read off in the one pass that counts them.
+  const duplicateIds: string[] = [];
+  for (let i = 0; i < outcomes.length; i++) if (outcomes[i] !== "accepted") duplicateIds.push(events[i]!.id);
+  const accepted = outcomes.length - duplicateIds.length;
   deps.metrics.eventsIngested.inc({ outcome: "accepted" }, accepted);
-  deps.metrics.eventsIngested.inc({ outcome: "duplicate" }, outcomes.length - accepted);
-  return { accepted, duplicates: outcomes.length - accepted };
+  deps.metrics.eventsIngested.inc({ outcome: "duplicate" }, duplicateIds.length);
+  return { accepted, duplicates: duplicateIds.length, duplicate_ids: duplicateIds };
 }
 
 function admitted(deps: IngestDeps, events: Event[]): Promise<AppendOutcome[]> {
