@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Deployment, startEmbedded, startProduction } from "./lib/hookrelay.ts";
 import { round, threadCpuNanos as threads } from "./lib/measure.ts";
-import { type AtRest, OUT_DIR, RESULTS_DIR, machine, regenerateReadme, versions } from "./lib/results.ts";
+import { type AtRest, machine, OUT_DIR, RESULTS_DIR, regenerateReadme, versions } from "./lib/results.ts";
 
 const args = process.argv.slice(2);
 const positional = args.filter((a) => !a.startsWith("--"));
@@ -39,10 +39,15 @@ try {
     for (const [tid, now] of threads(p.pid)) byName[now.name] = (byName[now.name] ?? 0) + now.ns - (before[i]!.get(tid)?.ns ?? 0);
     const percent = (ns: number) => round((ns / (seconds * 1e9)) * 100, 3);
     const total = Object.values(byName).reduce((a, b) => a + b, 0);
-    const busiest = Object.entries(byName).filter(([, ns]) => percent(ns) >= 0.001).sort((a, b) => b[1] - a[1]);
+    const busiest = Object.entries(byName)
+      .filter(([, ns]) => percent(ns) >= 0.001)
+      .sort((a, b) => b[1] - a[1]);
     return { role: p.role, cpu_percent: percent(total), threads: Object.fromEntries(busiest.map(([name, ns]) => [name, percent(ns)])) };
   });
-  const total = round(processes.reduce((sum, p) => sum + p.cpu_percent, 0), 2);
+  const total = round(
+    processes.reduce((sum, p) => sum + p.cpu_percent, 0),
+    2,
+  );
   const date = new Date().toISOString();
   result = {
     scenario: "at-rest",
@@ -63,6 +68,11 @@ const dir = args.includes("--record") ? RESULTS_DIR : OUT_DIR;
 mkdirSync(dir, { recursive: true });
 writeFileSync(join(dir, `at-rest-${deployment}-${result.date.replace(/[:.]/g, "").slice(0, 17)}Z.json`), `${JSON.stringify(result, null, 2)}\n`);
 if (dir === RESULTS_DIR) regenerateReadme();
-for (const p of result.processes) console.error(`at-rest: ${p.role} ${p.cpu_percent}% (${Object.entries(p.threads).map(([n, v]) => `${n} ${v}`).join(", ")})`);
+for (const p of result.processes)
+  console.error(
+    `at-rest: ${p.role} ${p.cpu_percent}% (${Object.entries(p.threads)
+      .map(([n, v]) => `${n} ${v}`)
+      .join(", ")})`,
+  );
 console.error(`at-rest: ${deployment} ${result.cpu_percent}% of a core${result.bound_percent === undefined ? "" : ` (bound ${result.bound_percent}%: ${result.pass ? "PASS" : "FAIL"})`}`);
 console.log(JSON.stringify({ deployment, cpu_percent: result.cpu_percent, processes: result.processes.map((p) => [p.role, p.cpu_percent]) }));

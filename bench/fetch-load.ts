@@ -38,11 +38,14 @@ function paced(perSecond: number): Promise<void> {
       const due = Math.min(total, Math.floor(((performance.now() - begin) / 1000) * perSecond) + 1);
       for (; sent < due; sent++)
         fetch(url!, { method: "POST", body, headers: { "content-type": "application/json" }, ...tls })
-          .then(async (res) => {
-            await res.arrayBuffer();
-            if (res.ok) requests++;
-            else failed++;
-          }, () => failed++)
+          .then(
+            async (res) => {
+              await res.arrayBuffer();
+              if (res.ok) requests++;
+              else failed++;
+            },
+            () => failed++,
+          )
           .finally(() => ++settled === total && resolve());
       if (sent < total) setTimeout(tick, 1);
     };

@@ -18,8 +18,8 @@
  */
 import { resolve } from "node:path";
 import { measureCeilings } from "./lib/ceilings.ts";
-import { type ReceiverScheme, prepareReceiver } from "./lib/receiver.ts";
-import { OUT_DIR, RESULTS_DIR, type Result, machine, regenerateReadme, versions, writeResult } from "./lib/results.ts";
+import { prepareReceiver, type ReceiverScheme } from "./lib/receiver.ts";
+import { machine, OUT_DIR, RESULTS_DIR, type Result, regenerateReadme, versions, writeResult } from "./lib/results.ts";
 import { ensureVegeta, ensureWrk, toolVersions } from "./lib/tools.ts";
 import { endToEndScenario } from "./scenarios/end-to-end.ts";
 import { ingestScenario } from "./scenarios/ingest.ts";
@@ -147,8 +147,7 @@ export function parseArgs(argv: string[]): RunOptions {
     options.readme = !noReadme;
   }
   if (options.scenario === "production") options.deployment = "production";
-  else if (options.scenario === "embedded" && deploymentGiven && options.deployment !== "embedded")
-    throw new Error("--deployment=production with scenario embedded: run scenario production instead");
+  else if (options.scenario === "embedded" && deploymentGiven && options.deployment !== "embedded") throw new Error("--deployment=production with scenario embedded: run scenario production instead");
   if (options.rates.length === 0) options.rates = DEFAULTS[options.scenario].rates;
   if (options.seconds === 0) options.seconds = DEFAULTS[options.scenario].seconds;
   return options;

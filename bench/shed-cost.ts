@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { type Ceiling, servePostCeiling, wrkPosts } from "./lib/ceilings.ts";
 import { spawnBenchScript } from "./lib/children.ts";
 import { round } from "./lib/measure.ts";
-import { OUT_DIR, RESULTS_DIR, type ShedCost, machine, regenerateReadme, versions } from "./lib/results.ts";
+import { machine, OUT_DIR, RESULTS_DIR, regenerateReadme, type ShedCost, versions } from "./lib/results.ts";
 import { ensureWrk } from "./lib/tools.ts";
 
 const args = process.argv.slice(2);

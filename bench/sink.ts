@@ -75,7 +75,8 @@ function firstDelivery(path: string, id: string): boolean {
   if (!counts || counts.length <= n) {
     const grown = new Uint8Array(Math.max(1024, 2 ** Math.ceil(Math.log2(n + 1))));
     if (counts) grown.set(counts);
-    s.seen.set(key, (counts = grown));
+    counts = grown;
+    s.seen.set(key, counts);
   }
   const seen = counts[n]!;
   if (seen < 255) counts[n] = seen + 1;
@@ -177,5 +178,3 @@ const listen = (port: number) => Bun.serve({ port, hostname: host, fetch: handle
 const main = listen(Number(process.env.PORT ?? 0));
 const extra = Array.from({ length: Number(process.env.PORTS ?? 0) }, () => listen(0).port!);
 console.log(JSON.stringify({ port: main.port, ports: extra }));
-
-export {};

@@ -52,7 +52,10 @@ const { hr, token } = await startHookrelay();
 let stopping: Promise<void> | undefined;
 const stop = () => (stopping ??= stopHookrelay(hr).finally(() => sink.stop(true)));
 let interrupted = false;
-for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const)
+for (const [signal, code] of [
+  ["SIGINT", 130],
+  ["SIGTERM", 143],
+] as const)
   process.on(signal, () => {
     interrupted = true;
     console.error(`throughput: ${signal}, stopping hookrelay (pid ${hr.proc.pid})`);
@@ -86,7 +89,12 @@ try {
   const started = performance.now();
   const ingestLatencies: number[] = [];
   async function sendBatch(from: number): Promise<void> {
-    const events = Array.from({ length: Math.min(batchSize, total - from) }, (_, i) => ({ id: `b_${RUN}_${from + i}`, type: "bench", source: "bench", data: padBytes > 0 ? { n: from + i, pad: PAD } : { n: from + i } }));
+    const events = Array.from({ length: Math.min(batchSize, total - from) }, (_, i) => ({
+      id: `b_${RUN}_${from + i}`,
+      type: "bench",
+      source: "bench",
+      data: padBytes > 0 ? { n: from + i, pad: PAD } : { n: from + i },
+    }));
     const now = performance.now();
     for (const e of events) sentAt.set(e.id, now);
     const ingest = ingests[(from / batchSize) % ingests.length]!;

@@ -4,7 +4,7 @@
  * the compiled hookrelay (which also runs the bundled runner and helper scripts as bun, with
  * BUN_BE_BUN=1), vegeta, wrk with the shared libraries a minimal machine may lack, and run.sh.
  */
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { ensureVegeta, ensureWrk, toolVersions } from "../bench/lib/tools.ts";
 import { inlineWasm } from "./build.ts";
@@ -29,7 +29,7 @@ export function benchScripts(): string[] {
     const text = readFileSync(join(ROOT, "bench", file), "utf8");
     for (const m of text.matchAll(/spawnBenchScript(?:<[\s\S]*?>)?\(\s*"([\w.-]+\.ts)"/g)) names.add(m[1]!);
   }
-  if (names.size === 0) throw new Error("bench-kit: found no spawnBenchScript(\"<script>.ts\") call under bench/; update benchScripts()");
+  if (names.size === 0) throw new Error('bench-kit: found no spawnBenchScript("<script>.ts") call under bench/; update benchScripts()');
   return [...names].sort();
 }
 

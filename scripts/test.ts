@@ -63,6 +63,10 @@ async function servicesUp(): Promise<{ env: Record<string, string>; down: () => 
   };
 }
 
+/** Bun's colour codes (ESC [ … m) taken out, so a line can be matched as plain text. */
+const COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
+const withoutColours = (line: string) => line.replace(COLOUR, "").trim();
+
 /** Copies a child's stream to ours, calling `onLine` with each line stripped of colour codes. */
 async function relay(stream: ReadableStream<Uint8Array>, out: NodeJS.WriteStream, onLine: (line: string) => void): Promise<void> {
   const decoder = new TextDecoder();
@@ -72,15 +76,28 @@ async function relay(stream: ReadableStream<Uint8Array>, out: NodeJS.WriteStream
     pending += decoder.decode(chunk, { stream: true });
     const lines = pending.split("\n");
     pending = lines.pop()!;
-    for (const line of lines) onLine(line.replace(/\x1b\[[0-9;]*m/g, "").trim());
+    for (const line of lines) onLine(withoutColours(line));
   }
-  if (pending) onLine(pending.replace(/\x1b\[[0-9;]*m/g, "").trim());
+  if (pending) onLine(withoutColours(pending));
+}
+
+/**
+ * Biome's `ci`: the formatter's verdict and the linter's errors over the tree (biome.json), no
+ * writes. Counted as one check in the summary. `bunx biome check --write .` fixes what it can.
+ */
+function lintPasses(): boolean {
+  console.log("lint: biome ci .");
+  const run = Bun.spawnSync(["bun", "x", "biome", "ci", "--colors=off", "."], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
+  if (run.exitCode !== 0) console.error(`\nlint: biome ci failed (exit ${run.exitCode}); \`bunx biome check --write .\` fixes formatting and safe lint fixes`);
+  return run.exitCode === 0;
 }
 
 async function main(args: string[]): Promise<number> {
   process.chdir(ROOT);
   rmSync(REPORT, { force: true });
   mkdirSync(dirname(REPORT), { recursive: true });
+  // The whole run checks the tree's form too; a run of chosen tests does not.
+  const lint = args.length === 0 ? (lintPasses() ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 }) : { passed: 0, failed: 0 };
 
   let services: Awaited<ReturnType<typeof servicesUp>>;
   try {
@@ -88,7 +105,7 @@ async function main(args: string[]): Promise<number> {
   } catch (err) {
     // No servers, no run: count it as one failure so the summary line still says so.
     console.error(`\nservices: ${(err as Error).message}`);
-    console.log("0 passed, 1 failed");
+    console.log(`${lint.passed} passed, ${lint.failed + 1} failed`);
     return 1;
   }
   let exitCode: number;
@@ -123,10 +140,10 @@ async function main(args: string[]): Promise<number> {
   }
   // Such errors (a test file that does not load) have no <testcase>; Bun counts them as failures, so do we.
   if (betweenTests > 0) console.error(`\n${betweenTests} unhandled error(s) outside any test counted as failed (see "Unhandled error between tests" above)`);
-  const failed = counts.failed + betweenTests;
+  const failed = counts.failed + betweenTests + lint.failed;
   if (noTests) console.error("\nbun test found no test files to run");
   else if (exitCode !== 0 && failed === 0) console.error(`\nbun test exited ${exitCode}`);
-  console.log(`${counts.passed} passed, ${failed} failed`);
+  console.log(`${counts.passed + lint.passed} passed, ${failed} failed`);
   return failed > 0 || exitCode !== 0 ? 1 : 0;
 }
 

@@ -9,7 +9,7 @@
  *   K6_ADMIN_PASSWORD=… SINK_URL=http://sink:9000 TARGET=production k6 run bench/k6/end-to-end.js
  */
 import { fail } from "k6";
-import { SINK, constantRate, createWebhook, login, num, runPrefix, sendEvent, str, thresholds } from "./lib.js";
+import { constantRate, createWebhook, login, num, runPrefix, SINK, sendEvent, str, thresholds } from "./lib.js";
 
 const target = str("TARGET", "embedded");
 if (target !== "embedded" && target !== "production") fail(`TARGET=${target}: expected embedded or production`);

@@ -5,7 +5,7 @@
  *
  *   K6_ADMIN_PASSWORD=… SINK_URL=http://sink:9000 k6 run bench/k6/fan-out.js
  */
-import { SINK, constantRate, createWebhook, login, num, runPrefix, sendEvent, str, thresholds } from "./lib.js";
+import { constantRate, createWebhook, login, num, runPrefix, SINK, sendEvent, str, thresholds } from "./lib.js";
 
 /** @type {import("k6/options").Options} */
 export const options = {

@@ -8,7 +8,7 @@
  *   K6_ADMIN_PASSWORD=… SINK_URL=… FAILING_URL=… SLOW_URL=… k6 run bench/k6/isolation.js
  */
 import exec from "k6/execution";
-import { SINK, constantRate, createWebhook, login, num, runPrefix, sendEvent, str, thresholds } from "./lib.js";
+import { constantRate, createWebhook, login, num, runPrefix, SINK, sendEvent, str, thresholds } from "./lib.js";
 
 const WEBHOOKS = num("WEBHOOKS", 100);
 const FAILING = Math.max(1, Math.round(WEBHOOKS * num("FAILING_SHARE", 0.05)));

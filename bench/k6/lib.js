@@ -1,8 +1,9 @@
 // @ts-check
 /** @module Shared pieces of the k6 scenarios: env-configured URLs, login, webhooks, unique events, thresholds. */
-import http from "k6/http";
+
 import { check, fail, sleep } from "k6";
 import exec from "k6/execution";
+import http from "k6/http";
 
 /** @param {string} name @param {number} fallback */
 export function num(name, fallback) {

@@ -1,6 +1,7 @@
 /** @module Helper Bun processes of a benchmark (raw server, sink, fetch load): spawned, their first JSON line read. */
-import type { Subprocess } from "bun";
+
 import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
 
 const BENCH = resolve(import.meta.dir, "..");
 

@@ -5,14 +5,15 @@
  * HOOKRELAY_* variables of the runner pass through; BENCH_CMD replaces the `all` command and
  * BENCH_BIN the `bun src/cli/main.ts` of the roles (e.g. `dist/hookrelay`).
  */
-import type { Subprocess } from "bun";
+
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import type { Subprocess } from "bun";
 import { createPool } from "../../src/adapters/postgres/client.ts";
 import { describeConfig, envName } from "../../src/platform/config.ts";
 import { adminToken, waitFor } from "../../tests/helpers/hookrelay.ts";
-import { processTree } from "./measure.ts";
 import { type ChildInstance, childInstance, portsAndEnv, shardOfPid } from "../../tests/helpers/process.ts";
+import { processTree } from "./measure.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 
@@ -33,10 +34,7 @@ export function productionDefaults(): Record<string, string> {
 }
 
 const BENCH_LIMITS_OFF: Record<string, string> = Object.fromEntries(
-  ["max_connections_per_ip", "rate_limit_ingest_per_ip", "rate_limit_ingest_per_customer", "rate_limit_api_per_ip", "rate_limit_api_per_customer"].map((key) => [
-    envName(`security.${key}`),
-    "0",
-  ]),
+  ["max_connections_per_ip", "rate_limit_ingest_per_ip", "rate_limit_ingest_per_customer", "rate_limit_api_per_ip", "rate_limit_api_per_customer"].map((key) => [envName(`security.${key}`), "0"]),
 );
 
 function passThrough(): Record<string, string> {
@@ -104,7 +102,13 @@ export function servicesUp(log: (line: string) => void): Record<string, string> 
   log("bench: bun run services:up");
   const run = Bun.spawnSync(["bun", "scripts/services/index.ts", "up"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
   if (run.exitCode !== 0) throw new Error(`bun run services:up failed (exit ${run.exitCode}):\n${run.stderr.toString()}`);
-  const env = Object.fromEntries(run.stdout.toString().split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  const env = Object.fromEntries(
+    run.stdout
+      .toString()
+      .split("\n")
+      .filter((l) => l.includes("="))
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
   for (const key of ["DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS"]) if (!env[key]) throw new Error(`bun run services:up printed no ${key}`);
   return env;
 }
@@ -176,7 +180,10 @@ export async function startProduction(log: (line: string) => void, overrides: Re
   const healthy = async (port: number) => {
     const why = broken();
     if (why) throw new Error(why);
-    return fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);
+    return fetch(`http://127.0.0.1:${port}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
   };
   try {
     spawn("gateway");
@@ -208,7 +215,11 @@ export async function startProduction(log: (line: string) => void, overrides: Re
 function backendPids(): { name: string; pid: number }[] {
   return ["postgres", "redis", "kafka"].flatMap((name) => {
     try {
-      const pid = Number(readFileSync(resolve(ROOT, ".services", `${name}.pid`), "utf8").trim().split("\n")[0]);
+      const pid = Number(
+        readFileSync(resolve(ROOT, ".services", `${name}.pid`), "utf8")
+          .trim()
+          .split("\n")[0],
+      );
       return Number.isInteger(pid) && pid > 0 ? [{ name, pid }] : [];
     } catch {
       return [];

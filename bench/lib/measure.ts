@@ -1,5 +1,5 @@
 /** @module Measurements of a process from /proc (CPU time, RSS) and of latency samples (percentiles). */
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { childrenByParent } from "../../tests/helpers/process.ts";
 
 const CLK_TCK = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;

@@ -5,7 +5,7 @@
  * results markers (`--record` only).
  */
 import { execSync } from "node:child_process";
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import type { Ceiling, Ceilings } from "./ceilings.ts";
@@ -179,7 +179,9 @@ export function versions(tools: Record<string, string>): Record<string, string> 
   if (process.env.BENCH_HOOKRELAY_VERSION) return { hookrelay: process.env.BENCH_HOOKRELAY_VERSION, bun: Bun.version, ...tools };
   let commit = "unknown";
   try {
-    commit = execSync("git rev-parse --short HEAD", { cwd: BENCH_DIR, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+    commit = execSync("git rev-parse --short HEAD", { cwd: BENCH_DIR, stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .trim();
   } catch {}
   const pkg = JSON.parse(readFileSync(join(BENCH_DIR, "..", "package.json"), "utf8")) as { version: string };
   return { hookrelay: `${pkg.version} (${commit})`, bun: Bun.version, ...tools };
@@ -229,7 +231,9 @@ export function resultsTable(dir = RESULTS_DIR): string {
   const latest = new Map<string, Result>();
   let files: string[] = [];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
+    files = readdirSync(dir)
+      .filter((f) => f.endsWith(".json"))
+      .sort();
   } catch {}
   let refusal: ShedCost | undefined;
   const atRest = new Map<string, AtRest>();
@@ -276,11 +280,11 @@ export function resultsTable(dir = RESULTS_DIR): string {
       );
     }
   const ceilings = results.map(
-    (r) => `- ${runName(r)}: raw Bun.serve ${r.ceilings.serve_post.per_s} POST/s (${r.ceilings.serve_post.cpu_us_per_request} CPU-µs each), raw fetch${r.receiver === "https" ? " (https)" : ""} ${r.ceilings.fetch_post.per_s} POST/s (${r.ceilings.fetch_post.cpu_us_per_request} CPU-µs each); ${r.machine.cores} × ${r.machine.cpu}, bun ${r.versions.bun}, hookrelay ${r.versions.hookrelay}; hookrelay idle ${r.idle_cpu_us_per_s} CPU-µs/s${r.backends_idle_cpu_us_per_s === undefined ? "" : ` (PostgreSQL, Redis and Kafka ${r.backends_idle_cpu_us_per_s})`}, peak RSS ${r.peak_rss_mib} MiB${r.verdict ? `; ${r.verdict.pass ? "PASS" : "FAIL"}: ${r.verdict.checks.map((c) => `${c.ok ? "✓" : "✗"} ${c.check} (${c.value})`).join(", ")}` : `; highest rate with p99 < ${r.highest_rate_within_p99.bound_ms} ms: ${r.highest_rate_within_p99.rate ?? "none"}`}`,
+    (r) =>
+      `- ${runName(r)}: raw Bun.serve ${r.ceilings.serve_post.per_s} POST/s (${r.ceilings.serve_post.cpu_us_per_request} CPU-µs each), raw fetch${r.receiver === "https" ? " (https)" : ""} ${r.ceilings.fetch_post.per_s} POST/s (${r.ceilings.fetch_post.cpu_us_per_request} CPU-µs each); ${r.machine.cores} × ${r.machine.cpu}, bun ${r.versions.bun}, hookrelay ${r.versions.hookrelay}; hookrelay idle ${r.idle_cpu_us_per_s} CPU-µs/s${r.backends_idle_cpu_us_per_s === undefined ? "" : ` (PostgreSQL, Redis and Kafka ${r.backends_idle_cpu_us_per_s})`}, peak RSS ${r.peak_rss_mib} MiB${r.verdict ? `; ${r.verdict.pass ? "PASS" : "FAIL"}: ${r.verdict.checks.map((c) => `${c.ok ? "✓" : "✗"} ${c.check} (${c.value})`).join(", ")}` : `; highest rate with p99 < ${r.highest_rate_within_p99.bound_ms} ms: ${r.highest_rate_within_p99.rate ?? "none"}`}`,
   );
   const sections = rows.length > 2 ? [...rows, ""] : [];
-  if (e2e.length > 0)
-    sections.push("End-to-end scenarios (ingest→delivery latency and counts at the sink, healthy webhooks; bad sig = bad/checked):", "", ...e2eRows);
+  if (e2e.length > 0) sections.push("End-to-end scenarios (ingest→delivery latency and counts at the sink, healthy webhooks; bad sig = bad/checked):", "", ...e2eRows);
   const refusalLine = refusal
     ? [
         "",

@@ -58,6 +58,8 @@ export function ensureWrk(log: (line: string) => void = () => {}): string {
 export function toolVersions(vegeta: string, wrk: string): { vegeta: string; wrk: string } {
   // Without Go (the bench kit, bench/KIT.md) the same module line is read from the binary's build info.
   const mod = (run(["go", "version", "-m", vegeta]).out.match(/\tmod\s+\S+\s+(v\S+)/) ?? readFileSync(vegeta, "latin1").match(/\nmod\tgithub\.com\/tsenart\/vegeta\S*\t(v[^\t\n]+)/))?.[1];
-  const wrkBanner = run([wrk, "-v"]).out.split("\n")[0]?.match(/^wrk\s+(\S+)/)?.[1];
+  const wrkBanner = run([wrk, "-v"])
+    .out.split("\n")[0]
+    ?.match(/^wrk\s+(\S+)/)?.[1];
   return { vegeta: mod ?? "unknown", wrk: wrkBanner ?? "unknown" };
 }

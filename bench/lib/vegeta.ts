@@ -47,10 +47,10 @@ export async function runAttack(vegeta: string, dir: string, attack: Attack): Pr
   const targets = join(dir, `targets-${attack.rate}.json`);
   const results = join(dir, `results-${attack.rate}.bin`);
   writeTargets(targets, attack);
-  const proc = Bun.spawn(
-    [vegeta, "attack", "-format=json", `-targets=${targets}`, `-rate=${attack.rate}/1s`, `-duration=${attack.seconds}s`, "-timeout=30s", `-output=${results}`],
-    { stdout: "pipe", stderr: "pipe" },
-  );
+  const proc = Bun.spawn([vegeta, "attack", "-format=json", `-targets=${targets}`, `-rate=${attack.rate}/1s`, `-duration=${attack.seconds}s`, "-timeout=30s", `-output=${results}`], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
   if (code !== 0) throw new Error(`vegeta attack exited ${code}: ${err}`);
   return report(vegeta, results);
@@ -97,13 +97,21 @@ export async function runPacedAttack(vegeta: string, dir: string, name: string, 
   const proc = Bun.spawn(
     // The duration has slack: vegeta starts its clock before this writer's, and ends at the last
     // target (stdin closed after exactly rate × seconds lines) rather than cutting the final ones.
-    [vegeta, "attack", "-lazy", "-format=json", ...(attack.maxConnections ? [`-max-connections=${attack.maxConnections}`] : []), `-rate=${attack.rate}/1s`, `-duration=${attack.seconds + 5}s`, "-timeout=30s", `-output=${results}`],
+    [
+      vegeta,
+      "attack",
+      "-lazy",
+      "-format=json",
+      ...(attack.maxConnections ? [`-max-connections=${attack.maxConnections}`] : []),
+      `-rate=${attack.rate}/1s`,
+      `-duration=${attack.seconds + 5}s`,
+      "-timeout=30s",
+      `-output=${results}`,
+    ],
     { stdin: "pipe", stdout: "pipe", stderr: "pipe" },
   );
   const total = attack.rate * attack.seconds;
-  const prefixes = attack.tokens.map(
-    (token) => `{"method":"POST","url":${JSON.stringify(attack.url)},"header":{"Content-Type":["application/json"],"Authorization":["Bearer ${token}"]},"body":"`,
-  );
+  const prefixes = attack.tokens.map((token) => `{"method":"POST","url":${JSON.stringify(attack.url)},"header":{"Content-Type":["application/json"],"Authorization":["Bearer ${token}"]},"body":"`);
   const clock = () => performance.timeOrigin + performance.now();
   const start = clock();
   let firstSentAt = start;
@@ -148,7 +156,11 @@ function withoutEndOfTargets(r: AttackReport, written: number): AttackReport {
   const excess = r.requests - written;
   if (excess <= 0 || !r.errors.includes(END_OF_TARGETS)) return r;
   const zero = (r.status_codes["0"] ?? 0) - excess;
-  const status_codes = Object.fromEntries(Object.entries(r.status_codes).filter(([c]) => c !== "0" || zero > 0).map(([c, n]) => [c, c === "0" ? zero : n]));
+  const status_codes = Object.fromEntries(
+    Object.entries(r.status_codes)
+      .filter(([c]) => c !== "0" || zero > 0)
+      .map(([c, n]) => [c, c === "0" ? zero : n]),
+  );
   const errors = zero <= 0 ? r.errors.filter((e) => e !== END_OF_TARGETS) : r.errors;
   return { ...r, requests: written, status_codes, errors };
 }

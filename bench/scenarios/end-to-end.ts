@@ -5,7 +5,7 @@
  * send time in every body; then a drain wait, the sink's counts and latencies, CPU and RSS of the
  * hookrelay processes from /proc, and the scenario's bounds checked.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Ceilings, sameRateCosts } from "../lib/ceilings.ts";
@@ -13,7 +13,7 @@ import { spawnBenchScript } from "../lib/children.ts";
 import { type Deployment, startEmbedded, startProduction } from "../lib/hookrelay.ts";
 import { cpuMicros, memoryMiB, round, treeCpuMicros } from "../lib/measure.ts";
 import type { Receiver } from "../lib/receiver.ts";
-import { type DeliveryFigures, type Result, type Step, type Verdict, cpuRatioServePlusFetch, ingestStep } from "../lib/results.ts";
+import { cpuRatioServePlusFetch, type DeliveryFigures, ingestStep, type Result, type Step, type Verdict } from "../lib/results.ts";
 import { runPacedAttack } from "../lib/vegeta.ts";
 import { type E2EScenario, layout } from "./layouts.ts";
 
@@ -44,7 +44,10 @@ export interface EndToEndOptions {
   log(line: string): void;
 }
 
-type E2EResult = Pick<Result, "command" | "idle_cpu_us_per_s" | "steps" | "peak_rss_mib" | "highest_rate_within_p99" | "deployment" | "webhooks" | "processes" | "peak_rss_mib_by_process" | "rss_samples" | "verdict">;
+type E2EResult = Pick<
+  Result,
+  "command" | "idle_cpu_us_per_s" | "steps" | "peak_rss_mib" | "highest_rate_within_p99" | "deployment" | "webhooks" | "processes" | "peak_rss_mib_by_process" | "rss_samples" | "verdict"
+>;
 
 interface SinkStats {
   received: number;
@@ -100,7 +103,9 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
     await Bun.sleep(2000);
     const idleCpuUsPerS = round((cpu() - idleBefore) / 2, 0);
     const backendsIdleCpuUsPerS = backends ? round((backendsCpu() - backendsIdleBefore) / 2, 0) : undefined;
-    o.log(`bench: hookrelay idle ${idleCpuUsPerS} CPU-µs/s${backendsIdleCpuUsPerS === undefined ? "" : `, backends (${backends!.map((b) => b.name).join(", ")}) idle ${backendsIdleCpuUsPerS} CPU-µs/s`}`);
+    o.log(
+      `bench: hookrelay idle ${idleCpuUsPerS} CPU-µs/s${backendsIdleCpuUsPerS === undefined ? "" : `, backends (${backends!.map((b) => b.name).join(", ")}) idle ${backendsIdleCpuUsPerS} CPU-µs/s`}`,
+    );
 
     const steps: Step[] = [];
     let samples: { t_s: number; rss_mib: number }[] = [];
@@ -115,7 +120,13 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
       samples = [];
       const sampler = setInterval(() => {
         try {
-          samples.push({ t_s: round((performance.now() - began) / 1000, 1), rss_mib: round(pids.reduce((sum, pid) => sum + memoryMiB(pid, "VmRSS"), 0), 1) });
+          samples.push({
+            t_s: round((performance.now() - began) / 1000, 1),
+            rss_mib: round(
+              pids.reduce((sum, pid) => sum + memoryMiB(pid, "VmRSS"), 0),
+              1,
+            ),
+          });
         } catch {}
       }, o.sampleSeconds * 1000);
       let report: Awaited<ReturnType<typeof runPacedAttack>>;
@@ -199,7 +210,10 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
           seconds: o.seconds,
           report,
           cpuUsPerEvent: cpuPerEvent,
-          rssMib: round(Object.values(rssByProcess).reduce((a, b) => a + b, 0), 1),
+          rssMib: round(
+            Object.values(rssByProcess).reduce((a, b) => a + b, 0),
+            1,
+          ),
           ceilings: o.ceilings,
         }),
         delivery,
@@ -213,12 +227,17 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
           `), ` +
           (delivery.backends_cpu_us_per_delivery === undefined
             ? ""
-            : `+ ${delivery.backends_cpu_us_per_delivery} in PostgreSQL, Redis and Kafka (${Object.entries(delivery.backend_cpu_us_per_delivery ?? {}).map(([n, us]) => `${n} ${us}`).join(", ")}), `) +
+            : `+ ${delivery.backends_cpu_us_per_delivery} in PostgreSQL, Redis and Kafka (${Object.entries(delivery.backend_cpu_us_per_delivery ?? {})
+                .map(([n, us]) => `${n} ${us}`)
+                .join(", ")}), `) +
           `${delivery.connections} connections, drained in ${drainS}s`,
       );
     }
     const hwm = Object.fromEntries(hr.processes.map((p) => [p.role, memoryMiB(p.pid, "VmHWM")]));
-    const peak = round(Object.values(hwm).reduce((a, b) => a + b, 0), 1);
+    const peak = round(
+      Object.values(hwm).reduce((a, b) => a + b, 0),
+      1,
+    );
     const within = steps.filter((s) => s.latency_ms.p99 < o.p99BoundMs && s.lost === 0).map((s) => s.offered_per_s);
     return {
       command: hr.command,
@@ -291,10 +310,7 @@ export const RSS_WINDOW_S = 60;
  * with fewer than two windows. A window counts once a sample falls in its second half: a trailing
  * window with a sample or two has had less chance to catch a peak.
  */
-export function rssFlatness(
-  samples: { t_s: number; rss_mib: number }[],
-  warmupSeconds: number,
-): { peaks: number[]; peakRatio: number; min: number; max: number } | null {
+export function rssFlatness(samples: { t_s: number; rss_mib: number }[], warmupSeconds: number): { peaks: number[]; peakRatio: number; min: number; max: number } | null {
   const after = samples.filter((s) => s.t_s >= warmupSeconds);
   const peaks: number[] = [];
   const spans: number[] = [];

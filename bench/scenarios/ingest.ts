@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { Ceilings } from "../lib/ceilings.ts";
 import { startHookrelay, stopHookrelay } from "../lib/hookrelay.ts";
 import { cpuMicros, memoryMiB, round } from "../lib/measure.ts";
-import { type Result, type Step, ingestStep } from "../lib/results.ts";
+import { ingestStep, type Result, type Step } from "../lib/results.ts";
 import { runAttack } from "../lib/vegeta.ts";
 
 export interface IngestOptions {
@@ -49,7 +49,9 @@ export async function ingestScenario(o: IngestOptions): Promise<Pick<Result, "co
       const cpuPerEvent = accepted > 0 ? round(cpu / accepted) : Number.NaN;
       const step: Step = ingestStep({ rate, seconds: o.seconds, report, cpuUsPerEvent: cpuPerEvent, rssMib: memoryMiB(pid, "VmRSS"), ceilings: o.ceilings });
       steps.push(step);
-      o.log(`bench: ingest ${rate}/s × ${o.seconds}s → ${report.requests}/${offered} sent, ${accepted} accepted, p50 ${step.latency_ms.p50} ms, p99 ${step.latency_ms.p99} ms, max ${step.latency_ms.max} ms, ${cpuPerEvent} CPU-µs/event`);
+      o.log(
+        `bench: ingest ${rate}/s × ${o.seconds}s → ${report.requests}/${offered} sent, ${accepted} accepted, p50 ${step.latency_ms.p50} ms, p99 ${step.latency_ms.p99} ms, max ${step.latency_ms.max} ms, ${cpuPerEvent} CPU-µs/event`,
+      );
       await Bun.sleep(500);
     }
     const within = steps.filter((s) => s.latency_ms.p99 < o.p99BoundMs && s.lost === 0).map((s) => s.offered_per_s);

@@ -6,7 +6,12 @@ import { servicePorts, servicesEnv } from "./config.ts";
 describe("services' ports", () => {
   it("are the defaults unless a variable moves one, and the clients' addresses follow", () => {
     expect(servicePorts({})).toEqual({ postgres: 54329, redis: 63799, kafka: 9092, kafkaController: 9093 });
-    const moved = servicePorts({ HOOKRELAY_SERVICES_POSTGRES_PORT: "55432", HOOKRELAY_SERVICES_REDIS_PORT: " 6380 ", HOOKRELAY_SERVICES_KAFKA_PORT: "19092", HOOKRELAY_SERVICES_KAFKA_CONTROLLER_PORT: "19093" });
+    const moved = servicePorts({
+      HOOKRELAY_SERVICES_POSTGRES_PORT: "55432",
+      HOOKRELAY_SERVICES_REDIS_PORT: " 6380 ",
+      HOOKRELAY_SERVICES_KAFKA_PORT: "19092",
+      HOOKRELAY_SERVICES_KAFKA_CONTROLLER_PORT: "19093",
+    });
     expect(moved).toEqual({ postgres: 55432, redis: 6380, kafka: 19092, kafkaController: 19093 });
     expect(servicesEnv(moved)).toEqual({
       DATABASE_URL: "postgres://hookrelay@127.0.0.1:55432/hookrelay",

@@ -12,11 +12,11 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ENV, type Log, NAMES, type ServiceName, type ServicesEnv, path, rel, seconds, stderrLog } from "./config.ts";
+import { ENV, type Log, NAMES, path, rel, type ServiceName, type ServicesEnv, seconds, stderrLog } from "./config.ts";
 import { ensurePackages, ensurePortsFree, halt, heldFile, resume, SPECS, start, stop, waitUntilAnswers } from "./lifecycle.ts";
 import { alive, runningPid, withLock } from "./process.ts";
 
-export { ENV, KAFKA_VERSION, STATE_DIR, type ServiceName, type ServicesEnv } from "./config.ts";
+export { ENV, KAFKA_VERSION, type ServiceName, type ServicesEnv, STATE_DIR } from "./config.ts";
 
 /**
  * Test runs using the services: `users/<pid>` per run, and `test-owned` naming the services a
@@ -32,7 +32,11 @@ function liveUsers(): number[] {
   return pids.filter(alive);
 }
 function readTestOwned(): ServiceName[] {
-  return existsSync(testOwned()) ? (readFileSync(testOwned(), "utf8").split("\n").filter((n) => NAMES.includes(n as ServiceName)) as ServiceName[]) : [];
+  return existsSync(testOwned())
+    ? (readFileSync(testOwned(), "utf8")
+        .split("\n")
+        .filter((n) => NAMES.includes(n as ServiceName)) as ServiceName[])
+    : [];
 }
 
 /**
@@ -118,7 +122,12 @@ async function upLocked(log: Log): Promise<Up> {
     }
   }
   for (const s of NAMES.filter((n) => !toStart.includes(n))) await waitUntilAnswers(s);
-  writeFileSync(path("env"), Object.entries(ENV).map(([k, v]) => `${k}=${v}\n`).join(""));
+  writeFileSync(
+    path("env"),
+    Object.entries(ENV)
+      .map(([k, v]) => `${k}=${v}\n`)
+      .join(""),
+  );
   return { env: ENV, started: toStart };
 }
 

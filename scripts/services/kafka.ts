@@ -1,10 +1,11 @@
 /** @module The one Kafka broker: its jars fetched once, started afresh, started again on its log dir, and asked whether it answers. */
+
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
-import { ENV, HOST, KAFKA_VERSION, type Log, PORTS, logFile, path, rel, seconds } from "./config.ts";
-import { type Spec, logTail, mustRun, run, spawnDetached } from "./process.ts";
+import { ENV, HOST, KAFKA_VERSION, type Log, logFile, PORTS, path, rel, seconds } from "./config.ts";
+import { logTail, mustRun, run, type Spec, spawnDetached } from "./process.ts";
 
 function kafkaCache(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "hookrelay", `kafka-${KAFKA_VERSION}`);
@@ -43,7 +44,9 @@ async function fetchKafka(log: Log): Promise<string> {
     rmSync(partial, { recursive: true, force: true });
     await mustRun("mvn dependency:copy-dependencies (Kafka broker jars)", [...mvn, "dependency:copy-dependencies", "-DincludeScope=runtime", `-DoutputDirectory=${partial}`]);
     // The jars bring log4j but no SLF4J binding for it (the release tarball has one): without it the broker logs nothing.
-    const log4j = readdirSync(partial).map((f) => /^log4j-core-(.+)\.jar$/.exec(f)?.[1]).find(Boolean);
+    const log4j = readdirSync(partial)
+      .map((f) => /^log4j-core-(.+)\.jar$/.exec(f)?.[1])
+      .find(Boolean);
     if (log4j) {
       await mustRun("mvn dependency:copy (log4j SLF4J binding)", [...mvn, "dependency:copy", `-Dartifact=org.apache.logging.log4j:log4j-slf4j-impl:${log4j}`, `-DoutputDirectory=${partial}`]);
     }
@@ -143,4 +146,12 @@ async function kafkaAnswers(): Promise<boolean> {
   }
 }
 
-export const kafkaSpec: Spec = { start: startKafka, answers: kafkaAnswers, ports: [PORTS.kafka, PORTS.kafkaController], timeoutMs: 120_000, signal: "SIGKILL", resume: resumeKafka, pauseSignal: "SIGTERM" };
+export const kafkaSpec: Spec = {
+  start: startKafka,
+  answers: kafkaAnswers,
+  ports: [PORTS.kafka, PORTS.kafkaController],
+  timeoutMs: 120_000,
+  signal: "SIGKILL",
+  resume: resumeKafka,
+  pauseSignal: "SIGTERM",
+};

@@ -1,9 +1,9 @@
 /** @module One service at a time: installing what it lacks, starting it, stopping it, and starting it again on its data. */
 import { readFileSync, rmSync } from "node:fs";
-import { HOST, type Log, type ServiceName, isRoot, logFile, path, pidFile, rel, seconds } from "./config.ts";
+import { HOST, isRoot, type Log, logFile, path, pidFile, rel, type ServiceName, seconds } from "./config.ts";
 import { kafkaCached, kafkaSpec } from "./kafka.ts";
 import { postgresBin, postgresSpec, removePostgresTempDataDir } from "./postgres.ts";
-import { type Spec, alive, mustRun, portAnswers, runningPid, waitUntil } from "./process.ts";
+import { alive, mustRun, portAnswers, runningPid, type Spec, waitUntil } from "./process.ts";
 import { redisSpec } from "./redis.ts";
 
 export const SPECS: Record<ServiceName, Spec> = { postgres: postgresSpec, redis: redisSpec, kafka: kafkaSpec };

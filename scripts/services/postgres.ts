@@ -2,8 +2,8 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ENV, HOST, PORTS, STATE_DIR, isRoot, path } from "./config.ts";
-import { type Spec, mustRun, spawnDetached, waitUntil } from "./process.ts";
+import { ENV, HOST, isRoot, PORTS, path, STATE_DIR } from "./config.ts";
+import { mustRun, type Spec, spawnDetached, waitUntil } from "./process.ts";
 
 /** The newest installed PostgreSQL's bin directory, if any. */
 export function postgresBin(): string | undefined {

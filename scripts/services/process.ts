@@ -1,8 +1,8 @@
 /** @module The services' processes: commands, pid files, detached spawning, alive checks, waiting, logs and the lock. */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { createConnection } from "node:net";
-import { HOST, type Log, type ServiceName, STATE_DIR, logFile, path, pidFile, rel } from "./config.ts";
+import { join } from "node:path";
+import { HOST, type Log, logFile, path, pidFile, rel, type ServiceName, STATE_DIR } from "./config.ts";
 
 /** How one service is started, checked, stopped and started again; each service's file exports one. */
 export interface Spec {

@@ -1,7 +1,7 @@
 /** @module The private Redis server: started afresh, started again on its append-only file, and asked whether it answers. */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { HOST, PORTS, logFile, path, pidFile } from "./config.ts";
-import { type Spec, mustRun, run } from "./process.ts";
+import { HOST, logFile, PORTS, path, pidFile } from "./config.ts";
+import { mustRun, run, type Spec } from "./process.ts";
 
 async function startRedis(): Promise<void> {
   const dataDir = path("redis");
@@ -25,8 +25,25 @@ async function resumeRedis(): Promise<void> {
  */
 async function launchRedis(dataDir: string): Promise<void> {
   await mustRun("redis-server", [
-    "redis-server", "--bind", HOST, "--port", String(PORTS.redis), "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-    "--daemonize", "yes", "--pidfile", pidFile("redis"), "--logfile", logFile("redis"), "--dir", dataDir,
+    "redis-server",
+    "--bind",
+    HOST,
+    "--port",
+    String(PORTS.redis),
+    "--save",
+    "",
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "always",
+    "--daemonize",
+    "yes",
+    "--pidfile",
+    pidFile("redis"),
+    "--logfile",
+    logFile("redis"),
+    "--dir",
+    dataDir,
   ]);
 }
 
@@ -52,4 +69,13 @@ async function redisAnswers(): Promise<boolean> {
   return r.code === 0 && r.out.trim() === "PONG";
 }
 
-export const redisSpec: Spec = { start: startRedis, answers: redisAnswers, ports: [PORTS.redis], timeoutMs: 20_000, signal: "SIGTERM", resume: resumeRedis, pauseSignal: "SIGTERM", beforePause: redisPersistAll };
+export const redisSpec: Spec = {
+  start: startRedis,
+  answers: redisAnswers,
+  ports: [PORTS.redis],
+  timeoutMs: 20_000,
+  signal: "SIGTERM",
+  resume: resumeRedis,
+  pauseSignal: "SIGTERM",
+  beforePause: redisPersistAll,
+};

@@ -1,7 +1,7 @@
 /** @module Webhook secrets sealed at rest: AES-256-GCM bound to their webhook, keys rotated by id. */
 import { describe, expect, it } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { SecretBox, parseKeySpec, secretOwner } from "./secret-box.ts";
+import { parseKeySpec, SecretBox, secretOwner } from "./secret-box.ts";
 
 const key = (id: string) => `${id}:${randomBytes(32).toString("base64")}`;
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

@@ -2,7 +2,7 @@ import { describe, expect, it } from "bun:test";
 import { Writable } from "node:stream";
 import { Lifecycle } from "../platform/lifecycle.ts";
 import { createLogger } from "../platform/logger.ts";
-import { BackendWait, MAX_DELAY_MS, StartupProblem, WaitStopped, errorText, retryDelay, urlPasswords } from "./backend-wait.ts";
+import { BackendWait, errorText, MAX_DELAY_MS, retryDelay, StartupProblem, urlPasswords, WaitStopped } from "./backend-wait.ts";
 
 function logged() {
   const lines: Record<string, unknown>[] = [];
@@ -25,7 +25,14 @@ function freePort(): number {
 
 describe("retryDelay", () => {
   it("starts at 0.2 s, doubles, stops at 5 s, with at most 10 % jitter", () => {
-    for (const [attempt, base] of [[1, 200], [2, 400], [3, 800], [5, 3200], [6, 5000], [40, 5000]] as const) {
+    for (const [attempt, base] of [
+      [1, 200],
+      [2, 400],
+      [3, 800],
+      [5, 3200],
+      [6, 5000],
+      [40, 5000],
+    ] as const) {
       const delay = retryDelay(attempt);
       expect(delay).toBeGreaterThanOrEqual(base);
       expect(delay).toBeLessThanOrEqual(Math.round(base * 1.1));
@@ -141,11 +148,11 @@ describe("BackendWait", () => {
   it("SIGTERM while waiting stops the lifecycle and rejects with WaitStopped", async () => {
     const { log, lines, lifecycle } = logged();
     let closed = false;
-    lifecycle.onStop("client", () => void (closed = true));
+    lifecycle.onStop("client", () => {
+      closed = true;
+    });
     const wait = new BackendWait({ log, lifecycle, firstDelayMs: 10_000 });
-    const result = wait.run((w) =>
-      w.until([{ backend: "Kafka", component: "kafka", check: "event_log", setting: "kafka.brokers", attempt: () => Promise.reject(new Error("down")) }]),
-    );
+    const result = wait.run((w) => w.until([{ backend: "Kafka", component: "kafka", check: "event_log", setting: "kafka.brokers", attempt: () => Promise.reject(new Error("down")) }]));
     await Bun.sleep(50);
     const before = process.listenerCount("SIGTERM");
     process.emit("SIGTERM", "SIGTERM");

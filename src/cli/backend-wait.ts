@@ -8,9 +8,9 @@
  * refuses, a topic name Kafka refuses) ends the wait at once with one line; SIGTERM or SIGINT end
  * it too, and the process stops and exits 0.
  */
-import { type TlsFiles, errorBody } from "../platform/http.ts";
+import { errorBody, type TlsFiles } from "../platform/http.ts";
 import type { Lifecycle } from "../platform/lifecycle.ts";
-import { type Logger, flushLog } from "../platform/logger.ts";
+import { flushLog, type Logger } from "../platform/logger.ts";
 
 /** The first retry comes after FIRST_DELAY_MS, each next one after twice as long, at most MAX_DELAY_MS (plus up to 10 % jitter). */
 export const FIRST_DELAY_MS = 200;
@@ -299,15 +299,9 @@ export class BackendWait {
   /** `/health`: 503 in the shape of the role's own (`failing`), plus what it waits for; anything else 503 `unavailable`. */
   private answer(role: string, request: Request): Response {
     const waiting = this.waiting();
-    const failing =
-      waiting.length > 0
-        ? waiting.map((w) => `${w.check}: waiting for ${w.backend}${w.error ? `: ${w.error}` : ""}`)
-        : ["starting: the backends are ready, the role is starting"];
+    const failing = waiting.length > 0 ? waiting.map((w) => `${w.check}: waiting for ${w.backend}${w.error ? `: ${w.error}` : ""}`) : ["starting: the backends are ready, the role is starting"];
     const headers = { "content-type": "application/json", "retry-after": "1" };
-    const body =
-      new URL(request.url).pathname === "/health"
-        ? { status: "unavailable", role, failing, waiting }
-        : errorBody("unavailable", `${role} is starting: ${failing.join("; ")}`);
+    const body = new URL(request.url).pathname === "/health" ? { status: "unavailable", role, failing, waiting } : errorBody("unavailable", `${role} is starting: ${failing.join("; ")}`);
     return new Response(JSON.stringify(body), { status: 503, headers });
   }
 }

@@ -7,25 +7,25 @@
 import { findErrorBy } from "@platformatic/kafka";
 import { KafkaEventLog } from "../adapters/kafka/event-log.ts";
 import { MemoryRateLimiter } from "../adapters/memory/rate-limiter.ts";
+import { PostgresAccounts } from "../adapters/postgres/accounts.ts";
 import { createPool, pingPostgres } from "../adapters/postgres/client.ts";
 import { migrateUp as migratePostgres } from "../adapters/postgres/migrations.ts";
 import { PostgresOutbox } from "../adapters/postgres/outbox.ts";
-import { PostgresAccounts } from "../adapters/postgres/accounts.ts";
 import { PostgresStore } from "../adapters/postgres/store.ts";
 import { closeRedisClient, createRedisClient } from "../adapters/redis/client.ts";
 import { RedisRateLimiter } from "../adapters/redis/rate-limiter.ts";
 import { RedisRetrySchedule } from "../adapters/redis/retry-schedule.ts";
+import type { SecretBox } from "../adapters/secret-box.ts";
+import { SqliteAccounts } from "../adapters/sqlite/accounts.ts";
 import { databasePath, openDatabase } from "../adapters/sqlite/database.ts";
-import { WalSync } from "../adapters/sqlite/wal-sync.ts";
 import { SqliteEventLog } from "../adapters/sqlite/event-log.ts";
 import { migrateUp as migrateSqlite } from "../adapters/sqlite/migrations.ts";
 import { SqliteRetrySchedule } from "../adapters/sqlite/retry-schedule.ts";
-import { SqliteAccounts } from "../adapters/sqlite/accounts.ts";
-import type { SecretBox } from "../adapters/secret-box.ts";
-import { SqliteStore } from "../adapters/sqlite/store.ts";
-import { ShardLink, ShardedEventLog } from "../adapters/sqlite/shard-link.ts";
+import { ShardedEventLog, ShardLink } from "../adapters/sqlite/shard-link.ts";
 import { ShardedAccounts, ShardedSchedule, ShardedStore } from "../adapters/sqlite/sharded-store.ts";
 import { checkShardCount, shardSocketPath } from "../adapters/sqlite/shards.ts";
+import { SqliteStore } from "../adapters/sqlite/store.ts";
+import { WalSync } from "../adapters/sqlite/wal-sync.ts";
 import type { Accounts, EventLog, RateLimiter, RetrySchedule, Store } from "../domain/ports.ts";
 import type { Config } from "../platform/config.ts";
 import { durationMs } from "../platform/duration.ts";
@@ -113,9 +113,19 @@ function embeddedBackends({ config, lifecycle, log, secrets, shard = { index: 0,
   return {
     ...common,
     store: spanning,
-    accounts: new ShardedAccounts(files.map((file) => (file === db ? accounts : new SqliteAccounts(file))), shard.index),
-    eventLog: new ShardedEventLog(shard.index, eventLog, files.map((_, i) => new ShardLink(i, shardSocketPath(dataDir, i)))),
-    schedule: new ShardedSchedule(files.map((file) => (file === db ? schedule : new SqliteRetrySchedule(file))), (id) => spanning.shardOfDelivery(id)),
+    accounts: new ShardedAccounts(
+      files.map((file) => (file === db ? accounts : new SqliteAccounts(file))),
+      shard.index,
+    ),
+    eventLog: new ShardedEventLog(
+      shard.index,
+      eventLog,
+      files.map((_, i) => new ShardLink(i, shardSocketPath(dataDir, i))),
+    ),
+    schedule: new ShardedSchedule(
+      files.map((file) => (file === db ? schedule : new SqliteRetrySchedule(file))),
+      (id) => spanning.shardOfDelivery(id),
+    ),
     own: { store, schedule, eventLog },
   };
 }
@@ -126,14 +136,11 @@ function embeddedBackends({ config, lifecycle, log, secrets, shard = { index: 0,
  */
 export function productionSettingsProblem(config: Config): string | null {
   const problems: string[] = [];
-  if (!/^postgres(ql)?:\/\/./i.test(config.database.url))
-    problems.push("database.url (DATABASE_URL): not a PostgreSQL URL; expected postgres://user:password@host:5432/database");
+  if (!/^postgres(ql)?:\/\/./i.test(config.database.url)) problems.push("database.url (DATABASE_URL): not a PostgreSQL URL; expected postgres://user:password@host:5432/database");
   if (!/^rediss?:\/\/./i.test(config.redis.url)) problems.push("redis.url (REDIS_URL): not a Redis URL; expected redis://[user:password@]host:6379[/db] or rediss://");
-  for (const broker of config.kafka.brokers)
-    if (!/^(\[[0-9a-f:.]+\]|[^\s:/@[\]]+):\d{1,5}$/i.test(broker)) problems.push(`kafka.brokers (KAFKA_BROKERS): '${broker}' is not host:port`);
+  for (const broker of config.kafka.brokers) if (!/^(\[[0-9a-f:.]+\]|[^\s:/@[\]]+):\d{1,5}$/i.test(broker)) problems.push(`kafka.brokers (KAFKA_BROKERS): '${broker}' is not host:port`);
   const topic = config.kafka.topic;
-  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic) || topic === "." || topic === "..")
-    problems.push(`kafka.topic: '${topic}' is not a Kafka topic name (up to 249 of a-z, A-Z, 0-9, '.', '_', '-')`);
+  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic) || topic === "." || topic === "..") problems.push(`kafka.topic: '${topic}' is not a Kafka topic name (up to 249 of a-z, A-Z, 0-9, '.', '_', '-')`);
   return problems.length > 0 ? problems.join("; ") : null;
 }
 
@@ -172,9 +179,7 @@ function kafkaFatal(err: unknown): boolean {
 async function productionBackends({ config, lifecycle, log, metrics, secrets, wait }: BackendDeps): Promise<Backends> {
   const problem = productionSettingsProblem(config);
   if (problem) throw new StartupProblem(problem);
-  const sql = fromSetting("database.url (DATABASE_URL)", () =>
-    createPool({ url: config.database.url, maxConnections: config.database.max_connections, applicationName: "hookrelay" }),
-  );
+  const sql = fromSetting("database.url (DATABASE_URL)", () => createPool({ url: config.database.url, maxConnections: config.database.max_connections, applicationName: "hookrelay" }));
   lifecycle.onStop("postgres", () => sql.end({ timeout: 5 }));
 
   const redisLog = log.child({ component: "redis" });

@@ -4,49 +4,50 @@
  */
 import { FetchSender } from "../adapters/http/sender.ts";
 import { anyTargetResolver, publicTargetResolver, refusalOf } from "../adapters/http/target-guard.ts";
+import { SecretBox } from "../adapters/secret-box.ts";
+import { serveShard } from "../adapters/sqlite/shard-link.ts";
+import { holdShard, shardOf, shardSocketPath } from "../adapters/sqlite/shards.ts";
 import { parseCidr } from "../domain/address.ts";
 import type { Clock, Sender } from "../domain/ports.ts";
 import type { RetryPolicy } from "../domain/retry-policy.ts";
 import { SigningKeys } from "../domain/signature.ts";
-import { type Config, backendProblem } from "../platform/config.ts";
+import { backendProblem, type Config } from "../platform/config.ts";
 import { durationMs } from "../platform/duration.ts";
-import { type HttpApp, type Listening, type TlsFiles, createHttpApp, edgeLimits, listen } from "../platform/http.ts";
+import { createHttpApp, edgeLimits, type HttpApp, type Listening, listen, type TlsFiles } from "../platform/http.ts";
 import { Lifecycle } from "../platform/lifecycle.ts";
+import { createLogger, type DestinationStream, type Logger } from "../platform/logger.ts";
 import { LoopLag } from "../platform/loop-lag.ts";
-import { type DestinationStream, type Logger, createLogger } from "../platform/logger.ts";
 import { createMetrics } from "../platform/metrics.ts";
-import { ensureAdmin } from "../services/auth/login.ts";
-import { HashThreads } from "../services/auth/hash-threads.ts";
-import { PasswordChecks } from "../services/auth/password-checks.ts";
-import { Tokens } from "../services/auth/tokens.ts";
+import { RateGate } from "../platform/rate-gate.ts";
 import { ApiKeys } from "../services/auth/api-keys.ts";
 import { bearerCredentials } from "../services/auth/credentials.ts";
 import { ExternalIssuer } from "../services/auth/external-issuer.ts";
-import { RateGate } from "../platform/rate-gate.ts";
+import { HashThreads } from "../services/auth/hash-threads.ts";
+import { ensureAdmin } from "../services/auth/login.ts";
+import { PasswordChecks } from "../services/auth/password-checks.ts";
+import { Tokens } from "../services/auth/tokens.ts";
 import type { AttemptDeps } from "../services/delivery/attempt.ts";
 import { DeliveryPool } from "../services/delivery/pool.ts";
 import { Dispatcher } from "../services/dispatcher/dispatcher.ts";
 import { eventsGoToIngest, gatewayRoutes } from "../services/gateway/routes.ts";
 import { PendingEvents } from "../services/ingest/accept.ts";
 import { eventRoutes, shedEvents } from "../services/ingest/routes.ts";
+import { Pulse } from "../services/observability/pulse.ts";
 import { observabilityRoutes } from "../services/observability/routes.ts";
 import { startSampling } from "../services/observability/sampling.ts";
-import { Pulse } from "../services/observability/pulse.ts";
 import { Scraper } from "../services/observability/scraper.ts";
 import { startRegistry } from "../services/registry/server.ts";
 import { startRetention } from "../services/retry/retention.ts";
 import { RetryManager } from "../services/retry/retry-manager.ts";
-import { type ShardPlace, buildBackends } from "./backends.ts";
-import { holdShard, shardOf, shardSocketPath } from "../adapters/sqlite/shards.ts";
-import { serveShard } from "../adapters/sqlite/shard-link.ts";
 import { BackendWait, WaitStopped } from "./backend-wait.ts";
-import { tlsFiles, tokenKeys, trustedCa } from "./startup-files.ts";
-import { SecretBox } from "../adapters/secret-box.ts";
-import { VERSION } from "./version.ts";
+import { buildBackends, type ShardPlace } from "./backends.ts";
 import { ROLES, type Role } from "./roles.ts";
+import { tlsFiles, tokenKeys, trustedCa } from "./startup-files.ts";
 import { listenerLines } from "./startup-lines.ts";
+import { VERSION } from "./version.ts";
 
 export { ROLES, type Role };
+
 /** Roles served over HTTP (Elysia); `registry` serves gRPC. */
 type HttpRole = Exclude<Role, "registry">;
 
@@ -121,10 +122,12 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     });
     lifecycle.onStop("shard lock", release);
   }
-  const backends = await starting.run((wait) => buildBackends({ config, lifecycle, log, metrics, secrets, wait, shard })).catch(async (err) => {
-    await lifecycle.stop();
-    throw err instanceof WaitStopped ? err : new StartupError((err as Error).message);
-  });
+  const backends = await starting
+    .run((wait) => buildBackends({ config, lifecycle, log, metrics, secrets, wait, shard }))
+    .catch(async (err) => {
+      await lifecycle.stop();
+      throw err instanceof WaitStopped ? err : new StartupError((err as Error).message);
+    });
   const { store, accounts, eventLog, schedule } = backends;
   // What the delivery roles work on: this shard's own part, or everything.
   const own = backends.own ?? { store, schedule, eventLog };
@@ -172,9 +175,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   if (hashThreads) lifecycle.onStop("password hash threads", () => hashThreads.close());
   const passwords = new PasswordChecks({ maxConcurrent: security.login_max_concurrent, maxWaiting: security.login_max_waiting }, hashThreads?.verify);
   const guard = { credentials, rateGate, trustForwardedFor: security.trust_forwarded_for };
-  const resolveTarget = config.security.allow_private_targets
-    ? anyTargetResolver
-    : publicTargetResolver(config.security.allowed_target_cidrs.map((range) => parseCidr(range)!));
+  const resolveTarget = config.security.allow_private_targets ? anyTargetResolver : publicTargetResolver(config.security.allowed_target_cidrs.map((range) => parseCidr(range)!));
   const checkTarget = refusalOf(resolveTarget);
   const webhookLimits = { maxWebhooks: config.security.max_webhooks_per_customer, maxFanout: config.security.max_fanout_per_event };
   if (config.security.allow_private_targets) log.warn("private webhook targets are allowed (HOOKRELAY_ALLOW_PRIVATE_TARGETS); do not use in production");
@@ -190,8 +191,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   };
   // Every delivery, http:// and https://, goes through fetch: its HTTP/1.1 framing and connection
   // reuse hold against receivers that answer early or frame their answers badly (sender tests).
-  const buildSender = (): Sender =>
-    new FetchSender({ maxResponseBytes: dispatcherConfig.max_response_body_bytes, userAgent: `hookrelay/${VERSION}`, resolveTarget, ca });
+  const buildSender = (): Sender => new FetchSender({ maxResponseBytes: dispatcherConfig.max_response_body_bytes, userAgent: `hookrelay/${VERSION}`, resolveTarget, ca });
   const attemptDeps: AttemptDeps = {
     store: own.store,
     schedule: own.schedule,
@@ -236,7 +236,10 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   if (loopLag) lifecycle.onStop("event loop lag", () => loopLag.stop());
   const shed = shedEvents(ingestDeps.pending, loopLag, shedLagMs);
   const apps: Record<HttpRole, () => HttpApp> = {
-    gateway: () => createHttpApp({ role: "gateway", log, metrics, checks, shed, notFound: eventsGoToIngest(() => ports.ingest ?? config.server.ingest_port) }).use(gatewayRoutes({ ...ingestDeps, store, schedule, log, checkTarget, webhookLimits, tokens, passwords, oauthTokens, accounts, apiKeys })),
+    gateway: () =>
+      createHttpApp({ role: "gateway", log, metrics, checks, shed, notFound: eventsGoToIngest(() => ports.ingest ?? config.server.ingest_port) }).use(
+        gatewayRoutes({ ...ingestDeps, store, schedule, log, checkTarget, webhookLimits, tokens, passwords, oauthTokens, accounts, apiKeys }),
+      ),
     ingest: () => createHttpApp({ role: "ingest", log, metrics, checks: { event_log: eventLog }, shed }).use(eventRoutes(ingestDeps)),
     dispatcher: () => createHttpApp({ role: "dispatcher", log, metrics, checks }),
     retry: () => createHttpApp({ role: "retry", log, metrics, checks: { store, retry_schedule: schedule } }),
@@ -381,4 +384,3 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   if (process.stdout.isTTY && !(shard && shard.index > 0)) for (const line of listenerLines(config.server.host, ports, tls !== undefined)) print(line);
   return { lifecycle, log, ports };
 }
-

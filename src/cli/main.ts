@@ -93,15 +93,15 @@ async function migrate(action: string | undefined): Promise<void> {
     close = () => sql.end({ timeout: 5 });
   } else {
     // Every shard's file (one unless database.sqlite_shards says more), in step; status is shard 0's.
-    const dbs = Array.from({ length: shardCount(cfg.database.sqlite_shards) }, (_, shard) =>
-      openDatabase({ dataDir: cfg.database.data_dir, synchronous: cfg.database.sqlite_synchronous, shard }),
-    );
+    const dbs = Array.from({ length: shardCount(cfg.database.sqlite_shards) }, (_, shard) => openDatabase({ dataDir: cfg.database.data_dir, synchronous: cfg.database.sqlite_synchronous, shard }));
     migrator = {
       up: async () => dbs.map((db) => migrateUp(db))[0]!,
       down: async () => dbs.map((db) => migrateDown(db))[0],
       status: async () => migrationStatus(dbs[0]!),
     };
-    close = async () => dbs.forEach((db) => db.close());
+    close = async () => {
+      for (const db of dbs) db.close();
+    };
   }
   try {
     if (action === "up") {

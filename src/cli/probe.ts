@@ -4,13 +4,9 @@
  * the HTTP roles, `grpc.health.v1.Health/Check` for the gRPC registry.
  */
 import { rootCertificates } from "node:tls";
-import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Client, credentials } from "@grpc/grpc-js";
-import {
-  HealthCheckRequestSchema,
-  HealthCheckResponseSchema,
-  HealthCheckResponse_ServingStatus as Serving,
-} from "../gen/grpc/health/v1/health_pb.ts";
+import { HealthCheckRequestSchema, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus as Serving } from "../gen/grpc/health/v1/health_pb.ts";
 import type { Config } from "../platform/config.ts";
 import { ROLES, type Role } from "./roles.ts";
 import { tlsFiles } from "./startup-files.ts";
@@ -72,9 +68,7 @@ async function probeGrpc(address: string, tls: { cert: string } | undefined, tim
   const target = `grpc://${address}`;
   // Over TLS: trust the configured certificate (self-signed) and the usual roots (a CA's), and
   // skip the name check, for the same reason as the HTTP probe.
-  const creds = tls
-    ? credentials.createSsl(Buffer.from([tls.cert, ...rootCertificates].join("\n")), null, null, { checkServerIdentity: () => undefined })
-    : credentials.createInsecure();
+  const creds = tls ? credentials.createSsl(Buffer.from([tls.cert, ...rootCertificates].join("\n")), null, null, { checkServerIdentity: () => undefined }) : credentials.createInsecure();
   // TLS refuses an IP address as server name; any name does, the name check being skipped.
   const client = new Client(address, creds, tls ? { "grpc.ssl_target_name_override": "localhost", "grpc.default_authority": "localhost" } : {});
   try {

@@ -3,7 +3,7 @@
  * token keys (HS256 secret, or PEM files for RS256/EdDSA), the TLS certificate and key, and the
  * CA certificates trusted for webhook targets. Every error names the configuration key and the file.
  */
-import { X509Certificate, createPrivateKey, randomBytes } from "node:crypto";
+import { createPrivateKey, randomBytes, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Config } from "../platform/config.ts";
 import type { TlsFiles } from "../platform/http.ts";

@@ -3,12 +3,9 @@ import { describe, expect, it } from "bun:test";
 import { ADDRESS_RANGES, addressRow, cidrContains, isIpLiteral, isPublicAddress, nonPublicReason, parseCidr } from "./address.ts";
 
 describe("isPublicAddress, IPv4", () => {
-  it.each(["8.8.8.8", "1.1.1.1", "93.184.216.34", "172.32.0.1", "100.128.0.1", "11.0.0.1", "223.255.255.255"])(
-    "accepts the public address %s",
-    (address) => {
-      expect(isPublicAddress(address)).toBe(true);
-    },
-  );
+  it.each(["8.8.8.8", "1.1.1.1", "93.184.216.34", "172.32.0.1", "100.128.0.1", "11.0.0.1", "223.255.255.255"])("accepts the public address %s", (address) => {
+    expect(isPublicAddress(address)).toBe(true);
+  });
 
   it.each([
     ["127.0.0.1", "loopback"],
@@ -34,12 +31,9 @@ describe("isPublicAddress, IPv4", () => {
 });
 
 describe("isPublicAddress, IPv6", () => {
-  it.each(["2606:4700:4700::1111", "2001:4860:4860::8888", "[2606:4700:4700::1111]", "2a00:1450:4001:80b::200e"])(
-    "accepts the public address %s",
-    (address) => {
-      expect(isPublicAddress(address)).toBe(true);
-    },
-  );
+  it.each(["2606:4700:4700::1111", "2001:4860:4860::8888", "[2606:4700:4700::1111]", "2a00:1450:4001:80b::200e"])("accepts the public address %s", (address) => {
+    expect(isPublicAddress(address)).toBe(true);
+  });
 
   it.each([
     ["::1", "loopback"],
@@ -143,12 +137,9 @@ describe("CIDR allow-list ranges", () => {
     expect(cidrContains(parseCidr("0.0.0.0/0")!, "8.8.8.8")).toBe(true);
   });
 
-  it.each(["10.20.0.0", "10.20.0.0/33", "10.20.1.0/16", "fd00::/129", "::ffff:10.0.0.0/104", "localhost/8", "10.20.0.0/-1", "010.20.0.0/16x"])(
-    "refuses %p as a range",
-    (text) => {
-      expect(parseCidr(text)).toBeNull();
-    },
-  );
+  it.each(["10.20.0.0", "10.20.0.0/33", "10.20.1.0/16", "fd00::/129", "::ffff:10.0.0.0/104", "localhost/8", "10.20.0.0/-1", "010.20.0.0/16x"])("refuses %p as a range", (text) => {
+    expect(parseCidr(text)).toBeNull();
+  });
 });
 
 /**
@@ -236,9 +227,7 @@ function ends(cidr: string): [string, string] {
   }
   const last = value | ((1n << BigInt(width - bits)) - 1n);
   const write = (n: bigint) =>
-    v4
-      ? [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 255n)).join(".")
-      : [112n, 96n, 80n, 64n, 48n, 32n, 16n, 0n].map((s) => ((n >> s) & 0xffffn).toString(16)).join(":");
+    v4 ? [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 255n)).join(".") : [112n, 96n, 80n, 64n, 48n, 32n, 16n, 0n].map((s) => ((n >> s) & 0xffffn).toString(16)).join(":");
   return [write(value), write(last)];
 }
 

@@ -1,6 +1,7 @@
 /** @module Unit tests of derived ids: the Standard Webhooks message id of an event. */
-import { createHash } from "node:crypto";
+
 import { describe, expect, it } from "bun:test";
+import { createHash } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { messageIdFor } from "./ids.ts";
 import { newSecret, signatureHeaders, signingKey } from "./signature.ts";
@@ -21,7 +22,10 @@ describe("messageIdFor", () => {
 
   it("encodes the first 130 bits of SHA-256(customer NUL event id), most significant first", () => {
     const digest = createHash("sha256").update("acme\u0000evt_1").digest();
-    const bits = [...digest].map((b) => b.toString(2).padStart(8, "0")).join("").slice(0, 130);
+    const bits = [...digest]
+      .map((b) => b.toString(2).padStart(8, "0"))
+      .join("")
+      .slice(0, 130);
     const alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
     const expected = Array.from({ length: 26 }, (_, i) => alphabet[Number.parseInt(bits.slice(i * 5, i * 5 + 5), 2)]).join("");
     expect(messageIdFor("acme", "evt_1")).toBe(`msg_${expected}`);

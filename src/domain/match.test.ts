@@ -23,11 +23,7 @@ const ids = (webhooks: Webhook[]) => webhooks.map((w) => w.id).sort();
 
 describe("SubscriptionIndex", () => {
   it("matches the webhooks that name the event type and no others", () => {
-    const index = new SubscriptionIndex([
-      webhook("a", ["order.created"]),
-      webhook("b", ["order.created", "order.paid"]),
-      webhook("c", ["order.paid"]),
-    ]);
+    const index = new SubscriptionIndex([webhook("a", ["order.created"]), webhook("b", ["order.created", "order.paid"]), webhook("c", ["order.paid"])]);
     expect(ids(index.match("acme", "order.created"))).toEqual(["a", "b"]);
     expect(ids(index.match("acme", "order.paid"))).toEqual(["b", "c"]);
     expect(index.match("acme", "order.refunded")).toEqual([]);
@@ -45,20 +41,12 @@ describe("SubscriptionIndex", () => {
   });
 
   it("excludes disabled webhooks", () => {
-    const index = new SubscriptionIndex([
-      webhook("off", ["order.created"], { status: "disabled" }),
-      webhook("offall", ["*"], { status: "disabled" }),
-      webhook("on", ["order.created"]),
-    ]);
+    const index = new SubscriptionIndex([webhook("off", ["order.created"], { status: "disabled" }), webhook("offall", ["*"], { status: "disabled" }), webhook("on", ["order.created"])]);
     expect(ids(index.match("acme", "order.created"))).toEqual(["on"]);
   });
 
   it("never matches another customer's webhooks", () => {
-    const index = new SubscriptionIndex([
-      webhook("mine", ["order.created"]),
-      webhook("theirs", ["order.created"], { customerId: "globex" }),
-      webhook("theirsall", ["*"], { customerId: "globex" }),
-    ]);
+    const index = new SubscriptionIndex([webhook("mine", ["order.created"]), webhook("theirs", ["order.created"], { customerId: "globex" }), webhook("theirsall", ["*"], { customerId: "globex" })]);
     expect(ids(index.match("acme", "order.created"))).toEqual(["mine"]);
     expect(ids(index.match("globex", "order.created"))).toEqual(["theirs", "theirsall"]);
     expect(index.match("initech", "order.created")).toEqual([]);
@@ -92,15 +80,8 @@ describe("subscribes", () => {
   });
 
   it("agrees with the index on every case", () => {
-    const hooks = [
-      webhook("a", ["x"]),
-      webhook("b", ["*"]),
-      webhook("c", ["x"], { status: "disabled" }),
-      webhook("d", ["y"], { customerId: "globex" }),
-    ];
+    const hooks = [webhook("a", ["x"]), webhook("b", ["*"]), webhook("c", ["x"], { status: "disabled" }), webhook("d", ["y"], { customerId: "globex" })];
     const index = new SubscriptionIndex(hooks);
-    for (const customer of ["acme", "globex"])
-      for (const type of ["x", "y", "z"])
-        expect(ids(index.match(customer, type))).toEqual(ids(hooks.filter((w) => subscribes(w, customer, type))));
+    for (const customer of ["acme", "globex"]) for (const type of ["x", "y", "z"]) expect(ids(index.match(customer, type))).toEqual(ids(hooks.filter((w) => subscribes(w, customer, type))));
   });
 });

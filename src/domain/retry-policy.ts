@@ -29,12 +29,7 @@ export type NextStep = { kind: "retry"; delayMs: number } | { kind: "dead" };
  * first try and each retry). A round allows 1 + maxRetries attempts. An endpoint's
  * Retry-After is honoured when longer than the backoff, but never beyond max_delay.
  */
-export function nextStep(
-  policy: RetryPolicy,
-  attemptsThisRound: number,
-  retryAfterMs: number | null,
-  random?: number,
-): NextStep {
+export function nextStep(policy: RetryPolicy, attemptsThisRound: number, retryAfterMs: number | null, random?: number): NextStep {
   if (attemptsThisRound > policy.maxRetries) return { kind: "dead" };
   const backoff = retryDelay(policy, attemptsThisRound, random);
   const delayMs = retryAfterMs === null ? backoff : Math.min(policy.maxDelayMs, Math.max(backoff, retryAfterMs));

@@ -22,12 +22,7 @@ export function sign(key: Buffer, messageId: string, timestampSeconds: number, b
 }
 
 /** The three signing headers for one attempt. */
-export function signatureHeaders(
-  key: Buffer,
-  messageId: string,
-  timestampSeconds: number,
-  body: string,
-): Record<string, string> {
+export function signatureHeaders(key: Buffer, messageId: string, timestampSeconds: number, body: string): Record<string, string> {
   return {
     "webhook-id": messageId,
     "webhook-timestamp": String(timestampSeconds),

@@ -1,15 +1,7 @@
 /** @module Unit tests of the webhook field rules: URL, event types, custom headers. */
 import { describe, expect, it } from "bun:test";
 import { ValidationError } from "./errors.ts";
-import {
-  assertNoProblems,
-  eventTypeProblems,
-  headerProblems,
-  MAX_EVENT_TYPES,
-  MAX_HEADERS,
-  MAX_URL_LENGTH,
-  urlProblems,
-} from "./webhook-rules.ts";
+import { assertNoProblems, eventTypeProblems, headerProblems, MAX_EVENT_TYPES, MAX_HEADERS, MAX_URL_LENGTH, urlProblems } from "./webhook-rules.ts";
 
 describe("urlProblems", () => {
   it("accepts absolute http and https URLs", () => {
@@ -41,9 +33,7 @@ describe("urlProblems", () => {
   it("refuses a URL longer than the limit and accepts one at the limit", () => {
     const base = "https://example.com/";
     expect(urlProblems(base + "a".repeat(MAX_URL_LENGTH - base.length))).toEqual([]);
-    expect(urlProblems(base + "a".repeat(MAX_URL_LENGTH - base.length + 1))).toEqual([
-      `url: longer than ${MAX_URL_LENGTH} characters`,
-    ]);
+    expect(urlProblems(base + "a".repeat(MAX_URL_LENGTH - base.length + 1))).toEqual([`url: longer than ${MAX_URL_LENGTH} characters`]);
   });
 });
 
@@ -101,9 +91,7 @@ describe("headerProblems", () => {
 
   it("refuses control characters in a value", () => {
     for (const value of ["a\r\nInjected: yes", "a\nb", "nul\u0000", "del\u007f"]) {
-      expect(headerProblems({ "x-custom": value })).toEqual([
-        "headers: the value of 'x-custom' must be a string without control characters, at most 1024 long",
-      ]);
+      expect(headerProblems({ "x-custom": value })).toEqual(["headers: the value of 'x-custom' must be a string without control characters, at most 1024 long"]);
     }
   });
 

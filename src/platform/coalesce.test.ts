@@ -20,11 +20,7 @@ describe("Coalescer", () => {
   it("flushes calls made in the same tick together and splits the outputs back per caller in order", async () => {
     const { batches, flush } = recordingFlush();
     const coalescer = new Coalescer(flush);
-    const results = await Promise.all([
-      coalescer.submit(["a1", "a2"]),
-      coalescer.submit(["b1"]),
-      coalescer.submit(["c1", "c2", "c3"]),
-    ]);
+    const results = await Promise.all([coalescer.submit(["a1", "a2"]), coalescer.submit(["b1"]), coalescer.submit(["c1", "c2", "c3"])]);
     expect(batches).toEqual([["a1", "a2", "b1", "c1", "c2", "c3"]]);
     expect(results).toEqual([["out:a1", "out:a2"], ["out:b1"], ["out:c1", "out:c2", "out:c3"]]);
   });
@@ -102,10 +98,9 @@ describe("Coalescer", () => {
   it("with isolate, an error it does not accept (the backend away) fails every caller of the batch at once", async () => {
     let flushes = 0;
     const coalescer = new Coalescer(
-      async (items: number[]) => {
+      async (_items: number[]): Promise<number[]> => {
         flushes++;
         throw Object.assign(new Error("connection refused"), { code: "ECONNREFUSED" });
-        return items;
       },
       { isolate: (err) => (err as { code?: string }).code === "22021" },
     );

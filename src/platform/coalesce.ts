@@ -128,7 +128,10 @@ export class Coalescer<I, O> {
     } catch (err) {
       if (batch.length > 1 && this.isolate?.(err)) {
         // through then(): a synchronous flush (SQLite) that throws rejects its caller, not this loop
-        for (const pending of batch) await Promise.resolve(pending.items).then((items) => this.flush(items)).then(pending.resolve, pending.reject);
+        for (const pending of batch)
+          await Promise.resolve(pending.items)
+            .then((items) => this.flush(items))
+            .then(pending.resolve, pending.reject);
       } else for (const pending of batch) pending.reject(err);
     } finally {
       this.flushing = false;

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, backendProblem, describeConfig, envName, loadConfig, parseConfig } from "./config.ts";
+import { backendProblem, ConfigError, describeConfig, envName, loadConfig, parseConfig } from "./config.ts";
 import { durationMs } from "./duration.ts";
 
 /** The three servers of production mode: one alone is a configuration error. */
@@ -91,9 +91,7 @@ security:
   });
 
   it("reports a file whose top level is not a mapping", () => {
-    expect(problemsOf({ env: {}, file: yaml("- a\n- b\n") })).toEqual([
-      "/etc/hookrelay/config.yaml: top level must be a mapping of sections",
-    ]);
+    expect(problemsOf({ env: {}, file: yaml("- a\n- b\n") })).toEqual(["/etc/hookrelay/config.yaml: top level must be a mapping of sections"]);
   });
 
   it("rejects unknown keys and unknown sections, naming each and the file", () => {
@@ -204,9 +202,7 @@ describe("parseConfig from the environment", () => {
   });
 
   it("names the variable an error came from, alias included", () => {
-    expect(problemsOf({ env: { HOOKRELAY_ALLOW_PRIVATE_TARGETS: "yes" } })).toEqual([
-      'security.allow_private_targets: Expected boolean (got "yes") [from HOOKRELAY_ALLOW_PRIVATE_TARGETS]',
-    ]);
+    expect(problemsOf({ env: { HOOKRELAY_ALLOW_PRIVATE_TARGETS: "yes" } })).toEqual(['security.allow_private_targets: Expected boolean (got "yes") [from HOOKRELAY_ALLOW_PRIVATE_TARGETS]']);
   });
 
   it.each(["80.5", "1e3", "0x10", "", "eighty"])("rejects %p for an integer instead of guessing", (value) => {
@@ -262,17 +258,13 @@ describe("parseConfig errors", () => {
   });
 
   it("rejects a jwt_secret shorter than 32 characters but accepts empty and long ones", () => {
-    expect(problemsOf({ env: { HOOKRELAY_SECURITY_JWT_SECRET: "short" } })).toEqual([
-      "security.jwt_secret: must be at least 32 characters (or empty to generate one)",
-    ]);
+    expect(problemsOf({ env: { HOOKRELAY_SECURITY_JWT_SECRET: "short" } })).toEqual(["security.jwt_secret: must be at least 32 characters (or empty to generate one)"]);
     expect(parseConfig({ env: { HOOKRELAY_SECURITY_JWT_SECRET: "x".repeat(32) } }).security.jwt_secret).toHaveLength(32);
     expect(parseConfig({ env: { HOOKRELAY_SECURITY_JWT_SECRET: "" } }).security.jwt_secret).toBe("");
   });
 
   it("asks RS256 and EdDSA for a private key file, and HS256 for none", () => {
-    expect(problemsOf({ env: { HOOKRELAY_SECURITY_JWT_ALGORITHM: "RS256" } })).toEqual([
-      "security.jwt_private_key_file: required when security.jwt_algorithm is RS256 (a PEM PKCS#8 private key)",
-    ]);
+    expect(problemsOf({ env: { HOOKRELAY_SECURITY_JWT_ALGORITHM: "RS256" } })).toEqual(["security.jwt_private_key_file: required when security.jwt_algorithm is RS256 (a PEM PKCS#8 private key)"]);
     expect(problemsOf({ env: { HOOKRELAY_SECURITY_JWT_PRIVATE_KEY_FILE: "/keys/jwt.pem" } })).toEqual([
       "security.jwt_private_key_file: only used with RS256 or EdDSA; HS256 signs with security.jwt_secret",
     ]);
@@ -282,9 +274,7 @@ describe("parseConfig errors", () => {
   });
 
   it("refuses previous HS256 secrets shorter than 32 characters and a clock skew over 5m", () => {
-    expect(problemsOf({ env: { HOOKRELAY_SECURITY_JWT_PREVIOUS_KEYS: `${"x".repeat(32)},short` } })).toEqual([
-      "security.jwt_previous_keys[1]: an HS256 secret must be at least 32 characters",
-    ]);
+    expect(problemsOf({ env: { HOOKRELAY_SECURITY_JWT_PREVIOUS_KEYS: `${"x".repeat(32)},short` } })).toEqual(["security.jwt_previous_keys[1]: an HS256 secret must be at least 32 characters"]);
     expect(problemsOf({ env: { HOOKRELAY_SECURITY_JWT_CLOCK_SKEW: "6m" } })).toEqual(["security.jwt_clock_skew: at most 5m (a longer skew keeps expired tokens alive)"]);
     expect(parseConfig({ env: { HOOKRELAY_SECURITY_JWT_CLOCK_SKEW: "5m" } }).security.jwt_clock_skew).toBe("5m");
   });
@@ -299,10 +289,7 @@ describe("parseConfig errors", () => {
 
   it("takes the observability role's scrape targets from a comma-separated variable and names the bad ones", () => {
     const targets = "http://dispatcher:8083/metrics, https://10.0.0.7:8084/metrics";
-    expect(parseConfig({ env: { HOOKRELAY_OBSERVABILITY_SCRAPE_TARGETS: targets } }).observability.scrape_targets).toEqual([
-      "http://dispatcher:8083/metrics",
-      "https://10.0.0.7:8084/metrics",
-    ]);
+    expect(parseConfig({ env: { HOOKRELAY_OBSERVABILITY_SCRAPE_TARGETS: targets } }).observability.scrape_targets).toEqual(["http://dispatcher:8083/metrics", "https://10.0.0.7:8084/metrics"]);
     expect(problemsOf({ env: { HOOKRELAY_OBSERVABILITY_SCRAPE_TARGETS: "http://ok:1/metrics,dispatcher:8083,ftp://x/metrics", HOOKRELAY_OBSERVABILITY_SCRAPE_INTERVAL: "10ms" } })).toEqual([
       "observability.scrape_targets[1]: 'dispatcher:8083' is not an http(s) URL like http://dispatcher:8083/metrics",
       "observability.scrape_targets[2]: 'ftp://x/metrics' is not an http(s) URL like http://dispatcher:8083/metrics",
@@ -341,10 +328,7 @@ describe("parseConfig errors", () => {
         HOOKRELAY_DISPATCHER_MAX_IN_FLIGHT_PER_WEBHOOK: "8",
       },
     });
-    expect(problems).toEqual([
-      "dispatcher.max_in_flight_per_webhook: must not exceed dispatcher.max_in_flight",
-      "retry_manager.initial_delay: must not exceed retry_manager.max_delay",
-    ]);
+    expect(problems).toEqual(["dispatcher.max_in_flight_per_webhook: must not exceed dispatcher.max_in_flight", "retry_manager.initial_delay: must not exceed retry_manager.max_delay"]);
   });
 
   it("reports every cross-field problem at once", () => {
@@ -460,9 +444,7 @@ describe("removed keys", () => {
   });
 
   it("refuses HOOKRELAY_DISPATCHER_HTTP_CLIENT, saying it was removed", () => {
-    expect(problemsOf({ env: { HOOKRELAY_DISPATCHER_HTTP_CLIENT: "fetch" } })).toEqual([
-      `HOOKRELAY_DISPATCHER_HTTP_CLIENT: dispatcher.http_client is ${why}; unset it`,
-    ]);
+    expect(problemsOf({ env: { HOOKRELAY_DISPATCHER_HTTP_CLIENT: "fetch" } })).toEqual([`HOOKRELAY_DISPATCHER_HTTP_CLIENT: dispatcher.http_client is ${why}; unset it`]);
   });
 
   it("reports the removed key alongside the file's other problems", () => {

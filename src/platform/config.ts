@@ -8,15 +8,12 @@ import { Value } from "@sinclair/typebox/value";
 import { parseCidr } from "../domain/address.ts";
 import { DURATION_PATTERN, durationMs } from "./duration.ts";
 
-const Duration = (value: string, description: string) =>
-  Type.String({ default: value, pattern: DURATION_PATTERN, description, duration: true });
+const Duration = (value: string, description: string) => Type.String({ default: value, pattern: DURATION_PATTERN, description, duration: true });
 const Port = (value: number, description: string) => Type.Integer({ default: value, minimum: 0, maximum: 65535, description });
-const Int = (value: number, minimum: number, description: string) =>
-  Type.Integer({ default: value, minimum, description });
+const Int = (value: number, minimum: number, description: string) => Type.Integer({ default: value, minimum, description });
 const Str = (value: string, description: string) => Type.String({ default: value, description });
 const Bool = (value: boolean, description: string) => Type.Boolean({ default: value, description });
-const section = <T extends Record<string, TSchema>>(props: T) =>
-  Type.Object(props, { additionalProperties: false, default: {} });
+const section = <T extends Record<string, TSchema>>(props: T) => Type.Object(props, { additionalProperties: false, default: {} });
 
 export const ConfigSchema = Type.Object(
   {
@@ -95,20 +92,35 @@ export const ConfigSchema = Type.Object(
       }),
       max_json_depth: Int(64, 1, "deepest nesting of arrays and objects in a JSON request body (the body's own value counts 1); deeper: 422 before it is parsed"),
       body_timeout: Duration("10s", "longest a request body may take to arrive, from the end of its head; past it 408 request_timeout and the connection is closed (at most 4m)"),
-      max_connections_per_ip: Int(512, 0, "requests one client IP may have in progress at once on one HTTP port of a process (each holds a connection); past it 429 too_many_connections at once and the connection is closed; 0 = no limit"),
+      max_connections_per_ip: Int(
+        512,
+        0,
+        "requests one client IP may have in progress at once on one HTTP port of a process (each holds a connection); past it 429 too_many_connections at once and the connection is closed; 0 = no limit",
+      ),
       max_event_bytes: Int(262_144, 1, "largest accepted event body, bytes"),
       max_batch_events: Int(1000, 1, "most events in one batch request"),
       max_batch_bytes: Int(16_777_216, 1, "largest accepted batch body, bytes"),
       max_pending_events: Int(5000, 1, "events an ingest process holds waiting to be stored; beyond it ingest answers 503 with Retry-After (load shedding)"),
-      max_pending_bytes: Int(33_554_432, 1, "payload bytes of the events an ingest process holds waiting to be stored; beyond it ingest answers 503 with Retry-After, like max_pending_events (a few large events hold as much memory as many small ones)"),
-      shed_loop_lag: Duration("100ms", "while the event loop stays this far behind (two checks 50 ms apart), event posts are answered 503 with Retry-After before their body is read (load shedding); 0 = off"),
+      max_pending_bytes: Int(
+        33_554_432,
+        1,
+        "payload bytes of the events an ingest process holds waiting to be stored; beyond it ingest answers 503 with Retry-After, like max_pending_events (a few large events hold as much memory as many small ones)",
+      ),
+      shed_loop_lag: Duration(
+        "100ms",
+        "while the event loop stays this far behind (two checks 50 ms apart), event posts are answered 503 with Retry-After before their body is read (load shedding); 0 = off",
+      ),
       max_webhooks_per_customer: Int(500, 1, "webhooks one customer may have; beyond: 422 limit_exceeded"),
       max_fanout_per_event: Int(100, 1, "active webhooks of one customer one event type may reach (wildcards included); a webhook that would cross it: 422 limit_exceeded"),
       rate_limit_ingest_per_ip: Int(20_000, 0, "ingest requests per second from one client IP (a second's worth may come at once); 0 = no limit"),
       rate_limit_ingest_per_customer: Int(20_000, 0, "events per second one customer may send (a batch counts its events); 0 = no limit"),
       rate_limit_api_per_ip: Int(200, 0, "management API requests per second from one client IP, login included; 0 = no limit"),
       rate_limit_api_per_customer: Int(100, 0, "management API requests per second of one customer; 0 = no limit"),
-      login_attempts_per_minute_per_ip: Int(20, 0, "password checks (/auth/login, gateway and observability) one client IP may make per minute, a minute's worth at once at most; beyond: 429; 0 = no limit"),
+      login_attempts_per_minute_per_ip: Int(
+        20,
+        0,
+        "password checks (/auth/login, gateway and observability) one client IP may make per minute, a minute's worth at once at most; beyond: 429; 0 = no limit",
+      ),
       login_attempts_per_minute_per_account: Int(10, 0, "password checks per minute for one username, whoever sends them; beyond: 429 (tokens and API keys keep working); 0 = no limit"),
       login_max_concurrent: Int(1, 1, "Argon2 password verifications running at once per process (each keeps a core busy for 50-250 ms)"),
       login_max_waiting: Int(8, 0, "password checks waiting for a turn per process; beyond them login answers 503 with Retry-After at once"),
@@ -125,7 +137,11 @@ export const ConfigSchema = Type.Object(
       max_pending_bytes: Int(33_554_432, 1, "payload bytes of the events a dispatcher holds read ahead of the committed position; beyond it reading waits (the backlog stays on disk, not in memory)"),
       max_pending_deliveries: Int(20_000, 1, "deliveries a dispatcher holds in memory, queued or in flight; an event that would cross it is parked on the retry schedule (stored) instead"),
       max_pending_deliveries_per_customer: Int(5000, 1, "deliveries of one customer a dispatcher holds in memory; beyond it that customer's events are parked (stored), the others' still go at once"),
-      parked_per_second_per_customer: Int(1000, 0, "parked deliveries of one customer a dispatcher lets come due per second, so a burst does not hold other customers' retries behind it; 0 = all at once"),
+      parked_per_second_per_customer: Int(
+        1000,
+        0,
+        "parked deliveries of one customer a dispatcher lets come due per second, so a burst does not hold other customers' retries behind it; 0 = all at once",
+      ),
       read_batch: Int(100, 1, "events read from the log at a time"),
       poll_interval: Duration("200ms", "how long to wait for new events when idle"),
       subscription_refresh: Duration("1s", "how stale the webhook cache may be for a backlog; events accepted after the last check always re-check"),
@@ -138,7 +154,10 @@ export const ConfigSchema = Type.Object(
       max_delay: Duration("300s", "longest delay between retries"),
       backoff_multiplier: Type.Number({ default: 2.0, minimum: 1, description: "delay growth per retry" }),
       jitter: Type.Number({ default: 0.1, minimum: 0, maximum: 1, description: "± fraction of randomness on each delay" }),
-      poll_interval: Duration("250ms", "how often due retries are claimed; with none due, the next claim waits until the earliest comes due, at most 4 times this (a retry due sooner that was scheduled meanwhile waits that long at most)"),
+      poll_interval: Duration(
+        "250ms",
+        "how often due retries are claimed; with none due, the next claim waits until the earliest comes due, at most 4 times this (a retry due sooner that was scheduled meanwhile waits that long at most)",
+      ),
       batch_size: Int(100, 1, "retries claimed at a time"),
       lease: Duration("2m", "how long a claimed retry stays invisible before another worker may take it"),
     }),
@@ -149,7 +168,8 @@ export const ConfigSchema = Type.Object(
       ),
       scrape_targets: Type.Array(Type.String(), {
         default: [],
-        description: "other roles' /metrics URLs the observability role reads into its /metrics, stats and dashboard, e.g. http://dispatcher:8083/metrics (comma-separated in the environment); empty = this process's own metrics only",
+        description:
+          "other roles' /metrics URLs the observability role reads into its /metrics, stats and dashboard, e.g. http://dispatcher:8083/metrics (comma-separated in the environment); empty = this process's own metrics only",
       }),
       scrape_interval: Duration("2s", "how often the observability role reads its scrape targets (and samples the dashboard's charts)"),
     }),
@@ -202,7 +222,11 @@ function sections(): [string, TObject][] {
 
 /** Strict: text that is not exactly a number or boolean stays a string and is reported, never truncated. */
 function fromEnv(raw: string, schema: TSchema): unknown {
-  if (schema.type === "array") return raw.split(",").map((s) => s.trim()).filter(Boolean);
+  if (schema.type === "array")
+    return raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
   const text = raw.trim();
   if (schema.type === "integer" && /^-?\d+$/.test(text)) return Number(text);
   if (schema.type === "number" && /^-?\d+(\.\d+)?$/.test(text)) return Number(text);
@@ -231,17 +255,21 @@ function unknownVariables(env: Record<string, string | undefined>): string[] {
   return problems;
 }
 
+/** The configuration file as YAML gave it: any shape until the schema has checked it. */
+// biome-ignore lint/suspicious/noExplicitAny: sections and keys are read before validation, which names every wrong one
+type ConfigDocument = Record<string, any>;
+
 /** Builds the configuration; throws one ConfigError listing every problem. */
 export function parseConfig(sources: ConfigSources): Config {
   const problems: string[] = [];
   const origin = new Map<string, string>();
-  let doc: Record<string, any> = {};
+  let doc: ConfigDocument = {};
   if (sources.file) {
     try {
       const parsed = Bun.YAML.parse(sources.file.text);
       if (parsed !== null && parsed !== undefined) {
         if (typeof parsed !== "object" || Array.isArray(parsed)) problems.push(`${sources.file.path}: top level must be a mapping of sections`);
-        else doc = parsed as Record<string, any>;
+        else doc = parsed as ConfigDocument;
       }
     } catch (err) {
       problems.push(`${sources.file.path}: not valid YAML: ${(err as Error).message}`);
@@ -249,8 +277,7 @@ export function parseConfig(sources: ConfigSources): Config {
   }
   for (const [name, value] of Object.entries(doc)) {
     origin.set(name, sources.file!.path);
-    if (value && typeof value === "object" && !Array.isArray(value))
-      for (const key of Object.keys(value)) origin.set(`${name}.${key}`, sources.file!.path);
+    if (value && typeof value === "object" && !Array.isArray(value)) for (const key of Object.keys(value)) origin.set(`${name}.${key}`, sources.file!.path);
   }
   problems.push(...removedKeysIn(doc, origin));
 
@@ -286,7 +313,7 @@ export function parseConfig(sources: ConfigSources): Config {
 }
 
 /** A removed key in the file, named with why; taken out so the schema does not report it again as unknown. */
-function removedKeysIn(doc: Record<string, any>, origin: Map<string, string>): string[] {
+function removedKeysIn(doc: ConfigDocument, origin: Map<string, string>): string[] {
   const problems: string[] = [];
   for (const [path, replacement] of Object.entries(REMOVED_KEYS)) {
     const [name, key] = path.split(".") as [string, string];
@@ -302,31 +329,24 @@ function crossFieldProblems(config: Config): string[] {
   const problems: string[] = [];
   const secret = config.security.jwt_secret;
   if (secret !== "" && secret.length < 32) problems.push("security.jwt_secret: must be at least 32 characters (or empty to generate one)");
-  if ((config.server.tls_cert_file === "") !== (config.server.tls_key_file === ""))
-    problems.push("server.tls_cert_file and server.tls_key_file: set both to serve TLS, or neither");
+  if ((config.server.tls_cert_file === "") !== (config.server.tls_key_file === "")) problems.push("server.tls_cert_file and server.tls_key_file: set both to serve TLS, or neither");
   const { jwt_algorithm: algorithm, jwt_private_key_file: privateKeyFile } = config.security;
-  if (algorithm !== "HS256" && privateKeyFile === "")
-    problems.push(`security.jwt_private_key_file: required when security.jwt_algorithm is ${algorithm} (a PEM PKCS#8 private key)`);
-  if (algorithm === "HS256" && privateKeyFile !== "")
-    problems.push("security.jwt_private_key_file: only used with RS256 or EdDSA; HS256 signs with security.jwt_secret");
+  if (algorithm !== "HS256" && privateKeyFile === "") problems.push(`security.jwt_private_key_file: required when security.jwt_algorithm is ${algorithm} (a PEM PKCS#8 private key)`);
+  if (algorithm === "HS256" && privateKeyFile !== "") problems.push("security.jwt_private_key_file: only used with RS256 or EdDSA; HS256 signs with security.jwt_secret");
   if (algorithm === "HS256")
     for (const [i, previous] of config.security.jwt_previous_keys.entries())
       if (previous.length < 32) problems.push(`security.jwt_previous_keys[${i}]: an HS256 secret must be at least 32 characters`);
   for (const [i, range] of config.security.allowed_target_cidrs.entries())
     if (parseCidr(range) === null) problems.push(`security.allowed_target_cidrs[${i}]: '${range}' is not a range like 10.20.0.0/16 or fd00::/8 (address/bits, no bits set past the prefix)`);
   for (const [i, target] of config.observability.scrape_targets.entries())
-    if (!/^https?:\/\/[^/\s]+/.test(target) || !URL.canParse(target))
-      problems.push(`observability.scrape_targets[${i}]: '${target}' is not an http(s) URL like http://dispatcher:8083/metrics`);
+    if (!/^https?:\/\/[^/\s]+/.test(target) || !URL.canParse(target)) problems.push(`observability.scrape_targets[${i}]: '${target}' is not an http(s) URL like http://dispatcher:8083/metrics`);
   if (durationMs(config.observability.scrape_interval) < 100) problems.push("observability.scrape_interval: must be at least 100ms");
   problems.push(...externalIssuerProblems(config));
-  if (durationMs(config.security.jwt_clock_skew) > 5 * 60_000)
-    problems.push("security.jwt_clock_skew: at most 5m (a longer skew keeps expired tokens alive)");
-  if (config.dispatcher.max_in_flight_per_webhook > config.dispatcher.max_in_flight)
-    problems.push("dispatcher.max_in_flight_per_webhook: must not exceed dispatcher.max_in_flight");
+  if (durationMs(config.security.jwt_clock_skew) > 5 * 60_000) problems.push("security.jwt_clock_skew: at most 5m (a longer skew keeps expired tokens alive)");
+  if (config.dispatcher.max_in_flight_per_webhook > config.dispatcher.max_in_flight) problems.push("dispatcher.max_in_flight_per_webhook: must not exceed dispatcher.max_in_flight");
   const bodyTimeout = durationMs(config.security.body_timeout);
   if (bodyTimeout < 1 || bodyTimeout > 4 * 60_000) problems.push("security.body_timeout: between 1ms and 4m");
-  if (durationMs(config.retry_manager.initial_delay) > durationMs(config.retry_manager.max_delay))
-    problems.push("retry_manager.initial_delay: must not exceed retry_manager.max_delay");
+  if (durationMs(config.retry_manager.initial_delay) > durationMs(config.retry_manager.max_delay)) problems.push("retry_manager.initial_delay: must not exceed retry_manager.max_delay");
   if (durationMs(config.retry_manager.lease) <= durationMs(config.dispatcher.http_timeout))
     problems.push("retry_manager.lease: must be longer than dispatcher.http_timeout, or a slow attempt's retry is claimed twice");
   return problems;
@@ -359,7 +379,9 @@ function externalIssuerProblems({ security: s }: Config): string[] {
  */
 export function backendProblem(config: Config): string | null {
   const production = { "database.url": config.database.url !== "", "redis.url": config.redis.url !== "", "kafka.brokers": config.kafka.brokers.length > 0 };
-  const set = Object.entries(production).filter(([, on]) => on).map(([key]) => key);
+  const set = Object.entries(production)
+    .filter(([, on]) => on)
+    .map(([key]) => key);
   if (set.length === 0 || set.length === 3) return null;
   return `production mode needs database.url, redis.url and kafka.brokers together (DATABASE_URL, REDIS_URL, KAFKA_BROKERS); only ${set.join(", ")} ${set.length === 1 ? "is" : "are"} set`;
 }

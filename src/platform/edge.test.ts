@@ -3,7 +3,7 @@
 // the pass costs a fraction of the parse it guards; the configuration keys and their checks.
 import { describe, expect, it } from "bun:test";
 import { parseConfig } from "./config.ts";
-import { DEFAULT_EDGE_LIMITS, createHttpApp, edgeLimits, idleTimeoutSeconds, nestedBeyond, readJson } from "./http.ts";
+import { createHttpApp, DEFAULT_EDGE_LIMITS, edgeLimits, idleTimeoutSeconds, nestedBeyond, readJson } from "./http.ts";
 import { createLogger } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
 
@@ -46,17 +46,23 @@ describe("nestedBeyond", () => {
       return best;
     };
     // A 16 MiB batch of string-heavy events (the largest body ingest takes) and one of tiny objects.
-    const strings = JSON.stringify({ events: Array.from({ length: 1000 }, (_, i) => ({ id: `e${i}`, type: "t", source: "s", data: { blob: "z\\\"".repeat(5000) } })) });
+    const strings = JSON.stringify({ events: Array.from({ length: 1000 }, (_, i) => ({ id: `e${i}`, type: "t", source: "s", data: { blob: 'z\\"'.repeat(5000) } })) });
     const dense = JSON.stringify({ events: Array.from({ length: 1000 }, (_, i) => ({ id: `e${i}`, type: "t", source: "s", data: Array.from({ length: 1000 }, (_, k) => ({ a: [k] })) })) });
     const figures: Record<string, number> = {};
-    for (const [name, text] of [["strings", strings], ["dense", dense]] as const) {
+    for (const [name, text] of [
+      ["strings", strings],
+      ["dense", dense],
+    ] as const) {
       figures[`${name} scan ms`] = time(() => nestedBeyond(text, 64));
       figures[`${name} parse ms`] = time(() => JSON.parse(text));
       expect(nestedBeyond(text, 64)).toBe(-1);
     }
     const deep = `{"id":"x","type":"t","source":"s","data":${nested(8_000_000)}}`; // 16 MB of brackets
     figures["16 MB deep scan ms"] = time(() => nestedBeyond(deep, 64));
-    console.log("nesting scan vs parse:", JSON.stringify(figures, (_, v) => (typeof v === "number" ? Number(v.toFixed(2)) : v)));
+    console.log(
+      "nesting scan vs parse:",
+      JSON.stringify(figures, (_, v) => (typeof v === "number" ? Number(v.toFixed(2)) : v)),
+    );
     expect(figures["strings scan ms"]!).toBeLessThan(figures["strings parse ms"]! * 1.5);
     expect(figures["dense scan ms"]!).toBeLessThan(figures["dense parse ms"]!);
     expect(figures["16 MB deep scan ms"]!).toBeLessThan(1);

@@ -140,8 +140,7 @@ function bodyLeftUnread(request: Request): boolean {
 
 /** A refusal for a request line or headers out of bounds, or null when they are within them. */
 function requestTooLarge(request: Request): Response | null {
-  if (request.url.length > MAX_URL_CHARS)
-    return jsonResponse(414, errorBody("uri_too_long", `the request URL is ${request.url.length} characters; at most ${MAX_URL_CHARS}`));
+  if (request.url.length > MAX_URL_CHARS) return jsonResponse(414, errorBody("uri_too_long", `the request URL is ${request.url.length} characters; at most ${MAX_URL_CHARS}`));
   let count = 0;
   let bytes = 0;
   for (const [name, value] of request.headers) {
@@ -167,10 +166,7 @@ export async function checkHealth(checks: Record<string, Pingable>): Promise<{ o
     Object.entries(checks).map(async ([name, dep]) => {
       let timer: Timer | undefined;
       try {
-        await Promise.race([
-          dep.ping(),
-          new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("no answer in time")), HEALTH_TIMEOUT_MS))),
-        ]);
+        await Promise.race([dep.ping(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("no answer in time")), HEALTH_TIMEOUT_MS)))]);
         return null;
       } catch (err) {
         return `${name}: ${(err as Error).message}`;
@@ -213,15 +209,10 @@ export function createHttpApp(deps: HttpDeps) {
       if (error instanceof AppError) {
         const details = error instanceof ValidationError && error.details.length > 1 ? { details: error.details } : {};
         const retryAfter: Record<string, string> =
-          error instanceof RateLimitedError
-            ? error.headers
-            : error instanceof UnavailableError && error.retryAfterSeconds !== undefined
-              ? { "retry-after": String(error.retryAfterSeconds) }
-              : {};
+          error instanceof RateLimitedError ? error.headers : error instanceof UnavailableError && error.retryAfterSeconds !== undefined ? { "retry-after": String(error.retryAfterSeconds) } : {};
         return respond(error.status, { error: { ...errorBody(error.code, error.message).error, ...details } }, retryAfter);
       }
-      if (code === "NOT_FOUND")
-        return respond(404, errorBody("not_found", deps.notFound?.(request) ?? `no route for ${request.method} ${new URL(request.url).pathname}`));
+      if (code === "NOT_FOUND") return respond(404, errorBody("not_found", deps.notFound?.(request) ?? `no route for ${request.method} ${new URL(request.url).pathname}`));
       if (code === "PARSE") return respond(400, errorBody("invalid_json", "request body is not valid JSON"));
       log.error({ err: error, method: request.method, url: new URL(request.url).pathname }, "unhandled error");
       return respond(500, errorBody("internal", "internal error"));
@@ -288,14 +279,12 @@ export function clientIp(ctx: RequestContext, trustForwardedFor: boolean): strin
  */
 export async function readJson(request: Request, limitBytes: number): Promise<unknown> {
   const contentType = request.headers.get("content-type") ?? "";
-  if (contentType && !/^application\/(.+\+)?json\b/i.test(contentType))
-    throw new BadRequestError(`content-type '${contentType}' is not application/json`, "unsupported_media_type");
+  if (contentType && !/^application\/(.+\+)?json\b/i.test(contentType)) throw new BadRequestError(`content-type '${contentType}' is not application/json`, "unsupported_media_type");
   const text = await readBody(request, limitBytes);
   if (text.length === 0) throw new BadRequestError("request body is empty; send a JSON object", "invalid_json");
   const { maxJsonDepth } = (admitted.get(request) ?? { limits: DEFAULT_EDGE_LIMITS }).limits;
   const tooDeep = nestedBeyond(text, maxJsonDepth);
-  if (tooDeep >= 0)
-    throw new ValidationError(`request body nests arrays and objects deeper than ${maxJsonDepth} levels (at character ${tooDeep})`);
+  if (tooDeep >= 0) throw new ValidationError(`request body nests arrays and objects deeper than ${maxJsonDepth} levels (at character ${tooDeep})`);
   try {
     return JSON.parse(text);
   } catch (err) {

@@ -34,7 +34,10 @@ process.exit(0);
   );
   const proc = Bun.spawn(["bun", script], { stdout: "pipe", stderr: "pipe" });
   const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
-  const lines = out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  const lines = out
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l));
   return { code, lines };
 }
 

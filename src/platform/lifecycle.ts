@@ -1,5 +1,5 @@
 /** @module Teardown in reverse order of setup, run once on SIGTERM/SIGINT or on demand; what an uncaught exception does. */
-import { type Logger, flushLog } from "./logger.ts";
+import { flushLog, type Logger } from "./logger.ts";
 
 type Teardown = { name: string; run: () => Promise<void> | void };
 

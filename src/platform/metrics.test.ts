@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { HEAP_WALKING_METRICS, createMetrics } from "./metrics.ts";
+import { createMetrics, HEAP_WALKING_METRICS } from "./metrics.ts";
 
 describe("metrics registry", () => {
   test("leaves out the heap-space gauges, whose collection walks Bun's heap, and keeps the cheap process metrics", async () => {

@@ -1,5 +1,5 @@
 /** @module Prometheus metrics: one registry per process, made in the composition root and passed down. */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 export interface Metrics {
   registry: Registry;

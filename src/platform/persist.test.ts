@@ -8,10 +8,15 @@ const log = createLogger("silent");
 describe("persist", () => {
   it("retries a failing write until it succeeds and returns its result", async () => {
     let calls = 0;
-    const result = await persist(async () => {
-      if (++calls < 3) throw new Error("busy");
-      return "written";
-    }, () => false, log, "test write");
+    const result = await persist(
+      async () => {
+        if (++calls < 3) throw new Error("busy");
+        return "written";
+      },
+      () => false,
+      log,
+      "test write",
+    );
     expect(result).toBe("written");
     expect(calls).toBe(3);
   });
@@ -19,11 +24,16 @@ describe("persist", () => {
   it("gives up with the last error once stopped", async () => {
     let calls = 0;
     let stopped = false;
-    const err = await persist(async () => {
-      calls++;
-      stopped = calls >= 2;
-      throw new Error(`failure ${calls}`);
-    }, () => stopped, log, "test write").catch((e) => e);
+    const err = await persist(
+      async () => {
+        calls++;
+        stopped = calls >= 2;
+        throw new Error(`failure ${calls}`);
+      },
+      () => stopped,
+      log,
+      "test write",
+    ).catch((e) => e);
     expect((err as Error).message).toBe("failure 2");
   });
 });

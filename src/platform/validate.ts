@@ -1,6 +1,6 @@
 /** @module Compiled TypeBox validation with every problem named by its field. */
 import type { Static, TObject, TSchema } from "@sinclair/typebox";
-import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
+import { type TypeCheck, TypeCompiler } from "@sinclair/typebox/compiler";
 import { type ValueError, ValueErrorType } from "@sinclair/typebox/value";
 import { ValidationError } from "../domain/errors.ts";
 

@@ -17,8 +17,7 @@ describe("bench/k6", () => {
 
   it("shares constant-arrival-rate, thresholds on p99, failures and dropped iterations, unique ids and the login", () => {
     const lib = readFileSync(join(K6, "lib.js"), "utf8");
-    for (const needle of ['"constant-arrival-rate"', "p(99)<", "http_req_failed", "dropped_iterations", "iterationInTest", "/auth/login", "K6_ADMIN_PASSWORD"])
-      expect(lib).toContain(needle);
+    for (const needle of ['"constant-arrival-rate"', "p(99)<", "http_req_failed", "dropped_iterations", "iterationInTest", "/auth/login", "K6_ADMIN_PASSWORD"]) expect(lib).toContain(needle);
   });
 
   it.each(SCENARIOS)("%s runs a constant-rate scenario with the shared thresholds and logs in during setup()", (file) => {

@@ -5,7 +5,7 @@
  * the source tree, bun and Go hidden, so nothing can be fetched or taken from them.
  */
 import { afterAll, describe, expect, it } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { Result } from "../../bench/lib/results.ts";
@@ -20,7 +20,11 @@ const SHELL_TOOLS = ["env", "dirname", "mkdir", "date", "hostname", "uname", "ge
 
 /** bun's and Go's files on this machine, to hide from the kit's run. */
 function bunAndGo(): { files: string[]; dirs: string[] } {
-  const which = (name: string) => (Bun.spawnSync(["sh", "-c", `which -a ${name}`], { stdout: "pipe" }).stdout.toString().split("\n").filter(Boolean));
+  const which = (name: string) =>
+    Bun.spawnSync(["sh", "-c", `which -a ${name}`], { stdout: "pipe" })
+      .stdout.toString()
+      .split("\n")
+      .filter(Boolean);
   const files = [...new Set([...which("bun"), process.execPath].map((p) => realpathSync(p)))];
   const dirs = which("go").map((p) => dirname(dirname(realpathSync(p))));
   if (existsSync(join(homedir(), "go"))) dirs.push(join(homedir(), "go"));
@@ -70,7 +74,11 @@ describe("bun run bench:kit", () => {
       `if '${hidden.files[0]}' --version >/dev/null 2>&1; then echo 'bun still runs' >&2; exit 3; fi`,
       `exec env -i PATH='${tools}' HOME='${work}' BENCH_MACHINE=kit.test ./run.sh ${args.join(" ")}`,
     ].join("\n");
-    console.log(isolated ? `kit.test: run.sh in private network and mount namespaces, hiding ${[ROOT, ...hidden.dirs, ...hidden.files].join(", ")}` : "kit.test: unshare not allowed here: run.sh with the kit and shell tools on PATH only, network and source tree visible");
+    console.log(
+      isolated
+        ? `kit.test: run.sh in private network and mount namespaces, hiding ${[ROOT, ...hidden.dirs, ...hidden.files].join(", ")}`
+        : "kit.test: unshare not allowed here: run.sh with the kit and shell tools on PATH only, network and source tree visible",
+    );
     const proc = isolated
       ? Bun.spawn(["unshare", "-mn", "sh", "-c", prelude], { cwd: kit, stdout: "pipe", stderr: "pipe" })
       : Bun.spawn([join(kit, "run.sh"), ...args], { cwd: kit, env, stdout: "pipe", stderr: "pipe" });

@@ -6,11 +6,11 @@
  * the end-to-end run must lose, duplicate and mis-sign nothing. The real benchmark is not part of `bun run test`.
  */
 import { afterAll, describe, expect, it } from "bun:test";
-import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { OUT_DIR, RESULTS_DIR, type Result, resultsTable } from "../../bench/lib/results.ts";
-import { rssFlatness, verdict } from "../../bench/scenarios/end-to-end.ts";
 import { parseArgs } from "../../bench/run.ts";
+import { rssFlatness, verdict } from "../../bench/scenarios/end-to-end.ts";
 import { tempDir } from "../helpers/hookrelay.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");

@@ -4,9 +4,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "bun:test";
 import fc from "fast-check";
-import { expectedOutcomes, ingestStep, typeOf } from "../helpers/ingest-sequences.ts";
 import type { Event } from "../../src/domain/model.ts";
 import type { EventConsumer, EventLog, LoggedEvent } from "../../src/domain/ports.ts";
+import { expectedOutcomes, ingestStep, typeOf } from "../helpers/ingest-sequences.ts";
 
 export interface EventLogFixture {
   log: EventLog;
@@ -113,11 +113,7 @@ export function describeEventLogContract(name: string, makeLog: () => Promise<Ev
     });
 
     it("accepts exactly one of concurrent appends of the same event", async () => {
-      const outcomes = await Promise.all([
-        log.append([makeEvent("acme", "evt_same")]),
-        log.append([makeEvent("acme", "evt_same")]),
-        log.append([makeEvent("acme", "evt_same")]),
-      ]);
+      const outcomes = await Promise.all([log.append([makeEvent("acme", "evt_same")]), log.append([makeEvent("acme", "evt_same")]), log.append([makeEvent("acme", "evt_same")])]);
       expect(outcomes.flat().sort()).toEqual(["accepted", "duplicate", "duplicate"]);
     });
 

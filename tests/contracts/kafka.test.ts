@@ -4,16 +4,16 @@
  * sending again what Kafka did not take.
  */
 import { describe, expect, it } from "bun:test";
-import { KafkaConsumer } from "../../src/adapters/kafka/consumer.ts";
+import type { KafkaConsumer } from "../../src/adapters/kafka/consumer.ts";
 import { KafkaEventLog } from "../../src/adapters/kafka/event-log.ts";
 import { createPool } from "../../src/adapters/postgres/client.ts";
 import { migrateUp } from "../../src/adapters/postgres/migrations.ts";
 import { PostgresOutbox } from "../../src/adapters/postgres/outbox.ts";
-import { createLogger } from "../../src/platform/logger.ts";
-import { createMetrics } from "../../src/platform/metrics.ts";
 import type { Event } from "../../src/domain/model.ts";
 import type { LoggedEvent } from "../../src/domain/ports.ts";
-import { TEST_DATABASE_URL, TEST_KAFKA_BROKERS, freshTopic, requireServices, schemaFactory } from "../helpers/services.ts";
+import { createLogger } from "../../src/platform/logger.ts";
+import { createMetrics } from "../../src/platform/metrics.ts";
+import { freshTopic, requireServices, schemaFactory, TEST_DATABASE_URL, TEST_KAFKA_BROKERS } from "../helpers/services.ts";
 import { describeEventLogContract, makeEvent } from "./event-log.contract.ts";
 
 if (requireServices("Kafka event log", { HOOKRELAY_TEST_DATABASE_URL: TEST_DATABASE_URL, HOOKRELAY_TEST_KAFKA_BROKERS: TEST_KAFKA_BROKERS })) {
@@ -76,7 +76,11 @@ if (requireServices("Kafka event log", { HOOKRELAY_TEST_DATABASE_URL: TEST_DATAB
       const fixture = await kafkaLog(1);
       try {
         const bad = { ...makeEvent("acme", "e-nul"), source: "a\u0000b" }; // text PostgreSQL cannot hold
-        const outcomes = await Promise.allSettled([fixture.log.append([makeEvent("acme", "e-1")]), fixture.log.append([bad]), fixture.log.append([makeEvent("acme", "e-2"), makeEvent("acme", "e-3")])]);
+        const outcomes = await Promise.allSettled([
+          fixture.log.append([makeEvent("acme", "e-1")]),
+          fixture.log.append([bad]),
+          fixture.log.append([makeEvent("acme", "e-2"), makeEvent("acme", "e-3")]),
+        ]);
         expect(outcomes.map((o) => (o.status === "fulfilled" ? o.value : (o.reason as { status: number }).status))).toEqual([["accepted"], 422, ["accepted", "accepted"]]);
       } finally {
         await fixture.close();
@@ -167,11 +171,22 @@ if (requireServices("Kafka event log", { HOOKRELAY_TEST_DATABASE_URL: TEST_DATAB
       let alone = 0;
       const watched = {
         ping: () => outbox.ping(),
-        record: (events: Event[], sent: Event[] = []) => (carried.push(sent.length), outbox.record(events, sent)),
-        markPublished: (events: Event[]) => (alone += events.length > 0 ? 1 : 0, outbox.markPublished(events)),
+        record: (events: Event[], sent: Event[] = []) => {
+          carried.push(sent.length);
+          return outbox.record(events, sent);
+        },
+        markPublished: (events: Event[]) => {
+          if (events.length > 0) alone++;
+          return outbox.markPublished(events);
+        },
         unpublished: (before: number, limit: number) => outbox.unpublished(before, limit),
       };
-      const eventLog = new KafkaEventLog({ brokers: TEST_KAFKA_BROKERS!, topic: freshTopic(), partitions: 1, clientId: "hr-test", produceTimeoutMs: 5_000, republishAfterMs: 60_000 }, watched, log, createMetrics());
+      const eventLog = new KafkaEventLog(
+        { brokers: TEST_KAFKA_BROKERS!, topic: freshTopic(), partitions: 1, clientId: "hr-test", produceTimeoutMs: 5_000, republishAfterMs: 60_000 },
+        watched,
+        log,
+        createMetrics(),
+      );
       try {
         await eventLog.ensureTopic();
         // Producers sending one after another, a millisecond apart (an append waits for its own mark).

@@ -1,6 +1,7 @@
 /** @module The embedded database's migrations: up creates the schema, status reports it, down reverts, up again works. */
-import { afterEach, beforeEach, describe, expect, it } from "bun:test";
+
 import type { Database } from "bun:sqlite";
+import { afterEach, beforeEach, describe, expect, it } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -117,7 +118,10 @@ describe("sqlite migrations", () => {
     /** EXPLAIN QUERY PLAN's steps for a statement, with null for each parameter. */
     function plan(sql: string): string[] {
       const params = sql.match(/\?/g)?.map(() => null) ?? [];
-      return db.query<{ detail: string }, (string | null)[]>(`EXPLAIN QUERY PLAN ${sql}`).all(...params).map((row) => row.detail);
+      return db
+        .query<{ detail: string }, (string | null)[]>(`EXPLAIN QUERY PLAN ${sql}`)
+        .all(...params)
+        .map((row) => row.detail);
     }
 
     beforeEach(() => migrateUp(db));

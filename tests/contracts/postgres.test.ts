@@ -5,17 +5,17 @@
  */
 import { afterAll, describe, expect, it } from "bun:test";
 import { resolve } from "node:path";
+import { PostgresAccounts } from "../../src/adapters/postgres/accounts.ts";
 import { createPool, type Sql } from "../../src/adapters/postgres/client.ts";
 import { MIGRATIONS, migrateDown, migrateUp, migrationStatus } from "../../src/adapters/postgres/migrations.ts";
 import { PostgresStore } from "../../src/adapters/postgres/store.ts";
 import { UnavailableError } from "../../src/domain/errors.ts";
 import type { Delivery, DeliveryStatus } from "../../src/domain/model.ts";
 import type { AttemptRecord } from "../../src/domain/ports.ts";
+import { requireServices, schemaFactory } from "../helpers/services.ts";
+import { describeAccountsContract } from "./accounts.contract.ts";
 import { makeEvent, T0 } from "./event-log.contract.ts";
 import { describeStoreContract, makeWebhook } from "./store.contract.ts";
-import { describeAccountsContract } from "./accounts.contract.ts";
-import { PostgresAccounts } from "../../src/adapters/postgres/accounts.ts";
-import { requireServices, schemaFactory } from "../helpers/services.ts";
 
 const BASE_URL = process.env.HOOKRELAY_TEST_DATABASE_URL;
 const ROOT = resolve(import.meta.dir, "../..");
@@ -95,10 +95,16 @@ function describePostgres(baseUrl: string): void {
         const webhooks = [1, 2, 3].map(() => makeWebhook("acme"));
         for (const webhook of webhooks) await store.createWebhook(webhook);
         const events = Array.from({ length: 200 }, (_, i) => makeEvent("acme", `evt_${i}`));
-        const opened = await store.openDeliveries(events.map((event) => ({ event, webhooks })), Date.now());
+        const opened = await store.openDeliveries(
+          events.map((event) => ({ event, webhooks })),
+          Date.now(),
+        );
         expect(opened.flat()).toHaveLength(600);
         expect(statements()).toBe(1);
-        const again = await store.openDeliveries(events.map((event) => ({ event, webhooks })), Date.now());
+        const again = await store.openDeliveries(
+          events.map((event) => ({ event, webhooks })),
+          Date.now(),
+        );
         expect(again.flat().map((d) => d.id)).toEqual(opened.flat().map((d) => d.id));
         expect(statements()).toBe(2);
       } finally {
@@ -148,7 +154,10 @@ function describePostgres(baseUrl: string): void {
         const outboxed = makeEvent("acme", "evt_outboxed");
         await sql`INSERT INTO events (customer_id, id, type, source, timestamp, payload, accepted_at, published_at)
                   VALUES ('acme', 'evt_outboxed', 'order.created', 'ingest', ${outboxed.timestamp}, '{"kept":true}', ${T0}, NULL)`;
-        await store.openDeliveries([fresh, outboxed].map((event) => ({ event, webhooks: [webhook] })), Date.now());
+        await store.openDeliveries(
+          [fresh, outboxed].map((event) => ({ event, webhooks: [webhook] })),
+          Date.now(),
+        );
         const rows = await sql<{ id: string; payload: string; accepted_at: number; published_at: number | null }[]>`
           SELECT id, payload, accepted_at, published_at FROM events ORDER BY id`;
         expect([...rows]).toEqual([
@@ -164,7 +173,10 @@ function describePostgres(baseUrl: string): void {
       const { sql, store } = await counted("");
       try {
         const old = T0 - 100 * 86_400_000;
-        for (const [id, publishedAt] of [["evt_published", old], ["evt_unpublished", null]] as const)
+        for (const [id, publishedAt] of [
+          ["evt_published", old],
+          ["evt_unpublished", null],
+        ] as const)
           await sql`INSERT INTO events (customer_id, id, type, source, timestamp, payload, accepted_at, published_at)
                     VALUES ('acme', ${id}, 't', 's', 'ts', '{}', ${old}::bigint, ${publishedAt}::bigint)`;
         expect(await store.pruneFinished(old + 1, 100)).toBe(0);
@@ -198,7 +210,12 @@ function describePostgres(baseUrl: string): void {
         const err = await store.getUser("admin").catch((e) => e);
         expect(err).toBeInstanceOf(UnavailableError);
         expect(err.status).toBe(503);
-        expect(await store.ping().then(() => "up", () => "down")).toBe("down");
+        expect(
+          await store.ping().then(
+            () => "up",
+            () => "down",
+          ),
+        ).toBe("down");
       } finally {
         await sql.end({ timeout: 1 });
       }

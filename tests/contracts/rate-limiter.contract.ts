@@ -128,7 +128,12 @@ export function describeRateLimiterContract(name: string, makeLimiter: () => Pro
       const limit: RateLimit = { capacity: 20, refillPerSecond: 1 };
       const decisions = await Promise.all(Array.from({ length: 60 }, () => limiter.take("k", limit, 1, T)));
       expect(decisions.filter((d) => d.allowed).length).toBe(20);
-      expect(decisions.filter((d) => d.allowed).map((d) => d.remaining).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      expect(
+        decisions
+          .filter((d) => d.allowed)
+          .map((d) => d.remaining)
+          .sort((a, b) => a - b),
+      ).toEqual(Array.from({ length: 20 }, (_, i) => i));
     });
 
     it("rejects a negative cost and a limit that is not positive", async () => {

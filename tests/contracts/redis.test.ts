@@ -9,13 +9,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Redis, closeRedisClient, createRedisClient } from "../../src/adapters/redis/client.ts";
+import { closeRedisClient, createRedisClient, type Redis } from "../../src/adapters/redis/client.ts";
 import { RedisRateLimiter } from "../../src/adapters/redis/rate-limiter.ts";
 import { RedisRetrySchedule } from "../../src/adapters/redis/retry-schedule.ts";
 import { UnavailableError } from "../../src/domain/errors.ts";
+import { requireServices } from "../helpers/services.ts";
 import { describeRateLimiterContract } from "./rate-limiter.contract.ts";
 import { describeRetryScheduleContract } from "./retry-schedule.contract.ts";
-import { requireServices } from "../helpers/services.ts";
 
 const REDIS_URL = process.env.HOOKRELAY_TEST_REDIS_URL;
 
@@ -188,42 +188,38 @@ function describeRedisSuites(url: string): void {
       expect(performance.now() - started).toBeLessThan(2500);
     });
 
-    it(
-      "survives a Redis crash and restart: fails fast while down, then serves again on its own, scripts reloaded",
-      async () => {
-        const server = await PrivateRedis.start();
-        const redis = createRedisClient(server.url, { commandTimeoutMs: 1000, maxReconnectDelayMs: 200 });
-        clients.push(redis);
-        try {
-          const schedule = new RedisRetrySchedule(redis, { keyPrefix: "hookrelay:" });
-          const limiter = new RedisRateLimiter(redis, { keyPrefix: "hookrelay:" });
-          const now = Date.now();
-          await schedule.schedule(Array.from({ length: 10 }, (_, i) => ({ deliveryId: `del_${i}`, dueAt: now - 100 + i })));
-          expect((await schedule.claim(now, 3, 60_000)).length).toBe(3);
+    it("survives a Redis crash and restart: fails fast while down, then serves again on its own, scripts reloaded", async () => {
+      const server = await PrivateRedis.start();
+      const redis = createRedisClient(server.url, { commandTimeoutMs: 1000, maxReconnectDelayMs: 200 });
+      clients.push(redis);
+      try {
+        const schedule = new RedisRetrySchedule(redis, { keyPrefix: "hookrelay:" });
+        const limiter = new RedisRateLimiter(redis, { keyPrefix: "hookrelay:" });
+        const now = Date.now();
+        await schedule.schedule(Array.from({ length: 10 }, (_, i) => ({ deliveryId: `del_${i}`, dueAt: now - 100 + i })));
+        expect((await schedule.claim(now, 3, 60_000)).length).toBe(3);
 
-          await server.kill();
-          const started = performance.now();
-          expect(await schedule.ping().catch((e) => e)).toBeInstanceOf(UnavailableError);
-          expect(await schedule.claim(now, 3, 60_000).catch((e) => e)).toBeInstanceOf(UnavailableError);
-          expect(await limiter.take("k", { capacity: 1, refillPerSecond: 1 }, 1, now).catch((e) => e)).toBeInstanceOf(UnavailableError);
-          expect(performance.now() - started).toBeLessThan(3000);
+        await server.kill();
+        const started = performance.now();
+        expect(await schedule.ping().catch((e) => e)).toBeInstanceOf(UnavailableError);
+        expect(await schedule.claim(now, 3, 60_000).catch((e) => e)).toBeInstanceOf(UnavailableError);
+        expect(await limiter.take("k", { capacity: 1, refillPerSecond: 1 }, 1, now).catch((e) => e)).toBeInstanceOf(UnavailableError);
+        expect(performance.now() - started).toBeLessThan(3000);
 
-          await server.restart();
-          await waitFor(() => schedule.ping(), 5000);
-          // The append-only file kept every item and lease; the script cache is empty after a
-          // restart, so this claim also proves the script is loaded again.
-          expect(await schedule.depth()).toBe(10);
-          expect((await schedule.claim(now, 100, 120_000)).map((item) => item.deliveryId)).toEqual(["del_3", "del_4", "del_5", "del_6", "del_7", "del_8", "del_9"]);
-          await redis.script("FLUSH");
-          expect(await schedule.claim(now + 60_000, 100, 60_000)).toHaveLength(3);
-          expect(await limiter.take("k", { capacity: 1, refillPerSecond: 1 }, 1, now)).toMatchObject({ allowed: true });
-        } finally {
-          await closeRedisClient(redis);
-          await server.stop();
-        }
-      },
-      30_000,
-    );
+        await server.restart();
+        await waitFor(() => schedule.ping(), 5000);
+        // The append-only file kept every item and lease; the script cache is empty after a
+        // restart, so this claim also proves the script is loaded again.
+        expect(await schedule.depth()).toBe(10);
+        expect((await schedule.claim(now, 100, 120_000)).map((item) => item.deliveryId)).toEqual(["del_3", "del_4", "del_5", "del_6", "del_7", "del_8", "del_9"]);
+        await redis.script("FLUSH");
+        expect(await schedule.claim(now + 60_000, 100, 60_000)).toHaveLength(3);
+        expect(await limiter.take("k", { capacity: 1, refillPerSecond: 1 }, 1, now)).toMatchObject({ allowed: true });
+      } finally {
+        await closeRedisClient(redis);
+        await server.stop();
+      }
+    }, 30_000);
   });
 }
 
@@ -277,10 +273,10 @@ class PrivateRedis {
 
   /** Starts (again) on the same port and data directory, and waits until it accepts connections. */
   async restart(): Promise<void> {
-    this.proc = Bun.spawn(
-      [this.binary, "--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always"],
-      { stdout: "ignore", stderr: "inherit" },
-    );
+    this.proc = Bun.spawn([this.binary, "--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always"], {
+      stdout: "ignore",
+      stderr: "inherit",
+    });
     const probe = createRedisClient(this.url, { maxReconnectDelayMs: 50 });
     try {
       await waitFor(() => probe.ping(), 5000);

@@ -168,11 +168,7 @@ export function describeRetryScheduleContract(name: string, makeSchedule: () => 
 
     it("never hands the same item to two concurrent claims", async () => {
       await schedule.schedule(Array.from({ length: 20 }, (_, i) => ({ deliveryId: `del_${i}`, dueAt: T - 100 + i })));
-      const claims = await Promise.all([
-        schedule.claim(T, 15, LEASE),
-        schedule.claim(T, 15, LEASE),
-        schedule.claim(T, 15, LEASE),
-      ]);
+      const claims = await Promise.all([schedule.claim(T, 15, LEASE), schedule.claim(T, 15, LEASE), schedule.claim(T, 15, LEASE)]);
       const all = claims.flatMap(ids);
       expect(new Set(all).size).toBe(all.length);
       expect(all.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `del_${i}`).sort());

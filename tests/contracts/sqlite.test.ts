@@ -3,17 +3,17 @@ import { describe, expect, it } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SqliteAccounts } from "../../src/adapters/sqlite/accounts.ts";
 import { openDatabase } from "../../src/adapters/sqlite/database.ts";
 import { SqliteEventLog } from "../../src/adapters/sqlite/event-log.ts";
 import { migrateUp } from "../../src/adapters/sqlite/migrations.ts";
 import { SqliteRetrySchedule } from "../../src/adapters/sqlite/retry-schedule.ts";
 import { SqliteStore } from "../../src/adapters/sqlite/store.ts";
-import { SqliteAccounts } from "../../src/adapters/sqlite/accounts.ts";
+import { UnavailableError } from "../../src/domain/errors.ts";
 import { describeAccountsContract } from "./accounts.contract.ts";
 import { describeEventLogContract } from "./event-log.contract.ts";
 import { describeRetryScheduleContract } from "./retry-schedule.contract.ts";
 import { describeStoreContract } from "./store.contract.ts";
-import { UnavailableError } from "../../src/domain/errors.ts";
 
 /** A migrated database in a fresh temporary data directory, removed on close. */
 function freshDatabase() {

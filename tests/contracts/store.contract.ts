@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import fc from "fast-check";
 import { deliveryIdFor, newId } from "../../src/domain/ids.ts";
-import { type Attempt, type Delivery, type DeliveryStatus, type Event, type Webhook, freshDelivery } from "../../src/domain/model.ts";
+import { type Attempt, type Delivery, type DeliveryStatus, type Event, freshDelivery, type Webhook } from "../../src/domain/model.ts";
 import type { AttemptRecord, Store } from "../../src/domain/ports.ts";
 import { makeEvent, T0 } from "./event-log.contract.ts";
 
@@ -43,13 +43,7 @@ export function makeWebhook(customerId: string, overrides: Partial<Webhook> = {}
   };
 }
 
-function attemptRecord(
-  delivery: Delivery,
-  attemptNumber: number,
-  statusCode: number | null,
-  status: DeliveryStatus,
-  nextAttemptAt: number | null = null,
-): AttemptRecord {
+function attemptRecord(delivery: Delivery, attemptNumber: number, statusCode: number | null, status: DeliveryStatus, nextAttemptAt: number | null = null): AttemptRecord {
   const attempt: Attempt = {
     id: newId("att"),
     deliveryId: delivery.id,
@@ -82,7 +76,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     /** Creates events (where the store reads them) and webhooks, and opens a delivery per pair. */
     async function deliveriesFor(events: Event[], webhooks: Webhook[]): Promise<Delivery[][]> {
       await fixture.appendEvents?.(events);
-      return store.openDeliveries(events.map((event) => ({ event, webhooks })), T0 + 1_000);
+      return store.openDeliveries(
+        events.map((event) => ({ event, webhooks })),
+        T0 + 1_000,
+      );
     }
 
     async function createdWebhook(customer: string, overrides: Partial<Webhook> = {}): Promise<Webhook> {
@@ -246,11 +243,14 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const e1 = makeEvent(customer, "evt_1");
         const e2 = makeEvent(customer, "evt_2");
         await fixture.appendEvents?.([e1, e2]);
-        const opened = await store.openDeliveries([
-          { event: e1, webhooks: [w1, w2] },
-          { event: e2, webhooks: [w2] },
-          { event: e2, webhooks: [] },
-        ], T0 + 1_000);
+        const opened = await store.openDeliveries(
+          [
+            { event: e1, webhooks: [w1, w2] },
+            { event: e2, webhooks: [w2] },
+            { event: e2, webhooks: [] },
+          ],
+          T0 + 1_000,
+        );
         expect(opened).toHaveLength(3);
         expect(opened[0]!.map((d) => [d.eventId, d.webhookId])).toEqual([
           ["evt_1", w1.id],
@@ -284,10 +284,13 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const webhook = await createdWebhook(customer);
         const event = makeEvent(customer, "evt_twice");
         await fixture.appendEvents?.([event]);
-        const opened = await store.openDeliveries([
-          { event, webhooks: [webhook] },
-          { event, webhooks: [webhook] },
-        ], T0 + 1_000);
+        const opened = await store.openDeliveries(
+          [
+            { event, webhooks: [webhook] },
+            { event, webhooks: [webhook] },
+          ],
+          T0 + 1_000,
+        );
         expect(opened[0]![0]!.id).toBe(opened[1]![0]!.id);
       });
 
@@ -304,7 +307,12 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         await store.recordAttempts([record]); // written twice (a retried write): still one row, one state
         const stored = await store.getDelivery(customer, fresh.id);
         expect(stored).toEqual({ ...fresh, status: "succeeded", attemptCount: 1, lastStatusCode: 200, lastError: null, nextAttemptAt: null, updatedAt: record.attempt.createdAt });
-        expect(await store.saveEventsAndFindDeliveries([{ event, webhooks: [webhook] }, { event, webhooks: [] }])).toEqual([[stored!], []]);
+        expect(
+          await store.saveEventsAndFindDeliveries([
+            { event, webhooks: [webhook] },
+            { event, webhooks: [] },
+          ]),
+        ).toEqual([[stored!], []]);
         // Opened afterwards (parked by another dispatcher that read the event again): the same row, not a second one.
         const [[opened]] = (await store.openDeliveries([{ event, webhooks: [webhook] }], T0 + 1_000)) as [[Delivery]];
         expect(opened).toEqual(stored!);
@@ -465,15 +473,9 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       it("records attempts of several deliveries in one call and in concurrent calls", async () => {
         const customer = customerId();
         const webhook = await createdWebhook(customer);
-        const opened = await deliveriesFor(
-          [makeEvent(customer, "evt_a"), makeEvent(customer, "evt_b"), makeEvent(customer, "evt_c")],
-          [webhook],
-        );
+        const opened = await deliveriesFor([makeEvent(customer, "evt_a"), makeEvent(customer, "evt_b"), makeEvent(customer, "evt_c")], [webhook]);
         const [a, b, c] = opened.map((list) => list[0]!);
-        await Promise.all([
-          store.recordAttempts([attemptRecord(a!, 1, 200, "succeeded"), attemptRecord(b!, 1, 500, "failed", T0 + 1)]),
-          store.recordAttempts([attemptRecord(c!, 1, 410, "dead")]),
-        ]);
+        await Promise.all([store.recordAttempts([attemptRecord(a!, 1, 200, "succeeded"), attemptRecord(b!, 1, 500, "failed", T0 + 1)]), store.recordAttempts([attemptRecord(c!, 1, 410, "dead")])]);
         expect((await store.getDelivery(customer, a!.id))!.status).toBe("succeeded");
         expect((await store.getDelivery(customer, b!.id))!.status).toBe("failed");
         expect((await store.getDelivery(customer, c!.id))!.status).toBe("dead");
@@ -536,8 +538,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           attemptRecord(of("evt_2", w1.id), 1, 500, "failed", T0 + 1),
           attemptRecord(of("evt_3", w2.id), 1, 410, "dead"),
         ]);
-        const idsOf = async (filter: Parameters<Store["listDeliveries"]>[1]) =>
-          (await store.listDeliveries(customer, filter)).data.map((d) => d.id).sort();
+        const idsOf = async (filter: Parameters<Store["listDeliveries"]>[1]) => (await store.listDeliveries(customer, filter)).data.map((d) => d.id).sort();
         const sortedIds = (list: Delivery[]) => list.map((d) => d.id).sort();
 
         expect(await idsOf({ limit: 100, webhookId: w1.id })).toEqual(sortedIds(all.filter((d) => d.webhookId === w1.id)));
@@ -578,11 +579,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const customer = customerId();
         const webhook = await createdWebhook(customer);
         const [[delivery]] = (await deliveriesFor([makeEvent(customer, "evt_requeue")], [webhook])) as [[Delivery]];
-        await store.recordAttempts([
-          attemptRecord(delivery, 1, 500, "failed", T0 + 1),
-          attemptRecord(delivery, 2, 500, "failed", T0 + 2),
-          attemptRecord(delivery, 3, 500, "dead"),
-        ]);
+        await store.recordAttempts([attemptRecord(delivery, 1, 500, "failed", T0 + 1), attemptRecord(delivery, 2, 500, "failed", T0 + 2), attemptRecord(delivery, 3, 500, "dead")]);
         const dead = (await store.getDelivery(customer, delivery.id))!;
         expect(dead.status).toBe("dead");
         const requeued = await store.requeueDelivery(dead, T0 + 99_000);
@@ -594,15 +591,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       it("reads back when each attempt put the next try: the scheduled time, null after a success or a dead end", async () => {
         const customer = customerId();
         const webhook = await createdWebhook(customer);
-        const [[failing], [succeeding]] = (await deliveriesFor([makeEvent(customer, "evt_next_1"), makeEvent(customer, "evt_next_2")], [webhook])) as [
-          [Delivery],
-          [Delivery],
-        ];
-        await store.recordAttempts([
-          attemptRecord(failing, 1, 503, "failed", T0 + 5000),
-          attemptRecord(failing, 2, null, "failed", T0 + 9000),
-          attemptRecord(succeeding, 1, 200, "succeeded"),
-        ]);
+        const [[failing], [succeeding]] = (await deliveriesFor([makeEvent(customer, "evt_next_1"), makeEvent(customer, "evt_next_2")], [webhook])) as [[Delivery], [Delivery]];
+        await store.recordAttempts([attemptRecord(failing, 1, 503, "failed", T0 + 5000), attemptRecord(failing, 2, null, "failed", T0 + 9000), attemptRecord(succeeding, 1, 200, "succeeded")]);
         await store.recordAttempts([attemptRecord(failing, 3, 500, "dead")]);
         expect((await store.listAttempts(failing.id)).map((a) => [a.attemptNumber, a.nextAttemptAt])).toEqual([
           [1, T0 + 5000],
@@ -615,10 +605,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       it("keeps each manual retry of a delivery, oldest first, apart from other deliveries' retries", async () => {
         const customer = customerId();
         const webhook = await createdWebhook(customer);
-        const [[one], [other]] = (await deliveriesFor([makeEvent(customer, "evt_replay_1"), makeEvent(customer, "evt_replay_2")], [webhook])) as [
-          [Delivery],
-          [Delivery],
-        ];
+        const [[one], [other]] = (await deliveriesFor([makeEvent(customer, "evt_replay_1"), makeEvent(customer, "evt_replay_2")], [webhook])) as [[Delivery], [Delivery]];
         expect(await store.listReplays(one.id)).toEqual([]);
         await store.recordAttempts([attemptRecord(one, 1, 410, "dead"), attemptRecord(other, 1, 410, "dead")]);
         await store.requeueDelivery(one, T0 + 10_000);
@@ -670,7 +657,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const webhook = await createdWebhook(customer);
         const before = await store.countDeliveries();
         const opened = (
-          await deliveriesFor([1, 2, 3, 4, 5].map((n) => makeEvent(customer, `evt_${n}`)), [webhook])
+          await deliveriesFor(
+            [1, 2, 3, 4, 5].map((n) => makeEvent(customer, `evt_${n}`)),
+            [webhook],
+          )
         ).map((list) => list[0]!);
         await store.recordAttempts([
           attemptRecord(opened[0]!, 1, 200, "succeeded"),
@@ -805,7 +795,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const idle = await createdWebhook(low!, { status: "disabled" });
         const firsts = async (events: Event[], webhook: Webhook) => (await deliveriesFor(events, [webhook])).map((list) => list[0]!);
         // evt_4 stays pending.
-        const [fOk, fFailed, fDead, , fOlder] = await firsts(["evt_1", "evt_2", "evt_3", "evt_4", "evt_5"].map((id) => makeEvent(high!, id)), failing);
+        const [fOk, fFailed, fDead, , fOlder] = await firsts(
+          ["evt_1", "evt_2", "evt_3", "evt_4", "evt_5"].map((id) => makeEvent(high!, id)),
+          failing,
+        );
         const [hOk] = await firsts([makeEvent(high!, "evt_h")], healthy);
         const [bOk1, bOk2] = await firsts([makeEvent(low!, "evt_b1"), makeEvent(low!, "evt_b2"), makeEvent(low!, "evt_b3")], busy);
         // Written out of time order: the newest failure is neither the last written nor the greatest id.
@@ -853,7 +846,12 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const [a, b] = [customerId(), customerId()];
         const wa = await createdWebhook(a);
         const wb = await createdWebhook(b);
-        const [aFailed, aDead, aOk, aRequeued] = (await deliveriesFor(["evt_1", "evt_2", "evt_3", "evt_4"].map((id) => makeEvent(a, id)), [wa])).map((l) => l[0]!);
+        const [aFailed, aDead, aOk, aRequeued] = (
+          await deliveriesFor(
+            ["evt_1", "evt_2", "evt_3", "evt_4"].map((id) => makeEvent(a, id)),
+            [wa],
+          )
+        ).map((l) => l[0]!);
         // evt_2 of b stays pending.
         const [bFailed] = (await deliveriesFor([makeEvent(b, "evt_1"), makeEvent(b, "evt_2")], [wb])).map((l) => l[0]!);
         await store.recordAttempts([
@@ -883,11 +881,20 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const id = `evt_find_${Math.random().toString(36).slice(2, 10)}`;
         const ea = makeEvent(a, id, "order.created", { owner: "a" });
         const eb = makeEvent(b, id, "order.paid", { owner: "b" });
-        for (const [customer, event] of [[a, ea], [b, eb], [c, makeEvent(c, `${id}_other`)]] as const)
+        for (const [customer, event] of [
+          [a, ea],
+          [b, eb],
+          [c, makeEvent(c, `${id}_other`)],
+        ] as const)
           await deliveriesFor([event], [await createdWebhook(customer)]);
 
         const found = await store.findEvents(id);
-        expect(found.map((e) => [e.customerId, e.payload]).sort()).toEqual([[a, ea.payload], [b, eb.payload]].sort());
+        expect(found.map((e) => [e.customerId, e.payload]).sort()).toEqual(
+          [
+            [a, ea.payload],
+            [b, eb.payload],
+          ].sort(),
+        );
         expect(found.find((e) => e.customerId === b)).toMatchObject({ id, type: "order.paid", timestamp: eb.timestamp, acceptedAt: eb.acceptedAt });
         expect(await store.findEvents(`${id}_unknown`)).toEqual([]);
       });
@@ -927,10 +934,13 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const ea = makeEvent(a, "evt_shared", "order.created", { owner: "a" });
         const eb = makeEvent(b, "evt_shared", "order.created", { owner: "b" });
         await fixture.appendEvents?.([ea, eb]);
-        const [[da], [db]] = (await store.openDeliveries([
-          { event: ea, webhooks: [wa] },
-          { event: eb, webhooks: [wb] },
-        ], T0 + 1_000)) as [[Delivery], [Delivery]];
+        const [[da], [db]] = (await store.openDeliveries(
+          [
+            { event: ea, webhooks: [wa] },
+            { event: eb, webhooks: [wb] },
+          ],
+          T0 + 1_000,
+        )) as [[Delivery], [Delivery]];
         expect(da.id).not.toBe(db.id);
         expect((await store.getEvent(a, "evt_shared"))!.payload).toBe(ea.payload);
         expect((await store.getEvent(b, "evt_shared"))!.payload).toBe(eb.payload);

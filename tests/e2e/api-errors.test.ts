@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { SignJWT } from "jose";
 import { headOnly } from "../helpers/head-only.ts";
-import { type Instance, adminToken, client, startInProcess, waitFor } from "../helpers/hookrelay.ts";
+import { adminToken, client, type Instance, startInProcess, waitFor } from "../helpers/hookrelay.ts";
 import { startReceiver } from "../helpers/receiver.ts";
 
 const SECRET = "a-test-secret-that-is-long-enough-1234567890";
@@ -28,7 +28,7 @@ function expectError(res: { status: number; body: any }, status: number, code: s
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 const claims = { sub: "admin", customer_id: "default", scopes: ["admin"], iss: "hookrelay" };
-const hs = (alg: string) => new TextEncoder().encode(SECRET);
+const hs = (_alg: string) => new TextEncoder().encode(SECRET);
 
 describe("authentication", () => {
   const cases: [string, () => Promise<string | null>, string][] = [
@@ -36,10 +36,26 @@ describe("authentication", () => {
     ["a malformed token", async () => "not.a.jwt", "invalid"],
     ["alg none", async () => `${b64url({ alg: "none", typ: "JWT" })}.${b64url({ ...claims, exp: Math.floor(Date.now() / 1000) + 600 })}.`, "not allowed"],
     ["HS512 when HS256 is pinned", () => new SignJWT(claims).setProtectedHeader({ alg: "HS512" }).setExpirationTime("10m").sign(hs("HS512")), "not allowed"],
-    ["an expired token", () => new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setExpirationTime(Math.floor(Date.now() / 1000) - 3600).sign(hs("HS256")), "expired"],
+    [
+      "an expired token",
+      () =>
+        new SignJWT(claims)
+          .setProtectedHeader({ alg: "HS256" })
+          .setExpirationTime(Math.floor(Date.now() / 1000) - 3600)
+          .sign(hs("HS256")),
+      "expired",
+    ],
     ["a token without exp", () => new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).sign(hs("HS256")), "exp"],
     ["a token from another issuer", () => new SignJWT({ ...claims, iss: "evil" }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("10m").sign(hs("HS256")), "iss"],
-    ["a token signed with another secret", () => new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setExpirationTime("10m").sign(new TextEncoder().encode("x".repeat(40))), "invalid"],
+    [
+      "a token signed with another secret",
+      () =>
+        new SignJWT(claims)
+          .setProtectedHeader({ alg: "HS256" })
+          .setExpirationTime("10m")
+          .sign(new TextEncoder().encode("x".repeat(40))),
+      "invalid",
+    ],
     ["a token without customer or scopes", () => new SignJWT({ sub: "admin", iss: "hookrelay" }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("10m").sign(hs("HS256")), "customer_id"],
   ];
   for (const [name, make, says] of cases) {
@@ -72,7 +88,10 @@ describe("authentication", () => {
     const res = await client(hr.gateway)("POST", "/auth/login", { username: "admin", password: "test-admin-password" });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ token_type: "Bearer", expires_in: 3600 });
-    const [header, payload] = res.body.access_token.split(".").slice(0, 2).map((p: string) => JSON.parse(Buffer.from(p, "base64url").toString()));
+    const [header, payload] = res.body.access_token
+      .split(".")
+      .slice(0, 2)
+      .map((p: string) => JSON.parse(Buffer.from(p, "base64url").toString()));
     expect(header.alg).toBe("HS256");
     expect(payload.exp - payload.iat).toBe(3600);
   });
@@ -81,7 +100,7 @@ describe("authentication", () => {
 describe("bad input", () => {
   it("answers malformed JSON with 400 invalid_json", async () => {
     expectError(await api("POST", "/api/v1/webhooks", "{not json"), 400, "invalid_json");
-    expectError(await client(hr.ingest, token)("POST", "/events", "{\"id\":"), 400, "invalid_json");
+    expectError(await client(hr.ingest, token)("POST", "/events", '{"id":'), 400, "invalid_json");
     expectError(await api("POST", "/auth/login", ""), 400, "invalid_json");
   });
 
@@ -168,10 +187,7 @@ describe("bad input", () => {
   it("says a webhook without url that its url is required, not malformed", async () => {
     const webhook = await api("POST", "/api/v1/webhooks", {});
     expectError(webhook, 422, "validation_failed");
-    expect(webhook.body.error.details).toEqual([
-      "url: is required (must be an absolute http or https URL)",
-      "event_types: is required (must be an array of event type strings)",
-    ]);
+    expect(webhook.body.error.details).toEqual(["url: is required (must be an absolute http or https URL)", "event_types: is required (must be an array of event type strings)"]);
   });
 
   it("names each missing login field once, on the gateway and the dashboard", async () => {
@@ -260,10 +276,7 @@ describe("webhooks CRUD", () => {
 describe("customers", () => {
   it("keep their webhooks, events and deliveries apart: another customer's ids are 404", async () => {
     const tokenFor = (customer: string) =>
-      new SignJWT({ sub: `${customer}-user`, customer_id: customer, scopes: ["admin"], iss: "hookrelay" })
-        .setProtectedHeader({ alg: "HS256" })
-        .setExpirationTime("10m")
-        .sign(hs("HS256"));
+      new SignJWT({ sub: `${customer}-user`, customer_id: customer, scopes: ["admin"], iss: "hookrelay" }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("10m").sign(hs("HS256"));
     const a = client(hr.gateway, await tokenFor("acme"));
     const b = client(hr.gateway, await tokenFor("globex"));
     const hook = await a("POST", "/api/v1/webhooks", { url: "http://127.0.0.1:9/a", event_types: ["*"] });
@@ -289,10 +302,7 @@ describe("customers", () => {
   });
 
   it("refuses a token whose scopes do not cover the call with 403", async () => {
-    const reader = await new SignJWT({ sub: "r", customer_id: "acme", scopes: ["deliveries:read"], iss: "hookrelay" })
-      .setProtectedHeader({ alg: "HS256" })
-      .setExpirationTime("10m")
-      .sign(hs("HS256"));
+    const reader = await new SignJWT({ sub: "r", customer_id: "acme", scopes: ["deliveries:read"], iss: "hookrelay" }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("10m").sign(hs("HS256"));
     const r = client(hr.gateway, reader);
     expect((await r("GET", "/api/v1/deliveries")).status).toBe(200);
     expectError(await r("POST", "/api/v1/webhooks", { url: "http://127.0.0.1:9/x", event_types: ["a"] }), 403, "forbidden");

@@ -1,10 +1,11 @@
 // Customers and their API keys over real sockets, in both deployments: keys shown once and stored
 // hashed, scopes enforced, one customer's events delivered only to its webhooks, another
 // customer's resources answering 404, revocation and expiry.
-import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+
 import { Database } from "bun:sqlite";
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { join } from "node:path";
-import { type Instance, adminToken, client, startInProcess, tempDir, waitFor } from "../helpers/hookrelay.ts";
+import { adminToken, client, type Instance, startInProcess, tempDir, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 import { type Receiver, startReceiver } from "../helpers/receiver.ts";
 
@@ -50,7 +51,10 @@ describe.each(MODES)("customers and API keys (%s)", (mode) => {
     if (mode === "embedded") {
       const db = new Database(join(dataDir, "hookrelay.db"), { readonly: true });
       try {
-        const row = db.query<{ hash: string; prefix: string }, []>("SELECT * FROM api_keys").all().find((r) => r.prefix === key.prefix)!;
+        const row = db
+          .query<{ hash: string; prefix: string }, []>("SELECT * FROM api_keys")
+          .all()
+          .find((r) => r.prefix === key.prefix)!;
         expect(row.hash).toBe(new Bun.CryptoHasher("sha256").update(key.key).digest("hex"));
         expect(JSON.stringify(row)).not.toContain(key.key);
       } finally {

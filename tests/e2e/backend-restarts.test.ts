@@ -6,7 +6,7 @@ import { type ServiceName, startAgain, stopKeepingData } from "../../scripts/ser
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 import { type ChildInstance, childInstance } from "../helpers/process.ts";
-import { type Receiver, eventIdOf, startReceiver } from "../helpers/receiver.ts";
+import { eventIdOf, type Receiver, startReceiver } from "../helpers/receiver.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
 
@@ -26,7 +26,13 @@ const EVENT_LOG_ROLES: Role[] = ["gateway", "ingest", "dispatcher", "observabili
 const OUTAGES: { service: ServiceName; named: [Check, Role[]][] }[] = [
   { service: "redis", named: [["retry_schedule", SCHEDULE_ROLES]] },
   // The event log's outbox is in PostgreSQL: without it ingest accepts nothing, and says so.
-  { service: "postgres", named: [["store", STORE_ROLES], ["event_log", EVENT_LOG_ROLES]] },
+  {
+    service: "postgres",
+    named: [
+      ["store", STORE_ROLES],
+      ["event_log", EVENT_LOG_ROLES],
+    ],
+  },
   { service: "kafka", named: [["event_log", EVENT_LOG_ROLES]] },
 ];
 const ROLES: Role[] = ["gateway", "ingest", "dispatcher", "retry", "observability"];
@@ -86,8 +92,7 @@ if (MODES.includes("production"))
       await instance.start();
       const token = await adminToken(instance.gateway);
       const api = client(instance.gateway, token);
-      for (const path of ["/ok", "/flaky"])
-        expect((await api("POST", "/api/v1/webhooks", { url: rx.url(path), event_types: ["restart.test"] })).status).toBe(201);
+      for (const path of ["/ok", "/flaky"]) expect((await api("POST", "/api/v1/webhooks", { url: rx.url(path), event_types: ["restart.test"] })).status).toBe(201);
 
       // The stream: a batch of 50 new events every 1.5 s until the last outage is over (20 batches at least).
       const accepted = new Set<string>();
@@ -165,17 +170,22 @@ if (MODES.includes("production"))
         // Every role depending on it answers 503 naming it; the others do not name it.
         const seen = new Map<string, string>();
         const wanted = named.flatMap(([check, roles]) => roles.map((role) => ({ check, role, key: `${role} ${check}` })));
-        await waitFor(`/health to name ${named.map(([c, r]) => `${c} on ${r.join(", ")}`).join("; ")} while ${service} is down`, async () => {
-          for (const role of ROLES) {
-            if (wanted.every((w) => w.role !== role || seen.has(w.key))) continue;
-            const h = await health(port(role));
-            for (const w of wanted.filter((w) => w.role === role)) {
-              const entry = h.failing.find((f) => f.startsWith(`${w.check}:`));
-              if (h.status === 503 && entry) seen.set(w.key, entry);
+        await waitFor(
+          `/health to name ${named.map(([c, r]) => `${c} on ${r.join(", ")}`).join("; ")} while ${service} is down`,
+          async () => {
+            for (const role of ROLES) {
+              if (wanted.every((w) => w.role !== role || seen.has(w.key))) continue;
+              const h = await health(port(role));
+              for (const w of wanted.filter((w) => w.role === role)) {
+                const entry = h.failing.find((f) => f.startsWith(`${w.check}:`));
+                if (h.status === 503 && entry) seen.set(w.key, entry);
+              }
             }
-          }
-          return seen.size === wanted.length;
-        }, 20_000, 200);
+            return seen.size === wanted.length;
+          },
+          20_000,
+          200,
+        );
         const reportedMs = Date.now() - downAt;
         for (const [check, roles] of named)
           for (const role of ROLES.filter((r) => !roles.includes(r))) {
@@ -194,10 +204,15 @@ if (MODES.includes("production"))
         const healthyAt = Date.now();
         expect(instance.proc.exitCode).toBeNull();
         const batchAfter = batches;
-        await waitFor(`a batch sent after ${service} recovered to be delivered`, () => {
-          const after = [...accepted].filter((id) => Number(id.split("_")[1]) >= batchAfter);
-          return after.length > 0 && allDelivered(after);
-        }, 60_000, 100);
+        await waitFor(
+          `a batch sent after ${service} recovered to be delivered`,
+          () => {
+            const after = [...accepted].filter((id) => Number(id.split("_")[1]) >= batchAfter);
+            return after.length > 0 && allDelivered(after);
+          },
+          60_000,
+          100,
+        );
         const flowingAt = Date.now();
         timings.push(
           `${service}: stopped in ${seconds(downAt - stopAt)}, /health named it within ${seconds(reportedMs)} ` +
@@ -233,11 +248,16 @@ if (MODES.includes("production"))
       const expected = { deliveries: { pending: 0, failed: 0, dead: 0, succeeded: 2 * okIds.size }, retry_queue_depth: 0 };
       const observability = client(`http://127.0.0.1:${port("observability")}`, token);
       let recorded: unknown;
-      await waitFor("the store to record every delivery succeeded", async () => {
-        const stats = await observability("GET", "/api/stats");
-        recorded = { deliveries: stats.body?.deliveries, retry_queue_depth: stats.body?.retry_queue_depth };
-        return Bun.deepEquals(recorded, expected);
-      }, 30_000, 250).catch(() => {});
+      await waitFor(
+        "the store to record every delivery succeeded",
+        async () => {
+          const stats = await observability("GET", "/api/stats");
+          recorded = { deliveries: stats.body?.deliveries, retry_queue_depth: stats.body?.retry_queue_depth };
+          return Bun.deepEquals(recorded, expected);
+        },
+        30_000,
+        250,
+      ).catch(() => {});
       expect(recorded).toEqual(expected);
     }, 240_000);
   });

@@ -6,12 +6,12 @@ import { afterAll, describe, expect, it } from "bun:test";
 import net from "node:net";
 import type { Subprocess } from "bun";
 import pino from "pino";
-import { KafkaEventLog } from "../../src/adapters/kafka/event-log.ts";
 import type { EventOutbox } from "../../src/adapters/kafka/event-log.ts";
+import { KafkaEventLog } from "../../src/adapters/kafka/event-log.ts";
 import { createMetrics } from "../../src/platform/metrics.ts";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { portsAndEnv } from "../helpers/process.ts";
-import { TEST_DATABASE_URL, TEST_KAFKA_BROKERS, TEST_REDIS_URL, freshTopic, productionEnv, requireServices, schemaFactory } from "../helpers/services.ts";
+import { freshTopic, productionEnv, requireServices, schemaFactory, TEST_DATABASE_URL, TEST_KAFKA_BROKERS, TEST_REDIS_URL } from "../helpers/services.ts";
 
 const ready = requireServices("roles waiting for their backends", {
   HOOKRELAY_TEST_DATABASE_URL: TEST_DATABASE_URL,
@@ -111,11 +111,16 @@ async function health(port: number): Promise<Health | null> {
 /** Polls /health until `check` holds for its answer; fails at once if the process exits. */
 async function healthUntil(role: Role, what: string, check: (h: Health) => boolean, timeoutMs = 40_000): Promise<Health> {
   let last: Health | null = null;
-  await waitFor(what, async () => {
-    if (role.proc.exitCode !== null) throw new Error(`the role exited ${role.proc.exitCode} while waiting for ${what}:\n${role.output()}`);
-    last = await health(role.port);
-    return last !== null && check(last);
-  }, timeoutMs, 100);
+  await waitFor(
+    what,
+    async () => {
+      if (role.proc.exitCode !== null) throw new Error(`the role exited ${role.proc.exitCode} while waiting for ${what}:\n${role.output()}`);
+      last = await health(role.port);
+      return last !== null && check(last);
+    },
+    timeoutMs,
+    100,
+  );
   return last!;
 }
 
@@ -153,13 +158,15 @@ if (ready) {
     it("processes creating the same topic at once all succeed (losing the race is success)", async () => {
       const topic = freshTopic("hr-wait-race");
       const silent = pino({ level: "silent" });
-      const logs = Array.from({ length: 4 }, (_, i) =>
-        new KafkaEventLog(
-          { brokers: TEST_KAFKA_BROKERS!, topic, partitions: 2, clientId: `race-${i}`, produceTimeoutMs: 5_000, republishAfterMs: 10_000 },
-          {} as EventOutbox,
-          silent,
-          createMetrics(),
-        ),
+      const logs = Array.from(
+        { length: 4 },
+        (_, i) =>
+          new KafkaEventLog(
+            { brokers: TEST_KAFKA_BROKERS!, topic, partitions: 2, clientId: `race-${i}`, produceTimeoutMs: 5_000, republishAfterMs: 10_000 },
+            {} as EventOutbox,
+            silent,
+            createMetrics(),
+          ),
       );
       try {
         const results = await Promise.allSettled(logs.map((l) => l.ensureTopic()));
@@ -242,7 +249,10 @@ if (ready) {
         const role = spawnRole("gateway", { ...env, DATABASE_URL: url });
         const code = await exitWithin(role.proc, 30_000);
         await Bun.sleep(100); // the last of its output
-        const stderr = role.output().split("\n").filter((line) => line.trim() !== "" && !line.startsWith("{"));
+        const stderr = role
+          .output()
+          .split("\n")
+          .filter((line) => line.trim() !== "" && !line.startsWith("{"));
         expect({ code, stderr }).toMatchObject({ code: 1, stderr: [expect.stringMatching(expected)] });
         expect(role.output()).not.toContain(PASSWORD);
       }

@@ -7,7 +7,7 @@ import { describe, expect, it } from "bun:test";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 import { fileScope } from "../helpers/process.ts";
-import { type Receiver, eventIdOf } from "../helpers/receiver.ts";
+import { eventIdOf } from "../helpers/receiver.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
 const scope = fileScope();

@@ -1,6 +1,7 @@
 // The command line: version, migrations, bad commands, and the compiled binary doing real work.
-import { describe, expect, it } from "bun:test";
+
 import { Database } from "bun:sqlite";
+import { describe, expect, it } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { adminToken, client, tempDir, waitFor } from "../helpers/hookrelay.ts";
@@ -31,9 +32,7 @@ describe("hookrelay CLI", () => {
   it("refuses to start roles with only part of the production servers configured", () => {
     const { code, err } = run(["bun", "src/cli/main.ts", "all"], { HOOKRELAY_DATA_DIR: tempDir(), DATABASE_URL: "postgres://db/hr" });
     expect(code).toBe(1);
-    expect(err.trim()).toBe(
-      "hookrelay: production mode needs database.url, redis.url and kafka.brokers together (DATABASE_URL, REDIS_URL, KAFKA_BROKERS); only database.url is set",
-    );
+    expect(err.trim()).toBe("hookrelay: production mode needs database.url, redis.url and kafka.brokers together (DATABASE_URL, REDIS_URL, KAFKA_BROKERS); only database.url is set");
   });
 
   // Servers that cannot be reached yet are waited for (tests/e2e/backend-wait.test.ts); a URL no server could fix is not.
@@ -125,9 +124,7 @@ describe("migrate status", () => {
     const dataDir = join(tempDir(), "never-started");
     const status = run(["bun", "src/cli/main.ts", "migrate", "status"], { HOOKRELAY_DATA_DIR: dataDir });
     expect(status.code).toBe(0);
-    expect(status.out.split("\n")[0]).toBe(
-      `no database yet: ${join(dataDir, "hookrelay.db")} does not exist (\`hookrelay migrate up\` or starting hookrelay creates it); every migration is pending`,
-    );
+    expect(status.out.split("\n")[0]).toBe(`no database yet: ${join(dataDir, "hookrelay.db")} does not exist (\`hookrelay migrate up\` or starting hookrelay creates it); every migration is pending`);
     expect(status.out).toContain("1_init\tpending\n");
     expect(existsSync(dataDir)).toBe(false);
   });
@@ -157,7 +154,12 @@ describe("startup output", () => {
     })();
     let pid: number | undefined;
     try {
-      await waitFor(() => `startup output; so far: ${out}`, () => ready(out), 20_000, 50);
+      await waitFor(
+        () => `startup output; so far: ${out}`,
+        () => ready(out),
+        20_000,
+        50,
+      );
       pid = target(proc.pid);
       process.kill(pid, "SIGTERM");
       await proc.exited;
@@ -171,7 +173,12 @@ describe("startup output", () => {
 
   it("is JSON only when stdout is not a terminal: log collectors read every line", async () => {
     const { env } = portsAndEnv({ HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "info" });
-    const out = await startAndStop(["bun", "src/cli/main.ts", "all"], env, (text) => text.includes('"msg":"hookrelay started"'), (pid) => pid);
+    const out = await startAndStop(
+      ["bun", "src/cli/main.ts", "all"],
+      env,
+      (text) => text.includes('"msg":"hookrelay started"'),
+      (pid) => pid,
+    );
     const lines = out.split("\n").filter(Boolean);
     expect(lines.length).toBeGreaterThan(5);
     const notJson = lines.filter((line) => {

@@ -1,8 +1,8 @@
 // Durability over real processes: kill -9 mid-delivery and SIGTERM lose nothing accepted.
 import { describe, expect, it } from "bun:test";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
-import { fileScope } from "../helpers/process.ts";
 import { endToEndModes } from "../helpers/modes.ts";
+import { fileScope } from "../helpers/process.ts";
 import type { Receiver } from "../helpers/receiver.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
@@ -40,10 +40,15 @@ describe.each(MODES)("durability (%s)", (mode) => {
     const duplicates = receiver.received.length - distinctIds(receiver, "/sink").size;
     console.log(`kill -9 (${mode}): ${beforeRestart} delivered before the kill, 1000 after restart, ${duplicates} duplicates`);
     const api2 = client(hr.gateway, await adminToken(hr.gateway));
-    await waitFor("every delivery recorded succeeded", async () => {
-      const page = await api2("GET", "/api/v1/deliveries?status=succeeded&limit=1000");
-      return page.body.data.length === 1000;
-    }, 20_000, 100);
+    await waitFor(
+      "every delivery recorded succeeded",
+      async () => {
+        const page = await api2("GET", "/api/v1/deliveries?status=succeeded&limit=1000");
+        return page.body.data.length === 1000;
+      },
+      20_000,
+      100,
+    );
     hr.proc.kill(9);
   }, 90_000);
 
@@ -65,7 +70,10 @@ describe.each(MODES)("durability (%s)", (mode) => {
     expect(code).toBe(0);
     expect(tookMs).toBeLessThan(2_000); // only the 8 in-flight requests (100 ms each) are awaited
     expect(hr.output()).toContain("shutting down");
-    const refused = await fetch(`${hr.ingest}/health`).then(() => false, () => true);
+    const refused = await fetch(`${hr.ingest}/health`).then(
+      () => false,
+      () => true,
+    );
     expect(refused).toBe(true);
     const beforeRestart = distinctIds(receiver, "/slow").size;
     expect(beforeRestart).toBeLessThan(200); // queued deliveries were left for the restart, not drained

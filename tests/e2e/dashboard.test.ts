@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type BrowserContext, type Page, chromium } from "playwright-core";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { ADMIN_PASSWORD, adminToken, client, tempDir, waitFor } from "../helpers/hookrelay.ts";
 import { type ChildInstance, childInstance } from "../helpers/process.ts";
 import { type Receiver, startReceiver } from "../helpers/receiver.ts";
@@ -160,11 +160,16 @@ describe("observability dashboard (headless Chromium)", () => {
     await row.locator("button[data-retry]").click();
     await page.waitForFunction((id) => document.querySelector(`button[data-retry="${id}"]`)?.textContent?.startsWith("Retried"), dead[0]!.id);
     // The replay runs a fresh round: two more tries, then dead again.
-    await waitFor("the replayed delivery dead again", async () => {
-      const attempts = (await gatewayApi()("GET", `/api/v1/deliveries/${dead[0]!.id}/attempts`)).body.data;
-      const delivery = (await gatewayApi()("GET", `/api/v1/deliveries/${dead[0]!.id}`)).body;
-      return attempts.length === 4 && delivery.status === "dead";
-    }, 15_000, 100);
+    await waitFor(
+      "the replayed delivery dead again",
+      async () => {
+        const attempts = (await gatewayApi()("GET", `/api/v1/deliveries/${dead[0]!.id}/attempts`)).body.data;
+        const delivery = (await gatewayApi()("GET", `/api/v1/deliveries/${dead[0]!.id}`)).body;
+        return attempts.length === 4 && delivery.status === "dead";
+      },
+      15_000,
+      100,
+    );
     expect(receiver.received.filter((r) => r.path === "/fails").length).toBe(before + 2);
   });
 

@@ -2,9 +2,9 @@
 // fetched once and cached, fetched again for a key it does not know (not more often than the
 // cooldown), algorithms pinned, audience required, customer and scopes from claims (never admin).
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { type CryptoKey, type JWK, SignJWT, exportJWK, generateKeyPair } from "jose";
+import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { JWKS_COOLDOWN_MS } from "../../src/services/auth/external-issuer.ts";
-import { type Instance, client, startInProcess } from "../helpers/hookrelay.ts";
+import { client, type Instance, startInProcess } from "../helpers/hookrelay.ts";
 
 const ISSUER = "https://idp.example.test/";
 const run = Math.random().toString(36).slice(2, 8);

@@ -158,7 +158,13 @@ describe.each(MODES)("fan-out (%s)", (mode) => {
       console.log(
         `fan-out burst (${mode}): ${BURST_EVENTS} events × ${BURST_WEBHOOKS} webhooks = ${BURST_EVENTS * BURST_WEBHOOKS} deliveries, batch answered in ${burstAnsweredMs.toFixed(0)} ms, ` +
           `${seen.burst} sent while ${CALM_EVENTS} events of another customer went out; RSS ${before.toFixed(0)} → peak ${peakDuringBurst.toFixed(0)} MiB; ` +
-          `the other customer's delivery latency p50 ${quantile(latencies, 0.5).toFixed(0)} ms, p99 ${quantile(latencies, 0.99).toFixed(0)} ms, max ${Math.max(...latencies).toFixed(0)} ms (the slowest: ${[...latencies.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([n, ms]) => `#${n} ${ms.toFixed(0)} ms, accepted after ${(acceptedAt.get(`calm_${n}`)! - sentAt.get(`calm_${n}`)!).toFixed(0)} ms`).join(", ")})`,
+          `the other customer's delivery latency p50 ${quantile(latencies, 0.5).toFixed(0)} ms, p99 ${quantile(latencies, 0.99).toFixed(0)} ms, max ${Math.max(...latencies).toFixed(0)} ms (the slowest: ${[
+            ...latencies.entries(),
+          ]
+            .sort((a, b) => b[1] - a[1])
+            .slice(0, 3)
+            .map(([n, ms]) => `#${n} ${ms.toFixed(0)} ms, accepted after ${(acceptedAt.get(`calm_${n}`)! - sentAt.get(`calm_${n}`)!).toFixed(0)} ms`)
+            .join(", ")})`,
       );
       // Nothing of the burst lost: every delivery is stored (parked or recorded) in the end.
       await waitAllStored(hr, BURST_EVENTS * BURST_WEBHOOKS + CALM_EVENTS, "every burst delivery stored");

@@ -5,7 +5,7 @@
 // truncated (NUL as U+FFFD: PostgreSQL's text cannot hold it).
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
-import { type Instance, adminToken, client, startInProcess, waitFor } from "../helpers/hookrelay.ts";
+import { adminToken, client, type Instance, startInProcess, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 import { type Receiver, startReceiver } from "../helpers/receiver.ts";
 

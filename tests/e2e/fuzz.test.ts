@@ -3,7 +3,7 @@
 // 4xx with the error shape — never a 500, never a crash — and the process keeps serving.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "bun:test";
 import fc from "fast-check";
-import { type Instance, adminToken, startInProcess } from "../helpers/hookrelay.ts";
+import { adminToken, type Instance, startInProcess } from "../helpers/hookrelay.ts";
 
 /** Runs per property: enough to walk the shapes, bounded so the file stays within seconds. */
 const RUNS = 150;
@@ -57,7 +57,25 @@ function wellFormed(answer: Answer, what: string): void {
 }
 
 /** JSON-ish values, biased towards the field names the endpoints know. */
-const field = fc.constantFrom("id", "type", "source", "data", "timestamp", "events", "url", "event_types", "headers", "description", "status", "secret", "name", "scopes", "expires_at", "username", "password");
+const field = fc.constantFrom(
+  "id",
+  "type",
+  "source",
+  "data",
+  "timestamp",
+  "events",
+  "url",
+  "event_types",
+  "headers",
+  "description",
+  "status",
+  "secret",
+  "name",
+  "scopes",
+  "expires_at",
+  "username",
+  "password",
+);
 const value = fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.string({ unit: "binary", maxLength: 300 }), fc.constant(null), fc.integer(), fc.double());
 const object = fc.dictionary(field, value, { maxKeys: 8 });
 const body = fc.oneof(
@@ -72,7 +90,13 @@ const sometimesValidEvent = fc
     type: fc.oneof(fc.constant("order.created"), fc.string({ maxLength: 140 })),
     source: fc.string({ maxLength: 300 }),
     data: fc.jsonValue({ maxDepth: 3 }),
-    timestamp: fc.option(fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.string({ maxLength: 40 })), { nil: undefined }),
+    timestamp: fc.option(
+      fc.oneof(
+        fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+        fc.string({ maxLength: 40 }),
+      ),
+      { nil: undefined },
+    ),
   })
   .map((e) => JSON.stringify(e));
 

@@ -5,14 +5,13 @@
 // nesting, huge numbers, long strings, escapes and invalid UTF-8 never gets a 5xx.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import fc from "fast-check";
-import { type Instance, adminToken, client, startInProcess } from "../helpers/hookrelay.ts";
+import { adminToken, client, type Instance, startInProcess } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
 
 /** `depth` levels of arrays, or of objects `{"k":…}`: the whole value is `depth` deep. */
-const nested = (depth: number, kind: "array" | "object" = "array") =>
-  kind === "array" ? "[".repeat(depth) + "]".repeat(depth) : '{"k":'.repeat(depth - 1) + "{}" + "}".repeat(depth - 1);
+const nested = (depth: number, kind: "array" | "object" = "array") => (kind === "array" ? "[".repeat(depth) + "]".repeat(depth) : `${'{"k":'.repeat(depth - 1)}{}${"}".repeat(depth - 1)}`);
 /** An event whose body nests `depth` levels in all (its own object is the first). */
 const eventNested = (id: string, depth: number) => `{"id":"${id}","type":"deep.test","source":"s","data":${nested(depth - 1)}}`;
 
@@ -137,7 +136,14 @@ describe.each(MODES)("hostile JSON bodies (%s)", (mode) => {
       "escaped brackets": JSON.stringify("[{".repeat(50_000)),
     };
     // "escaped NUL": shrunk from the property below (production answered 500: PostgreSQL's text cannot hold NUL).
-    const sources: Record<string, string> = { plain: '"s"', NUL: '"a\u0000b"', "escaped NUL": '"\\u0000"', "lone surrogate": '"a\ud800b"', "U+FFFF": '"\uffff"', "invalid UTF-8 (replaced)": '"a\ufffdb"' };
+    const sources: Record<string, string> = {
+      plain: '"s"',
+      NUL: '"a\u0000b"',
+      "escaped NUL": '"\\u0000"',
+      "lone surrogate": '"a\ud800b"',
+      "U+FFFF": '"\uffff"',
+      "invalid UTF-8 (replaced)": '"a\ufffdb"',
+    };
     const outcomes: string[] = [];
     let i = 0;
     for (const [what, data] of Object.entries(cases))
@@ -190,12 +196,10 @@ describe.each(MODES)("hostile JSON bodies (%s)", (mode) => {
       }
       return out;
     };
-    const deepValue = fc
-      .record({ depth: fc.integer({ min: 1, max: 150_000 }), kind: fc.constantFrom("array" as const, "object" as const), cut: fc.nat(20) })
-      .map(({ depth, kind, cut }) => {
-        const text = nested(depth, kind);
-        return cut === 0 ? text.slice(0, text.length - 1 - (depth % 7)) : text; // sometimes unbalanced
-      });
+    const deepValue = fc.record({ depth: fc.integer({ min: 1, max: 150_000 }), kind: fc.constantFrom("array" as const, "object" as const), cut: fc.nat(20) }).map(({ depth, kind, cut }) => {
+      const text = nested(depth, kind);
+      return cut === 0 ? text.slice(0, text.length - 1 - (depth % 7)) : text; // sometimes unbalanced
+    });
     const hugeNumber = fc.constantFrom("1e400", "-1e400", "1e-400", `1${"0".repeat(400)}`, `0.${"0".repeat(400)}1`, "123456789012345678901234567890", "-0", "1E+999999999", "9007199254740993");
     const longString = fc.oneof(
       fc.integer({ min: 1, max: 300_000 }).map((n) => JSON.stringify("x".repeat(n))),
@@ -214,8 +218,16 @@ describe.each(MODES)("hostile JSON bodies (%s)", (mode) => {
       new Uint8Array([0xef, 0xbb, 0xbf]), // a BOM
       new Uint8Array([0x00]),
     );
-    const value = fc.oneof(deepValue, hugeNumber, longString, fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v) ?? "null"));
-    const text = fc.oneof(fc.string({ maxLength: 40 }).map((s) => JSON.stringify(s)), value);
+    const value = fc.oneof(
+      deepValue,
+      hugeNumber,
+      longString,
+      fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v) ?? "null"),
+    );
+    const text = fc.oneof(
+      fc.string({ maxLength: 40 }).map((s) => JSON.stringify(s)),
+      value,
+    );
     // Hostile values in each field of an event, a batch of them, bare values, and invalid bytes spliced in anywhere.
     const event = fc
       .record({
@@ -239,7 +251,11 @@ describe.each(MODES)("hostile JSON bodies (%s)", (mode) => {
       },
       { weight: 1, arbitrary: fc.tuple(fc.string({ maxLength: 30 }), invalidUtf8).map(([s, bad]) => concat(`{"id":"${s.replace(/["\\]/g, "")}`, bad, `","type":"t","source":"s","data":{}}`)) },
     );
-    const routes = fc.constantFrom(...jsonRoutes().filter(([, url]) => !url.endsWith("/auth/login")).map(([method, url, auth]) => [method, url, auth] as const));
+    const routes = fc.constantFrom(
+      ...jsonRoutes()
+        .filter(([, url]) => !url.endsWith("/auth/login"))
+        .map(([method, url, auth]) => [method, url, auth] as const),
+    );
     const statuses = new Map<number, number>();
     await fc.assert(
       fc.asyncProperty(routes, body, async ([method, url, auth], bytes) => {

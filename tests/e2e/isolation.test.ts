@@ -1,9 +1,9 @@
 // One endpoint that hangs must not delay deliveries to a healthy one.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { type Instance, adminToken, client, startInProcess, waitFor } from "../helpers/hookrelay.ts";
 import { describeConfig } from "../../src/platform/config.ts";
+import { adminToken, client, type Instance, startInProcess, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
-import { type Receiver, eventIdOf, startReceiver } from "../helpers/receiver.ts";
+import { eventIdOf, type Receiver, startReceiver } from "../helpers/receiver.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
 
@@ -61,8 +61,7 @@ describe.each(MODES)("isolation (%s)", (mode) => {
       const base99 = percentile(baseline, 99);
       const hang99 = percentile(withHang, 99);
       console.log(
-        `isolation: healthy p50/p99 ${percentile(baseline, 50)}/${base99} ms alone, ` +
-          `${percentile(withHang, 50)}/${hang99} ms beside a hanging webhook; ${EVENTS} events in ${elapsed} ms`,
+        `isolation: healthy p50/p99 ${percentile(baseline, 50)}/${base99} ms alone, ` + `${percentile(withHang, 50)}/${hang99} ms beside a hanging webhook; ${EVENTS} events in ${elapsed} ms`,
       );
       // The hanging endpoint holds its own in-flight slots (max_in_flight_per_webhook), never the healthy one's.
       expect(receiver.received.filter((r) => r.path === "/hang").length).toBeLessThanOrEqual(PER_WEBHOOK);

@@ -6,7 +6,7 @@ import { describe, expect, it } from "bun:test";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 import { fileScope } from "../helpers/process.ts";
-import { type Receiver, eventIdOf } from "../helpers/receiver.ts";
+import { eventIdOf } from "../helpers/receiver.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
 const scope = fileScope();
@@ -101,7 +101,9 @@ describe.each(MODES)("kill -9 (%s)", (mode) => {
     await Bun.sleep(500);
     const distinct = new Set(receiver.received.map((r) => r.headers["webhook-id"])).size;
     const duplicates = receiver.received.length - distinct;
-    console.log(`kill -9 with deliveries in flight (${mode}): accepted 5000, ${before.size} delivered before the kill, ${distinct} after restart (lost 0), ${duplicates} duplicates (window 1000 in flight + 5000 read ahead)`);
+    console.log(
+      `kill -9 with deliveries in flight (${mode}): accepted 5000, ${before.size} delivered before the kill, ${distinct} after restart (lost 0), ${duplicates} duplicates (window 1000 in flight + 5000 read ahead)`,
+    );
     expect(distinct).toBe(5000);
     // A duplicate is a delivery that reached the endpoint before the kill and whose outcome was not
     // yet recorded: never more than what was sent before the kill.

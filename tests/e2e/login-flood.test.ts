@@ -134,7 +134,9 @@ describe.each(MODES)("a login flood (%s)", (mode) => {
       for (let r = 1; r <= ROUNDS; r++) {
         const result = await round(r);
         rounds.push(result);
-        console.log(`login flood (${mode}) round ${r}: ingest p99 ${result.before.toFixed(2)} ms before, ${result.flood.toFixed(2)} ms during (${result.floodSamples} samples), ${result.after.toFixed(2)} ms after; login answers ${JSON.stringify(result.logins)}, deep bodies ${JSON.stringify(result.deep)}`);
+        console.log(
+          `login flood (${mode}) round ${r}: ingest p99 ${result.before.toFixed(2)} ms before, ${result.flood.toFixed(2)} ms during (${result.floodSamples} samples), ${result.after.toFixed(2)} ms after; login answers ${JSON.stringify(result.logins)}, deep bodies ${JSON.stringify(result.deep)}`,
+        );
         // The flood was real: passwords were verified throughout and the cap turned clients away.
         expect(result.logins[401] ?? 0).toBeGreaterThanOrEqual(5);
         expect(result.logins[503] ?? 0).toBeGreaterThan(0);

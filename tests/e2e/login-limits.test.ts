@@ -3,7 +3,7 @@
 // Retry-After on the gateway's and the observability role's /auth/login alike; and each process
 // verifies at most login_max_concurrent passwords at once, with a bounded queue and 503 beyond it.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { ADMIN_PASSWORD, type Instance, adminToken, client, startInProcess } from "../helpers/hookrelay.ts";
+import { ADMIN_PASSWORD, adminToken, client, type Instance, startInProcess } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
@@ -105,9 +105,7 @@ describe.each(MODES)("password checks at once (%s)", (mode) => {
 
   it("verifies one password at a time, lets one wait, and answers the rest 503 with Retry-After instead of queueing them", async () => {
     // Twelve clients at once, each from its own IP (their login buckets are full), on both ports.
-    const answers = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => login(i % 2 ? hr.observability : hr.gateway, `10.77.0.${i + 1}`, `someone-${i}`)),
-    );
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => login(i % 2 ? hr.observability : hr.gateway, `10.77.0.${i + 1}`, `someone-${i}`)));
     const checked = answers.filter((a) => a.status === 401);
     const busy = answers.filter((a) => a.status === 503);
     expect(checked.length + busy.length).toBe(12);

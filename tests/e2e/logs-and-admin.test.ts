@@ -57,8 +57,7 @@ describe("admin account", () => {
     expect(notice).toBeDefined();
     const password = /generated password: (\S+)/.exec(notice!)![1]!;
     expect(password.length).toBeGreaterThanOrEqual(20);
-    const login = (base: string) =>
-      client(base)("POST", "/auth/login", { username: "admin", password }).then((r) => r.status);
+    const login = (base: string) => client(base)("POST", "/auth/login", { username: "admin", password }).then((r) => r.status);
     expect(await login(first.gateway)).toBe(200);
     expect(first.logs.filter((l) => !l.includes("generated password")).join("\n")).not.toContain(password);
     await first.stop();

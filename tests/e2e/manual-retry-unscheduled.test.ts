@@ -5,7 +5,7 @@
 // without anyone's help.
 import { afterAll, describe, expect, it } from "bun:test";
 import { type ServiceName, startAgain, stopKeepingData } from "../../scripts/services/index.ts";
-import { type Instance, adminToken, client, startInProcess, waitFor } from "../helpers/hookrelay.ts";
+import { adminToken, client, type Instance, startInProcess, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 import { type Receiver, startReceiver } from "../helpers/receiver.ts";
 
@@ -66,17 +66,20 @@ if (MODES.includes("production"))
       expect(retried.status).toBe(202);
       expect(retried.body).toMatchObject({ id: dead.id, status: "pending", attempt_count: 1 + MAX_RETRIES });
       expect(await deliveryOf()).toMatchObject({ status: "pending" }); // stored
-      await waitFor("the gateway's warning that the retry was stored but not scheduled", () =>
-        instance.logs.some((l) => l.includes("retry stored but not scheduled")),
-      5_000, 50);
+      await waitFor("the gateway's warning that the retry was stored but not scheduled", () => instance.logs.some((l) => l.includes("retry stored but not scheduled")), 5_000, 50);
       // Redis stays away past a lease: the sweep finds the delivery overdue and fails to schedule
       // it (logged, tried again next interval); nobody can claim it meanwhile.
       let sweepFailedAt = 0;
-      await waitFor("a sweep that failed while Redis was away", () => {
-        const line = instance.logs.find((l) => l.includes("sweep for unscheduled deliveries failed"));
-        if (line) sweepFailedAt = Date.parse(JSON.parse(line).time);
-        return line !== undefined;
-      }, LEASE_MS + 10_000, 50);
+      await waitFor(
+        "a sweep that failed while Redis was away",
+        () => {
+          const line = instance.logs.find((l) => l.includes("sweep for unscheduled deliveries failed"));
+          if (line) sweepFailedAt = Date.parse(JSON.parse(line).time);
+          return line !== undefined;
+        },
+        LEASE_MS + 10_000,
+        50,
+      );
       expect(sweepFailedAt).toBeGreaterThanOrEqual(answeredAt + LEASE_MS - 50); // only what is overdue by a lease is swept
       expect(rx.received).toHaveLength(1 + MAX_RETRIES);
 
@@ -95,7 +98,15 @@ if (MODES.includes("production"))
       expect(deliveredAt - upAt).toBeLessThan(1_000 + 1_000 + 5_000);
 
       let delivery: any;
-      await waitFor("the delivery recorded succeeded", async () => (delivery = await deliveryOf())?.status === "succeeded", 15_000, 100);
+      await waitFor(
+        "the delivery recorded succeeded",
+        async () => {
+          delivery = await deliveryOf();
+          return delivery?.status === "succeeded";
+        },
+        15_000,
+        100,
+      );
       expect(delivery).toMatchObject({ status: "succeeded", attempt_count: 2 + MAX_RETRIES, last_status_code: 200 });
       const attempts = await api("GET", `/api/v1/deliveries/${dead.id}/attempts`);
       expect(attempts.body.data.map((a: any) => [a.attempt_number, a.status_code])).toEqual([

@@ -16,11 +16,11 @@ import { afterAll, describe, expect, it } from "bun:test";
 import type { Subprocess } from "bun";
 import fc from "fast-check";
 import { type ServiceName, startAgain, stopKeepingData } from "../../scripts/services/index.ts";
+import { shardOf } from "../../src/adapters/sqlite/shards.ts";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { CUSTOMERS, type DisruptionStep, type IngestStep, type Step, steps, typeOf } from "../helpers/ingest-sequences.ts";
-import { type Mode, endToEndModes } from "../helpers/modes.ts";
+import { endToEndModes, type Mode } from "../helpers/modes.ts";
 import { alive, childInstance, childPids, portsAndEnv, shardOfPid } from "../helpers/process.ts";
-import { shardOf } from "../../src/adapters/sqlite/shards.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
 const SEED = Number(process.env.HOOKRELAY_PROPERTY_SEED ?? Date.now() % 2 ** 31);
@@ -155,7 +155,7 @@ function shardPids(supervisor: number): Map<number, number> {
 /** Embedded over two shards: a disruption hits the supervisor (target 0) or shard 0 or 1's process. */
 async function shardedCluster(env: Record<string, string>): Promise<Cluster> {
   const hr = childInstance({ ...env, ...TEST_ENV, HOOKRELAY_DATABASE_SQLITE_SHARDS: String(SHARDS) });
-  let supervisors: number[] = [];
+  const supervisors: number[] = [];
   const killAll = () => {
     for (const pid of supervisors) for (const child of shardPids(pid).values()) process.kill(child, 9);
     hr.proc?.kill(9);
@@ -188,12 +188,27 @@ async function shardedCluster(env: Record<string, string>): Promise<Cluster> {
       const shard = step.target - 1;
       const pid = shardPids(hr.proc.pid).get(shard)!;
       process.kill(pid, signal);
-      await waitFor(`shard ${shard} started again`, () => {
-        const now = shardPids(hr.proc.pid).get(shard);
-        return now !== undefined && now !== pid;
-      }, 15_000, 20);
+      await waitFor(
+        `shard ${shard} started again`,
+        () => {
+          const now = shardPids(hr.proc.pid).get(shard);
+          return now !== undefined && now !== pid;
+        },
+        15_000,
+        20,
+      );
       // Shard 0 serves the API: wait until it answers again.
-      if (shard === 0) await waitFor("the gateway back", () => fetch(`${hr.gateway}/health`).then((r) => r.ok, () => false), 15_000, 20);
+      if (shard === 0)
+        await waitFor(
+          "the gateway back",
+          () =>
+            fetch(`${hr.gateway}/health`).then(
+              (r) => r.ok,
+              () => false,
+            ),
+          15_000,
+          20,
+        );
     },
     kill: killAll,
     logs: () => hr.output().slice(-8000),
@@ -213,10 +228,18 @@ async function productionCluster(env: Record<string, string>): Promise<Cluster> 
       (async () => {
         for await (const chunk of stream) output.set(role, output.get(role)! + new TextDecoder().decode(chunk));
       })();
-    await waitFor(`${role} to answer /health`, async () => {
-      if (proc.exitCode !== null) throw new Error(`${role} exited ${proc.exitCode}: ${output.get(role)}`);
-      return fetch(`http://127.0.0.1:${ports[role]}/health`).then((r) => r.ok, () => false);
-    }, 30_000, 50);
+    await waitFor(
+      `${role} to answer /health`,
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`${role} exited ${proc.exitCode}: ${output.get(role)}`);
+        return fetch(`http://127.0.0.1:${ports[role]}/health`).then(
+          (r) => r.ok,
+          () => false,
+        );
+      },
+      30_000,
+      50,
+    );
   };
   const kill = () => {
     for (const proc of procs.values()) proc.kill(9);
@@ -306,13 +329,13 @@ describe.each(DEPLOYMENTS)("no accepted event is lost (%s)", (mode) => {
         const receiver = startFlakyReceiver();
         cleanups.push(receiver.stop);
         const cluster =
-          mode === "embedded"
-            ? await embeddedCluster(await modeEnv(mode))
-            : mode === "sharded"
-              ? await shardedCluster(await modeEnv("embedded"))
-              : await productionCluster(await modeEnv(mode));
+          mode === "embedded" ? await embeddedCluster(await modeEnv(mode)) : mode === "sharded" ? await shardedCluster(await modeEnv("embedded")) : await productionCluster(await modeEnv(mode));
         try {
-          await check(cluster, receiver, sequence.map((s) => (s.kind === "ingest" ? s : { ...s, target: s.target % cluster.targets })));
+          await check(
+            cluster,
+            receiver,
+            sequence.map((s) => (s.kind === "ingest" ? s : { ...s, target: s.target % cluster.targets })),
+          );
         } finally {
           cluster.kill();
           receiver.stop();
@@ -350,7 +373,12 @@ async function check(cluster: Cluster, receiver: ReturnType<typeof startFlakyRec
   // Webhooks are matched from a cached index: let it see them before the first event.
   await Bun.sleep(300);
 
-  const outcome = await play(cluster, customers.map((c) => c.key), sequence, receiver.exposure);
+  const outcome = await play(
+    cluster,
+    customers.map((c) => c.key),
+    sequence,
+    receiver.exposure,
+  );
   const expected: string[] = []; // `${path} ${eventId}`
   for (const key of outcome.answered) {
     const [c, id] = key.split(" ") as [string, string];

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { decodeJwt } from "jose";
 import { headOnly } from "../helpers/head-only.ts";
-import { type Instance, adminToken, client, startInProcess } from "../helpers/hookrelay.ts";
+import { adminToken, client, type Instance, startInProcess } from "../helpers/hookrelay.ts";
 
 let hr: Instance;
 let key: { id: string; key: string };
@@ -28,10 +28,7 @@ async function token(form: Record<string, string>, basic?: [string, string]) {
 
 describe("POST /oauth/token", () => {
   it("exchanges a key's id and secret (in the body or as HTTP Basic) for a short-lived JWT with its scopes", async () => {
-    for (const answer of [
-      await token({ grant_type: "client_credentials", client_id: key.id, client_secret: key.key }),
-      await token({ grant_type: "client_credentials" }, [key.id, key.key]),
-    ]) {
+    for (const answer of [await token({ grant_type: "client_credentials", client_id: key.id, client_secret: key.key }), await token({ grant_type: "client_credentials" }, [key.id, key.key])]) {
       expect(answer.status).toBe(200);
       expect(answer.body).toMatchObject({ token_type: "Bearer", expires_in: 120, scope: "events:write webhooks:read" });
       expect(answer.headers.get("cache-control")).toBe("no-store");

@@ -1,7 +1,7 @@
 // The observability role's JSON in both deployments: webhook health, recent failures, an event's
 // timeline across customers, retry by the operator, and the aggregated /metrics.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { type Instance, adminToken, client, startInProcess, waitFor } from "../helpers/hookrelay.ts";
+import { adminToken, client, type Instance, startInProcess, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 import { type Receiver, startReceiver } from "../helpers/receiver.ts";
 
@@ -29,8 +29,7 @@ describe.each(MODES)("observability API (%s)", (mode) => {
     const token = await adminToken(hr.gateway);
     admin = client(hr.gateway, token);
     operator = client(hr.observability, token);
-    for (const name of ["ok", "fails", "flaky"] as const)
-      webhooks[name] = (await admin("POST", "/api/v1/webhooks", { url: receiver.url(`/${name}`), event_types: ["order.paid"] })).body.id;
+    for (const name of ["ok", "fails", "flaky"] as const) webhooks[name] = (await admin("POST", "/api/v1/webhooks", { url: receiver.url(`/${name}`), event_types: ["order.paid"] })).body.id;
     // A second customer, with its own webhook and an event of the same id.
     await admin("POST", "/api/v1/customers", { id: "acme", name: "Acme" });
     customerKey = (await admin("POST", "/api/v1/customers/acme/api-keys", { name: "k", scopes: ["webhooks:write", "events:write", "deliveries:read"] })).body.key;
@@ -38,10 +37,15 @@ describe.each(MODES)("observability API (%s)", (mode) => {
     const events = ["evt_obs_1", "evt_obs_2"].map((id) => ({ id, type: "order.paid", source: "shop", data: {} }));
     expect((await client(hr.ingest, token)("POST", "/events/batch", { events })).status).toBe(202);
     expect((await client(hr.ingest, customerKey)("POST", "/events", events[0])).status).toBe(202);
-    await waitFor("every delivery finished", async () => {
-      const stats = (await operator("GET", "/api/stats")).body;
-      return stats.deliveries.succeeded === 5 && stats.deliveries.dead === 2;
-    }, 30_000, 100);
+    await waitFor(
+      "every delivery finished",
+      async () => {
+        const stats = (await operator("GET", "/api/stats")).body;
+        return stats.deliveries.succeeded === 5 && stats.deliveries.dead === 2;
+      },
+      30_000,
+      100,
+    );
   });
 
   afterAll(async () => {
@@ -105,10 +109,15 @@ describe.each(MODES)("observability API (%s)", (mode) => {
     const retried = await operator("POST", `/api/deliveries/${dead.id}/retry`);
     expect(retried.status).toBe(202);
     expect(retried.body).toMatchObject({ id: dead.id, status: "pending" });
-    await waitFor("the replay's round to end dead", async () => {
-      const d = (await admin("GET", `/api/v1/deliveries/${dead.id}`)).body;
-      return d.status === "dead" && d.attempt_count === 6;
-    }, 15_000, 100);
+    await waitFor(
+      "the replay's round to end dead",
+      async () => {
+        const d = (await admin("GET", `/api/v1/deliveries/${dead.id}`)).body;
+        return d.status === "dead" && d.attempt_count === 6;
+      },
+      15_000,
+      100,
+    );
     const t = (await operator("GET", `/api/events/${dead.event_id}/timeline`)).body;
     const kinds = t.timeline.filter((e: { delivery_id?: string }) => e.delivery_id === dead.id).map((e: { kind: string }) => e.kind);
     expect(kinds.filter((k: string) => k === "replayed")).toHaveLength(1);
@@ -125,10 +134,15 @@ describe.each(MODES)("observability API (%s)", (mode) => {
 
   it("sums the deployment's counters in /api/stats and charts them", async () => {
     // Samples are taken every 200 ms: the replay's last attempt shows in the next one.
-    await waitFor("a few samples, the newest after the replay", async () => {
-      const now = (await operator("GET", "/api/stats")).body;
-      return now.series.length >= 3 && now.totals.dead === 3;
-    }, 10_000, 100);
+    await waitFor(
+      "a few samples, the newest after the replay",
+      async () => {
+        const now = (await operator("GET", "/api/stats")).body;
+        return now.series.length >= 3 && now.totals.dead === 3;
+      },
+      10_000,
+      100,
+    );
     const stats = (await operator("GET", "/api/stats")).body;
     // 5 successes (one after the flaky endpoint's retry); 3 + 3 failed tries dead, the flaky one, the replay's 3.
     expect(stats.totals).toMatchObject({ ingested: 3, delivered: 5, failed: 10, dead: 3, retries: 2 * 2 + 1 + 2 });

@@ -11,11 +11,11 @@ import Ajv2020 from "ajv/dist/2020.js";
 import { createHttpApp } from "../../src/platform/http.ts";
 import { createLogger } from "../../src/platform/logger.ts";
 import { createMetrics } from "../../src/platform/metrics.ts";
-import { OPERATIONS, type Operation, type OperationId } from "../../src/services/gateway/operations.ts";
 import { openApiDocument } from "../../src/services/gateway/openapi.ts";
+import { OPERATIONS, type Operation, type OperationId } from "../../src/services/gateway/operations.ts";
 import { type GatewayDeps, gatewayRoutes } from "../../src/services/gateway/routes.ts";
 import { ErrorSchema } from "../../src/services/gateway/schemas.ts";
-import { ADMIN_PASSWORD, type Instance, adminToken, startInProcess, waitFor } from "../helpers/hookrelay.ts";
+import { ADMIN_PASSWORD, adminToken, type Instance, startInProcess, waitFor } from "../helpers/hookrelay.ts";
 import { type Receiver, startReceiver } from "../helpers/receiver.ts";
 
 const JWT_SECRET = "openapi-test-secret-that-is-long-enough-0123456789";
@@ -52,9 +52,7 @@ beforeAll(async () => {
   const res = await fetch(`${hr.gateway}/openapi.json`);
   specText = await res.text();
   spec = JSON.parse(specText);
-  operations = Object.entries(spec.paths).flatMap(([path, item]: [string, any]) =>
-    METHODS.filter((m) => item[m]).map((method) => ({ id: item[method].operationId, path, method, op: item[method] })),
-  );
+  operations = Object.entries(spec.paths).flatMap(([path, item]: [string, any]) => METHODS.filter((m) => item[m]).map((method) => ({ id: item[method].operationId, path, method, op: item[method] })));
   ajv = new Ajv2020({ strict: false, allErrors: true });
   ajv.addFormat("date-time", { validate: (v: string) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i.test(v) && !Number.isNaN(Date.parse(v)) });
   ajv.addSchema(spec, "openapi");
@@ -81,7 +79,11 @@ interface Answer {
   body: any;
 }
 
-async function call(method: string, path: string, options: { token?: string | null; json?: unknown; raw?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Answer> {
+async function call(
+  method: string,
+  path: string,
+  options: { token?: string | null; json?: unknown; raw?: string; form?: Record<string, string>; headers?: Record<string, string> } = {},
+): Promise<Answer> {
   const headers: Record<string, string> = { ...options.headers };
   const bearer = options.token === undefined ? token : options.token;
   if (bearer) headers.authorization = `Bearer ${bearer}`;
@@ -110,7 +112,10 @@ function expectDocumented(id: OperationId, res: Answer): void {
   const documented = op.responses[String(res.status)];
   expect(documented, where).toBeDefined();
   exercised.add(`${id} ${res.status}`);
-  if (res.status === 204 || res.status === 304) return expect(res.text).toBe("");
+  if (res.status === 204 || res.status === 304) {
+    expect(res.text).toBe("");
+    return;
+  }
   const [contentType] = Object.keys(documented.content ?? {});
   expect(contentType, where).toBeDefined();
   expect(res.headers.get("content-type") ?? "", where).toStartWith(contentType!);
@@ -119,8 +124,7 @@ function expectDocumented(id: OperationId, res: Answer): void {
   expect({ valid: check(res.body), errors: check.errors ?? null, where }).toEqual({ valid: true, errors: null, where });
 
   const table: Operation = OPERATIONS[id];
-  const typebox: TSchema | undefined =
-    res.status === table.ok.status ? table.ok.schema : (table.also?.find((a) => a.status === res.status)?.schema ?? ErrorSchema);
+  const typebox: TSchema | undefined = res.status === table.ok.status ? table.ok.schema : (table.also?.find((a) => a.status === res.status)?.schema ?? ErrorSchema);
   if (typebox) expect({ typebox: Value.Check(typebox, res.body), where }).toEqual({ typebox: true, where });
 }
 
@@ -160,7 +164,10 @@ describe("the OpenAPI document", () => {
     walk(spec, []);
     expect(refs.length).toBeGreaterThan(50);
     for (const ref of new Set(refs)) {
-      const target = ref.replace(/^#\//, "").split("/").reduce<any>((node, part) => node?.[part.replaceAll("~1", "/").replaceAll("~0", "~")], spec);
+      const target = ref
+        .replace(/^#\//, "")
+        .split("/")
+        .reduce<any>((node, part) => node?.[part.replaceAll("~1", "/").replaceAll("~0", "~")], spec);
       expect({ ref, found: target !== undefined }).toEqual({ ref, found: true });
     }
     expect(specText).not.toContain("errorMessage");
@@ -385,9 +392,7 @@ describe("the live API against its document", () => {
     const limited = await startInProcess({ HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_IP: "4", HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_CUSTOMER: "0" });
     try {
       const bearer = await adminToken(limited.gateway);
-      const answers = await Promise.all(
-        Array.from({ length: 8 }, () => fetch(`${limited.gateway}/api/v1/webhooks`, { headers: { authorization: `Bearer ${bearer}` } })),
-      );
+      const answers = await Promise.all(Array.from({ length: 8 }, () => fetch(`${limited.gateway}/api/v1/webhooks`, { headers: { authorization: `Bearer ${bearer}` } })));
       const statuses = answers.map((a) => a.status);
       expect(statuses).toContain(200);
       expect(statuses).toContain(429);
@@ -453,8 +458,11 @@ function* mutations(value: unknown, form: boolean): Generator<[string, unknown]>
   const nodes: (string | number)[][] = [];
   const visit = (node: unknown, at: (string | number)[]) => {
     nodes.push(at);
-    if (form) return at.length === 0 && node && typeof node === "object" ? Object.keys(node).forEach((k) => nodes.push([k])) : undefined;
-    if (Array.isArray(node)) node.forEach((item, i) => visit(item, [...at, i]));
+    if (form) {
+      if (at.length === 0 && node && typeof node === "object") for (const k of Object.keys(node)) nodes.push([k]);
+      return;
+    }
+    if (Array.isArray(node)) for (const [i, item] of node.entries()) visit(item, [...at, i]);
     else if (node && typeof node === "object") for (const [k, v] of Object.entries(node)) visit(v, [...at, k]);
   };
   visit(value, []);

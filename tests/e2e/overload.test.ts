@@ -5,7 +5,7 @@
 // accepted is lost.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { connect } from "node:net";
-import { type Instance, adminToken, client, startInProcess, waitFor } from "../helpers/hookrelay.ts";
+import { adminToken, client, type Instance, startInProcess, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 import { eventIdOf, startReceiver } from "../helpers/receiver.ts";
 
@@ -30,17 +30,22 @@ async function oneConnection(url: string, token: string, bodies: string[]): Prom
   for (const body of bodies) {
     socket.write(`POST ${pathname} HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     let answer: RawAnswer | null = null;
-    await waitFor("an answer on the kept-alive connection", () => {
-      const headEnd = raw.indexOf("\r\n\r\n");
-      if (headEnd < 0) return closedByServer;
-      const [statusLine, ...lines] = raw.slice(0, headEnd).split("\r\n");
-      const headers = new Map(lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()] as [string, string]));
-      const length = Number(headers.get("content-length") ?? 0);
-      if (headEnd + 4 + length > raw.length) return closedByServer;
-      answer = { status: Number(statusLine!.split(" ")[1]), headers, body: raw.slice(headEnd + 4, headEnd + 4 + length) };
-      raw = raw.slice(headEnd + 4 + length);
-      return true;
-    }, 20_000, 1);
+    await waitFor(
+      "an answer on the kept-alive connection",
+      () => {
+        const headEnd = raw.indexOf("\r\n\r\n");
+        if (headEnd < 0) return closedByServer;
+        const [statusLine, ...lines] = raw.slice(0, headEnd).split("\r\n");
+        const headers = new Map(lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()] as [string, string]));
+        const length = Number(headers.get("content-length") ?? 0);
+        if (headEnd + 4 + length > raw.length) return closedByServer;
+        answer = { status: Number(statusLine!.split(" ")[1]), headers, body: raw.slice(headEnd + 4, headEnd + 4 + length) };
+        raw = raw.slice(headEnd + 4 + length);
+        return true;
+      },
+      20_000,
+      1,
+    );
     if (!answer) break;
     answers.push(answer);
   }

@@ -3,9 +3,9 @@
 // credentials are checked, 429 with Retry-After and RateLimit-* headers, and a refused batch
 // keeping nothing.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { Client, Metadata, credentials, status } from "@grpc/grpc-js";
+import { Client, credentials, Metadata, status } from "@grpc/grpc-js";
 import { peerAddress } from "../../src/services/registry/handlers.ts";
-import { type Instance, adminToken, client, startInProcess } from "../helpers/hookrelay.ts";
+import { adminToken, client, type Instance, startInProcess } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
@@ -111,8 +111,13 @@ describe("rate limits on the gRPC registry", () => {
           const metadata = new Metadata();
           metadata.set("authorization", `Bearer ${token}`);
           // ListWebhooks with an empty request (every field default); the answer's bytes are not read here.
-          grpc.makeUnaryRequest("/hookrelay.webhook.v1.WebhookRegistry/ListWebhooks", () => Buffer.alloc(0), (b: Buffer) => b, {}, metadata, (err) =>
-            resolve(err ? { code: err.code, details: err.details } : { code: status.OK, details: "" }),
+          grpc.makeUnaryRequest(
+            "/hookrelay.webhook.v1.WebhookRegistry/ListWebhooks",
+            () => Buffer.alloc(0),
+            (b: Buffer) => b,
+            {},
+            metadata,
+            (err) => resolve(err ? { code: err.code, details: err.details } : { code: status.OK, details: "" }),
           );
         });
       const answers = [];

@@ -4,7 +4,7 @@
 // stop at what the byte budget lets the dispatcher hold, below max_in_flight_per_webhook, and once
 // the receiver answers, every event is delivered once.
 import { afterAll, describe, expect, it } from "bun:test";
-import { type Instance, adminToken, client, startInProcess, waitFor } from "../helpers/hookrelay.ts";
+import { adminToken, client, type Instance, startInProcess, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();

@@ -27,7 +27,11 @@ function spawnRole(role: string, env: Record<string, string>): Subprocess {
   return proc;
 }
 
-const healthy = (port: number) => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);
+const healthy = (port: number) =>
+  fetch(`http://127.0.0.1:${port}/health`).then(
+    (r) => r.ok,
+    () => false,
+  );
 
 describe.each(MODES)("retry worker killed mid-retry (%s)", (mode) => {
   it("re-delivers a claimed retry after its lease runs out, through a new retry process, and records it succeeded", async () => {
@@ -91,11 +95,16 @@ describe.each(MODES)("retry worker killed mid-retry (%s)", (mode) => {
     expect(t3 - Math.max(t2 + LEASE_MS, replacementReadyAt)).toBeLessThan(2_000);
 
     let delivery: any;
-    await waitFor("the delivery recorded succeeded", async () => {
-      const page = await api("GET", `/api/v1/deliveries?event_id=${eventId}`);
-      delivery = page.body?.data?.[0];
-      return delivery?.status === "succeeded";
-    }, 15_000, 100);
+    await waitFor(
+      "the delivery recorded succeeded",
+      async () => {
+        const page = await api("GET", `/api/v1/deliveries?event_id=${eventId}`);
+        delivery = page.body?.data?.[0];
+        return delivery?.status === "succeeded";
+      },
+      15_000,
+      100,
+    );
     // The killed worker's attempt never got an outcome: two recorded attempts, 500 then 200.
     expect(delivery).toMatchObject({ event_id: eventId, status: "succeeded", attempt_count: 2, last_status_code: 200 });
     const attempts = await api("GET", `/api/v1/deliveries/${delivery.id}/attempts`);

@@ -1,8 +1,8 @@
 // Retries over real sockets: exponential backoff, dead letters, and manual retry.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { type Instance, adminToken, client, startInProcess, waitFor } from "../helpers/hookrelay.ts";
-import { endToEndModes } from "../helpers/modes.ts";
 import { messageIdFor } from "../../src/domain/ids.ts";
+import { adminToken, client, type Instance, startInProcess, waitFor } from "../helpers/hookrelay.ts";
+import { endToEndModes } from "../helpers/modes.ts";
 import { type Receiver, startReceiver } from "../helpers/receiver.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
@@ -96,10 +96,14 @@ describe.each(MODES)("retries (%s)", (mode) => {
       await waitFor("first death", async () => (await deliveryOf("evt_never", hook.body.id))?.status === "dead", 15_000);
       const delivery = await deliveryOf("evt_never", hook.body.id);
       await api("POST", `/api/v1/deliveries/${delivery.id}/retry`);
-      await waitFor("second death", async () => {
-        const d = await deliveryOf("evt_never", hook.body.id);
-        return d.status === "dead" && d.attempt_count === 2 * (1 + MAX_RETRIES);
-      }, 15_000);
+      await waitFor(
+        "second death",
+        async () => {
+          const d = await deliveryOf("evt_never", hook.body.id);
+          return d.status === "dead" && d.attempt_count === 2 * (1 + MAX_RETRIES);
+        },
+        15_000,
+      );
     });
 
     it("answers 404 for retrying an unknown delivery", async () => {

@@ -20,9 +20,24 @@ describe("roles as separate processes", () => {
     for (const role of ["gateway", "ingest", "dispatcher", "retry", "observability"] as const) {
       const proc = Bun.spawn(["bun", "src/cli/main.ts", role], { env: { PATH: process.env.PATH ?? "", ...env }, stdout: "ignore", stderr: "inherit" });
       procs.push(proc);
-      await waitFor(`${role} /health`, () => fetch(`http://127.0.0.1:${ports[role]}/health`).then((r) => r.ok, () => false), 20_000, 50);
+      await waitFor(
+        `${role} /health`,
+        () =>
+          fetch(`http://127.0.0.1:${ports[role]}/health`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        20_000,
+        50,
+      );
       // A role serves only its own port: with the gateway alone up, nothing answers on ingest's.
-      if (role === "gateway") expect(await fetch(`http://127.0.0.1:${ports.ingest}/health`).then(() => true, () => false)).toBe(false);
+      if (role === "gateway")
+        expect(
+          await fetch(`http://127.0.0.1:${ports.ingest}/health`).then(
+            () => true,
+            () => false,
+          ),
+        ).toBe(false);
     }
     const receiver = startReceiver();
     try {
@@ -34,19 +49,28 @@ describe("roles as separate processes", () => {
       const events = Array.from({ length: 100 }, (_, i) => ({ id: `evt_roles_${i}`, type: "roles", source: "t", data: {} }));
       const sent = await client(`http://127.0.0.1:${ports.ingest}`, token)("POST", "/events/batch", { events });
       expect(sent.status).toBe(202);
-      await waitFor("100 events at both webhooks", () => {
-        const ids = (path: string) => new Set(receiver.received.filter((r) => r.path === path).map((r) => r.headers["webhook-id"])).size;
-        return ids("/ok") === 100 && ids("/once-fails") === 100;
-      }, 20_000);
+      await waitFor(
+        "100 events at both webhooks",
+        () => {
+          const ids = (path: string) => new Set(receiver.received.filter((r) => r.path === path).map((r) => r.headers["webhook-id"])).size;
+          return ids("/ok") === 100 && ids("/once-fails") === 100;
+        },
+        20_000,
+      );
       // The one failed attempt is retried by the retry role, and nothing else is sent twice.
       await waitFor("the retry", () => receiver.received.filter((r) => r.path === "/once-fails").length === 101, 10_000);
       await Bun.sleep(200);
       expect(receiver.received.filter((r) => r.path === "/once-fails")).toHaveLength(101);
       expect(receiver.received.filter((r) => r.path === "/ok")).toHaveLength(100);
-      await waitFor("stats from the observability role", async () => {
-        const stats = await client(`http://127.0.0.1:${ports.observability}`, token)("GET", "/api/stats");
-        return stats.status === 200 && stats.body.deliveries.succeeded === 200;
-      }, 10_000, 100);
+      await waitFor(
+        "stats from the observability role",
+        async () => {
+          const stats = await client(`http://127.0.0.1:${ports.observability}`, token)("GET", "/api/stats");
+          return stats.status === 200 && stats.body.deliveries.succeeded === 200;
+        },
+        10_000,
+        100,
+      );
       const stats = await client(`http://127.0.0.1:${ports.observability}`, token)("GET", "/api/stats");
       expect(stats.body).toMatchObject({ deliveries: { pending: 0, failed: 0, dead: 0, succeeded: 200 }, retry_queue_depth: 0, success_ratio: 1 });
       expect((await client(`http://127.0.0.1:${ports.observability}`)("GET", "/api/stats")).status).toBe(401);
@@ -64,10 +88,15 @@ describe("roles as separate processes", () => {
       expect(sample("retry", 'webhook_delivery_attempts_total{outcome="success"}')).toBe(1);
       expect(sample("ingest", 'webhook_events_ingested_total{outcome="accepted"}')).toBe(100);
       // The stats add them up over the processes.
-      await waitFor("the stats to sum every role's counters", async () => {
-        const now = (await client(`http://127.0.0.1:${ports.observability}`, token)("GET", "/api/stats")).body;
-        return now.totals.delivered === 200 && now.totals.failed === 1 && now.totals.retries === 1 && now.totals.ingested === 100;
-      }, 5_000, 100);
+      await waitFor(
+        "the stats to sum every role's counters",
+        async () => {
+          const now = (await client(`http://127.0.0.1:${ports.observability}`, token)("GET", "/api/stats")).body;
+          return now.totals.delivered === 200 && now.totals.failed === 1 && now.totals.retries === 1 && now.totals.ingested === 100;
+        },
+        5_000,
+        100,
+      );
       const final = (await client(`http://127.0.0.1:${ports.observability}`, token)("GET", "/api/stats")).body;
       expect(final.targets.map((t: { url: string; up: boolean }) => [t.url, t.up])).toEqual(scraped.map((url) => [url, true]));
     } finally {

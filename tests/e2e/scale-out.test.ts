@@ -22,11 +22,18 @@ function spawnRole(role: string, env: Record<string, string>): Subprocess {
   return proc;
 }
 
-const healthy = (port: number) => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);
+const healthy = (port: number) =>
+  fetch(`http://127.0.0.1:${port}/health`).then(
+    (r) => r.ok,
+    () => false,
+  );
 
 /** A number a role's /metrics reports (0 when absent or unreachable). */
 async function metric(port: number, name: string): Promise<number> {
-  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => "");
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+    (r) => r.text(),
+    () => "",
+  );
   return Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? 0);
 }
 
@@ -42,21 +49,24 @@ if (MODES.includes("production"))
       const dispatcherB = spawnRole("dispatcher", { ...env, HOOKRELAY_SERVER_DISPATCHER_PORT: String(secondDispatcherPort) });
       spawnRole("retry", env);
       spawnRole("observability", env);
-      for (const port of [ports.ingest, ports.dispatcher, secondDispatcherPort, ports.retry, ports.observability])
-        await waitFor(`role on ${port}`, () => healthy(port), 30_000, 100);
+      for (const port of [ports.ingest, ports.dispatcher, secondDispatcherPort, ports.retry, ports.observability]) await waitFor(`role on ${port}`, () => healthy(port), 30_000, 100);
       // A stable group first: a rebalance while deliveries are in flight re-reads them (duplicates, never loss).
       const assigned = () => Promise.all([ports.dispatcher, secondDispatcherPort].map((p) => metric(p, "webhook_event_log_partitions_assigned")));
-      await waitFor("8 partitions split between the two dispatchers", async () => {
-        const [a, b] = await assigned();
-        return a! > 0 && b! > 0 && a! + b! === 8;
-      }, 60_000, 250);
+      await waitFor(
+        "8 partitions split between the two dispatchers",
+        async () => {
+          const [a, b] = await assigned();
+          return a! > 0 && b! > 0 && a! + b! === 8;
+        },
+        60_000,
+        250,
+      );
 
       const receiver = startReceiver();
       try {
         const token = await adminToken(`http://127.0.0.1:${ports.gateway}`);
         const api = client(`http://127.0.0.1:${ports.gateway}`, token);
-        for (let w = 0; w < WEBHOOKS; w++)
-          expect((await api("POST", "/api/v1/webhooks", { url: receiver.url(`/w${w}`), event_types: [`scale.t${w}`] })).status).toBe(201);
+        for (let w = 0; w < WEBHOOKS; w++) expect((await api("POST", "/api/v1/webhooks", { url: receiver.url(`/w${w}`), event_types: [`scale.t${w}`] })).status).toBe(201);
         const ingest = client(`http://127.0.0.1:${ports.ingest}`, token);
         const send = async (from: number, count: number) => {
           for (let i = from; i < from + count; i += 500) {

@@ -1,8 +1,9 @@
 // Webhook signing secrets sealed at rest, in both deployments: the stored row holds no secret,
 // deliveries still sign with it, a key rotation across restarts rewrites every row, and a
 // missing key stops the gateway with one line.
-import { afterAll, describe, expect, it } from "bun:test";
+
 import { Database } from "bun:sqlite";
+import { afterAll, describe, expect, it } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Webhook as StandardWebhook } from "standardwebhooks";
@@ -27,7 +28,12 @@ describe.each(MODES)("webhook secrets at rest (%s)", (mode) => {
       if (mode === "embedded") {
         const db = new Database(join(dataDir, "hookrelay.db"), { readonly: true });
         try {
-          return new Map(db.query<{ id: string; secret: string }, []>("SELECT id, secret FROM webhooks").all().map((r) => [r.id, r.secret]));
+          return new Map(
+            db
+              .query<{ id: string; secret: string }, []>("SELECT id, secret FROM webhooks")
+              .all()
+              .map((r) => [r.id, r.secret]),
+          );
         } finally {
           db.close();
         }

@@ -12,7 +12,12 @@ import { eventIdOf } from "../helpers/receiver.ts";
 
 const scope = fileScope();
 const SHARDS = 2;
-const ENV = { HOOKRELAY_DATABASE_SQLITE_SHARDS: String(SHARDS), HOOKRELAY_OBSERVABILITY_SCRAPE_INTERVAL: "1s", HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_IP: "0", HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_CUSTOMER: "0" };
+const ENV = {
+  HOOKRELAY_DATABASE_SQLITE_SHARDS: String(SHARDS),
+  HOOKRELAY_OBSERVABILITY_SCRAPE_INTERVAL: "1s",
+  HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_IP: "0",
+  HOOKRELAY_SECURITY_RATE_LIMIT_API_PER_CUSTOMER: "0",
+};
 
 /** `perShard` customers on each shard, each with an events key and one webhook at the receiver's `/<customer>`. */
 async function customers(gateway: string, url: (path: string) => string, perShard: number) {
@@ -77,10 +82,15 @@ describe("embedded shards", () => {
 
       // The API over every shard: each customer's deliveries, an event, attempts, a manual retry.
       for (const c of made) {
-        await waitFor(`${c.id}'s deliveries recorded`, async () => {
-          const listed = await c.api("GET", "/api/v1/deliveries?limit=100");
-          return listed.status === 200 && listed.body.data.length === 10 && listed.body.data.every((d: { status: string }) => d.status === "succeeded");
-        }, 10_000, 100);
+        await waitFor(
+          `${c.id}'s deliveries recorded`,
+          async () => {
+            const listed = await c.api("GET", "/api/v1/deliveries?limit=100");
+            return listed.status === 200 && listed.body.data.length === 10 && listed.body.data.every((d: { status: string }) => d.status === "succeeded");
+          },
+          10_000,
+          100,
+        );
         const event = await c.api("GET", `/api/v1/events/${c.id}-e3`);
         expect(event.status).toBe(200);
         expect(event.body.deliveries.length).toBe(1);
@@ -108,11 +118,16 @@ describe("embedded shards", () => {
       // The dashboard counts every shard's deliveries and reads the other shard's metrics.
       const observability = client(`http://127.0.0.1:${hr.env.HOOKRELAY_SERVER_OBSERVABILITY_PORT}`, await adminToken(hr.gateway));
       // (A first scrape may find shard 1 still starting: the next one, an interval later, reads it.)
-      await waitFor("the dashboard's counts over both shards, shard 1's metrics read", async () => {
-        const stats = await observability("GET", "/api/stats");
-        const targets = stats.body?.targets?.map((t: { instance: string; up: boolean }) => [t.instance, t.up]);
-        return stats.status === 200 && stats.body.deliveries.succeeded === expected.length && JSON.stringify(targets) === JSON.stringify([["shard-1", true]]);
-      }, 10_000, 200);
+      await waitFor(
+        "the dashboard's counts over both shards, shard 1's metrics read",
+        async () => {
+          const stats = await observability("GET", "/api/stats");
+          const targets = stats.body?.targets?.map((t: { instance: string; up: boolean }) => [t.instance, t.up]);
+          return stats.status === 200 && stats.body.deliveries.succeeded === expected.length && JSON.stringify(targets) === JSON.stringify([["shard-1", true]]);
+        },
+        10_000,
+        200,
+      );
       const metrics = await (await fetch(`http://127.0.0.1:${hr.env.HOOKRELAY_SERVER_OBSERVABILITY_PORT}/metrics`)).text();
       expect(metrics).toContain('instance="shard-1"');
 
@@ -120,10 +135,15 @@ describe("embedded shards", () => {
       for (const c of made) expect((await post(hr.ingest, c.key, ["evt-shared"])).status).toBe(202);
       await waitFor("every customer's evt-shared delivered", () => made.every((c) => receiver.counts().has(`/${c.id} evt-shared`)), 10_000, 50);
       let timeline: { deliveries: { id: string; customer_id: string }[]; timeline: { kind: string; customer_id?: string }[] } = { deliveries: [], timeline: [] };
-      await waitFor("the timeline with every customer's delivery", async () => {
-        timeline = (await observability("GET", "/api/events/evt-shared/timeline")).body;
-        return timeline.deliveries?.length === made.length;
-      }, 10_000, 100);
+      await waitFor(
+        "the timeline with every customer's delivery",
+        async () => {
+          timeline = (await observability("GET", "/api/events/evt-shared/timeline")).body;
+          return timeline.deliveries?.length === made.length;
+        },
+        10_000,
+        100,
+      );
       const accepted = timeline.timeline.filter((e) => e.kind === "accepted").map((e) => e.customer_id);
       expect(accepted.sort()).toEqual(made.map((c) => c.id).sort());
       const farDelivery = timeline.deliveries.find((d) => d.customer_id === farCustomer.id)!;
@@ -219,10 +239,15 @@ describe("embedded shards", () => {
     const release = await holdShard(hr.env.HOOKRELAY_DATA_DIR!, 1, 5_000, () => {});
     try {
       let waiting: number | undefined;
-      await waitFor("shard 1 started again, waiting for its lock", () => {
-        waiting = childPids(hr.proc.pid).find((pid) => pid !== old && shardOfPid(pid) === 1);
-        return waiting !== undefined;
-      }, 5_000, 20);
+      await waitFor(
+        "shard 1 started again, waiting for its lock",
+        () => {
+          waiting = childPids(hr.proc.pid).find((pid) => pid !== old && shardOfPid(pid) === 1);
+          return waiting !== undefined;
+        },
+        5_000,
+        20,
+      );
       await Bun.sleep(500);
       expect(alive(waiting!)).toBe(true);
       const serving = childPids(hr.proc.pid).find((pid) => shardOfPid(pid) === 0)!;

@@ -2,9 +2,9 @@
 // (retries) send through the same pool, so max_in_flight_per_webhook and max_in_flight hold for the
 // process as a whole, whatever the mix. Measured at a real receiver that holds every request and
 // fails each event's first attempt, so first attempts and retries compete for the same slots.
-import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { afterAll, describe, expect, it } from "bun:test";
 import type { Server } from "bun";
-import { type Instance, adminToken, client, startInProcess, waitFor } from "../helpers/hookrelay.ts";
+import { adminToken, client, type Instance, startInProcess, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
@@ -113,11 +113,16 @@ async function sendEvents(hr: Instance, token: string, type: string, ids: string
 /** Every delivery of the webhook succeeded after exactly two attempts (500, then 200), numbered 1 and 2. */
 async function expectAllSucceededInTwo(api: ReturnType<typeof client>, webhookId: string, count: number): Promise<void> {
   let deliveries: any[] = [];
-  await waitFor(`${count} deliveries of ${webhookId} recorded succeeded`, async () => {
-    const page = await api("GET", `/api/v1/deliveries?webhook_id=${webhookId}&status=succeeded&limit=1000`);
-    deliveries = page.body?.data ?? [];
-    return deliveries.length === count;
-  }, 20_000, 200);
+  await waitFor(
+    `${count} deliveries of ${webhookId} recorded succeeded`,
+    async () => {
+      const page = await api("GET", `/api/v1/deliveries?webhook_id=${webhookId}&status=succeeded&limit=1000`);
+      deliveries = page.body?.data ?? [];
+      return deliveries.length === count;
+    },
+    20_000,
+    200,
+  );
   expect(deliveries.every((d) => d.attempt_count === 2 && d.last_status_code === 200)).toBe(true);
   const sample = deliveries.slice(0, 10);
   for (const d of sample) {

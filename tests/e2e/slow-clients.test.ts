@@ -8,7 +8,7 @@
 // onRequest, readJson's deadline) runs before any backend is touched, the same code in both
 // deployments.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { adminToken } from "../helpers/hookrelay.ts";
 import { type ChildInstance, childInstance } from "../helpers/process.ts";
@@ -24,10 +24,11 @@ let token: string;
 
 beforeAll(async () => {
   // Started with a low soft limit on open files: Bun raises it to the hard limit itself.
-  hr = childInstance(
-    { HOOKRELAY_SECURITY_BODY_TIMEOUT: `${BODY_TIMEOUT_MS}ms`, HOOKRELAY_SECURITY_MAX_CONNECTIONS_PER_IP: String(CAP) },
-    ["sh", "-c", "ulimit -Sn 1024 && exec bun src/cli/main.ts all"],
-  );
+  hr = childInstance({ HOOKRELAY_SECURITY_BODY_TIMEOUT: `${BODY_TIMEOUT_MS}ms`, HOOKRELAY_SECURITY_MAX_CONNECTIONS_PER_IP: String(CAP) }, [
+    "sh",
+    "-c",
+    "ulimit -Sn 1024 && exec bun src/cli/main.ts all",
+  ]);
   await hr.start();
   token = await adminToken(hr.gateway);
 });
@@ -144,11 +145,7 @@ describe("slow clients", () => {
   });
 
   it("answers a slow body it does not read (no credentials, unknown route, /health) at once and closes the connection", async () => {
-    const slow = [
-      ...Array.from({ length: 100 }, () => slowPost(`${hr.ingest}/events`)),
-      slowPost(`${hr.ingest}/nowhere`, { auth: token }),
-      slowPost(`${hr.gateway}/health`, { method: "GET" }),
-    ];
+    const slow = [...Array.from({ length: 100 }, () => slowPost(`${hr.ingest}/events`)), slowPost(`${hr.ingest}/nowhere`, { auth: token }), slowPost(`${hr.gateway}/health`, { method: "GET" })];
     const outcomes = await Promise.all(slow.map((s) => s.outcome));
     console.log("unread slow bodies:", JSON.stringify({ statuses: [...new Set(outcomes.map((o) => o.status))], "closed after ms": summary(outcomes.map((o) => o.closedMs)) }));
     expect(outcomes.slice(0, 100).every((o) => o.status === 401)).toBe(true);

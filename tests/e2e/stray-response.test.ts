@@ -15,9 +15,9 @@
 // connection to an origin two customers send to (FetchSender); the second case below holds B's
 // attempts to that with such strays.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { type Server, type Socket, createServer } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import { messageIdFor } from "../../src/domain/ids.ts";
-import { type Instance, adminToken, client, startInProcess, waitFor } from "../helpers/hookrelay.ts";
+import { adminToken, client, type Instance, startInProcess, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
@@ -140,7 +140,10 @@ describe.each(MODES)("a receiver pushing stray responses on kept-alive connectio
     const a = await customer("stray-a");
     const b = await customer("stray-b");
     const hooks: { customer: typeof a; letter: "a" | "b"; id: string; path: string }[] = [];
-    for (const [letter, c] of [["a", a], ["b", b]] as const)
+    for (const [letter, c] of [
+      ["a", a],
+      ["b", b],
+    ] as const)
       for (let w = 0; w < WEBHOOKS_EACH; w++) {
         const path = `/${letter}/${w}`;
         const hook = await c.api("POST", "/api/v1/webhooks", { url: receiver.url(path), event_types: ["stray.test"] });
@@ -182,7 +185,12 @@ describe.each(MODES)("a receiver pushing stray responses on kept-alive connectio
       for (const d of deliveries) {
         const webhookId = messageIdFor(h.customer.id, d.event_id);
         const sent = receiver.answered.filter((r) => r.path === h.path && r.webhookId === webhookId);
-        const stored = (await h.customer.api("GET", `/api/v1/deliveries/${d.id}/attempts`)).body.data as { attempt_number: number; status_code: number | null; response_body: string | null; error: string | null }[];
+        const stored = (await h.customer.api("GET", `/api/v1/deliveries/${d.id}/attempts`)).body.data as {
+          attempt_number: number;
+          status_code: number | null;
+          response_body: string | null;
+          error: string | null;
+        }[];
         attempts += stored.length;
         const where = `${h.letter.toUpperCase()} ${h.path} ${d.event_id}`;
         if (d.status !== "succeeded") problems.push(`${where}: ${d.status}`);
@@ -190,7 +198,9 @@ describe.each(MODES)("a receiver pushing stray responses on kept-alive connectio
         stored.forEach((attempt, i) => {
           const own = sent[i];
           if (!own || attempt.status_code !== own.status || attempt.response_body !== own.body)
-            problems.push(`${where} attempt ${attempt.attempt_number}: stored ${attempt.status_code} ${JSON.stringify(attempt.response_body)} (${attempt.error}), the receiver answered ${own ? `${own.status} ${JSON.stringify(own.body)}` : "nothing"}`);
+            problems.push(
+              `${where} attempt ${attempt.attempt_number}: stored ${attempt.status_code} ${JSON.stringify(attempt.response_body)} (${attempt.error}), the receiver answered ${own ? `${own.status} ${JSON.stringify(own.body)}` : "nothing"}`,
+            );
           const text = `${attempt.response_body ?? ""} ${attempt.error ?? ""}`;
           if (attempt.status_code === 299 || text.includes(STRAY_MARK)) problems.push(`${where} attempt ${attempt.attempt_number}: a stray answer stored`);
           if (h.letter === "b" && text.includes("A-own")) problems.push(`${where} attempt ${attempt.attempt_number}: A's answer in B's attempt`);
@@ -221,7 +231,10 @@ describe.each(MODES)("a receiver pushing stray responses on kept-alive connectio
       const a = await customer("own-a");
       const b = await customer("own-b");
       const hooks: { customer: typeof a; letter: "a" | "b"; id: string; path: string }[] = [];
-      for (const [letter, c] of [["a", a], ["b", b]] as const) {
+      for (const [letter, c] of [
+        ["a", a],
+        ["b", b],
+      ] as const) {
         const path = `/${letter}/own`;
         const hook = await c.api("POST", "/api/v1/webhooks", { url: own.url(path), event_types: ["stray.own"] });
         expect(hook.status).toBe(201);
@@ -253,7 +266,9 @@ describe.each(MODES)("a receiver pushing stray responses on kept-alive connectio
       }
       const carriedA = new Set(own.answered.filter((r) => r.path.startsWith("/a/")).map((r) => r.connection));
       const mixed = new Set(own.answered.filter((r) => r.path.startsWith("/b/") && carriedA.has(r.connection)).map((r) => r.connection));
-      console.log(`strays in their own write (${mode}): ${own.stats().requests} requests over ${own.stats().connections} connections, ${mixed.size} carried both customers, ${problems.length} problems in B's attempts`);
+      console.log(
+        `strays in their own write (${mode}): ${own.stats().requests} requests over ${own.stats().connections} connections, ${mixed.size} carried both customers, ${problems.length} problems in B's attempts`,
+      );
       expect(problems).toEqual([]);
       expect(mixed.size).toBe(0);
     } finally {

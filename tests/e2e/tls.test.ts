@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client, credentials } from "@grpc/grpc-js";
-import { type Instance, ADMIN_PASSWORD, startInProcess, tempDir } from "../helpers/hookrelay.ts";
+import { ADMIN_PASSWORD, type Instance, startInProcess, tempDir } from "../helpers/hookrelay.ts";
 
 const dir = tempDir("hookrelay-tls-");
 
@@ -14,8 +14,24 @@ function certificate(name: string): { cert: string; key: string } {
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
   const made = Bun.spawnSync([
-    "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", key, "-out", cert,
+    "openssl",
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=localhost",
+    "-addext",
+    "subjectAltName=IP:127.0.0.1,DNS:localhost",
+    "-keyout",
+    key,
+    "-out",
+    cert,
   ]);
   if (made.exitCode !== 0) throw new Error(`openssl failed: ${made.stderr.toString()}`);
   return { cert, key };
@@ -64,11 +80,18 @@ describe("TLS listeners", () => {
         // An IP cannot be a TLS server name: the certificate is checked for its localhost name.
         const grpc = new Client(hr.registry, creds, { "grpc.ssl_target_name_override": "localhost", "grpc.default_authority": "localhost" });
         // grpc.health.v1.Health/Check with an empty request; SERVING is field 1 = 1.
-        grpc.makeUnaryRequest("/grpc.health.v1.Health/Check", () => Buffer.alloc(0), (b: Buffer) => b, {}, { deadline: Date.now() + 5000 }, (err, res) => {
-          grpc.close();
-          if (err) reject(err);
-          else resolve(res!);
-        });
+        grpc.makeUnaryRequest(
+          "/grpc.health.v1.Health/Check",
+          () => Buffer.alloc(0),
+          (b: Buffer) => b,
+          {},
+          { deadline: Date.now() + 5000 },
+          (err, res) => {
+            grpc.close();
+            if (err) reject(err);
+            else resolve(res!);
+          },
+        );
       });
     expect([...(await check(credentials.createSsl(Buffer.from(ca))))]).toEqual([0x08, 0x01]);
     await expect(check(credentials.createInsecure() as never)).rejects.toThrow();
@@ -79,8 +102,6 @@ describe("TLS listeners", () => {
     await expect(startInProcess({ HOOKRELAY_SERVER_TLS_CERT_FILE: files.cert, HOOKRELAY_SERVER_TLS_KEY_FILE: other.key })).rejects.toThrow(
       "server.tls_cert_file / server.tls_key_file: the key is not the certificate's",
     );
-    await expect(startInProcess({ HOOKRELAY_SERVER_TLS_CERT_FILE: files.cert })).rejects.toThrow(
-      "server.tls_cert_file and server.tls_key_file: set both to serve TLS, or neither",
-    );
+    await expect(startInProcess({ HOOKRELAY_SERVER_TLS_CERT_FILE: files.cert })).rejects.toThrow("server.tls_cert_file and server.tls_key_file: set both to serve TLS, or neither");
   });
 });

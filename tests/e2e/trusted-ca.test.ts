@@ -79,10 +79,15 @@ describe.each(MODES)("https:// webhook targets and dispatcher.trusted_ca_file (%
     for (let n = 0; n < events; n++) expect((await ingest("POST", "/events", { id: `evt_${type}_${n}`, type, source: "t", data: { n } })).status).toBe(202);
     const outcomes = async (name: string) => (await api("GET", `/api/v1/deliveries?webhook_id=${hooks.get(name)!.id}`)).body.data as { id: string; status: string; attempt_count: number }[];
     for (const name of to)
-      await waitFor(`${events} final deliveries to ${name}`, async () => {
-        const list = await outcomes(name);
-        return list.length === events && list.every((d) => d.status === "succeeded" || d.status === "dead");
-      }, 30_000, 100);
+      await waitFor(
+        `${events} final deliveries to ${name}`,
+        async () => {
+          const list = await outcomes(name);
+          return list.length === events && list.every((d) => d.status === "succeeded" || d.status === "dead");
+        },
+        30_000,
+        100,
+      );
     return { api, hooks, outcomes };
   }
 

@@ -8,7 +8,7 @@ import { messageIdFor } from "../../src/domain/ids.ts";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 import { type ChildInstance, fileScope } from "../helpers/process.ts";
-import { type Receiver, eventIdOf } from "../helpers/receiver.ts";
+import { eventIdOf, type Receiver } from "../helpers/receiver.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
 const scope = fileScope();

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { Webhook as StandardWebhook } from "standardwebhooks";
 import { grpcurl, grpcurlPath } from "../helpers/grpcurl.ts";
-import { type Instance, adminToken, client, startInProcess, waitFor } from "../helpers/hookrelay.ts";
+import { adminToken, client, type Instance, startInProcess, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 import { type Receiver, startReceiver } from "../helpers/receiver.ts";
 

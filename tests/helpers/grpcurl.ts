@@ -55,11 +55,7 @@ export interface GrpcurlResult {
  * `["describe", symbol]` or `[method]`). Never blocks the event loop (the server may be in
  * this process).
  */
-export async function grpcurl(
-  address: string,
-  args: string[],
-  options: { data?: unknown; token?: string; maxTimeSeconds?: number } = {},
-): Promise<GrpcurlResult> {
+export async function grpcurl(address: string, args: string[], options: { data?: unknown; token?: string; maxTimeSeconds?: number } = {}): Promise<GrpcurlResult> {
   const cmd = [await grpcurlPath(), "-plaintext", "-max-time", String(options.maxTimeSeconds ?? 20)];
   if (options.token !== undefined) cmd.push("-H", `authorization: Bearer ${options.token}`);
   if (options.data !== undefined) cmd.push("-d", JSON.stringify(options.data));
@@ -67,7 +63,7 @@ export async function grpcurl(
   const { code: exit, stdout, stderr } = await run(cmd);
   const code = exit === 0 ? "OK" : (/Code: (\w+)/.exec(stderr)?.[1] ?? `exit ${exit}`);
   const message = /Message: (.*)/.exec(stderr)?.[1] ?? stderr.trim();
-  let body: unknown = undefined;
+  let body: unknown;
   try {
     body = stdout.trim() ? JSON.parse(stdout) : undefined;
   } catch {}

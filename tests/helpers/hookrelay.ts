@@ -1,10 +1,11 @@
 /** @module Test helpers: hookrelay in this process or as a child process, on free ports and a fresh data dir. */
+
+import { setDefaultTimeout } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { setDefaultTimeout } from "bun:test";
-import { ROLES, compose } from "../../src/cli/compose.ts";
+import { compose, ROLES } from "../../src/cli/compose.ts";
 import { parseConfig } from "../../src/platform/config.ts";
 
 // Tests over real processes and sockets wait on real time; on a loaded 2-core machine 5 s is too tight.
@@ -44,9 +45,7 @@ export interface Instance {
 
 /** Every role in this process on port 0 (the OS picks), with logs captured. */
 export async function startInProcess(overrides: Record<string, string> = {}): Promise<Instance> {
-  const ports = Object.fromEntries(
-    ["GATEWAY", "REGISTRY", "INGEST", "DISPATCHER", "RETRY", "OBSERVABILITY"].map((r) => [`HOOKRELAY_SERVER_${r}_PORT`, "0"]),
-  );
+  const ports = Object.fromEntries(["GATEWAY", "REGISTRY", "INGEST", "DISPATCHER", "RETRY", "OBSERVABILITY"].map((r) => [`HOOKRELAY_SERVER_${r}_PORT`, "0"]));
   const config = parseConfig({ env: testEnv({ ...ports, ...overrides }) });
   const logs: string[] = [];
   const sink = new Writable({

@@ -2,7 +2,7 @@
  * @module End-to-end suites run in both deployments: embedded (SQLite) and production
  * (PostgreSQL, Redis, Kafka from `bun run test`), each instance isolated from the others.
  */
-import { TEST_DATABASE_URL, TEST_KAFKA_BROKERS, TEST_REDIS_URL, productionEnv, requireServices, schemaFactory } from "./services.ts";
+import { productionEnv, requireServices, schemaFactory, TEST_DATABASE_URL, TEST_KAFKA_BROKERS, TEST_REDIS_URL } from "./services.ts";
 
 export type Mode = "embedded" | "production";
 

@@ -1,7 +1,7 @@
 /** @module hookrelay as a child process (for kill -9 and SIGTERM tests), on free ports. */
 import { afterAll } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
 import type { Subprocess } from "bun";
-import { readFileSync, readdirSync } from "node:fs";
 import { freePorts, testEnv, waitFor } from "./hookrelay.ts";
 import { type Receiver, startReceiver } from "./receiver.ts";
 
@@ -57,11 +57,23 @@ export function childInstance(overrides: Record<string, string> = {}, command: s
           })();
         const portOf = (r: (typeof HTTP_ROLES)[number]) => env[`HOOKRELAY_SERVER_${r.toUpperCase()}_PORT`];
         try {
-          await waitFor("hookrelay to answer /health on every role", async () => {
-            if (proc.exitCode !== null) throw new Error(`hookrelay exited ${proc.exitCode}: ${out}`);
-            const answers = await Promise.all(roles.map((r) => fetch(`http://127.0.0.1:${portOf(r)}/health`).then((res) => res.ok, () => false)));
-            return answers.every(Boolean);
-          }, 20_000, 50);
+          await waitFor(
+            "hookrelay to answer /health on every role",
+            async () => {
+              if (proc.exitCode !== null) throw new Error(`hookrelay exited ${proc.exitCode}: ${out}`);
+              const answers = await Promise.all(
+                roles.map((r) =>
+                  fetch(`http://127.0.0.1:${portOf(r)}/health`).then(
+                    (res) => res.ok,
+                    () => false,
+                  ),
+                ),
+              );
+              return answers.every(Boolean);
+            },
+            20_000,
+            50,
+          );
           started = true;
           return;
         } catch (err) {
@@ -128,7 +140,9 @@ export function childPids(pid: number): number[] {
 /** The shard a supervised process runs (its HOOKRELAY_SHARD), or undefined when it is gone. */
 export function shardOfPid(pid: number): number | undefined {
   try {
-    const shard = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((v) => v.startsWith("HOOKRELAY_SHARD="));
+    const shard = readFileSync(`/proc/${pid}/environ`, "utf8")
+      .split("\0")
+      .find((v) => v.startsWith("HOOKRELAY_SHARD="));
     return shard === undefined ? undefined : Number(shard.split("=")[1]);
   } catch {
     return undefined;

@@ -17,7 +17,9 @@ export const TEST_KAFKA_BROKERS = process.env.HOOKRELAY_TEST_KAFKA_BROKERS?.spli
  * silent skip), and returns false; true when all are set.
  */
 export function requireServices(what: string, variables: Record<string, string | string[] | undefined>): boolean {
-  const missing = Object.entries(variables).filter(([, v]) => v === undefined || v.length === 0).map(([k]) => k);
+  const missing = Object.entries(variables)
+    .filter(([, v]) => v === undefined || v.length === 0)
+    .map(([k]) => k);
   if (missing.length === 0) return true;
   describe(what, () => {
     it(`needs ${missing.join(", ")}`, () => {

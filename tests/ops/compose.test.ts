@@ -14,11 +14,13 @@ const compose = readYaml(FILE);
 const services = compose.services as Record<string, any>;
 const hookrelay = hookrelayServices(compose);
 const HTTP_ROLES = ROLES.filter((r) => r !== "registry");
-const entrypoint = parseDockerfile(readText("docker/Dockerfile")).stages.at(-1)!.instructions.find((i) => i.keyword === "ENTRYPOINT")!.exec!;
+const entrypoint = parseDockerfile(readText("docker/Dockerfile"))
+  .stages.at(-1)!
+  .instructions.find((i) => i.keyword === "ENTRYPOINT")!.exec!;
 const dependsOn = (service: any): Record<string, { condition?: string }> =>
   Array.isArray(service.depends_on) ? Object.fromEntries(service.depends_on.map((n: string) => [n, { condition: "service_started" }])) : (service.depends_on ?? {});
 /** The role a hookrelay service runs (its command's first word), or undefined for migrate. */
-const roleOf = (service: any): Role | undefined => (ROLES as readonly string[]).includes(service.command?.[0]) ? service.command[0] : undefined;
+const roleOf = (service: any): Role | undefined => ((ROLES as readonly string[]).includes(service.command?.[0]) ? service.command[0] : undefined);
 const roleServices = hookrelay.filter(([, s]) => roleOf(s));
 const configOf = (service: any) => parseConfig({ env: environmentOf(service.environment) });
 
@@ -94,7 +96,9 @@ describe("compose.yaml", () => {
   it("shares the JWT secret with every role and gives the admin password to the gateway, from the environment", () => {
     for (const [name, service] of hookrelay) {
       const raw = { ...(service.environment as Record<string, string>) };
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Compose's own interpolation syntax, as written in compose.yaml
       expect({ name, jwt: raw.HOOKRELAY_SECURITY_JWT_SECRET }).toEqual({ name, jwt: "${HOOKRELAY_SECURITY_JWT_SECRET:-}" });
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Compose's own interpolation syntax, as written in compose.yaml
       expect({ name, admin: raw.HOOKRELAY_ADMIN_PASSWORD }).toEqual({ name, admin: name === "gateway" ? "${HOOKRELAY_ADMIN_PASSWORD:-}" : undefined });
     }
     expect(services.grafana.environment.GF_SECURITY_ADMIN_PASSWORD).toMatch(/^\$\{GRAFANA_ADMIN_PASSWORD[:?}]/);
@@ -197,7 +201,11 @@ describe("Grafana and Loki in compose", () => {
     expect(providers.map((p) => p.options.path)).toEqual([mountedAt(grafana, "docker/grafana/dashboards")]);
     expect(mountedAt(grafana, "docker/grafana/provisioning/datasources/datasources.yml")).toBe("/etc/grafana/provisioning/datasources/datasources.yml");
     const home = grafana.environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH as string;
-    const file = [...(grafana.volumes as string[])].map(bindMount).filter(Boolean).map((m) => (home.startsWith(`${m!.target}/`) ? `${m!.source}${home.slice(m!.target.length)}` : null)).find(Boolean);
+    const file = [...(grafana.volumes as string[])]
+      .map(bindMount)
+      .filter(Boolean)
+      .map((m) => (home.startsWith(`${m!.target}/`) ? `${m!.source}${home.slice(m!.target.length)}` : null))
+      .find(Boolean);
     expect(file && existsSync(repoPath(file))).toBe(true);
   });
 

@@ -10,8 +10,8 @@ import { VERSION } from "../../src/cli/version.ts";
 import { parseConfig } from "../../src/platform/config.ts";
 import { startInProcess, waitFor } from "../helpers/hookrelay.ts";
 import { portsAndEnv } from "../helpers/process.ts";
-import { type Instruction, copyPaths, parseDockerfile } from "./lib/dockerfile.ts";
-import { ROOT, configReads, readText } from "./lib/repo.ts";
+import { copyPaths, type Instruction, parseDockerfile } from "./lib/dockerfile.ts";
+import { configReads, ROOT, readText } from "./lib/repo.ts";
 
 const FILE = "docker/Dockerfile";
 const dockerfile = parseDockerfile(readText(FILE));
@@ -19,7 +19,10 @@ const runtime = dockerfile.stages.at(-1)!;
 const fromBuild = runtime.instructions.filter((i) => i.keyword === "COPY" && i.flags.from);
 const build = dockerfile.stages.find((s) => s.name === fromBuild[0]?.flags.from)!;
 const entrypoint = runtime.instructions.find((i) => i.keyword === "ENTRYPOINT")?.exec;
-const ignore = readText(".dockerignore").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+const ignore = readText(".dockerignore")
+  .split("\n")
+  .map((l) => l.trim())
+  .filter((l) => l && !l.startsWith("#"));
 const dirs: string[] = [];
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -139,76 +142,74 @@ describe("docker/Dockerfile", () => {
     expect(exposed).toEqual(ROLES.map((r) => defaults[`${r}_port`]));
   });
 
-  it(
-    "builds dist/hookrelay with the build stage's own steps, and that binary is what the runtime stage copies",
-    async () => {
-      const { root, workdir, seconds, log } = await buildOnce();
-      console.log(`${FILE}: build stage outside Docker in ${seconds.toFixed(1)} s\n  ${log.join("\n  ")}`);
-      const binaryCopy = fromBuild.find((i) => copyPaths(i).destination === entrypoint![0])!;
-      const source = copyPaths(binaryCopy).sources[0]!;
-      // `bun run build` writes dist/hookrelay (scripts/build.ts) under the stage's WORKDIR.
-      expect(source).toBe(posix.join(workdir, "dist/hookrelay"));
-      expect(readText("scripts/build.ts")).toContain('outfile: "dist/hookrelay"');
-      for (const copy of fromBuild) for (const s of copyPaths(copy).sources) expect({ line: copy.line, source: s, exists: existsSync(join(root, s)) }).toEqual({ line: copy.line, source: s, exists: true });
-      const binary = join(root, source);
-      expect(statSync(binary).mode & 0o111).not.toBe(0);
-      const version = Bun.spawnSync([binary, "version"], { env: { PATH: "/usr/bin:/bin" } });
-      expect(version.exitCode).toBe(0);
-      expect(version.stdout.toString().trim()).toBe(`hookrelay ${VERSION} (bun ${Bun.version})`);
-    },
-    300_000,
-  );
+  it("builds dist/hookrelay with the build stage's own steps, and that binary is what the runtime stage copies", async () => {
+    const { root, workdir, seconds, log } = await buildOnce();
+    console.log(`${FILE}: build stage outside Docker in ${seconds.toFixed(1)} s\n  ${log.join("\n  ")}`);
+    const binaryCopy = fromBuild.find((i) => copyPaths(i).destination === entrypoint![0])!;
+    const source = copyPaths(binaryCopy).sources[0]!;
+    // `bun run build` writes dist/hookrelay (scripts/build.ts) under the stage's WORKDIR.
+    expect(source).toBe(posix.join(workdir, "dist/hookrelay"));
+    expect(readText("scripts/build.ts")).toContain('outfile: "dist/hookrelay"');
+    for (const copy of fromBuild)
+      for (const s of copyPaths(copy).sources) expect({ line: copy.line, source: s, exists: existsSync(join(root, s)) }).toEqual({ line: copy.line, source: s, exists: true });
+    const binary = join(root, source);
+    expect(statSync(binary).mode & 0o111).not.toBe(0);
+    const version = Bun.spawnSync([binary, "version"], { env: { PATH: "/usr/bin:/bin" } });
+    expect(version.exitCode).toBe(0);
+    expect(version.stdout.toString().trim()).toBe(`hookrelay ${VERSION} (bun ${Bun.version})`);
+  }, 300_000);
 
-  it(
-    "the built binary's probe is the health check compose and Kubernetes run: healthy roles exit 0, a closed port 1",
-    async () => {
-      const { root } = await buildOnce();
-      const binary = join(root, copyPaths(fromBuild.find((i) => copyPaths(i).destination === entrypoint![0])!).sources[0]!);
-      const hr = await startInProcess();
-      // Spawned without blocking: the roles answering the probe run in this very process.
-      const run = async (args: string[], env: Record<string, string>) => {
-        const proc = Bun.spawn([binary, ...args], { cwd: root, env, stdout: "pipe", stderr: "pipe" });
-        const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-        return { code, out: out.trim(), err: err.trim() };
-      };
-      try {
-        const port = (address: string) => address.split(":").at(-1)!;
-        const env = { PATH: "/usr/bin:/bin", HOOKRELAY_SERVER_HOST: "0.0.0.0", HOOKRELAY_SERVER_GATEWAY_PORT: port(hr.gateway), HOOKRELAY_SERVER_REGISTRY_PORT: port(hr.registry) };
-        for (const role of ["gateway", "registry"])
-          expect({ role, ...(await run(["probe", role], env)) }).toEqual({ role, code: 0, out: expect.stringMatching(new RegExp(`^${role}: healthy`)) as unknown as string, err: "" });
-        const closed = await run(["probe", "ingest"], { ...env, HOOKRELAY_SERVER_INGEST_PORT: "1" });
-        expect(closed.code).toBe(1);
-        expect(closed.err).toStartWith("ingest: cannot reach http://127.0.0.1:1/health");
-      } finally {
-        await hr.stop();
-      }
-    },
-    300_000,
-  );
+  it("the built binary's probe is the health check compose and Kubernetes run: healthy roles exit 0, a closed port 1", async () => {
+    const { root } = await buildOnce();
+    const binary = join(root, copyPaths(fromBuild.find((i) => copyPaths(i).destination === entrypoint![0])!).sources[0]!);
+    const hr = await startInProcess();
+    // Spawned without blocking: the roles answering the probe run in this very process.
+    const run = async (args: string[], env: Record<string, string>) => {
+      const proc = Bun.spawn([binary, ...args], { cwd: root, env, stdout: "pipe", stderr: "pipe" });
+      const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+      return { code, out: out.trim(), err: err.trim() };
+    };
+    try {
+      const port = (address: string) => address.split(":").at(-1)!;
+      const env = { PATH: "/usr/bin:/bin", HOOKRELAY_SERVER_HOST: "0.0.0.0", HOOKRELAY_SERVER_GATEWAY_PORT: port(hr.gateway), HOOKRELAY_SERVER_REGISTRY_PORT: port(hr.registry) };
+      for (const role of ["gateway", "registry"])
+        expect({ role, ...(await run(["probe", role], env)) }).toEqual({ role, code: 0, out: expect.stringMatching(new RegExp(`^${role}: healthy`)) as unknown as string, err: "" });
+      const closed = await run(["probe", "ingest"], { ...env, HOOKRELAY_SERVER_INGEST_PORT: "1" });
+      expect(closed.code).toBe(1);
+      expect(closed.err).toStartWith("ingest: cannot reach http://127.0.0.1:1/health");
+    } finally {
+      await hr.stop();
+    }
+  }, 300_000);
 
-  it(
-    "the built binary carries the pages it serves: the dashboard on the observability port, the API docs on the gateway's",
-    async () => {
-      const { root } = await buildOnce();
-      const binary = join(root, copyPaths(fromBuild.find((i) => copyPaths(i).destination === entrypoint![0])!).sources[0]!);
-      const { ports, env } = portsAndEnv();
-      // Out of the build directory, so nothing can be read from the source tree.
-      const proc = Bun.spawn([binary, "all"], { cwd: env.HOOKRELAY_DATA_DIR, env: { PATH: "/usr/bin:/bin", ...env }, stdout: "ignore", stderr: "pipe" });
-      try {
-        await waitFor("the built binary's observability role", () => fetch(`http://127.0.0.1:${ports.observability}/health`).then((r) => r.ok, () => false), 20_000, 50);
-        const dashboard = await fetch(`http://127.0.0.1:${ports.observability}/`);
-        expect(dashboard.status).toBe(200);
-        expect(dashboard.headers.get("content-type")).toStartWith("text/html");
-        expect(await dashboard.text()).toBe(await Bun.file(join(import.meta.dir, "../../src/services/observability/dashboard.html")).text());
-        const docs = await fetch(`http://127.0.0.1:${ports.gateway}/docs`);
-        expect(docs.status).toBe(200);
-        expect(await docs.text()).toContain('href="/openapi.json"');
-        expect((await fetch(`http://127.0.0.1:${ports.gateway}/openapi.json`)).status).toBe(200);
-      } finally {
-        proc.kill();
-        await proc.exited;
-      }
-    },
-    300_000,
-  );
+  it("the built binary carries the pages it serves: the dashboard on the observability port, the API docs on the gateway's", async () => {
+    const { root } = await buildOnce();
+    const binary = join(root, copyPaths(fromBuild.find((i) => copyPaths(i).destination === entrypoint![0])!).sources[0]!);
+    const { ports, env } = portsAndEnv();
+    // Out of the build directory, so nothing can be read from the source tree.
+    const proc = Bun.spawn([binary, "all"], { cwd: env.HOOKRELAY_DATA_DIR, env: { PATH: "/usr/bin:/bin", ...env }, stdout: "ignore", stderr: "pipe" });
+    try {
+      await waitFor(
+        "the built binary's observability role",
+        () =>
+          fetch(`http://127.0.0.1:${ports.observability}/health`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        20_000,
+        50,
+      );
+      const dashboard = await fetch(`http://127.0.0.1:${ports.observability}/`);
+      expect(dashboard.status).toBe(200);
+      expect(dashboard.headers.get("content-type")).toStartWith("text/html");
+      expect(await dashboard.text()).toBe(await Bun.file(join(import.meta.dir, "../../src/services/observability/dashboard.html")).text());
+      const docs = await fetch(`http://127.0.0.1:${ports.gateway}/docs`);
+      expect(docs.status).toBe(200);
+      expect(await docs.text()).toContain('href="/openapi.json"');
+      expect((await fetch(`http://127.0.0.1:${ports.gateway}/openapi.json`)).status).toBe(200);
+    } finally {
+      proc.kill();
+      await proc.exited;
+    }
+  }, 300_000);
 });

@@ -10,7 +10,9 @@ import { parseDockerfile } from "./lib/dockerfile.ts";
 import { configReads, readText, readYamlDocuments, repoPath, seconds } from "./lib/repo.ts";
 
 const DIR = "docker/k8s";
-const files = readdirSync(repoPath(DIR)).filter((f) => f.endsWith(".yaml")).sort();
+const files = readdirSync(repoPath(DIR))
+  .filter((f) => f.endsWith(".yaml"))
+  .sort();
 interface Doc {
   file: string;
   doc: any;
@@ -36,7 +38,7 @@ function environmentOf(d: Doc, c: any): Record<string, string> {
     const kind = source.configMapRef ? "ConfigMap" : "Secret";
     const found = ofKind(kind).find((o) => o.doc.metadata.name === ref.name && o.doc.metadata.namespace === d.doc.metadata.namespace);
     if (!found) throw new Error(`${where(d)}: envFrom ${kind} ${ref.name} is not among the manifests`);
-    Object.assign(env, kind === "ConfigMap" ? found.doc.data : found.doc.stringData ?? {});
+    Object.assign(env, kind === "ConfigMap" ? found.doc.data : (found.doc.stringData ?? {}));
   }
   for (const e of c.env ?? []) env[e.name] = e.value ?? "";
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)]));
@@ -157,8 +159,7 @@ describe("Kubernetes manifests", () => {
         }
         if (role === "registry") {
           if (probe.grpc?.port !== port) problems.push(`${where(d)}: ${kind} should be a gRPC probe on ${port} (the registry serves no HTTP), got ${JSON.stringify(probe)}`);
-        } else if (probe.httpGet?.path !== "/health" || resolve(probe.httpGet?.port) !== port)
-          problems.push(`${where(d)}: ${kind} should GET /health on ${port}, got ${JSON.stringify(probe)}`);
+        } else if (probe.httpGet?.path !== "/health" || resolve(probe.httpGet?.port) !== port) problems.push(`${where(d)}: ${kind} should GET /health on ${port}, got ${JSON.stringify(probe)}`);
       }
       // Liveness must not restart a pod over a short backend outage: /health turns 503 then.
       const live = c.livenessProbe;
@@ -244,12 +245,13 @@ describe("Kubernetes manifests", () => {
       const others = deployments.filter((o) => o !== d && matches(pdb.doc.spec.selector.matchLabels, podLabels(o)));
       if (others.length) problems.push(`${where(pdb)}: also selects ${others.map(where).join(", ")}`);
       const hpa = hpas.find((h) => h.doc.spec.scaleTargetRef.name === d.doc.metadata.name);
-      const fewest = hpa ? hpa.doc.spec.minReplicas : d.doc.spec.replicas ?? 1;
+      const fewest = hpa ? hpa.doc.spec.minReplicas : (d.doc.spec.replicas ?? 1);
       if (typeof pdb.doc.spec.minAvailable === "number" && pdb.doc.spec.minAvailable >= fewest)
         problems.push(`${where(pdb)}: minAvailable ${pdb.doc.spec.minAvailable} with ${fewest} replicas blocks every node drain`);
     }
     expect(problems).toEqual([]);
-    for (const p of ofKind("PodDisruptionBudget")) expect({ at: where(p), targets: deployments.some((d) => matches(p.doc.spec.selector.matchLabels, podLabels(d))) }).toEqual({ at: where(p), targets: true });
+    for (const p of ofKind("PodDisruptionBudget"))
+      expect({ at: where(p), targets: deployments.some((d) => matches(p.doc.spec.selector.matchLabels, podLabels(d))) }).toEqual({ at: where(p), targets: true });
   });
 
   it("migrates with a Job running `hookrelay migrate up`", () => {
@@ -262,7 +264,10 @@ describe("Kubernetes manifests", () => {
     const [monitor] = ofKind("ServiceMonitor");
     const selected = services.filter((s) => matches(monitor!.doc.spec.selector.matchLabels, s.doc.metadata.labels));
     const ports = new Set(monitor!.doc.spec.endpoints.map((e: any) => e.port));
-    const scraped = selected.filter((s) => s.doc.spec.ports.some((p: any) => ports.has(p.name))).map((s) => s.doc.metadata.name).sort();
+    const scraped = selected
+      .filter((s) => s.doc.spec.ports.some((p: any) => ports.has(p.name)))
+      .map((s) => s.doc.metadata.name)
+      .sort();
     expect(scraped).toEqual(ROLES.filter((r) => r !== "registry").sort());
     // As in compose: of the observability role's aggregate, only its own series are kept.
     for (const endpoint of monitor!.doc.spec.endpoints)

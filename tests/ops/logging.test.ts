@@ -6,8 +6,8 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { type Block, attribute, descendants, objectKeys, parseAlloy, referencesOf, stringValue, stringsOf } from "./lib/alloy.ts";
-import { ROOT, hookrelayServices, mountedAt, readText, readYaml, repoPath } from "./lib/repo.ts";
+import { attribute, type Block, descendants, objectKeys, parseAlloy, referencesOf, stringsOf, stringValue } from "./lib/alloy.ts";
+import { hookrelayServices, mountedAt, ROOT, readText, readYaml, repoPath } from "./lib/repo.ts";
 
 const FILE = "docker/alloy/config.alloy";
 const blocks = parseAlloy(readText(FILE));
@@ -97,7 +97,11 @@ describe("log shipping (Grafana Alloy → Loki)", () => {
     const selector = stringValue(match, "selector")!;
     const m = /^\{service=~"([^"]+)"\}$/.exec(selector);
     expect(m).not.toBeNull();
-    expect(m![1]!.split("|").sort()).toEqual(hookrelayServices(compose).map(([name]) => name).sort());
+    expect(m![1]!.split("|").sort()).toEqual(
+      hookrelayServices(compose)
+        .map(([name]) => name)
+        .sort(),
+    );
     // The `service` label comes from compose's own container label.
     const relabel = component("discovery.relabel.containers")!;
     const rule = relabel.blocks.find((b) => stringValue(b, "target_label") === "service")!;

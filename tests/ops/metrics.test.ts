@@ -4,12 +4,14 @@
 import { describe, expect, it } from "bun:test";
 import { readdirSync } from "node:fs";
 import { hookrelayCatalog } from "./lib/promql.ts";
-import { type Query, TARGET_LABELS, adapterQueries, checkQueries, dashboardQueries, ruleQueries } from "./lib/queries.ts";
+import { adapterQueries, checkQueries, dashboardQueries, type Query, ruleQueries, TARGET_LABELS } from "./lib/queries.ts";
 import { readText, readYaml, readYamlDocuments, repoFileAt, repoPath } from "./lib/repo.ts";
 
 const catalog = hookrelayCatalog();
 const DASHBOARDS = "docker/grafana/dashboards";
-const dashboardFiles = readdirSync(repoPath(DASHBOARDS)).filter((f) => f.endsWith(".json")).map((f) => `${DASHBOARDS}/${f}`);
+const dashboardFiles = readdirSync(repoPath(DASHBOARDS))
+  .filter((f) => f.endsWith(".json"))
+  .map((f) => `${DASHBOARDS}/${f}`);
 const datasourceFiles = readdirSync(repoPath("docker/grafana/provisioning/datasources")).map((f) => `docker/grafana/provisioning/datasources/${f}`);
 const datasources: any[] = datasourceFiles.flatMap((f) => readYaml(f).datasources ?? []);
 const uidsOf = (type: string) => new Set(datasources.filter((d) => d.type === type).map((d) => d.uid as string));
@@ -60,7 +62,9 @@ describe("metric names in dashboards, alerts and autoscaling", () => {
 
   it("uses every delivery, queue and HTTP metric hookrelay exports somewhere on a dashboard", () => {
     const used = new Set(
-      dashboardFiles.flatMap((file) => dashboardQueries(parseJson(file), file, uidsOf("prometheus"))).flatMap((q) => [...q.expr.matchAll(/webhook_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ""))),
+      dashboardFiles
+        .flatMap((file) => dashboardQueries(parseJson(file), file, uidsOf("prometheus")))
+        .flatMap((q) => [...q.expr.matchAll(/webhook_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ""))),
     );
     const exported = [...catalog.keys()].filter((n) => n.startsWith("webhook_")).map((n) => n.replace(/_(bucket|sum|count)$/, ""));
     expect([...new Set(exported)].filter((n) => !used.has(n))).toEqual([]);
@@ -89,8 +93,7 @@ describe("metric names in dashboards, alerts and autoscaling", () => {
           if (!String(t.expr ?? "").trim()) problems.push(`${file} › panel "${p.title}" › ${t.refId}: empty expr`);
         }
       }
-      for (const v of d.templating?.list ?? [])
-        if (v.datasource && !known.has(v.datasource.uid)) problems.push(`${file} › variable $${v.name}: data source ${v.datasource.uid} is not provisioned`);
+      for (const v of d.templating?.list ?? []) if (v.datasource && !known.has(v.datasource.uid)) problems.push(`${file} › variable $${v.name}: data source ${v.datasource.uid} is not provisioned`);
     }
     expect(problems).toEqual([]);
   });
@@ -141,7 +144,8 @@ describe("metric names in dashboards, alerts and autoscaling", () => {
         if (doc.kind !== "HorizontalPodAutoscaler") continue;
         for (const metric of doc.spec.metrics ?? []) {
           const where = `docker/k8s/${manifest} › HPA ${doc.metadata.name}`;
-          if (metric.type === "Pods" || metric.type === "Object") problems.push(`${where}: ${metric.type} metric ${metric[metric.type.toLowerCase()].metric.name} has no adapter rule here (only externalRules are provided)`);
+          if (metric.type === "Pods" || metric.type === "Object")
+            problems.push(`${where}: ${metric.type} metric ${metric[metric.type.toLowerCase()].metric.name} has no adapter rule here (only externalRules are provided)`);
           if (metric.type !== "External") continue;
           external++;
           const name = metric.external.metric.name;

@@ -2,7 +2,7 @@
 // PromQL, skip everything that is not one, and catch a misspelled name (a check that cannot fail
 // would prove nothing).
 import { describe, expect, it } from "bun:test";
-import { hookrelayCatalog, checkQuery, parsePromQL } from "./lib/promql.ts";
+import { checkQuery, hookrelayCatalog, parsePromQL } from "./lib/promql.ts";
 import { checkQueries, dashboardQueries } from "./lib/queries.ts";
 import { readText } from "./lib/repo.ts";
 
@@ -66,9 +66,7 @@ describe("PromQL names", () => {
     expect(checkQuery(`webhook_delivery_attempts_total{outcom="failure"}`, catalog, TARGET)).toEqual([
       "metric webhook_delivery_attempts_total has no label outcom (it has outcome; targets add job, instance)",
     ]);
-    expect(checkQuery(`sum by (rol) (rate(webhook_http_requests_total[5m]))`, catalog, TARGET)).toEqual([
-      "groups by rol, which none of its metrics (webhook_http_requests_total) carries",
-    ]);
+    expect(checkQuery(`sum by (rol) (rate(webhook_http_requests_total[5m]))`, catalog, TARGET)).toEqual(["groups by rol, which none of its metrics (webhook_http_requests_total) carries"]);
     // A classic histogram has no series under its bare name: such a panel would stay empty.
     expect(checkQuery("rate(webhook_delivery_duration_seconds[5m])", catalog, TARGET)[0]).toContain("webhook_delivery_duration_seconds is not exported");
     expect(checkQuery("vector(1)", catalog, TARGET)).toEqual(["uses no metric at all: vector(1)"]);

@@ -8,8 +8,8 @@
  * or be handed someone else's bytes.
  */
 import { afterEach, describe, expect, it } from "bun:test";
-import { type Server as HttpServer, createServer as createHttpServer } from "node:http";
-import { type Server as TcpServer, createServer as createTcpServer } from "node:net";
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import { createServer as createTcpServer, type Server as TcpServer } from "node:net";
 import type { SendResult } from "../../domain/ports.ts";
 import { FetchSender } from "./sender.ts";
 import { anyTargetResolver } from "./target-guard.ts";
@@ -159,10 +159,7 @@ describe("FetchSender: a receiver that answers before reading the whole request 
   });
 
   it("a raw keep-alive receiver answering 401 at the head of a 32 MB body: the next request is never written into that body", async () => {
-    const receiver = await rawReceiver(
-      (request) => (request.line.includes("/early") ? "HTTP/1.1 401 Unauthorized\r\nContent-Length: 12\r\n\r\nunauthorized" : echo(request)),
-      ["/early"],
-    );
+    const receiver = await rawReceiver((request) => (request.line.includes("/early") ? "HTTP/1.1 401 Unauthorized\r\nContent-Length: 12\r\n\r\nunauthorized" : echo(request)), ["/early"]);
     expect(await post(`${receiver.url}/early`, "x".repeat(32 * MB))).toMatchObject({ status: 401, error: "HTTP 401", responseBody: "unauthorized" });
     const next = await timed(`${receiver.url}/next`, '{"n":2}');
     expect(next).toMatchObject({ status: 200, error: null, responseBody: 'echo:{"n":2}' });
@@ -217,9 +214,7 @@ describe("FetchSender: answers framed badly", () => {
     ["the next chunk's size right after the chunk data", "5\r\nhello3\r\nabc\r\n0\r\n\r\n"],
   ] as const) {
     it(`chunked answer with ${name}: a failed attempt, never a success, and the next send works`, async () => {
-      const receiver = await rawReceiver((request) =>
-        request.line.includes("/broken") ? `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${broken}` : echo(request),
-      );
+      const receiver = await rawReceiver((request) => (request.line.includes("/broken") ? `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${broken}` : echo(request)));
       const result = await post(`${receiver.url}/broken`, '{"n":1}');
       expect(result).toMatchObject({ status: null, responseBody: null });
       expect(result.error).toStartWith("network:");
@@ -235,9 +230,7 @@ describe("FetchSender: answers framed badly", () => {
   ] as const) {
     it(`an obs-fold line starting with ${name} is never read as a header of its own (no Retry-After from it)`, async () => {
       const receiver = await rawReceiver((request) =>
-        request.line.includes("/folded")
-          ? `HTTP/1.1 429 Too Many Requests\r\nX-Note: slow down\r\n${fold}retry-after: 5\r\nContent-Length: 4\r\n\r\nbusy`
-          : echo(request),
+        request.line.includes("/folded") ? `HTTP/1.1 429 Too Many Requests\r\nX-Note: slow down\r\n${fold}retry-after: 5\r\nContent-Length: 4\r\n\r\nbusy` : echo(request),
       );
       const result = await post(`${receiver.url}/folded`, '{"n":1}');
       // Safe either way: the answer refused (RFC 9112 §5.2 lets a client reject obs-fold), or the

@@ -4,10 +4,9 @@
  * or frame their answers badly are in sender-hostile.test.ts.
  */
 import { afterAll, describe, expect, it } from "bun:test";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { mkdtempSync } from "node:fs";
+import { join } from "node:path";
 import { FetchSender, parseRetryAfter } from "./sender.ts";
 import { anyTargetResolver, publicTargetResolver } from "./target-guard.ts";
 
@@ -27,8 +26,7 @@ const server = Bun.serve({
 const base = `http://127.0.0.1:${server.port}`;
 afterAll(() => server.stop(true));
 
-const makeSender = (guarded: boolean) =>
-  new FetchSender({ maxResponseBytes: 64, resolveTarget: guarded ? publicTargetResolver() : anyTargetResolver, userAgent: "hookrelay/test" });
+const makeSender = (guarded: boolean) => new FetchSender({ maxResponseBytes: 64, resolveTarget: guarded ? publicTargetResolver() : anyTargetResolver, userAgent: "hookrelay/test" });
 const sender = makeSender(false);
 const send = (path: string, timeoutMs = 1_000) => sender.send({ url: `${base}${path}`, headers: { "x-custom": "yes" }, body: '{"a":1}', timeoutMs, customerId: "cust_test" });
 
@@ -121,8 +119,24 @@ describe("FetchSender: https:// targets", () => {
   // arrives went to the address the guard named, and the certificate was checked for the name.
   const dir = mkdtempSync(join(tmpdir(), "hookrelay-sender-tls-"));
   const made = Bun.spawnSync([
-    "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-    "-subj", "/CN=hooks.example.com", "-addext", "subjectAltName=DNS:hooks.example.com", "-keyout", join(dir, "k.pem"), "-out", join(dir, "c.pem"),
+    "openssl",
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=hooks.example.com",
+    "-addext",
+    "subjectAltName=DNS:hooks.example.com",
+    "-keyout",
+    join(dir, "k.pem"),
+    "-out",
+    join(dir, "c.pem"),
   ]);
   if (made.exitCode !== 0) throw new Error(`openssl failed: ${made.stderr.toString()}`);
   const cert = readFileSync(join(dir, "c.pem"), "utf8");

@@ -3,7 +3,7 @@
  * connects to the address the SSRF guard vetted, keeping the name for the Host header and the
  * TLS server name, so a DNS answer that changes after the check is never the one connected to.
  */
-import type { SendRequest, SendResult, Sender, TargetResolver } from "../../domain/ports.ts";
+import type { Sender, SendRequest, SendResult, TargetResolver } from "../../domain/ports.ts";
 
 export interface FetchSenderOptions {
   /** Bytes of the response body kept; the rest is not read. */
@@ -19,13 +19,7 @@ export interface FetchSenderOptions {
 const MAX_ORIGINS = 10_000;
 
 /** Handshake failures that mean "no trusted root for this chain": another set of roots may verify it. */
-const UNTRUSTED_CHAIN = new Set([
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-]);
+const UNTRUSTED_CHAIN = new Set(["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT"]);
 
 export class FetchSender implements Sender {
   /**
@@ -178,7 +172,7 @@ async function readCapped(response: Response, limit: number): Promise<string | n
  * answering `ok\0` stalled every delivery's record in the production deployment.
  */
 function storable(body: string | null): string | null {
-  return body !== null && body.includes("\u0000") ? body.replaceAll("\u0000", "\uFFFD") : body;
+  return body?.includes("\u0000") ? body.replaceAll("\u0000", "\uFFFD") : body;
 }
 
 /** Retry-After in seconds or as an HTTP date, as milliseconds from now. */

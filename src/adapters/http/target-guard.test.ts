@@ -84,7 +84,7 @@ async function dnsServer(zone: Record<string, [string, number]>) {
           rr.writeUInt16BE(1, 4); // IN
           rr.writeUInt32BE(record[1], 6);
           rr.writeUInt16BE(4, 10);
-          record[0].split(".").forEach((octet, i) => rr.writeUInt8(Number(octet), 12 + i));
+          for (const [i, octet] of record[0].split(".").entries()) rr.writeUInt8(Number(octet), 12 + i);
           parts.push(rr);
         }
         sock.send(Buffer.concat(parts), port, address);

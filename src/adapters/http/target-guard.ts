@@ -1,5 +1,5 @@
 /** @module SSRF guard: a webhook may only reach public addresses unless private targets are allowed. */
-import { Resolver, lookup } from "node:dns/promises";
+import { lookup, Resolver } from "node:dns/promises";
 import { type Cidr, cidrContains, isIpLiteral, nonPublicReason } from "../../domain/address.ts";
 import type { TargetCheck, TargetResolver, TargetVerdict } from "../../domain/ports.ts";
 

@@ -20,8 +20,7 @@ export function encodeEvent(event: Event): string {
 /** The event in a message value; throws on anything that is not one. */
 export function decodeEvent(value: string): Event {
   const e = JSON.parse(value) as Partial<Event>;
-  for (const field of ["customerId", "id", "type", "source", "timestamp", "payload"] as const)
-    if (typeof e[field] !== "string") throw new Error(`kafka message is not an event: '${field}' missing`);
+  for (const field of ["customerId", "id", "type", "source", "timestamp", "payload"] as const) if (typeof e[field] !== "string") throw new Error(`kafka message is not an event: '${field}' missing`);
   if (typeof e.acceptedAt !== "number") throw new Error("kafka message is not an event: 'acceptedAt' missing");
   return e as Event;
 }

@@ -4,19 +4,11 @@
  * committed offset only moves past events that are all finished (AckTracker), so a
  * dispatcher that dies leaves every unfinished event to the next owner of its partitions.
  */
-import {
-  Consumer,
-  ListOffsetTimestamps,
-  type Message,
-  type MessagesStream,
-  MessagesStreamFallbackModes,
-  MessagesStreamModes,
-  stringDeserializers,
-} from "@platformatic/kafka";
+import { Consumer, ListOffsetTimestamps, type Message, type MessagesStream, MessagesStreamFallbackModes, MessagesStreamModes, stringDeserializers } from "@platformatic/kafka";
 import type { EventConsumer, LoggedEvent } from "../../domain/ports.ts";
 import type { Logger } from "../../platform/logger.ts";
 import { AckTracker } from "../ack-tracker.ts";
-import { REPUBLISHED_HEADER, decodeEvent } from "./codec.ts";
+import { decodeEvent, REPUBLISHED_HEADER } from "./codec.ts";
 
 type StringMessage = Message<string, string, string, string>;
 
@@ -130,7 +122,8 @@ export class KafkaConsumer implements EventConsumer {
     this.consumer
       .listOffsets({ topics: [topic], timestamp: ListOffsetTimestamps.LATEST })
       .then((ends) => {
-        if (generation === this.generation) (ends.get(topic) ?? []).forEach((end, p) => this.endAtAssignment.set(p, Number(end)));
+        if (generation !== this.generation) return;
+        for (const [p, end] of (ends.get(topic) ?? []).entries()) this.endAtAssignment.set(p, Number(end));
       })
       .catch((err) => this.log.warn({ err }, "could not read the log's end; every event is looked up as if read before"));
   }
@@ -263,9 +256,7 @@ export class KafkaConsumer implements EventConsumer {
     const pending = [...this.pendingCommits];
     this.pendingCommits.clear();
     return Promise.allSettled(
-      pending.map(([partition, commit]) =>
-        Promise.resolve(commit()).catch((err) => this.log.warn({ err, partition }, "kafka offset commit failed; events may be read again")),
-      ),
+      pending.map(([partition, commit]) => Promise.resolve(commit()).catch((err) => this.log.warn({ err, partition }, "kafka offset commit failed; events may be read again"))),
     );
   }
 

@@ -4,14 +4,14 @@
  * be produced is produced again from the outbox, so nothing accepted is lost while Kafka
  * is away. Readers are one consumer group of dispatchers.
  */
-import { Admin, Producer, ProduceAcks, findErrorBy, stringSerializers } from "@platformatic/kafka";
+import { Admin, findErrorBy, ProduceAcks, Producer, stringSerializers } from "@platformatic/kafka";
 import { refusedForItsContent } from "../../domain/errors.ts";
 import type { Event } from "../../domain/model.ts";
 import type { AppendOutcome, EventConsumer, EventLog, Pingable } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
 import type { Logger } from "../../platform/logger.ts";
 import type { Metrics } from "../../platform/metrics.ts";
-import { REPUBLISHED_HEADER, encodeEvent, messageKey } from "./codec.ts";
+import { encodeEvent, messageKey, REPUBLISHED_HEADER } from "./codec.ts";
 import { KafkaConsumer } from "./consumer.ts";
 
 /** Where accepted events wait until Kafka has them; it also answers "seen before?". */
@@ -88,7 +88,11 @@ export class KafkaEventLog implements EventLog {
     minIntervalMs: BATCH_INTERVAL_MS,
     isolate: refusedForItsContent,
   });
-  private readonly publisher = new Coalescer<Event, void>((events) => this.publish(events, false).then(() => events.map(() => undefined)), { maxItems: PRODUCE_BATCH, serial: true, minIntervalMs: BATCH_INTERVAL_MS });
+  private readonly publisher = new Coalescer<Event, void>((events) => this.publish(events, false).then(() => events.map(() => undefined)), {
+    maxItems: PRODUCE_BATCH,
+    serial: true,
+    minIntervalMs: BATCH_INTERVAL_MS,
+  });
 
   constructor(
     private readonly options: KafkaOptions,
@@ -160,7 +164,10 @@ export class KafkaEventLog implements EventLog {
     this.unmarked = [];
     let outcomes: AppendOutcome[];
     try {
-      outcomes = await this.outbox.record(events, marks.flatMap((m) => m.events));
+      outcomes = await this.outbox.record(
+        events,
+        marks.flatMap((m) => m.events),
+      );
     } catch (err) {
       this.unmarked = [...marks, ...this.unmarked];
       if (this.unmarked.length > 0) this.markTimer ??= setTimeout(() => void this.writeMarks(), MARK_RIDE_MS);

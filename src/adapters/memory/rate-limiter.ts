@@ -15,8 +15,7 @@ const SWEEP_EVERY = 10_000;
 /** Refuses arguments that would break the bucket (a negative cost would add tokens). */
 export function checkRateArgs(limit: RateLimit, cost: number): void {
   if (!(limit.capacity > 0 && Number.isFinite(limit.capacity))) throw new RangeError(`rate limit capacity must be a positive number, got ${limit.capacity}`);
-  if (!(limit.refillPerSecond > 0 && Number.isFinite(limit.refillPerSecond)))
-    throw new RangeError(`rate limit refillPerSecond must be a positive number, got ${limit.refillPerSecond}`);
+  if (!(limit.refillPerSecond > 0 && Number.isFinite(limit.refillPerSecond))) throw new RangeError(`rate limit refillPerSecond must be a positive number, got ${limit.refillPerSecond}`);
   if (!(cost >= 0 && Number.isFinite(cost))) throw new RangeError(`rate limit cost must be zero or more, got ${cost}`);
 }
 

@@ -60,18 +60,7 @@ export async function pingPostgres(sql: Sql): Promise<void> {
  * connections (53300), a statement cancelled by the timeout (57014), and the driver's own.
  */
 const UNREACHABLE_SQLSTATE = /^(08|57P0)|^(53300|57014)$/;
-const UNREACHABLE_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "EPIPE",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "CONNECTION_CLOSED",
-  "CONNECTION_ENDED",
-  "CONNECTION_DESTROYED",
-  "CONNECT_TIMEOUT",
-]);
+const UNREACHABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT"]);
 
 /**
  * Text PostgreSQL cannot store: NUL (22021), or a character without an equivalent in the server's
@@ -85,8 +74,7 @@ export function asUnavailable(err: unknown): unknown {
   if (err instanceof UnavailableError) return err;
   const code = (err as { code?: unknown })?.code;
   if (typeof code !== "string") return err;
-  if (UNREACHABLE_CODES.has(code) || UNREACHABLE_SQLSTATE.test(code))
-    return new UnavailableError(`database unavailable (${code}); try again`);
+  if (UNREACHABLE_CODES.has(code) || UNREACHABLE_SQLSTATE.test(code)) return new UnavailableError(`database unavailable (${code}); try again`);
   if (UNSTORABLE_TEXT.has(code)) return new ValidationError("a text value cannot be stored: it holds a NUL character (U+0000) or one the database's encoding lacks");
   return err;
 }

@@ -2,16 +2,17 @@
  * @module Numbered up/down SQL migrations for PostgreSQL, embedded in the binary. Every run
  * holds an advisory lock on the schema, so processes starting at once apply each migration once.
  */
-import init_up from "../../../migrations/postgres/0001_init.up.sql" with { type: "text" };
+
 import init_down from "../../../migrations/postgres/0001_init.down.sql" with { type: "text" };
-import accounts_up from "../../../migrations/postgres/0002_accounts.up.sql" with { type: "text" };
+import init_up from "../../../migrations/postgres/0001_init.up.sql" with { type: "text" };
 import accounts_down from "../../../migrations/postgres/0002_accounts.down.sql" with { type: "text" };
-import operator_reads_up from "../../../migrations/postgres/0003_operator_reads.up.sql" with { type: "text" };
+import accounts_up from "../../../migrations/postgres/0002_accounts.up.sql" with { type: "text" };
 import operator_reads_down from "../../../migrations/postgres/0003_operator_reads.down.sql" with { type: "text" };
-import delivery_state_up from "../../../migrations/postgres/0004_delivery_state.up.sql" with { type: "text" };
+import operator_reads_up from "../../../migrations/postgres/0003_operator_reads.up.sql" with { type: "text" };
 import delivery_state_down from "../../../migrations/postgres/0004_delivery_state.down.sql" with { type: "text" };
-import type { Sql, Tx } from "./client.ts";
+import delivery_state_up from "../../../migrations/postgres/0004_delivery_state.up.sql" with { type: "text" };
 import type { Migration, MigrationStatus } from "../migration.ts";
+import type { Sql, Tx } from "./client.ts";
 
 export type { Migration, MigrationStatus };
 

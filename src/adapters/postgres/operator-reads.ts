@@ -9,7 +9,7 @@ import type { WebhookHealth } from "../../domain/ports.ts";
 import { type FailureRow, toCounts, toLastFailure } from "../rows.ts";
 import type { SecretBox } from "../secret-box.ts";
 import type { Sql } from "./client.ts";
-import { type DeliveryRow, type EventRow, type WebhookRow, toDelivery, toEvent, toWebhook } from "./rows.ts";
+import { type DeliveryRow, type EventRow, toDelivery, toEvent, toWebhook, type WebhookRow } from "./rows.ts";
 
 type HealthRow = WebhookRow & { failure: FailureRow | null; counts: { status: string; n: number }[] | null };
 

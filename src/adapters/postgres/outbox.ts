@@ -5,7 +5,7 @@
 import type { Event } from "../../domain/model.ts";
 import type { AppendOutcome } from "../../domain/ports.ts";
 import type { EventOutbox } from "../kafka/event-log.ts";
-import { type Sql, guarded, pingPostgres } from "./client.ts";
+import { guarded, pingPostgres, type Sql } from "./client.ts";
 import { type EventRow, eventsTable, toEvent } from "./rows.ts";
 
 export class PostgresOutbox implements EventOutbox {

@@ -1,8 +1,8 @@
 /** @module Row ⇄ domain mapping for PostgreSQL (BIGINT read as numbers, JSONB already parsed). */
 import type { Event, User, Webhook, WebhookStatus } from "../../domain/model.ts";
 import type { EventRow as BaseEventRow } from "../rows.ts";
-import type { Sql } from "./client.ts";
 import { type SecretBox, secretOwner } from "../secret-box.ts";
+import type { Sql } from "./client.ts";
 
 export { type AttemptRow, type DeliveryRow, toAttempt, toDelivery, toEvent } from "../rows.ts";
 
@@ -26,8 +26,6 @@ export interface UserRow {
   scopes: string[];
 }
 
-
-
 export interface EventRow extends BaseEventRow {
   published_at: number | null;
 }
@@ -50,9 +48,6 @@ export function toWebhook(row: WebhookRow, secrets: SecretBox): Webhook {
 export function toUser(row: UserRow): User {
   return { username: row.username, customerId: row.customer_id, passwordHash: row.password_hash, scopes: row.scopes };
 }
-
-
-
 
 /** Events as a table for one INSERT ... SELECT: `unnest(...) AS e(c, i, t, s, ts, p, a)`. */
 export function eventsTable(sql: Sql, events: Event[]) {

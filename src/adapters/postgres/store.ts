@@ -1,25 +1,14 @@
 /** @module The Store port on PostgreSQL: configuration, deliveries and attempts for the scale-out deployment. */
 import { refusedForItsContent } from "../../domain/errors.ts";
 import type { Attempt, Delivery, Event, Page, User, Webhook } from "../../domain/model.ts";
-import { page, toCounts } from "../rows.ts";
 import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
+import { page, toCounts } from "../rows.ts";
 import { SecretBox, secretOwner } from "../secret-box.ts";
 import { guarded, pingPostgres, retryConflicts, type Sql, type Tx } from "./client.ts";
 import { openDeliveries, pruneFinished, saveEventsAndFindDeliveries, writeAttempts } from "./deliveries.ts";
 import { findEvents, recentFailures, webhookHealth } from "./operator-reads.ts";
-import {
-  type AttemptRow,
-  type DeliveryRow,
-  type EventRow,
-  type UserRow,
-  type WebhookRow,
-  toAttempt,
-  toDelivery,
-  toEvent,
-  toUser,
-  toWebhook,
-} from "./rows.ts";
+import { type AttemptRow, type DeliveryRow, type EventRow, toAttempt, toDelivery, toEvent, toUser, toWebhook, type UserRow, type WebhookRow } from "./rows.ts";
 
 /**
  * Attempts finishing within this window share one statement instead of one round trip each. Not
@@ -111,7 +100,10 @@ export class PostgresStore implements Store {
   async listWebhooks(customerId: string, limit: number, cursor?: string): Promise<Page<Webhook>> {
     const rows = await guarded(this.sql<WebhookRow[]>`
       SELECT * FROM webhooks WHERE customer_id = ${customerId} AND id > ${cursor ?? ""} ORDER BY id LIMIT ${limit + 1}`);
-    return page(rows.map((row) => toWebhook(row, this.secrets)), limit);
+    return page(
+      rows.map((row) => toWebhook(row, this.secrets)),
+      limit,
+    );
   }
 
   async updateWebhook(w: Webhook): Promise<void> {

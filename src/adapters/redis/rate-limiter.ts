@@ -1,7 +1,7 @@
 /** @module The RateLimiter port on Redis: one hash per bucket, read, refilled and taken from in one Lua script. */
 import type { RateDecision, RateLimit, RateLimiter } from "../../domain/ports.ts";
 import { checkRateArgs } from "../memory/rate-limiter.ts";
-import { type Redis, defineScript, pingRedis, unavailableOnFailure } from "./client.ts";
+import { defineScript, pingRedis, type Redis, unavailableOnFailure } from "./client.ts";
 
 /**
  * KEYS[1] the bucket (hash: tokens, at); ARGV capacity, refill per second, cost, now.
@@ -85,9 +85,7 @@ export class RedisRateLimiter implements RateLimiter {
 
   async take(key: string, limit: RateLimit, cost: number, now: number): Promise<RateDecision> {
     checkRateArgs(limit, cost);
-    const reply = (await unavailableOnFailure(() =>
-      this.takeScript(this.bucketKey(key), limit.capacity, limit.refillPerSecond, cost, now),
-    )) as [number, number, number, number];
+    const reply = (await unavailableOnFailure(() => this.takeScript(this.bucketKey(key), limit.capacity, limit.refillPerSecond, cost, now))) as [number, number, number, number];
     const [allowed, remaining, retryAfterMs, resetMs] = reply;
     return {
       allowed: allowed === 1,

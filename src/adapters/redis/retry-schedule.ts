@@ -1,6 +1,6 @@
 /** @module The RetrySchedule port on Redis: one sorted set of delivery ids scored by due time, claimed by a Lua script. */
 import type { RetrySchedule, ScheduledRetry } from "../../domain/ports.ts";
-import { type Redis, defineScript, execPipeline, pingRedis, unavailableOnFailure } from "./client.ts";
+import { defineScript, execPipeline, pingRedis, type Redis, unavailableOnFailure } from "./client.ts";
 
 /**
  * KEYS[1] the due set; ARGV now, limit, lease end. Takes up to `limit` members due at `now`

@@ -13,11 +13,7 @@ export class SqliteAccounts implements Accounts {
   }
 
   async createCustomer(customer: Customer): Promise<boolean> {
-    const result = this.db.run("INSERT INTO customers (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING", [
-      customer.id,
-      customer.name,
-      customer.createdAt,
-    ]);
+    const result = this.db.run("INSERT INTO customers (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING", [customer.id, customer.name, customer.createdAt]);
     return result.changes > 0;
   }
 

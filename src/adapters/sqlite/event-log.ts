@@ -7,9 +7,9 @@ import type { Event } from "../../domain/model.ts";
 import type { AppendOutcome, EventConsumer, EventLog, LoggedEvent } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
 import { AckTracker } from "../ack-tracker.ts";
-import type { WalSync } from "./wal-sync.ts";
 import { asUnavailable, pingDatabase } from "./database.ts";
 import { type EventRow, toEvent } from "./rows.ts";
+import type { WalSync } from "./wal-sync.ts";
 
 /** How often a consumer's finished position is written back (re-reads after a crash are idempotent). */
 const COMMIT_INTERVAL_MS = 100;
@@ -50,9 +50,7 @@ export class SqliteEventLog implements EventLog {
        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (customer_id, id) DO NOTHING`,
     );
     const outcomes = this.db.transaction(() =>
-      events.map((e): AppendOutcome =>
-        insert.run(e.customerId, e.id, e.type, e.source, e.timestamp, e.payload, e.acceptedAt).changes === 0 ? "duplicate" : "accepted",
-      ),
+      events.map((e): AppendOutcome => (insert.run(e.customerId, e.id, e.type, e.source, e.timestamp, e.payload, e.acceptedAt).changes === 0 ? "duplicate" : "accepted")),
     )();
     // Readers in this process may start on the events before they are on disk: a delivery is
     // never acknowledged to anyone, and after power loss the producer, never answered, retries.
@@ -122,9 +120,7 @@ class SqliteConsumer implements EventConsumer {
    * used one up. Positions may have gaps (a duplicate, a rolled-back append); `seq > ?` does not care.
    */
   private read(max: number): LoggedEvent[] {
-    const rows = this.db
-      .query<EventRow, [number, number]>("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
-      .all(this.readPosition, max);
+    const rows = this.db.query<EventRow, [number, number]>("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?").all(this.readPosition, max);
     for (const row of rows) this.tracker.track(row.seq);
     if (rows.length > 0) this.readPosition = rows[rows.length - 1]!.seq;
     return rows.map((row) => ({ ...toEvent(row), position: row.seq, partition: 0, firstRead: row.seq > this.endAtStart }));
@@ -139,10 +135,7 @@ class SqliteConsumer implements EventConsumer {
     this.commitTimer = undefined;
     const position = this.tracker.position;
     if (position === this.savedPosition) return;
-    this.db.run(
-      "INSERT INTO consumer_offsets (grp, position) VALUES (?, ?) ON CONFLICT (grp) DO UPDATE SET position = excluded.position",
-      [this.group, position],
-    );
+    this.db.run("INSERT INTO consumer_offsets (grp, position) VALUES (?, ?) ON CONFLICT (grp) DO UPDATE SET position = excluded.position", [this.group, position]);
     this.savedPosition = position;
   }
 

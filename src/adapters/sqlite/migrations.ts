@@ -1,15 +1,15 @@
 /** @module Numbered up/down SQL migrations for the embedded database, embedded in the binary. */
 import type { Database } from "bun:sqlite";
-import init_up from "../../../migrations/sqlite/0001_init.up.sql" with { type: "text" };
 import init_down from "../../../migrations/sqlite/0001_init.down.sql" with { type: "text" };
-import retention_up from "../../../migrations/sqlite/0002_retention_indexes.up.sql" with { type: "text" };
+import init_up from "../../../migrations/sqlite/0001_init.up.sql" with { type: "text" };
 import retention_down from "../../../migrations/sqlite/0002_retention_indexes.down.sql" with { type: "text" };
-import accounts_up from "../../../migrations/sqlite/0003_accounts.up.sql" with { type: "text" };
+import retention_up from "../../../migrations/sqlite/0002_retention_indexes.up.sql" with { type: "text" };
 import accounts_down from "../../../migrations/sqlite/0003_accounts.down.sql" with { type: "text" };
-import operator_reads_up from "../../../migrations/sqlite/0004_operator_reads.up.sql" with { type: "text" };
+import accounts_up from "../../../migrations/sqlite/0003_accounts.up.sql" with { type: "text" };
 import operator_reads_down from "../../../migrations/sqlite/0004_operator_reads.down.sql" with { type: "text" };
-import delivery_state_up from "../../../migrations/sqlite/0005_delivery_state.up.sql" with { type: "text" };
+import operator_reads_up from "../../../migrations/sqlite/0004_operator_reads.up.sql" with { type: "text" };
 import delivery_state_down from "../../../migrations/sqlite/0005_delivery_state.down.sql" with { type: "text" };
+import delivery_state_up from "../../../migrations/sqlite/0005_delivery_state.up.sql" with { type: "text" };
 import type { Migration, MigrationStatus } from "../migration.ts";
 
 export type { Migration, MigrationStatus };
@@ -39,11 +39,7 @@ export function migrateUp(db: Database): Migration[] {
   for (const migration of pending) {
     db.transaction(() => {
       db.run(migration.up);
-      db.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", [
-        migration.version,
-        migration.name,
-        new Date().toISOString(),
-      ]);
+      db.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", [migration.version, migration.name, new Date().toISOString()]);
     })();
   }
   return pending;

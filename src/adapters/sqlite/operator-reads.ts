@@ -9,7 +9,7 @@ import type { Delivery, Event } from "../../domain/model.ts";
 import type { WebhookHealth } from "../../domain/ports.ts";
 import { toCounts, toLastFailure } from "../rows.ts";
 import type { SecretBox } from "../secret-box.ts";
-import { type DeliveryRow, type EventRow, type WebhookRow, toDelivery, toEvent, toWebhook } from "./rows.ts";
+import { type DeliveryRow, type EventRow, toDelivery, toEvent, toWebhook, type WebhookRow } from "./rows.ts";
 
 /**
  * Failed and dead deliveries only, through the partial index of migration 0004. INDEXED BY because,

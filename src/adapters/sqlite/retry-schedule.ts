@@ -32,9 +32,7 @@ export class SqliteRetrySchedule implements RetrySchedule {
   }
 
   private write(changes: Change[]): void[] {
-    const upsert = this.db.query(
-      "INSERT INTO retry_schedule (delivery_id, due_at) VALUES (?, ?) ON CONFLICT (delivery_id) DO UPDATE SET due_at = excluded.due_at",
-    );
+    const upsert = this.db.query("INSERT INTO retry_schedule (delivery_id, due_at) VALUES (?, ?) ON CONFLICT (delivery_id) DO UPDATE SET due_at = excluded.due_at");
     const add = this.db.query("INSERT INTO retry_schedule (delivery_id, due_at) VALUES (?, ?) ON CONFLICT (delivery_id) DO NOTHING");
     const remove = this.db.query("DELETE FROM retry_schedule WHERE delivery_id = ?");
     this.db.transaction(() => {
@@ -48,18 +46,18 @@ export class SqliteRetrySchedule implements RetrySchedule {
   }
 
   async claim(now: number, limit: number, leaseMs: number): Promise<ScheduledRetry[]> {
-    const due = this.db.query<{ delivery_id: string; due_at: number }, [number, number]>(
-      "SELECT delivery_id, due_at FROM retry_schedule WHERE due_at <= ? ORDER BY due_at LIMIT ?",
-    );
+    const due = this.db.query<{ delivery_id: string; due_at: number }, [number, number]>("SELECT delivery_id, due_at FROM retry_schedule WHERE due_at <= ? ORDER BY due_at LIMIT ?");
     // The lease is the due time moved forward: if this worker dies the item is due again then.
     const lease = this.db.query("UPDATE retry_schedule SET due_at = ? WHERE delivery_id = ? AND due_at = ?");
-    return this.db.transaction(() => {
-      const claimed: ScheduledRetry[] = [];
-      for (const row of due.all(now, limit)) {
-        if (lease.run(now + leaseMs, row.delivery_id, row.due_at).changes > 0) claimed.push({ deliveryId: row.delivery_id, dueAt: row.due_at });
-      }
-      return claimed;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const claimed: ScheduledRetry[] = [];
+        for (const row of due.all(now, limit)) {
+          if (lease.run(now + leaseMs, row.delivery_id, row.due_at).changes > 0) claimed.push({ deliveryId: row.delivery_id, dueAt: row.due_at });
+        }
+        return claimed;
+      })
+      .immediate();
   }
 
   async complete(deliveryIds: string[]): Promise<void> {

@@ -18,8 +18,6 @@ export interface WebhookRow {
   updated_at: string;
 }
 
-
-
 export interface EventRow extends BaseEventRow {
   seq: number;
 }
@@ -53,6 +51,3 @@ export function webhookParams(w: Webhook, secrets: SecretBox) {
     updated_at: w.updatedAt,
   };
 }
-
-
-

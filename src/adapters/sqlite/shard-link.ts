@@ -11,7 +11,7 @@ import { RateLimitedError, UnavailableError } from "../../domain/errors.ts";
 import type { Event } from "../../domain/model.ts";
 import type { AppendOutcome, EventConsumer, EventLog } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
-import { MAX_SOCKET_PATH, byShard, shardOf } from "./shards.ts";
+import { byShard, MAX_SOCKET_PATH, shardOf } from "./shards.ts";
 
 /** A shard restarted by its supervisor is back within about this long (Retry-After of the 503). */
 const RETRY_AFTER_S = 1;

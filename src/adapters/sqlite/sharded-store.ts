@@ -7,18 +7,7 @@
  * adapters, never these.
  */
 import type { ApiKey, Attempt, Customer, Delivery, Event, Page, User, Webhook } from "../../domain/model.ts";
-import type {
-  Accounts,
-  AttemptRecord,
-  DeliveryCounts,
-  DeliveryFilter,
-  DeliveryWork,
-  FanOut,
-  RetrySchedule,
-  ScheduledRetry,
-  Store,
-  WebhookHealth,
-} from "../../domain/ports.ts";
+import type { Accounts, AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, RetrySchedule, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { byShard, shardOf } from "./shards.ts";
 
 /** Merges pages read with the same `limit` and cursor from every shard, ordered by id. */
@@ -90,10 +79,18 @@ export class ShardedStore implements Store {
   }
 
   saveEventsAndFindDeliveries(items: FanOut[]): Promise<Delivery[][]> {
-    return byShard(items, (i) => this.shardOf(i.event.customerId), (shard, part) => this.shards[shard]!.saveEventsAndFindDeliveries(part));
+    return byShard(
+      items,
+      (i) => this.shardOf(i.event.customerId),
+      (shard, part) => this.shards[shard]!.saveEventsAndFindDeliveries(part),
+    );
   }
   openDeliveries(items: FanOut[], dueAt: number): Promise<Delivery[][]> {
-    return byShard(items, (i) => this.shardOf(i.event.customerId), (shard, part) => this.shards[shard]!.openDeliveries(part, dueAt));
+    return byShard(
+      items,
+      (i) => this.shardOf(i.event.customerId),
+      (shard, part) => this.shards[shard]!.openDeliveries(part, dueAt),
+    );
   }
   getDelivery(customerId: string, id: string): Promise<Delivery | undefined> {
     return this.of(customerId).getDelivery(customerId, id);
@@ -102,7 +99,10 @@ export class ShardedStore implements Store {
     return (await this.all((s) => s.deliveryWork(deliveryIds))).flat();
   }
   async overdueDeliveries(before: number, limit: number): Promise<ScheduledRetry[]> {
-    return (await this.all((s) => s.overdueDeliveries(before, limit))).flat().sort((a, b) => a.dueAt - b.dueAt).slice(0, limit);
+    return (await this.all((s) => s.overdueDeliveries(before, limit)))
+      .flat()
+      .sort((a, b) => a.dueAt - b.dueAt)
+      .slice(0, limit);
   }
   listDeliveries(customerId: string, filter: DeliveryFilter): Promise<Page<Delivery>> {
     return this.of(customerId).listDeliveries(customerId, filter);
@@ -117,10 +117,14 @@ export class ShardedStore implements Store {
     };
   }
   async recordAttempts(records: AttemptRecord[]): Promise<void> {
-    await byShard(records, (r) => this.shardOf(r.delivery.customerId), async (shard, part) => {
-      await this.shards[shard]!.recordAttempts(part);
-      return part.map(() => undefined);
-    });
+    await byShard(
+      records,
+      (r) => this.shardOf(r.delivery.customerId),
+      async (shard, part) => {
+        await this.shards[shard]!.recordAttempts(part);
+        return part.map(() => undefined);
+      },
+    );
   }
   /** A delivery's id names no customer: every shard is asked (one keyed read each). */
   async listAttempts(deliveryId: string): Promise<Attempt[]> {
@@ -221,10 +225,17 @@ export class ShardedSchedule implements RetrySchedule {
   private async grouped(items: ScheduledRetry[], run: (schedule: RetrySchedule, part: ScheduledRetry[]) => Promise<void>): Promise<void> {
     const located = await Promise.all(items.map(async (item) => ({ item, shard: await this.locate(item.deliveryId) })));
     const known = located.filter((l) => l.shard !== undefined);
-    await byShard(known, (l) => l.shard!, async (shard, part) => {
-      await run(this.shards[shard]!, part.map((l) => l.item));
-      return part.map(() => undefined);
-    });
+    await byShard(
+      known,
+      (l) => l.shard!,
+      async (shard, part) => {
+        await run(
+          this.shards[shard]!,
+          part.map((l) => l.item),
+        );
+        return part.map(() => undefined);
+      },
+    );
   }
 
   async ping(): Promise<void> {

@@ -2,21 +2,21 @@
 // hand-over of another shard's events (outcomes in order, duplicates seen by the owner, a 503 with
 // Retry-After when the owner is away), the API's merged reads, the owner lock and the shard count.
 import { describe, expect, it } from "bun:test";
-import fc from "fast-check";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { RateLimitedError, UnavailableError } from "../../domain/errors.ts";
+import type { Event } from "../../domain/model.ts";
 import { RateGate } from "../../platform/rate-gate.ts";
 import { MemoryRateLimiter } from "../memory/rate-limiter.ts";
-import type { Event } from "../../domain/model.ts";
+import { SqliteAccounts } from "./accounts.ts";
 import { openDatabase } from "./database.ts";
 import { SqliteEventLog } from "./event-log.ts";
 import { migrateUp } from "./migrations.ts";
-import { ShardLink, ShardedEventLog, serveShard } from "./shard-link.ts";
+import { ShardedEventLog, ShardLink, serveShard } from "./shard-link.ts";
 import { ShardedAccounts } from "./sharded-store.ts";
-import { SqliteAccounts } from "./accounts.ts";
-import { ShardCountError, byShard, checkShardCount, holdShard, shardOf, shardSocketPath } from "./shards.ts";
+import { byShard, checkShardCount, holdShard, ShardCountError, shardOf, shardSocketPath } from "./shards.ts";
 
 function shardFiles(count: number) {
   const dataDir = mkdtempSync(join(tmpdir(), "shards-"));
@@ -53,12 +53,19 @@ describe("shards", () => {
 
   it("runs each shard's part once and puts the answers back in the items' order", async () => {
     const calls: [number, number[]][] = [];
-    const answers = await byShard([5, 2, 8, 1, 4], (n) => n % 2, async (shard, part) => {
-      calls.push([shard, part]);
-      return part.map((n) => n * 10);
-    });
+    const answers = await byShard(
+      [5, 2, 8, 1, 4],
+      (n) => n % 2,
+      async (shard, part) => {
+        calls.push([shard, part]);
+        return part.map((n) => n * 10);
+      },
+    );
     expect(answers).toEqual([50, 20, 80, 10, 40]);
-    expect(calls.sort()).toEqual([[0, [2, 8, 4]], [1, [5, 1]]]);
+    expect(calls.sort()).toEqual([
+      [0, [2, 8, 4]],
+      [1, [5, 1]],
+    ]);
   });
 
   it("hands another shard's events to its owner over its socket, who dedupes them, and answers for its own itself", async () => {
@@ -75,7 +82,10 @@ describe("shards", () => {
       expect(outcomes).toEqual(["accepted", "accepted", "accepted", "duplicate"]);
       expect(await log.append([event(far, "b"), event(near, "a")])).toEqual(["duplicate", "duplicate"]);
       const rows = (db: (typeof dbs)[number]) => db.query<{ customer_id: string; id: string }, []>("SELECT customer_id, id FROM events ORDER BY seq").all();
-      expect(rows(dbs[1]!)).toEqual([{ customer_id: far, id: "a" }, { customer_id: far, id: "b" }]);
+      expect(rows(dbs[1]!)).toEqual([
+        { customer_id: far, id: "a" },
+        { customer_id: far, id: "b" },
+      ]);
       expect(rows(dbs[0]!)).toEqual([{ customer_id: near, id: "a" }]);
       expect(await (await fetch("http://shard/metrics", { unix: shardSocketPath(dataDir, 1) })).text()).toBe("m 1\n");
     } finally {
@@ -88,14 +98,14 @@ describe("shards", () => {
     const gate = new RateGate(new MemoryRateLimiter(), { ingestPerIp: 0, ingestPerCustomer: 3, apiPerIp: 0, apiPerCustomer: 0, ownsCustomer: (id) => shardOf(id, 2) === 1 });
     const server = serveShard(shardSocketPath(dataDir, 1), { eventLog: new SqliteEventLog(dbs[1]!), charge: (id, n) => gate.byCustomer("ingest", id, n), metrics: async () => "" });
     try {
-      const log = new ShardedEventLog(0, new SqliteEventLog(dbs[0]!), [0, 1].map((i) => new ShardLink(i, shardSocketPath(dataDir, i))));
+      const log = new ShardedEventLog(
+        0,
+        new SqliteEventLog(dbs[0]!),
+        [0, 1].map((i) => new ShardLink(i, shardSocketPath(dataDir, i))),
+      );
       const [far, other] = [customerOn(1, 2, "far"), customerOn(1, 2, "other")];
       // Three requests in one turn of the loop, so in one hand-over: far's second would go past its 3/s.
-      const results = await Promise.allSettled([
-        log.append([event(far, "1"), event(far, "2")]),
-        log.append([event(far, "3"), event(far, "4")]),
-        log.append([event(other, "1")]),
-      ]);
+      const results = await Promise.allSettled([log.append([event(far, "1"), event(far, "2")]), log.append([event(far, "3"), event(far, "4")]), log.append([event(other, "1")])]);
       expect(results[0]).toEqual({ status: "fulfilled", value: ["accepted", "accepted"] });
       expect(results[1]!.status).toBe("rejected");
       const refused = (results[1] as PromiseRejectedResult).reason as RateLimitedError;
@@ -122,7 +132,15 @@ describe("shards", () => {
       fc.asyncProperty(
         fc.array(
           fc.oneof(
-            { weight: 6, arbitrary: fc.record({ kind: fc.constant("send" as const), customer: fc.integer({ min: 0, max: 2 }), via: fc.integer({ min: 0, max: 1 }), ids: fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 4 }) }) },
+            {
+              weight: 6,
+              arbitrary: fc.record({
+                kind: fc.constant("send" as const),
+                customer: fc.integer({ min: 0, max: 2 }),
+                via: fc.integer({ min: 0, max: 1 }),
+                ids: fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 4 }),
+              }),
+            },
             { weight: 1, arbitrary: fc.record({ kind: fc.constant("restart" as const) }) },
           ),
           { minLength: 1, maxLength: 25 },
@@ -179,7 +197,12 @@ describe("shards", () => {
           const seconds = (Date.now() - started) / 1000;
           // Each request charges its whole batch (repeats included), so accepted events are bounded by the bucket.
           for (const [, n] of accepted) expect(n).toBeLessThanOrEqual(PER_SECOND + Math.ceil(PER_SECOND * seconds));
-          const stored = new Set(dbs[1]!.query<{ customer_id: string; id: string }, []>("SELECT customer_id, id FROM events").all().map((r) => `${r.customer_id} ${r.id}`));
+          const stored = new Set(
+            dbs[1]!
+              .query<{ customer_id: string; id: string }, []>("SELECT customer_id, id FROM events")
+              .all()
+              .map((r) => `${r.customer_id} ${r.id}`),
+          );
           for (const key of answered) expect(stored.has(key)).toBe(true);
           // Nothing stored that no answer covered, and nothing in the file of the process that handed over.
           for (const key of stored) expect(answered.has(key)).toBe(true);
@@ -192,7 +215,11 @@ describe("shards", () => {
 
   it("answers 503 with Retry-After when the owner is away, and accepts nothing", async () => {
     const { dataDir, dbs } = shardFiles(2);
-    const log = new ShardedEventLog(0, new SqliteEventLog(dbs[0]!), [0, 1].map((i) => new ShardLink(i, shardSocketPath(dataDir, i))));
+    const log = new ShardedEventLog(
+      0,
+      new SqliteEventLog(dbs[0]!),
+      [0, 1].map((i) => new ShardLink(i, shardSocketPath(dataDir, i))),
+    );
     const far = customerOn(1, 2, "far");
     const err = await log.append([event(far, "x")]).catch((e) => e);
     expect(err).toBeInstanceOf(UnavailableError);
@@ -203,7 +230,10 @@ describe("shards", () => {
 
   it("finds an API key in whichever shard holds it, and pages customers over every shard in id order", async () => {
     const { dbs } = shardFiles(3);
-    const accounts = new ShardedAccounts(dbs.map((db) => new SqliteAccounts(db)), 0);
+    const accounts = new ShardedAccounts(
+      dbs.map((db) => new SqliteAccounts(db)),
+      0,
+    );
     const ids = Array.from({ length: 9 }, (_, i) => `cust-${i}`);
     for (const id of ids) expect(await accounts.createCustomer({ id, name: id, createdAt: 0 })).toBe(true);
     expect(await accounts.createCustomer({ id: "cust-4", name: "again", createdAt: 0 })).toBe(false);

@@ -49,8 +49,11 @@ export async function byShard<I, R>(items: I[], shardOfItem: (item: I) => number
   const results: R[] = new Array(items.length);
   await Promise.all(
     [...parts].map(async ([shard, indexes]) => {
-      const answers = await run(shard, indexes.map((i) => items[i]!));
-      indexes.forEach((index, k) => (results[index] = answers[k]!));
+      const answers = await run(
+        shard,
+        indexes.map((i) => items[i]!),
+      );
+      for (const [k, index] of indexes.entries()) results[index] = answers[k]!;
     }),
   );
   return results;
@@ -103,15 +106,11 @@ export function checkShardCount(control: Database, count: number): void {
   const stored = stamp ? Number(stamp.value) : 1;
   if (stamp && stored === count) return;
   const refuse = (why: string) => {
-    throw new ShardCountError(
-      `database.sqlite_shards is ${count} but ${why}; set it back (a data directory keeps the number of shards it was started with; another number needs an empty one)`,
-    );
+    throw new ShardCountError(`database.sqlite_shards is ${count} but ${why}; set it back (a data directory keeps the number of shards it was started with; another number needs an empty one)`);
   };
   if (stamp) refuse(`this data directory was written with ${stored}`);
   if (count === 1) return;
-  const held = control
-    .query<{ n: number }, []>("SELECT (SELECT count(*) FROM webhooks) + (SELECT count(*) FROM events) + (SELECT count(*) FROM api_keys) AS n")
-    .get()!.n;
+  const held = control.query<{ n: number }, []>("SELECT (SELECT count(*) FROM webhooks) + (SELECT count(*) FROM events) + (SELECT count(*) FROM api_keys) AS n").get()!.n;
   // The default customer (made at every start, owning nothing yet) is made again in its own shard.
   const elsewhere = control
     .query<{ id: string }, []>("SELECT id FROM customers WHERE id <> 'default'")

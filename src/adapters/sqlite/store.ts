@@ -2,23 +2,13 @@
 import type { Database } from "bun:sqlite";
 import { deliveryIdFor } from "../../domain/ids.ts";
 import type { Attempt, Delivery, Event, Page, User, Webhook } from "../../domain/model.ts";
-import { page, toCounts } from "../rows.ts";
 import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
+import { page, toCounts } from "../rows.ts";
 import { SecretBox, secretOwner } from "../secret-box.ts";
 import { pingDatabase } from "./database.ts";
 import { findEvents, recentFailures, webhookHealth } from "./operator-reads.ts";
-import {
-  type AttemptRow,
-  type DeliveryRow,
-  type EventRow,
-  type WebhookRow,
-  toAttempt,
-  toDelivery,
-  toEvent,
-  toWebhook,
-  webhookParams,
-} from "./rows.ts";
+import { type AttemptRow, type DeliveryRow, type EventRow, toAttempt, toDelivery, toEvent, toWebhook, type WebhookRow, webhookParams } from "./rows.ts";
 
 /**
  * Attempts finishing within this window share one transaction (one fsync) instead of one each.
@@ -48,14 +38,8 @@ export class SqliteStore implements Store {
   }
 
   async getUser(username: string): Promise<User | undefined> {
-    const row = this.db
-      .query<{ username: string; customer_id: string; password_hash: string; scopes: string }, [string]>(
-        "SELECT * FROM users WHERE username = ?",
-      )
-      .get(username);
-    return row
-      ? { username: row.username, customerId: row.customer_id, passwordHash: row.password_hash, scopes: JSON.parse(row.scopes) }
-      : undefined;
+    const row = this.db.query<{ username: string; customer_id: string; password_hash: string; scopes: string }, [string]>("SELECT * FROM users WHERE username = ?").get(username);
+    return row ? { username: row.username, customerId: row.customer_id, passwordHash: row.password_hash, scopes: JSON.parse(row.scopes) } : undefined;
   }
 
   async putUser(user: User): Promise<void> {
@@ -72,9 +56,7 @@ export class SqliteStore implements Store {
   }
 
   private bumpWebhooksVersion(): void {
-    this.db.run(
-      "INSERT INTO settings (key, value) VALUES ('webhooks_version', '1') ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
-    );
+    this.db.run("INSERT INTO settings (key, value) VALUES ('webhooks_version', '1') ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1");
   }
 
   async webhooksVersion(): Promise<number> {
@@ -104,10 +86,11 @@ export class SqliteStore implements Store {
   }
 
   async listWebhooks(customerId: string, limit: number, cursor?: string): Promise<Page<Webhook>> {
-    const rows = this.db
-      .query<WebhookRow, [string, string, number]>("SELECT * FROM webhooks WHERE customer_id = ? AND id > ? ORDER BY id LIMIT ?")
-      .all(customerId, cursor ?? "", limit + 1);
-    return page(rows.map((row) => toWebhook(row, this.secrets)), limit);
+    const rows = this.db.query<WebhookRow, [string, string, number]>("SELECT * FROM webhooks WHERE customer_id = ? AND id > ? ORDER BY id LIMIT ?").all(customerId, cursor ?? "", limit + 1);
+    return page(
+      rows.map((row) => toWebhook(row, this.secrets)),
+      limit,
+    );
   }
 
   async updateWebhook(webhook: Webhook): Promise<void> {
@@ -143,7 +126,10 @@ export class SqliteStore implements Store {
   }
 
   async activeWebhooks(): Promise<Webhook[]> {
-    return this.db.query<WebhookRow, []>("SELECT * FROM webhooks WHERE status = 'active'").all().map((row) => toWebhook(row, this.secrets));
+    return this.db
+      .query<WebhookRow, []>("SELECT * FROM webhooks WHERE status = 'active'")
+      .all()
+      .map((row) => toWebhook(row, this.secrets));
   }
 
   /** The events are in this database already (the embedded log is its `events` table): nothing to save. */
@@ -159,9 +145,7 @@ export class SqliteStore implements Store {
       `INSERT INTO deliveries (id, customer_id, event_id, webhook_id, status, next_attempt_at, created_at, updated_at)
        VALUES (?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (customer_id, event_id, webhook_id) DO NOTHING RETURNING *`,
     );
-    const select = this.db.query<DeliveryRow, [string, string, string]>(
-      "SELECT * FROM deliveries WHERE customer_id = ? AND event_id = ? AND webhook_id = ?",
-    );
+    const select = this.db.query<DeliveryRow, [string, string, string]>("SELECT * FROM deliveries WHERE customer_id = ? AND event_id = ? AND webhook_id = ?");
     const open = this.db.transaction((chunk: FanOut[]) => {
       const now = Date.now();
       return chunk.map(({ event, webhooks }) =>
@@ -225,16 +209,14 @@ export class SqliteStore implements Store {
     if (filter.webhookId) where.push("webhook_id = $webhook");
     if (filter.eventId) where.push("event_id = $event");
     if (filter.status) where.push("status = $status");
-    const rows = this.db
-      .query<DeliveryRow, any>(`SELECT * FROM deliveries WHERE ${where.join(" AND ")} ORDER BY id LIMIT $limit`)
-      .all({
-        customer: customerId,
-        cursor: filter.cursor ?? "",
-        webhook: filter.webhookId ?? null,
-        event: filter.eventId ?? null,
-        status: filter.status ?? null,
-        limit: filter.limit + 1,
-      });
+    const rows = this.db.query<DeliveryRow, [Record<string, string | number | null>]>(`SELECT * FROM deliveries WHERE ${where.join(" AND ")} ORDER BY id LIMIT $limit`).all({
+      customer: customerId,
+      cursor: filter.cursor ?? "",
+      webhook: filter.webhookId ?? null,
+      event: filter.eventId ?? null,
+      status: filter.status ?? null,
+      limit: filter.limit + 1,
+    });
     return page(rows.map(toDelivery), filter.limit);
   }
 
@@ -287,10 +269,7 @@ export class SqliteStore implements Store {
   }
 
   async listAttempts(deliveryId: string): Promise<Attempt[]> {
-    return this.db
-      .query<AttemptRow, [string]>("SELECT * FROM attempts WHERE delivery_id = ? ORDER BY attempt_number")
-      .all(deliveryId)
-      .map(toAttempt);
+    return this.db.query<AttemptRow, [string]>("SELECT * FROM attempts WHERE delivery_id = ? ORDER BY attempt_number").all(deliveryId).map(toAttempt);
   }
 
   async requeueDelivery(delivery: Delivery, at: number): Promise<Delivery> {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FsyncThread, WalSync, poolFlusher } from "./wal-sync.ts";
+import { FsyncThread, poolFlusher, WalSync } from "./wal-sync.ts";
 
 function walDatabase() {
   const path = join(mkdtempSync(join(tmpdir(), "wal-sync-")), "t.db");
@@ -97,7 +97,10 @@ describe("WalSync", () => {
     const waiting = sync.sync();
     sync.close();
     // Either it was on disk before the close, or it is refused: never left hanging.
-    const outcome = await waiting.then(() => "durable", (err: Error) => err.message);
+    const outcome = await waiting.then(
+      () => "durable",
+      (err: Error) => err.message,
+    );
     expect(["durable", "fsync thread closed before the flush finished"]).toContain(outcome);
     db.close();
   });

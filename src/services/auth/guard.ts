@@ -3,10 +3,10 @@
  * credentials, so guessing them is limited too), the credentials, the scope, then the customer's
  * rate limit. The tighter bucket's `RateLimit-*` headers go on the answer.
  */
-import { type RequestContext, clientIp } from "../../platform/http.ts";
+import { clientIp, type RequestContext } from "../../platform/http.ts";
 import { type RateGate, type RateHeaders, type Surface, tighter } from "../../platform/rate-gate.ts";
-import { type Scope, requireScope } from "./scopes.ts";
-import { type Credentials, type Principal, bearerToken } from "./tokens.ts";
+import { requireScope, type Scope } from "./scopes.ts";
+import { bearerToken, type Credentials, type Principal } from "./tokens.ts";
 
 export interface GuardDeps {
   credentials: Credentials;
@@ -26,14 +26,7 @@ export async function limitClient(deps: GuardDeps, ctx: RequestContext, surface:
  * `authorization` value, the scope, then `cost` from the customer's bucket (0: charge later).
  * Returns who calls and the tighter bucket's headers.
  */
-export async function admit(
-  deps: GuardDeps,
-  surface: Surface,
-  ip: string | null,
-  authorization: string | null,
-  scope: Scope,
-  cost = 1,
-): Promise<{ principal: Principal; headers: RateHeaders }> {
+export async function admit(deps: GuardDeps, surface: Surface, ip: string | null, authorization: string | null, scope: Scope, cost = 1): Promise<{ principal: Principal; headers: RateHeaders }> {
   const ipHeaders = await deps.rateGate.byIp(surface, ip);
   const principal = await deps.credentials.verify(bearerToken(authorization));
   requireScope(principal, scope);

@@ -47,10 +47,7 @@ const DUMMY_HASH = await Bun.password.hash("hookrelay-dummy-password");
  * Makes sure the default customer and the admin exist. A configured password always
  * wins; otherwise a random one is made on first start and printed once.
  */
-export async function ensureAdmin(
-  deps: { store: Store; log: Logger; print: (line: string) => void },
-  configuredPassword: string,
-): Promise<void> {
+export async function ensureAdmin(deps: { store: Store; log: Logger; print: (line: string) => void }, configuredPassword: string): Promise<void> {
   await deps.store.ensureCustomer(DEFAULT_CUSTOMER_ID, "Default");
   const existing = await deps.store.getUser(ADMIN_USERNAME);
   if (configuredPassword) {

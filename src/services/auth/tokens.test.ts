@@ -1,7 +1,7 @@
 import { describe, expect, it } from "bun:test";
 import { createPublicKey, generateKeyPairSync } from "node:crypto";
-import { SignJWT, decodeProtectedHeader, importPKCS8 } from "jose";
-import { type TokenAlgorithm, hs256KeyRing, tokenKeyRing } from "./token-keys.ts";
+import { decodeProtectedHeader, importPKCS8, SignJWT } from "jose";
+import { hs256KeyRing, type TokenAlgorithm, tokenKeyRing } from "./token-keys.ts";
 import { type TokenConfig, Tokens } from "./tokens.ts";
 
 const SECRET = "a-secret-of-at-least-thirty-two-characters";
@@ -19,8 +19,7 @@ function hs256(overrides: Partial<TokenConfig> = {}, now?: () => number): Tokens
 
 /** A fresh key pair as PEM texts: RSA 2048 for RS256, Ed25519 for EdDSA. */
 function pemPair(algorithm: Exclude<TokenAlgorithm, "HS256">, modulusLength = 2048): { privatePem: string; publicPem: string } {
-  const { privateKey } =
-    algorithm === "RS256" ? generateKeyPairSync("rsa", { modulusLength }) : generateKeyPairSync("ed25519");
+  const { privateKey } = algorithm === "RS256" ? generateKeyPairSync("rsa", { modulusLength }) : generateKeyPairSync("ed25519");
   const privatePem = privateKey.export({ type: "pkcs8", format: "pem" }) as string;
   return { privatePem, publicPem: createPublicKey(privatePem).export({ type: "spki", format: "pem" }) as string };
 }
@@ -31,7 +30,12 @@ async function asymmetric(algorithm: Exclude<TokenAlgorithm, "HS256">, current: 
 
 /** A token with the given header, signed with `key` by `alg`, carrying valid claims otherwise. */
 async function forge(alg: string, key: Uint8Array | CryptoKey, header: Record<string, unknown> = {}, exp: string | number = "1m"): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg, ...header }).setSubject("a").setIssuer("hookrelay").setExpirationTime(exp).sign(key);
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg, ...header })
+    .setSubject("a")
+    .setIssuer("hookrelay")
+    .setExpirationTime(exp)
+    .sign(key);
 }
 
 describe("Tokens", () => {

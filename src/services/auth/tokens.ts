@@ -3,7 +3,7 @@
  * and `iss` required, `aud` when configured, keys chosen by `kid`, carrying subject, customer
  * and scopes.
  */
-import { type JWTHeaderParameters, SignJWT, jwtVerify, errors as joseErrors } from "jose";
+import { type JWTHeaderParameters, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { UnauthorizedError } from "../../domain/errors.ts";
 import type { TokenKeyRing } from "./token-keys.ts";
 import { VerifiedTokens } from "./verified-tokens.ts";
@@ -24,7 +24,6 @@ export interface TokenConfig {
   /** Tolerated difference between our clock and a token's `exp`/`nbf`/`iat`. */
   clockSkewSeconds: number;
 }
-
 
 interface Verified {
   principal: Principal;
@@ -92,8 +91,7 @@ export class Tokens {
       });
       const customerId = payload.customer_id;
       const scopes = payload.scopes;
-      if (typeof customerId !== "string" || !Array.isArray(scopes) || !scopes.every((s) => typeof s === "string"))
-        throw new UnauthorizedError("token lacks customer_id or scopes");
+      if (typeof customerId !== "string" || !Array.isArray(scopes) || !scopes.every((s) => typeof s === "string")) throw new UnauthorizedError("token lacks customer_id or scopes");
       const principal = Object.freeze({ subject: payload.sub!, customerId, scopes: Object.freeze([...scopes]) as string[] });
       return { principal, expiresAtMs: (payload.exp! + skew) * 1000 };
     } catch (err) {

@@ -1,6 +1,7 @@
 /** @module One attempt of one delivery, its HTTP half: sign and send (transitions.ts records what came of it). */
-import type { Clock, DeliveryWork, RetrySchedule, SendResult, Sender, Store } from "../../domain/ports.ts";
+
 import { messageIdFor } from "../../domain/ids.ts";
+import type { Clock, DeliveryWork, RetrySchedule, Sender, SendResult, Store } from "../../domain/ports.ts";
 import type { RetryPolicy } from "../../domain/retry-policy.ts";
 import { type SigningKeys, signatureHeaders } from "../../domain/signature.ts";
 import type { Logger } from "../../platform/logger.ts";

@@ -184,8 +184,16 @@ describe("Lanes.drain", () => {
     const lanes = new Lanes(1, 1);
     const dropped: string[] = [];
     queue(lanes, "a", "a1");
-    lanes.run("a", async () => void started.push("a2"), () => void dropped.push("a2"));
-    lanes.run("b", async () => void started.push("b1"), () => void dropped.push("b1"));
+    lanes.run(
+      "a",
+      async () => void started.push("a2"),
+      () => void dropped.push("a2"),
+    );
+    lanes.run(
+      "b",
+      async () => void started.push("b1"),
+      () => void dropped.push("b1"),
+    );
     queue(lanes, "c", "c1");
     expect(lanes.size).toBe(4);
     let drained: boolean | undefined;

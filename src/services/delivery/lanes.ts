@@ -31,7 +31,6 @@ interface Lane {
 /** How often callers should run `evictSlow`, ms. */
 export const SWEEP_INTERVAL_MS = 250;
 
-
 /** Weight of the newest duration in the moving average. */
 const AVERAGE_WEIGHT = 0.2;
 /** Started tasks a lane's queue may hold before it is compacted (a copy of what is left). */
@@ -150,10 +149,7 @@ export class Lanes {
     for (const [key, lane] of this.lanes) if (lane.running === 0) this.lanes.delete(key);
     await Promise.all(dropped);
     let timer: Timer | undefined;
-    const finished = await Promise.race([
-      this.idle().then(() => true),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
-    ]);
+    const finished = await Promise.race([this.idle().then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))]);
     clearTimeout(timer);
     return finished;
   }

@@ -87,8 +87,7 @@ export class DeliveryPool {
    */
   send(work: DeliveryWork, onSettled: (outcome: AttemptOutcome) => Promise<void> | void, onDrop: () => Promise<unknown>): void {
     const deps = this.deps;
-    const unrecorded = (err: unknown) =>
-      deps.log.error({ err, deliveryId: work.delivery.id, eventId: work.event.id }, "could not record the outcome; the delivery will be tried again");
+    const unrecorded = (err: unknown) => deps.log.error({ err, deliveryId: work.delivery.id, eventId: work.event.id }, "could not record the outcome; the delivery will be tried again");
     if (!this.sweeper && !this.closed) {
       this.lastSweep = performance.now(); // the time at rest is not lateness
       this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);

@@ -102,9 +102,7 @@ export async function settle(deps: AttemptDeps, settlement: Settlement, stopped:
  */
 export async function park(deps: AttemptDeps, event: Event, webhooks: Webhook[], firstDueAt = deps.clock.now() + deps.policy.initialDelayMs, spacingMs = 0): Promise<void> {
   const [opened] = await deps.store.openDeliveries([{ event, webhooks }], firstDueAt);
-  const due = opened!
-    .filter((d) => d.status === "pending" || d.status === "failed")
-    .map((d, i) => ({ deliveryId: d.id, dueAt: Math.round(firstDueAt + i * spacingMs) }));
+  const due = opened!.filter((d) => d.status === "pending" || d.status === "failed").map((d, i) => ({ deliveryId: d.id, dueAt: Math.round(firstDueAt + i * spacingMs) }));
   await deps.schedule.schedule(due);
   deps.metrics.retriesScheduled.inc(due.length);
 }

@@ -5,12 +5,12 @@
  * process's budget, or its customer's, is parked in the store (retry schedule) instead, so one
  * customer's fan-out burst waits there while the others' events still go at once.
  */
-import { type Delivery, type Webhook, freshDelivery } from "../../domain/model.ts";
+import { type Delivery, freshDelivery, type Webhook } from "../../domain/model.ts";
 import type { EventConsumer, EventLog, LoggedEvent } from "../../domain/ports.ts";
+import { persist } from "../../platform/persist.ts";
 import type { AttemptDeps } from "../delivery/attempt.ts";
 import type { DeliveryPool } from "../delivery/pool.ts";
 import { park, rescheduleStored } from "../delivery/transitions.ts";
-import { persist } from "../../platform/persist.ts";
 import { Subscriptions } from "./subscriptions.ts";
 
 export interface DispatcherOptions {
@@ -86,7 +86,13 @@ export class Dispatcher {
         }
         const events = await consumer.poll(Math.min(room, this.options.readBatch), this.options.pollIntervalMs);
         // Events read must be dispatched: skipping them would hold the committed position until a restart.
-        if (events.length > 0) await persist(() => this.dispatch(consumer, events), () => !this.running, this.deps.log, "dispatching events");
+        if (events.length > 0)
+          await persist(
+            () => this.dispatch(consumer, events),
+            () => !this.running,
+            this.deps.log,
+            "dispatching events",
+          );
       } catch (err) {
         this.deps.log.error({ err }, "dispatch loop failed; retrying");
         await Bun.sleep(this.options.pollIntervalMs);
@@ -124,7 +130,11 @@ export class Dispatcher {
       const webhookById = new Map(webhooks.map((w) => [w.id, w]));
       this.holdEvent(event);
       if (!this.withinBudget(event.customerId, todo.length)) {
-        this.parkEvent(consumer, event, todo.map((d) => webhookById.get(d.webhookId)!));
+        this.parkEvent(
+          consumer,
+          event,
+          todo.map((d) => webhookById.get(d.webhookId)!),
+        );
         continue;
       }
       this.holdDeliveries(event.customerId, todo.length);
@@ -163,7 +173,14 @@ export class Dispatcher {
     const firstDueAt = Math.max(now + deps.policy.initialDelayMs, this.parkedUntil.get(event.customerId) ?? 0);
     this.parkedUntil.set(event.customerId, firstDueAt + webhooks.length * spacingMs);
     this.parking = this.parking
-      .then(() => persist(() => park(deps, event, webhooks, firstDueAt, spacingMs), () => !this.running, deps.log, "parking deliveries"))
+      .then(() =>
+        persist(
+          () => park(deps, event, webhooks, firstDueAt, spacingMs),
+          () => !this.running,
+          deps.log,
+          "parking deliveries",
+        ),
+      )
       .then(
         () => this.finishEvent(consumer, event),
         (err) => deps.log.error({ err, eventId: event.id }, "could not park deliveries; the event is read again after restart"),
@@ -174,10 +191,12 @@ export class Dispatcher {
     const deps = this.deps;
     // Parked: stored, and on the retry schedule without using an attempt, so the log moves on.
     const parkIt = () =>
-      persist(() => park(deps, event, [webhook]), () => !this.running, deps.log, "parking a delivery").then(
-        finishOne,
-        (err) => deps.log.error({ err, deliveryId: delivery.id }, "could not park delivery; its event is read again after restart"),
-      );
+      persist(
+        () => park(deps, event, [webhook]),
+        () => !this.running,
+        deps.log,
+        "parking a delivery",
+      ).then(finishOne, (err) => deps.log.error({ err, deliveryId: delivery.id }, "could not park delivery; its event is read again after restart"));
     if (deps.pool.isBehind(webhook.id)) void parkIt();
     else deps.pool.send({ delivery, event, webhook }, finishOne, parkIt);
   }
@@ -210,8 +229,7 @@ export class Dispatcher {
     // Deliveries not yet started are parked on the retry schedule; their events are then finished.
     await this.parking;
     const drained = await this.deps.pool.close(this.options.shutdownTimeoutMs);
-    if (!drained)
-      this.deps.log.warn({ inFlight: this.deps.pool.size }, "shutdown timeout: unfinished deliveries will be read again after restart");
+    if (!drained) this.deps.log.warn({ inFlight: this.deps.pool.size }, "shutdown timeout: unfinished deliveries will be read again after restart");
     await this.consumer?.close();
     this.consumer = undefined;
   }

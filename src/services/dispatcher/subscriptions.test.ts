@@ -32,7 +32,18 @@ class RestartingStore extends SqliteStore {
 
 function orderWebhook(customerId: string): Webhook {
   const at = new Date().toISOString();
-  return { id: newId("wh"), customerId, url: "https://example.com/hooks", eventTypes: ["order.paid"], headers: {}, description: null, secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", status: "active", createdAt: at, updatedAt: at };
+  return {
+    id: newId("wh"),
+    customerId,
+    url: "https://example.com/hooks",
+    eventTypes: ["order.paid"],
+    headers: {},
+    description: null,
+    secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    status: "active",
+    createdAt: at,
+    updatedAt: at,
+  };
 }
 
 describe("the dispatcher's subscriptions", () => {

@@ -2,7 +2,7 @@
  * @module The operator's API for customers and their API keys (`admin` scope): create and list
  * customers, issue keys (shown once), list them (prefix only), revoke them.
  */
-import { iso, isoOrNull } from "./present.ts";
+
 import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import { newId } from "../../domain/ids.ts";
 import { type ApiKey, type Customer, DEFAULT_CUSTOMER_ID } from "../../domain/model.ts";
@@ -11,13 +11,13 @@ import type { ApiKeys } from "../auth/api-keys.ts";
 import type { Scope } from "../auth/scopes.ts";
 import { DEFAULT_PAGE } from "./deliveries.ts";
 import type { Handlers } from "./mount.ts";
+import { iso, isoOrNull } from "./present.ts";
 
 export interface AccountDeps {
   accounts: Accounts;
   apiKeys: ApiKeys;
   clock: { now(): number };
 }
-
 
 export function presentCustomer(c: Customer) {
   return { id: c.id, name: c.name, created_at: iso(c.createdAt) };

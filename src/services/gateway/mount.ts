@@ -1,15 +1,9 @@
-/**
- * @module Registers the gateway's handlers from the route table: each operation's method and path,
- * the door it goes through (its scope, or the client's rate limit), its query and body validated
- * with the table's schemas, and its success status. A handler only does the work.
- */
-import type { TObject, TSchema } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import { type RequestContext, readJson } from "../../platform/http.ts";
 import { coerceQuery, compile } from "../../platform/validate.ts";
-import { type GuardDeps, authorize, limitClient } from "../auth/guard.ts";
+import { authorize, type GuardDeps, limitClient } from "../auth/guard.ts";
 import type { Principal } from "../auth/tokens.ts";
-import { type AnswerOf, type BodyOf, type Operation, type OperationId, OPERATIONS, type QueryOf, enabledOperations, routerPath } from "./operations.ts";
+import { type AnswerOf, type BodyOf, enabledOperations, type OPERATIONS, type Operation, type OperationId, type QueryOf, routerPath } from "./operations.ts";
 
 /** The gateway's own request bodies (login, webhooks, customers, keys): at most 64 KiB. */
 export const SMALL_BODY = 64 * 1024;
@@ -49,7 +43,13 @@ function serve(deps: GuardDeps, op: Operation, handler: (call: Call<Operation>) 
   const readsJson = op.body !== undefined && op.body.parsedBy !== "handler";
   const { access } = op;
 
-  return async ({ request, params, query: rawQuery, set, server }: RequestContext & { params: Record<string, string>; query: Record<string, string | undefined>; set: { status?: number | string } }) => {
+  return async ({
+    request,
+    params,
+    query: rawQuery,
+    set,
+    server,
+  }: RequestContext & { params: Record<string, string>; query: Record<string, string | undefined>; set: { status?: number | string } }) => {
     const ctx: RequestContext = { request, set, server };
     let principal: Principal | null = null;
     if (access.kind === "bearer") principal = await authorize(deps, ctx, access.surface, access.scope);

@@ -82,8 +82,8 @@ export async function issueToken(deps: OAuthDeps, request: Request): Promise<Res
   if (beyond.length > 0) return oauthError("invalid_scope", `the client may not ask for ${beyond.join(" ")}; it holds ${granted.scopes.join(" ")}`);
 
   const token = await deps.oauthTokens.issue({ subject: `client:${client.id}`, customerId: granted.customerId, scopes: asked });
-  return new Response(
-    JSON.stringify({ access_token: token, token_type: "Bearer", expires_in: deps.oauthTokens.expirySeconds, scope: asked.join(" ") }),
-    { status: 200, headers: { "content-type": "application/json", ...NO_STORE } },
-  );
+  return new Response(JSON.stringify({ access_token: token, token_type: "Bearer", expires_in: deps.oauthTokens.expirySeconds, scope: asked.join(" ") }), {
+    status: 200,
+    headers: { "content-type": "application/json", ...NO_STORE },
+  });
 }

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { inlinePagePolicy } from "../../platform/page-policy.ts";
 
-const STYLE = String.raw`
+const STYLE = `
 :root { color-scheme: light dark; --fg: #1d2330; --muted: #5b6475; --line: #d8dde6; --bg: #ffffff; --panel: #f5f7fa; --accent: #2458c6;
   --get: #1d7f4e; --post: #2458c6; --put: #8a5a00; --patch: #6b4bb8; --delete: #b3261e; }
 @media (prefers-color-scheme: dark) { :root { --fg: #e4e8ef; --muted: #9aa4b5; --line: #343b48; --bg: #15181e; --panel: #1d2129; --accent: #7ea6ff;
@@ -363,7 +363,7 @@ function cached(request: Request, body: string, contentType: string, extra: Reco
   const etag = `"${sha256(body).slice(0, 32)}"`;
   const headers = { "cache-control": CACHE, etag, "x-content-type-options": "nosniff", ...extra };
   const asked = request.headers.get("if-none-match");
-  if (asked && asked.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etag)) return new Response(null, { status: 304, headers });
+  if (asked?.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etag)) return new Response(null, { status: 304, headers });
   return new Response(body, { status: 200, headers: { "content-type": contentType, ...headers } });
 }
 

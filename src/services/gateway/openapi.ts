@@ -4,12 +4,12 @@
  */
 import type { TSchema } from "@sinclair/typebox";
 import pkg from "../../../package.json" with { type: "json" };
-import { MAX_HEADERS, MAX_HEADER_BYTES, MAX_URL_CHARS } from "../../platform/http.ts";
+import { MAX_HEADER_BYTES, MAX_HEADERS, MAX_URL_CHARS } from "../../platform/http.ts";
 import type { Scope } from "../auth/scopes.ts";
 import { EventInputSchema } from "../ingest/schema.ts";
 import { WebhookInputSchema, WebhookPatchSchema } from "../webhooks/manage.ts";
 import { SMALL_BODY } from "./mount.ts";
-import { type Answer, type ErrorStatus, type Limits, type Operation, TAGS, enabledOperations } from "./operations.ts";
+import { type Answer, type ErrorStatus, enabledOperations, type Limits, type Operation, TAGS } from "./operations.ts";
 import * as S from "./schemas.ts";
 
 /** Schemas shown once under components.schemas and referenced by name wherever they occur. */
@@ -63,7 +63,11 @@ export function jsonSchema(schema: unknown, names: Map<unknown, string>, own = f
   if (schema === null || typeof schema !== "object") return schema;
   const name = own ? undefined : names.get(schema);
   if (name) return { $ref: `#/components/schemas/${name}` };
-  return Object.fromEntries(Object.entries(schema).filter(([k]) => !TYPEBOX_ONLY.has(k)).map(([k, v]) => [k, jsonSchema(v, names)]));
+  return Object.fromEntries(
+    Object.entries(schema)
+      .filter(([k]) => !TYPEBOX_ONLY.has(k))
+      .map(([k, v]) => [k, jsonSchema(v, names)]),
+  );
 }
 
 export interface DocumentOptions {
@@ -116,8 +120,7 @@ function operationObject(id: string, op: Operation, options: DocumentOptions, na
   const rated = access.kind !== "public" ? RATE_HEADERS : [];
   const responses: Record<string, unknown> = { [op.ok.status]: answer(op.ok, names, rated) };
   for (const other of op.also ?? []) responses[other.status] = answer(other, names, []);
-  for (const [status, when] of errorsOf(op, options.limits))
-    responses[status] ??= errorAnswer(when, status === 429 ? ["Retry-After", ...RATE_HEADERS] : []);
+  for (const [status, when] of errorsOf(op, options.limits)) responses[status] ??= errorAnswer(when, status === 429 ? ["Retry-After", ...RATE_HEADERS] : []);
 
   const parameters = [
     ...Object.entries(op.params ?? {}).map(([name, description]) => ({ name, in: "path", required: true, description, schema: { type: "string" } })),
@@ -128,8 +131,7 @@ function operationObject(id: string, op: Operation, options: DocumentOptions, na
   ];
 
   let security: Record<string, string[]>[] = [];
-  if (access.kind === "bearer")
-    security = [{ bearerAuth: [access.scope] }, ...(options.features.oauth ? [{ oauth2: [access.scope] }] : [])];
+  if (access.kind === "bearer") security = [{ bearerAuth: [access.scope] }, ...(options.features.oauth ? [{ oauth2: [access.scope] }] : [])];
   else if (id === "oauthToken") security = [{}, { clientBasic: [] }];
 
   const door =
@@ -148,9 +150,7 @@ function operationObject(id: string, op: Operation, options: DocumentOptions, na
     security,
     ...(access.kind === "bearer" ? { "x-scope": access.scope } : {}),
     ...(parameters.length > 0 ? { parameters } : {}),
-    ...(body
-      ? { requestBody: { required: true, content: { [body.contentType ?? "application/json"]: { schema: jsonSchema(bodySchema, names), example: body.example } } } }
-      : {}),
+    ...(body ? { requestBody: { required: true, content: { [body.contentType ?? "application/json"]: { schema: jsonSchema(bodySchema, names), example: body.example } } } } : {}),
     responses,
   };
 }
@@ -169,7 +169,10 @@ Limits: a request URL of at most ${MAX_URL_CHARS} characters (414 \`uri_too_long
 export function openApiDocument(options: DocumentOptions) {
   const names = new Map<unknown, string>(Object.entries(NAMED_SCHEMAS).map(([name, schema]) => [schema, name]));
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const [id, op] of enabledOperations(options.features)) (paths[op.path] ??= {})[op.method] = operationObject(id, op, options, names);
+  for (const [id, op] of enabledOperations(options.features)) {
+    paths[op.path] ??= {};
+    paths[op.path]![op.method] = operationObject(id, op, options, names);
+  }
   const scopes = SCOPE_DESCRIPTIONS;
   return {
     openapi: "3.1.0",
@@ -189,7 +192,9 @@ export function openApiDocument(options: DocumentOptions) {
           type: "http",
           scheme: "bearer",
           bearerFormat: "JWT or hrk_ API key",
-          description: `A JWT from /auth/login${options.features.oauth ? " or /oauth/token" : ""}, or an API key (\`hrk_…\`). Scopes: ${Object.entries(scopes).map(([s, d]) => `\`${s}\` (${d})`).join(", ")}.`,
+          description: `A JWT from /auth/login${options.features.oauth ? " or /oauth/token" : ""}, or an API key (\`hrk_…\`). Scopes: ${Object.entries(scopes)
+            .map(([s, d]) => `\`${s}\` (${d})`)
+            .join(", ")}.`,
         },
         ...(options.features.oauth
           ? {

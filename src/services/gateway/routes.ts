@@ -10,10 +10,10 @@ import { clientIp } from "../../platform/http.ts";
 import { login } from "../auth/login.ts";
 import type { PasswordChecks } from "../auth/password-checks.ts";
 import type { Tokens } from "../auth/tokens.ts";
-import { type IngestRouteDeps, eventRoutes } from "../ingest/routes.ts";
+import { eventRoutes, type IngestRouteDeps } from "../ingest/routes.ts";
 import * as webhooks from "../webhooks/manage.ts";
 import { type AccountDeps, accountHandlers } from "./accounts.ts";
-import { type DeliveryDeps, DEFAULT_PAGE, getDelivery, listDeliveries, retryDelivery } from "./deliveries.ts";
+import { DEFAULT_PAGE, type DeliveryDeps, getDelivery, listDeliveries, retryDelivery } from "./deliveries.ts";
 import { type Handlers, mountOperations } from "./mount.ts";
 import { issueToken } from "./oauth.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -51,9 +51,7 @@ function noStore<T>(ctx: RequestContext, answer: T): T {
 export function gatewayRoutes(deps: GatewayDeps) {
   const { oauthTokens } = deps;
   const features = { oauth: oauthTokens !== undefined };
-  const description = describedBy(
-    openApiDocument({ features, limits: { maxEventBytes: deps.maxEventBytes, maxBatchEvents: deps.maxBatchEvents, maxBatchBytes: deps.maxBatchBytes } }),
-  );
+  const description = describedBy(openApiDocument({ features, limits: { maxEventBytes: deps.maxEventBytes, maxBatchEvents: deps.maxBatchEvents, maxBatchBytes: deps.maxBatchBytes } }));
 
   const handlers: Handlers = {
     login: ({ body, ctx }) => login(deps, body.username, body.password, clientIp(ctx, deps.trustForwardedFor)),
@@ -99,8 +97,10 @@ export function gatewayRoutes(deps: GatewayDeps) {
     docs: async ({ request }) => description.page(request),
   };
 
-  return new Elysia({ name: "gateway" })
-    .use(mountOperations(deps, handlers, features))
-    // The table's sendEvent and sendBatch: ingest's own routes, under /api/v1.
-    .use(eventRoutes(deps, "/api/v1"));
+  return (
+    new Elysia({ name: "gateway" })
+      .use(mountOperations(deps, handlers, features))
+      // The table's sendEvent and sendBatch: ingest's own routes, under /api/v1.
+      .use(eventRoutes(deps, "/api/v1"))
+  );
 }

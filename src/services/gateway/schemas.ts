@@ -21,7 +21,7 @@ export const LoginInputSchema = Type.Object(
     username: Type.String({ minLength: 1, maxLength: 256, description: "`admin` (the operator)" }),
     password: Type.String({ minLength: 1, maxLength: 1024, description: "`HOOKRELAY_ADMIN_PASSWORD`, or the one printed on first start" }),
   },
-  { additionalProperties: false, errorMessage: "must be {\"username\", \"password\"}" },
+  { additionalProperties: false, errorMessage: 'must be {"username", "password"}' },
 );
 
 export const CustomerInputSchema = Type.Object(
@@ -35,7 +35,7 @@ export const CustomerInputSchema = Type.Object(
     ),
     name: Type.String({ minLength: 1, maxLength: 256, errorMessage: "must be a non-empty string of at most 256 characters" }),
   },
-  { additionalProperties: false, errorMessage: "must be {\"name\", \"id\"?}" },
+  { additionalProperties: false, errorMessage: 'must be {"name", "id"?}' },
 );
 
 export const ApiKeyInputSchema = Type.Object(
@@ -53,15 +53,11 @@ export const ApiKeyInputSchema = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false, errorMessage: "must be {\"name\", \"scopes\", \"expires_at\"?}" },
+  { additionalProperties: false, errorMessage: 'must be {"name", "scopes", "expires_at"?}' },
 );
 
-const Limit = Type.Optional(
-  Type.Integer({ minimum: 1, maximum: MAX_PAGE, description: "page size (default 100)", errorMessage: `must be an integer from 1 to ${MAX_PAGE}` }),
-);
-const Cursor = Type.Optional(
-  Type.String({ maxLength: 64, description: "the previous page's `next_cursor`", errorMessage: "must be the next_cursor of a previous page" }),
-);
+const Limit = Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, description: "page size (default 100)", errorMessage: `must be an integer from 1 to ${MAX_PAGE}` }));
+const Cursor = Type.Optional(Type.String({ maxLength: 64, description: "the previous page's `next_cursor`", errorMessage: "must be the next_cursor of a previous page" }));
 
 export const PageQuerySchema = Type.Object({ limit: Limit, cursor: Cursor }, { additionalProperties: false });
 
@@ -213,10 +209,7 @@ export const LoginTokenSchema = Type.Object(
   Strict,
 );
 
-export const OAuthTokenSchema = Type.Object(
-  { ...LoginTokenSchema.properties, scope: Type.String({ description: "the scopes granted, space-separated" }) },
-  Strict,
-);
+export const OAuthTokenSchema = Type.Object({ ...LoginTokenSchema.properties, scope: Type.String({ description: "the scopes granted, space-separated" }) }, Strict);
 
 export const CustomerSchema = Type.Object({ id: Type.String(), name: Type.String(), created_at: Timestamp("") }, Strict);
 
@@ -233,10 +226,7 @@ const apiKeyFields = {
 
 export const ApiKeySchema = Type.Object(apiKeyFields, { ...Strict, description: "As lists show a key: never the key itself, never its hash" });
 
-export const ApiKeyCreatedSchema = Type.Object(
-  { ...apiKeyFields, key: Type.String({ description: "`hrk_…`: shown this once; only its hash is kept" }) },
-  Strict,
-);
+export const ApiKeyCreatedSchema = Type.Object({ ...apiKeyFields, key: Type.String({ description: "`hrk_…`: shown this once; only its hash is kept" }) }, Strict);
 
 export const HealthSchema = Type.Object(
   {

@@ -88,15 +88,9 @@ export interface BatchAnswer {
  * Appends a batch all-or-nothing on validation: one bad event rejects the batch, naming it.
  * `admit` runs once the batch is known to be valid, with its size (the customer's rate limit).
  */
-export async function acceptBatch(
-  deps: IngestDeps,
-  principal: Principal,
-  raw: unknown,
-  admit: (events: number) => Promise<void> = async () => {},
-): Promise<BatchAnswer> {
+export async function acceptBatch(deps: IngestDeps, principal: Principal, raw: unknown, admit: (events: number) => Promise<void> = async () => {}): Promise<BatchAnswer> {
   const { events: items } = batchInput.parse(raw);
-  if (items.length > deps.maxBatchEvents)
-    throw new ValidationError(`events: ${items.length} events is more than the limit of ${deps.maxBatchEvents} per batch`);
+  if (items.length > deps.maxBatchEvents) throw new ValidationError(`events: ${items.length} events is more than the limit of ${deps.maxBatchEvents} per batch`);
   const events = items.map((item, i) => toEvent(deps, principal, item, `events[${i}]`));
   await admit(events.length);
   const outcomes = await admitted(deps, events);
@@ -111,8 +105,10 @@ export async function acceptBatch(
 
 function admitted(deps: IngestDeps, events: Event[]): Promise<AppendOutcome[]> {
   const bytes = events.reduce((sum, e) => sum + e.payload.length, 0);
-  return deps.pending.admit(events.length, bytes, () => deps.eventLog.append(events)).catch((err) => {
-    if (err instanceof UnavailableError && err.retryAfterSeconds !== undefined) deps.metrics.eventsIngested.inc({ outcome: "refused" }, events.length);
-    throw err;
-  });
+  return deps.pending
+    .admit(events.length, bytes, () => deps.eventLog.append(events))
+    .catch((err) => {
+      if (err instanceof UnavailableError && err.retryAfterSeconds !== undefined) deps.metrics.eventsIngested.inc({ outcome: "refused" }, events.length);
+      throw err;
+    });
 }

@@ -1,8 +1,8 @@
 /** @module Ingest's HTTP surface (port 8082): `POST /events` and `POST /events/batch`. */
 import { Elysia } from "elysia";
 import { readJson } from "../../platform/http.ts";
-import { type GuardDeps, authorize, charge } from "../auth/guard.ts";
-import { type IngestDeps, acceptBatch, acceptEvent } from "./accept.ts";
+import { authorize, charge, type GuardDeps } from "../auth/guard.ts";
+import { acceptBatch, acceptEvent, type IngestDeps } from "./accept.ts";
 
 export interface IngestRouteDeps extends IngestDeps, GuardDeps {
   maxBatchBytes: number;

@@ -3,11 +3,9 @@ import { FormatRegistry, Type } from "@sinclair/typebox";
 import { compile } from "../../platform/validate.ts";
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
-if (!FormatRegistry.Has("date-time"))
-  FormatRegistry.Set("date-time", (value) => RFC3339.test(value) && !Number.isNaN(Date.parse(value)));
+if (!FormatRegistry.Has("date-time")) FormatRegistry.Set("date-time", (value) => RFC3339.test(value) && !Number.isNaN(Date.parse(value)));
 
-const Text = (max: number, description: string, errorMessage: string, pattern?: string) =>
-  Type.String({ minLength: 1, maxLength: max, description, errorMessage, ...(pattern ? { pattern } : {}) });
+const Text = (max: number, description: string, errorMessage: string, pattern?: string) => Type.String({ minLength: 1, maxLength: max, description, errorMessage, ...(pattern ? { pattern } : {}) });
 
 export const EventInputSchema = Type.Object(
   {
@@ -24,7 +22,7 @@ export const EventInputSchema = Type.Object(
 export const eventInput = compile(EventInputSchema);
 
 const BATCH_ITEMS = { minItems: 1, errorMessage: "must be a non-empty array of events" };
-const BATCH_OPTIONS = { additionalProperties: false, errorMessage: "must be an object {\"events\": [...]}" };
+const BATCH_OPTIONS = { additionalProperties: false, errorMessage: 'must be an object {"events": [...]}' };
 
 /** The batch's outer shape; each item is then checked with EventInputSchema, so an error names its index. */
 export const BatchSchema = Type.Object({ events: Type.Array(Type.Unknown(), BATCH_ITEMS) }, BATCH_OPTIONS);
@@ -33,8 +31,5 @@ export const batchInput = compile(BatchSchema);
 
 /** The two checks together, as the API documents a batch: at most `maxEvents` events, each an event. */
 export function documentedBatchSchema(maxEvents: number) {
-  return Type.Object(
-    { events: Type.Array(EventInputSchema, { ...BATCH_ITEMS, maxItems: maxEvents, description: "refused whole when one event is invalid" }) },
-    BATCH_OPTIONS,
-  );
+  return Type.Object({ events: Type.Array(EventInputSchema, { ...BATCH_ITEMS, maxItems: maxEvents, description: "refused whole when one event is invalid" }) }, BATCH_OPTIONS);
 }

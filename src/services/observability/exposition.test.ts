@@ -27,7 +27,7 @@ describe("Prometheus exposition", () => {
   });
 
   test("skips lines it cannot read instead of failing the whole source", () => {
-    const families = parseExposition("# TYPE x counter\nx 1\nx{broken 2\ny{a=\"1\"} not-a-number\n\nz 4 1700000000000\n");
+    const families = parseExposition('# TYPE x counter\nx 1\nx{broken 2\ny{a="1"} not-a-number\n\nz 4 1700000000000\n');
     expect(families.flatMap((f) => f.samples.map((s) => [s.name, s.value]))).toEqual([
       ["x", 1],
       ["z", 4],
@@ -37,7 +37,12 @@ describe("Prometheus exposition", () => {
   test("merging writes each family once, every sample labelled with its source", () => {
     const a = parseExposition('# HELP c_total C\n# TYPE c_total counter\nc_total{role="gateway"} 2\n');
     const b = parseExposition('# HELP c_total C\n# TYPE c_total counter\nc_total{role="ingest",instance="x"} 5\n# TYPE g gauge\ng 7\n');
-    const text = renderExposition(mergeSources([{ instance: "one:1", families: a }, { instance: "two:2", families: b }]));
+    const text = renderExposition(
+      mergeSources([
+        { instance: "one:1", families: a },
+        { instance: "two:2", families: b },
+      ]),
+    );
     expect(text.match(/# TYPE c_total/g)).toHaveLength(1);
     expect(text).toContain('c_total{role="gateway",instance="one:1"} 2');
     expect(text).toContain('c_total{role="ingest",exported_instance="x",instance="two:2"} 5');

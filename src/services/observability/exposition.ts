@@ -59,7 +59,10 @@ export function parseExposition(text: string): Family[] {
   const families = new Map<string, Family>();
   const family = (name: string): Family => {
     let found = families.get(name);
-    if (!found) families.set(name, (found = { name, help: "", type: "untyped", samples: [] }));
+    if (!found) {
+      found = { name, help: "", type: "untyped", samples: [] };
+      families.set(name, found);
+    }
     return found;
   };
   for (const raw of text.split("\n")) {
@@ -118,7 +121,10 @@ export function mergeSources(sources: SourceMetrics[]): Family[] {
   for (const source of sources) {
     for (const family of source.families) {
       let into = merged.get(family.name);
-      if (!into) merged.set(family.name, (into = { name: family.name, help: family.help, type: family.type, samples: [] }));
+      if (!into) {
+        into = { name: family.name, help: family.help, type: family.type, samples: [] };
+        merged.set(family.name, into);
+      }
       for (const sample of family.samples) {
         const { instance, ...rest } = sample.labels;
         const labels = instance === undefined ? rest : { ...rest, exported_instance: instance };

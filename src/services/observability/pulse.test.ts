@@ -19,7 +19,12 @@ describe("histogram quantiles", () => {
     expect(quantile(0.75, buckets)).toBeCloseTo(0.55);
     expect(quantile(0.5, [{ le: Infinity, count: 0 }])).toBeNull();
     // Everything beyond the last finite bound: the bound is the best answer there is.
-    expect(quantile(0.99, [{ le: 1, count: 0 }, { le: Infinity, count: 10 }])).toBe(1);
+    expect(
+      quantile(0.99, [
+        { le: 1, count: 0 },
+        { le: Infinity, count: 10 },
+      ]),
+    ).toBe(1);
   });
 });
 

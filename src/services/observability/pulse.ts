@@ -100,8 +100,7 @@ function snapshotOf(sources: SourceMetrics[], at: number): Snapshot {
   for (const [name, { family, where }] of Object.entries(COUNTERS) as [CounterName, (typeof COUNTERS)[CounterName]][]) {
     const series: Series = new Map();
     for (const { instance, family: f } of byName.get(family) ?? [])
-      for (const s of f.samples)
-        if (s.name === family && matches(s.labels, where)) series.set(key(s.name, { ...s.labels, instance }), { instance, value: s.value, le: Infinity });
+      for (const s of f.samples) if (s.name === family && matches(s.labels, where)) series.set(key(s.name, { ...s.labels, instance }), { instance, value: s.value, le: Infinity });
     counters[name] = series;
   }
   const gauges = {} as Record<GaugeName, number>;

@@ -7,11 +7,11 @@ import { Elysia } from "elysia";
 import { NotFoundError } from "../../domain/errors.ts";
 import type { Delivery } from "../../domain/model.ts";
 import type { Clock, RetrySchedule, Store, WebhookHealth } from "../../domain/ports.ts";
+import { clientIp, type RequestContext, readJson } from "../../platform/http.ts";
 import type { Logger } from "../../platform/logger.ts";
-import { type RequestContext, clientIp, readJson } from "../../platform/http.ts";
 import { inlinePagePolicy } from "../../platform/page-policy.ts";
 import { coerceQuery, compile } from "../../platform/validate.ts";
-import { type GuardDeps, authorize, limitClient } from "../auth/guard.ts";
+import { authorize, type GuardDeps, limitClient } from "../auth/guard.ts";
 import { login } from "../auth/login.ts";
 import type { PasswordChecks } from "../auth/password-checks.ts";
 import type { Tokens } from "../auth/tokens.ts";
@@ -43,10 +43,7 @@ const DASHBOARD_POLICY = inlinePagePolicy(dashboardPage);
 /** The gateway's login, on this port too: the dashboard signs in where it is served. */
 const loginRequest = compile(LoginInputSchema);
 const LOGIN_BODY = 64 * 1024;
-const FailuresQuery = Type.Object(
-  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, errorMessage: "must be an integer from 1 to 200" })) },
-  { additionalProperties: false },
-);
+const FailuresQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, errorMessage: "must be an integer from 1 to 200" })) }, { additionalProperties: false });
 const failuresQuery = compile(FailuresQuery);
 
 /** disabled; failing: deliveries waiting for a retry now; degraded: some went dead; healthy otherwise. */

@@ -4,7 +4,7 @@
  */
 import type { Registry } from "prom-client";
 import type { Logger } from "../../platform/logger.ts";
-import { type SourceMetrics, mergeSources, parseExposition, renderExposition } from "./exposition.ts";
+import { mergeSources, parseExposition, renderExposition, type SourceMetrics } from "./exposition.ts";
 
 /** What the last read of one target found. */
 export interface TargetStatus {
@@ -62,9 +62,7 @@ export class Scraper {
   }
 
   targets(): TargetStatus[] {
-    return this.deps.targets.map(
-      (url) => this.status.get(url) ?? { url, instance: instanceOf(url), up: false, error: "not read yet", at: 0 },
-    );
+    return this.deps.targets.map((url) => this.status.get(url) ?? { url, instance: instanceOf(url), up: false, error: "not read yet", at: 0 });
   }
 
   private async readTarget(url: string): Promise<SourceMetrics | null> {

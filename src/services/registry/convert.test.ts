@@ -12,8 +12,16 @@ const message = create(WebhookSchema, { id: "wh_1", url: "https://a.example/", e
 describe("registry conversions", () => {
   it("turns a stored webhook into its message, times as Timestamps and a null description unset", () => {
     const w: Webhook = {
-      id: "wh_1", customerId: "c", url: "https://a.example/", eventTypes: ["a"], headers: {}, description: null,
-      secret: "whsec_x", status: "active", createdAt: "2026-01-02T03:04:05.678Z", updatedAt: "2026-01-02T03:04:06.000Z",
+      id: "wh_1",
+      customerId: "c",
+      url: "https://a.example/",
+      eventTypes: ["a"],
+      headers: {},
+      description: null,
+      secret: "whsec_x",
+      status: "active",
+      createdAt: "2026-01-02T03:04:05.678Z",
+      updatedAt: "2026-01-02T03:04:06.000Z",
     };
     const m = webhookMessage(w);
     expect(m.status).toBe(WebhookStatus.ACTIVE);

@@ -59,8 +59,7 @@ const OUTPUT_ONLY = new Set(["id", "create_time", "update_time"]);
  */
 export function updateInput(m: WebhookMessage, mask: FieldMask | undefined): { raw: Record<string, unknown>; mode: "replace" | "merge" } {
   const paths = mask?.paths ?? [];
-  if (paths.length === 0)
-    throw new ValidationError(`update_mask: required; name the fields to change (${MASKABLE.join(", ")}) or '*' to replace the webhook`);
+  if (paths.length === 0) throw new ValidationError(`update_mask: required; name the fields to change (${MASKABLE.join(", ")}) or '*' to replace the webhook`);
   if (paths.includes("*")) {
     if (paths.length > 1) throw new ValidationError("update_mask: '*' must be the only path");
     return { raw: createInput(m), mode: "replace" };

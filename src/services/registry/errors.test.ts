@@ -1,8 +1,6 @@
 import { describe, expect, it } from "bun:test";
 import { status } from "@grpc/grpc-js";
-import {
-  BadRequestError, ConflictError, ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthorizedError, UnavailableError, ValidationError,
-} from "../../domain/errors.ts";
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, PayloadTooLargeError, UnauthorizedError, UnavailableError, ValidationError } from "../../domain/errors.ts";
 import { createLogger } from "../../platform/logger.ts";
 import { grpcStatus } from "./errors.ts";
 

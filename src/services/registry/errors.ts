@@ -1,5 +1,5 @@
 /** @module Domain errors as gRPC statuses, with the same messages REST gives. */
-import { status, type StatusObject } from "@grpc/grpc-js";
+import { type StatusObject, status } from "@grpc/grpc-js";
 import { AppError } from "../../domain/errors.ts";
 import type { Logger } from "../../platform/logger.ts";
 

@@ -1,6 +1,6 @@
 /** @module The WebhookRegistry RPCs: authenticate, then the same webhook rules as REST. */
 import { create } from "@bufbuild/protobuf";
-import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js";
+import type { ServerUnaryCall, sendUnaryData, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { ValidationError } from "../../domain/errors.ts";
 import {
   type CreateWebhookRequest,
@@ -19,10 +19,10 @@ import {
   UpdateWebhookResponseSchema,
 } from "../../gen/hookrelay/webhook/v1/registry_pb.ts";
 import type { Logger } from "../../platform/logger.ts";
+import { admit, type GuardDeps } from "../auth/guard.ts";
 import type { Scope } from "../auth/scopes.ts";
 import type { Principal } from "../auth/tokens.ts";
 import { DEFAULT_PAGE, MAX_PAGE } from "../gateway/deliveries.ts";
-import { type GuardDeps, admit } from "../auth/guard.ts";
 import * as webhooks from "../webhooks/manage.ts";
 import { createInput, requiredId, updateInput, webhookMessage } from "./convert.ts";
 import { grpcStatus } from "./errors.ts";

@@ -6,16 +6,16 @@ import { create } from "@bufbuild/protobuf";
 import { type Server, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, status } from "@grpc/grpc-js";
 import type { Pingable } from "../../domain/ports.ts";
 import {
-  Health as HealthService,
   type HealthCheckRequest,
   type HealthCheckResponse,
-  HealthCheckResponse_ServingStatus as Serving,
   HealthCheckResponseSchema,
   type HealthListResponse,
   HealthListResponseSchema,
+  Health as HealthService,
+  HealthCheckResponse_ServingStatus as Serving,
 } from "../../gen/grpc/health/v1/health_pb.ts";
-import type { Logger } from "../../platform/logger.ts";
 import { checkHealth } from "../../platform/http.ts";
+import type { Logger } from "../../platform/logger.ts";
 import { grpcDefinition } from "./definition.ts";
 
 /** How often an open Watch stream re-checks. */
@@ -59,7 +59,9 @@ export function addHealth(server: Server, services: string[], checks: Record<str
       let last: Serving | undefined;
       const send = async () => {
         const s = await current();
-        if (s !== last && !call.cancelled) call.write(answer((last = s)));
+        if (s === last || call.cancelled) return;
+        last = s;
+        call.write(answer(s));
       };
       const timer = setInterval(send, WATCH_INTERVAL_MS);
       watchers.add(timer);

@@ -50,8 +50,7 @@ export function largestFanout(webhooks: Webhook[]): number {
  */
 export async function assertWithinLimits(store: Store, limits: WebhookLimits, candidate: Webhook): Promise<void> {
   const others = (await allWebhooks(store, candidate.customerId)).filter((w) => w.id !== candidate.id);
-  if (others.length + 1 > limits.maxWebhooks)
-    throw new LimitExceededError(`a customer may have at most ${limits.maxWebhooks} webhooks (security.max_webhooks_per_customer); delete one first`);
+  if (others.length + 1 > limits.maxWebhooks) throw new LimitExceededError(`a customer may have at most ${limits.maxWebhooks} webhooks (security.max_webhooks_per_customer); delete one first`);
   const fanout = largestFanout([...others, candidate]);
   if (candidate.status === "active" && fanout > limits.maxFanout)
     throw new LimitExceededError(

@@ -8,7 +8,7 @@ import { newSecret, signingKey } from "../../domain/signature.ts";
 import { assertNoProblems, eventTypeProblems, headerProblems, urlProblems } from "../../domain/webhook-rules.ts";
 import { compile } from "../../platform/validate.ts";
 import type { Principal } from "../auth/tokens.ts";
-import { type WebhookLimits, assertWithinLimits } from "./limits.ts";
+import { assertWithinLimits, type WebhookLimits } from "./limits.ts";
 
 export interface WebhookDeps {
   store: Store;
@@ -19,7 +19,7 @@ export interface WebhookDeps {
 
 const fields = {
   url: Type.String({ description: "http or https, no credentials in it, at most 2048 characters; private addresses refused unless allowed", errorMessage: "must be an absolute http or https URL" }),
-  event_types: Type.Array(Type.String(), { description: "1-100 exact event type names, or \"*\" for every type", errorMessage: "must be an array of event type strings" }),
+  event_types: Type.Array(Type.String(), { description: '1-100 exact event type names, or "*" for every type', errorMessage: "must be an array of event type strings" }),
   headers: Type.Record(Type.String(), Type.String(), {
     description: "at most 32, sent with every request; host, content-type, content-length, transfer-encoding, connection and the webhook- signing headers are refused",
     errorMessage: "must be an object of header names to string values",
@@ -136,13 +136,7 @@ export function listWebhooks(deps: Pick<WebhookDeps, "store">, principal: Princi
 }
 
 /** PUT replaces url and event types (both required); PATCH changes only what it names. */
-export async function updateWebhook(
-  deps: WebhookDeps,
-  principal: Principal,
-  id: string,
-  raw: unknown,
-  mode: "replace" | "merge",
-): Promise<Webhook> {
+export async function updateWebhook(deps: WebhookDeps, principal: Principal, id: string, raw: unknown, mode: "replace" | "merge"): Promise<Webhook> {
   const patch: WebhookPatch = parseWebhookInput(mode === "replace" ? createInput : patchInput, raw);
   const current = await getWebhook(deps, principal, id);
   await checkTarget(deps, patch);

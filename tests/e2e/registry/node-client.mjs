@@ -17,9 +17,7 @@ const auth = new grpc.Metadata();
 auth.set("authorization", `Bearer ${token}`);
 
 const call = (method, request) =>
-  new Promise((resolve) =>
-    client[method](request, auth, (err, response) => resolve(err ? { error: { code: grpc.status[err.code], details: err.details } } : response)),
-  );
+  new Promise((resolve) => client[method](request, auth, (err, response) => resolve(err ? { error: { code: grpc.status[err.code], details: err.details } } : response)));
 
 const out = { node: process.version };
 const created = await call("CreateWebhook", { webhook: { url, event_types: ["node.created"], headers: { "x-from": "node" }, description: "from node" } });

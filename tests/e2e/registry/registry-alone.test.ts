@@ -2,16 +2,16 @@
 // SIGTERM; and a registry whose backend is down says so (health and UNAVAILABLE).
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import type { Subprocess } from "bun";
+import { MemoryRateLimiter } from "../../../src/adapters/memory/rate-limiter.ts";
 import { ConflictError, UnavailableError } from "../../../src/domain/errors.ts";
 import type { Store } from "../../../src/domain/ports.ts";
 import { createLogger } from "../../../src/platform/logger.ts";
-import { hs256Tokens } from "../../helpers/tokens.ts";
-import { MemoryRateLimiter } from "../../../src/adapters/memory/rate-limiter.ts";
 import { RateGate } from "../../../src/platform/rate-gate.ts";
 import { startRegistry } from "../../../src/services/registry/server.ts";
 import { grpcurl, grpcurlPath } from "../../helpers/grpcurl.ts";
 import { waitFor } from "../../helpers/hookrelay.ts";
 import { portsAndEnv } from "../../helpers/process.ts";
+import { hs256Tokens } from "../../helpers/tokens.ts";
 
 const SERVICE = "hookrelay.webhook.v1.WebhookRegistry";
 const JWT_SECRET = "registry-alone-secret-at-least-32-characters";
@@ -33,10 +33,15 @@ describe("hookrelay registry alone", () => {
       (async () => {
         for await (const chunk of stream) output += new TextDecoder().decode(chunk);
       })();
-    await waitFor("the registry's health", async () => {
-      if (proc.exitCode !== null) throw new Error(`hookrelay registry exited ${proc.exitCode}: ${output}`);
-      return (await grpcurl(address, ["grpc.health.v1.Health/Check"], { data: {} })).body?.status === "SERVING";
-    }, 20_000, 100);
+    await waitFor(
+      "the registry's health",
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`hookrelay registry exited ${proc.exitCode}: ${output}`);
+        return (await grpcurl(address, ["grpc.health.v1.Health/Check"], { data: {} })).body?.status === "SERVING";
+      },
+      20_000,
+      100,
+    );
   }, 240_000);
 
   afterAll(() => {
@@ -69,7 +74,10 @@ describe("hookrelay registry alone", () => {
     expect(await proc.exited).toBe(0);
     expect(output).toContain('"msg":"stopped"');
     const [hostname, port] = address.split(":");
-    const listening = await Bun.connect({ hostname: hostname!, port: Number(port), socket: { data() {} } }).then((s) => (s.end(), true), () => false);
+    const listening = await Bun.connect({ hostname: hostname!, port: Number(port), socket: { data() {} } }).then(
+      (s) => (s.end(), true),
+      () => false,
+    );
     expect(listening).toBe(false);
   });
 });
@@ -80,7 +88,16 @@ describe("a registry on a stand-in store", () => {
 
   it("reports NOT_SERVING and answers UNAVAILABLE with the reason", async () => {
     const registry = await startRegistry(
-      { store: fail(down), clock: { now: () => Date.now() }, checkTarget: async () => null, webhookLimits: { maxWebhooks: 500, maxFanout: 100 }, credentials: tokens, rateGate: noLimits, log: createLogger("silent"), checks: { store: fail(down) } },
+      {
+        store: fail(down),
+        clock: { now: () => Date.now() },
+        checkTarget: async () => null,
+        webhookLimits: { maxWebhooks: 500, maxFanout: 100 },
+        credentials: tokens,
+        rateGate: noLimits,
+        log: createLogger("silent"),
+        checks: { store: fail(down) },
+      },
       "127.0.0.1",
       0,
       1000,
@@ -98,10 +115,42 @@ describe("a registry on a stand-in store", () => {
   });
 
   it("finishes a call in flight when stopped, then closes", async () => {
-    const webhook = { id: "wh_slow", customerId: "default", url: "https://8.8.8.8/", eventTypes: ["x"], headers: {}, description: null, secret: "whsec_x", status: "active" as const, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString() };
+    const webhook = {
+      id: "wh_slow",
+      customerId: "default",
+      url: "https://8.8.8.8/",
+      eventTypes: ["x"],
+      headers: {},
+      description: null,
+      secret: "whsec_x",
+      status: "active" as const,
+      createdAt: new Date().toISOString(),
+      updatedAt: new Date().toISOString(),
+    };
     let started = false;
-    const store = { getWebhook: async () => ((started = true), await Bun.sleep(500), webhook), ping: async () => {} } as unknown as Store;
-    const registry = await startRegistry({ store, clock: { now: () => Date.now() }, checkTarget: async () => null, webhookLimits: { maxWebhooks: 500, maxFanout: 100 }, credentials: tokens, rateGate: noLimits, log: createLogger("silent"), checks: { store } }, "127.0.0.1", 0, 5000);
+    const store = {
+      getWebhook: async () => {
+        started = true;
+        await Bun.sleep(500);
+        return webhook;
+      },
+      ping: async () => {},
+    } as unknown as Store;
+    const registry = await startRegistry(
+      {
+        store,
+        clock: { now: () => Date.now() },
+        checkTarget: async () => null,
+        webhookLimits: { maxWebhooks: 500, maxFanout: 100 },
+        credentials: tokens,
+        rateGate: noLimits,
+        log: createLogger("silent"),
+        checks: { store },
+      },
+      "127.0.0.1",
+      0,
+      5000,
+    );
     const address = `127.0.0.1:${registry.port}`;
     const call = grpcurl(address, [`${SERVICE}/GetWebhook`], { token: await writer(), data: { id: "wh_slow" } });
     await waitFor("the call to reach the store", () => started);
@@ -112,7 +161,21 @@ describe("a registry on a stand-in store", () => {
 
   it("answers ALREADY_EXISTS when the store reports a conflict", async () => {
     const store = fail(new ConflictError("webhook 'wh_1' already exists"));
-    const registry = await startRegistry({ store, clock: { now: () => Date.now() }, checkTarget: async () => null, webhookLimits: { maxWebhooks: 500, maxFanout: 100 }, credentials: tokens, rateGate: noLimits, log: createLogger("silent"), checks: {} }, "127.0.0.1", 0, 1000);
+    const registry = await startRegistry(
+      {
+        store,
+        clock: { now: () => Date.now() },
+        checkTarget: async () => null,
+        webhookLimits: { maxWebhooks: 500, maxFanout: 100 },
+        credentials: tokens,
+        rateGate: noLimits,
+        log: createLogger("silent"),
+        checks: {},
+      },
+      "127.0.0.1",
+      0,
+      1000,
+    );
     try {
       const created = await grpcurl(`127.0.0.1:${registry.port}`, [`${SERVICE}/CreateWebhook`], { token: await writer(), data: { webhook: { url: "https://8.8.8.8/x", event_types: ["x"] } } });
       expect(created).toMatchObject({ code: "AlreadyExists", message: "webhook 'wh_1' already exists" });

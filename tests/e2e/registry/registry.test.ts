@@ -3,11 +3,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { join } from "node:path";
 import { Webhook as StandardWebhook } from "standardwebhooks";
-import { hs256Tokens } from "../../helpers/tokens.ts";
 import { grpcurl, grpcurlPath } from "../../helpers/grpcurl.ts";
-import { type Instance, adminToken, client, startInProcess, waitFor } from "../../helpers/hookrelay.ts";
+import { adminToken, client, type Instance, startInProcess, waitFor } from "../../helpers/hookrelay.ts";
 import { endToEndModes } from "../../helpers/modes.ts";
 import { type Receiver, startReceiver } from "../../helpers/receiver.ts";
+import { hs256Tokens } from "../../helpers/tokens.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
 
@@ -42,8 +42,7 @@ describe.each(MODES)("gRPC WebhookRegistry (%s)", (mode) => {
     expect(list.code).toBe("OK");
     expect(list.stdout.split("\n").filter(Boolean).sort()).toEqual(["grpc.health.v1.Health", SERVICE]);
     const described = await grpcurl(hr.registry, ["describe", SERVICE]);
-    for (const method of ["CreateWebhook", "GetWebhook", "GetWebhookSecret", "ListWebhooks", "UpdateWebhook", "DeleteWebhook", "RotateSecret"])
-      expect(described.stdout).toContain(`rpc ${method} (`);
+    for (const method of ["CreateWebhook", "GetWebhook", "GetWebhookSecret", "ListWebhooks", "UpdateWebhook", "DeleteWebhook", "RotateSecret"]) expect(described.stdout).toContain(`rpc ${method} (`);
     expect((await grpcurl(hr.registry, ["describe", "hookrelay.webhook.v1.Webhook"])).stdout).toContain("map<string, string> headers = 4;");
   });
 
@@ -169,7 +168,7 @@ describe.each(MODES)("gRPC WebhookRegistry (%s)", (mode) => {
     expect((await rpc("CreateWebhook", {})).code).toBe("InvalidArgument");
     const badUrl = await rpc("CreateWebhook", { webhook: { url: "ftp://example.com/x", event_types: ["x"] } });
     expect(badUrl).toMatchObject({ code: "InvalidArgument", message: "url: scheme 'ftp' is not http or https" });
-    expect((await rpc("GetWebhook", { id: "wh_unknown" }))).toMatchObject({ code: "NotFound", message: "webhook 'wh_unknown' not found" });
+    expect(await rpc("GetWebhook", { id: "wh_unknown" })).toMatchObject({ code: "NotFound", message: "webhook 'wh_unknown' not found" });
     expect((await rpc("GetWebhook", {})).code).toBe("InvalidArgument");
     expect((await rpc("ListWebhooks", { page_size: 5000 })).code).toBe("InvalidArgument");
 

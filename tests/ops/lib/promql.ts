@@ -162,7 +162,10 @@ export function checkQuery(expr: string, catalog: Catalog, targetLabels: readonl
     const known = catalog.get(metric);
     if (!known) {
       unknown = true;
-      const near = [...catalog.keys()].map((name) => [name, distance(name, metric)] as const).filter(([, d]) => d <= 3).sort((a, b) => a[1] - b[1]);
+      const near = [...catalog.keys()]
+        .map((name) => [name, distance(name, metric)] as const)
+        .filter(([, d]) => d <= 3)
+        .sort((a, b) => a[1] - b[1]);
       problems.push(`metric ${metric} is not exported by hookrelay${near.length ? ` (did you mean ${near[0]![0]}?)` : ""}`);
       continue;
     }
@@ -174,8 +177,7 @@ export function checkQuery(expr: string, catalog: Catalog, targetLabels: readonl
   // With a metric unknown, its labels are too: say only that.
   if (!unknown)
     for (const label of parts.grouping)
-      if (!seen.has(label) && !targets.has(label))
-        problems.push(`groups by ${label}, which none of its metrics (${parts.selectors.map((s) => s.metric).join(", ")}) carries`);
+      if (!seen.has(label) && !targets.has(label)) problems.push(`groups by ${label}, which none of its metrics (${parts.selectors.map((s) => s.metric).join(", ")}) carries`);
   return problems;
 }
 

@@ -36,7 +36,7 @@ export function dashboardQueries(dashboard: any, file: string, prometheusUids: R
   }
   for (const variable of dashboard.templating?.list ?? []) {
     if (variable.type !== "query" || !prometheusUids.has(datasourceUid(variable.datasource) ?? "")) continue;
-    const text = String(typeof variable.query === "string" ? variable.query : variable.query?.query ?? "");
+    const text = String(typeof variable.query === "string" ? variable.query : (variable.query?.query ?? ""));
     const m = /^\s*label_values\((.*),\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*$/.exec(text);
     if (m) queries.push({ where: `${file} › variable $${variable.name}`, expr: m[1]!, label: m[2] });
     else if (/^\s*query_result\((.*)\)\s*$/.test(text)) queries.push({ where: `${file} › variable $${variable.name}`, expr: /^\s*query_result\((.*)\)\s*$/.exec(text)![1]! });
