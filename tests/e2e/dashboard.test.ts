@@ -235,6 +235,11 @@ describe("gateway API docs (headless Chromium)", () => {
     expect(shown.sort()).toEqual(documented.sort());
     expect(elsewhere).toEqual([]);
     expect(errors).toEqual([]);
+    // At 1400 px nothing scrolls sideways, and every path in the menu is shown whole.
+    const page = await docs.evaluate(() => ({ scroll: document.documentElement.scrollWidth, view: document.documentElement.clientWidth }));
+    expect(page.scroll).toBeLessThanOrEqual(page.view);
+    const cut = await docs.locator("nav a").evaluateAll((links) => links.filter((a) => a.scrollWidth > a.clientWidth + 1).map((a) => a.textContent));
+    expect(cut).toEqual([]);
     await docs.screenshot({ path: join(ARTIFACTS, "docs.png") });
     await docs.close();
   });

@@ -17,10 +17,10 @@ header { padding: 1.5rem 2rem 1rem; border-bottom: 1px solid var(--line); displa
 header h1 { margin: 0; font-size: 1.6rem; }
 header .version { color: var(--muted); }
 header input { margin-left: auto; min-width: 16rem; padding: .4rem .6rem; border: 1px solid var(--line); border-radius: 6px; background: var(--panel); color: var(--fg); font: inherit; }
-.layout { display: grid; grid-template-columns: 17rem 1fr; }
+.layout { display: grid; grid-template-columns: 19rem minmax(0, 1fr); }
 nav { position: sticky; top: 0; align-self: start; max-height: 100vh; overflow: auto; padding: 1rem; border-right: 1px solid var(--line); font-size: .85rem; }
 nav h3 { margin: 1rem 0 .3rem; font-size: .8rem; text-transform: uppercase; color: var(--muted); }
-nav a { display: block; color: var(--fg); text-decoration: none; padding: .1rem 0; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+nav a { display: block; color: var(--fg); text-decoration: none; padding: .1rem 0 .1rem 4.6rem; text-indent: -4.6rem; overflow-wrap: anywhere; }
 nav a:hover { color: var(--accent); }
 main { padding: 1rem 2rem 4rem; min-width: 0; }
 h2 { margin-top: 2.5rem; border-bottom: 1px solid var(--line); padding-bottom: .3rem; }
@@ -41,7 +41,8 @@ table { border-collapse: collapse; width: 100%; font-size: .88rem; }
 th, td { text-align: left; vertical-align: top; padding: .3rem .5rem; border-bottom: 1px solid var(--line); }
 th { color: var(--muted); font-weight: 600; }
 .required { color: var(--delete); font-size: .75rem; margin-left: .3rem; }
-.type { font-family: ui-monospace, monospace; white-space: nowrap; }
+.type { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
+td, th { overflow-wrap: anywhere; }
 .constraints { color: var(--muted); font-size: .8rem; }
 .nested { margin: .2rem 0 .2rem 1rem; }
 .response { margin: .4rem 0; }
