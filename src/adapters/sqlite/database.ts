@@ -20,10 +20,12 @@ export function databasePath(dataDir: string, shard = 0): string {
 export function openDatabase(options: SqliteOptions): Database {
   mkdirSync(options.dataDir, { recursive: true });
   const db = new Database(databasePath(options.dataDir, options.shard), { create: true, strict: true });
+  // Several processes may share the file; wait for the writer instead of failing. First of all:
+  // switching to WAL needs a lock too, and a supervisor restarted after a kill -9 failed its start
+  // with SQLITE_BUSY while a shard of the old one still held the file (no-loss property, sharded).
+  db.run("PRAGMA busy_timeout = 5000");
   db.run("PRAGMA journal_mode = WAL");
   db.run(`PRAGMA synchronous = ${options.synchronous}`);
-  // Several roles may share the file from separate processes; wait for the writer instead of failing.
-  db.run("PRAGMA busy_timeout = 5000");
   return db;
 }
 
