@@ -3,39 +3,14 @@
 // certificate's stops the start.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { Client, credentials } from "@grpc/grpc-js";
+import { selfSigned } from "../helpers/certificates.ts";
 import { ADMIN_PASSWORD, type Instance, startInProcess, tempDir } from "../helpers/hookrelay.ts";
 
 const dir = tempDir("hookrelay-tls-");
 
 /** A self-signed certificate for 127.0.0.1 and localhost, made with openssl; returns its paths. */
-function certificate(name: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  const made = Bun.spawnSync([
-    "openssl",
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=localhost",
-    "-addext",
-    "subjectAltName=IP:127.0.0.1,DNS:localhost",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-  ]);
-  if (made.exitCode !== 0) throw new Error(`openssl failed: ${made.stderr.toString()}`);
-  return { cert, key };
-}
+const certificate = (name: string) => selfSigned(dir, name);
 
 describe("TLS listeners", () => {
   const files = certificate("server");

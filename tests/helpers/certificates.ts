@@ -19,10 +19,14 @@ function openssl(args: string[]): void {
   if (made.exitCode !== 0) throw new Error(`openssl ${args[0]} failed (is openssl installed?): ${made.stderr.toString()}`);
 }
 
-/** A self-signed certificate for 127.0.0.1 and localhost in `dir` (`<name>.crt`, `<name>.key`): it is its own CA. */
-export function selfSigned(dir: string, name: string): CertificateFiles {
+/**
+ * A self-signed certificate in `dir` (`<name>.crt`, `<name>.key`), its own CA: for 127.0.0.1 and
+ * localhost, or for `host` alone (a name that resolves nowhere here).
+ */
+export function selfSigned(dir: string, name: string, host?: string): CertificateFiles {
   const files = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
-  openssl(["req", "-x509", ...EC_KEY, "-subj", `/CN=${name}`, "-addext", LOOPBACK, "-keyout", files.key, "-out", files.cert]);
+  const names = host ? `subjectAltName=DNS:${host}` : LOOPBACK;
+  openssl(["req", "-x509", ...EC_KEY, "-subj", `/CN=${host ?? name}`, "-addext", names, "-keyout", files.key, "-out", files.cert]);
   return files;
 }
 

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { ROLES } from "../../src/cli/compose.ts";
 import { probeHost, probeRole } from "../../src/cli/probe.ts";
 import { parseConfig } from "../../src/platform/config.ts";
+import { selfSigned } from "../helpers/certificates.ts";
 import { freePort, type Instance, startInProcess, tempDir } from "../helpers/hookrelay.ts";
 import { ROOT } from "./lib/repo.ts";
 
@@ -124,27 +125,7 @@ describe("hookrelay probe over TLS", () => {
 
   beforeAll(async () => {
     // A self-signed certificate for another name: the probe checks health, not the certificate's name.
-    const made = Bun.spawnSync([
-      "openssl",
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=hookrelay.example",
-      "-addext",
-      "subjectAltName=DNS:hookrelay.example",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-    ]);
-    if (made.exitCode !== 0) throw new Error(`openssl failed: ${made.stderr.toString()}`);
+    selfSigned(dir, "server", "hookrelay.example");
     hr = await startInProcess({ HOOKRELAY_SERVER_TLS_CERT_FILE: cert, HOOKRELAY_SERVER_TLS_KEY_FILE: key });
   });
   afterAll(async () => {

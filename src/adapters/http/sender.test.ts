@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "bun:test";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { selfSigned } from "../../../tests/helpers/certificates.ts";
 import { FetchSender, parseRetryAfter } from "./sender.ts";
 import { anyTargetResolver, publicTargetResolver } from "./target-guard.ts";
 
@@ -118,33 +119,13 @@ describe("FetchSender: https:// targets", () => {
   // A certificate for hooks.example.com only; the name resolves nowhere here, so every request that
   // arrives went to the address the guard named, and the certificate was checked for the name.
   const dir = mkdtempSync(join(tmpdir(), "hookrelay-sender-tls-"));
-  const made = Bun.spawnSync([
-    "openssl",
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=hooks.example.com",
-    "-addext",
-    "subjectAltName=DNS:hooks.example.com",
-    "-keyout",
-    join(dir, "k.pem"),
-    "-out",
-    join(dir, "c.pem"),
-  ]);
-  if (made.exitCode !== 0) throw new Error(`openssl failed: ${made.stderr.toString()}`);
-  const cert = readFileSync(join(dir, "c.pem"), "utf8");
+  const files = selfSigned(dir, "hooks", "hooks.example.com");
+  const cert = readFileSync(files.cert, "utf8");
   const seen: string[] = [];
   const tlsServer = Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
-    tls: { cert, key: readFileSync(join(dir, "k.pem"), "utf8") },
+    tls: { cert, key: readFileSync(files.key, "utf8") },
     fetch: (request) => (seen.push(request.headers.get("host")!), new Response("secure")),
   });
   afterAll(() => tlsServer.stop(true));

@@ -82,26 +82,31 @@ describe("hookrelay registry alone", () => {
   });
 });
 
+/** A registry on `store` alone, on a free loopback port. */
+function registryOn(store: Store, checks: { store?: Store }, shutdownTimeoutMs: number) {
+  return startRegistry(
+    {
+      store,
+      clock: { now: () => Date.now() },
+      checkTarget: async () => null,
+      webhookLimits: { maxWebhooks: 500, maxFanout: 100 },
+      credentials: tokens,
+      rateGate: noLimits,
+      log: createLogger("silent"),
+      checks,
+    },
+    "127.0.0.1",
+    0,
+    shutdownTimeoutMs,
+  );
+}
+
 describe("a registry on a stand-in store", () => {
   const fail = (err: Error) => new Proxy({}, { get: () => () => Promise.reject(err) }) as Store;
   const down = new UnavailableError("database unavailable (ECONNREFUSED); try again");
 
   it("reports NOT_SERVING and answers UNAVAILABLE with the reason", async () => {
-    const registry = await startRegistry(
-      {
-        store: fail(down),
-        clock: { now: () => Date.now() },
-        checkTarget: async () => null,
-        webhookLimits: { maxWebhooks: 500, maxFanout: 100 },
-        credentials: tokens,
-        rateGate: noLimits,
-        log: createLogger("silent"),
-        checks: { store: fail(down) },
-      },
-      "127.0.0.1",
-      0,
-      1000,
-    );
+    const registry = await registryOn(fail(down), { store: fail(down) }, 1000);
     try {
       const address = `127.0.0.1:${registry.port}`;
       expect((await grpcurl(address, ["grpc.health.v1.Health/Check"], { data: { service: SERVICE } })).body).toEqual({ status: "NOT_SERVING" });
@@ -136,21 +141,7 @@ describe("a registry on a stand-in store", () => {
       },
       ping: async () => {},
     } as unknown as Store;
-    const registry = await startRegistry(
-      {
-        store,
-        clock: { now: () => Date.now() },
-        checkTarget: async () => null,
-        webhookLimits: { maxWebhooks: 500, maxFanout: 100 },
-        credentials: tokens,
-        rateGate: noLimits,
-        log: createLogger("silent"),
-        checks: { store },
-      },
-      "127.0.0.1",
-      0,
-      5000,
-    );
+    const registry = await registryOn(store, { store }, 5000);
     const address = `127.0.0.1:${registry.port}`;
     const call = grpcurl(address, [`${SERVICE}/GetWebhook`], { token: await writer(), data: { id: "wh_slow" } });
     await waitFor("the call to reach the store", () => started);
@@ -161,21 +152,7 @@ describe("a registry on a stand-in store", () => {
 
   it("answers ALREADY_EXISTS when the store reports a conflict", async () => {
     const store = fail(new ConflictError("webhook 'wh_1' already exists"));
-    const registry = await startRegistry(
-      {
-        store,
-        clock: { now: () => Date.now() },
-        checkTarget: async () => null,
-        webhookLimits: { maxWebhooks: 500, maxFanout: 100 },
-        credentials: tokens,
-        rateGate: noLimits,
-        log: createLogger("silent"),
-        checks: {},
-      },
-      "127.0.0.1",
-      0,
-      1000,
-    );
+    const registry = await registryOn(store, {}, 1000);
     try {
       const created = await grpcurl(`127.0.0.1:${registry.port}`, [`${SERVICE}/CreateWebhook`], { token: await writer(), data: { webhook: { url: "https://8.8.8.8/x", event_types: ["x"] } } });
       expect(created).toMatchObject({ code: "AlreadyExists", message: "webhook 'wh_1' already exists" });
