@@ -9,7 +9,6 @@ import { KafkaEventLog } from "../../src/adapters/kafka/event-log.ts";
 import { createPool } from "../../src/adapters/postgres/client.ts";
 import { migrateUp } from "../../src/adapters/postgres/migrations.ts";
 import { PostgresOutbox } from "../../src/adapters/postgres/outbox.ts";
-import type { Event } from "../../src/domain/model.ts";
 import type { LoggedEvent } from "../../src/domain/ports.ts";
 import { createLogger } from "../../src/platform/logger.ts";
 import { createMetrics } from "../../src/platform/metrics.ts";
@@ -158,47 +157,6 @@ if (requireServices("Kafka event log", { HOOKRELAY_TEST_DATABASE_URL: TEST_DATAB
       } finally {
         await consumer.close();
         await fixture.close();
-      }
-    });
-
-    it("marks what Kafka has in the next outbox INSERT when one follows at once, alone otherwise, and every event ends marked", async () => {
-      const { url } = await freshSchema();
-      const sql = createPool({ url, maxConnections: 4 });
-      await migrateUp(sql);
-      // The real outbox, watched: which writes carried marks.
-      const outbox = new PostgresOutbox(sql);
-      const carried: number[] = [];
-      let alone = 0;
-      const watched = {
-        ping: () => outbox.ping(),
-        record: (events: Event[], sent: Event[] = []) => {
-          carried.push(sent.length);
-          return outbox.record(events, sent);
-        },
-        markPublished: (events: Event[]) => {
-          if (events.length > 0) alone++;
-          return outbox.markPublished(events);
-        },
-        unpublished: (before: number, limit: number) => outbox.unpublished(before, limit),
-      };
-      const eventLog = new KafkaEventLog(
-        { brokers: TEST_KAFKA_BROKERS!, topic: freshTopic(), partitions: 1, clientId: "hr-test", produceTimeoutMs: 5_000, republishAfterMs: 60_000 },
-        watched,
-        log,
-        createMetrics(),
-      );
-      try {
-        await eventLog.ensureTopic();
-        // Producers sending one after another, a millisecond apart (an append waits for its own mark).
-        await Promise.all(Array.from({ length: 30 }, (_, i) => Bun.sleep(i).then(() => eventLog.append([makeEvent("c", `m-${i}`)]))));
-        const unmarked = async () => (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM events WHERE published_at IS NULL`)[0]!.n;
-        for (let round = 0; round < 40 && (await unmarked()) > 0; round++) await Bun.sleep(25);
-        expect(await unmarked()).toBe(0);
-        expect(carried.filter((n) => n > 0).length).toBeGreaterThan(0); // marks rode along
-        expect(alone).toBeGreaterThan(0); // the last append's marks: nothing followed them
-      } finally {
-        await eventLog.close();
-        await sql.end();
       }
     });
 

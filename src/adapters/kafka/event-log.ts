@@ -16,11 +16,8 @@ import { KafkaConsumer } from "./consumer.ts";
 
 /** Where accepted events wait until Kafka has them; it also answers "seen before?". */
 export interface EventOutbox extends Pingable {
-  /**
-   * Stores new events durably; an event seen before (customer, id) is a duplicate and not stored
-   * again. Marks `sent` published in the same write.
-   */
-  record(events: Event[], sent?: Event[]): Promise<AppendOutcome[]>;
+  /** Stores new events durably; an event seen before (customer, id) is a duplicate and not stored again. */
+  record(events: Event[]): Promise<AppendOutcome[]>;
   markPublished(events: Event[]): Promise<void>;
   /** Events recorded before `before` and not yet published, oldest first. */
   unpublished(before: number, limit: number): Promise<Event[]>;
@@ -54,19 +51,6 @@ const BATCH_INTERVAL_MS = 5;
  * reached Kafka. Kept under 1 MiB with room for each record's framing.
  */
 const PRODUCE_MAX_BYTES = 900 * 1024;
-/**
- * A "Kafka has it" mark waits this long for the next outbox INSERT to carry it, then goes alone:
- * at 1,000 events/s each statement costs PostgreSQL ~0.2 ms of CPU, and the marks were a third of
- * them. The append is answered once its mark is written, as before (see `publish`).
- */
-const MARK_RIDE_MS = 5;
-
-/** Events Kafka has, waiting for their mark, and the append waiting on it. */
-interface Marks {
-  events: Event[];
-  written: () => void;
-  failed: (err: unknown) => void;
-}
 const RECORD_OVERHEAD_BYTES = 64;
 
 function messageBytes(message: { key: string; value: string }): number {
@@ -79,10 +63,7 @@ export class KafkaEventLog implements EventLog {
   private republisher: Timer | undefined;
   private republishing = false;
   // One caller's event the outbox refuses fails that caller only, not every append it shared an INSERT with.
-  /** Events Kafka has whose mark is not written yet. */
-  private unmarked: Marks[] = [];
-  private markTimer: Timer | undefined;
-  private readonly recorder = new Coalescer<Event, AppendOutcome>((events) => this.recordCarryingMarks(events), {
+  private readonly recorder = new Coalescer<Event, AppendOutcome>((events) => this.outbox.record(events), {
     maxItems: RECORD_BATCH,
     serial: true,
     minIntervalMs: BATCH_INTERVAL_MS,
@@ -158,77 +139,26 @@ export class KafkaEventLog implements EventLog {
     return outcomes;
   }
 
-  /** The outbox INSERT, carrying the marks waiting; they wait again if it fails. */
-  private async recordCarryingMarks(events: Event[]): Promise<AppendOutcome[]> {
-    const marks = this.unmarked;
-    this.unmarked = [];
-    let outcomes: AppendOutcome[];
-    try {
-      outcomes = await this.outbox.record(
-        events,
-        marks.flatMap((m) => m.events),
-      );
-    } catch (err) {
-      this.unmarked = [...marks, ...this.unmarked];
-      if (this.unmarked.length > 0) this.markTimer ??= setTimeout(() => void this.writeMarks(), MARK_RIDE_MS);
-      throw err;
-    }
-    for (const m of marks) m.written();
-    return outcomes;
-  }
-
-  /** The marks no INSERT carried within MARK_RIDE_MS, alone. */
-  private async writeMarks(): Promise<void> {
-    clearTimeout(this.markTimer);
-    this.markTimer = undefined;
-    const marks = this.unmarked;
-    this.unmarked = [];
-    if (marks.length === 0) return;
-    try {
-      await this.outbox.markPublished(marks.flatMap((m) => m.events));
-      for (const m of marks) m.written();
-    } catch (err) {
-      for (const m of marks) m.failed(err);
-    }
-  }
-
-  /** Resolves once `events` are marked sent, by the next outbox INSERT or alone after MARK_RIDE_MS. */
-  private mark(events: Event[]): Promise<void> {
-    return new Promise<void>((written, failed) => {
-      this.unmarked.push({ events, written, failed });
-      this.markTimer ??= setTimeout(() => void this.writeMarks(), MARK_RIDE_MS);
-    });
-  }
-
   /**
    * Produces the events in requests of at most PRODUCE_MAX_BYTES, each marked sent once Kafka has
-   * it: by the republisher at once, for a live append within MARK_RIDE_MS (carried by the next
-   * INSERT if one comes). Either way the append waits for it: a mark lost with its process sends
-   * the event again, maybe while its first copy is still being delivered. Written every 100 ms and
-   * not waited for, a kill -9 right after the answers left kill.test.ts 888 repeats where at most
-   * 512 deliveries had been under way (756 with marks not waited for at 5 ms).
+   * it. The mark is written at once: tried every 100 ms, the marks a kill -9 lost sent their events
+   * again while the first copies were still being delivered (kill.test.ts: 888 repeats where at
+   * most 512 deliveries had been under way).
    */
   private async publish(events: Event[], republished: boolean): Promise<void> {
     const headers = republished ? { [REPUBLISHED_HEADER]: "1" } : undefined;
     const messages = events.map((event) => ({ topic: this.options.topic, key: messageKey(event), value: encodeEvent(event), headers }));
     const sizes = messages.map(messageBytes);
-    const marks: Promise<void>[] = [];
-    try {
-      let start = 0;
-      while (start < messages.length) {
-        let end = start;
-        let bytes = 0;
-        // At least one message per request: an event is at most security.max_event_bytes (256 KiB).
-        while (end < messages.length && (end === start || bytes + sizes[end]! <= PRODUCE_MAX_BYTES)) bytes += sizes[end++]!;
-        await this.producer.send({ messages: messages.slice(start, end) });
-        this.metrics.kafkaProduced.inc(end - start);
-        const sent = events.slice(start, end);
-        if (republished) await this.outbox.markPublished(sent);
-        else marks.push(this.mark(sent));
-        start = end;
-      }
-    } finally {
-      await Promise.all(marks); // what Kafka took is marked, whatever failed after it
+    let start = 0;
+    while (start < messages.length) {
+      let end = start;
+      let bytes = 0;
+      // At least one message per request: an event is at most security.max_event_bytes (256 KiB).
+      while (end < messages.length && (end === start || bytes + sizes[end]! <= PRODUCE_MAX_BYTES)) bytes += sizes[end++]!;
+      await this.producer.send({ messages: messages.slice(start, end) });
+      this.metrics.kafkaProduced.inc(end - start);
+      await this.outbox.markPublished(events.slice(start, end));
+      start = end;
     }
   }
 
@@ -258,7 +188,6 @@ export class KafkaEventLog implements EventLog {
     clearInterval(this.republisher);
     // What is queued goes now; what Kafka does not take is sent from the outbox after a restart.
     await this.publisher.flushNow();
-    await this.writeMarks();
     await Promise.allSettled([this.producer.close(), this.admin.close()]);
   }
 }

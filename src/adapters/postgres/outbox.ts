@@ -15,15 +15,9 @@ export class PostgresOutbox implements EventOutbox {
     return guarded(pingPostgres(this.sql));
   }
 
-  /** Stores new events and, in the same statement, marks `sent` (events Kafka has) published. */
-  async record(events: Event[], sent: Event[] = []): Promise<AppendOutcome[]> {
-    if (events.length === 0) {
-      await this.markPublished(sent);
-      return [];
-    }
-    // A data-modifying WITH runs whether or not the INSERT reads it: one round trip, not two.
+  async record(events: Event[]): Promise<AppendOutcome[]> {
+    if (events.length === 0) return [];
     const inserted = await guarded(this.sql<{ customer_id: string; id: string }[]>`
-      WITH marked AS (${this.markSent(sent)})
       INSERT INTO events (customer_id, id, type, source, timestamp, payload, accepted_at, published_at)
       SELECT c, i, t, s, ts, p, a, NULL FROM ${eventsTable(this.sql, events)}
       ON CONFLICT (customer_id, id) DO NOTHING
@@ -41,14 +35,10 @@ export class PostgresOutbox implements EventOutbox {
 
   async markPublished(events: Event[]): Promise<void> {
     if (events.length === 0) return;
-    await guarded(this.sql`${this.markSent(events)}`);
-  }
-
-  private markSent(events: Event[]) {
-    return this.sql`
+    await guarded(this.sql`
       UPDATE events SET published_at = ${Date.now()}::bigint
       FROM unnest(${events.map((e) => e.customerId)}::text[], ${events.map((e) => e.id)}::text[]) AS k(c, i)
-      WHERE events.customer_id = k.c AND events.id = k.i AND events.published_at IS NULL`;
+      WHERE events.customer_id = k.c AND events.id = k.i AND events.published_at IS NULL`);
   }
 
   async unpublished(before: number, limit: number): Promise<Event[]> {
