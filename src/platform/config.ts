@@ -394,7 +394,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return parseConfig({ env, file });
 }
 
-/** Every key with its default, env variable and description: the README's configuration table. */
+/** Every key with its default, env variable and description: the table in docs/configuration.md ("Every key"). */
 export function describeConfig(): { key: string; env: string; default: unknown; description: string }[] {
   return sections().flatMap(([name, schema]) =>
     Object.entries(schema.properties).map(([key, keySchema]) => ({

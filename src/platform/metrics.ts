@@ -55,7 +55,7 @@ function sourcedGauge(sources: GaugeSources, key: Exclude<keyof GaugeSources, "o
  */
 export const HEAP_WALKING_METRICS = ["total", "used", "available"].map((kind) => `hookrelay_nodejs_heap_space_size_${kind}_bytes`);
 
-/** The metric names the dashboards and alerts use (README, Operations) plus queue depth and lag gauges. */
+/** The metric names the dashboards and alerts use (docs/operations.md, "Health and metrics") plus queue depth and lag gauges. */
 export function createMetrics(): Metrics {
   const registry = new Registry();
   // The loop-lag monitor's timer every second, not prom-client's 10 ms: at 10 ms its wake-ups alone
