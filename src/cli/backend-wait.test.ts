@@ -1,5 +1,6 @@
 import { describe, expect, it } from "bun:test";
 import { Writable } from "node:stream";
+import { headOnly } from "../../tests/helpers/head-only.ts";
 import { Lifecycle } from "../platform/lifecycle.ts";
 import { createLogger } from "../platform/logger.ts";
 import { BackendWait, errorText, MAX_DELAY_MS, retryDelay, StartupProblem, urlPasswords, WaitStopped } from "./backend-wait.ts";
@@ -102,6 +103,9 @@ describe("BackendWait", () => {
     const other = await fetch(`http://127.0.0.1:${port}/api/v1/webhooks`);
     expect(other.status).toBe(503);
     expect(other.headers.get("retry-after")).toBe("1");
+    // A 20 MB body gets the same 503 from its head alone, not a bare 413.
+    const large = await headOnly(`http://127.0.0.1:${port}`, "POST", "/events/batch", { "content-type": "application/json", "content-length": String(20 * 1024 * 1024) });
+    expect(large).toMatchObject({ status: 503, headers: { "retry-after": "1" }, body: { error: { code: "unavailable" } } });
 
     up = true;
     expect(await started).toBe("built");

@@ -283,7 +283,9 @@ export class BackendWait {
             hostname: listen.host,
             port,
             reusePort: false,
-            maxRequestBodySize: 64 * 1024,
+            // No cap of Bun's own: it answered a large body's head with a bare 413 instead of the
+            // 503 below. The body is never read; the answer closes the connection instead.
+            maxRequestBodySize: Number.MAX_SAFE_INTEGER,
             ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
             fetch: (request) => this.answer(role, request),
           }),
@@ -300,7 +302,8 @@ export class BackendWait {
   private answer(role: string, request: Request): Response {
     const waiting = this.waiting();
     const failing = waiting.length > 0 ? waiting.map((w) => `${w.check}: waiting for ${w.backend}${w.error ? `: ${w.error}` : ""}`) : ["starting: the backends are ready, the role is starting"];
-    const headers = { "content-type": "application/json", "retry-after": "1" };
+    // A body is never read here: the connection closes after the answer instead of draining it.
+    const headers = { "content-type": "application/json", "retry-after": "1", ...(request.body ? { connection: "close" } : {}) };
     const body = new URL(request.url).pathname === "/health" ? { status: "unavailable", role, failing, waiting } : errorBody("unavailable", `${role} is starting: ${failing.join("; ")}`);
     return new Response(JSON.stringify(body), { status: 503, headers });
   }
