@@ -75,6 +75,11 @@ export interface Now {
   sampled_at: number | null;
 }
 
+/** Of the attempts counted, the share that succeeded; null when there were none. */
+export function successShare(delivered: number, failed: number): number | null {
+  return delivered + failed > 0 ? delivered / (delivered + failed) : null;
+}
+
 function key(name: string, labels: Record<string, string>): string {
   return `${name}${JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)))}`;
 }
@@ -231,7 +236,7 @@ export class Pulse {
       retries_per_second: this.rate(before, after, "retries"),
       dead_per_second: this.rate(before, after, "dead"),
       ingested_per_second: this.rate(before, after, "ingested"),
-      attempt_success_ratio: delivered + failed > 0 ? delivered / (delivered + failed) : null,
+      attempt_success_ratio: successShare(delivered, failed),
       latency_p50_seconds: latency.p50,
       latency_p99_seconds: latency.p99,
       event_log_lag: after.gauges.lag,

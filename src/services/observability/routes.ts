@@ -19,7 +19,7 @@ import { retryDelivery } from "../gateway/deliveries.ts";
 import { presentAttempt, presentDelivery } from "../gateway/present.ts";
 import { LoginInputSchema } from "../gateway/schemas.ts";
 import dashboardHtml from "./dashboard.html" with { type: "text" };
-import type { Pulse } from "./pulse.ts";
+import { type Pulse, successShare } from "./pulse.ts";
 import type { Scraper } from "./scraper.ts";
 import { eventTimeline } from "./timeline.ts";
 
@@ -115,12 +115,11 @@ export function observabilityRoutes(deps: ObservabilityDeps) {
       // every attempt (but not yet out of retries) left the ratio at 100%.
       const tried = deliveries.succeeded + deliveries.failed + deliveries.dead;
       const now = deps.pulse.now();
-      const attempts = now.rates.delivered_per_second + now.rates.failed_per_second;
       return {
         deliveries,
         retry_queue_depth: retryQueueDepth,
         success_ratio: tried === 0 ? null : deliveries.succeeded / tried,
-        attempt_success_ratio: attempts === 0 ? null : now.rates.delivered_per_second / attempts,
+        attempt_success_ratio: successShare(now.rates.delivered_per_second, now.rates.failed_per_second),
         ...now,
         targets: deps.scraper.targets(),
         series: deps.pulse.series(),
