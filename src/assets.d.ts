@@ -3,3 +3,9 @@ declare module "*.sql" {
   const text: string;
   export default text;
 }
+
+/** Files imported with `{ type: "file" }` (Scalar's bundle): their path, embedded by `bun build --compile`. */
+declare module "*/standalone.js" {
+  const path: string;
+  export default path;
+}

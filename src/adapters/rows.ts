@@ -72,7 +72,7 @@ export function toAttempt(row: AttemptRow): Attempt {
   };
 }
 
-export function toEvent(row: EventRow): Event {
+export function eventFromRow(row: EventRow): Event {
   return {
     customerId: row.customer_id,
     id: row.id,

@@ -11,6 +11,7 @@ import { parseCidr } from "../domain/address.ts";
 import type { Clock, Sender } from "../domain/ports.ts";
 import type { RetryPolicy } from "../domain/retry-policy.ts";
 import { SigningKeys } from "../domain/signature.ts";
+import { apiReference } from "../platform/api-reference.ts";
 import { backendProblem, type Config } from "../platform/config.ts";
 import { durationMs } from "../platform/duration.ts";
 import { createHttpApp, edgeLimits, type HttpApp, type Listening, listen, type TlsFiles } from "../platform/http.ts";
@@ -29,16 +30,18 @@ import { Tokens } from "../services/auth/tokens.ts";
 import type { AttemptDeps } from "../services/delivery/attempt.ts";
 import { DeliveryPool } from "../services/delivery/pool.ts";
 import { Dispatcher } from "../services/dispatcher/dispatcher.ts";
+import { documentOf } from "../services/gateway/document.ts";
 import { eventsGoToIngest, gatewayRoutes } from "../services/gateway/routes.ts";
 import { PendingEvents } from "../services/ingest/accept.ts";
 import { eventRoutes, shedEvents } from "../services/ingest/routes.ts";
-import { Pulse } from "../services/observability/pulse.ts";
+import { RecentActivity } from "../services/observability/recent-activity.ts";
 import { observabilityRoutes } from "../services/observability/routes.ts";
 import { startSampling } from "../services/observability/sampling.ts";
 import { Scraper } from "../services/observability/scraper.ts";
 import { startRegistry } from "../services/registry/server.ts";
 import { startRetention } from "../services/retry/retention.ts";
 import { RetryManager } from "../services/retry/retry-manager.ts";
+import { Subscriptions } from "../services/webhooks/subscriptions.ts";
 import { BackendWait, WaitStopped } from "./backend-wait.ts";
 import { buildBackends, type ShardPlace } from "./backends.ts";
 import { ROLES, type Role } from "./roles.ts";
@@ -213,6 +216,8 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     maxBatchBytes: config.security.max_batch_bytes,
     maxBatchEvents: config.security.max_batch_events,
     pending: new PendingEvents(config.security.max_pending_events, config.security.max_pending_bytes),
+    // Every shard's webhooks (an event's customer may be any shard's): the answers' `matched_webhooks`.
+    subscriptions: new Subscriptions(store),
   };
 
   const observabilityConfig = config.observability;
@@ -226,8 +231,8 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     timeoutMs: Math.max(500, sampleEveryMs),
     now: clock.now,
   });
-  const pulse = new Pulse(Math.ceil(HISTORY_MS / sampleEveryMs), RATE_WINDOW_MS);
-  if (roles.includes("observability")) lifecycle.onStop("metrics sampling", startSampling({ scraper, pulse, clock, log }, sampleEveryMs));
+  const activity = new RecentActivity(Math.ceil(HISTORY_MS / sampleEveryMs), RATE_WINDOW_MS);
+  if (roles.includes("observability")) lifecycle.onStop("metrics sampling", startSampling({ scraper, activity, clock, log }, sampleEveryMs));
 
   const checks = { store, event_log: eventLog, retry_schedule: schedule };
   // Event posts only: the management API (login, webhooks) stays open while ingest is at capacity.
@@ -235,18 +240,22 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   const loopLag = shedLagMs > 0 && (roles.includes("ingest") || roles.includes("gateway")) ? new LoopLag() : undefined;
   if (loopLag) lifecycle.onStop("event loop lag", () => loopLag.stop());
   const shed = shedEvents(ingestDeps.pending, loopLag, shedLagMs);
+  const features = { oauth: oauthTokens !== undefined };
   const apps: Record<HttpRole, () => HttpApp> = {
     gateway: () =>
-      createHttpApp({ role: "gateway", log, metrics, checks, shed, notFound: eventsGoToIngest(() => ports.ingest ?? config.server.ingest_port) }).use(
-        gatewayRoutes({ ...ingestDeps, store, schedule, log, checkTarget, webhookLimits, tokens, passwords, oauthTokens, accounts, apiKeys }),
-      ),
-    ingest: () => createHttpApp({ role: "ingest", log, metrics, checks: { event_log: eventLog }, shed }).use(eventRoutes(ingestDeps)),
+      createHttpApp({ role: "gateway", log, metrics, checks, shed, notFound: eventsGoToIngest(() => ports.ingest ?? config.server.ingest_port) })
+        .use(gatewayRoutes({ ...ingestDeps, store, schedule, log, checkTarget, webhookLimits, tokens, passwords, oauthTokens, accounts, apiKeys }))
+        .use(apiReference(documentOf("gateway", features))),
+    ingest: () =>
+      createHttpApp({ role: "ingest", log, metrics, checks: { event_log: eventLog }, shed })
+        .use(eventRoutes(ingestDeps))
+        .use(apiReference(documentOf("ingest", features))),
     dispatcher: () => createHttpApp({ role: "dispatcher", log, metrics, checks }),
     retry: () => createHttpApp({ role: "retry", log, metrics, checks: { store, retry_schedule: schedule } }),
     observability: () =>
-      createHttpApp({ role: "observability", log, metrics, checks, exposition: () => scraper.exposition() }).use(
-        observabilityRoutes({ store, schedule, log, clock, guard, tokens, passwords, scraper, pulse }),
-      ),
+      createHttpApp({ role: "observability", log, metrics, checks, exposition: () => scraper.exposition() })
+        .use(observabilityRoutes({ store, schedule, log, clock, guard, tokens, passwords, scraper, pulse: activity }))
+        .use(apiReference(documentOf("observability", features))),
   };
   const portOf: Record<Role, number> = {
     gateway: config.server.gateway_port,

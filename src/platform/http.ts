@@ -2,12 +2,16 @@
  * @module The one HTTP bootstrap every role uses: health, metrics, error shape, access
  * metrics and bounded JSON bodies. Each role adds its own routes.
  */
+
+import { Type } from "@sinclair/typebox";
+import type { ValueError } from "@sinclair/typebox/value";
 import { type AnyElysia, Elysia } from "elysia";
 import { AppError, BadRequestError, PayloadTooLargeError, RateLimitedError, RequestTimeoutError, UnavailableError, ValidationError } from "../domain/errors.ts";
 import type { Pingable } from "../domain/ports.ts";
 import { durationMs } from "./duration.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "./metrics.ts";
+import { invalid } from "./validate.ts";
 
 export interface HttpDeps {
   role: string;
@@ -94,7 +98,7 @@ const admitted = new WeakMap<Request, Admitted>();
  * connection closed) when that IP already has `maxConnectionsPerIp`: a client trickling bodies
  * over thousands of connections holds at most that many of the process's file descriptors.
  */
-function admit(request: Request, server: { requestIP(request: Request): { address: string } | null } | null, began: number): Response | null {
+function limitConnectionsPerIp(request: Request, server: { requestIP(request: Request): { address: string } | null } | null, began: number): Response | null {
   const edge = server ? edges.get(server) : undefined;
   if (!edge) {
     admitted.set(request, { limits: DEFAULT_EDGE_LIMITS, began });
@@ -179,11 +183,22 @@ export async function checkHealth(checks: Record<string, Pingable>): Promise<{ o
   return { ok: failing.length === 0, failing };
 }
 
+/** /health's answer. */
+export const HealthSchema = Type.Object(
+  {
+    status: Type.Union([Type.Literal("ok"), Type.Literal("unavailable")]),
+    role: Type.String(),
+    failing: Type.Optional(Type.Array(Type.String(), { description: "the dependencies that failed, with why" })),
+  },
+  { additionalProperties: false },
+);
+
 /** An Elysia app with `/health`, `/metrics`, the error shape and request counting. */
 export function createHttpApp(deps: HttpDeps) {
   const { role, log, metrics } = deps;
   const began = new WeakMap<Request, number>();
-  return new Elysia({ name: `hookrelay-${role}` })
+  // normalize off: an unknown field or query parameter is refused (422), not silently dropped.
+  return new Elysia({ name: `hookrelay-${role}`, normalize: false })
     .onRequest(({ request, set, server }) => {
       const now = performance.now();
       began.set(request, now);
@@ -193,19 +208,29 @@ export function createHttpApp(deps: HttpDeps) {
         // The body is left unread: Bun discards it and keeps the connection (tests/e2e/overload.test.ts).
         return jsonResponse(503, errorBody("unavailable", shedding), { "retry-after": "1" });
       }
-      const refused = requestTooLarge(request) ?? admit(request, server, now);
+      const refused = requestTooLarge(request) ?? limitConnectionsPerIp(request, server, now);
       if (refused) {
         set.status = refused.status; // read by the request counter below
         if (bodyLeftUnread(request)) refused.headers.set("connection", "close");
       }
       return refused ?? undefined;
     })
-    .onError(({ code, error, request, set }) => {
+    .onError(({ code, error: thrown, request, set }) => {
+      let error: unknown = thrown;
       const respond = (status: number, body: unknown, headers: Record<string, string> = {}) => {
         set.status = status; // read by the request counter below
         // A body cut short (too slow, too large) or never read: close rather than wait for the rest of it.
         return jsonResponse(status, body, bodyLeftUnread(request) ? { ...headers, connection: "close" } : headers);
       };
+      // The access macros check credentials and read the body in `parse`: Elysia wraps what they throw.
+      const cause = code === "PARSE" ? (error as Error).cause : undefined;
+      if (cause instanceof AppError) error = cause;
+      if (code === "VALIDATION") {
+        const failed = error as unknown as { type: string; all: ValueError[] };
+        // An answer that does not match its own schema is this process's bug, not the caller's.
+        if (failed.type !== "response") error = invalid(failed.all, failed.type === "body" ? "body" : failed.type);
+        else log.error({ err: error, method: request.method, url: new URL(request.url).pathname }, "an answer does not match its schema");
+      }
       if (error instanceof AppError) {
         const details = error instanceof ValidationError && error.details.length > 1 ? { details: error.details } : {};
         const retryAfter: Record<string, string> =
@@ -228,18 +253,43 @@ export function createHttpApp(deps: HttpDeps) {
       const start = began.get(request);
       if (start !== undefined) metrics.httpDuration.observe({ role, method: request.method, route: matched }, (performance.now() - start) / 1000);
     })
-    .get("/health", async ({ set }) => {
-      const { ok, failing } = await checkHealth(deps.checks);
-      if (!ok) {
-        set.status = 503;
-        return { status: "unavailable", role, failing };
-      }
-      return { status: "ok", role };
-    })
-    .get("/metrics", async ({ set }) => {
-      set.headers["content-type"] = metrics.registry.contentType;
-      return deps.exposition ? deps.exposition() : metrics.registry.metrics();
-    });
+    .get(
+      "/health",
+      async ({ set }) => {
+        const { ok, failing } = await checkHealth(deps.checks);
+        if (!ok) {
+          set.status = 503;
+          return { status: "unavailable", role, failing };
+        }
+        return { status: "ok", role };
+      },
+      {
+        detail: {
+          operationId: "health",
+          tags: ["Service"],
+          summary: "Health: 200, or 503 naming the failing dependency",
+          responses: {
+            200: { description: "Every dependency answers", content: { "application/json": { schema: HealthSchema } } },
+            503: { description: "A dependency fails", content: { "application/json": { schema: HealthSchema } } },
+          },
+        },
+      },
+    )
+    .get(
+      "/metrics",
+      async ({ set }) => {
+        set.headers["content-type"] = metrics.registry.contentType;
+        return deps.exposition ? deps.exposition() : metrics.registry.metrics();
+      },
+      {
+        detail: {
+          operationId: "metrics",
+          tags: ["Service"],
+          summary: "Prometheus metrics of this process",
+          responses: { 200: { description: "Prometheus text exposition format", content: { "text/plain": {} } } },
+        },
+      },
+    );
 }
 
 export type HttpApp = AnyElysia;

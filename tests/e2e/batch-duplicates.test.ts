@@ -26,15 +26,18 @@ describe.each(MODES)("a batch repeating an earlier id (%s)", (mode) => {
     expect((await ingest("POST", "/events", event("m1"))).status).toBe(202);
     const mixed = await ingest("POST", "/events/batch", { events: ["k1", "m1", "k2"].map(event) });
     expect(mixed.status).toBe(202);
-    expect(mixed.body).toEqual({ accepted: 2, duplicates: 1, duplicate_ids: ["m1"] });
+    expect(mixed.body).toEqual({ accepted: 2, duplicates: 1, duplicate_ids: ["m1"], matched_webhooks: 2, unmatched_ids: [] });
     const later = Array.from({ length: 5 }, (_, b) => [0, 1, 2].map((i) => `b${b}_${i}`));
-    for (const ids of later) expect((await ingest("POST", "/events/batch", { events: ids.map(event) })).body).toEqual({ accepted: 3, duplicates: 0, duplicate_ids: [] });
+    for (const ids of later)
+      expect((await ingest("POST", "/events/batch", { events: ids.map(event) })).body).toEqual({ accepted: 3, duplicates: 0, duplicate_ids: [], matched_webhooks: 3, unmatched_ids: [] });
     // The same pattern again, the duplicate repeated inside the batch too (named once per repeat, in
     // the batch's order), then across a restart.
     expect((await ingest("POST", "/events/batch", { events: ["m1", "x1", "x1", "k1", "x2"].map(event) })).body).toEqual({
       accepted: 2,
       duplicates: 3,
       duplicate_ids: ["m1", "x1", "k1"],
+      matched_webhooks: 2,
+      unmatched_ids: [],
     });
     const accepted = ["m1", "k1", "k2", ...later.flat(), "x1", "x2"];
 
@@ -52,7 +55,8 @@ describe.each(MODES)("a batch repeating an earlier id (%s)", (mode) => {
     expect(await hr.proc.exited).toBe(0);
     await hr.start();
     const after = Array.from({ length: 3 }, (_, b) => ["k2", `r${b}_0`, `r${b}_1`]);
-    for (const ids of after) expect((await ingest("POST", "/events/batch", { events: ids.map(event) })).body).toEqual({ accepted: 2, duplicates: 1, duplicate_ids: ["k2"] });
+    for (const ids of after)
+      expect((await ingest("POST", "/events/batch", { events: ids.map(event) })).body).toEqual({ accepted: 2, duplicates: 1, duplicate_ids: ["k2"], matched_webhooks: 2, unmatched_ids: [] });
     const all = [...accepted, ...after.flatMap((ids) => ids.slice(1))];
     await waitFor("every event accepted after the restart delivered", () => all.every((id) => delivered().has(id)), 30_000, 50);
     await Bun.sleep(300); // anything sent twice would arrive now

@@ -43,10 +43,13 @@ describe.each(MODES)("delivery end to end (%s)", (mode) => {
     // Half one by one on ingest, half in batches on the gateway: both doors lead to the same log.
     const singles = await Promise.all(events.slice(0, 500).map((e) => ingest("POST", "/events", e)));
     expect(singles.every((r) => r.status === 202 && r.body.status === "accepted")).toBe(true);
+    expect(singles.map((r, i) => r.body.matched_webhooks === (events[i]!.type === "customer.updated" ? 1 : 2)).every(Boolean)).toBe(true);
     for (let i = 500; i < 1000; i += 250) {
       const batch = await api("POST", "/api/v1/events/batch", { events: events.slice(i, i + 250) });
       expect(batch.status).toBe(202);
-      expect(batch.body).toEqual({ accepted: 250, duplicates: 0, duplicate_ids: [] });
+      // Every event goes to the wildcard webhook, order.created and order.refunded to one more.
+      const matched = events.slice(i, i + 250).reduce((n, e) => n + (e.type === "customer.updated" ? 1 : 2), 0);
+      expect(batch.body).toEqual({ accepted: 250, duplicates: 0, duplicate_ids: [], matched_webhooks: matched, unmatched_ids: [] });
     }
 
     const expected = new Map<string, number>();

@@ -144,7 +144,7 @@ describe.each(MODES)("fan-out (%s)", (mode) => {
       // sends an event every 50 ms and times each to its webhook.
       const answered = await burst;
       expect(answered.status).toBe(202);
-      expect(answered.body).toEqual({ accepted: BURST_EVENTS, duplicates: 0, duplicate_ids: [] });
+      expect(answered.body).toEqual({ accepted: BURST_EVENTS, duplicates: 0, duplicate_ids: [], matched_webhooks: BURST_EVENTS * BURST_WEBHOOKS, unmatched_ids: [] });
       const sentAt = new Map<string, number>();
       const acceptedAt = new Map<string, number>();
       for (let n = 0; n < CALM_EVENTS; n++) {

@@ -64,7 +64,9 @@ describe.each(MODES)("rate limits (%s)", (mode) => {
     expect(refused.status).toBe(429);
     await Bun.sleep(1100);
     // The same batch again is accepted whole: the refused request stored none of it.
-    expect((await c.ingest("POST", "/events/batch", batch(60, 90))).body).toEqual({ accepted: 90, duplicates: 0, duplicate_ids: [] });
+    // No webhook subscribes: every event is named unmatched.
+    const unmatched = batch(60, 90).events.map((e) => e.id);
+    expect((await c.ingest("POST", "/events/batch", batch(60, 90))).body).toEqual({ accepted: 90, duplicates: 0, duplicate_ids: [], matched_webhooks: 0, unmatched_ids: unmatched });
   });
 
   it("limits a customer's management API calls", async () => {

@@ -186,14 +186,14 @@ export class KafkaConsumer implements EventConsumer {
     const events: LoggedEvent[] = [];
     for (const message of taken) {
       this.bufferedBytes -= message.value?.length ?? 0;
-      const event = this.toEvent(message);
+      const event = this.eventFromMessage(message);
       if (event) events.push(event);
     }
     if (this.buffer.length < LOW && this.bufferedBytes < LOW_BYTES && this.stream?.isPaused()) this.stream.resume();
     return events;
   }
 
-  private toEvent(message: StringMessage): LoggedEvent | undefined {
+  private eventFromMessage(message: StringMessage): LoggedEvent | undefined {
     const offset = Number(message.offset);
     let partition = this.partitions.get(message.partition);
     if (!partition) {

@@ -9,7 +9,7 @@ import type { WebhookHealth } from "../../domain/ports.ts";
 import { type FailureRow, toCounts, toLastFailure } from "../rows.ts";
 import type { SecretBox } from "../secret-box.ts";
 import type { Sql } from "./client.ts";
-import { type DeliveryRow, type EventRow, toDelivery, toEvent, toWebhook, type WebhookRow } from "./rows.ts";
+import { type DeliveryRow, type EventRow, eventFromRow, toDelivery, toWebhook, type WebhookRow } from "./rows.ts";
 
 type HealthRow = WebhookRow & { failure: FailureRow | null; counts: { status: string; n: number }[] | null };
 
@@ -64,5 +64,5 @@ export async function findEvents(sql: Sql, id: string): Promise<Event[]> {
     )
     SELECT e.* FROM owners o JOIN events e ON e.customer_id = o.customer_id AND e.id = ${id}
     ORDER BY e.customer_id`;
-  return rows.map(toEvent);
+  return rows.map(eventFromRow);
 }

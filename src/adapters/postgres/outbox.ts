@@ -6,7 +6,7 @@ import type { Event } from "../../domain/model.ts";
 import type { AppendOutcome } from "../../domain/ports.ts";
 import type { EventOutbox } from "../kafka/event-log.ts";
 import { guarded, pingPostgres, type Sql } from "./client.ts";
-import { type EventRow, eventsTable, toEvent } from "./rows.ts";
+import { type EventRow, eventFromRow, eventsTable } from "./rows.ts";
 
 export class PostgresOutbox implements EventOutbox {
   constructor(private readonly sql: Sql) {}
@@ -45,6 +45,6 @@ export class PostgresOutbox implements EventOutbox {
     const rows = await guarded(this.sql<EventRow[]>`
       SELECT * FROM events WHERE published_at IS NULL AND accepted_at < ${before}::bigint
       ORDER BY accepted_at LIMIT ${limit}`);
-    return rows.map(toEvent);
+    return rows.map(eventFromRow);
   }
 }

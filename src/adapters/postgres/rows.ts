@@ -4,7 +4,7 @@ import type { EventRow as BaseEventRow } from "../rows.ts";
 import { type SecretBox, secretOwner } from "../secret-box.ts";
 import type { Sql } from "./client.ts";
 
-export { type AttemptRow, type DeliveryRow, toAttempt, toDelivery, toEvent } from "../rows.ts";
+export { type AttemptRow, type DeliveryRow, eventFromRow, toAttempt, toDelivery } from "../rows.ts";
 
 export interface WebhookRow {
   id: string;

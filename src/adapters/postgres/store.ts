@@ -8,7 +8,7 @@ import { SecretBox, secretOwner } from "../secret-box.ts";
 import { guarded, pingPostgres, retryConflicts, type Sql, type Tx } from "./client.ts";
 import { openDeliveries, pruneFinished, saveEventsAndFindDeliveries, writeAttempts } from "./deliveries.ts";
 import { findEvents, recentFailures, webhookHealth } from "./operator-reads.ts";
-import { type AttemptRow, type DeliveryRow, type EventRow, toAttempt, toDelivery, toEvent, toUser, toWebhook, type UserRow, type WebhookRow } from "./rows.ts";
+import { type AttemptRow, type DeliveryRow, type EventRow, eventFromRow, toAttempt, toDelivery, toUser, toWebhook, type UserRow, type WebhookRow } from "./rows.ts";
 
 /**
  * Attempts finishing within this window share one statement instead of one round trip each. Not
@@ -162,7 +162,7 @@ export class PostgresStore implements Store {
       JOIN events e ON e.customer_id = d.customer_id AND e.id = d.event_id
       JOIN webhooks w ON w.id = d.webhook_id
       WHERE d.id = ANY(${deliveryIds}::text[])`);
-    return rows.map((row) => ({ delivery: toDelivery(row.d), event: toEvent(row.e), webhook: toWebhook(row.w, this.secrets) }));
+    return rows.map((row) => ({ delivery: toDelivery(row.d), event: eventFromRow(row.e), webhook: toWebhook(row.w, this.secrets) }));
   }
 
   async overdueDeliveries(before: number, limit: number): Promise<ScheduledRetry[]> {
@@ -231,7 +231,7 @@ export class PostgresStore implements Store {
 
   async getEvent(customerId: string, id: string): Promise<Event | undefined> {
     const [row] = await guarded(this.sql<EventRow[]>`SELECT * FROM events WHERE customer_id = ${customerId} AND id = ${id}`);
-    return row ? toEvent(row) : undefined;
+    return row ? eventFromRow(row) : undefined;
   }
 
   pruneFinished(before: number, limit: number): Promise<number> {

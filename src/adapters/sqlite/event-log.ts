@@ -8,7 +8,7 @@ import type { AppendOutcome, EventConsumer, EventLog, LoggedEvent } from "../../
 import { Coalescer } from "../../platform/coalesce.ts";
 import { AckTracker } from "../ack-tracker.ts";
 import { asUnavailable, pingDatabase } from "./database.ts";
-import { type EventRow, toEvent } from "./rows.ts";
+import { type EventRow, eventFromRow } from "./rows.ts";
 import type { WalSync } from "./wal-sync.ts";
 
 /** How often a consumer's finished position is written back (re-reads after a crash are idempotent). */
@@ -123,7 +123,7 @@ class SqliteConsumer implements EventConsumer {
     const rows = this.db.query<EventRow, [number, number]>("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?").all(this.readPosition, max);
     for (const row of rows) this.tracker.track(row.seq);
     if (rows.length > 0) this.readPosition = rows[rows.length - 1]!.seq;
-    return rows.map((row) => ({ ...toEvent(row), position: row.seq, partition: 0, firstRead: row.seq > this.endAtStart }));
+    return rows.map((row) => ({ ...eventFromRow(row), position: row.seq, partition: 0, firstRead: row.seq > this.endAtStart }));
   }
 
   ack(event: LoggedEvent): void {

@@ -9,7 +9,7 @@ import type { Delivery, Event } from "../../domain/model.ts";
 import type { WebhookHealth } from "../../domain/ports.ts";
 import { toCounts, toLastFailure } from "../rows.ts";
 import type { SecretBox } from "../secret-box.ts";
-import { type DeliveryRow, type EventRow, toDelivery, toEvent, toWebhook, type WebhookRow } from "./rows.ts";
+import { type DeliveryRow, type EventRow, eventFromRow, toDelivery, toWebhook, type WebhookRow } from "./rows.ts";
 
 /**
  * Failed and dead deliveries only, through the partial index of migration 0004. INDEXED BY because,
@@ -77,7 +77,7 @@ const FIND_EVENTS = `
   ORDER BY e.customer_id`;
 
 export function findEvents(db: Database, id: string): Event[] {
-  return db.query<EventRow, [string]>(FIND_EVENTS).all(id).map(toEvent);
+  return db.query<EventRow, [string]>(FIND_EVENTS).all(id).map(eventFromRow);
 }
 
 /** The statements above, for query-plan tests. */

@@ -8,7 +8,7 @@ import { page, toCounts } from "../rows.ts";
 import { SecretBox, secretOwner } from "../secret-box.ts";
 import { pingDatabase } from "./database.ts";
 import { findEvents, recentFailures, webhookHealth } from "./operator-reads.ts";
-import { type AttemptRow, type DeliveryRow, type EventRow, toAttempt, toDelivery, toEvent, toWebhook, type WebhookRow, webhookParams } from "./rows.ts";
+import { type AttemptRow, type DeliveryRow, type EventRow, eventFromRow, toAttempt, toDelivery, toWebhook, type WebhookRow, webhookParams } from "./rows.ts";
 
 /**
  * Attempts finishing within this window share one transaction (one fsync) instead of one each.
@@ -188,7 +188,7 @@ export class SqliteStore implements Store {
         const d = delivery.get(id);
         const e = d && event.get(d.customer_id, d.event_id);
         const w = d && webhook.get(d.webhook_id);
-        if (d && e && w) found.push({ delivery: toDelivery(d), event: toEvent(e), webhook: toWebhook(w, this.secrets) });
+        if (d && e && w) found.push({ delivery: toDelivery(d), event: eventFromRow(e), webhook: toWebhook(w, this.secrets) });
       }
       return found;
     })();
@@ -305,7 +305,7 @@ export class SqliteStore implements Store {
 
   async getEvent(customerId: string, id: string): Promise<Event | undefined> {
     const row = this.db.query<EventRow, [string, string]>("SELECT * FROM events WHERE customer_id = ? AND id = ?").get(customerId, id);
-    return row ? toEvent(row) : undefined;
+    return row ? eventFromRow(row) : undefined;
   }
 
   async pruneFinished(before: number, limit: number): Promise<number> {

@@ -26,7 +26,14 @@ export async function limitClient(deps: GuardDeps, ctx: RequestContext, surface:
  * `authorization` value, the scope, then `cost` from the customer's bucket (0: charge later).
  * Returns who calls and the tighter bucket's headers.
  */
-export async function admit(deps: GuardDeps, surface: Surface, ip: string | null, authorization: string | null, scope: Scope, cost = 1): Promise<{ principal: Principal; headers: RateHeaders }> {
+export async function authenticateAndLimit(
+  deps: GuardDeps,
+  surface: Surface,
+  ip: string | null,
+  authorization: string | null,
+  scope: Scope,
+  cost = 1,
+): Promise<{ principal: Principal; headers: RateHeaders }> {
   const ipHeaders = await deps.rateGate.byIp(surface, ip);
   const principal = await deps.credentials.verify(bearerToken(authorization));
   requireScope(principal, scope);
@@ -36,7 +43,7 @@ export async function admit(deps: GuardDeps, surface: Surface, ip: string | null
 
 /** Who calls an HTTP route, holding `scope`, within both rate limits; the headers go on the answer. */
 export async function authorize(deps: GuardDeps, ctx: RequestContext, surface: Surface, scope: Scope, cost = 1): Promise<Principal> {
-  const { principal, headers } = await admit(deps, surface, clientIp(ctx, deps.trustForwardedFor), ctx.request.headers.get("authorization"), scope, cost);
+  const { principal, headers } = await authenticateAndLimit(deps, surface, clientIp(ctx, deps.trustForwardedFor), ctx.request.headers.get("authorization"), scope, cost);
   Object.assign(ctx.set.headers, headers);
   return principal;
 }

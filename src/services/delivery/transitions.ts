@@ -20,7 +20,7 @@ import { newId } from "../../domain/ids.ts";
 import type { Attempt, Delivery, Event, Webhook } from "../../domain/model.ts";
 import type { AttemptRecord, FanOut } from "../../domain/ports.ts";
 import { nextStep } from "../../domain/retry-policy.ts";
-import { persist } from "../../platform/persist.ts";
+import { retryUntilStopped } from "../../platform/retry-until-stopped.ts";
 import type { AttemptDeps, SentAttempt } from "./attempt.ts";
 
 export type AttemptOutcome = "succeeded" | "retry" | "dead";
@@ -75,7 +75,7 @@ export function judgeAttempt(deps: AttemptDeps, { work, result }: SentAttempt): 
  */
 export async function settle(deps: AttemptDeps, settlement: Settlement, stopped: () => boolean): Promise<AttemptOutcome> {
   const { record, outcome } = settlement;
-  await persist(
+  await retryUntilStopped(
     async () => {
       await deps.store.recordAttempts([record]);
       if (outcome === "retry") await deps.schedule.schedule([{ deliveryId: record.delivery.id, dueAt: record.nextAttemptAt! }]);

@@ -7,11 +7,11 @@
  */
 import { type Delivery, freshDelivery, type Webhook } from "../../domain/model.ts";
 import type { EventConsumer, EventLog, LoggedEvent } from "../../domain/ports.ts";
-import { persist } from "../../platform/persist.ts";
+import { retryUntilStopped } from "../../platform/retry-until-stopped.ts";
 import type { AttemptDeps } from "../delivery/attempt.ts";
 import type { DeliveryPool } from "../delivery/pool.ts";
 import { park, rescheduleStored } from "../delivery/transitions.ts";
-import { Subscriptions } from "./subscriptions.ts";
+import { Subscriptions } from "../webhooks/subscriptions.ts";
 
 export interface DispatcherOptions {
   group: string;
@@ -87,7 +87,7 @@ export class Dispatcher {
         const events = await consumer.poll(Math.min(room, this.options.readBatch), this.options.pollIntervalMs);
         // Events read must be dispatched: skipping them would hold the committed position until a restart.
         if (events.length > 0)
-          await persist(
+          await retryUntilStopped(
             () => this.dispatch(consumer, events),
             () => !this.running,
             this.deps.log,
@@ -174,7 +174,7 @@ export class Dispatcher {
     this.parkedUntil.set(event.customerId, firstDueAt + webhooks.length * spacingMs);
     this.parking = this.parking
       .then(() =>
-        persist(
+        retryUntilStopped(
           () => park(deps, event, webhooks, firstDueAt, spacingMs),
           () => !this.running,
           deps.log,
@@ -191,7 +191,7 @@ export class Dispatcher {
     const deps = this.deps;
     // Parked: stored, and on the retry schedule without using an attempt, so the log moves on.
     const parkIt = () =>
-      persist(
+      retryUntilStopped(
         () => park(deps, event, [webhook]),
         () => !this.running,
         deps.log,

@@ -54,7 +54,7 @@ function basicCredentials(header: string | null): { id: string; secret: string }
   }
 }
 
-/** Answers one token request (the client IP's rate limit is the route table's, before this). */
+/** Answers one token request (the client IP's rate limit is the `client` macro's, before this). */
 export async function issueToken(deps: OAuthDeps, request: Request): Promise<Response> {
   const params = await parameters(request);
   if (params === null) return oauthError("invalid_request", "the body must be application/x-www-form-urlencoded (or a JSON object) of at most 8 KiB");

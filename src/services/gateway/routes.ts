@@ -1,24 +1,25 @@
 /**
- * @module The gateway's REST API (port 8080): login, webhooks, events, deliveries, customers and
- * keys, OAuth, and its own description (/openapi.json, /docs). Paths, scopes and validation come
- * from the route table (operations.ts); these handlers only do the work.
+ * @module The gateway's REST API (port 8080): login, webhooks, events, deliveries, and OAuth. Each
+ * route is declared once, the Elysia way: its path, who may call it (the `bearer` and `client`
+ * macros), the schemas Elysia validates its params, query and body with, its answers, and its
+ * `detail` for the OpenAPI document, which is made from these very routes.
  */
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import { NotFoundError } from "../../domain/errors.ts";
 import type { RequestContext } from "../../platform/http.ts";
 import { clientIp } from "../../platform/http.ts";
+import { accessControl } from "../auth/access.ts";
 import { login } from "../auth/login.ts";
 import type { PasswordChecks } from "../auth/password-checks.ts";
 import type { Tokens } from "../auth/tokens.ts";
 import { eventRoutes, type IngestRouteDeps } from "../ingest/routes.ts";
 import * as webhooks from "../webhooks/manage.ts";
-import { type AccountDeps, accountHandlers } from "./accounts.ts";
+import { type AccountDeps, accountRoutes } from "./accounts.ts";
 import { DEFAULT_PAGE, type DeliveryDeps, getDelivery, listDeliveries, retryDelivery } from "./deliveries.ts";
-import { type Handlers, mountOperations } from "./mount.ts";
+import { GATEWAY_MODELS, SMALL_BODY, TAGS } from "./models.ts";
 import { issueToken } from "./oauth.ts";
-import { openApiDocument } from "./openapi.ts";
-import { describedBy } from "./openapi-docs.ts";
 import { presentAttempt, presentDelivery, presentEvent, presentWebhook, presentWebhookWithSecret } from "./present.ts";
+import { DeliveryQuerySchema, ErrorSchema, OAuthTokenFormSchema, PageQuerySchema } from "./schemas.ts";
 
 export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestRouteDeps, AccountDeps {
   tokens: Tokens;
@@ -43,64 +44,263 @@ export function eventsGoToIngest(ingestPort: () => number): (request: Request) =
 }
 
 /** An answer holding a signing secret: no cache or proxy may keep it. */
-function noStore<T>(ctx: RequestContext, answer: T): T {
+function noStore<T>(ctx: Pick<RequestContext, "set">, answer: T): T {
   ctx.set.headers["cache-control"] = "no-store";
   return answer;
 }
 
-export function gatewayRoutes(deps: GatewayDeps) {
+const WebhookId = t.Object({ id: t.String({ description: "the webhook's id (`wh_…`)" }) });
+const DeliveryId = t.Object({ id: t.String({ description: "the delivery's id" }) });
+/** A page as the API shows it: its items presented, and the cursor of the next. */
+const page = <T, U>(found: { data: T[]; nextCursor: string | null }, present: (item: T) => U) => ({ data: found.data.map(present), next_cursor: found.nextCursor });
+
+function authRoutes(deps: GatewayDeps) {
   const { oauthTokens } = deps;
-  const features = { oauth: oauthTokens !== undefined };
-  const description = describedBy(openApiDocument({ features, limits: { maxEventBytes: deps.maxEventBytes, maxBatchEvents: deps.maxBatchEvents, maxBatchBytes: deps.maxBatchBytes } }));
-
-  const handlers: Handlers = {
-    login: ({ body, ctx }) => login(deps, body.username, body.password, clientIp(ctx, deps.trustForwardedFor)),
-    // Mounted only when the feature is on, i.e. when oauthTokens is set.
-    oauthToken: async ({ request }) => {
-      if (!oauthTokens) throw new NotFoundError("route", "/oauth/token");
-      return issueToken({ apiKeys: deps.apiKeys, oauthTokens }, request);
+  const app = new Elysia({ name: "gateway-auth", normalize: false })
+    .use(accessControl(deps, GATEWAY_MODELS.Error))
+    .model(GATEWAY_MODELS)
+    .post("/auth/login", ({ body, request, set, server }) => login(deps, body.username, body.password, clientIp({ request, set, server }, deps.trustForwardedFor)), {
+      client: { surface: "api", body: SMALL_BODY },
+      body: "LoginInput",
+      response: { 200: "LoginToken" },
+      detail: {
+        operationId: "login",
+        tags: [TAGS.auth],
+        summary: "Log in with a password; get a JWT",
+        description:
+          "The admin user is `admin`. Its token holds the `admin` scope, which includes every other. Wrong username or password: 401 (the same answer for both). Password checks have a budget of their own per client IP and per username (`security.login_attempts_per_minute_*`), and each process verifies a few at a time; refusals (429, 503) are answered after one second.",
+        "x-errors": {
+          401: "wrong username or password",
+          429: "the client IP spent its request rate, or the client IP or the username its budget of password checks (`rate_limited`); `Retry-After` says when to come back",
+          503: "too many password checks waiting in this process (`unavailable`); `Retry-After: 1`",
+        },
+      },
+    });
+  if (!oauthTokens) return app;
+  return app.post("/oauth/token", ({ request }) => issueToken({ apiKeys: deps.apiKeys, oauthTokens }, request), {
+    client: { surface: "api" },
+    // RFC 6749's form, read by issueToken (its errors are the RFC's, not the API's error shape).
+    parse: "none",
+    detail: {
+      operationId: "oauthToken",
+      tags: [TAGS.auth],
+      summary: "OAuth 2.0 client credentials: an API key's id and secret for a short-lived JWT",
+      description:
+        'RFC 6749 §4.4. The client id is an API key\'s `id`, the secret the key (`hrk_…`), sent as HTTP Basic or in the form body (once). Errors are RFC 6749 §5.2\'s `{"error","error_description"}`, not the API\'s error shape; answers carry `Cache-Control: no-store`. Only with `security.oauth2_enabled`.',
+      security: [{}, { clientBasic: [] }],
+      requestBody: {
+        required: true,
+        content: {
+          "application/x-www-form-urlencoded": {
+            schema: OAuthTokenFormSchema,
+            example: { grant_type: "client_credentials", client_id: "key_…", client_secret: "hrk_…", scope: "events:write" },
+          },
+        },
+      },
+      "x-errors": {},
     },
-
-    // Only create, rotate-secret and the secret's own read show a signing secret, never cached.
-    createWebhook: async ({ principal, body, ctx }) => noStore(ctx, presentWebhookWithSecret(await webhooks.createWebhook(deps, principal, body))),
-    listWebhooks: async ({ principal, query }) => {
-      const page = await webhooks.listWebhooks(deps, principal, query.limit ?? DEFAULT_PAGE, query.cursor);
-      return { data: page.data.map(presentWebhook), next_cursor: page.nextCursor };
+    response: {
+      200: "OAuthToken",
+      400: t.Ref("#/components/schemas/OAuthError", { description: "invalid_request, unsupported_grant_type or invalid_scope" }),
+      401: t.Ref("#/components/schemas/OAuthError", { description: "invalid_client: unknown, revoked or mismatched credentials (with `WWW-Authenticate: Basic` when they came as Basic)" }),
     },
-    getWebhook: async ({ principal, params }) => presentWebhook(await webhooks.getWebhook(deps, principal, params.id!)),
-    getWebhookSecret: async ({ principal, params, ctx }) => noStore(ctx, { secret: (await webhooks.getWebhook(deps, principal, params.id!)).secret }),
-    replaceWebhook: async ({ principal, params, body }) => presentWebhook(await webhooks.updateWebhook(deps, principal, params.id!, body, "replace")),
-    updateWebhook: async ({ principal, params, body }) => presentWebhook(await webhooks.updateWebhook(deps, principal, params.id!, body, "merge")),
-    deleteWebhook: async ({ principal, params }) => webhooks.deleteWebhook(deps, principal, params.id!),
-    rotateSecret: async ({ principal, params, ctx }) => noStore(ctx, presentWebhookWithSecret(await webhooks.rotateSecret(deps, principal, params.id!))),
+  });
+}
 
-    getEvent: async ({ principal, params }) => {
-      const event = await deps.store.getEvent(principal.customerId, params.id!);
-      if (!event) throw new NotFoundError("event", params.id!);
-      const deliveries = await deps.store.listDeliveries(principal.customerId, { eventId: event.id, limit: 1000 });
-      return { ...presentEvent(event), deliveries: deliveries.data.map(presentDelivery) };
-    },
-    listDeliveries: async ({ principal, query }) => {
-      const page = await listDeliveries(deps, principal, query);
-      return { data: page.data.map(presentDelivery), next_cursor: page.nextCursor };
-    },
-    getDelivery: async ({ principal, params }) => presentDelivery(await getDelivery(deps, principal, params.id!)),
-    listAttempts: async ({ principal, params }) => {
-      const delivery = await getDelivery(deps, principal, params.id!);
-      return { data: (await deps.store.listAttempts(delivery.id)).map(presentAttempt) };
-    },
-    retryDelivery: async ({ principal, params }) => presentDelivery(await retryDelivery(deps, principal, params.id!)),
+/**
+ * A webhook's body, shown in the document by its model and validated by the use case alone (not by
+ * Elysia first): the gRPC registry shares it, and its one answer names every problem of shape and
+ * of rule together (`extra: is not a known field; url: scheme 'ftp' is not http or https`).
+ */
+const validatedByTheUseCase = (model: "WebhookInput" | "WebhookPatch") => ({
+  required: true,
+  content: { "application/json": { schema: { $ref: `#/components/schemas/${model}` } } },
+});
 
-    ...accountHandlers(deps),
+function webhookRoutes(deps: GatewayDeps) {
+  const write = { scope: "webhooks:write", body: SMALL_BODY } as const;
+  return new Elysia({ name: "gateway-webhooks", normalize: false })
+    .use(accessControl(deps, GATEWAY_MODELS.Error))
+    .model(GATEWAY_MODELS)
+    .post(
+      "/api/v1/webhooks",
+      async ({ principal, body, set }) => {
+        const created = await webhooks.createWebhook(deps, principal, body);
+        set.status = 201;
+        return noStore({ set }, presentWebhookWithSecret(created));
+      },
+      {
+        bearer: write,
+        response: { 201: "WebhookWithSecret" },
+        detail: {
+          operationId: "createWebhook",
+          requestBody: validatedByTheUseCase("WebhookInput"),
+          tags: [TAGS.webhooks],
+          summary: "Create a webhook",
+          description:
+            "The answer holds the signing secret (given, or generated), with `Cache-Control: no-store`; later reads leave it out (`GET /api/v1/webhooks/{id}/secret` shows it, with `webhooks:secrets`). A target that resolves to a private or loopback address is refused (422) unless `HOOKRELAY_ALLOW_PRIVATE_TARGETS=true`.",
+        },
+      },
+    )
+    .get(
+      "/api/v1/webhooks",
+      async ({ principal, query }) => {
+        const found = await webhooks.listWebhooks(deps, principal, query.limit ?? DEFAULT_PAGE, query.cursor);
+        return page(found, presentWebhook);
+      },
+      {
+        bearer: { scope: "webhooks:read" },
+        query: PageQuerySchema,
+        response: { 200: "WebhookPage" },
+        detail: { operationId: "listWebhooks", tags: [TAGS.webhooks], summary: "List webhooks, newest first", description: "Without their signing secrets." },
+      },
+    )
+    .get("/api/v1/webhooks/:id", async ({ principal, params }) => presentWebhook(await webhooks.getWebhook(deps, principal, params.id)), {
+      bearer: { scope: "webhooks:read" },
+      params: WebhookId,
+      response: { 200: "Webhook" },
+      detail: {
+        operationId: "getWebhook",
+        tags: [TAGS.webhooks],
+        summary: "Get a webhook",
+        description: "Without its signing secret: that is `GET /api/v1/webhooks/{id}/secret`, with its own scope.",
+      },
+    })
+    .get("/api/v1/webhooks/:id/secret", async ({ principal, params, set }) => noStore({ set }, { secret: (await webhooks.getWebhook(deps, principal, params.id)).secret }), {
+      bearer: { scope: "webhooks:secrets" },
+      params: WebhookId,
+      response: { 200: "WebhookSecret" },
+      detail: {
+        operationId: "getWebhookSecret",
+        tags: [TAGS.webhooks],
+        summary: "Get a webhook's signing secret",
+        description: "Needs `webhooks:secrets` (or `admin`): `webhooks:read` and `webhooks:write` do not show it. Answered with `Cache-Control: no-store`.",
+      },
+    })
+    .put("/api/v1/webhooks/:id", async ({ principal, params, body }) => presentWebhook(await webhooks.updateWebhook(deps, principal, params.id, body, "replace")), {
+      bearer: write,
+      params: WebhookId,
+      response: { 200: "Webhook" },
+      detail: {
+        operationId: "replaceWebhook",
+        requestBody: validatedByTheUseCase("WebhookInput"),
+        tags: [TAGS.webhooks],
+        summary: "Replace a webhook",
+        description: "`url` and `event_types` are required; omitted `headers`, `description` and `status` are reset; the secret is kept unless given.",
+      },
+    })
+    .patch("/api/v1/webhooks/:id", async ({ principal, params, body }) => presentWebhook(await webhooks.updateWebhook(deps, principal, params.id, body, "merge")), {
+      bearer: write,
+      params: WebhookId,
+      response: { 200: "Webhook" },
+      detail: { operationId: "updateWebhook", requestBody: validatedByTheUseCase("WebhookPatch"), tags: [TAGS.webhooks], summary: "Change some fields of a webhook" },
+    })
+    .delete(
+      "/api/v1/webhooks/:id",
+      async ({ principal, params, set }) => {
+        await webhooks.deleteWebhook(deps, principal, params.id);
+        set.status = 204;
+      },
+      {
+        bearer: { scope: "webhooks:write" },
+        params: WebhookId,
+        response: { 204: t.Void({ description: "Deleted" }) },
+        detail: { operationId: "deleteWebhook", tags: [TAGS.webhooks], summary: "Delete a webhook" },
+      },
+    )
+    .post("/api/v1/webhooks/:id/rotate-secret", async ({ principal, params, set }) => noStore({ set }, presentWebhookWithSecret(await webhooks.rotateSecret(deps, principal, params.id))), {
+      bearer: { scope: "webhooks:write" },
+      params: WebhookId,
+      response: { 200: "WebhookWithSecret" },
+      detail: {
+        operationId: "rotateSecret",
+        tags: [TAGS.webhooks],
+        summary: "Replace a webhook's signing secret with a new random one",
+        description: "The next attempt is signed with the new secret only. The answer holds it, with `Cache-Control: no-store`.",
+      },
+    });
+}
 
-    openapi: async ({ request }) => description.document(request),
-    docs: async ({ request }) => description.page(request),
-  };
+function deliveryRoutes(deps: GatewayDeps) {
+  const read = { scope: "deliveries:read" } as const;
+  return new Elysia({ name: "gateway-deliveries", normalize: false })
+    .use(accessControl(deps, GATEWAY_MODELS.Error))
+    .model(GATEWAY_MODELS)
+    .get(
+      "/api/v1/events/:id",
+      async ({ principal, params }) => {
+        const event = await deps.store.getEvent(principal.customerId, params.id);
+        if (!event) throw new NotFoundError("event", params.id);
+        const deliveries = await deps.store.listDeliveries(principal.customerId, { eventId: event.id, limit: 1000 });
+        return { ...presentEvent(event), deliveries: deliveries.data.map(presentDelivery) };
+      },
+      {
+        bearer: read,
+        params: t.Object({ id: t.String({ description: "the event's id, as its producer sent it" }) }),
+        response: { 200: "EventWithDeliveries" },
+        detail: { operationId: "getEvent", tags: [TAGS.events], summary: "Get an event with its deliveries" },
+      },
+    )
+    .get(
+      "/api/v1/deliveries",
+      async ({ principal, query }) => {
+        const found = await listDeliveries(deps, principal, query);
+        return page(found, presentDelivery);
+      },
+      {
+        bearer: read,
+        query: DeliveryQuerySchema,
+        response: { 200: "DeliveryPage" },
+        detail: {
+          operationId: "listDeliveries",
+          tags: [TAGS.deliveries],
+          summary: "List deliveries, filtered by webhook, event or status",
+          description: "A delivery is listed from the outcome of its first attempt on (or from when it waits behind a slow endpoint).",
+        },
+      },
+    )
+    .get("/api/v1/deliveries/:id", async ({ principal, params }) => presentDelivery(await getDelivery(deps, principal, params.id)), {
+      bearer: read,
+      params: DeliveryId,
+      response: { 200: "Delivery" },
+      detail: { operationId: "getDelivery", tags: [TAGS.deliveries], summary: "Get a delivery" },
+    })
+    .get(
+      "/api/v1/deliveries/:id/attempts",
+      async ({ principal, params }) => {
+        const delivery = await getDelivery(deps, principal, params.id);
+        return { data: (await deps.store.listAttempts(delivery.id)).map(presentAttempt) };
+      },
+      {
+        bearer: read,
+        params: DeliveryId,
+        response: { 200: "AttemptList" },
+        detail: { operationId: "listAttempts", tags: [TAGS.deliveries], summary: "List a delivery's attempts, first first" },
+      },
+    )
+    .post(
+      "/api/v1/deliveries/:id/retry",
+      async ({ principal, params, set }) => {
+        set.status = 202;
+        return presentDelivery(await retryDelivery(deps, principal, params.id));
+      },
+      {
+        bearer: { scope: "deliveries:write" },
+        params: DeliveryId,
+        response: { 202: "Delivery" },
+        detail: { operationId: "retryDelivery", tags: [TAGS.deliveries], summary: "Retry a delivery now (a new round of tries, whatever its status)" },
+      },
+    );
+}
 
+export function gatewayRoutes(deps: GatewayDeps) {
   return (
     new Elysia({ name: "gateway" })
-      .use(mountOperations(deps, handlers, features))
-      // The table's sendEvent and sendBatch: ingest's own routes, under /api/v1.
+      .use(authRoutes(deps))
+      .use(webhookRoutes(deps))
+      // Ingest's own event routes, under /api/v1.
       .use(eventRoutes(deps, "/api/v1"))
+      .use(deliveryRoutes(deps))
+      .use(accountRoutes(deps))
   );
 }

@@ -1,9 +1,10 @@
 /**
  * @module The gateway's own request schemas (login, customers, keys, list queries, OAuth's form)
- * and the shape of every answer, as TypeBox schemas: the route table validates with the first and
+ * and the shape of every answer, as TypeBox schemas: Elysia validates requests with the first and
  * types its handlers' answers with the second, and the OpenAPI document embeds both.
  */
 import { type TSchema, Type } from "@sinclair/typebox";
+import { t } from "elysia";
 import { DELIVERY_STATUSES } from "../../domain/model.ts";
 import { SCOPES } from "../auth/scopes.ts";
 import "../ingest/schema.ts"; // registers the date-time format every timestamp below uses
@@ -11,7 +12,15 @@ import { MAX_PAGE } from "./deliveries.ts";
 
 const Timestamp = (description: string) => Type.String({ format: "date-time", description });
 const Nullable = <T extends TSchema>(schema: T, description: string) => Type.Union([schema, Type.Null()], { description });
-const ScopeSchema = Type.Union(SCOPES.map((s) => Type.Literal(s)));
+/** One of `values`: a union of literals, typed as the values (a mapped array alone would type as never). */
+const OneOf = <const T extends readonly string[]>(values: T, options: object = {}) =>
+  Type.Unsafe<T[number]>(
+    Type.Union(
+      values.map((v) => Type.Literal(v)),
+      options,
+    ),
+  );
+const ScopeSchema = OneOf(SCOPES);
 const Strict = { additionalProperties: false } as const;
 
 // ---- requests ----
@@ -56,7 +65,8 @@ export const ApiKeyInputSchema = Type.Object(
   { additionalProperties: false, errorMessage: 'must be {"name", "scopes", "expires_at"?}' },
 );
 
-const Limit = Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, description: "page size (default 100)", errorMessage: `must be an integer from 1 to ${MAX_PAGE}` }));
+// Elysia's t.Integer: in a query, Elysia turns it into a number from text (TypeBox's does not).
+const Limit = Type.Optional(t.Integer({ minimum: 1, maximum: MAX_PAGE, title: "limit", description: "page size (default 100)", errorMessage: `must be an integer from 1 to ${MAX_PAGE}` }));
 const Cursor = Type.Optional(Type.String({ maxLength: 64, description: "the previous page's `next_cursor`", errorMessage: "must be the next_cursor of a previous page" }));
 
 export const PageQuerySchema = Type.Object({ limit: Limit, cursor: Cursor }, { additionalProperties: false });
@@ -65,12 +75,7 @@ export const DeliveryQuerySchema = Type.Object(
   {
     webhook_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "only this webhook's deliveries", errorMessage: "must be a webhook id" })),
     event_id: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: "only this event's deliveries", errorMessage: "must be an event id" })),
-    status: Type.Optional(
-      Type.Union(
-        DELIVERY_STATUSES.map((s) => Type.Literal(s)),
-        { description: "only deliveries in this state", errorMessage: "must be one of pending, succeeded, failed, dead" },
-      ),
-    ),
+    status: Type.Optional(OneOf(DELIVERY_STATUSES, { description: "only deliveries in this state", errorMessage: "must be one of pending, succeeded, failed, dead" })),
     limit: Limit,
     cursor: Cursor,
   },
@@ -105,7 +110,7 @@ export const ErrorSchema = Type.Object(
 
 export const OAuthErrorSchema = Type.Object(
   {
-    error: Type.Union(["invalid_request", "invalid_client", "unsupported_grant_type", "invalid_scope"].map((c) => Type.Literal(c))),
+    error: OneOf(["invalid_request", "invalid_client", "unsupported_grant_type", "invalid_scope"]),
     error_description: Type.String(),
   },
   { ...Strict, description: "RFC 6749 §5.2 (OAuth client libraries read it)" },
@@ -139,10 +144,7 @@ export const DeliverySchema = Type.Object(
     id: Type.String(),
     event_id: Type.String(),
     webhook_id: Type.String(),
-    status: Type.Union(
-      DELIVERY_STATUSES.map((s) => Type.Literal(s)),
-      { description: "pending: not tried yet or in flight; failed: a retry is scheduled; dead: out of retries" },
-    ),
+    status: OneOf(DELIVERY_STATUSES, { description: "pending: not tried yet or in flight; failed: a retry is scheduled; dead: out of retries" }),
     attempt_count: Type.Integer({ minimum: 0, description: "attempts over the delivery's whole life" }),
     last_status_code: Nullable(Type.Integer(), "the endpoint's last HTTP status; null when it did not answer"),
     last_error: Nullable(Type.String(), "why the last attempt failed"),
@@ -185,6 +187,11 @@ export const EventAcceptedSchema = Type.Object(
   {
     id: Type.String(),
     status: Type.Union([Type.Literal("accepted"), Type.Literal("duplicate")], { description: "duplicate: this id was accepted before; not delivered again" }),
+    matched_webhooks: Type.Integer({
+      minimum: 0,
+      description:
+        "the active webhooks of the event's customer subscribed to its type (or to `*`) when the event was accepted: each receives it; 0: none does. A webhook created later is not counted. For a duplicate, those subscribed now",
+    }),
   },
   Strict,
 );
@@ -195,6 +202,13 @@ export const BatchAcceptedSchema = Type.Object(
     duplicates: Type.Integer({ minimum: 0, description: "events whose id was accepted before (or earlier in this batch); not delivered again" }),
     duplicate_ids: Type.Array(Type.String(), {
       description: "the duplicates' ids, in the batch's order, one per duplicate event (`duplicates` of them)",
+    }),
+    matched_webhooks: Type.Integer({
+      minimum: 0,
+      description: "the (event, webhook) pairs of the new events: for each, the active webhooks subscribed to its type when it was accepted (a webhook created later is not counted)",
+    }),
+    unmatched_ids: Type.Array(Type.String(), {
+      description: "the ids of the new events no webhook subscribed to when they were accepted, in the batch's order",
     }),
   },
   Strict,
@@ -227,15 +241,6 @@ const apiKeyFields = {
 export const ApiKeySchema = Type.Object(apiKeyFields, { ...Strict, description: "As lists show a key: never the key itself, never its hash" });
 
 export const ApiKeyCreatedSchema = Type.Object({ ...apiKeyFields, key: Type.String({ description: "`hrk_…`: shown this once; only its hash is kept" }) }, Strict);
-
-export const HealthSchema = Type.Object(
-  {
-    status: Type.Union([Type.Literal("ok"), Type.Literal("unavailable")]),
-    role: Type.String(),
-    failing: Type.Optional(Type.Array(Type.String(), { description: "the dependencies that failed, with why" })),
-  },
-  Strict,
-);
 
 const NextCursor = Nullable(Type.String(), "pass as `cursor` for the next page; null on the last page");
 const PageOf = <T extends TSchema>(item: T) => Type.Object({ data: Type.Array(item), next_cursor: NextCursor }, Strict);

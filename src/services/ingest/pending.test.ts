@@ -5,14 +5,14 @@ import { PendingEvents } from "./accept.ts";
 import { shedEvents } from "./routes.ts";
 
 describe("PendingEvents", () => {
-  it("admits up to the limit, refuses beyond it with a retryable 503 without running the store, and frees room as stores finish", async () => {
+  it("stores up to the limit, refuses beyond it with a retryable 503 without running the store, and frees room as stores finish", async () => {
     const pending = new PendingEvents(3);
     const releases: (() => void)[] = [];
     const store = () => new Promise<string>((resolve) => releases.push(() => resolve("stored")));
-    const first = pending.admit(2, 0, store);
-    const second = pending.admit(1, 0, store);
+    const first = pending.storeIfRoom(2, 0, store);
+    const second = pending.storeIfRoom(1, 0, store);
     expect(pending.count).toBe(3);
-    const refused = await pending.admit(1, 0, store).catch((e) => e);
+    const refused = await pending.storeIfRoom(1, 0, store).catch((e) => e);
     expect(refused).toBeInstanceOf(UnavailableError);
     expect(refused.status).toBe(503);
     expect(refused.retryAfterSeconds).toBe(1);
@@ -21,17 +21,17 @@ describe("PendingEvents", () => {
     releases[0]!();
     expect(await first).toBe("stored");
     expect(pending.count).toBe(1);
-    const third = pending.admit(2, 0, store);
+    const third = pending.storeIfRoom(2, 0, store);
     releases[1]!();
     releases[2]!();
     expect(await Promise.all([second, third])).toEqual(["stored", "stored"]);
     expect(pending.count).toBe(0);
   });
 
-  it("admits one batch larger than the limit when nothing else waits, and frees its room when the store fails", async () => {
+  it("stores one batch larger than the limit when nothing else waits, and frees its room when the store fails", async () => {
     const pending = new PendingEvents(3);
-    expect(await pending.admit(10, 0, async () => "big")).toBe("big");
-    await expect(pending.admit(2, 0, async () => Promise.reject(new Error("disk full")))).rejects.toThrow("disk full");
+    expect(await pending.storeIfRoom(10, 0, async () => "big")).toBe("big");
+    await expect(pending.storeIfRoom(2, 0, async () => Promise.reject(new Error("disk full")))).rejects.toThrow("disk full");
     expect(pending.count).toBe(0);
   });
 
@@ -39,18 +39,18 @@ describe("PendingEvents", () => {
     const pending = new PendingEvents(1000, 300_000);
     const releases: (() => void)[] = [];
     const store = () => new Promise<string>((resolve) => releases.push(() => resolve("stored")));
-    const first = pending.admit(1, 200_000, store);
+    const first = pending.storeIfRoom(1, 200_000, store);
     expect(pending.full()).toBeNull();
-    const refused = await pending.admit(1, 200_000, store).catch((e) => e);
+    const refused = await pending.storeIfRoom(1, 200_000, store).catch((e) => e);
     expect(refused).toBeInstanceOf(UnavailableError);
     expect(refused.message).toContain("1 events, 196 KiB waiting");
-    const second = pending.admit(1, 100_000, store);
+    const second = pending.storeIfRoom(1, 100_000, store);
     expect(pending.full()).toContain("2 events, 293 KiB waiting");
     for (const release of releases) release();
     expect(await Promise.all([first, second])).toEqual(["stored", "stored"]);
     expect([pending.count, pending.bytes, pending.full()]).toEqual([0, 0, null]);
     // Alone, one batch over the byte limit still goes in (max_batch_bytes bounds it).
-    expect(await pending.admit(3, 900_000, async () => "big")).toBe("big");
+    expect(await pending.storeIfRoom(3, 900_000, async () => "big")).toBe("big");
   });
 });
 
@@ -82,7 +82,7 @@ describe("shedEvents", () => {
     const pending = new PendingEvents(2);
     expect(pending.full()).toBeNull();
     let release = () => {};
-    const stored = pending.admit(2, 0, () => new Promise<void>((resolve) => (release = resolve)));
+    const stored = pending.storeIfRoom(2, 0, () => new Promise<void>((resolve) => (release = resolve)));
     expect(pending.full()).toContain("2 events, 0 KiB waiting");
     release();
     await stored;

@@ -1,8 +1,10 @@
 /** @module Ingest's HTTP surface (port 8082): `POST /events` and `POST /events/batch`. */
-import { Elysia } from "elysia";
-import { readJson } from "../../platform/http.ts";
-import { authorize, charge, type GuardDeps } from "../auth/guard.ts";
+import { Elysia, t } from "elysia";
+import { accessControl } from "../auth/access.ts";
+import { charge, type GuardDeps } from "../auth/guard.ts";
+import { EVENT_EXAMPLE, GATEWAY_MODELS } from "../gateway/models.ts";
 import { acceptBatch, acceptEvent, type IngestDeps } from "./accept.ts";
+import { documentedBatchSchema } from "./schema.ts";
 
 export interface IngestRouteDeps extends IngestDeps, GuardDeps {
   maxBatchBytes: number;
@@ -24,28 +26,63 @@ export function shedEvents(pending: { full(): string | null }, loop: { ms: numbe
   };
 }
 
-/** The event routes under a prefix: `/` on ingest, `/api/v1` on the gateway. */
+const Duplicate = t.Ref("#/components/schemas/EventAccepted", { description: "A duplicate: this id was accepted before; it is not delivered again" });
+
+/**
+ * The event routes under a prefix: `/` on ingest, `/api/v1` on the gateway.
+ *
+ * Their bodies are validated once, by the use case (`acceptEvent`, `acceptBatch`), not by Elysia
+ * too: the use case's errors name the event (`events[3].type: …`), and a batch of 1,000 events
+ * would otherwise be checked twice on the hot path. The document shows the same schemas
+ * (`EventInputSchema`, `documentedBatchSchema`) as the request bodies.
+ */
 export function eventRoutes(deps: IngestRouteDeps, prefix = "") {
+  const tags = ["Events"];
   return new Elysia({ name: `events${prefix}` })
+    .use(accessControl(deps, GATEWAY_MODELS.Error))
+    .model({ EventInput: GATEWAY_MODELS.EventInput, EventAccepted: GATEWAY_MODELS.EventAccepted, BatchAccepted: GATEWAY_MODELS.BatchAccepted })
     .post(
       `${prefix}/events`,
-      async ({ request, set, server }) => {
-        const principal = await authorize(deps, { request, set, server }, "ingest", "events:write");
-        const result = await acceptEvent(deps, principal, await readJson(request, deps.maxEventBytes));
+      async ({ principal, body, set }) => {
+        const result = await acceptEvent(deps, principal, body);
         set.status = result.status === "accepted" ? 202 : 200;
         return result;
       },
-      { parse: "none" },
+      {
+        bearer: { scope: "events:write", surface: "ingest", body: deps.maxEventBytes },
+        response: { 202: "EventAccepted", 200: Duplicate },
+        detail: {
+          operationId: prefix ? "sendEvent" : "ingestEvent",
+          tags,
+          summary: "Send an event",
+          description: `Answered once the event is durable; every matching webhook gets it at least once.${prefix ? " The same ingest route as the ingest role's `POST /events` (port 8082)." : ""} A duplicate (this id was accepted before) is answered 200 and not delivered again.`,
+          requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/EventInput" }, example: EVENT_EXAMPLE } } },
+          "x-errors": { 503: "the event could not be stored, or ingest is at capacity (`Retry-After`); nothing was kept" },
+        },
+      },
     )
     .post(
       `${prefix}/events/batch`,
-      async ({ request, set, server }) => {
-        const ctx = { request, set, server };
-        const principal = await authorize(deps, ctx, "ingest", "events:write", 0);
-        const result = await acceptBatch(deps, principal, await readJson(request, deps.maxBatchBytes), (events) => charge(deps, ctx, "ingest", principal, events));
+      async ({ principal, body, request, set, server }) => {
+        const result = await acceptBatch(deps, principal, body, (events) => charge(deps, { request, set, server }, "ingest", principal, events));
         set.status = 202;
         return result;
       },
-      { parse: "none" },
+      {
+        // Each event counts against the customer's rate: charged once they are counted.
+        bearer: { scope: "events:write", surface: "ingest", body: deps.maxBatchBytes, cost: 0 },
+        response: { 202: "BatchAccepted" },
+        detail: {
+          operationId: prefix ? "sendBatch" : "ingestBatch",
+          tags,
+          summary: "Send a batch of events",
+          description: "All or nothing on validation: one invalid event refuses the whole batch, naming it (`events[3].type: …`). Each event counts against the customer's ingest rate limit.",
+          requestBody: {
+            required: true,
+            content: { "application/json": { schema: documentedBatchSchema(deps.maxBatchEvents), example: { events: [EVENT_EXAMPLE, { ...EVENT_EXAMPLE, id: "evt_0002", type: "order.paid" }] } } },
+          },
+          "x-errors": { 503: "the events could not be stored, or ingest is at capacity (`Retry-After`); nothing was kept" },
+        },
+      },
     );
 }

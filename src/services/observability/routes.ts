@@ -2,24 +2,25 @@
  * @module The observability role (port 8085): the dashboard page, and the operator's JSON behind
  * it — stats for the whole deployment, webhook health, recent failures, event timelines, retry.
  */
-import { Type } from "@sinclair/typebox";
-import { Elysia } from "elysia";
+import { type TSchema, Type } from "@sinclair/typebox";
+import { Elysia, t } from "elysia";
 import { NotFoundError } from "../../domain/errors.ts";
 import type { Delivery } from "../../domain/model.ts";
 import type { Clock, RetrySchedule, Store, WebhookHealth } from "../../domain/ports.ts";
-import { clientIp, type RequestContext, readJson } from "../../platform/http.ts";
+import { clientIp } from "../../platform/http.ts";
 import type { Logger } from "../../platform/logger.ts";
 import { inlinePagePolicy } from "../../platform/page-policy.ts";
-import { coerceQuery, compile } from "../../platform/validate.ts";
-import { authorize, type GuardDeps, limitClient } from "../auth/guard.ts";
+import { accessControl } from "../auth/access.ts";
+import type { GuardDeps } from "../auth/guard.ts";
 import { login } from "../auth/login.ts";
 import type { PasswordChecks } from "../auth/password-checks.ts";
 import type { Tokens } from "../auth/tokens.ts";
 import { retryDelivery } from "../gateway/deliveries.ts";
+import { GATEWAY_MODELS } from "../gateway/models.ts";
 import { presentAttempt, presentDelivery } from "../gateway/present.ts";
-import { LoginInputSchema } from "../gateway/schemas.ts";
+import { ErrorSchema } from "../gateway/schemas.ts";
 import dashboardHtml from "./dashboard.html" with { type: "text" };
-import { type Pulse, successShare } from "./pulse.ts";
+import { type RecentActivity, successShare } from "./recent-activity.ts";
 import type { Scraper } from "./scraper.ts";
 import { eventTimeline } from "./timeline.ts";
 
@@ -33,18 +34,19 @@ export interface ObservabilityDeps {
   /** The process's cap on password verifications, shared with the gateway's login. */
   passwords: PasswordChecks;
   scraper: Scraper;
-  pulse: Pulse;
+  pulse: RecentActivity;
 }
 
 const MAX_WEBHOOKS = 500;
 /** Imported as text (bun-types types every `.html` import as an HTML bundle, whatever its `type`). */
 const dashboardPage = dashboardHtml as unknown as string;
 const DASHBOARD_POLICY = inlinePagePolicy(dashboardPage);
-/** The gateway's login, on this port too: the dashboard signs in where it is served. */
-const loginRequest = compile(LoginInputSchema);
 const LOGIN_BODY = 64 * 1024;
-const FailuresQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, errorMessage: "must be an integer from 1 to 200" })) }, { additionalProperties: false });
-const failuresQuery = compile(FailuresQuery);
+const FailuresQuery = Type.Object(
+  // Elysia's t.Integer: in a query, Elysia turns it into a number from text (TypeBox's does not).
+  { limit: Type.Optional(t.Integer({ minimum: 1, maximum: 200, title: "limit", description: "how many (default 50)", errorMessage: "must be an integer from 1 to 200" })) },
+  { additionalProperties: false },
+);
 
 /** disabled; failing: deliveries waiting for a retry now; degraded: some went dead; healthy otherwise. */
 export function healthOf(entry: WebhookHealth): "disabled" | "failing" | "degraded" | "healthy" {
@@ -85,73 +87,115 @@ async function webhookUrls(store: Store, deliveries: Delivery[]): Promise<Map<st
   return new Map(found.flatMap((w) => (w ? [[w.id, w.url] as const] : [])));
 }
 
-export function observabilityRoutes(deps: ObservabilityDeps) {
-  // Counts over every customer: for the operator only.
-  const operator = (ctx: RequestContext) => authorize(deps.guard, ctx, "api", "admin");
+const Anything = (description: string, properties: Record<string, TSchema> = {}) => Type.Object(properties, { description, additionalProperties: true });
+const operator = { scope: "admin" } as const;
+const tags = ["Dashboard"];
 
+export function observabilityRoutes(deps: ObservabilityDeps) {
   return new Elysia({ name: "observability" })
-    .get("/", ({ set }) => {
-      set.headers["content-type"] = "text/html; charset=utf-8";
-      set.headers["cache-control"] = "no-cache";
-      set.headers["content-security-policy"] = DASHBOARD_POLICY;
-      set.headers["referrer-policy"] = "no-referrer";
-      set.headers["x-content-type-options"] = "nosniff";
-      return dashboardPage;
-    })
+    .use(accessControl(deps.guard, GATEWAY_MODELS.Error))
+    .model({ LoginInput: GATEWAY_MODELS.LoginInput, LoginToken: GATEWAY_MODELS.LoginToken })
+    .get(
+      "/",
+      ({ set }) => {
+        set.headers["content-type"] = "text/html; charset=utf-8";
+        set.headers["cache-control"] = "no-cache";
+        set.headers["content-security-policy"] = DASHBOARD_POLICY;
+        set.headers["referrer-policy"] = "no-referrer";
+        set.headers["x-content-type-options"] = "nosniff";
+        return dashboardPage;
+      },
+      {
+        detail: {
+          operationId: "dashboard",
+          tags,
+          summary: "The dashboard (HTML; it signs in with the admin password)",
+          responses: { 200: { description: "A self-contained page", content: { "text/html": {} } } },
+        },
+      },
+    )
     .post(
       "/auth/login",
-      async ({ request, set, server }) => {
-        await limitClient(deps.guard, { request, set, server }, "api");
-        const input = loginRequest.parse(await readJson(request, LOGIN_BODY));
+      async ({ body, request, set, server }) => {
         const ip = clientIp({ request, set, server }, deps.guard.trustForwardedFor);
-        return login({ ...deps, rateGate: deps.guard.rateGate }, input.username, input.password, ip);
+        return login({ ...deps, rateGate: deps.guard.rateGate }, body.username, body.password, ip);
       },
-      { parse: "none" },
+      {
+        client: { surface: "api", body: LOGIN_BODY },
+        body: "LoginInput",
+        response: { 200: "LoginToken" },
+        detail: { operationId: "dashboardLogin", tags, summary: "The gateway's login, on this port too: the dashboard signs in where it is served", "x-errors": { 401: "wrong username or password" } },
+      },
     )
-    .get("/api/stats", async ({ request, set, server }) => {
-      await operator({ request, set, server });
-      const [deliveries, retryQueueDepth] = await Promise.all([deps.store.countDeliveries(), deps.schedule.depth()]);
-      // Awaiting a retry counts against it: divided by finished deliveries only, a webhook failing
-      // every attempt (but not yet out of retries) left the ratio at 100%.
-      const tried = deliveries.succeeded + deliveries.failed + deliveries.dead;
-      const now = deps.pulse.now();
-      return {
-        deliveries,
-        retry_queue_depth: retryQueueDepth,
-        success_ratio: tried === 0 ? null : deliveries.succeeded / tried,
-        attempt_success_ratio: successShare(now.rates.delivered_per_second, now.rates.failed_per_second),
-        ...now,
-        targets: deps.scraper.targets(),
-        series: deps.pulse.series(),
-      };
+    .get(
+      "/api/stats",
+      async () => {
+        const [deliveries, retryQueueDepth] = await Promise.all([deps.store.countDeliveries(), deps.schedule.depth()]);
+        // Awaiting a retry counts against it: divided by finished deliveries only, a webhook failing
+        // every attempt (but not yet out of retries) left the ratio at 100%.
+        const tried = deliveries.succeeded + deliveries.failed + deliveries.dead;
+        const now = deps.pulse.now();
+        return {
+          deliveries,
+          retry_queue_depth: retryQueueDepth,
+          success_ratio: tried === 0 ? null : deliveries.succeeded / tried,
+          attempt_success_ratio: successShare(now.rates.delivered_per_second, now.rates.failed_per_second),
+          ...now,
+          targets: deps.scraper.targets(),
+          series: deps.pulse.series(),
+        };
+      },
+      {
+        bearer: operator,
+        response: {
+          200: Anything("Counts over every customer, rates and latency quantiles now, the scrape targets, and the charts' recent history", {
+            deliveries: Type.Record(Type.String(), Type.Integer(), { description: "deliveries by status" }),
+            retry_queue_depth: Type.Integer({ minimum: 0 }),
+            success_ratio: Type.Union([Type.Number(), Type.Null()], { description: "succeeded / (succeeded + failed + dead); null before any" }),
+            attempt_success_ratio: Type.Union([Type.Number(), Type.Null()], { description: "successful attempts over the last 10 s" }),
+          }),
+        },
+        detail: { operationId: "stats", tags, summary: "The deployment now: counts, rates, latencies, and the charts' history" },
+      },
+    )
+    .get("/api/webhooks", async () => ({ data: (await deps.store.webhookHealth(MAX_WEBHOOKS)).map(presentHealth) }), {
+      bearer: operator,
+      response: { 200: Type.Object({ data: Type.Array(Anything("A webhook's health: state, recent successes and failures")) }, { description: `Every webhook's health (at most ${MAX_WEBHOOKS})` }) },
+      detail: { operationId: "webhookHealth", tags, summary: "Each webhook's health: healthy, degraded, failing or disabled" },
     })
-    .get("/api/webhooks", async ({ request, set, server }) => {
-      await operator({ request, set, server });
-      return { data: (await deps.store.webhookHealth(MAX_WEBHOOKS)).map(presentHealth) };
-    })
-    .get("/api/failures", async ({ request, query, set, server }) => {
-      await operator({ request, set, server });
-      const limit = failuresQuery.parse(coerceQuery(FailuresQuery, query), "query").limit ?? 50;
-      const failing = await deps.store.recentFailures(limit);
-      const [attempts, urls] = await Promise.all([Promise.all(failing.map((d) => deps.store.listAttempts(d.id))), webhookUrls(deps.store, failing)]);
-      return {
-        data: failing.map((delivery, i) => ({
-          ...presentDelivery(delivery),
-          customer_id: delivery.customerId,
-          // The operator knows endpoints by their URL, not by an id (null: the webhook was deleted).
-          webhook_url: urls.get(delivery.webhookId) ?? null,
-          attempts: attempts[i]!.map(presentAttempt),
-        })),
-      };
-    })
-    .get("/api/events/:id/timeline", async ({ request, params, set, server }) => {
-      await operator({ request, set, server });
-      return eventTimeline(deps.store, params.id);
+    .get(
+      "/api/failures",
+      async ({ query }) => {
+        const failing = await deps.store.recentFailures(query.limit ?? 50);
+        const [attempts, urls] = await Promise.all([Promise.all(failing.map((d) => deps.store.listAttempts(d.id))), webhookUrls(deps.store, failing)]);
+        return {
+          data: failing.map((delivery, i) => ({
+            ...presentDelivery(delivery),
+            customer_id: delivery.customerId,
+            // The operator knows endpoints by their URL, not by an id (null: the webhook was deleted).
+            webhook_url: urls.get(delivery.webhookId) ?? null,
+            attempts: attempts[i]!.map(presentAttempt),
+          })),
+        };
+      },
+      {
+        bearer: operator,
+        query: FailuresQuery,
+        response: {
+          200: Type.Object({ data: Type.Array(Anything("A failed or dead delivery, with its customer, its webhook's URL and its attempts")) }, { description: "The latest failures, newest first" }),
+        },
+        detail: { operationId: "failures", tags, summary: "Recent failed and dead deliveries of every customer, with their attempts" },
+      },
+    )
+    .get("/api/events/:id/timeline", async ({ params }) => eventTimeline(deps.store, params.id), {
+      bearer: operator,
+      params: Type.Object({ id: Type.String({ description: "the event's id" }) }),
+      response: { 200: Anything("The event and, per delivery, each step: stored, every attempt, retries scheduled, dead") },
+      detail: { operationId: "eventTimeline", tags, summary: "One event's timeline across every customer: its deliveries and their attempts in order" },
     })
     .post(
       "/api/deliveries/:id/retry",
-      async ({ request, params, set, server }) => {
-        const principal = await operator({ request, set, server });
+      async ({ principal, params, set }) => {
         const [work] = await deps.store.deliveryWork([params.id]);
         if (!work) throw new NotFoundError("delivery", params.id);
         // The operator retries any customer's delivery: on that customer's behalf.
@@ -159,6 +203,11 @@ export function observabilityRoutes(deps: ObservabilityDeps) {
         set.status = 202;
         return { ...presentDelivery(requeued), customer_id: requeued.customerId };
       },
-      { parse: "none" },
+      {
+        bearer: operator,
+        params: Type.Object({ id: Type.String({ description: "the delivery's id" }) }),
+        response: { 202: Anything("The delivery, queued for a new round of tries", { customer_id: Type.String() }) },
+        detail: { operationId: "dashboardRetry", tags, summary: "Retry any customer's delivery now" },
+      },
     );
 }

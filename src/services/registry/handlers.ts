@@ -19,7 +19,7 @@ import {
   UpdateWebhookResponseSchema,
 } from "../../gen/hookrelay/webhook/v1/registry_pb.ts";
 import type { Logger } from "../../platform/logger.ts";
-import { admit, type GuardDeps } from "../auth/guard.ts";
+import { authenticateAndLimit, type GuardDeps } from "../auth/guard.ts";
 import type { Scope } from "../auth/scopes.ts";
 import type { Principal } from "../auth/tokens.ts";
 import { DEFAULT_PAGE, MAX_PAGE } from "../gateway/deliveries.ts";
@@ -48,7 +48,7 @@ export function peerAddress(peer: string): string | null {
 async function caller(deps: RegistryDeps, call: ServerUnaryCall<unknown, unknown>, scope: Scope): Promise<Principal> {
   const [value] = call.metadata.get("authorization");
   // gRPC has no proxy header: the peer is the client.
-  const { principal } = await admit({ ...deps, trustForwardedFor: false }, "api", peerAddress(call.getPeer()), typeof value === "string" ? value : null, scope);
+  const { principal } = await authenticateAndLimit({ ...deps, trustForwardedFor: false }, "api", peerAddress(call.getPeer()), typeof value === "string" ? value : null, scope);
   return principal;
 }
 

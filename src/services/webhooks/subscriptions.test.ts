@@ -8,7 +8,7 @@ import { SqliteStore } from "../../adapters/sqlite/store.ts";
 import { UnavailableError } from "../../domain/errors.ts";
 import { newId } from "../../domain/ids.ts";
 import type { Webhook } from "../../domain/model.ts";
-import { Subscriptions } from "./subscriptions.ts";
+import { Subscriptions, type WebhookSource } from "./subscriptions.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "hookrelay-subscriptions-"));
 const db = openDatabase({ dataDir, synchronous: "NORMAL" });
@@ -21,12 +21,19 @@ afterAll(() => {
 /** The real store, except that the next `failures` reads of the webhooks' version fail as a restarting backend's do. */
 class RestartingStore extends SqliteStore {
   failures = 0;
+  versionReads = 0;
+  listReads = 0;
   override async webhooksVersion(): Promise<number> {
+    this.versionReads++;
     if (this.failures > 0) {
       this.failures--;
       throw new UnavailableError("database unavailable (CONNECTION_CLOSED); try again");
     }
     return super.webhooksVersion();
+  }
+  override async activeWebhooks(): Promise<Webhook[]> {
+    this.listReads++;
+    return super.activeWebhooks();
   }
 }
 
@@ -86,5 +93,76 @@ describe("the dispatcher's subscriptions", () => {
     // Accepted after the webhook was created, on an ingest host whose clock is 800 ms behind.
     const matched = (await subscriptions.current(t0 + 50, t0 + 20 - 800)).match("skewed", "order.paid");
     expect(matched.map((w) => w.id)).toEqual([webhook.id]);
+  });
+});
+
+describe("ingest's subscriptions (afterNow)", () => {
+  it("counts a webhook created just before the call, and reloads the webhooks only when the version changed", async () => {
+    const store = new RestartingStore(db);
+    const subscriptions = new Subscriptions(store);
+    for (let i = 0; i < 5; i++) {
+      const webhook = orderWebhook(`fresh-${i}`);
+      await store.createWebhook(webhook);
+      expect((await subscriptions.afterNow()).match(`fresh-${i}`, "order.paid").map((w) => w.id)).toEqual([webhook.id]);
+    }
+    const lists = store.listReads;
+    await subscriptions.afterNow();
+    await subscriptions.afterNow();
+    expect(store.listReads).toBe(lists);
+  });
+
+  it("one version read serves every call made before it began; calls made while it runs wait for the next", async () => {
+    let version = 1;
+    let versionReads = 0;
+    const releases: (() => void)[] = [];
+    const webhooks: Webhook[] = [];
+    let asOfLastRead: Webhook[] = [];
+    // A store as of when each version read began (a read that has begun sees nothing committed after).
+    const source: WebhookSource = {
+      webhooksVersion: () => {
+        versionReads++;
+        const read = version;
+        const list = [...webhooks];
+        return new Promise((resolve) => releases.push(() => resolve(read))).then((v) => {
+          asOfLastRead = list;
+          return v as number;
+        });
+      },
+      activeWebhooks: async () => asOfLastRead,
+    };
+    const subscriptions = new Subscriptions(source);
+    const first = [subscriptions.afterNow(), subscriptions.afterNow(), subscriptions.afterNow()];
+    await Bun.sleep(1);
+    expect(versionReads).toBe(1);
+    // A webhook created while that read runs: the calls made now must see it, so they wait for the next read.
+    webhooks.push(orderWebhook("late"));
+    version = 2;
+    const second = [subscriptions.afterNow(), subscriptions.afterNow()];
+    await Bun.sleep(1);
+    expect(versionReads).toBe(1);
+    releases[0]!();
+    for (const index of await Promise.all(first)) expect(index.match("late", "order.paid")).toHaveLength(0);
+    await Bun.sleep(1);
+    expect(versionReads).toBe(2);
+    releases[1]!();
+    for (const index of await Promise.all(second)) expect(index.match("late", "order.paid")).toHaveLength(1);
+  });
+
+  it("a failed read fails the calls that waited for it; the next call reads again", async () => {
+    const store = new RestartingStore(db);
+    const subscriptions = new Subscriptions(store);
+    const webhook = orderWebhook("after-failure");
+    await store.createWebhook(webhook);
+    store.failures = 1;
+    const failed = await Promise.all(
+      [subscriptions.afterNow(), subscriptions.afterNow()].map((p) =>
+        p.then(
+          () => null,
+          (err: Error) => err.message,
+        ),
+      ),
+    );
+    expect(failed).toEqual([expect.stringContaining("CONNECTION_CLOSED"), expect.stringContaining("CONNECTION_CLOSED")]);
+    expect((await subscriptions.afterNow()).match("after-failure", "order.paid").map((w) => w.id)).toEqual([webhook.id]);
   });
 });

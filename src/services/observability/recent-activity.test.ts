@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { parseExposition } from "./exposition.ts";
-import { Pulse, quantile } from "./pulse.ts";
+import { quantile, RecentActivity } from "./recent-activity.ts";
 
 const source = (instance: string, text: string) => ({ instance, families: parseExposition(text) });
 const attempts = (success: number, failure: number) =>
@@ -28,41 +28,41 @@ describe("histogram quantiles", () => {
   });
 });
 
-describe("Pulse", () => {
+describe("RecentActivity", () => {
   test("rates and the chart's points come from counter growth over time, summed over processes", () => {
-    const pulse = new Pulse(10, 10_000);
-    pulse.record([source("a", attempts(0, 0)), source("b", attempts(0, 0))], 0);
-    pulse.record([source("a", attempts(10, 2)), source("b", attempts(10, 0))], 2_000);
-    pulse.record([source("a", attempts(30, 2)), source("b", attempts(30, 4))], 4_000);
-    const points = pulse.series();
+    const activity = new RecentActivity(10, 10_000);
+    activity.record([source("a", attempts(0, 0)), source("b", attempts(0, 0))], 0);
+    activity.record([source("a", attempts(10, 2)), source("b", attempts(10, 0))], 2_000);
+    activity.record([source("a", attempts(30, 2)), source("b", attempts(30, 4))], 4_000);
+    const points = activity.series();
     expect(points.map((p) => p.delivered_per_second)).toEqual([10, 20]);
     expect(points.map((p) => p.failed_per_second)).toEqual([1, 2]);
     expect(points[1]!.attempt_success_ratio).toBeCloseTo(40 / 44);
-    const now = pulse.now();
+    const now = activity.now();
     expect(now.rates.delivered_per_second).toBe(15);
     expect(now.totals.delivered).toBe(60);
   });
 
   test("a process that restarts does not read as a drop, and one read for the first time adds nothing", () => {
-    const pulse = new Pulse(10, 10_000);
-    pulse.record([source("a", attempts(100, 0))], 0);
-    pulse.record([source("a", attempts(5, 0)), source("late", attempts(1_000, 0))], 1_000);
-    expect(pulse.series()[0]!.delivered_per_second).toBe(5);
+    const activity = new RecentActivity(10, 10_000);
+    activity.record([source("a", attempts(100, 0))], 0);
+    activity.record([source("a", attempts(5, 0)), source("late", attempts(1_000, 0))], 1_000);
+    expect(activity.series()[0]!.delivered_per_second).toBe(5);
   });
 
   test("latency quantiles come from the buckets' growth, not their totals since start", () => {
-    const pulse = new Pulse(10, 10_000);
-    pulse.record([source("a", latency(1000, 1000, 1000))], 0);
-    pulse.record([source("a", latency(1000, 1010, 1010))], 1_000);
-    const now = pulse.now();
+    const activity = new RecentActivity(10, 10_000);
+    activity.record([source("a", latency(1000, 1000, 1000))], 0);
+    activity.record([source("a", latency(1000, 1010, 1010))], 1_000);
+    const now = activity.now();
     expect(now.latency_seconds.p50).toBeCloseTo(0.55);
     expect(now.latency_seconds.p99).toBeGreaterThan(0.9);
-    expect(pulse.series()[0]!.latency_p50_seconds).toBeCloseTo(0.55);
+    expect(activity.series()[0]!.latency_p50_seconds).toBeCloseTo(0.55);
   });
 
   test("keeps only the history it was given room for", () => {
-    const pulse = new Pulse(3, 10_000);
-    for (let i = 0; i < 10; i++) pulse.record([source("a", attempts(i, 0))], i * 1000);
-    expect(pulse.series().map((p) => p.t)).toEqual([7000, 8000, 9000]);
+    const activity = new RecentActivity(3, 10_000);
+    for (let i = 0; i < 10; i++) activity.record([source("a", attempts(i, 0))], i * 1000);
+    expect(activity.series().map((p) => p.t)).toEqual([7000, 8000, 9000]);
   });
 });

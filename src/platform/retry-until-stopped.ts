@@ -9,7 +9,7 @@ const MAX_DELAY_MS = 5_000;
  * logging each one. Gives up (rejecting with the last error) only once `stopped()` is
  * true, so shutdown is never held hostage by a dead backend.
  */
-export async function persist<T>(write: () => Promise<T>, stopped: () => boolean, log: Logger, what: string): Promise<T> {
+export async function retryUntilStopped<T>(write: () => Promise<T>, stopped: () => boolean, log: Logger, what: string): Promise<T> {
   let delay = FIRST_DELAY_MS;
   for (;;) {
     try {

@@ -167,7 +167,11 @@ export function quantile(q: number, buckets: { le: number; count: number }[]): n
   return lower;
 }
 
-export class Pulse {
+/**
+ * The deployment's recent activity: the last reads of every role's metrics, from which it gives
+ * rates, latency quantiles and gauges now (`now`) and a short history for the charts (`series`).
+ */
+export class RecentActivity {
   private readonly snapshots: Snapshot[] = [];
 
   /**

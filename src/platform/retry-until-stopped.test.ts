@@ -1,14 +1,14 @@
-// persist(): a must-happen write is retried until it succeeds, and given up only on shutdown.
+// retryUntilStopped(): a must-happen write is retried until it succeeds, and given up only on shutdown.
 import { describe, expect, it } from "bun:test";
 import { createLogger } from "./logger.ts";
-import { persist } from "./persist.ts";
+import { retryUntilStopped } from "./retry-until-stopped.ts";
 
 const log = createLogger("silent");
 
-describe("persist", () => {
+describe("retryUntilStopped", () => {
   it("retries a failing write until it succeeds and returns its result", async () => {
     let calls = 0;
-    const result = await persist(
+    const result = await retryUntilStopped(
       async () => {
         if (++calls < 3) throw new Error("busy");
         return "written";
@@ -24,7 +24,7 @@ describe("persist", () => {
   it("gives up with the last error once stopped", async () => {
     let calls = 0;
     let stopped = false;
-    const err = await persist(
+    const err = await retryUntilStopped(
       async () => {
         calls++;
         stopped = calls >= 2;

@@ -1,0 +1,108 @@
+/**
+ * @module The gateway's named schemas, as Elysia models: routes name them (`body: "WebhookInput"`),
+ * Elysia validates with them, and the OpenAPI document shows each once under
+ * `components.schemas`, with the examples given here (each one valid by its schema: tested).
+ */
+import type { TSchema } from "@sinclair/typebox";
+import { EventInputSchema } from "../ingest/schema.ts";
+import { WebhookInputSchema, WebhookPatchSchema } from "../webhooks/manage.ts";
+import * as S from "./schemas.ts";
+
+/** The gateway's own request bodies (login, webhooks, customers, keys): at most 64 KiB. */
+export const SMALL_BODY = 64 * 1024;
+
+/** The document's sections. */
+export const TAGS = {
+  auth: "Authentication",
+  webhooks: "Webhooks",
+  events: "Events",
+  deliveries: "Deliveries",
+  accounts: "Customers and API keys",
+  service: "Service",
+} as const;
+
+/** The schema with examples (a copy: TypeBox's own keys, symbols included, are kept). */
+const withExamples = <T extends TSchema>(schema: T, ...examples: unknown[]): T => ({ ...schema, examples });
+
+const at = "2026-12-05T09:00:00.000Z";
+const webhook = {
+  id: "wh_01JF3Z8Q0M9V7T2B4K6N8R1C3D",
+  url: "https://example.com/hooks/orders",
+  event_types: ["order.created", "order.paid"],
+  headers: { "x-team": "billing" },
+  description: "order events for billing",
+  status: "active",
+  created_at: at,
+  updated_at: at,
+};
+const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+export const EVENT_EXAMPLE = { id: "evt_0001", type: "order.created", source: "shop", data: { order_id: 42, total: "19.90" } };
+const delivery = {
+  id: "dlv_01JF3Z9A1B2C3D4E5F6G7H8J9K",
+  event_id: "evt_0001",
+  webhook_id: webhook.id,
+  status: "failed",
+  attempt_count: 1,
+  last_status_code: 503,
+  last_error: "HTTP 503",
+  next_attempt_at: "2026-12-05T09:00:05.000Z",
+  created_at: at,
+  updated_at: at,
+};
+const attempt = {
+  id: "att_01JF3Z9B2C3D4E5F6G7H8J9K0L",
+  delivery_id: delivery.id,
+  attempt_number: 1,
+  status_code: 503,
+  duration_ms: 12.5,
+  error: "HTTP 503",
+  response_body: "down for maintenance",
+  created_at: at,
+};
+const customer = { id: "acme", name: "Acme Inc.", created_at: at };
+const apiKey = {
+  id: "key_01JF3ZA0B1C2D3E4F5G6H7J8K9",
+  customer_id: "acme",
+  name: "acme producer",
+  prefix: "hrk_9c1f2e3d",
+  scopes: ["events:write"],
+  created_at: at,
+  expires_at: "2030-06-01T00:00:00.000Z",
+  revoked_at: null,
+};
+const token = { access_token: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJl", token_type: "Bearer", expires_in: 3600 };
+
+export const GATEWAY_MODELS = {
+  Error: withExamples(S.ErrorSchema, { error: { code: "not_found", message: "webhook 'wh_nope' not found" } }),
+  Webhook: withExamples(S.WebhookSchema, webhook),
+  WebhookWithSecret: withExamples(S.WebhookWithSecretSchema, { ...webhook, secret }),
+  WebhookSecret: withExamples(S.WebhookSecretSchema, { secret }),
+  WebhookInput: withExamples(WebhookInputSchema, { url: webhook.url, event_types: webhook.event_types, headers: webhook.headers, description: webhook.description }),
+  WebhookPatch: withExamples(WebhookPatchSchema, { status: "disabled" }),
+  WebhookPage: withExamples(S.WebhookPageSchema, { data: [webhook], next_cursor: null }),
+  EventInput: withExamples(EventInputSchema, EVENT_EXAMPLE),
+  EventAccepted: withExamples(S.EventAcceptedSchema, { id: "evt_0001", status: "accepted", matched_webhooks: 2 }, { id: "evt_0001", status: "duplicate", matched_webhooks: 2 }),
+  BatchAccepted: withExamples(S.BatchAcceptedSchema, { accepted: 2, duplicates: 1, duplicate_ids: ["evt_0001"], matched_webhooks: 3, unmatched_ids: ["evt_0003"] }),
+  EventWithDeliveries: withExamples(S.EventWithDeliveriesSchema, {
+    ...EVENT_EXAMPLE,
+    timestamp: at,
+    message_id: "msg_2b7Qx0f1kS9cV3hT",
+    accepted_at: at,
+    deliveries: [delivery],
+  }),
+  Delivery: withExamples(S.DeliverySchema, delivery),
+  DeliveryPage: withExamples(S.DeliveryPageSchema, { data: [delivery], next_cursor: null }),
+  Attempt: withExamples(S.AttemptSchema, attempt),
+  AttemptList: withExamples(S.AttemptListSchema, { data: [attempt] }),
+  LoginInput: withExamples(S.LoginInputSchema, { username: "admin", password: "your-admin-password" }),
+  LoginToken: withExamples(S.LoginTokenSchema, token),
+  OAuthToken: withExamples(S.OAuthTokenSchema, { ...token, scope: "events:write" }),
+  OAuthError: withExamples(S.OAuthErrorSchema, { error: "invalid_client", error_description: "unknown client" }),
+  Customer: withExamples(S.CustomerSchema, customer),
+  CustomerInput: withExamples(S.CustomerInputSchema, { id: "acme", name: "Acme Inc." }),
+  CustomerPage: withExamples(S.CustomerPageSchema, { data: [customer], next_cursor: null }),
+  ApiKeyInput: withExamples(S.ApiKeyInputSchema, { name: "acme producer", scopes: ["events:write"], expires_at: "2030-06-01T00:00:00Z" }),
+  ApiKey: withExamples(S.ApiKeySchema, apiKey),
+  ApiKeyCreated: withExamples(S.ApiKeyCreatedSchema, { ...apiKey, key: "hrk_9c1f2e3d5a6b7c8d9e0f1a2b3c4d5e6f" }),
+  ApiKeyList: withExamples(S.ApiKeyListSchema, { data: [apiKey] }),
+} as const;
