@@ -219,6 +219,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     // Every shard's webhooks (an event's customer may be any shard's): the answers' `matched_webhooks`.
     subscriptions: new Subscriptions(store),
   };
+  if (roles.includes("ingest") || roles.includes("gateway")) lifecycle.onStop("webhook change notices", await ingestDeps.subscriptions.watch());
 
   const observabilityConfig = config.observability;
   const sampleEveryMs = durationMs(observabilityConfig.scrape_interval);

@@ -109,6 +109,12 @@ export interface Store extends Pingable {
   resealSecrets(): Promise<number>;
   /** A number that changes whenever any webhook is created, changed or deleted (cache key). */
   webhooksVersion(): Promise<number>;
+  /**
+   * Calls `onChange` soon after any webhook changes, and when the watch (re)connects (notices may
+   * have been missed); resolves to what stops it. Absent where the store sends no notices: ask
+   * `webhooksVersion` instead.
+   */
+  watchWebhooks?(onChange: () => void): Promise<() => Promise<void>>;
 
   /**
    * A write: stores each item's event when the store does not have it yet (the log's copy is then

@@ -23,6 +23,14 @@ const TABLES = ["api_keys", "attempts", "customers", "deliveries", "events", "re
 
 if (requireServices("PostgreSQL", { HOOKRELAY_TEST_DATABASE_URL: BASE_URL })) describePostgres(BASE_URL!);
 
+/** Waits up to 5 s for `done`. */
+async function waitUntil(done: () => boolean): Promise<void> {
+  for (let waited = 0; !done(); waited += 10) {
+    if (waited > 5_000) throw new Error("timed out");
+    await Bun.sleep(10);
+  }
+}
+
 function describePostgres(baseUrl: string): void {
   const admin = createPool({ url: baseUrl, maxConnections: 2 });
   /** A new empty schema and a URL whose connections work in it; dropped after the file. */
@@ -88,6 +96,30 @@ function describePostgres(baseUrl: string): void {
       });
       return { schema, sql, store: new PostgresStore(spy), statements: () => statements };
     }
+
+    it("sends a webhook-change notice to every watcher once a change commits (and one when the watch connects), on another store's pool too", async () => {
+      const { url } = await freshSchema();
+      const [writerSql, watcherSql] = [createPool({ url, maxConnections: 2 }), createPool({ url, maxConnections: 2 })];
+      await migrateUp(writerSql);
+      const [writer, watcher] = [new PostgresStore(writerSql), new PostgresStore(watcherSql)];
+      let notices = 0;
+      const stop = await watcher.watchWebhooks(() => notices++);
+      try {
+        await waitUntil(() => notices === 1); // connected
+        const webhook = makeWebhook("acme");
+        await writer.createWebhook(webhook);
+        await waitUntil(() => notices === 2);
+        await writer.updateWebhook({ ...webhook, description: "changed" });
+        await waitUntil(() => notices === 3);
+        // Nothing changed, no notice: a read of the webhooks.
+        await writer.listWebhooks("acme", 10);
+        await Bun.sleep(200);
+        expect(notices).toBe(3);
+      } finally {
+        await stop();
+        await Promise.all([writerSql.end(), watcherSql.end()]);
+      }
+    });
 
     it("opens the deliveries of a whole batch in one statement", async () => {
       const { sql, store, statements } = await counted("INSERT INTO deliveries");

@@ -4,9 +4,11 @@ import { Database } from "bun:sqlite";
 import { describe, expect, it } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { createPool } from "../../src/adapters/postgres/client.ts";
 import { adminToken, client, tempDir, waitFor } from "../helpers/hookrelay.ts";
 import { alive, childInstance, childPids, portsAndEnv } from "../helpers/process.ts";
 import { startReceiver } from "../helpers/receiver.ts";
+import { schemaFactory, TEST_DATABASE_URL } from "../helpers/services.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 
@@ -141,6 +143,30 @@ describe("migrate status", () => {
     const db = new Database(file, { readonly: true });
     expect(db.query("SELECT name FROM sqlite_master WHERE type = 'table'").all()).toEqual([{ name: "unrelated" }]);
     db.close();
+  });
+});
+
+describe("migrate status on PostgreSQL", () => {
+  const freshSchema = TEST_DATABASE_URL ? schemaFactory(TEST_DATABASE_URL) : undefined;
+  it.skipIf(!freshSchema)("only reads: a schema never migrated stays without the migrations table, and a migrated one lists what was applied", async () => {
+    const { schema, url } = await freshSchema!();
+    const tables = async () => {
+      const sql = createPool({ url: TEST_DATABASE_URL!, maxConnections: 1 });
+      try {
+        return (await sql<{ name: string }[]>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ${schema}`).map((t) => t.name);
+      } finally {
+        await sql.end();
+      }
+    };
+    const status = run(["bun", "src/cli/main.ts", "migrate", "status"], { HOOKRELAY_DATABASE_URL: url });
+    expect({ code: status.code, err: status.err }).toEqual({ code: 0, err: "" });
+    expect(status.out).toStartWith("1_init\tpending\n");
+    expect(await tables()).toEqual([]);
+
+    expect(run(["bun", "src/cli/main.ts", "migrate", "up"], { HOOKRELAY_DATABASE_URL: url }).code).toBe(0);
+    const after = run(["bun", "src/cli/main.ts", "migrate", "status"], { HOOKRELAY_DATABASE_URL: url });
+    expect(after.out).toMatch(/^1_init\tapplied /);
+    expect(after.out).not.toContain("pending");
   });
 });
 

@@ -71,9 +71,12 @@ export function migrateDown(sql: Sql): Promise<Migration | undefined> {
   });
 }
 
-export function migrationStatus(sql: Sql): Promise<MigrationStatus[]> {
-  return locked(sql, async (tx) => {
-    const done = await applied(tx);
-    return MIGRATIONS.map((m) => ({ version: m.version, name: m.name, appliedAt: done.get(m.version) ?? null }));
-  });
+/**
+ * Every migration and when it was applied: read only. A database never migrated has no
+ * `schema_migrations` table, and asking does not make one (nor takes the migration lock).
+ */
+export async function migrationStatus(sql: Sql): Promise<MigrationStatus[]> {
+  const [table] = await sql<{ present: boolean }[]>`SELECT to_regclass('schema_migrations') IS NOT NULL AS present`;
+  const done = table?.present ? await applied(sql as unknown as Tx) : new Map<number, string>();
+  return MIGRATIONS.map((m) => ({ version: m.version, name: m.name, appliedAt: done.get(m.version) ?? null }));
 }

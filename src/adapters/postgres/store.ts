@@ -19,6 +19,9 @@ const ATTEMPT_FLUSH_MS = 5;
 /** A flush never carries more than this many attempts (one statement of ~2 MB of small rows). */
 const ATTEMPT_BATCH_MAX = 2000;
 
+/** The notice channel of webhook changes (database-wide: another schema's changes only cost a read). */
+const WEBHOOKS_CHANNEL = "hookrelay_webhooks";
+
 export class PostgresStore implements Store {
   private readonly attemptWriter: Coalescer<AttemptRecord, void>;
 
@@ -70,13 +73,22 @@ export class PostgresStore implements Store {
     return Number(row?.value ?? 0);
   }
 
+  /** LISTEN on a connection of its own: a notice after every committed webhook change, and one on each (re)connect. */
+  async watchWebhooks(onChange: () => void): Promise<() => Promise<void>> {
+    const { unlisten } = await this.sql.listen(WEBHOOKS_CHANNEL, onChange, onChange);
+    return unlisten;
+  }
+
   /** Runs `change` and bumps webhooks_version in one transaction when it reports a change. */
   private changeWebhooks<T>(change: (tx: Tx) => Promise<{ changed: boolean; result: T }>): Promise<T> {
     const work = this.sql.begin(async (tx) => {
       const { changed, result } = await change(tx);
-      if (changed)
+      if (changed) {
         await tx`INSERT INTO settings (key, value) VALUES ('webhooks_version', '1')
                  ON CONFLICT (key) DO UPDATE SET value = (settings.value::bigint + 1)::text`;
+        // Sent to the watchers when the transaction commits (never if it rolls back).
+        await tx`SELECT pg_notify(${WEBHOOKS_CHANNEL}, '')`;
+      }
       return result;
     }) as Promise<T>;
     return guarded(work);

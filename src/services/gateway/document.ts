@@ -33,7 +33,7 @@ ${COMMON} Lists take \`limit\` (1-1000, default 100) and \`cursor\` (the previou
   ingest: `hookrelay's ingest role (port 8082): producers send events here; each is answered once it is durable, and every webhook subscribed to its type receives it at least once. The same routes are on the gateway under \`/api/v1\`.
 
 ${COMMON}`,
-  observability: `hookrelay's observability role (port 8085): the dashboard (\`/\`) and the API it reads: rates and latencies over the last minutes, each webhook's health, recent failures, and one event's timeline. The dashboard logs in with the admin password and keeps the token in the page; every API call needs the \`deliveries:read\` scope.
+  observability: `hookrelay's observability role (port 8085): the dashboard (\`/\`) and the API it reads: rates and latencies over the last minutes, each webhook's health, recent failures, and one event's timeline. The dashboard logs in with the admin password and keeps the token in the page; every API call needs the \`admin\` scope (it counts over every customer).
 
 ${COMMON}`,
 };

@@ -1,7 +1,8 @@
 /** @module Ingest's HTTP surface (port 8082): `POST /events` and `POST /events/batch`. */
-import { Elysia, t } from "elysia";
+import { Elysia } from "elysia";
+import { readJson } from "../../platform/http.ts";
 import { accessControl } from "../auth/access.ts";
-import { charge, type GuardDeps } from "../auth/guard.ts";
+import { authorize, charge, type GuardDeps } from "../auth/guard.ts";
 import { EVENT_EXAMPLE, GATEWAY_MODELS } from "../gateway/models.ts";
 import { acceptBatch, acceptEvent, type IngestDeps } from "./accept.ts";
 import { documentedBatchSchema } from "./schema.ts";
@@ -26,8 +27,6 @@ export function shedEvents(pending: { full(): string | null }, loop: { ms: numbe
   };
 }
 
-const Duplicate = t.Ref("#/components/schemas/EventAccepted", { description: "A duplicate: this id was accepted before; it is not delivered again" });
-
 /**
  * The event routes under a prefix: `/` on ingest, `/api/v1` on the gateway.
  *
@@ -43,21 +42,38 @@ export function eventRoutes(deps: IngestRouteDeps, prefix = "") {
     .model({ EventInput: GATEWAY_MODELS.EventInput, EventAccepted: GATEWAY_MODELS.EventAccepted, BatchAccepted: GATEWAY_MODELS.BatchAccepted })
     .post(
       `${prefix}/events`,
-      async ({ principal, body, set }) => {
-        const result = await acceptEvent(deps, principal, body);
+      // Hand-tuned, not the `bearer` macro: the macro's steps (parse, transform, resolve) cost
+      // 8-10 CPU-µs per request more at 5,000 events/s (embedded, A/B of 2 runs each: 164-170
+      // against 156-158 per delivery), 6% of all a delivery costs. The same checks in the same
+      // order: the token and rate limits before the body is read, then the body capped.
+      async ({ request, set, server }) => {
+        const principal = await authorize(deps, { request, set, server }, "ingest", "events:write");
+        const result = await acceptEvent(deps, principal, await readJson(request, deps.maxEventBytes));
         set.status = result.status === "accepted" ? 202 : 200;
         return result;
       },
       {
-        bearer: { scope: "events:write", surface: "ingest", body: deps.maxEventBytes },
-        response: { 202: "EventAccepted", 200: Duplicate },
+        parse: "none",
         detail: {
           operationId: prefix ? "sendEvent" : "ingestEvent",
           tags,
           summary: "Send an event",
           description: `Answered once the event is durable; every matching webhook gets it at least once.${prefix ? " The same ingest route as the ingest role's `POST /events` (port 8082)." : ""} A duplicate (this id was accepted before) is answered 200 and not delivered again.`,
+          // What the `bearer` macro would add to the document.
+          security: [{ bearerAuth: ["events:write"] }],
+          ...{
+            "x-scope": "events:write",
+            "x-max-body-bytes": deps.maxEventBytes,
+            "x-errors": { 503: "the event could not be stored, or ingest is at capacity (`Retry-After`); nothing was kept" },
+          },
           requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/EventInput" }, example: EVENT_EXAMPLE } } },
-          "x-errors": { 503: "the event could not be stored, or ingest is at capacity (`Retry-After`); nothing was kept" },
+          responses: {
+            202: { description: "Accepted", content: { "application/json": { schema: { $ref: "#/components/schemas/EventAccepted" } } } },
+            200: { description: "A duplicate: this id was accepted before; it is not delivered again", content: { "application/json": { schema: { $ref: "#/components/schemas/EventAccepted" } } } },
+            401: { description: "" },
+            403: { description: "" },
+            429: { description: "" },
+          },
         },
       },
     )

@@ -165,4 +165,100 @@ describe("ingest's subscriptions (afterNow)", () => {
     expect(failed).toEqual([expect.stringContaining("CONNECTION_CLOSED"), expect.stringContaining("CONNECTION_CLOSED")]);
     expect((await subscriptions.afterNow()).match("after-failure", "order.paid").map((w) => w.id)).toEqual([webhook.id]);
   });
+
+  describe("watched (the store sends change notices)", () => {
+    /** The real store, sending a notice after each webhook change, as PostgreSQL's LISTEN does. */
+    class NoticingStore extends RestartingStore {
+      private listeners: (() => void)[] = [];
+      async watchWebhooks(onChange: () => void): Promise<() => Promise<void>> {
+        this.listeners.push(onChange);
+        return async () => {
+          this.listeners = this.listeners.filter((l) => l !== onChange);
+        };
+      }
+      notice(): void {
+        for (const listener of this.listeners) listener();
+      }
+      override async createWebhook(webhook: Webhook): Promise<void> {
+        await super.createWebhook(webhook);
+        this.notice();
+      }
+    }
+
+    it("reads only after a notice: a webhook is counted from its notice on, and calls between notices cost no read", async () => {
+      const store = new NoticingStore(db);
+      const subscriptions = new Subscriptions(store);
+      const stop = await subscriptions.watch();
+      await subscriptions.afterNow();
+      const reads = store.versionReads;
+      for (let i = 0; i < 50; i++) await subscriptions.afterNow();
+      expect(store.versionReads).toBe(reads);
+      for (let i = 0; i < 3; i++) {
+        const webhook = orderWebhook(`noticed-${i}`);
+        await store.createWebhook(webhook);
+        expect((await subscriptions.afterNow()).match(`noticed-${i}`, "order.paid").map((w) => w.id)).toEqual([webhook.id]);
+      }
+      expect(store.versionReads).toBe(reads + 3);
+      // Stopped, every call reads again (the read-per-call mode).
+      await stop();
+      await subscriptions.afterNow();
+      expect(store.versionReads).toBe(reads + 4);
+    });
+
+    it("a notice that comes while a read runs makes the next call read again", async () => {
+      let version = 1;
+      const webhooks: Webhook[] = [];
+      let release: (() => void) | undefined;
+      let notify = () => {};
+      let seen: Webhook[] = [];
+      // A read sees what was committed when it began; this one waits until released.
+      const source: WebhookSource = {
+        webhooksVersion: async () => {
+          const [read, list] = [version, [...webhooks]];
+          await new Promise<void>((resolve) => {
+            release = resolve;
+          });
+          seen = list;
+          return read;
+        },
+        activeWebhooks: async () => seen,
+        watchWebhooks: async (onChange) => {
+          notify = onChange;
+          return async () => {};
+        },
+      };
+      const subscriptions = new Subscriptions(source);
+      await subscriptions.watch();
+      const reading = subscriptions.afterNow();
+      await Bun.sleep(1);
+      // Committed after that read began, its notice comes while it runs.
+      webhooks.push(orderWebhook("during-read"));
+      version = 2;
+      notify();
+      release!();
+      expect((await reading).match("during-read", "order.paid")).toHaveLength(0);
+      const next = subscriptions.afterNow();
+      await Bun.sleep(1);
+      release!();
+      expect((await next).match("during-read", "order.paid")).toHaveLength(1);
+    });
+
+    it("without notices, reads again once a second has passed, and after a failed read", async () => {
+      const store = new NoticingStore(db);
+      const subscriptions = new Subscriptions(store);
+      await subscriptions.watch();
+      await subscriptions.afterNow();
+      const reads = store.versionReads;
+      await subscriptions.afterNow();
+      expect(store.versionReads).toBe(reads);
+      await Bun.sleep(1_050);
+      await subscriptions.afterNow();
+      expect(store.versionReads).toBe(reads + 1);
+      store.failures = 1;
+      store.notice();
+      await expect(subscriptions.afterNow()).rejects.toThrow("CONNECTION_CLOSED");
+      await subscriptions.afterNow();
+      expect(store.versionReads).toBe(reads + 3);
+    });
+  });
 });
