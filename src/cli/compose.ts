@@ -219,7 +219,10 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     // Every shard's webhooks (an event's customer may be any shard's): the answers' `matched_webhooks`.
     subscriptions: new Subscriptions(store),
   };
-  if (roles.includes("ingest") || roles.includes("gateway")) lifecycle.onStop("webhook change notices", await ingestDeps.subscriptions.watch());
+  // Ingest (on its port, and on the gateway's) follows webhook changes by their notices, where the
+  // store sends them; the roles that change webhooks (gateway, registry) listen too, so that a
+  // change is answered once its notice is out (webhook-notices.ts).
+  if (roles.some((role) => role === "ingest" || role === "gateway" || role === "registry")) lifecycle.onStop("webhook change notices", await ingestDeps.subscriptions.watch());
 
   const observabilityConfig = config.observability;
   const sampleEveryMs = durationMs(observabilityConfig.scrape_interval);

@@ -97,26 +97,29 @@ function describePostgres(baseUrl: string): void {
       return { schema, sql, store: new PostgresStore(spy), statements: () => statements };
     }
 
-    it("sends a webhook-change notice to every watcher once a change commits (and one when the watch connects), on another store's pool too", async () => {
+    it("sends a webhook-change notice to every watcher once a change commits (and one when the watch connects); a watching writer answers after its own", async () => {
       const { url } = await freshSchema();
       const [writerSql, watcherSql] = [createPool({ url, maxConnections: 2 }), createPool({ url, maxConnections: 2 })];
       await migrateUp(writerSql);
       const [writer, watcher] = [new PostgresStore(writerSql), new PostgresStore(watcherSql)];
-      let notices = 0;
-      const stop = await watcher.watchWebhooks(() => notices++);
+      let [notices, own] = [0, 0];
+      const stops = [await watcher.watchWebhooks(() => notices++), await writer.watchWebhooks(() => own++)];
       try {
-        await waitUntil(() => notices === 1); // connected
+        await waitUntil(() => notices === 1 && own === 1); // connected
         const webhook = makeWebhook("acme");
         await writer.createWebhook(webhook);
+        // Answered only once its notice came back to the writer's own watch.
+        expect(own).toBe(2);
         await waitUntil(() => notices === 2);
         await writer.updateWebhook({ ...webhook, description: "changed" });
+        expect(own).toBe(3);
         await waitUntil(() => notices === 3);
         // Nothing changed, no notice: a read of the webhooks.
         await writer.listWebhooks("acme", 10);
         await Bun.sleep(200);
-        expect(notices).toBe(3);
+        expect([notices, own]).toEqual([3, 3]);
       } finally {
-        await stop();
+        for (const stop of stops) await stop();
         await Promise.all([writerSql.end(), watcherSql.end()]);
       }
     });

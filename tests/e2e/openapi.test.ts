@@ -203,7 +203,7 @@ describe("the OpenAPI document", () => {
     for (const doc of [specText, JSON.stringify(others)]) for (const secret of [ADMIN_PASSWORD, JWT_SECRET, "HOOKRELAY_DATA_DIR", "/tmp/", "127.0.0.1"]) expect(doc).not.toContain(secret);
   });
 
-  it("gives every request body, and every named schema, an example that its schema accepts", () => {
+  it("gives every request body, every JSON answer and every named schema an example that its schema accepts", () => {
     for (const doc of [spec, others.ingest, others.observability]) {
       const check = new Ajv2020({ strict: false, allErrors: true });
       check.addFormat("date-time", { validate: (v: string) => !Number.isNaN(Date.parse(v)) });
@@ -214,9 +214,18 @@ describe("the OpenAPI document", () => {
         for (const example of schema.examples) expect({ name, valid: valid(example), errors: valid.errors ?? null }).toEqual({ name, valid: true, errors: null });
       }
       for (const { id, op } of operationsOf(doc)) {
-        if (!op.requestBody) continue;
-        const [media] = Object.values<any>(op.requestBody.content);
-        expect({ id, example: exampleOf(doc, media) !== undefined }).toEqual({ id, example: true });
+        if (op.requestBody) {
+          const [media] = Object.values<any>(op.requestBody.content);
+          expect({ id, example: exampleOf(doc, media) !== undefined }).toEqual({ id, example: true });
+        }
+        // Every JSON success answer too, valid by its schema.
+        for (const [status, answer] of Object.entries<any>(op.responses)) {
+          const media = answer.content?.["application/json"];
+          if (Number(status) >= 300 || !media?.schema) continue;
+          const example = exampleOf(doc, media);
+          const valid = check.compile(media.schema.$ref ? { $ref: `doc${media.schema.$ref}` } : media.schema);
+          expect({ id, status, example: example !== undefined && valid(example) }).toEqual({ id, status, example: true });
+        }
       }
     }
   });

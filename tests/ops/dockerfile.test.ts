@@ -205,8 +205,12 @@ describe("docker/Dockerfile", () => {
       expect(await dashboard.text()).toBe(await Bun.file(join(import.meta.dir, "../../src/services/observability/dashboard.html")).text());
       const docs = await fetch(`http://127.0.0.1:${ports.gateway}/docs`);
       expect(docs.status).toBe(200);
-      expect(await docs.text()).toContain('href="/openapi.json"');
+      expect(await docs.text()).toContain('<script src="/docs/scalar.js">');
       expect((await fetch(`http://127.0.0.1:${ports.gateway}/openapi.json`)).status).toBe(200);
+      // Scalar's bundle, embedded in the binary (it lives in node_modules, which the image has not).
+      const scalar = await fetch(`http://127.0.0.1:${ports.gateway}/docs/scalar.js`);
+      expect(scalar.status).toBe(200);
+      expect(await scalar.text()).toBe(await Bun.file(join(import.meta.dir, "../../node_modules/@scalar/api-reference/dist/browser/standalone.js")).text());
     } finally {
       proc.kill();
       await proc.exited;

@@ -9,6 +9,7 @@ import { guarded, pingPostgres, retryConflicts, type Sql, type Tx } from "./clie
 import { openDeliveries, pruneFinished, saveEventsAndFindDeliveries, writeAttempts } from "./deliveries.ts";
 import { findEvents, recentFailures, webhookHealth } from "./operator-reads.ts";
 import { type AttemptRow, type DeliveryRow, type EventRow, eventFromRow, toAttempt, toDelivery, toUser, toWebhook, type UserRow, type WebhookRow } from "./rows.ts";
+import { WebhookNotices } from "./webhook-notices.ts";
 
 /**
  * Attempts finishing within this window share one statement instead of one round trip each. Not
@@ -19,17 +20,16 @@ const ATTEMPT_FLUSH_MS = 5;
 /** A flush never carries more than this many attempts (one statement of ~2 MB of small rows). */
 const ATTEMPT_BATCH_MAX = 2000;
 
-/** The notice channel of webhook changes (database-wide: another schema's changes only cost a read). */
-const WEBHOOKS_CHANNEL = "hookrelay_webhooks";
-
 export class PostgresStore implements Store {
   private readonly attemptWriter: Coalescer<AttemptRecord, void>;
+  private readonly notices: WebhookNotices;
 
   /** `sql` is the process's pool; the store never ends it (its owner does). */
   constructor(
     private readonly sql: Sql,
     private readonly secrets: SecretBox = new SecretBox([]),
   ) {
+    this.notices = new WebhookNotices(sql);
     this.attemptWriter = new Coalescer<AttemptRecord, void>(
       async (records) => {
         await guarded(retryConflicts(() => writeAttempts(this.sql, records)));
@@ -73,25 +73,29 @@ export class PostgresStore implements Store {
     return Number(row?.value ?? 0);
   }
 
-  /** LISTEN on a connection of its own: a notice after every committed webhook change, and one on each (re)connect. */
-  async watchWebhooks(onChange: () => void): Promise<() => Promise<void>> {
-    const { unlisten } = await this.sql.listen(WEBHOOKS_CHANNEL, onChange, onChange);
-    return unlisten;
+  watchWebhooks(onChange: () => void): Promise<() => Promise<void>> {
+    return this.notices.watch(onChange);
   }
 
-  /** Runs `change` and bumps webhooks_version in one transaction when it reports a change. */
-  private changeWebhooks<T>(change: (tx: Tx) => Promise<{ changed: boolean; result: T }>): Promise<T> {
+  /**
+   * Runs `change` and, when it reports a change, bumps webhooks_version and sends its notice in the
+   * same transaction; answers once this process has heard the notice back (webhook-notices.ts).
+   */
+  private async changeWebhooks<T>(change: (tx: Tx) => Promise<{ changed: boolean; result: T }>): Promise<T> {
+    let version = 0;
     const work = this.sql.begin(async (tx) => {
       const { changed, result } = await change(tx);
       if (changed) {
-        await tx`INSERT INTO settings (key, value) VALUES ('webhooks_version', '1')
-                 ON CONFLICT (key) DO UPDATE SET value = (settings.value::bigint + 1)::text`;
-        // Sent to the watchers when the transaction commits (never if it rolls back).
-        await tx`SELECT pg_notify(${WEBHOOKS_CHANNEL}, '')`;
+        const [row] = await tx<{ value: string }[]>`INSERT INTO settings (key, value) VALUES ('webhooks_version', '1')
+                 ON CONFLICT (key) DO UPDATE SET value = (settings.value::bigint + 1)::text RETURNING value`;
+        version = Number(row!.value);
+        await this.notices.send(tx as unknown as Sql, version);
       }
       return result;
     }) as Promise<T>;
-    return guarded(work);
+    const result = await guarded(work);
+    if (version > 0) await this.notices.untilHeard(version);
+    return result;
   }
 
   async createWebhook(w: Webhook): Promise<void> {

@@ -20,6 +20,7 @@ import { GATEWAY_MODELS } from "../gateway/models.ts";
 import { presentAttempt, presentDelivery } from "../gateway/present.ts";
 import { ErrorSchema } from "../gateway/schemas.ts";
 import dashboardHtml from "./dashboard.html" with { type: "text" };
+import { EXAMPLES } from "./examples.ts";
 import { type RecentActivity, successShare } from "./recent-activity.ts";
 import type { Scraper } from "./scraper.ts";
 import { eventTimeline } from "./timeline.ts";
@@ -87,7 +88,8 @@ async function webhookUrls(store: Store, deliveries: Delivery[]): Promise<Map<st
   return new Map(found.flatMap((w) => (w ? [[w.id, w.url] as const] : [])));
 }
 
-const Anything = (description: string, properties: Record<string, TSchema> = {}) => Type.Object(properties, { description, additionalProperties: true });
+/** An answer documented by its main fields and an example of the whole (docs/operations.md says more). */
+const Answer = (description: string, example: unknown, properties: Record<string, TSchema> = {}) => Type.Object(properties, { description, additionalProperties: true, examples: [example] });
 const operator = { scope: "admin" } as const;
 const tags = ["Dashboard"];
 
@@ -148,7 +150,7 @@ export function observabilityRoutes(deps: ObservabilityDeps) {
       {
         bearer: operator,
         response: {
-          200: Anything("Counts over every customer, rates and latency quantiles now, the scrape targets, and the charts' recent history", {
+          200: Answer("Counts over every customer, rates and latency quantiles now, the scrape targets, and the charts' recent history", EXAMPLES.stats, {
             deliveries: Type.Record(Type.String(), Type.Integer(), { description: "deliveries by status" }),
             retry_queue_depth: Type.Integer({ minimum: 0 }),
             success_ratio: Type.Union([Type.Number(), Type.Null()], { description: "succeeded / (succeeded + failed + dead); null before any" }),
@@ -160,7 +162,11 @@ export function observabilityRoutes(deps: ObservabilityDeps) {
     )
     .get("/api/webhooks", async () => ({ data: (await deps.store.webhookHealth(MAX_WEBHOOKS)).map(presentHealth) }), {
       bearer: operator,
-      response: { 200: Type.Object({ data: Type.Array(Anything("A webhook's health: state, recent successes and failures")) }, { description: `Every webhook's health (at most ${MAX_WEBHOOKS})` }) },
+      response: {
+        200: Answer(`Every webhook's health (at most ${MAX_WEBHOOKS}): its state, its deliveries by status, its last failure`, EXAMPLES.webhooks, {
+          data: Type.Array(Type.Object({}, { additionalProperties: true })),
+        }),
+      },
       detail: { operationId: "webhookHealth", tags, summary: "Each webhook's health: healthy, degraded, failing or disabled" },
     })
     .get(
@@ -182,7 +188,9 @@ export function observabilityRoutes(deps: ObservabilityDeps) {
         bearer: operator,
         query: FailuresQuery,
         response: {
-          200: Type.Object({ data: Type.Array(Anything("A failed or dead delivery, with its customer, its webhook's URL and its attempts")) }, { description: "The latest failures, newest first" }),
+          200: Answer("The latest failed and dead deliveries, newest first, each with its customer, its webhook's URL and its attempts", EXAMPLES.failures, {
+            data: Type.Array(Type.Object({}, { additionalProperties: true })),
+          }),
         },
         detail: { operationId: "failures", tags, summary: "Recent failed and dead deliveries of every customer, with their attempts" },
       },
@@ -190,7 +198,7 @@ export function observabilityRoutes(deps: ObservabilityDeps) {
     .get("/api/events/:id/timeline", async ({ params }) => eventTimeline(deps.store, params.id), {
       bearer: operator,
       params: Type.Object({ id: Type.String({ description: "the event's id" }) }),
-      response: { 200: Anything("The event and, per delivery, each step: stored, every attempt, retries scheduled, dead") },
+      response: { 200: Answer("The event (of every customer that sent its id), its deliveries with their attempts, and every step in time order", EXAMPLES.timeline) },
       detail: { operationId: "eventTimeline", tags, summary: "One event's timeline across every customer: its deliveries and their attempts in order" },
     })
     .post(
@@ -206,7 +214,7 @@ export function observabilityRoutes(deps: ObservabilityDeps) {
       {
         bearer: operator,
         params: Type.Object({ id: Type.String({ description: "the delivery's id" }) }),
-        response: { 202: Anything("The delivery, queued for a new round of tries", { customer_id: Type.String() }) },
+        response: { 202: Answer("The delivery, queued for a new round of tries", EXAMPLES.retry, { customer_id: Type.String() }) },
         detail: { operationId: "dashboardRetry", tags, summary: "Retry any customer's delivery now" },
       },
     );
