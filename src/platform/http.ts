@@ -190,7 +190,13 @@ export const HealthSchema = Type.Object(
     role: Type.String(),
     failing: Type.Optional(Type.Array(Type.String(), { description: "the dependencies that failed, with why" })),
   },
-  { additionalProperties: false, examples: [{ status: "ok", role: "gateway" }, { status: "unavailable", role: "ingest", failing: ["event_log: no answer in time"] }] },
+  {
+    additionalProperties: false,
+    examples: [
+      { status: "ok", role: "gateway" },
+      { status: "unavailable", role: "ingest", failing: ["event_log: no answer in time"] },
+    ],
+  },
 );
 
 /** An Elysia app with `/health`, `/metrics`, the error shape and request counting. */

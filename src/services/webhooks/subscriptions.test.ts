@@ -183,6 +183,13 @@ describe("ingest's subscriptions (afterNow)", () => {
         await super.createWebhook(webhook);
         this.notice();
       }
+      /** While set, version reads answer only once it resolves (a slow round trip). */
+      gate: Promise<void> | undefined;
+      override async webhooksVersion(): Promise<number> {
+        const version = await super.webhooksVersion();
+        await this.gate;
+        return version;
+      }
     }
 
     it("reads only after a notice: a webhook is counted from its notice on, and calls between notices cost no read", async () => {
@@ -241,6 +248,26 @@ describe("ingest's subscriptions (afterNow)", () => {
       await Bun.sleep(1);
       release!();
       expect((await next).match("during-read", "order.paid")).toHaveLength(1);
+    });
+
+    it("a call made while the read after a notice runs waits for that read, not the index from before", async () => {
+      const store = new NoticingStore(db);
+      const subscriptions = new Subscriptions(store);
+      await subscriptions.watch();
+      await subscriptions.afterNow();
+      const webhook = orderWebhook("concurrent");
+      await store.createWebhook(webhook); // its notice marks the index stale
+      // Many requests at once, as under load: the first starts the read, the rest come while it runs.
+      let open = () => {};
+      store.gate = new Promise((resolve) => {
+        open = resolve;
+      });
+      const first = subscriptions.afterNow();
+      await Bun.sleep(5);
+      const calls = Array.from({ length: 20 }, () => subscriptions.afterNow());
+      open();
+      const during = await Promise.all(calls);
+      for (const index of [await first, ...during]) expect(index.match("concurrent", "order.paid").map((w) => w.id)).toEqual([webhook.id]);
     });
 
     it("without notices, reads again once a second has passed, and after a failed read", async () => {

@@ -39,6 +39,8 @@ export class Subscriptions {
   /** A notice came after the last read began. */
   private stale = true;
   private lastReadAt = 0;
+  /** The read under way, if any. */
+  private inFlight: Promise<SubscriptionIndex> | undefined;
   /**
    * The reads behind `afterNow`, one at a time: the calls made while one runs (or in the same turn
    * of the event loop) share the next, so under load a version read serves many requests.
@@ -79,7 +81,9 @@ export class Subscriptions {
    * webhooks are loaded again only when the version changed.
    */
   async afterNow(): Promise<SubscriptionIndex> {
-    if (this.watched && !this.stale && performance.now() - this.lastReadAt < WATCHED_RECHECK_MS) return this.index;
+    if (this.watched && !this.stale && this.inFlight === undefined && performance.now() - this.lastReadAt < WATCHED_RECHECK_MS) return this.index;
+    // A read under way began after the last notice: its answer is as new as this call needs.
+    if (this.watched && !this.stale && this.inFlight) return this.inFlight;
     const [index] = await this.reads.submit([undefined]);
     return index!;
   }
@@ -104,7 +108,17 @@ export class Subscriptions {
   }
 
   /** Reads the version, and the active webhooks when it changed (after it: they are at least as new). */
-  private async refresh(): Promise<SubscriptionIndex> {
+  private refresh(): Promise<SubscriptionIndex> {
+    const reading = this.read();
+    this.inFlight = reading;
+    const settled = () => {
+      if (this.inFlight === reading) this.inFlight = undefined;
+    };
+    reading.then(settled, settled);
+    return reading;
+  }
+
+  private async read(): Promise<SubscriptionIndex> {
     // Before the read: a notice that comes while it runs makes the next call read again.
     this.stale = false;
     this.lastReadAt = performance.now();
