@@ -215,6 +215,30 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.webhooksVersion()).toBe(v3);
       });
 
+      it("where it sends change notices, a watcher of the changing store has each one by the time the change is answered", async () => {
+        if (!store.watchWebhooks) return; // the sharded store: its readers ask the version instead
+        let notices = 0;
+        const stop = await store.watchWebhooks(() => notices++);
+        try {
+          // One on connecting (changes may have been missed before).
+          for (let waited = 0; notices === 0 && waited < 5_000; waited += 10) await Bun.sleep(10);
+          const customer = customerId();
+          const webhook = await createdWebhook(customer);
+          expect(notices).toBe(2);
+          await store.updateWebhook({ ...webhook, url: "https://example.org/moved" });
+          expect(notices).toBe(3);
+          await store.deleteWebhook(customer, webhook.id);
+          expect(notices).toBe(4);
+          // Nothing changed: no notice.
+          await store.deleteWebhook(customer, webhook.id);
+          await store.listWebhooks(customer, 10);
+          await Bun.sleep(100);
+          expect(notices).toBe(4);
+        } finally {
+          await stop();
+        }
+      });
+
       it("lists active webhooks of every customer and leaves disabled ones out", async () => {
         const a = customerId();
         const b = customerId();

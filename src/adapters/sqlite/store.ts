@@ -57,6 +57,27 @@ export class SqliteStore implements Store {
 
   private bumpWebhooksVersion(): void {
     this.db.run("INSERT INTO settings (key, value) VALUES ('webhooks_version', '1') ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1");
+    // After the (synchronous) transaction this runs in has committed.
+    if (this.webhookWatchers.size > 0) queueMicrotask(() => this.noticeWebhookChange());
+  }
+
+  private readonly webhookWatchers = new Set<() => void>();
+
+  /**
+   * Notices of this process's webhook changes. Embedded, this process is the file's only writer
+   * (it holds the file's lock), so they are every change, each sent as it commits: ingest counts
+   * `matched_webhooks` without reading the version per event.
+   */
+  async watchWebhooks(onChange: () => void): Promise<() => Promise<void>> {
+    this.webhookWatchers.add(onChange);
+    onChange();
+    return async () => {
+      this.webhookWatchers.delete(onChange);
+    };
+  }
+
+  private noticeWebhookChange(): void {
+    for (const watcher of this.webhookWatchers) watcher();
   }
 
   async webhooksVersion(): Promise<number> {

@@ -170,7 +170,7 @@ describe("ingest's subscriptions (afterNow)", () => {
     /** The real store, sending a notice after each webhook change, as PostgreSQL's LISTEN does. */
     class NoticingStore extends RestartingStore {
       private listeners: (() => void)[] = [];
-      async watchWebhooks(onChange: () => void): Promise<() => Promise<void>> {
+      override async watchWebhooks(onChange: () => void): Promise<() => Promise<void>> {
         this.listeners.push(onChange);
         return async () => {
           this.listeners = this.listeners.filter((l) => l !== onChange);
