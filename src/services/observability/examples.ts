@@ -3,6 +3,32 @@
  * live run (one webhook succeeding, one answering 503 until its delivery was dead, then retried by
  * hand), shortened to one item per list.
  */
+/** The delivery the examples share: to the webhook answering 503, dead after its two attempts. */
+const deadDelivery = {
+  id: "del_01m92t7s571by3gpkmsdfx0qvp",
+  event_id: "evt_0001",
+  webhook_id: "wh_01m92t7s55dn2dpsyk75df79ja",
+  status: "dead",
+  attempt_count: 2,
+  last_status_code: 503,
+  last_error: "HTTP 503",
+  next_attempt_at: null,
+  created_at: "2026-12-05T09:58:18.539Z",
+  updated_at: "2026-12-05T09:58:18.739Z",
+  customer_id: "default",
+};
+const attempt = (id: string, number: number, durationMs: number, at: string) => ({
+  id,
+  delivery_id: deadDelivery.id,
+  attempt_number: number,
+  status_code: 503,
+  duration_ms: durationMs,
+  error: "HTTP 503",
+  response_body: "down for maintenance",
+  created_at: at,
+});
+const attempts = [attempt("att_01m92t7s5e07p3mdy1xwy7hg9r", 1, 1.953, "2026-12-05T09:58:18.542Z"), attempt("att_01m92t7sbk94wyg3862babsdnz", 2, 1.056, deadDelivery.updated_at)];
+
 export const EXAMPLES = {
   stats: {
     deliveries: { pending: 0, succeeded: 1, failed: 0, dead: 1 },
@@ -58,86 +84,11 @@ export const EXAMPLES = {
       },
     ],
   },
-  failures: {
-    data: [
-      {
-        id: "del_01m92t7s571by3gpkmsdfx0qvp",
-        event_id: "evt_0001",
-        webhook_id: "wh_01m92t7s55dn2dpsyk75df79ja",
-        status: "dead",
-        attempt_count: 2,
-        last_status_code: 503,
-        last_error: "HTTP 503",
-        next_attempt_at: null,
-        created_at: "2026-12-05T09:58:18.539Z",
-        updated_at: "2026-12-05T09:58:18.739Z",
-        customer_id: "default",
-        webhook_url: "https://example.com/hooks/fails",
-        attempts: [
-          {
-            id: "att_01m92t7s5e07p3mdy1xwy7hg9r",
-            delivery_id: "del_01m92t7s571by3gpkmsdfx0qvp",
-            attempt_number: 1,
-            status_code: 503,
-            duration_ms: 1.953,
-            error: "HTTP 503",
-            response_body: "down for maintenance",
-            created_at: "2026-12-05T09:58:18.542Z",
-          },
-          {
-            id: "att_01m92t7sbk94wyg3862babsdnz",
-            delivery_id: "del_01m92t7s571by3gpkmsdfx0qvp",
-            attempt_number: 2,
-            status_code: 503,
-            duration_ms: 1.056,
-            error: "HTTP 503",
-            response_body: "down for maintenance",
-            created_at: "2026-12-05T09:58:18.739Z",
-          },
-        ],
-      },
-    ],
-  },
+  failures: { data: [{ ...deadDelivery, webhook_url: "https://example.com/hooks/fails", attempts }] },
   timeline: {
     event_id: "evt_0001",
     events: [{ customer_id: "default", type: "order.created", source: "shop", accepted_at: "2026-12-05T09:58:18.535Z" }],
-    deliveries: [
-      {
-        id: "del_01m92t7s571by3gpkmsdfx0qvp",
-        event_id: "evt_0001",
-        webhook_id: "wh_01m92t7s55dn2dpsyk75df79ja",
-        status: "dead",
-        attempt_count: 2,
-        last_status_code: 503,
-        last_error: "HTTP 503",
-        next_attempt_at: null,
-        created_at: "2026-12-05T09:58:18.539Z",
-        updated_at: "2026-12-05T09:58:18.739Z",
-        customer_id: "default",
-        attempts: [
-          {
-            id: "att_01m92t7s5e07p3mdy1xwy7hg9r",
-            delivery_id: "del_01m92t7s571by3gpkmsdfx0qvp",
-            attempt_number: 1,
-            status_code: 503,
-            duration_ms: 1.953,
-            error: "HTTP 503",
-            response_body: "down for maintenance",
-            created_at: "2026-12-05T09:58:18.542Z",
-          },
-          {
-            id: "att_01m92t7sbk94wyg3862babsdnz",
-            delivery_id: "del_01m92t7s571by3gpkmsdfx0qvp",
-            attempt_number: 2,
-            status_code: 503,
-            duration_ms: 1.056,
-            error: "HTTP 503",
-            response_body: "down for maintenance",
-            created_at: "2026-12-05T09:58:18.739Z",
-          },
-        ],
-      },
-    ],
+    deliveries: [{ ...deadDelivery, attempts }],
     timeline: [
       { at: "2026-12-05T09:58:18.535Z", kind: "accepted", customer_id: "default" },
       {
@@ -186,17 +137,5 @@ export const EXAMPLES = {
       { customer_id: "default", delivery_id: "del_01m92t7s571by3gpkmsdfx0qvp", webhook_id: "wh_01m92t7s55dn2dpsyk75df79ja", at: "2026-12-05T09:58:18.739Z", kind: "dead", attempt_number: 2 },
     ],
   },
-  retry: {
-    id: "del_01m92t7s571by3gpkmsdfx0qvp",
-    event_id: "evt_0001",
-    webhook_id: "wh_01m92t7s55dn2dpsyk75df79ja",
-    status: "pending",
-    attempt_count: 2,
-    last_status_code: 503,
-    last_error: "HTTP 503",
-    next_attempt_at: "2026-12-05T09:58:19.305Z",
-    created_at: "2026-12-05T09:58:18.539Z",
-    updated_at: "2026-12-05T09:58:19.305Z",
-    customer_id: "default",
-  },
+  retry: { ...deadDelivery, status: "pending", next_attempt_at: "2026-12-05T09:58:19.305Z", updated_at: "2026-12-05T09:58:19.305Z" },
 } as const;
