@@ -156,6 +156,25 @@ function requestTooLarge(request: Request): Response | null {
   return null;
 }
 
+/** The error shape every refusal answers with, as the OpenAPI documents show it. */
+export const ErrorSchema = Type.Object(
+  {
+    error: Type.Object(
+      {
+        code: Type.String({ description: "stable, machine-readable: validation_failed, not_found, rate_limited, …" }),
+        message: Type.String({ description: "for people: names the bad value and where it came from" }),
+        details: Type.Optional(Type.Array(Type.String(), { description: "every problem, when validation found several" })),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: "Every error of the API (except /oauth/token's, which are RFC 6749's). Never a stack trace.",
+    examples: [{ error: { code: "not_found", message: "webhook 'wh_nope' not found" } }],
+  },
+);
+
 export function errorBody(code: string, message: string): { error: { code: string; message: string } } {
   return { error: { code, message } };
 }

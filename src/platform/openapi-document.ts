@@ -10,6 +10,7 @@
  *   an empty 204 (the generator writes `t.Void()` as an invalid `content`), no TypeBox-only keys.
  */
 import { toOpenAPISchema } from "@elysiajs/openapi";
+import type { TSchema } from "@sinclair/typebox";
 import type { AnyElysia } from "elysia";
 
 export interface DocumentOptions {
@@ -19,6 +20,9 @@ export interface DocumentOptions {
 }
 
 type Json = Record<string, any>;
+
+/** The schema with examples, for the document (a copy: TypeBox's own keys, symbols included, are kept). */
+export const withExamples = <T extends TSchema>(schema: T, ...examples: unknown[]): T => ({ ...schema, examples });
 
 const METHODS = ["get", "post", "put", "patch", "delete"];
 const RATE_HEADERS = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"];

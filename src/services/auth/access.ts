@@ -9,8 +9,8 @@
  * (`readJson`). Elysia keeps one `parse` per route, so one macro does both. Without a body, they
  * run in `transform`, the first step of a bodiless request after routing.
  */
-import { Elysia, type t } from "elysia";
-import { readJson } from "../../platform/http.ts";
+import { Elysia } from "elysia";
+import { ErrorSchema, readJson } from "../../platform/http.ts";
 import type { Surface } from "../../platform/rate-gate.ts";
 import { authorize, type GuardDeps, limitClient } from "./guard.ts";
 import type { Scope } from "./scopes.ts";
@@ -39,8 +39,8 @@ type Context = Checked & { request: Request; set: { headers: Record<string, stri
 /** The error answers a door adds to every route behind it; their descriptions are filled in by `finishDocument`. */
 const REFUSALS = { 401: "Error", 403: "Error", 429: "Error" } as const;
 
-/** The `bearer` and `client` macros, with the error shape as the `Error` model. */
-export function accessControl(deps: GuardDeps, errorSchema: ReturnType<typeof t.Object>) {
+/** The `bearer` and `client` macros, with the error shape as the `Error` model their refusals name. */
+export function accessControl(deps: GuardDeps) {
   /** Runs `check` once per request, whichever step reaches it first. */
   const once = (check: (ctx: Context) => Promise<Principal | null>) => async (ctx: Context) => {
     if (!(PRINCIPAL in ctx)) ctx[PRINCIPAL] = await check(ctx);
@@ -61,7 +61,7 @@ export function accessControl(deps: GuardDeps, errorSchema: ReturnType<typeof t.
           detail: { "x-max-body-bytes": limit },
         };
 
-  return new Elysia({ name: "access-control" }).model({ Error: errorSchema }).macro({
+  return new Elysia({ name: "access-control" }).model({ Error: ErrorSchema }).macro({
     bearer: (access: BearerAccess) => {
       const surface = access.surface ?? "api";
       const check = once((ctx) => authorize(deps, ctx, surface, access.scope, access.cost ?? 1));

@@ -14,7 +14,7 @@ import type { Scope } from "../auth/scopes.ts";
 import { DEFAULT_PAGE } from "./deliveries.ts";
 import { GATEWAY_MODELS, SMALL_BODY, TAGS } from "./models.ts";
 import { iso, isoOrNull } from "./present.ts";
-import { ErrorSchema, PageQuerySchema } from "./schemas.ts";
+import { PageQuerySchema } from "./schemas.ts";
 
 export interface AccountDeps {
   accounts: Accounts;
@@ -52,7 +52,7 @@ export function accountRoutes(deps: AccountDeps & GuardDeps) {
   const admin = { scope: "admin" } as const;
   const tags = [TAGS.accounts];
   return new Elysia({ name: "gateway-accounts", normalize: false })
-    .use(accessControl(deps, GATEWAY_MODELS.Error))
+    .use(accessControl(deps))
     .model(GATEWAY_MODELS)
     .post(
       "/api/v1/customers",

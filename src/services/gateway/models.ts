@@ -3,8 +3,9 @@
  * Elysia validates with them, and the OpenAPI document shows each once under
  * `components.schemas`, with the examples given here (each one valid by its schema: tested).
  */
-import type { TSchema } from "@sinclair/typebox";
-import { EventInputSchema } from "../ingest/schema.ts";
+import { ErrorSchema } from "../../platform/http.ts";
+import { withExamples } from "../../platform/openapi-document.ts";
+import { EVENT_EXAMPLE, INGEST_MODELS } from "../ingest/models.ts";
 import { WebhookInputSchema, WebhookPatchSchema } from "../webhooks/manage.ts";
 import * as S from "./schemas.ts";
 
@@ -21,9 +22,6 @@ export const TAGS = {
   service: "Service",
 } as const;
 
-/** The schema with examples (a copy: TypeBox's own keys, symbols included, are kept). */
-const withExamples = <T extends TSchema>(schema: T, ...examples: unknown[]): T => ({ ...schema, examples });
-
 const at = "2026-12-05T09:00:00.000Z";
 const webhook = {
   id: "wh_01JF3Z8Q0M9V7T2B4K6N8R1C3D",
@@ -36,7 +34,6 @@ const webhook = {
   updated_at: at,
 };
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-export const EVENT_EXAMPLE = { id: "evt_0001", type: "order.created", source: "shop", data: { order_id: 42, total: "19.90" } };
 const delivery = {
   id: "dlv_01JF3Z9A1B2C3D4E5F6G7H8J9K",
   event_id: "evt_0001",
@@ -73,16 +70,14 @@ const apiKey = {
 const token = { access_token: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJl", token_type: "Bearer", expires_in: 3600 };
 
 export const GATEWAY_MODELS = {
-  Error: withExamples(S.ErrorSchema, { error: { code: "not_found", message: "webhook 'wh_nope' not found" } }),
+  Error: ErrorSchema,
   Webhook: withExamples(S.WebhookSchema, webhook),
   WebhookWithSecret: withExamples(S.WebhookWithSecretSchema, { ...webhook, secret }),
   WebhookSecret: withExamples(S.WebhookSecretSchema, { secret }),
   WebhookInput: withExamples(WebhookInputSchema, { url: webhook.url, event_types: webhook.event_types, headers: webhook.headers, description: webhook.description }),
   WebhookPatch: withExamples(WebhookPatchSchema, { status: "disabled" }),
   WebhookPage: withExamples(S.WebhookPageSchema, { data: [webhook], next_cursor: null }),
-  EventInput: withExamples(EventInputSchema, EVENT_EXAMPLE),
-  EventAccepted: withExamples(S.EventAcceptedSchema, { id: "evt_0001", status: "accepted", matched_webhooks: 2 }, { id: "evt_0001", status: "duplicate", matched_webhooks: 2 }),
-  BatchAccepted: withExamples(S.BatchAcceptedSchema, { accepted: 2, duplicates: 1, duplicate_ids: ["evt_0001"], matched_webhooks: 3, unmatched_ids: ["evt_0003"] }),
+  ...INGEST_MODELS,
   EventWithDeliveries: withExamples(S.EventWithDeliveriesSchema, {
     ...EVENT_EXAMPLE,
     timestamp: at,

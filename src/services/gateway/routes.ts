@@ -19,7 +19,7 @@ import { DEFAULT_PAGE, type DeliveryDeps, getDelivery, listDeliveries, retryDeli
 import { GATEWAY_MODELS, SMALL_BODY, TAGS } from "./models.ts";
 import { issueToken } from "./oauth.ts";
 import { presentAttempt, presentDelivery, presentEvent, presentWebhook, presentWebhookWithSecret } from "./present.ts";
-import { DeliveryQuerySchema, ErrorSchema, OAuthTokenFormSchema, PageQuerySchema } from "./schemas.ts";
+import { DeliveryQuerySchema, OAuthTokenFormSchema, PageQuerySchema } from "./schemas.ts";
 
 export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestRouteDeps, AccountDeps {
   tokens: Tokens;
@@ -57,7 +57,7 @@ const page = <T, U>(found: { data: T[]; nextCursor: string | null }, present: (i
 function authRoutes(deps: GatewayDeps) {
   const { oauthTokens } = deps;
   const app = new Elysia({ name: "gateway-auth", normalize: false })
-    .use(accessControl(deps, GATEWAY_MODELS.Error))
+    .use(accessControl(deps))
     .model(GATEWAY_MODELS)
     .post("/auth/login", ({ body, request, set, server }) => login(deps, body.username, body.password, clientIp({ request, set, server }, deps.trustForwardedFor)), {
       client: { surface: "api", body: SMALL_BODY },
@@ -120,7 +120,7 @@ const validatedByTheUseCase = (model: "WebhookInput" | "WebhookPatch") => ({
 function webhookRoutes(deps: GatewayDeps) {
   const write = { scope: "webhooks:write", body: SMALL_BODY } as const;
   return new Elysia({ name: "gateway-webhooks", normalize: false })
-    .use(accessControl(deps, GATEWAY_MODELS.Error))
+    .use(accessControl(deps))
     .model(GATEWAY_MODELS)
     .post(
       "/api/v1/webhooks",
@@ -224,7 +224,7 @@ function webhookRoutes(deps: GatewayDeps) {
 function deliveryRoutes(deps: GatewayDeps) {
   const read = { scope: "deliveries:read" } as const;
   return new Elysia({ name: "gateway-deliveries", normalize: false })
-    .use(accessControl(deps, GATEWAY_MODELS.Error))
+    .use(accessControl(deps))
     .model(GATEWAY_MODELS)
     .get(
       "/api/v1/events/:id",

@@ -94,20 +94,6 @@ export const IdParams = (what: string) => Type.Object({ id: Type.String({ descri
 
 // ---- answers ----
 
-export const ErrorSchema = Type.Object(
-  {
-    error: Type.Object(
-      {
-        code: Type.String({ description: "stable, machine-readable: validation_failed, not_found, rate_limited, …" }),
-        message: Type.String({ description: "for people: names the bad value and where it came from" }),
-        details: Type.Optional(Type.Array(Type.String(), { description: "every problem, when validation found several" })),
-      },
-      Strict,
-    ),
-  },
-  { ...Strict, description: "Every error of the API (except /oauth/token's, which are RFC 6749's). Never a stack trace." },
-);
-
 export const OAuthErrorSchema = Type.Object(
   {
     error: OneOf(["invalid_request", "invalid_client", "unsupported_grant_type", "invalid_scope"]),
@@ -179,37 +165,6 @@ export const EventWithDeliveriesSchema = Type.Object(
     message_id: Type.String({ description: "the `webhook-id` every delivery of this event carries (`msg_…`, from the customer and the event id)" }),
     accepted_at: Timestamp("when hookrelay stored it"),
     deliveries: Type.Array(DeliverySchema),
-  },
-  Strict,
-);
-
-export const EventAcceptedSchema = Type.Object(
-  {
-    id: Type.String(),
-    status: Type.Union([Type.Literal("accepted"), Type.Literal("duplicate")], { description: "duplicate: this id was accepted before; not delivered again" }),
-    matched_webhooks: Type.Integer({
-      minimum: 0,
-      description:
-        "the active webhooks of the event's customer subscribed to its type (or to `*`) when the event was accepted: each receives it; 0: none does. A webhook created later is not counted. For a duplicate, those subscribed now",
-    }),
-  },
-  Strict,
-);
-
-export const BatchAcceptedSchema = Type.Object(
-  {
-    accepted: Type.Integer({ minimum: 0, description: "events stored for delivery" }),
-    duplicates: Type.Integer({ minimum: 0, description: "events whose id was accepted before (or earlier in this batch); not delivered again" }),
-    duplicate_ids: Type.Array(Type.String(), {
-      description: "the duplicates' ids, in the batch's order, one per duplicate event (`duplicates` of them)",
-    }),
-    matched_webhooks: Type.Integer({
-      minimum: 0,
-      description: "the (event, webhook) pairs of the new events: for each, the active webhooks subscribed to its type when it was accepted (a webhook created later is not counted)",
-    }),
-    unmatched_ids: Type.Array(Type.String(), {
-      description: "the ids of the new events no webhook subscribed to when they were accepted, in the batch's order",
-    }),
   },
   Strict,
 );

@@ -3,8 +3,8 @@ import { Elysia } from "elysia";
 import { readJson } from "../../platform/http.ts";
 import { accessControl } from "../auth/access.ts";
 import { authorize, charge, type GuardDeps } from "../auth/guard.ts";
-import { EVENT_EXAMPLE, GATEWAY_MODELS } from "../gateway/models.ts";
 import { acceptBatch, acceptEvent, type IngestDeps } from "./accept.ts";
+import { EVENT_EXAMPLE, INGEST_MODELS } from "./models.ts";
 import { documentedBatchSchema } from "./schema.ts";
 
 export interface IngestRouteDeps extends IngestDeps, GuardDeps {
@@ -38,8 +38,8 @@ export function shedEvents(pending: { full(): string | null }, loop: { ms: numbe
 export function eventRoutes(deps: IngestRouteDeps, prefix = "") {
   const tags = ["Events"];
   return new Elysia({ name: `events${prefix}` })
-    .use(accessControl(deps, GATEWAY_MODELS.Error))
-    .model({ EventInput: GATEWAY_MODELS.EventInput, EventAccepted: GATEWAY_MODELS.EventAccepted, BatchAccepted: GATEWAY_MODELS.BatchAccepted })
+    .use(accessControl(deps))
+    .model(INGEST_MODELS)
     .post(
       `${prefix}/events`,
       // Hand-tuned, not the `bearer` macro: the macro's steps (parse, transform, resolve) cost

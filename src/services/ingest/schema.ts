@@ -33,3 +33,36 @@ export const batchInput = compile(BatchSchema);
 export function documentedBatchSchema(maxEvents: number) {
   return Type.Object({ events: Type.Array(EventInputSchema, { ...BATCH_ITEMS, maxItems: maxEvents, description: "refused whole when one event is invalid" }) }, BATCH_OPTIONS);
 }
+
+// ---- answers ----
+
+export const EventAcceptedSchema = Type.Object(
+  {
+    id: Type.String(),
+    status: Type.Union([Type.Literal("accepted"), Type.Literal("duplicate")], { description: "duplicate: this id was accepted before; not delivered again" }),
+    matched_webhooks: Type.Integer({
+      minimum: 0,
+      description:
+        "the active webhooks of the event's customer subscribed to its type (or to `*`) when the event was accepted: each receives it; 0: none does. A webhook created later is not counted. For a duplicate, those subscribed now",
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const BatchAcceptedSchema = Type.Object(
+  {
+    accepted: Type.Integer({ minimum: 0, description: "events stored for delivery" }),
+    duplicates: Type.Integer({ minimum: 0, description: "events whose id was accepted before (or earlier in this batch); not delivered again" }),
+    duplicate_ids: Type.Array(Type.String(), {
+      description: "the duplicates' ids, in the batch's order, one per duplicate event (`duplicates` of them)",
+    }),
+    matched_webhooks: Type.Integer({
+      minimum: 0,
+      description: "the (event, webhook) pairs of the new events: for each, the active webhooks subscribed to its type when it was accepted (a webhook created later is not counted)",
+    }),
+    unmatched_ids: Type.Array(Type.String(), {
+      description: "the ids of the new events no webhook subscribed to when they were accepted, in the batch's order",
+    }),
+  },
+  { additionalProperties: false },
+);

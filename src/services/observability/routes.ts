@@ -18,7 +18,6 @@ import type { Tokens } from "../auth/tokens.ts";
 import { retryDelivery } from "../gateway/deliveries.ts";
 import { GATEWAY_MODELS } from "../gateway/models.ts";
 import { presentAttempt, presentDelivery } from "../gateway/present.ts";
-import { ErrorSchema } from "../gateway/schemas.ts";
 import dashboardHtml from "./dashboard.html" with { type: "text" };
 import { EXAMPLES } from "./examples.ts";
 import { type RecentActivity, successShare } from "./recent-activity.ts";
@@ -95,7 +94,7 @@ const tags = ["Dashboard"];
 
 export function observabilityRoutes(deps: ObservabilityDeps) {
   return new Elysia({ name: "observability" })
-    .use(accessControl(deps.guard, GATEWAY_MODELS.Error))
+    .use(accessControl(deps.guard))
     .model({ LoginInput: GATEWAY_MODELS.LoginInput, LoginToken: GATEWAY_MODELS.LoginToken })
     .get(
       "/",
