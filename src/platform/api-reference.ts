@@ -61,19 +61,27 @@ const POLICY = [
 
 interface Cached {
   body: string | Uint8Array;
+  /** The body gzipped once, for clients that accept it: Scalar's 4.9 MB script is 1.4 MB so. */
+  gzipped: Uint8Array;
   etag: string;
   type: string;
 }
 
-/** The answer, or 304 when the client holds this very version. */
+/**
+ * The answer (gzipped where the client accepts it), or 304 when the client holds this very version.
+ * Each encoding has its own ETag: they are different bytes.
+ */
 function cached(request: Request, answer: Cached, headers: Record<string, string> = {}): Response {
-  const common = { etag: answer.etag, "cache-control": "public, max-age=60, must-revalidate", ...headers };
-  if (request.headers.get("if-none-match") === answer.etag) return new Response(null, { status: 304, headers: common });
+  const gzip = /\bgzip\b/.test(request.headers.get("accept-encoding") ?? "");
+  const etag = gzip ? `${answer.etag.slice(0, -1)}-gzip"` : answer.etag;
+  const common = { etag, "cache-control": "public, max-age=60, must-revalidate", vary: "accept-encoding", ...headers };
+  if (request.headers.get("if-none-match") === etag) return new Response(null, { status: 304, headers: common });
+  if (gzip) return new Response(answer.gzipped, { headers: { "content-type": answer.type, "content-encoding": "gzip", ...common } });
   return new Response(answer.body, { headers: { "content-type": answer.type, ...common } });
 }
 
-function cache(body: string | Uint8Array, type: string): Cached {
-  return { body, type, etag: `"${sha256(body, "hex").slice(0, 32)}"` };
+function cache(body: string | Uint8Array<ArrayBuffer>, type: string): Cached {
+  return { body, type, gzipped: Bun.gzipSync(body), etag: `"${sha256(body, "hex").slice(0, 32)}"` };
 }
 
 /** `/openapi.json`, `/docs` and Scalar's script, for the app this plugin is used in. */
