@@ -1,5 +1,6 @@
 /** @module Unit tests of subscription matching: by type, wildcard, status, customer, no duplicates. */
 import { describe, expect, it } from "bun:test";
+import fc from "fast-check";
 import { SubscriptionIndex, subscribes } from "./match.ts";
 import type { Webhook } from "./model.ts";
 
@@ -61,6 +62,19 @@ describe("SubscriptionIndex", () => {
     const index = new SubscriptionIndex([webhook("a", ["order.created"])]);
     expect(index.match("acme", "order")).toEqual([]);
     expect(index.match("acme", "Order.Created")).toEqual([]);
+  });
+});
+
+describe("SubscriptionIndex.count", () => {
+  it("is match(…).length for any webhooks and event: types, wildcards, repeats, disabled, other customers", () => {
+    const types = fc.constantFrom("a", "b", "c", "*");
+    const hook = fc.record({ types: fc.array(types, { maxLength: 4 }), customer: fc.constantFrom("acme", "other"), active: fc.boolean() });
+    fc.assert(
+      fc.property(fc.array(hook, { maxLength: 12 }), fc.constantFrom("a", "b", "c", "d"), fc.constantFrom("acme", "other", "none"), (hooks, type, customer) => {
+        const index = new SubscriptionIndex(hooks.map((h, i) => webhook(`w${i}`, h.types, { customerId: h.customer, status: h.active ? "active" : "disabled" })));
+        expect(index.count(customer, type)).toBe(index.match(customer, type).length);
+      }),
+    );
   });
 });
 

@@ -36,6 +36,13 @@ export class SubscriptionIndex {
     }
   }
 
+  /** How many webhooks the event goes to: `match(…).length` without building the list (ingest's answers). */
+  count(customerId: string, eventType: string): number {
+    const entry = this.byCustomer.get(customerId);
+    // A webhook is in one of the two lists, never both (see the constructor).
+    return entry ? (entry.byType.get(eventType)?.length ?? 0) + entry.wildcard.length : 0;
+  }
+
   /** Every webhook the event goes to, each once. */
   match(customerId: string, eventType: string): Webhook[] {
     const entry = this.byCustomer.get(customerId);

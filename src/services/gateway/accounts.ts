@@ -13,7 +13,7 @@ import type { GuardDeps } from "../auth/guard.ts";
 import type { Scope } from "../auth/scopes.ts";
 import { DEFAULT_PAGE } from "./deliveries.ts";
 import { GATEWAY_MODELS, SMALL_BODY, TAGS } from "./models.ts";
-import { iso, isoOrNull } from "./present.ts";
+import { iso, isoOrNull, page } from "./present.ts";
 import { PageQuerySchema } from "./schemas.ts";
 
 export interface AccountDeps {
@@ -72,8 +72,7 @@ export function accountRoutes(deps: AccountDeps & GuardDeps) {
     .get(
       "/api/v1/customers",
       async ({ query }) => {
-        const page = await deps.accounts.listCustomers(query.limit ?? DEFAULT_PAGE, query.cursor);
-        return { data: page.data.map(presentCustomer), next_cursor: page.nextCursor };
+        return page(await deps.accounts.listCustomers(query.limit ?? DEFAULT_PAGE, query.cursor), presentCustomer);
       },
       { bearer: admin, query: PageQuerySchema, response: { 200: "CustomerPage" }, detail: { operationId: "listCustomers", tags, summary: "List customers" } },
     )

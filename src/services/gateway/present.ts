@@ -5,6 +5,9 @@ import type { Attempt, Delivery, Event, Webhook } from "../../domain/model.ts";
 export const iso = (ms: number) => new Date(ms).toISOString();
 export const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
+/** A page as the API shows it: its items presented, and the cursor of the next. */
+export const page = <T, U>(found: { data: T[]; nextCursor: string | null }, present: (item: T) => U) => ({ data: found.data.map(present), next_cursor: found.nextCursor });
+
 /** A webhook as reads and changes show it: never its signing secret. */
 export function presentWebhook(w: Webhook) {
   return {

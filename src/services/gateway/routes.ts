@@ -18,7 +18,7 @@ import { type AccountDeps, accountRoutes } from "./accounts.ts";
 import { DEFAULT_PAGE, type DeliveryDeps, getDelivery, listDeliveries, retryDelivery } from "./deliveries.ts";
 import { GATEWAY_MODELS, SMALL_BODY, TAGS } from "./models.ts";
 import { issueToken } from "./oauth.ts";
-import { presentAttempt, presentDelivery, presentEvent, presentWebhook, presentWebhookWithSecret } from "./present.ts";
+import { page, presentAttempt, presentDelivery, presentEvent, presentWebhook, presentWebhookWithSecret } from "./present.ts";
 import { DeliveryQuerySchema, OAuthTokenFormSchema, PageQuerySchema } from "./schemas.ts";
 
 export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestRouteDeps, AccountDeps {
@@ -51,8 +51,6 @@ function noStore<T>(ctx: Pick<RequestContext, "set">, answer: T): T {
 
 const WebhookId = t.Object({ id: t.String({ description: "the webhook's id (`wh_…`)" }) });
 const DeliveryId = t.Object({ id: t.String({ description: "the delivery's id" }) });
-/** A page as the API shows it: its items presented, and the cursor of the next. */
-const page = <T, U>(found: { data: T[]; nextCursor: string | null }, present: (item: T) => U) => ({ data: found.data.map(present), next_cursor: found.nextCursor });
 
 function authRoutes(deps: GatewayDeps) {
   const { oauthTokens } = deps;
