@@ -50,6 +50,16 @@ export class Dispatcher {
   /** When each customer's parked backlog comes due to its end (see `parkEvent`). */
   private readonly parkedUntil = new Map<string, number>();
   private capacityWaiter: (() => void) | undefined;
+  /**
+   * The events being delivered now, by customer and id, with the copies of each read meanwhile.
+   * The outbox sends an event to the log again when its "sent" mark was lost (PostgreSQL away just
+   * after the broker took it, or a kill -9): both copies reach this reader, often in one read, and
+   * the second, looked up before the first's outcome is stored, found nothing and went out again
+   * (the no-loss property: 9 repeats after two PostgreSQL restarts). A copy read while its event
+   * is under way is finished with it instead: the same partition (the key is the customer and
+   * type), so the same reader, always has both.
+   */
+  private readonly underWay = new Map<string, { event: LoggedEvent; copies: LoggedEvent[] }>();
 
   constructor(
     private readonly deps: DispatcherDeps,
@@ -103,7 +113,7 @@ export class Dispatcher {
   private async dispatch(consumer: EventConsumer, events: LoggedEvent[]): Promise<void> {
     const newest = events.reduce((max, e) => Math.max(max, e.acceptedAt), 0);
     const index = await this.subscriptions.current(this.deps.clock.now(), newest);
-    const matched = events.map((event) => ({ event, webhooks: index.match(event.customerId, event.type) }));
+    const matched = events.filter((event) => !this.isCopyUnderWay(event)).map((event) => ({ event, webhooks: index.match(event.customerId, event.type) }));
     // A customer already over its budget: straight to the parking queue, without the stored-delivery
     // check (parking is idempotent: what is stored stays as it is), so a burst costs the read loop
     // nothing and the events behind it are reached at once.
@@ -124,7 +134,7 @@ export class Dispatcher {
       const before = new Set((byEvent.get(event) ?? []).map((d) => d.webhookId));
       const todo = webhooks.filter((w) => !before.has(w.id)).map((w) => freshDelivery(event, w.id, now));
       if (todo.length === 0) {
-        consumer.ack(event);
+        this.doneWith(consumer, event);
         continue;
       }
       const webhookById = new Map(webhooks.map((w) => [w.id, w]));
@@ -206,8 +216,34 @@ export class Dispatcher {
     this.pendingBytes += event.payload.length;
   }
 
-  private finishEvent(consumer: EventConsumer, event: LoggedEvent): void {
+  /**
+   * Registers `event` as under way, unless another copy of it is: then it waits to be finished
+   * with that one (returns true). Called again for the same object when a dispatch is retried.
+   */
+  private isCopyUnderWay(event: LoggedEvent): boolean {
+    const key = `${event.customerId}\u0000${event.id}`;
+    const first = this.underWay.get(key);
+    if (!first) {
+      this.underWay.set(key, { event, copies: [] });
+      return false;
+    }
+    if (first.event === event) return false;
+    if (!first.copies.includes(event)) first.copies.push(event);
+    return true;
+  }
+
+  /** Acknowledges an event and every copy of it read while it was under way. */
+  private doneWith(consumer: EventConsumer, event: LoggedEvent): void {
     consumer.ack(event);
+    const key = `${event.customerId}\u0000${event.id}`;
+    const entry = this.underWay.get(key);
+    if (entry?.event !== event) return;
+    this.underWay.delete(key);
+    for (const copy of entry.copies) consumer.ack(copy);
+  }
+
+  private finishEvent(consumer: EventConsumer, event: LoggedEvent): void {
+    this.doneWith(consumer, event);
     this.pendingEvents--;
     this.pendingBytes -= event.payload.length;
     const wake = this.capacityWaiter;
@@ -232,5 +268,6 @@ export class Dispatcher {
     if (!drained) this.deps.log.warn({ inFlight: this.deps.pool.size }, "shutdown timeout: unfinished deliveries will be read again after restart");
     await this.consumer?.close();
     this.consumer = undefined;
+    this.underWay.clear();
   }
 }
