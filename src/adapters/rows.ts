@@ -1,5 +1,5 @@
 /** @module Row ⇄ domain mapping shared by the SQL adapters: deliveries, attempts and events have the same columns in both. */
-import type { ApiKey, Attempt, Customer, Delivery, DeliveryStatus, Event, Page } from "../domain/model.ts";
+import type { ApiKey, Attempt, Customer, Delivery, DeliveryStatus, Event, OperationalEvent, OperationalEventType, Page, Webhook } from "../domain/model.ts";
 import type { DeliveryCounts, WebhookHealth } from "../domain/ports.ts";
 
 export interface DeliveryRow {
@@ -157,4 +157,32 @@ export function toApiKey(row: ApiKeyRow): ApiKey {
     expiresAt: time(row.expires_at),
     revokedAt: time(row.revoked_at),
   };
+}
+
+/** A webhook's `settings` column (JSON): delivery settings added to it need no migration. */
+export interface WebhookSettings {
+  permanent_failure_codes?: number[];
+}
+
+export function webhookSettingsOf(w: Webhook): WebhookSettings {
+  return w.permanentFailureCodes.length > 0 ? { permanent_failure_codes: w.permanentFailureCodes } : {};
+}
+
+/** The webhook fields its `settings` column holds: text (SQLite) or already parsed (PostgreSQL JSONB). */
+export function fromWebhookSettings(settings: WebhookSettings | string | null): Pick<Webhook, "permanentFailureCodes"> {
+  const s: WebhookSettings = typeof settings === "string" ? JSON.parse(settings) : (settings ?? {});
+  return { permanentFailureCodes: s.permanent_failure_codes ?? [] };
+}
+
+export interface OperationalEventRow {
+  id: string;
+  customer_id: string;
+  webhook_id: string;
+  type: string;
+  reason: string;
+  created_at: number | string;
+}
+
+export function toOperationalEvent(row: OperationalEventRow): OperationalEvent {
+  return { id: row.id, customerId: row.customer_id, webhookId: row.webhook_id, type: row.type as OperationalEventType, reason: row.reason, createdAt: Number(row.created_at) };
 }

@@ -14,6 +14,8 @@ function webhook(id: string, eventTypes: string[], overrides: Partial<Webhook> =
     description: null,
     secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     status: "active",
+    disabledReason: null,
+    permanentFailureCodes: [],
     createdAt: "2026-01-01T00:00:00.000Z",
     updatedAt: "2026-01-01T00:00:00.000Z",
     ...overrides,

@@ -17,8 +17,29 @@ export interface Webhook {
   /** `whsec_` + base64 of the signing key. */
   secret: string;
   status: WebhookStatus;
+  /**
+   * Why hookrelay disabled it (the endpoint answered 410 Gone, or it kept failing for too long);
+   * null while active, and when a person disabled it.
+   */
+  disabledReason: string | null;
+  /** Non-2xx statuses the endpoint means for good: an attempt answered with one is not retried. */
+  permanentFailureCodes: number[];
   createdAt: string;
   updatedAt: string;
+}
+
+/** What became of a webhook's health, as hookrelay records it for the operator and the customer. */
+export type OperationalEventType = "webhook.disabled" | "webhook.paused" | "webhook.resumed";
+
+export interface OperationalEvent {
+  /** `ope_…`, time-ordered. */
+  id: string;
+  customerId: string;
+  webhookId: string;
+  type: OperationalEventType;
+  /** Why, in words (the status that disabled it, the failures that paused it). */
+  reason: string;
+  createdAt: number;
 }
 
 /** What a producer sends: `{"id","type","source","data"}`, `timestamp` optional. */

@@ -11,7 +11,7 @@
  * - lease: a claimed retry stays invisible until its lease runs out; a worker that dies
  *   lets it reappear, so a claim never loses work.
  */
-import type { ApiKey, Attempt, Customer, Delivery, DeliveryStatus, Event, Page, User, Webhook } from "./model.ts";
+import type { ApiKey, Attempt, Customer, Delivery, DeliveryStatus, Event, OperationalEvent, Page, User, Webhook } from "./model.ts";
 
 /** Every backend answers a cheap liveness check for `/health`. */
 export interface Pingable {
@@ -100,6 +100,15 @@ export interface Store extends Pingable {
   listWebhooks(customerId: string, limit: number, cursor?: string): Promise<Page<Webhook>>;
   updateWebhook(webhook: Webhook): Promise<void>;
   deleteWebhook(customerId: string, id: string): Promise<boolean>;
+  /**
+   * hookrelay disables an active webhook on its own account (its endpoint answered 410 Gone, or kept
+   * failing): status disabled with `event.reason`, and `event` (a `webhook.disabled`) recorded with
+   * it. Returns the webhook as disabled, or undefined when it was not active (a person changed it
+   * meanwhile, or it is gone): a webhook is disabled once, and nobody's choice is overwritten.
+   */
+  disableWebhook(event: OperationalEvent): Promise<Webhook | undefined>;
+  /** A customer's operational events, newest first, optionally of one webhook. */
+  listOperationalEvents(customerId: string, filter: { webhookId?: string; limit: number; cursor?: string }): Promise<Page<OperationalEvent>>;
   /** Active webhooks of every customer, for matching; small and read often (cache it). */
   activeWebhooks(): Promise<Webhook[]>;
   /**

@@ -11,7 +11,7 @@ import { OPERATOR_QUERIES } from "../../src/adapters/sqlite/operator-reads.ts";
 import { SqliteStore } from "../../src/adapters/sqlite/store.ts";
 import { makeWebhook } from "./store.contract.ts";
 
-const TABLES = ["api_keys", "attempts", "consumer_offsets", "customers", "deliveries", "events", "replays", "retry_schedule", "settings", "users", "webhooks"];
+const TABLES = ["api_keys", "attempts", "consumer_offsets", "customers", "deliveries", "events", "operational_events", "replays", "retry_schedule", "settings", "users", "webhooks"];
 
 function tables(db: Database): string[] {
   return db
@@ -88,12 +88,21 @@ describe("sqlite migrations", () => {
     expect(migrationStatus(db).every((m) => m.appliedAt !== null)).toBe(true);
   });
 
+  it("reads a webhook stored before migration 6 as active for its own reasons, with no permanent failure codes", async () => {
+    migrateUp(db);
+    migrateDown(db);
+    db.run(`INSERT INTO webhooks (id, customer_id, url, event_types, headers, description, secret, status, created_at, updated_at)
+            VALUES ('wh_old', 'acme', 'https://example.com/', '["*"]', '{}', NULL, 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'disabled', 't0', 't0')`);
+    expect(migrateUp(db).map((m) => m.version)).toEqual([6]);
+    expect(await new SqliteStore(db).getWebhook("acme", "wh_old")).toMatchObject({ status: "disabled", disabledReason: null, permanentFailureCodes: [] });
+  });
+
   it("reads attempts written before migration 4 with no next try", async () => {
     migrateUp(db);
     while (migrateDown(db)!.version > 4);
     db.run(`INSERT INTO attempts (id, delivery_id, customer_id, attempt_number, status_code, duration_ms, error, response_body, created_at)
             VALUES ('att_old', 'del_old', 'acme', 1, 503, 5, 'HTTP 503', NULL, 1)`);
-    expect(migrateUp(db).map((m) => m.version)).toEqual([4, 5]);
+    expect(migrateUp(db).map((m) => m.version)).toEqual([4, 5, 6]);
     expect(await new SqliteStore(db).listAttempts("del_old")).toEqual([
       { id: "att_old", deliveryId: "del_old", customerId: "acme", attemptNumber: 1, statusCode: 503, durationMs: 5, error: "HTTP 503", responseBody: null, createdAt: 1, nextAttemptAt: null },
     ]);
@@ -101,13 +110,13 @@ describe("sqlite migrations", () => {
 
   it("upgrades a database whose attempts hold one attempt twice (written again after a lost acknowledgement): one row kept, the number unique from then on", () => {
     migrateUp(db);
-    migrateDown(db);
+    while (migrateDown(db)!.version > 5);
     const insert = `INSERT INTO attempts (id, delivery_id, customer_id, attempt_number, status_code, duration_ms, error, response_body, created_at)
                     VALUES (?, 'del_twice', 'acme', 1, 503, 5, 'HTTP 503', NULL, ?)`;
     db.run(insert, ["att_first", 1]);
     db.run(insert, ["att_again", 2]);
     db.run(`INSERT INTO deliveries (id, customer_id, event_id, webhook_id, status, created_at, updated_at) VALUES ('del_twice', 'acme', 'evt', 'wh', 'failed', 1, 7)`);
-    expect(migrateUp(db).map((m) => m.version)).toEqual([5]);
+    expect(migrateUp(db).map((m) => m.version)).toEqual([5, 6]);
     expect(db.query("SELECT id FROM attempts WHERE delivery_id = 'del_twice'").all()).toEqual([{ id: "att_first" }]);
     expect(() => db.run(insert, ["att_third", 3])).toThrow(/UNIQUE/);
     // An unfinished delivery from before carries a due time now, so the sweep can find it.

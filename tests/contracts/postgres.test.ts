@@ -19,7 +19,7 @@ import { describeStoreContract, makeWebhook } from "./store.contract.ts";
 
 const BASE_URL = process.env.HOOKRELAY_TEST_DATABASE_URL;
 const ROOT = resolve(import.meta.dir, "../..");
-const TABLES = ["api_keys", "attempts", "customers", "deliveries", "events", "replays", "settings", "users", "webhooks"];
+const TABLES = ["api_keys", "attempts", "customers", "deliveries", "events", "operational_events", "replays", "settings", "users", "webhooks"];
 
 if (requireServices("PostgreSQL", { HOOKRELAY_TEST_DATABASE_URL: BASE_URL })) describePostgres(BASE_URL!);
 
@@ -346,20 +346,25 @@ function describePostgres(baseUrl: string): void {
     it("reports, applies and reverts the schema of the database in DATABASE_URL", async () => {
       const { schema, url } = await freshSchema();
       const pending = await cli(url, "status");
-      expect(pending).toMatchObject({ code: 0, out: "1_init\tpending\n2_accounts\tpending\n3_operator_reads\tpending\n4_delivery_state\tpending" });
-      expect(await cli(url, "up")).toMatchObject({ code: 0, out: "applied 1_init\napplied 2_accounts\napplied 3_operator_reads\napplied 4_delivery_state" });
+      expect(pending).toMatchObject({ code: 0, out: "1_init\tpending\n2_accounts\tpending\n3_operator_reads\tpending\n4_delivery_state\tpending\n5_webhook_health\tpending" });
+      expect(await cli(url, "up")).toMatchObject({ code: 0, out: "applied 1_init\napplied 2_accounts\napplied 3_operator_reads\napplied 4_delivery_state\napplied 5_webhook_health" });
       expect(await tables(schema)).toEqual(TABLES);
       expect((await cli(url, "up")).out).toBe("nothing to apply");
       const applied = await cli(url, "status");
       expect(applied.code).toBe(0);
-      expect(applied.out).toMatch(/^1_init\tapplied \d{4}-\d\d-\d\dT.*\n2_accounts\tapplied \d{4}-.*\n3_operator_reads\tapplied \d{4}-.*\n4_delivery_state\tapplied \d{4}-/s);
+      expect(applied.out).toMatch(
+        /^1_init\tapplied \d{4}-\d\d-\d\dT.*\n2_accounts\tapplied \d{4}-.*\n3_operator_reads\tapplied \d{4}-.*\n4_delivery_state\tapplied \d{4}-.*\n5_webhook_health\tapplied \d{4}-/s,
+      );
       // down reverts the newest only, one at a time.
+      expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 5_webhook_health" });
+      expect(await tables(schema)).toEqual(TABLES.filter((t) => t !== "operational_events"));
       expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 4_delivery_state" });
-      expect(await tables(schema)).toEqual(TABLES);
+      const before5 = TABLES.filter((t) => t !== "operational_events");
+      expect(await tables(schema)).toEqual(before5);
       expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 3_operator_reads" });
-      expect(await tables(schema)).toEqual(TABLES.filter((t) => t !== "replays"));
+      expect(await tables(schema)).toEqual(before5.filter((t) => t !== "replays"));
       expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 2_accounts" });
-      expect(await tables(schema)).toEqual(TABLES.filter((t) => t !== "replays" && t !== "api_keys"));
+      expect(await tables(schema)).toEqual(before5.filter((t) => t !== "replays" && t !== "api_keys"));
       expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 1_init" });
       expect(await tables(schema)).toEqual([]);
       expect((await cli(url, "down")).out).toBe("nothing to revert");

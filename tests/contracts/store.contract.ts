@@ -37,6 +37,8 @@ export function makeWebhook(customerId: string, overrides: Partial<Webhook> = {}
     description: "contract webhook",
     secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     status: "active",
+    disabledReason: null,
+    permanentFailureCodes: [],
     createdAt: at,
     updatedAt: at,
     ...overrides,
@@ -135,6 +137,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           eventTypes: ["order.created", "order.paid"],
           headers: { "x-one": "1", "x-two": "two" },
           description: null,
+          permanentFailureCodes: [400, 401, 403],
         });
         expect(await store.getWebhook(customer, webhook.id)).toEqual(webhook);
       });
@@ -154,6 +157,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           description: "changed",
           secret: "whsec_c2Vjb25kLXNlY3JldC1ieXRlcy0xMjM0NTY3ODkw",
           status: "disabled",
+          disabledReason: "the endpoint answered 410 Gone",
+          permanentFailureCodes: [422],
           updatedAt: new Date(T0 + 60_000).toISOString(),
         };
         await store.updateWebhook(changed);
@@ -249,6 +254,54 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(active.map((w) => w.id).sort()).toEqual([activeA.id, activeB.id].sort());
         expect(active.find((w) => w.id === activeB.id)).toEqual(activeB);
         expect(active.map((w) => w.id)).not.toContain(disabledA.id);
+      });
+
+      it("disables an active webhook once, with its reason and a webhook.disabled event; never one a person changed meanwhile", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const versionBefore = await store.webhooksVersion();
+        const event = (at: number) => ({
+          id: newId("ope", at),
+          customerId: customer,
+          webhookId: webhook.id,
+          type: "webhook.disabled" as const,
+          reason: "the endpoint answered 410 Gone",
+          createdAt: at,
+        });
+        const first = event(T0 + 1_000);
+        const disabled = await store.disableWebhook(first);
+        expect(disabled).toEqual({ ...webhook, status: "disabled", disabledReason: first.reason, updatedAt: new Date(first.createdAt).toISOString() });
+        expect(await store.getWebhook(customer, webhook.id)).toEqual(disabled);
+        expect(await store.webhooksVersion()).not.toBe(versionBefore); // readers' caches see it
+        expect((await store.activeWebhooks()).map((w) => w.id)).not.toContain(webhook.id);
+        // A second disable (a repeated write, or another dispatcher's 410) changes nothing and records nothing.
+        expect(await store.disableWebhook(event(T0 + 2_000))).toBeUndefined();
+        expect(await store.listOperationalEvents(customer, { limit: 10 })).toEqual({ data: [first], nextCursor: null });
+        // Enabled again by a person, then disabled by hand: hookrelay's disable leaves that alone.
+        await store.updateWebhook({ ...webhook, status: "disabled", updatedAt: new Date(T0 + 3_000).toISOString() });
+        expect(await store.disableWebhook(event(T0 + 4_000))).toBeUndefined();
+        expect((await store.getWebhook(customer, webhook.id))?.disabledReason).toBeNull();
+        expect(await store.disableWebhook({ ...event(T0 + 5_000), webhookId: "wh_unknown" })).toBeUndefined();
+      });
+
+      it("lists a customer's operational events newest first, by webhook, over cursor pages", async () => {
+        const customer = customerId();
+        const [a, b] = [await createdWebhook(customer), await createdWebhook(customer)];
+        const other = customerId();
+        const foreign = await createdWebhook(other);
+        const events = [];
+        for (const [i, w] of [a, b, foreign].entries()) {
+          const e = { id: newId("ope", T0 + i), customerId: w.customerId, webhookId: w.id, type: "webhook.disabled" as const, reason: `reason ${i}`, createdAt: T0 + i };
+          await store.disableWebhook(e);
+          events.push(e);
+        }
+        const [ea, eb] = events;
+        expect(await store.listOperationalEvents(customer, { limit: 10 })).toEqual({ data: [eb!, ea!], nextCursor: null });
+        const firstPage = await store.listOperationalEvents(customer, { limit: 1 });
+        expect(firstPage).toEqual({ data: [eb!], nextCursor: eb!.id });
+        expect(await store.listOperationalEvents(customer, { limit: 1, cursor: firstPage.nextCursor! })).toEqual({ data: [ea!], nextCursor: null });
+        expect(await store.listOperationalEvents(customer, { webhookId: a.id, limit: 10 })).toEqual({ data: [ea!], nextCursor: null });
+        expect(await store.listOperationalEvents(customer, { webhookId: foreign.id, limit: 10 })).toEqual({ data: [], nextCursor: null });
       });
 
       it("drops a webhook from the active list once it is disabled", async () => {

@@ -58,6 +58,7 @@ describe("hookrelay CLI", () => {
     expect(up).toContain("applied 3_accounts");
     expect(up).toContain("applied 4_operator_reads");
     expect(up).toContain("applied 5_delivery_state");
+    expect(up).toContain("applied 6_webhook_health");
     expect(run(["bun", "src/cli/main.ts", "migrate", "up"], env).out).toContain("nothing to apply");
     expect(run(["bun", "src/cli/main.ts", "migrate", "status"], env).out).toMatch(/1_init\tapplied \d{4}-/);
     // down reverts the newest only.

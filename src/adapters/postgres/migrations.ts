@@ -11,6 +11,8 @@ import operator_reads_down from "../../../migrations/postgres/0003_operator_read
 import operator_reads_up from "../../../migrations/postgres/0003_operator_reads.up.sql" with { type: "text" };
 import delivery_state_down from "../../../migrations/postgres/0004_delivery_state.down.sql" with { type: "text" };
 import delivery_state_up from "../../../migrations/postgres/0004_delivery_state.up.sql" with { type: "text" };
+import webhook_health_down from "../../../migrations/postgres/0005_webhook_health.down.sql" with { type: "text" };
+import webhook_health_up from "../../../migrations/postgres/0005_webhook_health.up.sql" with { type: "text" };
 import type { Migration, MigrationStatus } from "../migration.ts";
 import type { Sql, Tx } from "./client.ts";
 
@@ -21,6 +23,7 @@ export const MIGRATIONS: Migration[] = [
   { version: 2, name: "accounts", up: accounts_up, down: accounts_down },
   { version: 3, name: "operator_reads", up: operator_reads_up, down: operator_reads_down },
   { version: 4, name: "delivery_state", up: delivery_state_up, down: delivery_state_down },
+  { version: 5, name: "webhook_health", up: webhook_health_up, down: webhook_health_down },
 ];
 
 /**

@@ -1,6 +1,6 @@
 /** @module Row ⇄ domain mapping for PostgreSQL (BIGINT read as numbers, JSONB already parsed). */
 import type { Event, User, Webhook, WebhookStatus } from "../../domain/model.ts";
-import type { EventRow as BaseEventRow } from "../rows.ts";
+import { type EventRow as BaseEventRow, fromWebhookSettings, type WebhookSettings } from "../rows.ts";
 import { type SecretBox, secretOwner } from "../secret-box.ts";
 import type { Sql } from "./client.ts";
 
@@ -15,6 +15,8 @@ export interface WebhookRow {
   description: string | null;
   secret: string;
   status: string;
+  disabled_reason: string | null;
+  settings: WebhookSettings;
   created_at: string;
   updated_at: string;
 }
@@ -40,6 +42,8 @@ export function toWebhook(row: WebhookRow, secrets: SecretBox): Webhook {
     description: row.description,
     secret: secrets.open(row.secret, secretOwner(row.customer_id, row.id)),
     status: row.status as WebhookStatus,
+    disabledReason: row.disabled_reason,
+    ...fromWebhookSettings(row.settings),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

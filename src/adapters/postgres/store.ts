@@ -1,9 +1,9 @@
 /** @module The Store port on PostgreSQL: configuration, deliveries and attempts for the scale-out deployment. */
 import { refusedForItsContent } from "../../domain/errors.ts";
-import type { Attempt, Delivery, Event, Page, User, Webhook } from "../../domain/model.ts";
+import type { Attempt, Delivery, Event, OperationalEvent, Page, User, Webhook } from "../../domain/model.ts";
 import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
-import { page, toCounts } from "../rows.ts";
+import { type OperationalEventRow, page, toCounts, toOperationalEvent, webhookSettingsOf } from "../rows.ts";
 import { SecretBox, secretOwner } from "../secret-box.ts";
 import { guarded, pingPostgres, retryConflicts, type Sql, type Tx } from "./client.ts";
 import { openDeliveries, pruneFinished, saveEventsAndFindDeliveries, writeAttempts } from "./deliveries.ts";
@@ -101,9 +101,10 @@ export class PostgresStore implements Store {
   async createWebhook(w: Webhook): Promise<void> {
     await this.changeWebhooks(async (tx) => {
       await tx`
-        INSERT INTO webhooks (id, customer_id, url, event_types, headers, description, secret, status, created_at, updated_at)
+        INSERT INTO webhooks (id, customer_id, url, event_types, headers, description, secret, status, disabled_reason, settings, created_at, updated_at)
         VALUES (${w.id}, ${w.customerId}, ${w.url}, ${tx.json(w.eventTypes)}, ${tx.json(w.headers)}, ${w.description},
-                ${this.secrets.seal(w.secret, secretOwner(w.customerId, w.id))}, ${w.status}, ${w.createdAt}, ${w.updatedAt})`;
+                ${this.secrets.seal(w.secret, secretOwner(w.customerId, w.id))}, ${w.status}, ${w.disabledReason}, ${tx.json(webhookSettingsOf(w) as Parameters<Tx["json"]>[0])},
+                ${w.createdAt}, ${w.updatedAt})`;
       return { changed: true, result: undefined };
     });
   }
@@ -126,7 +127,8 @@ export class PostgresStore implements Store {
     await this.changeWebhooks(async (tx) => {
       const result = await tx`
         UPDATE webhooks SET url = ${w.url}, event_types = ${tx.json(w.eventTypes)}, headers = ${tx.json(w.headers)},
-          description = ${w.description}, secret = ${this.secrets.seal(w.secret, secretOwner(w.customerId, w.id))}, status = ${w.status}, updated_at = ${w.updatedAt}
+          description = ${w.description}, secret = ${this.secrets.seal(w.secret, secretOwner(w.customerId, w.id))}, status = ${w.status},
+          disabled_reason = ${w.disabledReason}, settings = ${tx.json(webhookSettingsOf(w) as Parameters<Tx["json"]>[0])}, updated_at = ${w.updatedAt}
         WHERE customer_id = ${w.customerId} AND id = ${w.id}`;
       return { changed: result.count > 0, result: undefined };
     });
@@ -137,6 +139,27 @@ export class PostgresStore implements Store {
       const result = await tx`DELETE FROM webhooks WHERE customer_id = ${customerId} AND id = ${id}`;
       return { changed: result.count > 0, result: result.count > 0 };
     });
+  }
+
+  disableWebhook(e: OperationalEvent): Promise<Webhook | undefined> {
+    return this.changeWebhooks(async (tx) => {
+      const [row] = await tx<WebhookRow[]>`
+        UPDATE webhooks SET status = 'disabled', disabled_reason = ${e.reason}, updated_at = ${new Date(e.createdAt).toISOString()}
+        WHERE customer_id = ${e.customerId} AND id = ${e.webhookId} AND status = 'active' RETURNING *`;
+      if (!row) return { changed: false, result: undefined };
+      await tx`INSERT INTO operational_events (id, customer_id, webhook_id, type, reason, created_at)
+               VALUES (${e.id}, ${e.customerId}, ${e.webhookId}, ${e.type}, ${e.reason}, ${e.createdAt})`;
+      return { changed: true, result: toWebhook(row, this.secrets) };
+    });
+  }
+
+  async listOperationalEvents(customerId: string, filter: { webhookId?: string; limit: number; cursor?: string }): Promise<Page<OperationalEvent>> {
+    const rows = await guarded(this.sql<OperationalEventRow[]>`
+      SELECT * FROM operational_events WHERE customer_id = ${customerId}
+        ${filter.webhookId !== undefined ? this.sql`AND webhook_id = ${filter.webhookId}` : this.sql``}
+        ${filter.cursor !== undefined ? this.sql`AND id < ${filter.cursor}` : this.sql``}
+      ORDER BY id DESC LIMIT ${filter.limit + 1}`);
+    return page(rows.map(toOperationalEvent), filter.limit);
   }
 
   async resealSecrets(): Promise<number> {

@@ -10,6 +10,8 @@ import operator_reads_down from "../../../migrations/sqlite/0004_operator_reads.
 import operator_reads_up from "../../../migrations/sqlite/0004_operator_reads.up.sql" with { type: "text" };
 import delivery_state_down from "../../../migrations/sqlite/0005_delivery_state.down.sql" with { type: "text" };
 import delivery_state_up from "../../../migrations/sqlite/0005_delivery_state.up.sql" with { type: "text" };
+import webhook_health_down from "../../../migrations/sqlite/0006_webhook_health.down.sql" with { type: "text" };
+import webhook_health_up from "../../../migrations/sqlite/0006_webhook_health.up.sql" with { type: "text" };
 import type { Migration, MigrationStatus } from "../migration.ts";
 
 export type { Migration, MigrationStatus };
@@ -20,6 +22,7 @@ export const MIGRATIONS: Migration[] = [
   { version: 3, name: "accounts", up: accounts_up, down: accounts_down },
   { version: 4, name: "operator_reads", up: operator_reads_up, down: operator_reads_down },
   { version: 5, name: "delivery_state", up: delivery_state_up, down: delivery_state_down },
+  { version: 6, name: "webhook_health", up: webhook_health_up, down: webhook_health_down },
 ];
 
 function ensureTable(db: Database): void {

@@ -1,6 +1,6 @@
 /** @module Row ⇄ domain mapping for the embedded database. */
 import type { Webhook, WebhookStatus } from "../../domain/model.ts";
-import type { EventRow as BaseEventRow } from "../rows.ts";
+import { type EventRow as BaseEventRow, fromWebhookSettings, webhookSettingsOf } from "../rows.ts";
 import { type SecretBox, secretOwner } from "../secret-box.ts";
 
 export { type AttemptRow, type DeliveryRow, eventFromRow, toAttempt, toDelivery } from "../rows.ts";
@@ -14,6 +14,8 @@ export interface WebhookRow {
   description: string | null;
   secret: string;
   status: string;
+  disabled_reason: string | null;
+  settings: string;
   created_at: string;
   updated_at: string;
 }
@@ -32,6 +34,8 @@ export function toWebhook(row: WebhookRow, secrets: SecretBox): Webhook {
     description: row.description,
     secret: secrets.open(row.secret, secretOwner(row.customer_id, row.id)),
     status: row.status as WebhookStatus,
+    disabledReason: row.disabled_reason,
+    ...fromWebhookSettings(row.settings),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -47,6 +51,8 @@ export function webhookParams(w: Webhook, secrets: SecretBox) {
     description: w.description,
     secret: secrets.seal(w.secret, secretOwner(w.customerId, w.id)),
     status: w.status,
+    disabled_reason: w.disabledReason,
+    settings: JSON.stringify(webhookSettingsOf(w)),
     created_at: w.createdAt,
     updated_at: w.updatedAt,
   };

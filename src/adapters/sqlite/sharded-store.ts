@@ -6,7 +6,7 @@
  * (SQLite serialises them with the owner's own commits). Delivery roles use their own shard's
  * adapters, never these.
  */
-import type { ApiKey, Attempt, Customer, Delivery, Event, Page, User, Webhook } from "../../domain/model.ts";
+import type { ApiKey, Attempt, Customer, Delivery, Event, OperationalEvent, Page, User, Webhook } from "../../domain/model.ts";
 import type { Accounts, AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, RetrySchedule, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { byShard, shardOf } from "./shards.ts";
 
@@ -66,6 +66,12 @@ export class ShardedStore implements Store {
   }
   deleteWebhook(customerId: string, id: string): Promise<boolean> {
     return this.of(customerId).deleteWebhook(customerId, id);
+  }
+  disableWebhook(event: OperationalEvent): Promise<Webhook | undefined> {
+    return this.of(event.customerId).disableWebhook(event);
+  }
+  listOperationalEvents(customerId: string, filter: { webhookId?: string; limit: number; cursor?: string }): Promise<Page<OperationalEvent>> {
+    return this.of(customerId).listOperationalEvents(customerId, filter);
   }
   async activeWebhooks(): Promise<Webhook[]> {
     return (await this.all((s) => s.activeWebhooks())).flat();

@@ -1,10 +1,10 @@
 /** @module The Store port on embedded SQLite: configuration, deliveries and attempts. */
 import type { Database } from "bun:sqlite";
 import { deliveryIdFor } from "../../domain/ids.ts";
-import type { Attempt, Delivery, Event, Page, User, Webhook } from "../../domain/model.ts";
+import type { Attempt, Delivery, Event, OperationalEvent, Page, User, Webhook } from "../../domain/model.ts";
 import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
-import { page, toCounts } from "../rows.ts";
+import { type OperationalEventRow, page, toCounts, toOperationalEvent } from "../rows.ts";
 import { SecretBox, secretOwner } from "../secret-box.ts";
 import { pingDatabase } from "./database.ts";
 import { findEvents, recentFailures, webhookHealth } from "./operator-reads.ts";
@@ -95,8 +95,8 @@ export class SqliteStore implements Store {
   private insertWebhook(webhook: Webhook): void {
     this.db
       .query(
-        `INSERT INTO webhooks (id, customer_id, url, event_types, headers, description, secret, status, created_at, updated_at)
-         VALUES ($id, $customer_id, $url, $event_types, $headers, $description, $secret, $status, $created_at, $updated_at)`,
+        `INSERT INTO webhooks (id, customer_id, url, event_types, headers, description, secret, status, disabled_reason, settings, created_at, updated_at)
+         VALUES ($id, $customer_id, $url, $event_types, $headers, $description, $secret, $status, $disabled_reason, $settings, $created_at, $updated_at)`,
       )
       .run(webhookParams(webhook, this.secrets));
   }
@@ -117,7 +117,8 @@ export class SqliteStore implements Store {
   async updateWebhook(webhook: Webhook): Promise<void> {
     const update = this.db.query(
       `UPDATE webhooks SET url = $url, event_types = $event_types, headers = $headers, description = $description,
-       secret = $secret, status = $status, updated_at = $updated_at WHERE customer_id = $customer_id AND id = $id`,
+       secret = $secret, status = $status, disabled_reason = $disabled_reason, settings = $settings, updated_at = $updated_at
+       WHERE customer_id = $customer_id AND id = $id`,
     );
     this.db.transaction(() => {
       update.run(webhookParams(webhook, this.secrets));
@@ -131,6 +132,33 @@ export class SqliteStore implements Store {
       if (deleted) this.bumpWebhooksVersion();
       return deleted;
     })();
+  }
+
+  async disableWebhook(event: OperationalEvent): Promise<Webhook | undefined> {
+    return this.db.transaction(() => {
+      const row = this.db
+        .query<WebhookRow, [string, string, string, string]>(
+          "UPDATE webhooks SET status = 'disabled', disabled_reason = ?, updated_at = ? WHERE customer_id = ? AND id = ? AND status = 'active' RETURNING *",
+        )
+        .get(event.reason, new Date(event.createdAt).toISOString(), event.customerId, event.webhookId);
+      if (!row) return undefined;
+      this.insertOperationalEvent(event);
+      this.bumpWebhooksVersion();
+      return toWebhook(row, this.secrets);
+    })();
+  }
+
+  private insertOperationalEvent(e: OperationalEvent): void {
+    this.db.run("INSERT INTO operational_events (id, customer_id, webhook_id, type, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)", [e.id, e.customerId, e.webhookId, e.type, e.reason, e.createdAt]);
+  }
+
+  async listOperationalEvents(customerId: string, filter: { webhookId?: string; limit: number; cursor?: string }): Promise<Page<OperationalEvent>> {
+    const rows = this.db
+      .query<OperationalEventRow, [string, string | null, string | null, number]>(
+        `SELECT * FROM operational_events WHERE customer_id = ?1 AND (?2 IS NULL OR webhook_id = ?2) AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4`,
+      )
+      .all(customerId, filter.webhookId ?? null, filter.cursor ?? null, filter.limit + 1);
+    return page(rows.map(toOperationalEvent), filter.limit);
   }
 
   async resealSecrets(): Promise<number> {

@@ -31,6 +31,12 @@ export class DeliveryPool {
   private sweeper: Timer | undefined;
   private closing = false;
   private closed: Promise<boolean> | undefined;
+  /**
+   * Webhooks an answer here disabled (410 Gone), with the time: work for one that was read before
+   * then (its webhook as it was, `updatedAt` not later) is not sent but dropped, so parked until
+   * the webhook is enabled again; a webhook enabled since has a later `updatedAt` and goes.
+   */
+  private readonly disabledAt = new Map<string, string>();
 
   constructor(
     private readonly deps: AttemptDeps,
@@ -95,11 +101,16 @@ export class DeliveryPool {
     this.lanes.run(
       work.webhook.id,
       async () => {
+        const disabledAt = this.disabledAt.get(work.webhook.id);
+        if (disabledAt !== undefined && work.webhook.updatedAt <= disabledAt) return void (await onDrop());
         try {
           const settlement = judgeAttempt(deps, await sendAttempt(deps, work));
           this.settling.add(
             settle(deps, settlement, () => this.closing)
-              .then(onSettled)
+              .then((outcome) => {
+                if (settlement.disable) this.stopSending(work.webhook.id, new Date(settlement.disable.createdAt).toISOString());
+                return onSettled(outcome);
+              })
               .catch(unrecorded),
           );
         } catch (err) {
@@ -111,6 +122,12 @@ export class DeliveryPool {
       },
       work.webhook.customerId,
     );
+  }
+
+  /** A webhook disabled: its queued work is dropped (parked), and so is work read before `at` that comes later. */
+  private stopSending(webhookId: string, at: string): void {
+    this.disabledAt.set(webhookId, at);
+    void this.lanes.evictQueued(webhookId);
   }
 
   /**

@@ -17,7 +17,7 @@
  *   unfinished delivery overdue by more than a lease.
  */
 import { newId } from "../../domain/ids.ts";
-import type { Attempt, Delivery, Event, Webhook } from "../../domain/model.ts";
+import type { Attempt, Delivery, Event, OperationalEvent, Webhook } from "../../domain/model.ts";
 import type { AttemptRecord, FanOut } from "../../domain/ports.ts";
 import { nextStep } from "../../domain/retry-policy.ts";
 import { retryUntilStopped } from "../../platform/retry-until-stopped.ts";
@@ -25,10 +25,17 @@ import type { AttemptDeps, SentAttempt } from "./attempt.ts";
 
 export type AttemptOutcome = "succeeded" | "retry" | "dead";
 
+/** The one answer that disables a webhook: the endpoint says it is gone for good. */
+const GONE = 410;
+
 /** An attempt's outcome as it will be written: built once, so a repeated write adds nothing. */
 export interface Settlement {
   outcome: AttemptOutcome;
   record: AttemptRecord;
+  /** Dead because the endpoint's answer was final (410, or one of the webhook's permanent failure codes), not out of retries. */
+  permanent?: boolean;
+  /** The endpoint answered 410 Gone: its webhook is disabled with this event, written after the attempt. */
+  disable?: OperationalEvent;
 }
 
 /**
@@ -59,6 +66,19 @@ export function judgeAttempt(deps: AttemptDeps, { work, result }: SentAttempt): 
     return { outcome: "succeeded", record: { delivery, attempt, status: "succeeded", nextAttemptAt: null } };
   }
   deps.metrics.deliveryFailures.inc({ reason: failureReason(result.status, result.error) });
+  if (result.status === GONE || (result.status !== null && work.webhook.permanentFailureCodes.includes(result.status))) {
+    // The receiver's word is final: no retry. 410 also says the endpoint is gone for good.
+    deps.metrics.deadLetters.inc();
+    const record: AttemptRecord = { delivery, attempt, status: "dead", nextAttemptAt: null };
+    if (result.status !== GONE) return { outcome: "dead", record, permanent: true };
+    const reason = `the endpoint answered 410 Gone at ${new Date(now).toISOString()} (delivery ${delivery.id})`;
+    return {
+      outcome: "dead",
+      record,
+      permanent: true,
+      disable: { id: newId("ope", now), customerId: delivery.customerId, webhookId: delivery.webhookId, type: "webhook.disabled", reason, createdAt: now },
+    };
+  }
   const step = nextStep(deps.policy, attempt.attemptNumber - delivery.roundStart, result.retryAfterMs);
   if (step.kind === "dead") {
     deps.metrics.deadLetters.inc();
@@ -74,11 +94,14 @@ export function judgeAttempt(deps: AttemptDeps, { work, result }: SentAttempt): 
  * leaves one row.
  */
 export async function settle(deps: AttemptDeps, settlement: Settlement, stopped: () => boolean): Promise<AttemptOutcome> {
-  const { record, outcome } = settlement;
+  const { record, outcome, disable, permanent } = settlement;
+  let disabled = false;
   await retryUntilStopped(
     async () => {
       await deps.store.recordAttempts([record]);
       if (outcome === "retry") await deps.schedule.schedule([{ deliveryId: record.delivery.id, dueAt: record.nextAttemptAt! }]);
+      // Once: a repeat after a lost acknowledgement finds the webhook disabled already and changes nothing.
+      if (disable) disabled ||= (await deps.store.disableWebhook(disable)) !== undefined;
     },
     stopped,
     deps.log,
@@ -87,7 +110,9 @@ export async function settle(deps: AttemptDeps, settlement: Settlement, stopped:
   if (outcome === "succeeded") return outcome; // nothing logged: a child logger per success cost ~5% of the loop
   const { delivery, attempt } = record;
   const fields = { eventId: delivery.eventId, webhookId: delivery.webhookId, deliveryId: delivery.id, attempt: attempt.attemptNumber, status: attempt.statusCode, error: attempt.error };
-  if (outcome === "dead") deps.log.warn(fields, "delivery dead after its last retry");
+  if (disabled) deps.log.warn({ ...fields, reason: disable!.reason }, "webhook disabled: its endpoint answered 410 Gone");
+  if (permanent) deps.log.warn(fields, "delivery dead: the endpoint's answer is a permanent failure");
+  else if (outcome === "dead") deps.log.warn(fields, "delivery dead after its last retry");
   else deps.log.info({ ...fields, retryInMs: record.nextAttemptAt! - attempt.createdAt }, "attempt failed; retry scheduled");
   return outcome;
 }

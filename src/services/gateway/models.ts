@@ -30,6 +30,8 @@ const webhook = {
   headers: { "x-team": "billing" },
   description: "order events for billing",
   status: "active",
+  disabled_reason: null,
+  permanent_failure_codes: [400, 401, 403],
   created_at: at,
   updated_at: at,
 };
@@ -56,6 +58,13 @@ const attempt = {
   response_body: "down for maintenance",
   created_at: at,
 };
+const operationalEvent = {
+  id: "ope_01JF3ZB1C2D3E4F5G6H7J8K9M0",
+  type: "webhook.disabled",
+  webhook_id: webhook.id,
+  reason: `the endpoint answered 410 Gone at ${at} (delivery ${delivery.id})`,
+  created_at: at,
+};
 const customer = { id: "acme", name: "Acme Inc.", created_at: at };
 const apiKey = {
   id: "key_01JF3ZA0B1C2D3E4F5G6H7J8K9",
@@ -74,9 +83,16 @@ export const GATEWAY_MODELS = {
   Webhook: withExamples(S.WebhookSchema, webhook),
   WebhookWithSecret: withExamples(S.WebhookWithSecretSchema, { ...webhook, secret }),
   WebhookSecret: withExamples(S.WebhookSecretSchema, { secret }),
-  WebhookInput: withExamples(WebhookInputSchema, { url: webhook.url, event_types: webhook.event_types, headers: webhook.headers, description: webhook.description }),
+  WebhookInput: withExamples(WebhookInputSchema, {
+    url: webhook.url,
+    event_types: webhook.event_types,
+    headers: webhook.headers,
+    description: webhook.description,
+    permanent_failure_codes: webhook.permanent_failure_codes,
+  }),
   WebhookPatch: withExamples(WebhookPatchSchema, { status: "disabled" }),
   WebhookPage: withExamples(S.WebhookPageSchema, { data: [webhook], next_cursor: null }),
+  OperationalEventPage: withExamples(S.OperationalEventPageSchema, { data: [operationalEvent], next_cursor: null }),
   ...INGEST_MODELS,
   EventWithDeliveries: withExamples(S.EventWithDeliveriesSchema, {
     ...EVENT_EXAMPLE,

@@ -1,6 +1,6 @@
 /** @module How resources look over the REST API (snake_case, ISO times). */
 import { messageIdFor } from "../../domain/ids.ts";
-import type { Attempt, Delivery, Event, Webhook } from "../../domain/model.ts";
+import type { Attempt, Delivery, Event, OperationalEvent, Webhook } from "../../domain/model.ts";
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 export const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
@@ -17,6 +17,8 @@ export function presentWebhook(w: Webhook) {
     headers: w.headers,
     description: w.description,
     status: w.status,
+    disabled_reason: w.disabledReason,
+    permanent_failure_codes: w.permanentFailureCodes,
     created_at: w.createdAt,
     updated_at: w.updatedAt,
   };
@@ -57,4 +59,8 @@ export function presentAttempt(a: Attempt) {
 
 export function presentEvent(e: Event) {
   return { ...JSON.parse(e.payload), message_id: messageIdFor(e.customerId, e.id), accepted_at: iso(e.acceptedAt) };
+}
+
+export function presentOperationalEvent(e: OperationalEvent) {
+  return { id: e.id, type: e.type, webhook_id: e.webhookId, reason: e.reason, created_at: iso(e.createdAt) };
 }

@@ -18,8 +18,8 @@ import { type AccountDeps, accountRoutes } from "./accounts.ts";
 import { DEFAULT_PAGE, type DeliveryDeps, getDelivery, listDeliveries, retryDelivery } from "./deliveries.ts";
 import { GATEWAY_MODELS, SMALL_BODY, TAGS } from "./models.ts";
 import { issueToken } from "./oauth.ts";
-import { page, presentAttempt, presentDelivery, presentEvent, presentWebhook, presentWebhookWithSecret } from "./present.ts";
-import { DeliveryQuerySchema, OAuthTokenFormSchema, PageQuerySchema } from "./schemas.ts";
+import { page, presentAttempt, presentDelivery, presentEvent, presentOperationalEvent, presentWebhook, presentWebhookWithSecret } from "./present.ts";
+import { DeliveryQuerySchema, OAuthTokenFormSchema, OperationalEventQuerySchema, PageQuerySchema } from "./schemas.ts";
 
 export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestRouteDeps, AccountDeps {
   tokens: Tokens;
@@ -204,6 +204,23 @@ function webhookRoutes(deps: GatewayDeps) {
         params: WebhookId,
         response: { 204: t.Void({ description: "Deleted" }) },
         detail: { operationId: "deleteWebhook", tags: [TAGS.webhooks], summary: "Delete a webhook" },
+      },
+    )
+    .get(
+      "/api/v1/operational-events",
+      async ({ principal, query }) =>
+        page(await deps.store.listOperationalEvents(principal.customerId, { webhookId: query.webhook_id, limit: query.limit ?? DEFAULT_PAGE, cursor: query.cursor }), presentOperationalEvent),
+      {
+        bearer: { scope: "webhooks:read" },
+        query: OperationalEventQuerySchema,
+        response: { 200: "OperationalEventPage" },
+        detail: {
+          operationId: "listOperationalEvents",
+          tags: [TAGS.webhooks],
+          summary: "List what happened to the webhooks' health, newest first",
+          description:
+            "`webhook.disabled` when hookrelay disabled a webhook (its endpoint answered 410 Gone, or it kept failing); `webhook.paused` and `webhook.resumed` when its circuit breaker opened and closed.",
+        },
       },
     )
     .post("/api/v1/webhooks/:id/rotate-secret", async ({ principal, params, set }) => noStore({ set }, presentWebhookWithSecret(await webhooks.rotateSecret(deps, principal, params.id))), {

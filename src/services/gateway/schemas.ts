@@ -82,6 +82,15 @@ export const DeliveryQuerySchema = Type.Object(
   { additionalProperties: false, errorMessage: "unknown filter" },
 );
 
+export const OperationalEventQuerySchema = Type.Object(
+  {
+    webhook_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "only this webhook's events", errorMessage: "must be a webhook id" })),
+    limit: Limit,
+    cursor: Cursor,
+  },
+  { additionalProperties: false, errorMessage: "unknown filter" },
+);
+
 /** RFC 6749 §4.4.2; unknown parameters are ignored, as the RFC says. The handler reads the form itself. */
 export const OAuthTokenFormSchema = Type.Object({
   grant_type: Type.Literal("client_credentials"),
@@ -110,6 +119,8 @@ export const WebhookSchema = Type.Object(
     headers: Type.Record(Type.String(), Type.String(), { description: "sent with every request" }),
     description: Nullable(Type.String(), "free text"),
     status: Type.Union([Type.Literal("active"), Type.Literal("disabled")]),
+    disabled_reason: Nullable(Type.String(), "why hookrelay disabled it (its endpoint answered 410 Gone, or it kept failing); null while active and when a person disabled it"),
+    permanent_failure_codes: Type.Array(Type.Integer(), { description: "HTTP statuses that end a delivery at once (dead, no retry)" }),
     created_at: Timestamp("when it was created"),
     updated_at: Timestamp("when it last changed"),
   },
@@ -202,6 +213,21 @@ const PageOf = <T extends TSchema>(item: T) => Type.Object({ data: Type.Array(it
 const ListOf = <T extends TSchema>(item: T) => Type.Object({ data: Type.Array(item) }, Strict);
 
 export const WebhookPageSchema = PageOf(WebhookSchema);
+
+export const OperationalEventSchema = Type.Object(
+  {
+    id: Type.String({ description: "`ope_…`, time-ordered" }),
+    type: Type.Union([Type.Literal("webhook.disabled"), Type.Literal("webhook.paused"), Type.Literal("webhook.resumed")], {
+      description: "webhook.disabled: hookrelay disabled it (410 Gone, or failing too long); webhook.paused / webhook.resumed: its circuit breaker opened / closed",
+    }),
+    webhook_id: Type.String(),
+    reason: Type.String({ description: "why, in words" }),
+    created_at: Timestamp("when it happened"),
+  },
+  { ...Strict, description: "Something that happened to a webhook's health" },
+);
+
+export const OperationalEventPageSchema = PageOf(OperationalEventSchema);
 export const DeliveryPageSchema = PageOf(DeliverySchema);
 export const CustomerPageSchema = PageOf(CustomerSchema);
 export const AttemptListSchema = ListOf(AttemptSchema);

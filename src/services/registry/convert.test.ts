@@ -20,6 +20,8 @@ describe("registry conversions", () => {
       description: null,
       secret: "whsec_x",
       status: "active",
+      disabledReason: null,
+      permanentFailureCodes: [],
       createdAt: "2026-01-02T03:04:05.678Z",
       updatedAt: "2026-01-02T03:04:06.000Z",
     };
@@ -49,7 +51,10 @@ describe("registry conversions", () => {
     try {
       updateInput(message, mask("id", "nope"));
     } catch (err) {
-      expect((err as ValidationError).details).toEqual(["update_mask: 'id' is output only", "update_mask: unknown field 'nope' (use url, event_types, headers, description, status, secret or '*')"]);
+      expect((err as ValidationError).details).toEqual([
+        "update_mask: 'id' is output only",
+        "update_mask: unknown field 'nope' (use url, event_types, headers, description, status, secret, permanent_failure_codes or '*')",
+      ]);
     }
     expect(() => updateInput(create(WebhookSchema), mask("status"))).toThrow("status: must be WEBHOOK_STATUS_ACTIVE or WEBHOOK_STATUS_DISABLED");
   });

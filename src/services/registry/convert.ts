@@ -24,6 +24,8 @@ export function webhookMessage(w: Webhook, withSecret = false): WebhookMessage {
     status: w.status === "active" ? WebhookStatus.ACTIVE : WebhookStatus.DISABLED,
     createTime: timestampFromDate(new Date(w.createdAt)),
     updateTime: timestampFromDate(new Date(w.updatedAt)),
+    disabledReason: w.disabledReason ?? undefined,
+    permanentFailureCodes: w.permanentFailureCodes,
   });
 }
 
@@ -47,11 +49,12 @@ export function createInput(m: WebhookMessage | undefined): Record<string, unkno
     ...(w.description !== undefined ? { description: w.description } : {}),
     ...(w.status !== WebhookStatus.UNSPECIFIED ? { status: statusName(w.status) } : {}),
     ...(w.secret ? { secret: w.secret } : {}),
+    ...(w.permanentFailureCodes.length > 0 ? { permanent_failure_codes: w.permanentFailureCodes } : {}),
   };
 }
 
-const MASKABLE = ["url", "event_types", "headers", "description", "status", "secret"] as const;
-const OUTPUT_ONLY = new Set(["id", "create_time", "update_time"]);
+const MASKABLE = ["url", "event_types", "headers", "description", "status", "secret", "permanent_failure_codes"] as const;
+const OUTPUT_ONLY = new Set(["id", "create_time", "update_time", "disabled_reason"]);
 
 /**
  * UpdateWebhook's mask and webhook as the input of `updateWebhook`: "*" replaces (REST's
@@ -77,6 +80,7 @@ export function updateInput(m: WebhookMessage, mask: FieldMask | undefined): { r
     else if (path === "headers") patch.headers = m.headers;
     else if (path === "description") patch.description = m.description ?? null;
     else if (path === "status") patch.status = statusName(m.status);
+    else if (path === "permanent_failure_codes") patch.permanent_failure_codes = m.permanentFailureCodes;
     else patch.secret = m.secret;
   }
   return { raw: patch, mode: "merge" };

@@ -17,6 +17,9 @@ export interface WebhookDeps {
   webhookLimits: WebhookLimits;
 }
 
+/** Permanent failure codes one webhook may name at most. */
+export const MAX_PERMANENT_FAILURE_CODES = 20;
+
 const fields = {
   url: Type.String({ description: "http or https, no credentials in it, at most 2048 characters; private addresses refused unless allowed", errorMessage: "must be an absolute http or https URL" }),
   event_types: Type.Array(Type.String(), { description: '1-100 exact event type names, or "*" for every type', errorMessage: "must be an array of event type strings" }),
@@ -27,6 +30,11 @@ const fields = {
   description: Type.Union([Type.String({ maxLength: 1024 }), Type.Null()], { description: "free text, or null", errorMessage: "must be a string of at most 1024 characters, or null" }),
   status: Type.Union([Type.Literal("active"), Type.Literal("disabled")], { description: "disabled webhooks receive nothing", errorMessage: "must be 'active' or 'disabled'" }),
   secret: Type.String({ description: "'whsec_' + base64 of 24 to 64 bytes; generated when omitted", errorMessage: "must be 'whsec_' + base64 of 24 to 64 bytes" }),
+  permanent_failure_codes: Type.Array(Type.Integer({ minimum: 400, maximum: 599 }), {
+    maxItems: MAX_PERMANENT_FAILURE_CODES,
+    description: `HTTP statuses (400-599, at most ${MAX_PERMANENT_FAILURE_CODES}) the endpoint means for good, e.g. 400, 401, 403: an attempt answered with one is dead at once, not retried. 410 Gone always disables the webhook.`,
+    errorMessage: `must be an array of at most ${MAX_PERMANENT_FAILURE_CODES} HTTP status codes from 400 to 599`,
+  }),
 };
 
 /** A new webhook (POST), or the whole of one (PUT): what the gateway documents and validates with. */
@@ -38,6 +46,7 @@ export const WebhookInputSchema = Type.Object(
     description: Type.Optional(fields.description),
     status: Type.Optional(fields.status),
     secret: Type.Optional(fields.secret),
+    permanent_failure_codes: Type.Optional(fields.permanent_failure_codes),
   },
   { additionalProperties: false, errorMessage: "must be an object with url and event_types" },
 );
@@ -55,6 +64,7 @@ export type WebhookPatch = Partial<{
   description: string | null;
   status: "active" | "disabled";
   secret: string;
+  permanent_failure_codes: number[];
 }>;
 
 function secretProblems(secret: string | undefined): string[] {
@@ -117,6 +127,8 @@ export async function createWebhook(deps: WebhookDeps, principal: Principal, raw
     description: input.description ?? null,
     secret: input.secret ?? newSecret(),
     status: input.status ?? "active",
+    disabledReason: null,
+    permanentFailureCodes: input.permanent_failure_codes ? [...new Set(input.permanent_failure_codes)].sort((a, b) => a - b) : [],
     createdAt: now,
     updatedAt: now,
   };
@@ -149,8 +161,11 @@ export async function updateWebhook(deps: WebhookDeps, principal: Principal, id:
     description: patch.description !== undefined ? patch.description : replace ? null : current.description,
     status: patch.status ?? (replace ? "active" : current.status),
     secret: patch.secret ?? current.secret,
+    permanentFailureCodes: patch.permanent_failure_codes ? [...new Set(patch.permanent_failure_codes)].sort((a, b) => a - b) : replace ? [] : current.permanentFailureCodes,
     updatedAt: new Date(deps.clock.now()).toISOString(),
   };
+  // Why hookrelay disabled it holds only while it stays disabled: any status set by a person clears it.
+  if (patch.status !== undefined || updated.status === "active") updated.disabledReason = null;
   await assertWithinLimits(deps.store, deps.webhookLimits, updated);
   await deps.store.updateWebhook(updated);
   return updated;

@@ -48,6 +48,8 @@ function orderWebhook(customerId: string): Webhook {
     description: null,
     secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     status: "active",
+    disabledReason: null,
+    permanentFailureCodes: [],
     createdAt: at,
     updatedAt: at,
   };

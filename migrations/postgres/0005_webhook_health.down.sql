@@ -1,0 +1,3 @@
+DROP TABLE operational_events;
+ALTER TABLE webhooks DROP COLUMN settings;
+ALTER TABLE webhooks DROP COLUMN disabled_reason;
