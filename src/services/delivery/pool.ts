@@ -105,12 +105,11 @@ export class DeliveryPool {
         if (disabledAt !== undefined && work.webhook.updatedAt <= disabledAt) return void (await onDrop());
         try {
           const settlement = judgeAttempt(deps, await sendAttempt(deps, work));
+          // At once, not once written: the endpoint's next answers would be 410 too.
+          if (settlement.disable) this.stopSending(work.webhook.id, new Date(settlement.disable.createdAt).toISOString());
           this.settling.add(
             settle(deps, settlement, () => this.closing)
-              .then((outcome) => {
-                if (settlement.disable) this.stopSending(work.webhook.id, new Date(settlement.disable.createdAt).toISOString());
-                return onSettled(outcome);
-              })
+              .then(onSettled)
               .catch(unrecorded),
           );
         } catch (err) {

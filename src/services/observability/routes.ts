@@ -65,6 +65,7 @@ function presentHealth(entry: WebhookHealth) {
     customer_id: entry.webhook.customerId,
     url: entry.webhook.url,
     status: entry.webhook.status,
+    disabled_reason: entry.webhook.disabledReason,
     health: healthOf(entry),
     counts: entry.counts,
     /** Of its deliveries that were tried, the share that succeeded; null when none was. */
