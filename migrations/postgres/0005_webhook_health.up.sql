@@ -1,6 +1,9 @@
--- Why hookrelay disabled a webhook (410 Gone, failing too long), and its delivery settings as JSON
--- (permanent failure codes now; settings added later need no migration).
+-- Why hookrelay disabled a webhook (410 Gone, failing too long), its delivery settings as JSON
+-- (permanent failure codes now; settings added later need no migration), and its circuit breaker:
+-- `pause` (JSON) while open, when it last closed (`resumed_at`, ms).
 ALTER TABLE webhooks ADD COLUMN disabled_reason TEXT;
+ALTER TABLE webhooks ADD COLUMN pause JSONB;
+ALTER TABLE webhooks ADD COLUMN resumed_at BIGINT;
 ALTER TABLE webhooks ADD COLUMN settings JSONB NOT NULL DEFAULT '{}'::jsonb;
 
 -- What became of a webhook's health (webhook.disabled, .paused, .resumed), newest first per customer.

@@ -24,8 +24,26 @@ export interface Webhook {
   disabledReason: string | null;
   /** Non-2xx statuses the endpoint means for good: an attempt answered with one is not retried. */
   permanentFailureCodes: number[];
+  /** Its circuit breaker, open: events are held (stored, not sent) and one is tried now and then. Null when closed. */
+  pause: Pause | null;
+  /** When its breaker last closed (ms); null if it never opened. Work read before then is stale. */
+  resumedAt: number | null;
   createdAt: string;
   updatedAt: string;
+}
+
+/** An open circuit breaker: the endpoint kept failing, so its deliveries wait for a probe to succeed. */
+export interface Pause {
+  /** When the breaker opened, ms. */
+  since: number;
+  /** The first failure of the streak that opened it (or of the probes since), ms: failing this long disables the webhook. */
+  failingSince: number;
+  /** Failures in a row, the probes' included. */
+  failures: number;
+  /** When the next probe is due, ms. */
+  probeAt: number;
+  /** The wait that led to `probeAt`, ms; it doubles with each failed probe (up to a maximum). */
+  probeIntervalMs: number;
 }
 
 /** What became of a webhook's health, as hookrelay records it for the operator and the customer. */

@@ -11,7 +11,7 @@
  * - lease: a claimed retry stays invisible until its lease runs out; a worker that dies
  *   lets it reappear, so a claim never loses work.
  */
-import type { ApiKey, Attempt, Customer, Delivery, DeliveryStatus, Event, OperationalEvent, Page, User, Webhook } from "./model.ts";
+import type { ApiKey, Attempt, Customer, Delivery, DeliveryStatus, Event, OperationalEvent, Page, Pause, User, Webhook } from "./model.ts";
 
 /** Every backend answers a cheap liveness check for `/health`. */
 export interface Pingable {
@@ -72,6 +72,13 @@ export interface WebhookHealth {
   } | null;
 }
 
+/** A webhook's deliveries, in brief: times of the newest delivery that succeeded and that failed (by event order), and those unfinished. */
+export interface DeliveryActivity {
+  lastSuccessAt: number | null;
+  lastFailureAt: number | null;
+  unfinished: number;
+}
+
 /** Customers (tenants) and their API keys. */
 export interface Accounts extends Pingable {
   /** Stores a new customer; false when one with its id exists (nothing changes then). */
@@ -107,6 +114,30 @@ export interface Store extends Pingable {
    * meanwhile, or it is gone): a webhook is disabled once, and nobody's choice is overwritten.
    */
   disableWebhook(event: OperationalEvent): Promise<Webhook | undefined>;
+  /**
+   * Opens an active webhook's circuit breaker: `pause` stored and `event` (a `webhook.paused`)
+   * recorded with it. Returns the webhook paused, or undefined when it was not active or is paused
+   * already (another process opened it first): it opens once.
+   */
+  pauseWebhook(event: OperationalEvent, pause: Pause): Promise<Webhook | undefined>;
+  /**
+   * Closes a webhook's breaker (a probe succeeded, or a person resumed it): pause cleared,
+   * `resumedAt` set to `event.createdAt`, and `event` (a `webhook.resumed`) recorded. Undefined
+   * when it was not paused: it closes once.
+   */
+  resumeWebhook(event: OperationalEvent): Promise<Webhook | undefined>;
+  /**
+   * Claims up to `limit` paused active webhooks whose probe is due at `now`: their `probeAt` moves
+   * to `now + leaseMs`, so no other process probes them meanwhile, and one that dies probing loses
+   * nothing (its claim comes due again).
+   */
+  claimProbes(now: number, leaseMs: number, limit: number): Promise<Webhook[]>;
+  /** Stores a paused webhook's pause after a failed probe; false when it is no longer paused. */
+  reprobe(customerId: string, webhookId: string, pause: Pause): Promise<boolean>;
+  /** A webhook's unfinished (pending or failed) deliveries in id order (oldest event first), after `after`. */
+  unfinishedDeliveries(customerId: string, webhookId: string, limit: number, after?: string): Promise<Delivery[]>;
+  /** What the health API shows of a webhook's deliveries: its newest success and failure, and how many wait. */
+  deliveryActivity(customerId: string, webhookId: string): Promise<DeliveryActivity>;
   /** A customer's operational events, newest first, optionally of one webhook. */
   listOperationalEvents(customerId: string, filter: { webhookId?: string; limit: number; cursor?: string }): Promise<Page<OperationalEvent>>;
   /** Active webhooks of every customer, for matching; small and read often (cache it). */

@@ -39,6 +39,8 @@ export function makeWebhook(customerId: string, overrides: Partial<Webhook> = {}
     status: "active",
     disabledReason: null,
     permanentFailureCodes: [],
+    pause: null,
+    resumedAt: null,
     createdAt: at,
     updatedAt: at,
     ...overrides,
@@ -302,6 +304,60 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.listOperationalEvents(customer, { limit: 1, cursor: firstPage.nextCursor! })).toEqual({ data: [ea!], nextCursor: null });
         expect(await store.listOperationalEvents(customer, { webhookId: a.id, limit: 10 })).toEqual({ data: [ea!], nextCursor: null });
         expect(await store.listOperationalEvents(customer, { webhookId: foreign.id, limit: 10 })).toEqual({ data: [], nextCursor: null });
+      });
+
+      it("opens a webhook's breaker once, claims its probes one process at a time, stores a failed probe, and closes it once", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const op = (type: "webhook.paused" | "webhook.resumed", at: number) => ({ id: newId("ope", at), customerId: customer, webhookId: webhook.id, type, reason: type, createdAt: at });
+        const pause = { since: T0, failingSince: T0 - 5_000, failures: 10, probeAt: T0 + 1_000, probeIntervalMs: 1_000 };
+        const version = await store.webhooksVersion();
+        const paused = await store.pauseWebhook(op("webhook.paused", T0), pause);
+        expect(paused).toEqual({ ...webhook, pause });
+        expect(await store.webhooksVersion()).not.toBe(version);
+        expect(await store.pauseWebhook(op("webhook.paused", T0 + 1), { ...pause, failures: 99 })).toBeUndefined(); // opened already
+        // Still active (its events are held, not dropped): in the index, with its pause.
+        expect((await store.activeWebhooks()).find((w) => w.id === webhook.id)?.pause).toEqual(pause);
+
+        const mine = (list: Webhook[]) => list.filter((w) => w.id === webhook.id);
+        expect(mine(await store.claimProbes(T0 + 999, 10_000, 100))).toEqual([]); // not due yet
+        const [claimed] = mine(await store.claimProbes(T0 + 1_000, 10_000, 100));
+        expect(claimed?.pause).toEqual({ ...pause, probeAt: T0 + 11_000 });
+        expect(mine(await store.claimProbes(T0 + 5_000, 10_000, 100))).toEqual([]); // claimed: nobody else probes it
+        const failedProbe = { ...pause, failures: 11, probeAt: T0 + 3_000, probeIntervalMs: 2_000 };
+        expect(await store.reprobe(customer, webhook.id, failedProbe)).toBe(true);
+        expect((await store.getWebhook(customer, webhook.id))?.pause).toEqual(failedProbe);
+
+        const resumed = await store.resumeWebhook(op("webhook.resumed", T0 + 4_000));
+        expect(resumed).toEqual({ ...webhook, pause: null, resumedAt: T0 + 4_000 });
+        expect(await store.resumeWebhook(op("webhook.resumed", T0 + 5_000))).toBeUndefined(); // closed already
+        expect(await store.reprobe(customer, webhook.id, failedProbe)).toBe(false);
+        expect((await store.listOperationalEvents(customer, { limit: 10 })).data.map((e) => [e.type, e.createdAt])).toEqual([
+          ["webhook.resumed", T0 + 4_000],
+          ["webhook.paused", T0],
+        ]);
+      });
+
+      it("lists a webhook's unfinished deliveries oldest event first, and its activity; the sweep leaves a paused webhook's alone", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer);
+        const events = [1, 2, 3, 4].map((i) => ({ ...makeEvent(customer, `evt_unfinished_${i}`), acceptedAt: T0 + i }));
+        const opened = (await store.openDeliveries(events.map((event) => ({ event, webhooks: [webhook] })), T0)).flat();
+        const attempt = (d: Delivery, status: "succeeded" | "failed" | "dead", at: number): AttemptRecord => ({
+          delivery: d,
+          attempt: { id: newId("att"), deliveryId: d.id, customerId: customer, attemptNumber: 1, statusCode: status === "succeeded" ? 200 : 503, durationMs: 1, error: null, responseBody: null, createdAt: at },
+          status,
+          nextAttemptAt: status === "failed" ? at + 1_000 : null,
+        });
+        await store.recordAttempts([attempt(opened[0]!, "succeeded", T0 + 100), attempt(opened[1]!, "failed", T0 + 200), attempt(opened[3]!, "dead", T0 + 300)]);
+        const unfinished = await store.unfinishedDeliveries(customer, webhook.id, 10);
+        expect(unfinished.map((d) => d.eventId)).toEqual(["evt_unfinished_2", "evt_unfinished_3"]);
+        expect((await store.unfinishedDeliveries(customer, webhook.id, 10, unfinished[0]!.id)).map((d) => d.eventId)).toEqual(["evt_unfinished_3"]);
+        expect(await store.deliveryActivity(customer, webhook.id)).toEqual({ lastSuccessAt: T0 + 100, lastFailureAt: T0 + 300, unfinished: 2 });
+        const overdue = async () => (await store.overdueDeliveries(T0 + 1_000_000, 10_000)).map((o) => o.deliveryId).filter((id) => unfinished.some((d) => d.id === id));
+        expect((await overdue()).sort()).toEqual(unfinished.map((d) => d.id).sort());
+        await store.pauseWebhook({ id: newId("ope"), customerId: customer, webhookId: webhook.id, type: "webhook.paused", reason: "r", createdAt: T0 }, { since: T0, failingSince: T0, failures: 1, probeAt: T0, probeIntervalMs: 1 });
+        expect(await overdue()).toEqual([]); // held for the probe, not swept back onto the schedule
       });
 
       it("drops a webhook from the active list once it is disabled", async () => {

@@ -1,5 +1,5 @@
 /** @module Row ⇄ domain mapping for PostgreSQL (BIGINT read as numbers, JSONB already parsed). */
-import type { Event, User, Webhook, WebhookStatus } from "../../domain/model.ts";
+import type { Event, Pause, User, Webhook, WebhookStatus } from "../../domain/model.ts";
 import { type EventRow as BaseEventRow, fromWebhookSettings, type WebhookSettings } from "../rows.ts";
 import { type SecretBox, secretOwner } from "../secret-box.ts";
 import type { Sql } from "./client.ts";
@@ -16,6 +16,8 @@ export interface WebhookRow {
   secret: string;
   status: string;
   disabled_reason: string | null;
+  pause: Pause | null;
+  resumed_at: number | string | null;
   settings: WebhookSettings;
   created_at: string;
   updated_at: string;
@@ -44,6 +46,8 @@ export function toWebhook(row: WebhookRow, secrets: SecretBox): Webhook {
     status: row.status as WebhookStatus,
     disabledReason: row.disabled_reason,
     ...fromWebhookSettings(row.settings),
+    pause: row.pause,
+    resumedAt: row.resumed_at === null ? null : Number(row.resumed_at),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -1,7 +1,7 @@
 /** @module The Store port on PostgreSQL: configuration, deliveries and attempts for the scale-out deployment. */
 import { refusedForItsContent } from "../../domain/errors.ts";
-import type { Attempt, Delivery, Event, OperationalEvent, Page, User, Webhook } from "../../domain/model.ts";
-import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
+import type { Attempt, Delivery, Event, OperationalEvent, Page, Pause, User, Webhook } from "../../domain/model.ts";
+import type { AttemptRecord, DeliveryActivity, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
 import { type OperationalEventRow, page, toCounts, toOperationalEvent, webhookSettingsOf } from "../rows.ts";
 import { SecretBox, secretOwner } from "../secret-box.ts";
@@ -101,9 +101,10 @@ export class PostgresStore implements Store {
   async createWebhook(w: Webhook): Promise<void> {
     await this.changeWebhooks(async (tx) => {
       await tx`
-        INSERT INTO webhooks (id, customer_id, url, event_types, headers, description, secret, status, disabled_reason, settings, created_at, updated_at)
+        INSERT INTO webhooks (id, customer_id, url, event_types, headers, description, secret, status, disabled_reason, pause, resumed_at, settings, created_at, updated_at)
         VALUES (${w.id}, ${w.customerId}, ${w.url}, ${tx.json(w.eventTypes)}, ${tx.json(w.headers)}, ${w.description},
-                ${this.secrets.seal(w.secret, secretOwner(w.customerId, w.id))}, ${w.status}, ${w.disabledReason}, ${tx.json(webhookSettingsOf(w) as Parameters<Tx["json"]>[0])},
+                ${this.secrets.seal(w.secret, secretOwner(w.customerId, w.id))}, ${w.status}, ${w.disabledReason},
+                ${w.pause === null ? null : tx.json(w.pause as unknown as Parameters<Tx["json"]>[0])}, ${w.resumedAt}, ${tx.json(webhookSettingsOf(w) as Parameters<Tx["json"]>[0])},
                 ${w.createdAt}, ${w.updatedAt})`;
       return { changed: true, result: undefined };
     });
@@ -144,13 +145,80 @@ export class PostgresStore implements Store {
   disableWebhook(e: OperationalEvent): Promise<Webhook | undefined> {
     return this.changeWebhooks(async (tx) => {
       const [row] = await tx<WebhookRow[]>`
-        UPDATE webhooks SET status = 'disabled', disabled_reason = ${e.reason}, updated_at = ${new Date(e.createdAt).toISOString()}
+        UPDATE webhooks SET status = 'disabled', disabled_reason = ${e.reason}, pause = NULL, updated_at = ${new Date(e.createdAt).toISOString()}
         WHERE customer_id = ${e.customerId} AND id = ${e.webhookId} AND status = 'active' RETURNING *`;
       if (!row) return { changed: false, result: undefined };
-      await tx`INSERT INTO operational_events (id, customer_id, webhook_id, type, reason, created_at)
-               VALUES (${e.id}, ${e.customerId}, ${e.webhookId}, ${e.type}, ${e.reason}, ${e.createdAt})`;
+      await this.insertOperationalEvent(tx, e);
       return { changed: true, result: toWebhook(row, this.secrets) };
     });
+  }
+
+  pauseWebhook(e: OperationalEvent, pause: Pause): Promise<Webhook | undefined> {
+    return this.changeHealth(
+      e,
+      (tx) => tx<WebhookRow[]>`
+        UPDATE webhooks SET pause = ${tx.json(pause as unknown as Parameters<Tx["json"]>[0])}
+        WHERE customer_id = ${e.customerId} AND id = ${e.webhookId} AND status = 'active' AND pause IS NULL RETURNING *`,
+    );
+  }
+
+  resumeWebhook(e: OperationalEvent): Promise<Webhook | undefined> {
+    return this.changeHealth(
+      e,
+      (tx) => tx<WebhookRow[]>`
+        UPDATE webhooks SET pause = NULL, resumed_at = ${e.createdAt}
+        WHERE customer_id = ${e.customerId} AND id = ${e.webhookId} AND pause IS NOT NULL RETURNING *`,
+    );
+  }
+
+  /** A breaker's change with its operational event, in one transaction; undefined (nothing written) when `change` matched no row. */
+  private changeHealth(e: OperationalEvent, change: (tx: Tx) => Promise<WebhookRow[]>): Promise<Webhook | undefined> {
+    return this.changeWebhooks(async (tx) => {
+      const [row] = await change(tx);
+      if (!row) return { changed: false, result: undefined };
+      await this.insertOperationalEvent(tx, e);
+      return { changed: true, result: toWebhook(row, this.secrets) };
+    });
+  }
+
+  private async insertOperationalEvent(tx: Tx, e: OperationalEvent): Promise<void> {
+    await tx`INSERT INTO operational_events (id, customer_id, webhook_id, type, reason, created_at)
+             VALUES (${e.id}, ${e.customerId}, ${e.webhookId}, ${e.type}, ${e.reason}, ${e.createdAt})`;
+  }
+
+  async claimProbes(now: number, leaseMs: number, limit: number): Promise<Webhook[]> {
+    const rows = await guarded(this.sql<WebhookRow[]>`
+      UPDATE webhooks SET pause = jsonb_set(pause, '{probeAt}', to_jsonb(${now + leaseMs}::bigint))
+      WHERE id IN (
+        SELECT id FROM webhooks WHERE status = 'active' AND pause IS NOT NULL AND (pause->>'probeAt')::bigint <= ${now}::bigint
+        LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+      RETURNING *`);
+    return rows.map((row) => toWebhook(row, this.secrets));
+  }
+
+  async reprobe(customerId: string, webhookId: string, pause: Pause): Promise<boolean> {
+    const result = await guarded(this.sql`
+      UPDATE webhooks SET pause = ${this.sql.json(pause as unknown as Parameters<Tx["json"]>[0])}
+      WHERE customer_id = ${customerId} AND id = ${webhookId} AND status = 'active' AND pause IS NOT NULL`);
+    return result.count > 0;
+  }
+
+  async unfinishedDeliveries(customerId: string, webhookId: string, limit: number, after = ""): Promise<Delivery[]> {
+    const rows = await guarded(this.sql<DeliveryRow[]>`
+      SELECT * FROM deliveries WHERE webhook_id = ${webhookId} AND status IN ('pending', 'failed') AND id > ${after} AND customer_id = ${customerId}
+      ORDER BY id LIMIT ${limit}`);
+    return rows.map(toDelivery);
+  }
+
+  async deliveryActivity(customerId: string, webhookId: string): Promise<DeliveryActivity> {
+    const [row] = await guarded(this.sql<{ success: string | null; failed: string | null; dead: string | null; unfinished: number }[]>`
+      SELECT
+        (SELECT updated_at FROM deliveries WHERE webhook_id = ${webhookId} AND status = 'succeeded' AND customer_id = ${customerId} ORDER BY id DESC LIMIT 1) AS success,
+        (SELECT updated_at FROM deliveries WHERE webhook_id = ${webhookId} AND status = 'failed' AND customer_id = ${customerId} ORDER BY id DESC LIMIT 1) AS failed,
+        (SELECT updated_at FROM deliveries WHERE webhook_id = ${webhookId} AND status = 'dead' AND customer_id = ${customerId} ORDER BY id DESC LIMIT 1) AS dead,
+        (SELECT count(*)::int FROM deliveries WHERE webhook_id = ${webhookId} AND status IN ('pending', 'failed') AND customer_id = ${customerId}) AS unfinished`);
+    const failures = [row!.failed, row!.dead].filter((t) => t !== null).map(Number);
+    return { lastSuccessAt: row!.success === null ? null : Number(row!.success), lastFailureAt: failures.length > 0 ? Math.max(...failures) : null, unfinished: row!.unfinished };
   }
 
   async listOperationalEvents(customerId: string, filter: { webhookId?: string; limit: number; cursor?: string }): Promise<Page<OperationalEvent>> {
@@ -206,7 +274,7 @@ export class PostgresStore implements Store {
 
   async overdueDeliveries(before: number, limit: number): Promise<ScheduledRetry[]> {
     const rows = await guarded(this.sql<{ id: string; next_attempt_at: string | number }[]>`
-      SELECT d.id, d.next_attempt_at FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.status = 'active'
+      SELECT d.id, d.next_attempt_at FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.status = 'active' AND w.pause IS NULL
       WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at < ${before}::bigint
       ORDER BY d.next_attempt_at LIMIT ${limit}`);
     return rows.map((row) => ({ deliveryId: row.id, dueAt: Number(row.next_attempt_at) }));

@@ -1,5 +1,5 @@
 /** @module Row ⇄ domain mapping for the embedded database. */
-import type { Webhook, WebhookStatus } from "../../domain/model.ts";
+import type { Pause, Webhook, WebhookStatus } from "../../domain/model.ts";
 import { type EventRow as BaseEventRow, fromWebhookSettings, webhookSettingsOf } from "../rows.ts";
 import { type SecretBox, secretOwner } from "../secret-box.ts";
 
@@ -15,6 +15,8 @@ export interface WebhookRow {
   secret: string;
   status: string;
   disabled_reason: string | null;
+  pause: string | null;
+  resumed_at: number | string | null;
   settings: string;
   created_at: string;
   updated_at: string;
@@ -36,6 +38,8 @@ export function toWebhook(row: WebhookRow, secrets: SecretBox): Webhook {
     status: row.status as WebhookStatus,
     disabledReason: row.disabled_reason,
     ...fromWebhookSettings(row.settings),
+    pause: row.pause === null ? null : (JSON.parse(row.pause) as Pause),
+    resumedAt: row.resumed_at === null ? null : Number(row.resumed_at),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -52,6 +56,8 @@ export function webhookParams(w: Webhook, secrets: SecretBox) {
     secret: secrets.seal(w.secret, secretOwner(w.customerId, w.id)),
     status: w.status,
     disabled_reason: w.disabledReason,
+    pause: w.pause === null ? null : JSON.stringify(w.pause),
+    resumed_at: w.resumedAt,
     settings: JSON.stringify(webhookSettingsOf(w)),
     created_at: w.createdAt,
     updated_at: w.updatedAt,

@@ -6,8 +6,8 @@
  * (SQLite serialises them with the owner's own commits). Delivery roles use their own shard's
  * adapters, never these.
  */
-import type { ApiKey, Attempt, Customer, Delivery, Event, OperationalEvent, Page, User, Webhook } from "../../domain/model.ts";
-import type { Accounts, AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, RetrySchedule, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
+import type { ApiKey, Attempt, Customer, Delivery, Event, OperationalEvent, Page, Pause, User, Webhook } from "../../domain/model.ts";
+import type { Accounts, AttemptRecord, DeliveryActivity, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, RetrySchedule, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { byShard, shardOf } from "./shards.ts";
 
 /** Merges pages read with the same `limit` and cursor from every shard, ordered by id. */
@@ -69,6 +69,24 @@ export class ShardedStore implements Store {
   }
   disableWebhook(event: OperationalEvent): Promise<Webhook | undefined> {
     return this.of(event.customerId).disableWebhook(event);
+  }
+  pauseWebhook(event: OperationalEvent, pause: Pause): Promise<Webhook | undefined> {
+    return this.of(event.customerId).pauseWebhook(event, pause);
+  }
+  resumeWebhook(event: OperationalEvent): Promise<Webhook | undefined> {
+    return this.of(event.customerId).resumeWebhook(event);
+  }
+  async claimProbes(now: number, leaseMs: number, limit: number): Promise<Webhook[]> {
+    return (await this.all((s) => s.claimProbes(now, leaseMs, limit))).flat();
+  }
+  reprobe(customerId: string, webhookId: string, pause: Pause): Promise<boolean> {
+    return this.of(customerId).reprobe(customerId, webhookId, pause);
+  }
+  unfinishedDeliveries(customerId: string, webhookId: string, limit: number, after?: string): Promise<Delivery[]> {
+    return this.of(customerId).unfinishedDeliveries(customerId, webhookId, limit, after);
+  }
+  deliveryActivity(customerId: string, webhookId: string): Promise<DeliveryActivity> {
+    return this.of(customerId).deliveryActivity(customerId, webhookId);
   }
   listOperationalEvents(customerId: string, filter: { webhookId?: string; limit: number; cursor?: string }): Promise<Page<OperationalEvent>> {
     return this.of(customerId).listOperationalEvents(customerId, filter);

@@ -1,8 +1,8 @@
 /** @module The Store port on embedded SQLite: configuration, deliveries and attempts. */
 import type { Database } from "bun:sqlite";
 import { deliveryIdFor } from "../../domain/ids.ts";
-import type { Attempt, Delivery, Event, OperationalEvent, Page, User, Webhook } from "../../domain/model.ts";
-import type { AttemptRecord, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
+import type { Attempt, Delivery, Event, OperationalEvent, Page, Pause, User, Webhook } from "../../domain/model.ts";
+import type { AttemptRecord, DeliveryActivity, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
 import { type OperationalEventRow, page, toCounts, toOperationalEvent } from "../rows.ts";
 import { SecretBox, secretOwner } from "../secret-box.ts";
@@ -95,8 +95,8 @@ export class SqliteStore implements Store {
   private insertWebhook(webhook: Webhook): void {
     this.db
       .query(
-        `INSERT INTO webhooks (id, customer_id, url, event_types, headers, description, secret, status, disabled_reason, settings, created_at, updated_at)
-         VALUES ($id, $customer_id, $url, $event_types, $headers, $description, $secret, $status, $disabled_reason, $settings, $created_at, $updated_at)`,
+        `INSERT INTO webhooks (id, customer_id, url, event_types, headers, description, secret, status, disabled_reason, pause, resumed_at, settings, created_at, updated_at)
+         VALUES ($id, $customer_id, $url, $event_types, $headers, $description, $secret, $status, $disabled_reason, $pause, $resumed_at, $settings, $created_at, $updated_at)`,
       )
       .run(webhookParams(webhook, this.secrets));
   }
@@ -121,7 +121,7 @@ export class SqliteStore implements Store {
        WHERE customer_id = $customer_id AND id = $id`,
     );
     this.db.transaction(() => {
-      update.run(webhookParams(webhook, this.secrets));
+      update.run(webhookParams(webhook, this.secrets)); // not pause or resumed_at: those are the breaker's
       this.bumpWebhooksVersion();
     })();
   }
@@ -138,7 +138,7 @@ export class SqliteStore implements Store {
     return this.db.transaction(() => {
       const row = this.db
         .query<WebhookRow, [string, string, string, string]>(
-          "UPDATE webhooks SET status = 'disabled', disabled_reason = ?, updated_at = ? WHERE customer_id = ? AND id = ? AND status = 'active' RETURNING *",
+          "UPDATE webhooks SET status = 'disabled', disabled_reason = ?, pause = NULL, updated_at = ? WHERE customer_id = ? AND id = ? AND status = 'active' RETURNING *",
         )
         .get(event.reason, new Date(event.createdAt).toISOString(), event.customerId, event.webhookId);
       if (!row) return undefined;
@@ -146,6 +146,71 @@ export class SqliteStore implements Store {
       this.bumpWebhooksVersion();
       return toWebhook(row, this.secrets);
     })();
+  }
+
+  async pauseWebhook(event: OperationalEvent, pause: Pause): Promise<Webhook | undefined> {
+    return this.changeHealth(event, "UPDATE webhooks SET pause = ? WHERE customer_id = ? AND id = ? AND status = 'active' AND pause IS NULL RETURNING *", [
+      JSON.stringify(pause),
+      event.customerId,
+      event.webhookId,
+    ]);
+  }
+
+  async resumeWebhook(event: OperationalEvent): Promise<Webhook | undefined> {
+    return this.changeHealth(event, "UPDATE webhooks SET pause = NULL, resumed_at = ? WHERE customer_id = ? AND id = ? AND pause IS NOT NULL RETURNING *", [
+      event.createdAt,
+      event.customerId,
+      event.webhookId,
+    ]);
+  }
+
+  /** A breaker's change with its operational event, in one transaction; undefined (nothing written) when `change` matched no row. */
+  private changeHealth(event: OperationalEvent, change: string, params: (string | number)[]): Promise<Webhook | undefined> {
+    return Promise.resolve(
+      this.db.transaction(() => {
+        const row = this.db.query<WebhookRow, (string | number)[]>(change).get(...params);
+        if (!row) return undefined;
+        this.insertOperationalEvent(event);
+        this.bumpWebhooksVersion();
+        return toWebhook(row, this.secrets);
+      })(),
+    );
+  }
+
+  async claimProbes(now: number, leaseMs: number, limit: number): Promise<Webhook[]> {
+    return this.db
+      .query<WebhookRow, [number, number, number]>(
+        `UPDATE webhooks SET pause = json_set(pause, '$.probeAt', ?1 + ?2)
+         WHERE rowid IN (SELECT rowid FROM webhooks WHERE status = 'active' AND pause IS NOT NULL AND json_extract(pause, '$.probeAt') <= ?1 LIMIT ?3)
+         RETURNING *`,
+      )
+      .all(now, leaseMs, limit)
+      .map((row) => toWebhook(row, this.secrets));
+  }
+
+  async reprobe(customerId: string, webhookId: string, pause: Pause): Promise<boolean> {
+    return this.db.run("UPDATE webhooks SET pause = ? WHERE customer_id = ? AND id = ? AND status = 'active' AND pause IS NOT NULL", [JSON.stringify(pause), customerId, webhookId]).changes > 0;
+  }
+
+  async unfinishedDeliveries(customerId: string, webhookId: string, limit: number, after = ""): Promise<Delivery[]> {
+    return this.db
+      .query<DeliveryRow, [string, string, string, number]>(
+        "SELECT * FROM deliveries WHERE webhook_id = ?2 AND status IN ('pending', 'failed') AND id > ?3 AND customer_id = ?1 ORDER BY id LIMIT ?4",
+      )
+      .all(customerId, webhookId, after, limit)
+      .map(toDelivery);
+  }
+
+  async deliveryActivity(customerId: string, webhookId: string): Promise<DeliveryActivity> {
+    const newest = this.db.query<{ updated_at: number }, [string, string, string]>(
+      "SELECT updated_at FROM deliveries WHERE webhook_id = ?2 AND status = ?3 AND customer_id = ?1 ORDER BY id DESC LIMIT 1",
+    );
+    const at = (status: string) => newest.get(customerId, webhookId, status)?.updated_at ?? null;
+    const failures = [at("failed"), at("dead")].filter((t): t is number => t !== null);
+    const unfinished = this.db
+      .query<{ n: number }, [string, string]>("SELECT count(*) AS n FROM deliveries WHERE webhook_id = ?2 AND status IN ('pending', 'failed') AND customer_id = ?1")
+      .get(customerId, webhookId)!.n;
+    return { lastSuccessAt: at("succeeded"), lastFailureAt: failures.length > 0 ? Math.max(...failures) : null, unfinished };
   }
 
   private insertOperationalEvent(e: OperationalEvent): void {
@@ -246,7 +311,7 @@ export class SqliteStore implements Store {
   async overdueDeliveries(before: number, limit: number): Promise<ScheduledRetry[]> {
     return this.db
       .query<{ id: string; next_attempt_at: number }, [number, number]>(
-        `SELECT d.id, d.next_attempt_at FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.status = 'active'
+        `SELECT d.id, d.next_attempt_at FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.status = 'active' AND w.pause IS NULL
          WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at < ? ORDER BY d.next_attempt_at LIMIT ?`,
       )
       .all(before, limit)

@@ -22,6 +22,8 @@ describe("registry conversions", () => {
       status: "active",
       disabledReason: null,
       permanentFailureCodes: [],
+      pause: null,
+      resumedAt: null,
       createdAt: "2026-01-02T03:04:05.678Z",
       updatedAt: "2026-01-02T03:04:06.000Z",
     };

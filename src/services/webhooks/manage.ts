@@ -129,6 +129,8 @@ export async function createWebhook(deps: WebhookDeps, principal: Principal, raw
     status: input.status ?? "active",
     disabledReason: null,
     permanentFailureCodes: input.permanent_failure_codes ? [...new Set(input.permanent_failure_codes)].sort((a, b) => a - b) : [],
+    pause: null,
+    resumedAt: null,
     createdAt: now,
     updatedAt: now,
   };

@@ -50,6 +50,8 @@ function orderWebhook(customerId: string): Webhook {
     status: "active",
     disabledReason: null,
     permanentFailureCodes: [],
+    pause: null,
+    resumedAt: null,
     createdAt: at,
     updatedAt: at,
   };
