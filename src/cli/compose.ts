@@ -8,6 +8,7 @@ import { SecretBox } from "../adapters/secret-box.ts";
 import { serveShard } from "../adapters/sqlite/shard-link.ts";
 import { holdShard, shardOf, shardSocketPath } from "../adapters/sqlite/shards.ts";
 import { parseCidr } from "../domain/address.ts";
+import type { BreakerPolicy } from "../domain/breaker.ts";
 import type { Clock, Sender } from "../domain/ports.ts";
 import type { RetryPolicy } from "../domain/retry-policy.ts";
 import { SigningKeys } from "../domain/signature.ts";
@@ -32,6 +33,8 @@ import { DeliveryPool } from "../services/delivery/pool.ts";
 import { Dispatcher } from "../services/dispatcher/dispatcher.ts";
 import { documentOf } from "../services/gateway/document.ts";
 import { eventsGoToIngest, gatewayRoutes } from "../services/gateway/routes.ts";
+import { Breakers } from "../services/health/breaker.ts";
+import { Prober } from "../services/health/prober.ts";
 import { PendingEvents } from "../services/ingest/accept.ts";
 import { eventRoutes, shedEvents } from "../services/ingest/routes.ts";
 import { RecentActivity } from "../services/observability/recent-activity.ts";
@@ -192,6 +195,16 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     multiplier: retryConfig.backoff_multiplier,
     jitter: retryConfig.jitter,
   };
+  const health = config.endpoint_health;
+  const breakerPolicy: BreakerPolicy = {
+    consecutiveFailures: health.breaker_consecutive_failures,
+    failureRatio: health.breaker_failure_ratio,
+    windowMs: durationMs(health.breaker_window),
+    minAttempts: health.breaker_min_attempts,
+    probeIntervalMs: durationMs(health.probe_interval),
+    maxProbeIntervalMs: durationMs(health.probe_max_interval),
+    disableAfterMs: durationMs(health.disable_after),
+  };
   // Every delivery, http:// and https://, goes through fetch: its HTTP/1.1 framing and connection
   // reuse hold against receivers that answer early or frame their answers badly (sender tests).
   const buildSender = (): Sender => new FetchSender({ maxResponseBytes: dispatcherConfig.max_response_body_bytes, userAgent: `hookrelay/${VERSION}`, resolveTarget, ca });
@@ -248,7 +261,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   const apps: Record<HttpRole, () => HttpApp> = {
     gateway: () =>
       createHttpApp({ role: "gateway", log, metrics, checks, shed, notFound: eventsGoToIngest(() => ports.ingest ?? config.server.ingest_port) })
-        .use(gatewayRoutes({ ...ingestDeps, store, schedule, log, checkTarget, webhookLimits, tokens, passwords, oauthTokens, accounts, apiKeys }))
+        .use(gatewayRoutes({ ...ingestDeps, store, schedule, log, checkTarget, webhookLimits, tokens, passwords, oauthTokens, accounts, apiKeys, drainPerSecond: health.drain_per_second }))
         .use(apiReference(documentOf("gateway", features))),
     ingest: () =>
       createHttpApp({ role: "ingest", log, metrics, checks: { event_log: eventLog }, shed })
@@ -292,6 +305,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
         maxInFlightPerWebhook: dispatcherConfig.max_in_flight_per_webhook,
         maxQueueWaitMs: durationMs(dispatcherConfig.max_queue_wait),
         slowEndpointMs: durationMs(dispatcherConfig.slow_endpoint),
+        breakers: breakerPolicy.consecutiveFailures > 0 || breakerPolicy.failureRatio > 0 ? new Breakers({ store: own.store, log }, breakerPolicy) : undefined,
       })
     : undefined;
   let dispatcher: Dispatcher | undefined;
@@ -328,6 +342,15 @@ export async function compose(roles: readonly Role[], config: Config, options: C
       },
     );
     retry.start();
+    // Probes of paused webhooks: the lease covers one attempt (http_timeout) with room to write it.
+    const prober = new Prober(attemptDeps, {
+      policy: breakerPolicy,
+      pollIntervalMs: Math.max(100, durationMs(retryConfig.poll_interval)),
+      leaseMs,
+      drainPerSecond: health.drain_per_second,
+    });
+    prober.start();
+    lifecycle.onStop("prober", () => prober.stop());
   }
   if (delivering)
     lifecycle.onStop("delivery", async () => {

@@ -148,6 +148,16 @@ export const ConfigSchema = Type.Object(
       shutdown_timeout: Duration("10s", "how long SIGTERM waits for in-flight deliveries"),
       max_response_body_bytes: Int(4096, 0, "bytes of an endpoint's answer kept per attempt"),
     }),
+    endpoint_health: section({
+      breaker_consecutive_failures: Int(20, 0, "failed attempts in a row (in one delivering process) that pause a webhook; 0 = never by count"),
+      breaker_failure_ratio: Type.Number({ default: 0.8, minimum: 0, maximum: 1, description: "share of failed attempts over breaker_window that pauses a webhook; 0 = never by ratio" }),
+      breaker_window: Duration("60s", "the window of breaker_failure_ratio, from a webhook's first failure"),
+      breaker_min_attempts: Int(50, 1, "attempts in a window before its failure ratio counts"),
+      probe_interval: Duration("10s", "first wait before a paused webhook is tried again with one delivery; doubled after each failed probe"),
+      probe_max_interval: Duration("10m", "longest wait between probes"),
+      disable_after: Duration("5d", "a webhook failing this long (probes included) is disabled, with a webhook.disabled event"),
+      drain_per_second: Int(50, 1, "deliveries per second a resumed webhook's held backlog comes due at"),
+    }),
     retry_manager: section({
       max_retries: Int(5, 0, "retries after the first attempt before a delivery is dead"),
       initial_delay: Duration("1s", "delay before the first retry"),

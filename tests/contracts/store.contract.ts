@@ -342,10 +342,25 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const customer = customerId();
         const webhook = await createdWebhook(customer);
         const events = [1, 2, 3, 4].map((i) => ({ ...makeEvent(customer, `evt_unfinished_${i}`), acceptedAt: T0 + i }));
-        const opened = (await store.openDeliveries(events.map((event) => ({ event, webhooks: [webhook] })), T0)).flat();
+        const opened = (
+          await store.openDeliveries(
+            events.map((event) => ({ event, webhooks: [webhook] })),
+            T0,
+          )
+        ).flat();
         const attempt = (d: Delivery, status: "succeeded" | "failed" | "dead", at: number): AttemptRecord => ({
           delivery: d,
-          attempt: { id: newId("att"), deliveryId: d.id, customerId: customer, attemptNumber: 1, statusCode: status === "succeeded" ? 200 : 503, durationMs: 1, error: null, responseBody: null, createdAt: at },
+          attempt: {
+            id: newId("att"),
+            deliveryId: d.id,
+            customerId: customer,
+            attemptNumber: 1,
+            statusCode: status === "succeeded" ? 200 : 503,
+            durationMs: 1,
+            error: null,
+            responseBody: null,
+            createdAt: at,
+          },
           status,
           nextAttemptAt: status === "failed" ? at + 1_000 : null,
         });
@@ -356,7 +371,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.deliveryActivity(customer, webhook.id)).toEqual({ lastSuccessAt: T0 + 100, lastFailureAt: T0 + 300, unfinished: 2 });
         const overdue = async () => (await store.overdueDeliveries(T0 + 1_000_000, 10_000)).map((o) => o.deliveryId).filter((id) => unfinished.some((d) => d.id === id));
         expect((await overdue()).sort()).toEqual(unfinished.map((d) => d.id).sort());
-        await store.pauseWebhook({ id: newId("ope"), customerId: customer, webhookId: webhook.id, type: "webhook.paused", reason: "r", createdAt: T0 }, { since: T0, failingSince: T0, failures: 1, probeAt: T0, probeIntervalMs: 1 });
+        await store.pauseWebhook(
+          { id: newId("ope"), customerId: customer, webhookId: webhook.id, type: "webhook.paused", reason: "r", createdAt: T0 },
+          { since: T0, failingSince: T0, failures: 1, probeAt: T0, probeIntervalMs: 1 },
+        );
         expect(await overdue()).toEqual([]); // held for the probe, not swept back onto the schedule
       });
 

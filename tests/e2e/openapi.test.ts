@@ -379,6 +379,9 @@ describe("the live API against its document", () => {
     expectDocumented("replaceWebhook", await call("put", `/api/v1/webhooks/${ok.body.id}`, { json: { url: receiver.url("/ok"), event_types: ["order.created"] } }));
     expectDocumented("updateWebhook", await call("patch", `/api/v1/webhooks/${ok.body.id}`, { json: { description: null, headers: { "x-run": run } } }));
     expectDocumented("rotateSecret", await call("post", `/api/v1/webhooks/${ok.body.id}/rotate-secret`));
+    expectDocumented("getWebhookHealth", await call("get", `/api/v1/webhooks/${ok.body.id}/health`));
+    expectDocumented("resumeWebhook", await call("post", `/api/v1/webhooks/${ok.body.id}/resume`));
+    expectDocumented("listOperationalEvents", await call("get", `/api/v1/operational-events?webhook_id=${ok.body.id}`));
 
     const event = { id: `evt-run-${run}`, type: "order.created", source: "shop", data: { n: 1 }, timestamp: "2026-01-01T00:00:00Z" };
     expectDocumented("sendEvent", await call("post", "/api/v1/events", { json: event }));

@@ -194,9 +194,7 @@ export class SqliteStore implements Store {
 
   async unfinishedDeliveries(customerId: string, webhookId: string, limit: number, after = ""): Promise<Delivery[]> {
     return this.db
-      .query<DeliveryRow, [string, string, string, number]>(
-        "SELECT * FROM deliveries WHERE webhook_id = ?2 AND status IN ('pending', 'failed') AND id > ?3 AND customer_id = ?1 ORDER BY id LIMIT ?4",
-      )
+      .query<DeliveryRow, [string, string, string, number]>("SELECT * FROM deliveries WHERE webhook_id = ?2 AND status IN ('pending', 'failed') AND id > ?3 AND customer_id = ?1 ORDER BY id LIMIT ?4")
       .all(customerId, webhookId, after, limit)
       .map(toDelivery);
   }

@@ -4,7 +4,9 @@
  * and a bounded drain on shutdown. One per process: the dispatcher and the retry manager share it,
  * so max_in_flight and max_in_flight_per_webhook hold for the process, whatever roles it runs.
  */
+import type { Webhook } from "../../domain/model.ts";
 import type { DeliveryWork } from "../../domain/ports.ts";
+import type { Breakers } from "../health/breaker.ts";
 import { type AttemptDeps, sendAttempt } from "./attempt.ts";
 import { Lanes, SWEEP_INTERVAL_MS } from "./lanes.ts";
 import { Settling } from "./settling.ts";
@@ -15,6 +17,9 @@ const LOOP_LAG_TOLERANCE_MS = 50;
 /** How long sweeps must come on time before slow endpoints are parked again, ms. */
 const LOOP_STEADY_MS = 1000;
 
+/** When a webhook last changed in a way that lets it be sent to again: edited (enabled), or resumed. */
+const changedAt = (w: Webhook) => Math.max(Date.parse(w.updatedAt), w.resumedAt ?? 0);
+
 export interface PoolOptions {
   maxInFlight: number;
   maxInFlightPerWebhook: number;
@@ -22,6 +27,8 @@ export interface PoolOptions {
   maxQueueWaitMs: number;
   /** A webhook whose requests take at least this long is slow; a faster one is never parked. */
   slowEndpointMs: number;
+  /** Counts each attempt's outcome for the webhook's circuit breaker; absent: no breaker. */
+  breakers?: Breakers;
 }
 
 export class DeliveryPool {
@@ -32,11 +39,11 @@ export class DeliveryPool {
   private closing = false;
   private closed: Promise<boolean> | undefined;
   /**
-   * Webhooks an answer here disabled (410 Gone), with the time: work for one that was read before
-   * then (its webhook as it was, `updatedAt` not later) is not sent but dropped, so parked until
-   * the webhook is enabled again; a webhook enabled since has a later `updatedAt` and goes.
+   * Webhooks an answer here disabled (410 Gone) or paused (their breaker opened), with the time:
+   * work for one read before then (the webhook as it was: neither changed nor resumed since) is not
+   * sent but dropped, so held until the webhook is enabled or resumed; one changed since goes.
    */
-  private readonly disabledAt = new Map<string, string>();
+  private readonly stoppedAt = new Map<string, number>();
 
   constructor(
     private readonly deps: AttemptDeps,
@@ -101,12 +108,15 @@ export class DeliveryPool {
     this.lanes.run(
       work.webhook.id,
       async () => {
-        const disabledAt = this.disabledAt.get(work.webhook.id);
-        if (disabledAt !== undefined && work.webhook.updatedAt <= disabledAt) return void (await onDrop());
+        const stoppedAt = this.stoppedAt.get(work.webhook.id);
+        if (stoppedAt !== undefined) {
+          if (changedAt(work.webhook) <= stoppedAt) return void (await onDrop());
+          this.stoppedAt.delete(work.webhook.id); // enabled or resumed since
+        }
         try {
           const settlement = judgeAttempt(deps, await sendAttempt(deps, work));
-          // At once, not once written: the endpoint's next answers would be 410 too.
-          if (settlement.disable) this.stopSending(work.webhook.id, new Date(settlement.disable.createdAt).toISOString());
+          // At once, not once written: the endpoint's next answers would fail too.
+          if (settlement.disable || this.options.breakers?.count(work.webhook, settlement)) this.stopSending(work.webhook.id, settlement.record.attempt.createdAt);
           this.settling.add(
             settle(deps, settlement, () => this.closing)
               .then(onSettled)
@@ -123,9 +133,9 @@ export class DeliveryPool {
     );
   }
 
-  /** A webhook disabled: its queued work is dropped (parked), and so is work read before `at` that comes later. */
-  private stopSending(webhookId: string, at: string): void {
-    this.disabledAt.set(webhookId, at);
+  /** A webhook disabled or paused: its queued work is dropped (held), and so is work read before `at` that comes later. */
+  private stopSending(webhookId: string, at: number): void {
+    this.stoppedAt.set(webhookId, at);
     void this.lanes.evictQueued(webhookId);
   }
 

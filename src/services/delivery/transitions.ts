@@ -133,6 +133,16 @@ export async function park(deps: AttemptDeps, event: Event, webhooks: Webhook[],
 }
 
 /**
+ * Holds deliveries of an event for webhooks whose breaker is open: stored pending, and not
+ * scheduled (a retry would only find the webhook paused). When the breaker closes, every
+ * unfinished delivery of the webhook is scheduled at the drain pace (services/health/resume.ts);
+ * one stored after that drain read is swept onto the schedule by the retry manager (it is overdue).
+ */
+export async function hold(deps: Pick<AttemptDeps, "store" | "clock">, event: Event, webhooks: Webhook[]): Promise<void> {
+  await deps.store.openDeliveries([{ event, webhooks }], deps.clock.now());
+}
+
+/**
  * For an event read again (its earlier reader died before acknowledging it): each stored
  * delivery that is not finished goes back on the schedule, unless it is there already. These are
  * never sent from the log again: the retry manager owns them, and two senders would race.

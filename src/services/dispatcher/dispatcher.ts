@@ -10,7 +10,7 @@ import type { EventConsumer, EventLog, LoggedEvent } from "../../domain/ports.ts
 import { retryUntilStopped } from "../../platform/retry-until-stopped.ts";
 import type { AttemptDeps } from "../delivery/attempt.ts";
 import type { DeliveryPool } from "../delivery/pool.ts";
-import { park, rescheduleStored } from "../delivery/transitions.ts";
+import { hold, park, rescheduleStored } from "../delivery/transitions.ts";
 import { Subscriptions } from "../webhooks/subscriptions.ts";
 
 export interface DispatcherOptions {
@@ -207,7 +207,15 @@ export class Dispatcher {
         deps.log,
         "parking a delivery",
       ).then(finishOne, (err) => deps.log.error({ err, deliveryId: delivery.id }, "could not park delivery; its event is read again after restart"));
-    if (deps.pool.isBehind(webhook.id)) void parkIt();
+    if (webhook.pause) {
+      // Its breaker is open: stored, not scheduled; the probe's success schedules it (health/resume.ts).
+      void retryUntilStopped(
+        () => hold(deps, event, [webhook]),
+        () => !this.running,
+        deps.log,
+        "holding a delivery",
+      ).then(finishOne, (err) => deps.log.error({ err, deliveryId: delivery.id }, "could not hold delivery; its event is read again after restart"));
+    } else if (deps.pool.isBehind(webhook.id)) void parkIt();
     else deps.pool.send({ delivery, event, webhook }, finishOne, parkIt);
   }
 

@@ -1,6 +1,7 @@
 /** @module How resources look over the REST API (snake_case, ISO times). */
 import { messageIdFor } from "../../domain/ids.ts";
 import type { Attempt, Delivery, Event, OperationalEvent, Webhook } from "../../domain/model.ts";
+import type { WebhookHealthView } from "../health/status.ts";
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 export const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
@@ -63,4 +64,21 @@ export function presentEvent(e: Event) {
 
 export function presentOperationalEvent(e: OperationalEvent) {
   return { id: e.id, type: e.type, webhook_id: e.webhookId, reason: e.reason, created_at: iso(e.createdAt) };
+}
+
+export function presentHealth({ webhook: w, state, activity }: WebhookHealthView) {
+  const p = w.pause;
+  return {
+    webhook_id: w.id,
+    state,
+    disabled_reason: w.disabledReason,
+    paused_since: p ? iso(p.since) : null,
+    failing_since: p ? iso(p.failingSince) : null,
+    consecutive_failures: p ? p.failures : 0,
+    next_probe_at: p ? iso(p.probeAt) : null,
+    current_backoff_ms: p ? p.probeIntervalMs : null,
+    last_success_at: isoOrNull(activity.lastSuccessAt),
+    last_failure_at: isoOrNull(activity.lastFailureAt),
+    queued: activity.unfinished,
+  };
 }

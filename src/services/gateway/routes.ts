@@ -12,13 +12,14 @@ import { accessControl } from "../auth/access.ts";
 import { login } from "../auth/login.ts";
 import type { PasswordChecks } from "../auth/password-checks.ts";
 import type { Tokens } from "../auth/tokens.ts";
+import { resumeByHand, webhookHealth } from "../health/status.ts";
 import { eventRoutes, type IngestRouteDeps } from "../ingest/routes.ts";
 import * as webhooks from "../webhooks/manage.ts";
 import { type AccountDeps, accountRoutes } from "./accounts.ts";
 import { DEFAULT_PAGE, type DeliveryDeps, getDelivery, listDeliveries, retryDelivery } from "./deliveries.ts";
 import { GATEWAY_MODELS, SMALL_BODY, TAGS } from "./models.ts";
 import { issueToken } from "./oauth.ts";
-import { page, presentAttempt, presentDelivery, presentEvent, presentOperationalEvent, presentWebhook, presentWebhookWithSecret } from "./present.ts";
+import { page, presentAttempt, presentDelivery, presentEvent, presentHealth, presentOperationalEvent, presentWebhook, presentWebhookWithSecret } from "./present.ts";
 import { DeliveryQuerySchema, OAuthTokenFormSchema, OperationalEventQuerySchema, PageQuerySchema } from "./schemas.ts";
 
 export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestRouteDeps, AccountDeps {
@@ -27,6 +28,8 @@ export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestR
   passwords: PasswordChecks;
   /** Signs /oauth/token's access tokens; absent = no OAuth endpoint (security.oauth2_enabled). */
   oauthTokens?: Tokens;
+  /** A resumed webhook's held deliveries come due this many a second (endpoint_health.drain_per_second). */
+  drainPerSecond: number;
 }
 
 /**
@@ -206,6 +209,28 @@ function webhookRoutes(deps: GatewayDeps) {
         detail: { operationId: "deleteWebhook", tags: [TAGS.webhooks], summary: "Delete a webhook" },
       },
     )
+    .get("/api/v1/webhooks/:id/health", async ({ principal, params }) => presentHealth(await webhookHealth(deps, principal, params.id)), {
+      bearer: { scope: "webhooks:read" },
+      params: WebhookId,
+      response: { 200: "WebhookHealth" },
+      detail: {
+        operationId: "getWebhookHealth",
+        tags: [TAGS.webhooks],
+        summary: "Get a webhook's health: its state, failures, last success and failure, next probe, queued deliveries",
+      },
+    })
+    .post("/api/v1/webhooks/:id/resume", async ({ principal, params }) => presentHealth(await resumeByHand(deps, principal, params.id)), {
+      bearer: { scope: "webhooks:write" },
+      params: WebhookId,
+      response: { 200: "WebhookHealth" },
+      detail: {
+        operationId: "resumeWebhook",
+        tags: [TAGS.webhooks],
+        summary: "Make a paused or disabled webhook deliver again",
+        description:
+          "Paused: its circuit breaker closes (a `webhook.resumed` event) and its held deliveries come due at `endpoint_health.drain_per_second`, oldest event first. Disabled: it is enabled, and what waited for it is sent again. Healthy: nothing changes. Answers its health.",
+      },
+    })
     .get(
       "/api/v1/operational-events",
       async ({ principal, query }) =>

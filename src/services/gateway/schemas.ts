@@ -145,7 +145,7 @@ export const DeliverySchema = Type.Object(
     attempt_count: Type.Integer({ minimum: 0, description: "attempts over the delivery's whole life" }),
     last_status_code: Nullable(Type.Integer(), "the endpoint's last HTTP status; null when it did not answer"),
     last_error: Nullable(Type.String(), "why the last attempt failed"),
-    next_attempt_at: Nullable(Timestamp(""), "when the next retry is due"),
+    next_attempt_at: Nullable(Type.String({ format: "date-time" }), "when the next retry is due"),
     created_at: Timestamp("when it was first stored"),
     updated_at: Timestamp("when it last changed"),
   },
@@ -200,8 +200,8 @@ const apiKeyFields = {
   prefix: Type.String({ description: "the key's first 12 characters, to tell keys apart" }),
   scopes: Type.Array(ScopeSchema),
   created_at: Timestamp(""),
-  expires_at: Nullable(Timestamp(""), "null: never"),
-  revoked_at: Nullable(Timestamp(""), "null: not revoked"),
+  expires_at: Nullable(Type.String({ format: "date-time" }), "null: never"),
+  revoked_at: Nullable(Type.String({ format: "date-time" }), "null: not revoked"),
 };
 
 export const ApiKeySchema = Type.Object(apiKeyFields, { ...Strict, description: "As lists show a key: never the key itself, never its hash" });
@@ -228,6 +228,25 @@ export const OperationalEventSchema = Type.Object(
 );
 
 export const OperationalEventPageSchema = PageOf(OperationalEventSchema);
+
+export const WebhookHealthSchema = Type.Object(
+  {
+    webhook_id: Type.String(),
+    state: Type.Union([Type.Literal("healthy"), Type.Literal("paused"), Type.Literal("disabled")], {
+      description: "healthy: delivering; paused: its circuit breaker is open, events are held and one is tried now and then; disabled: receives nothing (see disabled_reason)",
+    }),
+    disabled_reason: Nullable(Type.String(), "why hookrelay disabled it; null while active and when a person disabled it"),
+    paused_since: Nullable(Type.String({ format: "date-time" }), "when its breaker opened; null unless paused"),
+    failing_since: Nullable(Type.String({ format: "date-time" }), "the first failure of the streak that paused it; failing `endpoint_health.disable_after` disables it"),
+    consecutive_failures: Type.Integer({ description: "failed attempts in a row, the probes' included, while paused; 0 otherwise (each delivering process counts its own until one pauses it)" }),
+    next_probe_at: Nullable(Type.String({ format: "date-time" }), "when it is tried again; null unless paused"),
+    current_backoff_ms: Nullable(Type.Integer(), "the wait before that probe; it doubles after each failed one"),
+    last_success_at: Nullable(Type.String({ format: "date-time" }), "when the newest event's delivery that succeeded did"),
+    last_failure_at: Nullable(Type.String({ format: "date-time" }), "when the newest event's delivery that failed (or died) did"),
+    queued: Type.Integer({ description: "deliveries not finished: held while paused, waiting for a retry, or on their way" }),
+  },
+  { ...Strict, description: "A webhook's health" },
+);
 export const DeliveryPageSchema = PageOf(DeliverySchema);
 export const CustomerPageSchema = PageOf(CustomerSchema);
 export const AttemptListSchema = ListOf(AttemptSchema);

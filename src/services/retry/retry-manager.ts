@@ -119,8 +119,9 @@ export class RetryManager {
   private async retry(item: ScheduledRetry, work: DeliveryWork | undefined): Promise<void> {
     const deps = this.deps;
     const finished = !work || work.delivery.status === "succeeded" || work.delivery.status === "dead";
-    if (finished || work.webhook.status !== "active") {
-      // Deleted, already done, or its webhook is disabled: nothing to send (a manual retry can requeue it).
+    if (finished || work.webhook.status !== "active" || work.webhook.pause) {
+      // Deleted, already done, or its webhook is disabled: nothing to send (a manual retry can requeue
+      // it; enabled again, the sweep schedules it). Paused: held; the breaker's close schedules it.
       await deps.schedule.complete([item.deliveryId]);
       return;
     }
