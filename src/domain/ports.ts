@@ -275,6 +275,8 @@ export interface RetrySchedule extends Pingable {
   claim(now: number, limit: number, leaseMs: number): Promise<ScheduledRetry[]>;
   /** Removes items whose outcome is durable (delivered, dead, or rescheduled elsewhere). */
   complete(deliveryIds: string[]): Promise<void>;
+  /** Which of these deliveries are on the schedule now, waiting or claimed (a retry under way). */
+  scheduled(deliveryIds: string[]): Promise<Set<string>>;
   depth(): Promise<number>;
   /** The earliest due time on the schedule (a claimed item's: the end of its lease), or null when it is empty. */
   nextDue(): Promise<number | null>;

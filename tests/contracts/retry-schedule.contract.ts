@@ -149,6 +149,19 @@ export function describeRetryScheduleContract(name: string, makeSchedule: () => 
       expect(ids(await schedule.claim(T + 10 * LEASE, 10, LEASE))).toEqual(["del_kept"]);
     });
 
+    it("says which deliveries are on it, waiting or claimed, and not those completed or never there", async () => {
+      const now = Date.now();
+      await schedule.schedule([
+        { deliveryId: "del_on_waiting", dueAt: now + 60_000 },
+        { deliveryId: "del_on_claimed", dueAt: now - 1 },
+        { deliveryId: "del_on_done", dueAt: now - 1 },
+      ]);
+      await schedule.claim(now, 10, 60_000);
+      await schedule.complete(["del_on_done"]);
+      expect(await schedule.scheduled(["del_on_waiting", "del_on_claimed", "del_on_done", "del_on_never"])).toEqual(new Set(["del_on_waiting", "del_on_claimed"]));
+      expect(await schedule.scheduled([])).toEqual(new Set());
+    });
+
     it("ignores completing unknown items and empty lists", async () => {
       await schedule.schedule([]);
       await schedule.complete([]);

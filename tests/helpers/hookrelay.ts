@@ -17,9 +17,16 @@ export function tempDir(prefix = "hookrelay-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-/** Environment for a test instance: fresh data, fast retries, loopback targets allowed. */
+/**
+ * Environment for a test instance: fresh data, fast retries, loopback targets allowed, and no
+ * circuit breaker: most suites fail endpoints on purpose to test retries, crashes and limits, and
+ * count the requests; a paused webhook would change what they count. The breaker's own suites
+ * (breaker.test.ts, and the no-loss property, which mixes pauses into its sequences) turn it on.
+ */
 export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
   return {
+    HOOKRELAY_ENDPOINT_HEALTH_BREAKER_CONSECUTIVE_FAILURES: "0",
+    HOOKRELAY_ENDPOINT_HEALTH_BREAKER_FAILURE_RATIO: "0",
     HOOKRELAY_DATA_DIR: tempDir(),
     HOOKRELAY_ADMIN_PASSWORD: ADMIN_PASSWORD,
     HOOKRELAY_ALLOW_PRIVATE_TARGETS: "true",

@@ -85,6 +85,12 @@ export class RedisRetrySchedule implements RetrySchedule {
     await unavailableOnFailure(() => execPipeline(pipeline));
   }
 
+  async scheduled(deliveryIds: string[]): Promise<Set<string>> {
+    if (deliveryIds.length === 0) return new Set();
+    const scores = await unavailableOnFailure(() => this.redis.zmscore(this.key, ...deliveryIds));
+    return new Set(deliveryIds.filter((_, i) => scores[i] !== null));
+  }
+
   depth(): Promise<number> {
     return unavailableOnFailure(() => this.redis.zcard(this.key));
   }

@@ -64,6 +64,11 @@ export class SqliteRetrySchedule implements RetrySchedule {
     await this.writer.submit(deliveryIds.map((remove) => ({ remove })));
   }
 
+  async scheduled(deliveryIds: string[]): Promise<Set<string>> {
+    const on = this.db.query<{ delivery_id: string }, [string]>("SELECT delivery_id FROM retry_schedule WHERE delivery_id = ?");
+    return new Set(deliveryIds.filter((id) => on.get(id) !== null));
+  }
+
   async depth(): Promise<number> {
     return this.db.query<{ n: number }, []>("SELECT count(*) AS n FROM retry_schedule").get()!.n;
   }

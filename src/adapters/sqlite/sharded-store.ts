@@ -279,6 +279,9 @@ export class ShardedSchedule implements RetrySchedule {
   async complete(deliveryIds: string[]): Promise<void> {
     await Promise.all(this.shards.map((s) => s.complete(deliveryIds)));
   }
+  async scheduled(deliveryIds: string[]): Promise<Set<string>> {
+    return new Set((await Promise.all(this.shards.map((s) => s.scheduled(deliveryIds)))).flatMap((found) => [...found]));
+  }
   async depth(): Promise<number> {
     return sum(await Promise.all(this.shards.map((s) => s.depth())));
   }

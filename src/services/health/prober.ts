@@ -15,6 +15,8 @@ import { resumeAndDrain } from "./resume.ts";
 
 /** Webhooks probed at most per turn. */
 const CLAIM_BATCH = 10;
+/** A paused webhook's oldest unfinished deliveries looked at for one that is held (off the schedule). */
+const PROBE_CANDIDATES = 20;
 
 export interface ProberOptions {
   policy: BreakerPolicy;
@@ -63,10 +65,18 @@ export class Prober {
   private async probe(webhook: Webhook): Promise<void> {
     const deps = this.deps;
     const pause = webhook.pause!;
-    const [held] = await deps.store.unfinishedDeliveries(webhook.customerId, webhook.id, 1);
+    const unfinished = await deps.store.unfinishedDeliveries(webhook.customerId, webhook.id, PROBE_CANDIDATES);
+    if (unfinished.length === 0) {
+      await resumeAndDrain(deps, webhook, "nothing was waiting for it", this.options.drainPerSecond);
+      return;
+    }
+    // The oldest one held: not on the retry schedule, where a retry may be under way (a second send).
+    const onSchedule = await deps.schedule.scheduled(unfinished.map((d) => d.id));
+    const held = unfinished.find((d) => !onSchedule.has(d.id));
     const [work] = held ? await deps.store.deliveryWork([held.id]) : [];
     if (!work) {
-      await resumeAndDrain(deps, webhook, "nothing was waiting for it", this.options.drainPerSecond);
+      // All still in motion (each comes off the schedule once the retry manager finds it paused): next time.
+      await deps.store.reprobe(webhook.customerId, webhook.id, { ...pause, probeAt: deps.clock.now() + pause.probeIntervalMs });
       return;
     }
     const settlement = judgeAttempt(deps, await sendAttempt(deps, { ...work, webhook }));
