@@ -11,6 +11,8 @@
 //      no more attempt rows than requests the receiver saw, and a 2xx among them;
 //   3. events received twice (after a 2xx) are no more than what was in flight or just answered
 //      when a process was killed with -9 (none for SIGTERM: it drains).
+// The flaky webhook's failures open its circuit breaker along the way (a hair trigger), so pauses,
+// probes and drains are mixed into every sequence; each is counted and printed.
 // Seeded (HOOKRELAY_PROPERTY_SEED to replay); fast-check prints the seed and the shrunk sequence.
 import { afterAll, describe, expect, it } from "bun:test";
 import type { Subprocess } from "bun";
@@ -120,6 +122,12 @@ const TEST_ENV = {
   // A read-ahead of a few events' payloads (~100 bytes each): the dispatcher stops reading and
   // waits for room again and again, through every kill and restart of the sequences.
   HOOKRELAY_DISPATCHER_MAX_PENDING_BYTES: "600",
+  // A hair-trigger circuit breaker: the flaky webhook's first tries (3 failures in a row) pause it
+  // again and again, so its events are held, probed and drained under every kill and restart too.
+  HOOKRELAY_ENDPOINT_HEALTH_BREAKER_CONSECUTIVE_FAILURES: "3",
+  HOOKRELAY_ENDPOINT_HEALTH_PROBE_INTERVAL: "200ms",
+  HOOKRELAY_ENDPOINT_HEALTH_PROBE_MAX_INTERVAL: "800ms",
+  HOOKRELAY_ENDPOINT_HEALTH_DRAIN_PER_SECOND: "500",
 };
 
 async function embeddedCluster(env: Record<string, string>): Promise<Cluster> {
@@ -320,7 +328,7 @@ async function play(cluster: Cluster, keys: string[], sequence: Step[], exposure
   return outcome;
 }
 
-const totals = { sequences: 0, requests: 0, events: 0, kills: 0, sigterms: 0, backendRestarts: 0, duplicates: 0, deliveries: 0 };
+const totals = { sequences: 0, requests: 0, events: 0, kills: 0, sigterms: 0, backendRestarts: 0, duplicates: 0, deliveries: 0, pauses: 0 };
 
 describe.each(DEPLOYMENTS)("no accepted event is lost (%s)", (mode) => {
   it(`holds over ${RUNS[mode]} random sequences of ingests, repeats and kills (seed ${SEED})`, async () => {
@@ -345,9 +353,9 @@ describe.each(DEPLOYMENTS)("no accepted event is lost (%s)", (mode) => {
     );
     console.log(
       `no-loss property (${mode}, seed ${SEED}): ${totals.sequences} sequences, ${totals.requests} requests, ${totals.events} events sent, ` +
-        `${totals.deliveries} deliveries checked, ${totals.kills} kill -9, ${totals.sigterms} SIGTERM, ${totals.backendRestarts} backend restarts, ${totals.duplicates} duplicates at receivers; nothing lost`,
+        `${totals.deliveries} deliveries checked, ${totals.kills} kill -9, ${totals.sigterms} SIGTERM, ${totals.backendRestarts} backend restarts, ${totals.pauses} breaker pauses, ${totals.duplicates} duplicates at receivers; nothing lost`,
     );
-    Object.assign(totals, { sequences: 0, requests: 0, events: 0, kills: 0, sigterms: 0, backendRestarts: 0, duplicates: 0, deliveries: 0 });
+    Object.assign(totals, { sequences: 0, requests: 0, events: 0, kills: 0, sigterms: 0, backendRestarts: 0, duplicates: 0, deliveries: 0, pauses: 0 });
   }, 300_000);
 });
 
@@ -453,4 +461,8 @@ async function check(cluster: Cluster, receiver: ReturnType<typeof startFlakyRec
   totals.backendRestarts += outcome.backendRestarts;
   totals.duplicates += duplicates;
   totals.deliveries += deliveries.length;
+  for (const customer of customers) {
+    const ops = await customer.api("GET", "/api/v1/operational-events?limit=1000");
+    totals.pauses += (ops.body.data as { type: string }[]).filter((e) => e.type === "webhook.paused").length;
+  }
 }
