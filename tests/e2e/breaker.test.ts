@@ -78,6 +78,11 @@ describe.each(MODES)("circuit breaker (%s)", (mode) => {
     expect((await api("GET", `/api/v1/webhooks/${hook.id}`)).body.status).toBe("active"); // paused, not disabled
     const ops = (await api("GET", `/api/v1/operational-events?webhook_id=${hook.id}`)).body.data;
     expect(ops.map((e: { type: string }) => e.type)).toEqual(["webhook.paused"]);
+    // The operator's dashboard shows it paused, with its next probe and its backlog.
+    const board = (await client(hr.observability, await adminToken(hr.gateway))("GET", "/api/webhooks")).body.data.find((w: { webhook_id: string }) => w.webhook_id === hook.id);
+    expect(board).toMatchObject({ status: "active", health: "paused" });
+    expect(Date.parse(board.next_probe_at)).toBeGreaterThan(0);
+    expect(board.counts.pending + board.counts.failed).toBeGreaterThan(0);
     expect(ops[0].reason).toContain("failed attempts in a row");
 
     // Paused: only probes reach it, at growing intervals; events that come meanwhile are held.

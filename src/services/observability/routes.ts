@@ -49,8 +49,9 @@ const FailuresQuery = Type.Object(
 );
 
 /** disabled; failing: deliveries waiting for a retry now; degraded: some went dead; healthy otherwise. */
-export function healthOf(entry: WebhookHealth): "disabled" | "failing" | "degraded" | "healthy" {
+export function healthOf(entry: WebhookHealth): "disabled" | "paused" | "failing" | "degraded" | "healthy" {
   if (entry.webhook.status === "disabled") return "disabled";
+  if (entry.webhook.pause) return "paused";
   if (entry.counts.failed > 0) return "failing";
   if (entry.counts.dead > 0) return "degraded";
   return "healthy";
@@ -67,6 +68,8 @@ function presentHealth(entry: WebhookHealth) {
     status: entry.webhook.status,
     disabled_reason: entry.webhook.disabledReason,
     health: healthOf(entry),
+    /** While paused: when its next probe is due. */
+    next_probe_at: entry.webhook.pause ? new Date(entry.webhook.pause.probeAt).toISOString() : null,
     counts: entry.counts,
     /** Of its deliveries that were tried, the share that succeeded; null when none was. */
     success_rate: tried === 0 ? null : succeeded / tried,
@@ -167,7 +170,7 @@ export function observabilityRoutes(deps: ObservabilityDeps) {
           data: Type.Array(Type.Object({}, { additionalProperties: true })),
         }),
       },
-      detail: { operationId: "webhookHealth", tags, summary: "Each webhook's health: healthy, degraded, failing or disabled" },
+      detail: { operationId: "webhookHealth", tags, summary: "Each webhook's health: healthy, degraded, failing, paused or disabled" },
     })
     .get(
       "/api/failures",
