@@ -162,16 +162,26 @@ export function toApiKey(row: ApiKeyRow): ApiKey {
 /** A webhook's `settings` column (JSON): delivery settings added to it need no migration. */
 export interface WebhookSettings {
   permanent_failure_codes?: number[];
+  rate_limit?: { per_second: number; burst: number };
+  max_in_flight?: number;
 }
 
 export function webhookSettingsOf(w: Webhook): WebhookSettings {
-  return w.permanentFailureCodes.length > 0 ? { permanent_failure_codes: w.permanentFailureCodes } : {};
+  const settings: WebhookSettings = {};
+  if (w.permanentFailureCodes.length > 0) settings.permanent_failure_codes = w.permanentFailureCodes;
+  if (w.rateLimit) settings.rate_limit = { per_second: w.rateLimit.perSecond, burst: w.rateLimit.burst };
+  if (w.maxInFlight !== null) settings.max_in_flight = w.maxInFlight;
+  return settings;
 }
 
 /** The webhook fields its `settings` column holds: text (SQLite) or already parsed (PostgreSQL JSONB). */
-export function fromWebhookSettings(settings: WebhookSettings | string | null): Pick<Webhook, "permanentFailureCodes"> {
+export function fromWebhookSettings(settings: WebhookSettings | string | null): Pick<Webhook, "permanentFailureCodes" | "rateLimit" | "maxInFlight"> {
   const s: WebhookSettings = typeof settings === "string" ? JSON.parse(settings) : (settings ?? {});
-  return { permanentFailureCodes: s.permanent_failure_codes ?? [] };
+  return {
+    permanentFailureCodes: s.permanent_failure_codes ?? [],
+    rateLimit: s.rate_limit ? { perSecond: s.rate_limit.per_second, burst: s.rate_limit.burst } : null,
+    maxInFlight: s.max_in_flight ?? null,
+  };
 }
 
 export interface OperationalEventRow {

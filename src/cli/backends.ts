@@ -6,6 +6,7 @@
  */
 import { findErrorBy } from "@platformatic/kafka";
 import { KafkaEventLog } from "../adapters/kafka/event-log.ts";
+import { MemoryConcurrencyLimiter } from "../adapters/memory/concurrency-limiter.ts";
 import { MemoryRateLimiter } from "../adapters/memory/rate-limiter.ts";
 import { PostgresAccounts } from "../adapters/postgres/accounts.ts";
 import { createPool, pingPostgres } from "../adapters/postgres/client.ts";
@@ -13,6 +14,7 @@ import { migrateUp as migratePostgres } from "../adapters/postgres/migrations.ts
 import { PostgresOutbox } from "../adapters/postgres/outbox.ts";
 import { PostgresStore } from "../adapters/postgres/store.ts";
 import { closeRedisClient, createRedisClient } from "../adapters/redis/client.ts";
+import { RedisConcurrencyLimiter } from "../adapters/redis/concurrency-limiter.ts";
 import { RedisRateLimiter } from "../adapters/redis/rate-limiter.ts";
 import { RedisRetrySchedule } from "../adapters/redis/retry-schedule.ts";
 import type { SecretBox } from "../adapters/secret-box.ts";
@@ -26,7 +28,7 @@ import { ShardedAccounts, ShardedSchedule, ShardedStore } from "../adapters/sqli
 import { checkShardCount, shardSocketPath } from "../adapters/sqlite/shards.ts";
 import { SqliteStore } from "../adapters/sqlite/store.ts";
 import { WalSync } from "../adapters/sqlite/wal-sync.ts";
-import type { Accounts, EventLog, RateLimiter, RetrySchedule, Store } from "../domain/ports.ts";
+import type { Accounts, ConcurrencyLimiter, EventLog, RateLimiter, RetrySchedule, Store } from "../domain/ports.ts";
 import type { Config } from "../platform/config.ts";
 import { durationMs } from "../platform/duration.ts";
 import type { Lifecycle } from "../platform/lifecycle.ts";
@@ -41,6 +43,8 @@ export interface Backends {
   eventLog: EventLog;
   schedule: RetrySchedule;
   rateLimiter: RateLimiter;
+  /** Webhooks' `max_in_flight` over every dispatcher. */
+  concurrencyLimiter: ConcurrencyLimiter;
   /** Starts background upkeep this process owns as an event producer (the Kafka outbox). */
   startProducerUpkeep(): void;
   /**
@@ -104,7 +108,8 @@ function embeddedBackends({ config, lifecycle, log, secrets, shard = { index: 0,
   const accounts = new SqliteAccounts(db);
   const eventLog = new SqliteEventLog(eventsDb, walSync);
   const schedule = new SqliteRetrySchedule(db);
-  const common = { kind: "embedded" as const, rateLimiter: new MemoryRateLimiter(), startProducerUpkeep: () => {} };
+  // One process has all of a webhook's deliveries (one customer's are on one shard): in memory.
+  const common = { kind: "embedded" as const, rateLimiter: new MemoryRateLimiter(), concurrencyLimiter: new MemoryConcurrencyLimiter(), startProducerUpkeep: () => {} };
   if (shard.count === 1) return { ...common, store, accounts, eventLog, schedule };
   // The API's view spans every shard's file; this shard's own adapters serve its part of it.
   const files = Array.from({ length: shard.count }, (_, i) => (i === shard.index ? db : open(i)));
@@ -254,6 +259,7 @@ async function productionBackends({ config, lifecycle, log, metrics, secrets, wa
     eventLog,
     schedule: new RedisRetrySchedule(redis, { keyPrefix: config.redis.key_prefix }),
     rateLimiter: new RedisRateLimiter(redis, { keyPrefix: config.redis.key_prefix }),
+    concurrencyLimiter: new RedisConcurrencyLimiter(redis, { keyPrefix: config.redis.key_prefix }),
     startProducerUpkeep: () => eventLog.startRepublishing(),
   };
 }

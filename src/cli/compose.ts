@@ -28,6 +28,7 @@ import { HashThreads } from "../services/auth/hash-threads.ts";
 import { ensureAdmin } from "../services/auth/login.ts";
 import { PasswordChecks } from "../services/auth/password-checks.ts";
 import { Tokens } from "../services/auth/tokens.ts";
+import { WebhookLimits } from "../services/delivery/admission.ts";
 import type { AttemptDeps } from "../services/delivery/attempt.ts";
 import { DeliveryPool } from "../services/delivery/pool.ts";
 import { Dispatcher } from "../services/dispatcher/dispatcher.ts";
@@ -306,6 +307,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
         maxQueueWaitMs: durationMs(dispatcherConfig.max_queue_wait),
         slowEndpointMs: durationMs(dispatcherConfig.slow_endpoint),
         breakers: breakerPolicy.consecutiveFailures > 0 || breakerPolicy.failureRatio > 0 ? new Breakers({ store: own.store, log }, breakerPolicy) : undefined,
+        limits: new WebhookLimits({ rate: backends.rateLimiter, slots: backends.concurrencyLimiter, clock, log }, durationMs(dispatcherConfig.http_timeout) + 30_000),
       })
     : undefined;
   let dispatcher: Dispatcher | undefined;

@@ -16,6 +16,8 @@ function webhook(id: string, eventTypes: string[], overrides: Partial<Webhook> =
     status: "active",
     disabledReason: null,
     permanentFailureCodes: [],
+    rateLimit: null,
+    maxInFlight: null,
     pause: null,
     resumedAt: null,
     createdAt: "2026-01-01T00:00:00.000Z",

@@ -24,6 +24,10 @@ export interface Webhook {
   disabledReason: string | null;
   /** Non-2xx statuses the endpoint means for good: an attempt answered with one is not retried. */
   permanentFailureCodes: number[];
+  /** At most this many deliveries a second (with this burst), over every dispatcher; null: no limit of its own. */
+  rateLimit: { perSecond: number; burst: number } | null;
+  /** At most this many requests in flight at once, over every dispatcher; null: only the per-process `max_in_flight_per_webhook`. */
+  maxInFlight: number | null;
   /** Its circuit breaker, open: events are held (stored, not sent) and one is tried now and then. Null when closed. */
   pause: Pause | null;
   /** When its breaker last closed (ms); null if it never opened. Work read before then is stale. */

@@ -304,6 +304,17 @@ export interface RateLimiter extends Pingable {
   take(key: string, limit: RateLimit, cost: number, now: number): Promise<RateDecision>;
 }
 
+/**
+ * Slots of a semaphore by key, shared by every process of a deployment: a webhook's deliveries in
+ * flight over all its dispatchers. A slot is held for at most its lease, so a holder that dies
+ * frees it then.
+ */
+export interface ConcurrencyLimiter {
+  /** Takes one of `limit` slots of `key` until `now + leaseMs`: a token to release it with, or null when all are taken. */
+  acquire(key: string, limit: number, leaseMs: number, now: number): Promise<string | null>;
+  release(key: string, token: string): Promise<void>;
+}
+
 /** One outbound webhook request. */
 export interface SendRequest {
   url: string;

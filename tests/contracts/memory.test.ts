@@ -1,9 +1,12 @@
-/** @module Runs the RateLimiter contract on the in-memory adapter (embedded mode), plus what only it has: the sweep. */
+/** @module Runs the RateLimiter and ConcurrencyLimiter contracts on the in-memory adapters (embedded mode), plus what only they have: the sweep. */
 import { describe, expect, it } from "bun:test";
+import { MemoryConcurrencyLimiter } from "../../src/adapters/memory/concurrency-limiter.ts";
 import { MemoryRateLimiter } from "../../src/adapters/memory/rate-limiter.ts";
+import { describeConcurrencyLimiterContract } from "./concurrency-limiter.contract.ts";
 import { describeRateLimiterContract } from "./rate-limiter.contract.ts";
 
 describeRateLimiterContract("memory", async () => ({ limiter: new MemoryRateLimiter(), close: async () => {} }));
+describeConcurrencyLimiterContract("memory", async () => ({ limiter: new MemoryConcurrencyLimiter(), close: async () => {} }));
 
 describe("memory rate limiter sweep", () => {
   const T = 1_800_000_000_000;

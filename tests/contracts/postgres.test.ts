@@ -298,7 +298,12 @@ function describePostgres(baseUrl: string): void {
       const pools = [1, 2, 3, 4].map(() => createPool({ url, maxConnections: 1 }));
       try {
         const results = await Promise.all(pools.map((sql) => migrateUp(sql)));
-        expect(results.flat().map((m) => m.version).sort((a, b) => a - b)).toEqual(MIGRATIONS.map((m) => m.version)); // each once, by whichever process got to it
+        expect(
+          results
+            .flat()
+            .map((m) => m.version)
+            .sort((a, b) => a - b),
+        ).toEqual(MIGRATIONS.map((m) => m.version)); // each once, by whichever process got to it
         expect(await tables(schema)).toEqual(TABLES);
       } finally {
         await Promise.all(pools.map((sql) => sql.end()));

@@ -10,10 +10,12 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { closeRedisClient, createRedisClient, type Redis } from "../../src/adapters/redis/client.ts";
+import { RedisConcurrencyLimiter } from "../../src/adapters/redis/concurrency-limiter.ts";
 import { RedisRateLimiter } from "../../src/adapters/redis/rate-limiter.ts";
 import { RedisRetrySchedule } from "../../src/adapters/redis/retry-schedule.ts";
 import { UnavailableError } from "../../src/domain/errors.ts";
 import { requireServices } from "../helpers/services.ts";
+import { describeConcurrencyLimiterContract } from "./concurrency-limiter.contract.ts";
 import { describeRateLimiterContract } from "./rate-limiter.contract.ts";
 import { describeRetryScheduleContract } from "./retry-schedule.contract.ts";
 
@@ -60,6 +62,11 @@ function describeRedisSuites(url: string): void {
   describeRateLimiterContract("redis", async () => {
     const keyPrefix = freshPrefix();
     return { limiter: new RedisRateLimiter(shared, { keyPrefix }), close: () => deleteKeys(shared, keyPrefix) };
+  });
+
+  describeConcurrencyLimiterContract("redis", async () => {
+    const keyPrefix = freshPrefix();
+    return { limiter: new RedisConcurrencyLimiter(shared, { keyPrefix }), close: () => deleteKeys(shared, keyPrefix) };
   });
 
   describe("redis retry schedule", () => {

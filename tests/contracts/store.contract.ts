@@ -39,6 +39,8 @@ export function makeWebhook(customerId: string, overrides: Partial<Webhook> = {}
     status: "active",
     disabledReason: null,
     permanentFailureCodes: [],
+    rateLimit: null,
+    maxInFlight: null,
     pause: null,
     resumedAt: null,
     createdAt: at,
@@ -140,6 +142,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           headers: { "x-one": "1", "x-two": "two" },
           description: null,
           permanentFailureCodes: [400, 401, 403],
+          rateLimit: null,
+          maxInFlight: null,
         });
         expect(await store.getWebhook(customer, webhook.id)).toEqual(webhook);
       });
@@ -161,6 +165,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           status: "disabled",
           disabledReason: "the endpoint answered 410 Gone",
           permanentFailureCodes: [422],
+          rateLimit: null,
+          maxInFlight: null,
           updatedAt: new Date(T0 + 60_000).toISOString(),
         };
         await store.updateWebhook(changed);

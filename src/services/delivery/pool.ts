@@ -7,7 +7,8 @@
 import type { Webhook } from "../../domain/model.ts";
 import type { DeliveryWork } from "../../domain/ports.ts";
 import type { Breakers } from "../health/breaker.ts";
-import { type AttemptDeps, sendAttempt } from "./attempt.ts";
+import type { WebhookLimits } from "./admission.ts";
+import { type AttemptDeps, type SentAttempt, sendAttempt } from "./attempt.ts";
 import { Lanes, SWEEP_INTERVAL_MS } from "./lanes.ts";
 import { Settling } from "./settling.ts";
 import { type AttemptOutcome, judgeAttempt, settle } from "./transitions.ts";
@@ -29,6 +30,8 @@ export interface PoolOptions {
   slowEndpointMs: number;
   /** Counts each attempt's outcome for the webhook's circuit breaker; absent: no breaker. */
   breakers?: Breakers;
+  /** Enforces webhooks' own `rate_limit` and `max_in_flight`; absent: none. */
+  limits?: WebhookLimits;
 }
 
 export class DeliveryPool {
@@ -95,10 +98,11 @@ export class DeliveryPool {
 
   /**
    * Sends one attempt. `onSettled` runs once its outcome is durable; `onDrop` runs instead
-   * when it is parked or shut down before it started. When the outcome cannot be recorded
+   * when it is parked or shut down before it started, or (with the time to try it again) when its
+   * webhook's own limits turn it away. When the outcome cannot be recorded
    * neither runs: the delivery is tried again (event re-read, or lease expiry).
    */
-  send(work: DeliveryWork, onSettled: (outcome: AttemptOutcome) => Promise<void> | void, onDrop: () => Promise<unknown>): void {
+  send(work: DeliveryWork, onSettled: (outcome: AttemptOutcome) => Promise<void> | void, onDrop: (retryAt?: number) => Promise<unknown>): void {
     const deps = this.deps;
     const unrecorded = (err: unknown) => deps.log.error({ err, deliveryId: work.delivery.id, eventId: work.event.id }, "could not record the outcome; the delivery will be tried again");
     if (!this.sweeper && !this.closed) {
@@ -113,8 +117,17 @@ export class DeliveryPool {
           if (changedAt(work.webhook) <= stoppedAt) return void (await onDrop());
           this.stoppedAt.delete(work.webhook.id); // enabled or resumed since
         }
+        // The webhook's own rate and in-flight limits, over every process: over one, it comes back later.
+        const admission = this.options.limits ? await this.options.limits.admit(work.webhook) : undefined;
+        if (admission && "retryAt" in admission) return void (await onDrop(admission.retryAt));
         try {
-          const settlement = judgeAttempt(deps, await sendAttempt(deps, work));
+          let sent: SentAttempt;
+          try {
+            sent = await sendAttempt(deps, work);
+          } finally {
+            admission?.release?.();
+          }
+          const settlement = judgeAttempt(deps, sent);
           // At once, not once written: the endpoint's next answers would fail too.
           if (settlement.disable || this.options.breakers?.count(work.webhook, settlement)) this.stopSending(work.webhook.id, settlement.record.attempt.createdAt);
           this.settling.add(

@@ -200,9 +200,9 @@ export class Dispatcher {
   private enqueue(event: LoggedEvent, delivery: Delivery, webhook: Webhook, finishOne: () => void): void {
     const deps = this.deps;
     // Parked: stored, and on the retry schedule without using an attempt, so the log moves on.
-    const parkIt = () =>
+    const parkIt = (retryAt?: number) =>
       retryUntilStopped(
-        () => park(deps, event, [webhook]),
+        () => park(deps, event, [webhook], retryAt),
         () => !this.running,
         deps.log,
         "parking a delivery",

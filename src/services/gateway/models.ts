@@ -32,6 +32,8 @@ const webhook = {
   status: "active",
   disabled_reason: null,
   permanent_failure_codes: [400, 401, 403],
+  rate_limit: { per_second: 50, burst: 100 },
+  max_in_flight: null,
   created_at: at,
   updated_at: at,
 };

@@ -20,6 +20,8 @@ export function presentWebhook(w: Webhook) {
     status: w.status,
     disabled_reason: w.disabledReason,
     permanent_failure_codes: w.permanentFailureCodes,
+    rate_limit: w.rateLimit && { per_second: w.rateLimit.perSecond, burst: w.rateLimit.burst },
+    max_in_flight: w.maxInFlight,
     created_at: w.createdAt,
     updated_at: w.updatedAt,
   };

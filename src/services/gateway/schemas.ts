@@ -121,6 +121,8 @@ export const WebhookSchema = Type.Object(
     status: Type.Union([Type.Literal("active"), Type.Literal("disabled")]),
     disabled_reason: Nullable(Type.String(), "why hookrelay disabled it (its endpoint answered 410 Gone, or it kept failing); null while active and when a person disabled it"),
     permanent_failure_codes: Type.Array(Type.Integer(), { description: "HTTP statuses that end a delivery at once (dead, no retry)" }),
+    rate_limit: Nullable(Type.Object({ per_second: Type.Number(), burst: Type.Integer() }, Strict), "deliveries a second at most (and the burst), over every dispatcher; null: no limit of its own"),
+    max_in_flight: Nullable(Type.Integer(), "requests in flight at once at most, over every dispatcher; null: only each process's own limit"),
     created_at: Timestamp("when it was created"),
     updated_at: Timestamp("when it last changed"),
   },

@@ -22,6 +22,8 @@ describe("registry conversions", () => {
       status: "active",
       disabledReason: null,
       permanentFailureCodes: [],
+      rateLimit: null,
+      maxInFlight: null,
       pause: null,
       resumedAt: null,
       createdAt: "2026-01-02T03:04:05.678Z",
@@ -55,7 +57,7 @@ describe("registry conversions", () => {
     } catch (err) {
       expect((err as ValidationError).details).toEqual([
         "update_mask: 'id' is output only",
-        "update_mask: unknown field 'nope' (use url, event_types, headers, description, status, secret, permanent_failure_codes or '*')",
+        "update_mask: unknown field 'nope' (use url, event_types, headers, description, status, secret, permanent_failure_codes, rate_limit, max_in_flight or '*')",
       ]);
     }
     expect(() => updateInput(create(WebhookSchema), mask("status"))).toThrow("status: must be WEBHOOK_STATUS_ACTIVE or WEBHOOK_STATUS_DISABLED");

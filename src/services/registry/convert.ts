@@ -6,7 +6,7 @@ import { create } from "@bufbuild/protobuf";
 import { type FieldMask, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ValidationError } from "../../domain/errors.ts";
 import type { Webhook } from "../../domain/model.ts";
-import { type Webhook as WebhookMessage, WebhookSchema, WebhookStatus } from "../../gen/hookrelay/webhook/v1/registry_pb.ts";
+import { type RateLimit, RateLimitSchema, type Webhook as WebhookMessage, WebhookSchema, WebhookStatus } from "../../gen/hookrelay/webhook/v1/registry_pb.ts";
 import type { WebhookPatch } from "../webhooks/manage.ts";
 
 /**
@@ -26,6 +26,8 @@ export function webhookMessage(w: Webhook, withSecret = false): WebhookMessage {
     updateTime: timestampFromDate(new Date(w.updatedAt)),
     disabledReason: w.disabledReason ?? undefined,
     permanentFailureCodes: w.permanentFailureCodes,
+    rateLimit: w.rateLimit ? create(RateLimitSchema, { perSecond: w.rateLimit.perSecond, burst: w.rateLimit.burst }) : undefined,
+    maxInFlight: w.maxInFlight ?? undefined,
   });
 }
 
@@ -50,10 +52,17 @@ export function createInput(m: WebhookMessage | undefined): Record<string, unkno
     ...(w.status !== WebhookStatus.UNSPECIFIED ? { status: statusName(w.status) } : {}),
     ...(w.secret ? { secret: w.secret } : {}),
     ...(w.permanentFailureCodes.length > 0 ? { permanent_failure_codes: w.permanentFailureCodes } : {}),
+    ...(w.rateLimit ? { rate_limit: rateLimitInput(w.rateLimit) } : {}),
+    ...(w.maxInFlight !== undefined ? { max_in_flight: w.maxInFlight } : {}),
   };
 }
 
-const MASKABLE = ["url", "event_types", "headers", "description", "status", "secret", "permanent_failure_codes"] as const;
+/** A RateLimit message as REST's `rate_limit`: a burst of 0 (unset) takes its default. */
+function rateLimitInput(r: RateLimit): { per_second: number; burst?: number } {
+  return { per_second: r.perSecond, ...(r.burst !== 0 ? { burst: r.burst } : {}) };
+}
+
+const MASKABLE = ["url", "event_types", "headers", "description", "status", "secret", "permanent_failure_codes", "rate_limit", "max_in_flight"] as const;
 const OUTPUT_ONLY = new Set(["id", "create_time", "update_time", "disabled_reason"]);
 
 /**
@@ -81,6 +90,8 @@ export function updateInput(m: WebhookMessage, mask: FieldMask | undefined): { r
     else if (path === "description") patch.description = m.description ?? null;
     else if (path === "status") patch.status = statusName(m.status);
     else if (path === "permanent_failure_codes") patch.permanent_failure_codes = m.permanentFailureCodes;
+    else if (path === "rate_limit") patch.rate_limit = m.rateLimit ? rateLimitInput(m.rateLimit) : null;
+    else if (path === "max_in_flight") patch.max_in_flight = m.maxInFlight ?? null;
     else patch.secret = m.secret;
   }
   return { raw: patch, mode: "merge" };

@@ -127,10 +127,11 @@ export class RetryManager {
     }
     const webhookId = work.webhook.id;
     // Given back (endpoint far behind, or shutting down before it started): due again once the
-    // endpoint's queue should have drained, so nobody waits out the lease.
-    const giveBack = () =>
+    // endpoint's queue should have drained, so nobody waits out the lease; turned away by the
+    // webhook's own limits: due when it may go.
+    const giveBack = (retryAt?: number) =>
       deps.schedule
-        .schedule([{ deliveryId: item.deliveryId, dueAt: Math.max(item.dueAt, deps.clock.now() + this.pool.estimatedWaitMs(webhookId)) }])
+        .schedule([{ deliveryId: item.deliveryId, dueAt: retryAt ?? Math.max(item.dueAt, deps.clock.now() + this.pool.estimatedWaitMs(webhookId)) }])
         .catch((err) => deps.log.warn({ err, deliveryId: item.deliveryId }, "claim not given back; lease will expire"));
     if (this.pool.isBehind(webhookId)) {
       await giveBack();

@@ -19,6 +19,10 @@ export interface WebhookDeps {
 
 /** Permanent failure codes one webhook may name at most. */
 export const MAX_PERMANENT_FAILURE_CODES = 20;
+/** The highest rate limit and burst a webhook may set, deliveries a second. */
+const MAX_RATE_PER_SECOND = 10_000;
+/** The most requests in flight a webhook may allow over every dispatcher. */
+const MAX_IN_FLIGHT = 1000;
 
 const fields = {
   url: Type.String({ description: "http or https, no credentials in it, at most 2048 characters; private addresses refused unless allowed", errorMessage: "must be an absolute http or https URL" }),
@@ -35,6 +39,27 @@ const fields = {
     description: `HTTP statuses (400-599, at most ${MAX_PERMANENT_FAILURE_CODES}) the endpoint means for good, e.g. 400, 401, 403: an attempt answered with one is dead at once, not retried. 410 Gone always disables the webhook.`,
     errorMessage: `must be an array of at most ${MAX_PERMANENT_FAILURE_CODES} HTTP status codes from 400 to 599`,
   }),
+  rate_limit: Type.Union(
+    [
+      Type.Object(
+        {
+          per_second: Type.Number({ exclusiveMinimum: 0, maximum: MAX_RATE_PER_SECOND, description: `deliveries a second, more than 0 and at most ${MAX_RATE_PER_SECOND} (0.5: one every 2 s)` }),
+          burst: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_RATE_PER_SECOND, description: "deliveries sent at once after a quiet spell; default: per_second rounded up" })),
+        },
+        { additionalProperties: false },
+      ),
+      Type.Null(),
+    ],
+    {
+      description:
+        "at most this many deliveries a second to this webhook, over every dispatcher (a token bucket, shared through Redis in production); the rest wait in the store. null: no limit of its own",
+      errorMessage: `must be {"per_second": a number from 0 (exclusive) to ${MAX_RATE_PER_SECOND}, "burst"?: an integer from 1 to ${MAX_RATE_PER_SECOND}} or null`,
+    },
+  ),
+  max_in_flight: Type.Union([Type.Integer({ minimum: 1, maximum: MAX_IN_FLIGHT }), Type.Null()], {
+    description: `at most this many requests to this webhook at once, over every dispatcher (1-${MAX_IN_FLIGHT}); null: only each process's dispatcher.max_in_flight_per_webhook`,
+    errorMessage: `must be an integer from 1 to ${MAX_IN_FLIGHT}, or null`,
+  }),
 };
 
 /** A new webhook (POST), or the whole of one (PUT): what the gateway documents and validates with. */
@@ -47,6 +72,8 @@ export const WebhookInputSchema = Type.Object(
     status: Type.Optional(fields.status),
     secret: Type.Optional(fields.secret),
     permanent_failure_codes: Type.Optional(fields.permanent_failure_codes),
+    rate_limit: Type.Optional(fields.rate_limit),
+    max_in_flight: Type.Optional(fields.max_in_flight),
   },
   { additionalProperties: false, errorMessage: "must be an object with url and event_types" },
 );
@@ -65,7 +92,14 @@ export type WebhookPatch = Partial<{
   status: "active" | "disabled";
   secret: string;
   permanent_failure_codes: number[];
+  rate_limit: { per_second: number; burst?: number } | null;
+  max_in_flight: number | null;
 }>;
+
+/** A rate limit as given, with its default burst. */
+function rateLimitOf(given: { per_second: number; burst?: number } | null): Webhook["rateLimit"] {
+  return given ? { perSecond: given.per_second, burst: given.burst ?? Math.ceil(given.per_second) } : null;
+}
 
 function secretProblems(secret: string | undefined): string[] {
   if (secret === undefined) return [];
@@ -129,6 +163,8 @@ export async function createWebhook(deps: WebhookDeps, principal: Principal, raw
     status: input.status ?? "active",
     disabledReason: null,
     permanentFailureCodes: input.permanent_failure_codes ? [...new Set(input.permanent_failure_codes)].sort((a, b) => a - b) : [],
+    rateLimit: rateLimitOf(input.rate_limit ?? null),
+    maxInFlight: input.max_in_flight ?? null,
     pause: null,
     resumedAt: null,
     createdAt: now,
@@ -164,6 +200,8 @@ export async function updateWebhook(deps: WebhookDeps, principal: Principal, id:
     status: patch.status ?? (replace ? "active" : current.status),
     secret: patch.secret ?? current.secret,
     permanentFailureCodes: patch.permanent_failure_codes ? [...new Set(patch.permanent_failure_codes)].sort((a, b) => a - b) : replace ? [] : current.permanentFailureCodes,
+    rateLimit: patch.rate_limit !== undefined ? rateLimitOf(patch.rate_limit) : replace ? null : current.rateLimit,
+    maxInFlight: patch.max_in_flight !== undefined ? patch.max_in_flight : replace ? null : current.maxInFlight,
     updatedAt: new Date(deps.clock.now()).toISOString(),
   };
   // Why hookrelay disabled it holds only while it stays disabled: any status set by a person clears it.

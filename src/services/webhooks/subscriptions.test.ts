@@ -50,6 +50,8 @@ function orderWebhook(customerId: string): Webhook {
     status: "active",
     disabledReason: null,
     permanentFailureCodes: [],
+    rateLimit: null,
+    maxInFlight: null,
     pause: null,
     resumedAt: null,
     createdAt: at,

@@ -175,7 +175,7 @@ describe.each(MODES)("gRPC WebhookRegistry (%s)", (mode) => {
     const hook = (await rpc("CreateWebhook", { webhook: { url: receiver.url("/bad"), event_types: ["x"] } })).body.webhook;
     expect((await rpc("UpdateWebhook", { webhook: { id: hook.id, url: "nope" } })).message).toContain("update_mask: required");
     expect((await rpc("UpdateWebhook", { webhook: { id: hook.id }, update_mask: { paths: ["id", "colour"] } })).message).toBe(
-      "update_mask: 'id' is output only; update_mask: unknown field 'colour' (use url, event_types, headers, description, status, secret, permanent_failure_codes or '*')",
+      "update_mask: 'id' is output only; update_mask: unknown field 'colour' (use url, event_types, headers, description, status, secret, permanent_failure_codes, rate_limit, max_in_flight or '*')",
     );
     expect((await rpc("UpdateWebhook", { webhook: { id: hook.id }, update_mask: { paths: ["status"] } })).code).toBe("InvalidArgument");
     expect((await rpc("RotateSecret", { id: hook.id, secret: "short" })).code).toBe("InvalidArgument");

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hookrelay/webhook/v1/registry.proto.
  */
 export const file_hookrelay_webhook_v1_registry: GenFile = /*@__PURE__*/
-  fileDesc("CiNob29rcmVsYXkvd2ViaG9vay92MS9yZWdpc3RyeS5wcm90bxIUaG9va3JlbGF5LndlYmhvb2sudjEiyAMKB1dlYmhvb2sSCgoCaWQYASABKAkSCwoDdXJsGAIgASgJEhMKC2V2ZW50X3R5cGVzGAMgAygJEjsKB2hlYWRlcnMYBCADKAsyKi5ob29rcmVsYXkud2ViaG9vay52MS5XZWJob29rLkhlYWRlcnNFbnRyeRIYCgtkZXNjcmlwdGlvbhgFIAEoCUgAiAEBEg4KBnNlY3JldBgGIAEoCRIzCgZzdGF0dXMYByABKA4yIy5ob29rcmVsYXkud2ViaG9vay52MS5XZWJob29rU3RhdHVzEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoPZGlzYWJsZWRfcmVhc29uGAogASgJSAGIAQESHwoXcGVybWFuZW50X2ZhaWx1cmVfY29kZXMYCyADKAUaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCDgoMX2Rlc2NyaXB0aW9uQhIKEF9kaXNhYmxlZF9yZWFzb24iRgoUQ3JlYXRlV2ViaG9va1JlcXVlc3QSLgoHd2ViaG9vaxgBIAEoCzIdLmhvb2tyZWxheS53ZWJob29rLnYxLldlYmhvb2siRwoVQ3JlYXRlV2ViaG9va1Jlc3BvbnNlEi4KB3dlYmhvb2sYASABKAsyHS5ob29rcmVsYXkud2ViaG9vay52MS5XZWJob29rIh8KEUdldFdlYmhvb2tSZXF1ZXN0EgoKAmlkGAEgASgJIkQKEkdldFdlYmhvb2tSZXNwb25zZRIuCgd3ZWJob29rGAEgASgLMh0uaG9va3JlbGF5LndlYmhvb2sudjEuV2ViaG9vayIlChdHZXRXZWJob29rU2VjcmV0UmVxdWVzdBIKCgJpZBgBIAEoCSIqChhHZXRXZWJob29rU2VjcmV0UmVzcG9uc2USDgoGc2VjcmV0GAEgASgJIjwKE0xpc3RXZWJob29rc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiYAoUTGlzdFdlYmhvb2tzUmVzcG9uc2USLwoId2ViaG9va3MYASADKAsyHS5ob29rcmVsYXkud2ViaG9vay52MS5XZWJob29rEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJ3ChRVcGRhdGVXZWJob29rUmVxdWVzdBIuCgd3ZWJob29rGAEgASgLMh0uaG9va3JlbGF5LndlYmhvb2sudjEuV2ViaG9vaxIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siRwoVVXBkYXRlV2ViaG9va1Jlc3BvbnNlEi4KB3dlYmhvb2sYASABKAsyHS5ob29rcmVsYXkud2ViaG9vay52MS5XZWJob29rIiIKFERlbGV0ZVdlYmhvb2tSZXF1ZXN0EgoKAmlkGAEgASgJIhcKFURlbGV0ZVdlYmhvb2tSZXNwb25zZSIxChNSb3RhdGVTZWNyZXRSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnNlY3JldBgCIAEoCSJGChRSb3RhdGVTZWNyZXRSZXNwb25zZRIuCgd3ZWJob29rGAEgASgLMh0uaG9va3JlbGF5LndlYmhvb2sudjEuV2ViaG9vaypnCg1XZWJob29rU3RhdHVzEh4KGldFQkhPT0tfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVV0VCSE9PS19TVEFUVVNfQUNUSVZFEAESGwoXV0VCSE9PS19TVEFUVVNfRElTQUJMRUQQAjLxBQoPV2ViaG9va1JlZ2lzdHJ5EmgKDUNyZWF0ZVdlYmhvb2sSKi5ob29rcmVsYXkud2ViaG9vay52MS5DcmVhdGVXZWJob29rUmVxdWVzdBorLmhvb2tyZWxheS53ZWJob29rLnYxLkNyZWF0ZVdlYmhvb2tSZXNwb25zZRJfCgpHZXRXZWJob29rEicuaG9va3JlbGF5LndlYmhvb2sudjEuR2V0V2ViaG9va1JlcXVlc3QaKC5ob29rcmVsYXkud2ViaG9vay52MS5HZXRXZWJob29rUmVzcG9uc2UScQoQR2V0V2ViaG9va1NlY3JldBItLmhvb2tyZWxheS53ZWJob29rLnYxLkdldFdlYmhvb2tTZWNyZXRSZXF1ZXN0Gi4uaG9va3JlbGF5LndlYmhvb2sudjEuR2V0V2ViaG9va1NlY3JldFJlc3BvbnNlEmUKDExpc3RXZWJob29rcxIpLmhvb2tyZWxheS53ZWJob29rLnYxLkxpc3RXZWJob29rc1JlcXVlc3QaKi5ob29rcmVsYXkud2ViaG9vay52MS5MaXN0V2ViaG9va3NSZXNwb25zZRJoCg1VcGRhdGVXZWJob29rEiouaG9va3JlbGF5LndlYmhvb2sudjEuVXBkYXRlV2ViaG9va1JlcXVlc3QaKy5ob29rcmVsYXkud2ViaG9vay52MS5VcGRhdGVXZWJob29rUmVzcG9uc2USaAoNRGVsZXRlV2ViaG9vaxIqLmhvb2tyZWxheS53ZWJob29rLnYxLkRlbGV0ZVdlYmhvb2tSZXF1ZXN0GisuaG9va3JlbGF5LndlYmhvb2sudjEuRGVsZXRlV2ViaG9va1Jlc3BvbnNlEmUKDFJvdGF0ZVNlY3JldBIpLmhvb2tyZWxheS53ZWJob29rLnYxLlJvdGF0ZVNlY3JldFJlcXVlc3QaKi5ob29rcmVsYXkud2ViaG9vay52MS5Sb3RhdGVTZWNyZXRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("CiNob29rcmVsYXkvd2ViaG9vay92MS9yZWdpc3RyeS5wcm90bxIUaG9va3JlbGF5LndlYmhvb2sudjEivwQKB1dlYmhvb2sSCgoCaWQYASABKAkSCwoDdXJsGAIgASgJEhMKC2V2ZW50X3R5cGVzGAMgAygJEjsKB2hlYWRlcnMYBCADKAsyKi5ob29rcmVsYXkud2ViaG9vay52MS5XZWJob29rLkhlYWRlcnNFbnRyeRIYCgtkZXNjcmlwdGlvbhgFIAEoCUgAiAEBEg4KBnNlY3JldBgGIAEoCRIzCgZzdGF0dXMYByABKA4yIy5ob29rcmVsYXkud2ViaG9vay52MS5XZWJob29rU3RhdHVzEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoPZGlzYWJsZWRfcmVhc29uGAogASgJSAGIAQESHwoXcGVybWFuZW50X2ZhaWx1cmVfY29kZXMYCyADKAUSOAoKcmF0ZV9saW1pdBgMIAEoCzIfLmhvb2tyZWxheS53ZWJob29rLnYxLlJhdGVMaW1pdEgCiAEBEhoKDW1heF9pbl9mbGlnaHQYDSABKAVIA4gBARouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIOCgxfZGVzY3JpcHRpb25CEgoQX2Rpc2FibGVkX3JlYXNvbkINCgtfcmF0ZV9saW1pdEIQCg5fbWF4X2luX2ZsaWdodCIuCglSYXRlTGltaXQSEgoKcGVyX3NlY29uZBgBIAEoARINCgVidXJzdBgCIAEoBSJGChRDcmVhdGVXZWJob29rUmVxdWVzdBIuCgd3ZWJob29rGAEgASgLMh0uaG9va3JlbGF5LndlYmhvb2sudjEuV2ViaG9vayJHChVDcmVhdGVXZWJob29rUmVzcG9uc2USLgoHd2ViaG9vaxgBIAEoCzIdLmhvb2tyZWxheS53ZWJob29rLnYxLldlYmhvb2siHwoRR2V0V2ViaG9va1JlcXVlc3QSCgoCaWQYASABKAkiRAoSR2V0V2ViaG9va1Jlc3BvbnNlEi4KB3dlYmhvb2sYASABKAsyHS5ob29rcmVsYXkud2ViaG9vay52MS5XZWJob29rIiUKF0dldFdlYmhvb2tTZWNyZXRSZXF1ZXN0EgoKAmlkGAEgASgJIioKGEdldFdlYmhvb2tTZWNyZXRSZXNwb25zZRIOCgZzZWNyZXQYASABKAkiPAoTTGlzdFdlYmhvb2tzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJgChRMaXN0V2ViaG9va3NSZXNwb25zZRIvCgh3ZWJob29rcxgBIAMoCzIdLmhvb2tyZWxheS53ZWJob29rLnYxLldlYmhvb2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIncKFFVwZGF0ZVdlYmhvb2tSZXF1ZXN0Ei4KB3dlYmhvb2sYASABKAsyHS5ob29rcmVsYXkud2ViaG9vay52MS5XZWJob29rEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJHChVVcGRhdGVXZWJob29rUmVzcG9uc2USLgoHd2ViaG9vaxgBIAEoCzIdLmhvb2tyZWxheS53ZWJob29rLnYxLldlYmhvb2siIgoURGVsZXRlV2ViaG9va1JlcXVlc3QSCgoCaWQYASABKAkiFwoVRGVsZXRlV2ViaG9va1Jlc3BvbnNlIjEKE1JvdGF0ZVNlY3JldFJlcXVlc3QSCgoCaWQYASABKAkSDgoGc2VjcmV0GAIgASgJIkYKFFJvdGF0ZVNlY3JldFJlc3BvbnNlEi4KB3dlYmhvb2sYASABKAsyHS5ob29rcmVsYXkud2ViaG9vay52MS5XZWJob29rKmcKDVdlYmhvb2tTdGF0dXMSHgoaV0VCSE9PS19TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVXRUJIT09LX1NUQVRVU19BQ1RJVkUQARIbChdXRUJIT09LX1NUQVRVU19ESVNBQkxFRBACMvEFCg9XZWJob29rUmVnaXN0cnkSaAoNQ3JlYXRlV2ViaG9vaxIqLmhvb2tyZWxheS53ZWJob29rLnYxLkNyZWF0ZVdlYmhvb2tSZXF1ZXN0GisuaG9va3JlbGF5LndlYmhvb2sudjEuQ3JlYXRlV2ViaG9va1Jlc3BvbnNlEl8KCkdldFdlYmhvb2sSJy5ob29rcmVsYXkud2ViaG9vay52MS5HZXRXZWJob29rUmVxdWVzdBooLmhvb2tyZWxheS53ZWJob29rLnYxLkdldFdlYmhvb2tSZXNwb25zZRJxChBHZXRXZWJob29rU2VjcmV0Ei0uaG9va3JlbGF5LndlYmhvb2sudjEuR2V0V2ViaG9va1NlY3JldFJlcXVlc3QaLi5ob29rcmVsYXkud2ViaG9vay52MS5HZXRXZWJob29rU2VjcmV0UmVzcG9uc2USZQoMTGlzdFdlYmhvb2tzEikuaG9va3JlbGF5LndlYmhvb2sudjEuTGlzdFdlYmhvb2tzUmVxdWVzdBoqLmhvb2tyZWxheS53ZWJob29rLnYxLkxpc3RXZWJob29rc1Jlc3BvbnNlEmgKDVVwZGF0ZVdlYmhvb2sSKi5ob29rcmVsYXkud2ViaG9vay52MS5VcGRhdGVXZWJob29rUmVxdWVzdBorLmhvb2tyZWxheS53ZWJob29rLnYxLlVwZGF0ZVdlYmhvb2tSZXNwb25zZRJoCg1EZWxldGVXZWJob29rEiouaG9va3JlbGF5LndlYmhvb2sudjEuRGVsZXRlV2ViaG9va1JlcXVlc3QaKy5ob29rcmVsYXkud2ViaG9vay52MS5EZWxldGVXZWJob29rUmVzcG9uc2USZQoMUm90YXRlU2VjcmV0EikuaG9va3JlbGF5LndlYmhvb2sudjEuUm90YXRlU2VjcmV0UmVxdWVzdBoqLmhvb2tyZWxheS53ZWJob29rLnYxLlJvdGF0ZVNlY3JldFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * A webhook: where matching events are sent, signed with its secret. Mirrors the REST
@@ -105,6 +105,22 @@ export type Webhook = Message<"hookrelay.webhook.v1.Webhook"> & {
    * @generated from field: repeated int32 permanent_failure_codes = 11;
    */
   permanentFailureCodes: number[];
+
+  /**
+   * At most this many deliveries a second (with a burst), over every dispatcher; unset: no limit
+   * of its own.
+   *
+   * @generated from field: optional hookrelay.webhook.v1.RateLimit rate_limit = 12;
+   */
+  rateLimit?: RateLimit | undefined;
+
+  /**
+   * At most this many requests in flight at once (1-1000), over every dispatcher; unset: only each
+   * process's dispatcher.max_in_flight_per_webhook.
+   *
+   * @generated from field: optional int32 max_in_flight = 13;
+   */
+  maxInFlight?: number | undefined;
 };
 
 /**
@@ -113,6 +129,34 @@ export type Webhook = Message<"hookrelay.webhook.v1.Webhook"> & {
  */
 export const WebhookSchema: GenMessage<Webhook> = /*@__PURE__*/
   messageDesc(file_hookrelay_webhook_v1_registry, 0);
+
+/**
+ * A webhook's delivery rate limit: a token bucket.
+ *
+ * @generated from message hookrelay.webhook.v1.RateLimit
+ */
+export type RateLimit = Message<"hookrelay.webhook.v1.RateLimit"> & {
+  /**
+   * Deliveries a second, more than 0 and at most 10000.
+   *
+   * @generated from field: double per_second = 1;
+   */
+  perSecond: number;
+
+  /**
+   * Deliveries sent at once after a quiet spell (1-10000); 0: per_second rounded up.
+   *
+   * @generated from field: int32 burst = 2;
+   */
+  burst: number;
+};
+
+/**
+ * Describes the message hookrelay.webhook.v1.RateLimit.
+ * Use `create(RateLimitSchema)` to create a new message.
+ */
+export const RateLimitSchema: GenMessage<RateLimit> = /*@__PURE__*/
+  messageDesc(file_hookrelay_webhook_v1_registry, 1);
 
 /**
  * CreateWebhook's request.
@@ -133,7 +177,7 @@ export type CreateWebhookRequest = Message<"hookrelay.webhook.v1.CreateWebhookRe
  * Use `create(CreateWebhookRequestSchema)` to create a new message.
  */
 export const CreateWebhookRequestSchema: GenMessage<CreateWebhookRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 1);
+  messageDesc(file_hookrelay_webhook_v1_registry, 2);
 
 /**
  * CreateWebhook's response.
@@ -154,7 +198,7 @@ export type CreateWebhookResponse = Message<"hookrelay.webhook.v1.CreateWebhookR
  * Use `create(CreateWebhookResponseSchema)` to create a new message.
  */
 export const CreateWebhookResponseSchema: GenMessage<CreateWebhookResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 2);
+  messageDesc(file_hookrelay_webhook_v1_registry, 3);
 
 /**
  * GetWebhook's request.
@@ -175,7 +219,7 @@ export type GetWebhookRequest = Message<"hookrelay.webhook.v1.GetWebhookRequest"
  * Use `create(GetWebhookRequestSchema)` to create a new message.
  */
 export const GetWebhookRequestSchema: GenMessage<GetWebhookRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 3);
+  messageDesc(file_hookrelay_webhook_v1_registry, 4);
 
 /**
  * GetWebhook's response.
@@ -196,7 +240,7 @@ export type GetWebhookResponse = Message<"hookrelay.webhook.v1.GetWebhookRespons
  * Use `create(GetWebhookResponseSchema)` to create a new message.
  */
 export const GetWebhookResponseSchema: GenMessage<GetWebhookResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 4);
+  messageDesc(file_hookrelay_webhook_v1_registry, 5);
 
 /**
  * GetWebhookSecret's request.
@@ -217,7 +261,7 @@ export type GetWebhookSecretRequest = Message<"hookrelay.webhook.v1.GetWebhookSe
  * Use `create(GetWebhookSecretRequestSchema)` to create a new message.
  */
 export const GetWebhookSecretRequestSchema: GenMessage<GetWebhookSecretRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 5);
+  messageDesc(file_hookrelay_webhook_v1_registry, 6);
 
 /**
  * GetWebhookSecret's response.
@@ -238,7 +282,7 @@ export type GetWebhookSecretResponse = Message<"hookrelay.webhook.v1.GetWebhookS
  * Use `create(GetWebhookSecretResponseSchema)` to create a new message.
  */
 export const GetWebhookSecretResponseSchema: GenMessage<GetWebhookSecretResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 6);
+  messageDesc(file_hookrelay_webhook_v1_registry, 7);
 
 /**
  * ListWebhooks' request.
@@ -266,7 +310,7 @@ export type ListWebhooksRequest = Message<"hookrelay.webhook.v1.ListWebhooksRequ
  * Use `create(ListWebhooksRequestSchema)` to create a new message.
  */
 export const ListWebhooksRequestSchema: GenMessage<ListWebhooksRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 7);
+  messageDesc(file_hookrelay_webhook_v1_registry, 8);
 
 /**
  * ListWebhooks' response.
@@ -294,7 +338,7 @@ export type ListWebhooksResponse = Message<"hookrelay.webhook.v1.ListWebhooksRes
  * Use `create(ListWebhooksResponseSchema)` to create a new message.
  */
 export const ListWebhooksResponseSchema: GenMessage<ListWebhooksResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 8);
+  messageDesc(file_hookrelay_webhook_v1_registry, 9);
 
 /**
  * UpdateWebhook's request.
@@ -324,7 +368,7 @@ export type UpdateWebhookRequest = Message<"hookrelay.webhook.v1.UpdateWebhookRe
  * Use `create(UpdateWebhookRequestSchema)` to create a new message.
  */
 export const UpdateWebhookRequestSchema: GenMessage<UpdateWebhookRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 9);
+  messageDesc(file_hookrelay_webhook_v1_registry, 10);
 
 /**
  * UpdateWebhook's response.
@@ -345,7 +389,7 @@ export type UpdateWebhookResponse = Message<"hookrelay.webhook.v1.UpdateWebhookR
  * Use `create(UpdateWebhookResponseSchema)` to create a new message.
  */
 export const UpdateWebhookResponseSchema: GenMessage<UpdateWebhookResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 10);
+  messageDesc(file_hookrelay_webhook_v1_registry, 11);
 
 /**
  * DeleteWebhook's request.
@@ -366,7 +410,7 @@ export type DeleteWebhookRequest = Message<"hookrelay.webhook.v1.DeleteWebhookRe
  * Use `create(DeleteWebhookRequestSchema)` to create a new message.
  */
 export const DeleteWebhookRequestSchema: GenMessage<DeleteWebhookRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 11);
+  messageDesc(file_hookrelay_webhook_v1_registry, 12);
 
 /**
  * DeleteWebhook's response (empty).
@@ -381,7 +425,7 @@ export type DeleteWebhookResponse = Message<"hookrelay.webhook.v1.DeleteWebhookR
  * Use `create(DeleteWebhookResponseSchema)` to create a new message.
  */
 export const DeleteWebhookResponseSchema: GenMessage<DeleteWebhookResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 12);
+  messageDesc(file_hookrelay_webhook_v1_registry, 13);
 
 /**
  * RotateSecret's request.
@@ -409,7 +453,7 @@ export type RotateSecretRequest = Message<"hookrelay.webhook.v1.RotateSecretRequ
  * Use `create(RotateSecretRequestSchema)` to create a new message.
  */
 export const RotateSecretRequestSchema: GenMessage<RotateSecretRequest> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 13);
+  messageDesc(file_hookrelay_webhook_v1_registry, 14);
 
 /**
  * RotateSecret's response.
@@ -430,7 +474,7 @@ export type RotateSecretResponse = Message<"hookrelay.webhook.v1.RotateSecretRes
  * Use `create(RotateSecretResponseSchema)` to create a new message.
  */
 export const RotateSecretResponseSchema: GenMessage<RotateSecretResponse> = /*@__PURE__*/
-  messageDesc(file_hookrelay_webhook_v1_registry, 14);
+  messageDesc(file_hookrelay_webhook_v1_registry, 15);
 
 /**
  * Whether events are delivered to a webhook.

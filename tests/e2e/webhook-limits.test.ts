@@ -1,0 +1,182 @@
+// A webhook's own limits over real sockets: `rate_limit` holds within 10% and `max_in_flight` is
+// never exceeded, over one process (embedded) and over several delivering processes sharing Redis
+// (production: gateway, ingest, two dispatchers and two retry managers, each its own process: what
+// a dispatcher may not send now is parked in the store and sent by a retry manager when due).
+// Nothing over a limit is dropped: every event arrives.
+import { afterAll, describe, expect, it } from "bun:test";
+import type { Subprocess } from "bun";
+import { adminToken, client, freePort, waitFor } from "../helpers/hookrelay.ts";
+import { endToEndModes, type Mode } from "../helpers/modes.ts";
+import { childInstance, portsAndEnv } from "../helpers/process.ts";
+import { eventIdOf, type Receiver, startReceiver } from "../helpers/receiver.ts";
+
+const { modes: MODES, env: modeEnv } = endToEndModes();
+const RATE = 20;
+const EVENTS = 150;
+
+const cleanups: (() => void)[] = [];
+afterAll(() => {
+  for (const cleanup of cleanups) cleanup();
+});
+
+interface Cluster {
+  gateway: string;
+  /** Each delivering process's /metrics. */
+  metrics: string[];
+}
+
+async function waitHealthy(url: string, proc: Subprocess, out: () => string): Promise<void> {
+  let last = "";
+  await waitFor(
+    () => `${url} to answer /health (last: ${last}); it wrote: ${out().slice(-1500)}`,
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`exited ${proc.exitCode}: ${out()}`);
+      return fetch(`${url}/health`).then(
+        async (r) => {
+          last = `${r.status} ${await r.text()}`;
+          return r.ok;
+        },
+        (err) => {
+          last = String(err);
+          return false;
+        },
+      );
+    },
+    30_000,
+    50,
+  );
+}
+
+async function startCluster(mode: Mode): Promise<Cluster> {
+  const env = { ...(await modeEnv(mode)), HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY: "100ms", HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "error" };
+  if (mode === "embedded") {
+    const hr = childInstance(env);
+    cleanups.push(() => hr.proc?.kill(9));
+    await hr.start();
+    return { gateway: hr.gateway, metrics: [`http://127.0.0.1:${hr.env.HOOKRELAY_SERVER_DISPATCHER_PORT}/metrics`] };
+  }
+  const { ports, env: roleEnv } = portsAndEnv(env);
+  const spawn = async (role: string, extra: Record<string, string> = {}, port = ports[role as keyof typeof ports]) => {
+    let out = "";
+    const proc = Bun.spawn(["bun", "src/cli/main.ts", role], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...roleEnv, ...extra }, stdout: "pipe", stderr: "pipe" });
+    cleanups.push(() => proc.kill(9));
+    for (const stream of [proc.stdout, proc.stderr] as ReadableStream<Uint8Array>[])
+      (async () => {
+        for await (const chunk of stream) out += new TextDecoder().decode(chunk);
+      })();
+    await waitHealthy(`http://127.0.0.1:${port}`, proc, () => out);
+  };
+  await spawn("gateway"); // migrates and creates the topic first
+  // Two of each delivering role: a delivery over the limit is parked and comes back through a retry manager.
+  const [dispatcher2, retry2] = [freePort(), freePort()];
+  await Promise.all([
+    spawn("ingest"),
+    spawn("dispatcher"),
+    spawn("dispatcher", { HOOKRELAY_SERVER_DISPATCHER_PORT: String(dispatcher2) }, dispatcher2),
+    spawn("retry"),
+    spawn("retry", { HOOKRELAY_SERVER_RETRY_PORT: String(retry2) }, retry2),
+  ]);
+  return {
+    gateway: `http://127.0.0.1:${ports.gateway}`,
+    metrics: [ports.dispatcher, dispatcher2, ports.retry, retry2].map((p) => `http://127.0.0.1:${p}/metrics`),
+  };
+}
+
+/** Attempts each delivering process made, from its /metrics. */
+async function attemptsBy(cluster: Cluster): Promise<number[]> {
+  return Promise.all(
+    cluster.metrics.map(async (url) => {
+      const text = await (await fetch(url)).text();
+      return [...text.matchAll(/^webhook_delivery_attempts_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    }),
+  );
+}
+
+describe.each(MODES)("a webhook's own limits (%s)", (mode) => {
+  let cluster: Cluster;
+  let rx: Receiver;
+  let api: ReturnType<typeof client>;
+
+  it("starts", async () => {
+    cluster = await startCluster(mode);
+    rx = startReceiver();
+    cleanups.push(() => rx.stop());
+    api = client(cluster.gateway, await adminToken(cluster.gateway));
+  }, 60_000);
+
+  it("refuses a rate limit or in-flight limit out of bounds, naming the field", async () => {
+    for (const body of [
+      { rate_limit: { per_second: 0 } },
+      { rate_limit: { per_second: 10_001 } },
+      { rate_limit: { per_second: 5, burst: 0 } },
+      { rate_limit: 5 },
+      { max_in_flight: 0 },
+      { max_in_flight: 1.5 },
+    ]) {
+      const res = await api("POST", "/api/v1/webhooks", { url: rx.url("/x"), event_types: ["x"], ...body });
+      expect(res.status).toBe(422);
+      expect(res.body.error.message).toContain(Object.keys(body)[0]!);
+    }
+    const made = await api("POST", "/api/v1/webhooks", { url: rx.url("/x"), event_types: ["x"], rate_limit: { per_second: 2.5 } });
+    expect(made.body).toMatchObject({ rate_limit: { per_second: 2.5, burst: 3 }, max_in_flight: null });
+    expect((await api("PATCH", `/api/v1/webhooks/${made.body.id}`, { rate_limit: null, max_in_flight: 4 })).body).toMatchObject({ rate_limit: null, max_in_flight: 4 });
+  });
+
+  it(`holds a webhook to its rate_limit (${RATE}/s) within 10%, every event delivered`, async () => {
+    const arrivals: number[] = [];
+    rx.onPath("/limited", () => {
+      arrivals.push(Date.now());
+      return new Response("ok");
+    });
+    const hook = await api("POST", "/api/v1/webhooks", { url: rx.url("/limited"), event_types: ["limits.rate"], rate_limit: { per_second: RATE, burst: 1 } });
+    expect(hook.status).toBe(201);
+    await Bun.sleep(300);
+    const before = await attemptsBy(cluster);
+    const ids = Array.from({ length: EVENTS }, (_, i) => `evt_rate_${i}`);
+    expect((await api("POST", "/api/v1/events/batch", { events: ids.map((id) => ({ id, type: "limits.rate", source: "t", data: {} })) })).status).toBe(202);
+    await waitFor(
+      () => `all ${EVENTS} delivered (${new Set(rx.received.filter((r) => r.path === "/limited").map((r) => eventIdOf(r.body))).size})`,
+      () => new Set(rx.received.filter((r) => r.path === "/limited").map((r) => eventIdOf(r.body))).size === EVENTS,
+      60_000,
+      100,
+    );
+    const spanMs = arrivals.at(-1)! - arrivals[0]!;
+    const rate = ((arrivals.length - 1) / spanMs) * 1000;
+    // Over any one second, no more than the rate (and the burst of 1), with 10%.
+    let busiest = 0;
+    for (let i = 0, j = 0; i < arrivals.length; i++) {
+      while (arrivals[i]! - arrivals[j]! >= 1000) j++;
+      busiest = Math.max(busiest, i - j + 1);
+    }
+    const by = (await attemptsBy(cluster)).map((n, i) => n - before[i]!);
+    console.log(
+      `rate limit (${mode}): ${EVENTS} deliveries over ${(spanMs / 1000).toFixed(1)} s = ${rate.toFixed(2)}/s (limit ${RATE}/s), busiest second ${busiest}; attempts by process ${by.join(", ")}`,
+    );
+    expect(rate).toBeLessThanOrEqual(RATE * 1.1);
+    expect(rate).toBeGreaterThanOrEqual(RATE * 0.9);
+    expect(busiest).toBeLessThanOrEqual(Math.floor((RATE + 1) * 1.1));
+    expect(arrivals.length).toBe(EVENTS); // each once
+    // Production: several processes sent a good share each, so the limit held across them.
+    if (mode === "production") expect(by.filter((n) => n >= EVENTS / 10).length).toBeGreaterThanOrEqual(2);
+  }, 90_000);
+
+  it("never has more of a webhook's requests in flight than its max_in_flight, every event delivered", async () => {
+    let inFlight = 0;
+    let most = 0;
+    rx.onPath("/narrow", async () => {
+      most = Math.max(most, ++inFlight);
+      await Bun.sleep(150);
+      inFlight--;
+      return new Response("ok");
+    });
+    const hook = await api("POST", "/api/v1/webhooks", { url: rx.url("/narrow"), event_types: ["limits.slots"], max_in_flight: 3 });
+    expect(hook.status).toBe(201);
+    await Bun.sleep(300);
+    const ids = Array.from({ length: 40 }, (_, i) => `evt_slots_${i}`);
+    expect((await api("POST", "/api/v1/events/batch", { events: ids.map((id) => ({ id, type: "limits.slots", source: "t", data: {} })) })).status).toBe(202);
+    await waitFor("all 40 delivered", () => new Set(rx.received.filter((r) => r.path === "/narrow").map((r) => eventIdOf(r.body))).size === 40, 60_000, 100);
+    console.log(`max_in_flight (${mode}): at most ${most} requests at once (limit 3)`);
+    expect(most).toBeLessThanOrEqual(3);
+    expect(most).toBeGreaterThanOrEqual(2); // the limit, not something else, held it
+  }, 90_000);
+});
