@@ -62,6 +62,8 @@ describe("hookrelay CLI", () => {
     expect(run(["bun", "src/cli/main.ts", "migrate", "up"], env).out).toContain("nothing to apply");
     expect(run(["bun", "src/cli/main.ts", "migrate", "status"], env).out).toMatch(/1_init\tapplied \d{4}-/);
     // down reverts the newest only.
+    expect(run(["bun", "src/cli/main.ts", "migrate", "down"], env).out).toContain("reverted 6_webhook_health");
+    expect(run(["bun", "src/cli/main.ts", "migrate", "status"], env).out).toMatch(/5_delivery_state\tapplied \d{4}-.*\n6_webhook_health\tpending/s);
     expect(run(["bun", "src/cli/main.ts", "migrate", "down"], env).out).toContain("reverted 5_delivery_state");
     expect(run(["bun", "src/cli/main.ts", "migrate", "status"], env).out).toMatch(/4_operator_reads\tapplied \d{4}-.*\n5_delivery_state\tpending/s);
     expect(run(["bun", "src/cli/main.ts", "migrate", "down"], env).out).toContain("reverted 4_operator_reads");
