@@ -5,6 +5,7 @@ import { describe, expect, it } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createPool } from "../../src/adapters/postgres/client.ts";
+import { MIGRATIONS } from "../../src/adapters/sqlite/migrations.ts";
 import { adminToken, client, tempDir, waitFor } from "../helpers/hookrelay.ts";
 import { alive, childInstance, childPids, portsAndEnv } from "../helpers/process.ts";
 import { startReceiver } from "../helpers/receiver.ts";
@@ -77,7 +78,7 @@ describe("hookrelay CLI", () => {
     expect(run(["bun", "src/cli/main.ts", "migrate", "up"], sharded).out).toContain("applied 5_delivery_state");
     for (const file of ["hookrelay.db", "shard-1.db", "shard-2.db"]) {
       const db = new Database(join(sharded.HOOKRELAY_DATA_DIR, file), { readonly: true });
-      expect(db.query<{ n: number }, []>("SELECT max(version) AS n FROM schema_migrations").get()!.n).toBe(5);
+      expect(db.query<{ n: number }, []>("SELECT max(version) AS n FROM schema_migrations").get()!.n).toBe(MIGRATIONS.length);
       db.close();
     }
     const bad = run(["bun", "src/cli/main.ts", "migrate", "sideways"], env);
