@@ -344,10 +344,11 @@ export async function compose(roles: readonly Role[], config: Config, options: C
       },
     );
     retry.start();
-    // Probes of paused webhooks: the lease covers one attempt (http_timeout) with room to write it.
+    // Probes of paused webhooks: looked for twice per probe interval (at most once a second: a process
+    // at rest asks the store once a second), each claimed with the retry lease (it covers one attempt).
     const prober = new Prober(attemptDeps, {
       policy: breakerPolicy,
-      pollIntervalMs: Math.max(100, durationMs(retryConfig.poll_interval)),
+      pollIntervalMs: Math.max(50, Math.min(1000, breakerPolicy.probeIntervalMs / 2)),
       leaseMs,
       drainPerSecond: health.drain_per_second,
     });
