@@ -133,7 +133,11 @@ export const ConfigSchema = Type.Object(
       max_in_flight_per_webhook: Int(16, 1, "concurrent requests to one webhook"),
       max_queue_wait: Duration("5s", "longest a delivery waits behind a slow webhook's earlier ones; beyond it, it is parked on the retry schedule"),
       slow_endpoint: Duration("1s", "a webhook whose requests take at least this long is slow (its backlog may be parked); a faster one never is: its backlog means hookrelay is the bottleneck"),
-      max_pending_events: Int(1000, 1, "events read ahead of the committed position"),
+      max_pending_events: Int(
+        100_000,
+        1,
+        "events read ahead of the committed position (with max_pending_bytes of them): room to park one webhook's burst while the events behind it are read; at 1,000, 20,000 events of one slow webhook held everyone's behind them for their whole delivery, and 100,000 held them 1.6 s at 20,000 (fairness.test.ts)",
+      ),
       max_pending_bytes: Int(33_554_432, 1, "payload bytes of the events a dispatcher holds read ahead of the committed position; beyond it reading waits (the backlog stays on disk, not in memory)"),
       max_pending_deliveries: Int(20_000, 1, "deliveries a dispatcher holds in memory, queued or in flight; an event that would cross it is parked on the retry schedule (stored) instead"),
       max_pending_deliveries_per_customer: Int(5000, 1, "deliveries of one customer a dispatcher holds in memory; beyond it that customer's events are parked (stored), the others' still go at once"),

@@ -9,6 +9,7 @@ import type { EventConsumer, LoggedEvent } from "../../domain/ports.ts";
 import type { Logger } from "../../platform/logger.ts";
 import { AckTracker } from "../ack-tracker.ts";
 import { decodeEvent, REPUBLISHED_HEADER } from "./codec.ts";
+import { PartitionQueues } from "./partition-queues.ts";
 
 type StringMessage = Message<string, string, string, string>;
 
@@ -30,6 +31,14 @@ const LOW_BYTES = 4 * 1024 * 1024;
  * (its default is 1,024 messages): both beside the buffer above, so both bounded for large events.
  */
 const FETCH_MAX_BYTES = 8 * 1024 * 1024;
+/**
+ * What one fetch may bring of one partition (the broker always sends at least one message): a
+ * partition with a burst brings a slice of it with each fetch, beside the other partitions' news,
+ * instead of filling the buffer so the stream pauses before the others' messages come in. At the
+ * default (1 MiB), another customer's events waited a second behind 100,000 of one webhook's
+ * (fairness.test.ts); at this, tens of ms.
+ */
+const FETCH_MAX_BYTES_PER_PARTITION = 128 * 1024;
 const STREAM_HIGH_WATER_MARK = 128;
 const RESTART_DELAY_MS = 1000;
 /**
@@ -57,7 +66,7 @@ export class KafkaConsumer implements EventConsumer {
   private readonly consumer: Consumer<string, string, string, string>;
   private stream: MessagesStream<string, string, string, string> | undefined;
   private starting: Promise<void> | undefined;
-  private buffer: StringMessage[] = [];
+  private readonly buffer = new PartitionQueues<StringMessage>();
   private bufferedBytes = 0;
   private partitions = new Map<number, Partition>();
   /** Which assignment generation an event came from; acks of an older one are ignored. */
@@ -92,6 +101,7 @@ export class KafkaConsumer implements EventConsumer {
       retries: 3,
       retryDelay: 500,
       maxBytes: FETCH_MAX_BYTES,
+      maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION,
       highWaterMark: STREAM_HIGH_WATER_MARK,
     });
     // A new assignment: what was buffered may belong to partitions now owned by another member.
@@ -107,7 +117,7 @@ export class KafkaConsumer implements EventConsumer {
    */
   private newGeneration(assigned: boolean): void {
     this.generation++;
-    this.buffer = [];
+    this.buffer.clear();
     this.bufferedBytes = 0;
     this.partitions = new Map();
     this.pendingCommits = new Map();
@@ -139,7 +149,7 @@ export class KafkaConsumer implements EventConsumer {
       stream.on("data", (message: StringMessage) => {
         this.buffer.push(message);
         this.bufferedBytes += message.value?.length ?? 0;
-        if (this.buffer.length >= HIGH || this.bufferedBytes >= HIGH_BYTES) stream.pause();
+        if (this.buffer.size >= HIGH || this.bufferedBytes >= HIGH_BYTES) stream.pause();
         this.wake();
       });
       stream.on("error", (err) => {
@@ -173,7 +183,7 @@ export class KafkaConsumer implements EventConsumer {
 
   async poll(max: number, waitMs: number): Promise<LoggedEvent[]> {
     if (!this.stream) await this.start();
-    if (this.buffer.length === 0 && waitMs > 0) {
+    if (this.buffer.size === 0 && waitMs > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, waitMs);
         this.waiter = () => {
@@ -182,14 +192,14 @@ export class KafkaConsumer implements EventConsumer {
         };
       });
     }
-    const taken = this.buffer.splice(0, max);
+    const taken = this.buffer.take(max);
     const events: LoggedEvent[] = [];
     for (const message of taken) {
       this.bufferedBytes -= message.value?.length ?? 0;
       const event = this.eventFromMessage(message);
       if (event) events.push(event);
     }
-    if (this.buffer.length < LOW && this.bufferedBytes < LOW_BYTES && this.stream?.isPaused()) this.stream.resume();
+    if (this.buffer.size < LOW && this.bufferedBytes < LOW_BYTES && this.stream?.isPaused()) this.stream.resume();
     return events;
   }
 
@@ -285,7 +295,7 @@ export class KafkaConsumer implements EventConsumer {
 
   /** Messages fetched and not yet handed out, and their bytes. */
   buffered(): { messages: number; bytes: number } {
-    return { messages: this.buffer.length, bytes: this.bufferedBytes };
+    return { messages: this.buffer.size, bytes: this.bufferedBytes };
   }
 
   assignedPartitions(): number {

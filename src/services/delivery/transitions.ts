@@ -125,9 +125,29 @@ export async function settle(deps: AttemptDeps, settlement: Settlement, stopped:
  * `spacingMs` later, so a customer's backlog comes due at a pace and not all at once ahead of
  * everybody else's retries.
  */
-export async function park(deps: AttemptDeps, event: Event, webhooks: Webhook[], firstDueAt = deps.clock.now() + deps.policy.initialDelayMs, spacingMs = 0): Promise<void> {
-  const [opened] = await deps.store.openDeliveries([{ event, webhooks }], firstDueAt);
-  const due = opened!.filter((d) => d.status === "pending" || d.status === "failed").map((d, i) => ({ deliveryId: d.id, dueAt: Math.round(firstDueAt + i * spacingMs) }));
+export function park(deps: AttemptDeps, event: Event, webhooks: Webhook[], firstDueAt = deps.clock.now() + deps.policy.initialDelayMs, spacingMs = 0): Promise<void> {
+  return parkAll(deps, [{ event, webhooks, firstDueAt, spacingMs }]);
+}
+
+/** An event to park, with when its first delivery comes due and the spacing of the next ones. */
+export interface Parked {
+  event: Event;
+  webhooks: Webhook[];
+  firstDueAt: number;
+  spacingMs: number;
+}
+
+/** `park` for many events in one store write and one schedule write. */
+export async function parkAll(deps: AttemptDeps, items: Parked[]): Promise<void> {
+  if (items.length === 0) return;
+  const opened = await deps.store.openDeliveries(
+    items.map(({ event, webhooks }) => ({ event, webhooks })),
+    Math.min(...items.map((p) => p.firstDueAt)),
+  );
+  const due = opened.flatMap((deliveries, k) => {
+    const { firstDueAt, spacingMs } = items[k]!;
+    return deliveries.filter((d) => d.status === "pending" || d.status === "failed").map((d, i) => ({ deliveryId: d.id, dueAt: Math.round(firstDueAt + i * spacingMs) }));
+  });
   await deps.schedule.schedule(due);
   deps.metrics.retriesScheduled.inc(due.length);
 }

@@ -10,8 +10,19 @@ import type { EventConsumer, EventLog, LoggedEvent } from "../../domain/ports.ts
 import { retryUntilStopped } from "../../platform/retry-until-stopped.ts";
 import type { AttemptDeps } from "../delivery/attempt.ts";
 import type { DeliveryPool } from "../delivery/pool.ts";
-import { hold, park, rescheduleStored } from "../delivery/transitions.ts";
+import { hold, type Parked, park, parkAll, rescheduleStored } from "../delivery/transitions.ts";
 import { Subscriptions } from "../webhooks/subscriptions.ts";
+
+/** Events parked in one store write at most. */
+const PARK_BATCH = 500;
+/**
+ * A webhook holding less than this share of its customer's budget in memory is light (see `admits`).
+ * Not a small count: a busy moment (a burst being parked) delays every send a little, and a light
+ * webhook briefly holding a few dozen must not be parked behind the heavy one's backlog.
+ */
+const LIGHT_SHARE = 8;
+/** Deliveries a customer over its budget may still hold for its light webhooks. */
+const LIGHT_SLACK = 1000;
 
 export interface DispatcherOptions {
   group: string;
@@ -45,8 +56,16 @@ export class Dispatcher {
   private pendingBytes = 0;
   private pendingDeliveries = 0;
   private readonly pendingByCustomer = new Map<string, number>();
-  /** Parks of over-budget events, one at a time (their store writes must not crowd out the rest). */
-  private parking: Promise<void> = Promise.resolve();
+  /**
+   * Over-budget events waiting to be parked, and the drain writing them: up to PARK_BATCH events a
+   * write, one write at a time (their store writes must not crowd out the rest). One event a write
+   * took 20,000 events of one webhook minutes to park on SQLite, while every other customer's events
+   * behind them in the log waited for room to be read (fairness.test.ts).
+   */
+  private readonly parkQueue: { consumer: EventConsumer; item: Parked }[] = [];
+  private parking: Promise<void> | undefined;
+  /** Deliveries held in memory per webhook: a light webhook's events still come in when its customer is over budget. */
+  private readonly pendingByWebhook = new Map<string, number>();
   /** When each customer's parked backlog comes due to its end (see `parkEvent`). */
   private readonly parkedUntil = new Map<string, number>();
   private capacityWaiter: (() => void) | undefined;
@@ -118,7 +137,7 @@ export class Dispatcher {
     // check (parking is idempotent: what is stored stays as it is), so a burst costs the read loop
     // nothing and the events behind it are reached at once.
     const fanOuts = matched.filter((f) => {
-      if (f.webhooks.length === 0 || this.withinBudget(f.event.customerId, f.webhooks.length)) return true;
+      if (f.webhooks.length === 0 || this.admits(f.event.customerId, f.webhooks)) return true;
       this.holdEvent(f.event);
       this.parkEvent(consumer, f.event, f.webhooks);
       return false;
@@ -139,34 +158,44 @@ export class Dispatcher {
       }
       const webhookById = new Map(webhooks.map((w) => [w.id, w]));
       this.holdEvent(event);
-      if (!this.withinBudget(event.customerId, todo.length)) {
-        this.parkEvent(
-          consumer,
-          event,
-          todo.map((d) => webhookById.get(d.webhookId)!),
-        );
+      const targets = todo.map((d) => webhookById.get(d.webhookId)!);
+      if (!this.admits(event.customerId, targets)) {
+        this.parkEvent(consumer, event, targets);
         continue;
       }
-      this.holdDeliveries(event.customerId, todo.length);
+      for (const w of targets) this.holdDelivery(event.customerId, w.id, 1);
       let remaining = todo.length;
-      const finishOne = () => {
-        this.holdDeliveries(event.customerId, -1);
-        if (--remaining === 0) this.finishEvent(consumer, event);
-      };
-      for (const delivery of todo) this.enqueue(event, delivery, webhookById.get(delivery.webhookId)!, finishOne);
+      for (const delivery of todo)
+        this.enqueue(event, delivery, webhookById.get(delivery.webhookId)!, () => {
+          this.holdDelivery(event.customerId, delivery.webhookId, -1);
+          if (--remaining === 0) this.finishEvent(consumer, event);
+        });
     }
   }
 
-  private withinBudget(customerId: string, deliveries: number): boolean {
-    const customers = (this.pendingByCustomer.get(customerId) ?? 0) + deliveries;
-    return this.pendingDeliveries + deliveries <= this.options.maxPendingDeliveries && customers <= this.options.maxPendingDeliveriesPerCustomer;
+  /**
+   * Whether an event's deliveries to `webhooks` may be held in memory now: within the process's and
+   * its customer's budgets; or, over the customer's, when every one of its webhooks is light (holds
+   * less than 1/LIGHT_SHARE of the customer's budget) and the customer is within LIGHT_SLACK more: one heavy webhook's
+   * backlog is parked, its customer's other webhooks still go at once.
+   */
+  private admits(customerId: string, webhooks: Webhook[]): boolean {
+    const n = webhooks.length;
+    const customers = (this.pendingByCustomer.get(customerId) ?? 0) + n;
+    if (this.pendingDeliveries + n > this.options.maxPendingDeliveries) return false;
+    if (customers <= this.options.maxPendingDeliveriesPerCustomer) return true;
+    const light = this.options.maxPendingDeliveriesPerCustomer / LIGHT_SHARE;
+    return customers <= this.options.maxPendingDeliveriesPerCustomer + LIGHT_SLACK && webhooks.every((w) => (this.pendingByWebhook.get(w.id) ?? 0) < light);
   }
 
-  private holdDeliveries(customerId: string, change: number): void {
+  private holdDelivery(customerId: string, webhookId: string, change: 1 | -1): void {
     this.pendingDeliveries += change;
     const held = (this.pendingByCustomer.get(customerId) ?? 0) + change;
     if (held === 0) this.pendingByCustomer.delete(customerId);
     else this.pendingByCustomer.set(customerId, held);
+    const byWebhook = (this.pendingByWebhook.get(webhookId) ?? 0) + change;
+    if (byWebhook === 0) this.pendingByWebhook.delete(webhookId);
+    else this.pendingByWebhook.set(webhookId, byWebhook);
   }
 
   /**
@@ -182,19 +211,34 @@ export class Dispatcher {
     for (const [customer, until] of this.parkedUntil) if (until < now) this.parkedUntil.delete(customer);
     const firstDueAt = Math.max(now + deps.policy.initialDelayMs, this.parkedUntil.get(event.customerId) ?? 0);
     this.parkedUntil.set(event.customerId, firstDueAt + webhooks.length * spacingMs);
-    this.parking = this.parking
-      .then(() =>
-        retryUntilStopped(
-          () => park(deps, event, webhooks, firstDueAt, spacingMs),
-          () => !this.running,
-          deps.log,
-          "parking deliveries",
-        ),
-      )
-      .then(
-        () => this.finishEvent(consumer, event),
-        (err) => deps.log.error({ err, eventId: event.id }, "could not park deliveries; the event is read again after restart"),
+    this.parkQueue.push({ consumer, item: { event, webhooks, firstDueAt, spacingMs } });
+    this.parking ??= this.drainParkQueue();
+  }
+
+  /** Parks what waits in the queue, PARK_BATCH events a write, until it is empty. */
+  private async drainParkQueue(): Promise<void> {
+    const deps = this.deps;
+    while (this.parkQueue.length > 0) {
+      const batch = this.parkQueue.splice(0, PARK_BATCH);
+      await retryUntilStopped(
+        () =>
+          parkAll(
+            deps,
+            batch.map((b) => b.item),
+          ),
+        () => !this.running,
+        deps.log,
+        "parking deliveries",
+      ).then(
+        () => {
+          for (const { consumer, item } of batch) this.finishEvent(consumer, item.event as LoggedEvent);
+        },
+        (err) => deps.log.error({ err, events: batch.length }, "could not park deliveries; their events are read again after restart"),
       );
+      // SQLite writes hold the thread: let the sockets and timers have a turn between batches.
+      await Bun.sleep(0);
+    }
+    this.parking = undefined;
   }
 
   private enqueue(event: LoggedEvent, delivery: Delivery, webhook: Webhook, finishOne: () => void): void {
