@@ -2,7 +2,7 @@
 import { describe, expect, it } from "bun:test";
 import fc from "fast-check";
 import { SubscriptionIndex, subscribes } from "./match.ts";
-import type { Webhook } from "./model.ts";
+import { NEW_WEBHOOK_STATE, type Webhook } from "./model.ts";
 
 function webhook(id: string, eventTypes: string[], overrides: Partial<Webhook> = {}): Webhook {
   return {
@@ -14,12 +14,7 @@ function webhook(id: string, eventTypes: string[], overrides: Partial<Webhook> =
     description: null,
     secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     status: "active",
-    disabledReason: null,
-    permanentFailureCodes: [],
-    rateLimit: null,
-    maxInFlight: null,
-    pause: null,
-    resumedAt: null,
+    ...NEW_WEBHOOK_STATE,
     createdAt: "2026-01-01T00:00:00.000Z",
     updatedAt: "2026-01-01T00:00:00.000Z",
     ...overrides,

@@ -36,6 +36,16 @@ export interface Webhook {
   updatedAt: string;
 }
 
+/** What a new webhook starts with besides what its creator gives: active, no limits of its own, breaker closed. */
+export const NEW_WEBHOOK_STATE = {
+  disabledReason: null,
+  permanentFailureCodes: [],
+  rateLimit: null,
+  maxInFlight: null,
+  pause: null,
+  resumedAt: null,
+} as const satisfies Partial<Webhook>;
+
 /** An open circuit breaker: the endpoint kept failing, so its deliveries wait for a probe to succeed. */
 export interface Pause {
   /** When the breaker opened, ms. */

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import fc from "fast-check";
 import { deliveryIdFor, newId } from "../../src/domain/ids.ts";
-import { type Attempt, type Delivery, type DeliveryStatus, type Event, freshDelivery, type Webhook } from "../../src/domain/model.ts";
+import { type Attempt, type Delivery, type DeliveryStatus, type Event, freshDelivery, NEW_WEBHOOK_STATE, type Webhook } from "../../src/domain/model.ts";
 import type { AttemptRecord, Store } from "../../src/domain/ports.ts";
 import { makeEvent, T0 } from "./event-log.contract.ts";
 
@@ -37,12 +37,7 @@ export function makeWebhook(customerId: string, overrides: Partial<Webhook> = {}
     description: "contract webhook",
     secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     status: "active",
-    disabledReason: null,
-    permanentFailureCodes: [],
-    rateLimit: null,
-    maxInFlight: null,
-    pause: null,
-    resumedAt: null,
+    ...NEW_WEBHOOK_STATE,
     createdAt: at,
     updatedAt: at,
     ...overrides,

@@ -2,7 +2,7 @@ import { describe, expect, it } from "bun:test";
 import { create } from "@bufbuild/protobuf";
 import { FieldMaskSchema, timestampDate } from "@bufbuild/protobuf/wkt";
 import { ValidationError } from "../../domain/errors.ts";
-import type { Webhook } from "../../domain/model.ts";
+import { NEW_WEBHOOK_STATE, type Webhook } from "../../domain/model.ts";
 import { WebhookSchema, WebhookStatus } from "../../gen/hookrelay/webhook/v1/registry_pb.ts";
 import { createInput, updateInput, webhookMessage } from "./convert.ts";
 
@@ -20,12 +20,7 @@ describe("registry conversions", () => {
       description: null,
       secret: "whsec_x",
       status: "active",
-      disabledReason: null,
-      permanentFailureCodes: [],
-      rateLimit: null,
-      maxInFlight: null,
-      pause: null,
-      resumedAt: null,
+      ...NEW_WEBHOOK_STATE,
       createdAt: "2026-01-02T03:04:05.678Z",
       updatedAt: "2026-01-02T03:04:06.000Z",
     };

@@ -2,7 +2,7 @@
 import { Type } from "@sinclair/typebox";
 import { NotFoundError, ValidationError } from "../../domain/errors.ts";
 import { newId } from "../../domain/ids.ts";
-import type { Page, Webhook } from "../../domain/model.ts";
+import { NEW_WEBHOOK_STATE, type Page, type Webhook } from "../../domain/model.ts";
 import type { Clock, Store, TargetCheck } from "../../domain/ports.ts";
 import { newSecret, signingKey } from "../../domain/signature.ts";
 import { assertNoProblems, eventTypeProblems, headerProblems, urlProblems } from "../../domain/webhook-rules.ts";
@@ -161,12 +161,10 @@ export async function createWebhook(deps: WebhookDeps, principal: Principal, raw
     description: input.description ?? null,
     secret: input.secret ?? newSecret(),
     status: input.status ?? "active",
-    disabledReason: null,
+    ...NEW_WEBHOOK_STATE,
     permanentFailureCodes: input.permanent_failure_codes ? [...new Set(input.permanent_failure_codes)].sort((a, b) => a - b) : [],
     rateLimit: rateLimitOf(input.rate_limit ?? null),
     maxInFlight: input.max_in_flight ?? null,
-    pause: null,
-    resumedAt: null,
     createdAt: now,
     updatedAt: now,
   };

@@ -7,7 +7,7 @@ import { migrateUp } from "../../adapters/sqlite/migrations.ts";
 import { SqliteStore } from "../../adapters/sqlite/store.ts";
 import { UnavailableError } from "../../domain/errors.ts";
 import { newId } from "../../domain/ids.ts";
-import type { Webhook } from "../../domain/model.ts";
+import { NEW_WEBHOOK_STATE, type Webhook } from "../../domain/model.ts";
 import { Subscriptions, type WebhookSource } from "./subscriptions.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "hookrelay-subscriptions-"));
@@ -48,12 +48,7 @@ function orderWebhook(customerId: string): Webhook {
     description: null,
     secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     status: "active",
-    disabledReason: null,
-    permanentFailureCodes: [],
-    rateLimit: null,
-    maxInFlight: null,
-    pause: null,
-    resumedAt: null,
+    ...NEW_WEBHOOK_STATE,
     createdAt: at,
     updatedAt: at,
   };
