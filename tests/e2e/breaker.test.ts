@@ -157,3 +157,42 @@ describe.each(MODES)("circuit breaker (%s)", (mode) => {
     expect((await api("POST", "/api/v1/webhooks/wh_nope/resume")).status).toBe(404);
   }, 60_000);
 });
+
+describe.each(MODES)("circuit breaker gives up (%s)", (mode) => {
+  it("disables a webhook still failing its probes after disable_after, with a webhook.disabled event, its events kept", async () => {
+    const hr = await startInProcess({
+      ...(await modeEnv(mode)),
+      HOOKRELAY_ENDPOINT_HEALTH_BREAKER_CONSECUTIVE_FAILURES: "3",
+      HOOKRELAY_ENDPOINT_HEALTH_BREAKER_FAILURE_RATIO: "0",
+      HOOKRELAY_ENDPOINT_HEALTH_PROBE_INTERVAL: "200ms",
+      HOOKRELAY_ENDPOINT_HEALTH_PROBE_MAX_INTERVAL: "400ms",
+      HOOKRELAY_ENDPOINT_HEALTH_DISABLE_AFTER: "1s",
+      HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY: "100ms",
+      HOOKRELAY_RETRY_MANAGER_MAX_RETRIES: "50",
+      HOOKRELAY_RETRY_MANAGER_JITTER: "0",
+      HOOKRELAY_DISPATCHER_HTTP_TIMEOUT: "2s",
+      HOOKRELAY_RETRY_MANAGER_LEASE: "3s",
+    });
+    const rx = startReceiver();
+    try {
+      rx.onPath("/gone-for-good", () => new Response("unavailable", { status: 503 }));
+      const api = client(hr.gateway, await adminToken(hr.gateway));
+      const hook = (await api("POST", "/api/v1/webhooks", { url: rx.url("/gone-for-good"), event_types: ["breaker.giveup"] })).body;
+      await Bun.sleep(300);
+      const ids = Array.from({ length: 10 }, (_, i) => `evt_giveup_${i}`);
+      expect((await api("POST", "/api/v1/events/batch", { events: ids.map((id) => ({ id, type: "breaker.giveup", source: "t", data: {} })) })).status).toBe(202);
+      await waitFor("the webhook disabled", async () => (await api("GET", `/api/v1/webhooks/${hook.id}`)).body.status === "disabled", 20_000, 100);
+      const disabled = (await api("GET", `/api/v1/webhooks/${hook.id}`)).body;
+      expect(disabled.disabled_reason).toContain("failing since");
+      const events = (await api("GET", `/api/v1/operational-events?webhook_id=${hook.id}`)).body.data.map((e: { type: string }) => e.type);
+      expect(events).toEqual(["webhook.disabled", "webhook.paused"]);
+      const health = (await api("GET", `/api/v1/webhooks/${hook.id}/health`)).body;
+      expect(health).toMatchObject({ state: "disabled", paused_since: null });
+      // Nothing was dropped: every delivery is still unfinished, waiting for the webhook to be enabled.
+      expect(health.queued).toBe(ids.length);
+    } finally {
+      rx.stop();
+      await hr.stop();
+    }
+  }, 60_000);
+});

@@ -92,7 +92,7 @@ describe.each(MODES)("fairness (%s)", (mode) => {
         }),
       );
     const floodInMs = Date.now() - floodStart;
-    await Bun.sleep(5_000); // and five seconds of pings with all of it queued
+    await Bun.sleep(3_000); // and three seconds of pings with all of it queued
     pinging = false;
     await pings;
     const missingInfo = async () => {
