@@ -8,7 +8,6 @@ import { SecretBox } from "../adapters/secret-box.ts";
 import { serveShard } from "../adapters/sqlite/shard-link.ts";
 import { holdShard, shardOf, shardSocketPath } from "../adapters/sqlite/shards.ts";
 import { parseCidr } from "../domain/address.ts";
-import type { BreakerPolicy } from "../domain/breaker.ts";
 import type { Clock, Sender } from "../domain/ports.ts";
 import type { RetryPolicy } from "../domain/retry-policy.ts";
 import { SigningKeys } from "../domain/signature.ts";
@@ -34,7 +33,7 @@ import { DeliveryPool } from "../services/delivery/pool.ts";
 import { Dispatcher } from "../services/dispatcher/dispatcher.ts";
 import { documentOf } from "../services/gateway/document.ts";
 import { eventsGoToIngest, gatewayRoutes } from "../services/gateway/routes.ts";
-import { Breakers } from "../services/health/breaker.ts";
+import { Breakers, breakerPolicyOf } from "../services/health/breaker.ts";
 import { Prober } from "../services/health/prober.ts";
 import { PendingEvents } from "../services/ingest/accept.ts";
 import { eventRoutes, shedEvents } from "../services/ingest/routes.ts";
@@ -197,15 +196,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     jitter: retryConfig.jitter,
   };
   const health = config.endpoint_health;
-  const breakerPolicy: BreakerPolicy = {
-    consecutiveFailures: health.breaker_consecutive_failures,
-    failureRatio: health.breaker_failure_ratio,
-    windowMs: durationMs(health.breaker_window),
-    minAttempts: health.breaker_min_attempts,
-    probeIntervalMs: durationMs(health.probe_interval),
-    maxProbeIntervalMs: durationMs(health.probe_max_interval),
-    disableAfterMs: durationMs(health.disable_after),
-  };
+  const breakerPolicy = breakerPolicyOf(health);
   // Every delivery, http:// and https://, goes through fetch: its HTTP/1.1 framing and connection
   // reuse hold against receivers that answer early or frame their answers badly (sender tests).
   const buildSender = (): Sender => new FetchSender({ maxResponseBytes: dispatcherConfig.max_response_body_bytes, userAgent: `hookrelay/${VERSION}`, resolveTarget, ca });

@@ -7,8 +7,23 @@ import { type BreakerPolicy, FailureTracker, openPause } from "../../domain/brea
 import { newId } from "../../domain/ids.ts";
 import type { Webhook } from "../../domain/model.ts";
 import type { Store } from "../../domain/ports.ts";
+import type { Config } from "../../platform/config.ts";
+import { durationMs } from "../../platform/duration.ts";
 import type { Logger } from "../../platform/logger.ts";
 import type { Settlement } from "../delivery/transitions.ts";
+
+/** The breaker's rules from the `endpoint_health` settings. */
+export function breakerPolicyOf(health: Config["endpoint_health"]): BreakerPolicy {
+  return {
+    consecutiveFailures: health.breaker_consecutive_failures,
+    failureRatio: health.breaker_failure_ratio,
+    windowMs: durationMs(health.breaker_window),
+    minAttempts: health.breaker_min_attempts,
+    probeIntervalMs: durationMs(health.probe_interval),
+    maxProbeIntervalMs: durationMs(health.probe_max_interval),
+    disableAfterMs: durationMs(health.disable_after),
+  };
+}
 
 export class Breakers {
   private readonly tracker: FailureTracker;
