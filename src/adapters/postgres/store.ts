@@ -20,6 +20,9 @@ const ATTEMPT_FLUSH_MS = 5;
 /** A flush never carries more than this many attempts (one statement of ~2 MB of small rows). */
 const ATTEMPT_BATCH_MAX = 2000;
 
+/** A typed value as postgres.js's `json()` takes it (its JSONValue type has no room for interfaces). */
+const asJson = (value: object) => value as Parameters<Tx["json"]>[0];
+
 export class PostgresStore implements Store {
   private readonly attemptWriter: Coalescer<AttemptRecord, void>;
   private readonly notices: WebhookNotices;
@@ -104,7 +107,7 @@ export class PostgresStore implements Store {
         INSERT INTO webhooks (id, customer_id, url, event_types, headers, description, secret, status, disabled_reason, pause, resumed_at, settings, created_at, updated_at)
         VALUES (${w.id}, ${w.customerId}, ${w.url}, ${tx.json(w.eventTypes)}, ${tx.json(w.headers)}, ${w.description},
                 ${this.secrets.seal(w.secret, secretOwner(w.customerId, w.id))}, ${w.status}, ${w.disabledReason},
-                ${w.pause === null ? null : tx.json(w.pause as unknown as Parameters<Tx["json"]>[0])}, ${w.resumedAt}, ${tx.json(webhookSettingsOf(w) as Parameters<Tx["json"]>[0])},
+                ${w.pause === null ? null : tx.json(asJson(w.pause))}, ${w.resumedAt}, ${tx.json(asJson(webhookSettingsOf(w)))},
                 ${w.createdAt}, ${w.updatedAt})`;
       return { changed: true, result: undefined };
     });
@@ -129,7 +132,7 @@ export class PostgresStore implements Store {
       const result = await tx`
         UPDATE webhooks SET url = ${w.url}, event_types = ${tx.json(w.eventTypes)}, headers = ${tx.json(w.headers)},
           description = ${w.description}, secret = ${this.secrets.seal(w.secret, secretOwner(w.customerId, w.id))}, status = ${w.status},
-          disabled_reason = ${w.disabledReason}, settings = ${tx.json(webhookSettingsOf(w) as Parameters<Tx["json"]>[0])}, updated_at = ${w.updatedAt}
+          disabled_reason = ${w.disabledReason}, settings = ${tx.json(asJson(webhookSettingsOf(w)))}, updated_at = ${w.updatedAt}
         WHERE customer_id = ${w.customerId} AND id = ${w.id}`;
       return { changed: result.count > 0, result: undefined };
     });
@@ -157,7 +160,7 @@ export class PostgresStore implements Store {
     return this.changeHealth(
       e,
       (tx) => tx<WebhookRow[]>`
-        UPDATE webhooks SET pause = ${tx.json(pause as unknown as Parameters<Tx["json"]>[0])}
+        UPDATE webhooks SET pause = ${tx.json(asJson(pause))}
         WHERE customer_id = ${e.customerId} AND id = ${e.webhookId} AND status = 'active' AND pause IS NULL RETURNING *`,
     );
   }
@@ -198,7 +201,7 @@ export class PostgresStore implements Store {
 
   async reprobe(customerId: string, webhookId: string, pause: Pause): Promise<boolean> {
     const result = await guarded(this.sql`
-      UPDATE webhooks SET pause = ${this.sql.json(pause as unknown as Parameters<Tx["json"]>[0])}
+      UPDATE webhooks SET pause = ${this.sql.json(asJson(pause))}
       WHERE customer_id = ${customerId} AND id = ${webhookId} AND status = 'active' AND pause IS NOT NULL`);
     return result.count > 0;
   }

@@ -62,7 +62,7 @@ export class Dispatcher {
    * took 20,000 events of one webhook minutes to park on SQLite, while every other customer's events
    * behind them in the log waited for room to be read (fairness.test.ts).
    */
-  private readonly parkQueue: { consumer: EventConsumer; item: Parked }[] = [];
+  private readonly parkQueue: { consumer: EventConsumer; item: Parked & { event: LoggedEvent } }[] = [];
   private parking: Promise<void> | undefined;
   /** Deliveries held in memory per webhook: a light webhook's events still come in when its customer is over budget. */
   private readonly pendingByWebhook = new Map<string, number>();
@@ -231,7 +231,7 @@ export class Dispatcher {
         "parking deliveries",
       ).then(
         () => {
-          for (const { consumer, item } of batch) this.finishEvent(consumer, item.event as LoggedEvent);
+          for (const { consumer, item } of batch) this.finishEvent(consumer, item.event);
         },
         (err) => deps.log.error({ err, events: batch.length }, "could not park deliveries; their events are read again after restart"),
       );
@@ -243,22 +243,16 @@ export class Dispatcher {
 
   private enqueue(event: LoggedEvent, delivery: Delivery, webhook: Webhook, finishOne: () => void): void {
     const deps = this.deps;
+    /** Writes the delivery to the store instead of sending it now, then finishes it. */
+    const store = (what: "park" | "hold", write: () => Promise<void>) =>
+      retryUntilStopped(write, () => !this.running, deps.log, `${what === "park" ? "parking" : "holding"} a delivery`).then(finishOne, (err) =>
+        deps.log.error({ err, deliveryId: delivery.id }, `could not ${what} delivery; its event is read again after restart`),
+      );
     // Parked: stored, and on the retry schedule without using an attempt, so the log moves on.
-    const parkIt = (retryAt?: number) =>
-      retryUntilStopped(
-        () => park(deps, event, [webhook], retryAt),
-        () => !this.running,
-        deps.log,
-        "parking a delivery",
-      ).then(finishOne, (err) => deps.log.error({ err, deliveryId: delivery.id }, "could not park delivery; its event is read again after restart"));
+    const parkIt = (retryAt?: number) => store("park", () => park(deps, event, [webhook], retryAt));
     if (webhook.pause) {
       // Its breaker is open: stored, not scheduled; the probe's success schedules it (health/resume.ts).
-      void retryUntilStopped(
-        () => hold(deps, event, [webhook]),
-        () => !this.running,
-        deps.log,
-        "holding a delivery",
-      ).then(finishOne, (err) => deps.log.error({ err, deliveryId: delivery.id }, "could not hold delivery; its event is read again after restart"));
+      void store("hold", () => hold(deps, event, [webhook]));
     } else if (deps.pool.isBehind(webhook.id)) void parkIt();
     else deps.pool.send({ delivery, event, webhook }, finishOne, parkIt);
   }
