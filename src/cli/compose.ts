@@ -309,6 +309,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
         group: config.kafka.consumer_group,
         readBatch: dispatcherConfig.read_batch,
         maxPendingEvents: dispatcherConfig.max_pending_events,
+        maxParkingEvents: dispatcherConfig.max_parking_events,
         maxPendingBytes: dispatcherConfig.max_pending_bytes,
         maxPendingDeliveries: dispatcherConfig.max_pending_deliveries,
         maxPendingDeliveriesPerCustomer: dispatcherConfig.max_pending_deliveries_per_customer,

@@ -131,12 +131,20 @@ export const ConfigSchema = Type.Object(
       trusted_ca_file: Str("", "PEM file of CA certificates trusted for https:// webhook targets besides the system's roots (an endpoint of a private CA); empty = system roots only"),
       max_in_flight: Int(64, 1, "concurrent webhook requests per process (Bun keeps 64 idle sockets)"),
       max_in_flight_per_webhook: Int(16, 1, "concurrent requests to one webhook"),
-      max_queue_wait: Duration("5s", "longest a delivery waits behind a slow webhook's earlier ones; beyond it, it is parked on the retry schedule"),
-      slow_endpoint: Duration("1s", "a webhook whose requests take at least this long is slow (its backlog may be parked); a faster one never is: its backlog means hookrelay is the bottleneck"),
+      max_queue_wait: Duration("5s", "longest a delivery waits behind a slow webhook's earlier ones; the ones beyond it, and the webhook's next events, are parked on the retry schedule"),
+      slow_endpoint: Duration(
+        "1s",
+        "a webhook whose requests take at least this long is slow (its backlog may be parked); so is one at least 5 times as slow as the webhooks with nothing queued (and 50 ms) while the process keeps time; a fast one never is: its backlog means hookrelay is the bottleneck",
+      ),
       max_pending_events: Int(
         1000,
         1,
-        "events read ahead of the committed position (with max_pending_bytes of them); a slow webhook's held events count, so with a burst for one (tens of thousands) the events behind it wait: raise it to let them be read while the burst is parked (fairness.test.ts runs with 100,000), at the price of parking, not leaving in the log, the backlog of an overloaded hookrelay",
+        "events read ahead of the committed position and held for delivery in memory (with max_pending_bytes of them); beyond it reading waits (the backlog stays in the log)",
+      ),
+      max_parking_events: Int(
+        100_000,
+        1,
+        "events read ahead to be parked (their customer over its budget, or every webhook of theirs slow and far behind), besides max_pending_events: the events behind one slow webhook's burst are reached as fast as it is read, not delivered; they leave memory 500 to a store write",
       ),
       max_pending_bytes: Int(33_554_432, 1, "payload bytes of the events a dispatcher holds read ahead of the committed position; beyond it reading waits (the backlog stays on disk, not in memory)"),
       max_pending_deliveries: Int(20_000, 1, "deliveries a dispatcher holds in memory, queued or in flight; an event that would cross it is parked on the retry schedule (stored) instead"),

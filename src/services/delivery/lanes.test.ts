@@ -245,6 +245,42 @@ describe("Lanes.drain", () => {
     expect(lanes.isBehind("a", 5000, 20, later)).toBe(false); // ... but not past 5 s
     expect(await lanes.drain(1)).toBe(false);
   });
+
+  it("counts a key behind when its tasks take 5 times as long as those of lanes with nothing queued (and 50 ms), whatever the slow threshold", async () => {
+    for (const measuring of [true, false]) {
+      const { queue, finish } = harness();
+      const lanes = new Lanes(10, 2, () => measuring);
+      queue(lanes, "fast", "f1");
+      await finish("f1"); // a task with nothing behind it, done in well under a millisecond
+      for (let i = 0; i < 100; i++) queue(lanes, "slow", `s${i}`);
+      const later = performance.now() + 60;
+      // Running for 60 ms against < 1 ms elsewhere: slow though far under a 10 s threshold, and a new task would wait ~3 s.
+      expect({ measuring, behind: lanes.isBehind("slow", 1000, 10_000, later) }).toEqual({ measuring, behind: measuring });
+      // Under 50 ms nothing is slow by comparison: at rest every request is quick.
+      expect(lanes.isBehind("slow", 100, 10_000, performance.now() + 40)).toBe(false);
+      expect(await lanes.drain(1)).toBe(false);
+    }
+  });
+
+  it("evicts from a key behind only the tasks that would wait too long: the lane stays full", async () => {
+    const lanes = new Lanes(10, 2);
+    let dropped = 0;
+    for (let i = 0; i < 100; i++)
+      lanes.run(
+        "a",
+        () => Bun.sleep(10_000),
+        () => void dropped++,
+      );
+    await Bun.sleep(60);
+    lanes.evictSlow(1000, 20);
+    // Two running ~60 ms each: ~2 × 1000 / 60 ≈ 32 may wait; the rest of the 98 are handed back.
+    expect(lanes.queued("a")).toBeGreaterThan(20);
+    expect(lanes.queued("a")).toBeLessThan(34);
+    expect(dropped).toBe(98 - lanes.queued("a"));
+    expect(lanes.estimatedWaitMs("a")).toBeLessThan(1100); // a new one waits about the limit (the running ones age as we look)
+    expect(lanes.inFlight).toBe(2);
+    expect(await lanes.drain(1)).toBe(false);
+  });
 });
 
 describe("turns between groups (customers)", () => {

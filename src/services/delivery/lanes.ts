@@ -35,6 +35,19 @@ export const SWEEP_INTERVAL_MS = 250;
 const AVERAGE_WEIGHT = 0.2;
 /** Started tasks a lane's queue may hold before it is compacted (a copy of what is left). */
 const COMPACT_AFTER = 1024;
+/**
+ * A lane whose tasks take this many times as long as the uncongested lanes' (see `isBehind`) is
+ * slow whatever its absolute time, provided they take at least SLOW_FLOOR_MS.
+ */
+const SLOWER_THAN_OTHERS = 5;
+const SLOW_FLOOR_MS = 50;
+/**
+ * Weights of a new uncongested duration in their moving average: slow to rise, quick to fall, so a
+ * few requests slowed by a busy moment do not make every endpoint look fast next to them (a burst
+ * of 100,000 events took it from 2 to 96 ms, and then no uncongested task ran to bring it back).
+ */
+const UNCONGESTED_RISE = 0.05;
+const UNCONGESTED_FALL = 0.3;
 
 export class Lanes {
   private readonly lanes = new Map<string, Lane>();
@@ -43,11 +56,15 @@ export class Lanes {
   private readonly readyKeys = new Map<string, string[]>();
   private running = 0;
   private waiting = 0;
+  /** Moving average of the duration of tasks that finished with nothing queued behind them, ms (none until one did). */
+  private uncongestedMs: number | undefined;
   private idleWaiters: (() => void)[] = [];
 
+  /** `measuring()` says whether durations measured now are the endpoints' (the process keeps time), for the uncongested average. */
   constructor(
     private readonly total: number,
     private readonly perKey: number,
+    private readonly measuring: () => boolean = () => true,
   ) {}
 
   /** Tasks queued (not yet started) for one key. */
@@ -96,13 +113,18 @@ export class Lanes {
   }
 
   /**
-   * True when `key` is slow (its tasks take at least `slowTaskMs`) and a new task would
-   * wait more than `maxWaitMs`. A fast endpoint with a long backlog is not behind: it
-   * drains at full speed, and parking its work elsewhere would only slow it down.
+   * True when `key` runs at its limit, is slow, and a new task would wait more than `maxWaitMs`.
+   * Slow: its tasks take at least `slowTaskMs`, or SLOWER_THAN_OTHERS times as long as the tasks of
+   * lanes with nothing queued (the endpoint itself is slow, not this process: a saturated process
+   * makes every request slower alike). A fast endpoint with a long backlog is not behind: it drains
+   * at full speed, and parking its work elsewhere would only slow it down.
    */
   isBehind(key: string, maxWaitMs: number, slowTaskMs: number, now: number = performance.now()): boolean {
     const lane = this.lanes.get(key);
-    if (!lane || lane.running < this.perKey || this.taskMs(lane, now) < slowTaskMs) return false;
+    if (!lane || lane.running < this.perKey) return false;
+    const taskMs = this.taskMs(lane, now);
+    const slowerThanOthers = this.uncongestedMs !== undefined && taskMs >= Math.max(SLOW_FLOOR_MS, SLOWER_THAN_OTHERS * this.uncongestedMs);
+    if (taskMs < slowTaskMs && !slowerThanOthers) return false;
     return this.estimatedWaitMs(key, now) > maxWaitMs;
   }
 
@@ -115,20 +137,25 @@ export class Lanes {
     return this.lanes.keys();
   }
 
-  /** Evicts the queued tasks of every key that `isBehind`. */
+  /**
+   * For every key that `isBehind`, evicts the queued tasks that would wait longer than `maxWaitMs`:
+   * the ones before them still start in time, and the lane stays full while the rest is parked.
+   */
   evictSlow(maxWaitMs: number, slowTaskMs: number): void {
     const now = performance.now();
-    for (const key of [...this.lanes.keys()]) if (this.isBehind(key, maxWaitMs, slowTaskMs, now)) void this.evictQueued(key);
+    for (const [key, lane] of [...this.lanes]) if (this.isBehind(key, maxWaitMs, slowTaskMs, now)) void this.evictQueued(key, Math.floor((maxWaitMs * this.perKey) / this.taskMs(lane, now)) - 1);
   }
 
-  /** Drops the tasks of one key that have not started; their `onDrop` runs instead. */
-  evictQueued(key: string): Promise<void> {
+  /** Drops the tasks of one key that have not started, all or those after the first `keep`; their `onDrop` runs instead. */
+  evictQueued(key: string, keep = 0): Promise<void> {
     const lane = this.lanes.get(key);
     if (!lane) return Promise.resolve();
-    const dropped = this.dropQueued(lane);
-    if (lane.inReady) this.unready(key, lane.group);
-    lane.inReady = false;
-    if (lane.running === 0) this.lanes.delete(key);
+    const dropped = this.dropQueued(lane, Math.max(0, keep));
+    if (lane.head === lane.queue.length) {
+      if (lane.inReady) this.unready(key, lane.group);
+      lane.inReady = false;
+      if (lane.running === 0) this.lanes.delete(key);
+    }
     this.notifyIdle();
     return dropped;
   }
@@ -154,10 +181,10 @@ export class Lanes {
     return finished;
   }
 
-  private async dropQueued(lane: Lane): Promise<void> {
-    const queued = lane.queue.slice(lane.head);
+  private async dropQueued(lane: Lane, keep = 0): Promise<void> {
+    const queued = lane.queue.slice(lane.head + keep);
     this.waiting -= queued.length;
-    lane.queue = [];
+    lane.queue = lane.queue.slice(lane.head, lane.head + keep);
     lane.head = 0;
     await Promise.all(queued.map(({ onDrop }) => onDrop?.()));
   }
@@ -227,6 +254,13 @@ export class Lanes {
     lane.started.splice(lane.started.indexOf(startedAt), 1);
     const tookMs = performance.now() - startedAt;
     lane.averageMs = lane.averageMs === 0 ? tookMs : lane.averageMs * (1 - AVERAGE_WEIGHT) + tookMs * AVERAGE_WEIGHT;
+    if (lane.head === lane.queue.length && this.measuring()) {
+      // A rise counts as at most twice the average: one request caught in a stall the loop has not yet noticed took it from 1 to 52 ms.
+      const average = this.uncongestedMs ?? tookMs;
+      const sample = Math.min(tookMs, 2 * average);
+      const weight = sample > average ? UNCONGESTED_RISE : UNCONGESTED_FALL;
+      this.uncongestedMs = average * (1 - weight) + sample * weight;
+    }
     if (lane.running === 0 && lane.head === lane.queue.length) this.lanes.delete(key);
     else this.markReady(key, lane);
     this.pump();

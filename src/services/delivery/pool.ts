@@ -16,7 +16,7 @@ import { type AttemptOutcome, judgeAttempt, settle } from "./transitions.ts";
 /** A sweep this much later than planned means the event loop lags, ms. */
 const LOOP_LAG_TOLERANCE_MS = 50;
 /** How long sweeps must come on time before slow endpoints are parked again, ms. */
-const LOOP_STEADY_MS = 1000;
+const LOOP_STEADY_MS = 500;
 
 /** When a webhook last changed in a way that lets it be sent to again: edited (enabled), or resumed. */
 const changedAt = (w: Webhook) => Math.max(Date.parse(w.updatedAt), w.resumedAt ?? 0);
@@ -52,7 +52,7 @@ export class DeliveryPool {
     private readonly deps: AttemptDeps,
     private readonly options: PoolOptions,
   ) {
-    this.lanes = new Lanes(options.maxInFlight, options.maxInFlightPerWebhook);
+    this.lanes = new Lanes(options.maxInFlight, options.maxInFlightPerWebhook, () => this.loopSteady(performance.now()));
   }
 
   private lastSweep = performance.now();

@@ -10,7 +10,7 @@ import type { EventConsumer, EventLog, LoggedEvent } from "../../domain/ports.ts
 import { retryUntilStopped } from "../../platform/retry-until-stopped.ts";
 import type { AttemptDeps } from "../delivery/attempt.ts";
 import type { DeliveryPool } from "../delivery/pool.ts";
-import { hold, type Parked, park, parkAll, rescheduleStored } from "../delivery/transitions.ts";
+import { hold, type Parked, parkAll, rescheduleStored } from "../delivery/transitions.ts";
 import { Subscriptions } from "../webhooks/subscriptions.ts";
 
 /** Events parked in one store write at most. */
@@ -28,6 +28,13 @@ export interface DispatcherOptions {
   group: string;
   readBatch: number;
   maxPendingEvents: number;
+  /**
+   * Events read ahead to be parked (their customer over budget, or their webhooks far behind) at
+   * most, besides `maxPendingEvents`: they leave memory in batches of PARK_BATCH a store write, so
+   * the events behind a burst for one slow webhook are reached in the time it takes to read it, not
+   * to deliver it.
+   */
+  maxParkingEvents: number;
   /** Payload bytes of the events held (read and not finished) at most before reading waits; the events' count alone lets 256 KiB events fill the heap. */
   maxPendingBytes: number;
   /** Deliveries held in memory (queued or in flight) at most, over every customer. */
@@ -52,7 +59,9 @@ export class Dispatcher {
   private consumer: EventConsumer | undefined;
   private running = false;
   private loop: Promise<void> | undefined;
+  /** Events read and held for delivery in memory; and read and waiting to be parked. */
   private pendingEvents = 0;
+  private parkingEvents = 0;
   private pendingBytes = 0;
   private pendingDeliveries = 0;
   private readonly pendingByCustomer = new Map<string, number>();
@@ -62,7 +71,7 @@ export class Dispatcher {
    * took 20,000 events of one webhook minutes to park on SQLite, while every other customer's events
    * behind them in the log waited for room to be read (fairness.test.ts).
    */
-  private readonly parkQueue: { consumer: EventConsumer; item: Parked & { event: LoggedEvent } }[] = [];
+  private readonly parkQueue: { item: Parked; done: (parked: boolean) => void }[] = [];
   private parking: Promise<void> | undefined;
   /** Deliveries held in memory per webhook: a light webhook's events still come in when its customer is over budget. */
   private readonly pendingByWebhook = new Map<string, number>();
@@ -109,7 +118,7 @@ export class Dispatcher {
     while (this.running) {
       try {
         const room = this.options.maxPendingEvents - this.pendingEvents;
-        if (room <= 0 || this.pendingBytes >= this.options.maxPendingBytes) {
+        if (room <= 0 || this.parkingEvents >= this.options.maxParkingEvents || this.pendingBytes >= this.options.maxPendingBytes) {
           await new Promise<void>((resolve) => (this.capacityWaiter = resolve));
           continue;
         }
@@ -133,12 +142,11 @@ export class Dispatcher {
     const newest = events.reduce((max, e) => Math.max(max, e.acceptedAt), 0);
     const index = await this.subscriptions.current(this.deps.clock.now(), newest);
     const matched = events.filter((event) => !this.isCopyUnderWay(event)).map((event) => ({ event, webhooks: index.match(event.customerId, event.type) }));
-    // A customer already over its budget: straight to the parking queue, without the stored-delivery
-    // check (parking is idempotent: what is stored stays as it is), so a burst costs the read loop
-    // nothing and the events behind it are reached at once.
+    // A customer already over its budget, or webhooks all far behind: straight to the parking queue,
+    // without the stored-delivery check (parking is idempotent: what is stored stays as it is), so a
+    // burst costs the read loop nothing and the events behind it are reached at once.
     const fanOuts = matched.filter((f) => {
-      if (f.webhooks.length === 0 || this.admits(f.event.customerId, f.webhooks)) return true;
-      this.holdEvent(f.event);
+      if (f.webhooks.length === 0 || !this.parks(f.event.customerId, f.webhooks)) return true;
       this.parkEvent(consumer, f.event, f.webhooks);
       return false;
     });
@@ -157,12 +165,12 @@ export class Dispatcher {
         continue;
       }
       const webhookById = new Map(webhooks.map((w) => [w.id, w]));
-      this.holdEvent(event);
       const targets = todo.map((d) => webhookById.get(d.webhookId)!);
-      if (!this.admits(event.customerId, targets)) {
+      if (this.parks(event.customerId, targets)) {
         this.parkEvent(consumer, event, targets);
         continue;
       }
+      this.holdEvent(event);
       for (const w of targets) this.holdDelivery(event.customerId, w.id, 1);
       let remaining = todo.length;
       for (const delivery of todo)
@@ -171,6 +179,11 @@ export class Dispatcher {
           if (--remaining === 0) this.finishEvent(consumer, event);
         });
     }
+  }
+
+  /** Whether an event's deliveries to `webhooks` are parked, not held: every webhook far behind (see `DeliveryPool.isBehind`), or over budget (`admits`). */
+  private parks(customerId: string, webhooks: Webhook[]): boolean {
+    return webhooks.every((w) => !w.pause && this.deps.pool.isBehind(w.id)) || !this.admits(customerId, webhooks);
   }
 
   /**
@@ -205,13 +218,30 @@ export class Dispatcher {
    * customer's retries behind it.
    */
   private parkEvent(consumer: EventConsumer, event: LoggedEvent, webhooks: Webhook[]): void {
+    this.holdEvent(event, "parking");
+    this.queuePark(event, webhooks, (parked) => parked && this.finishEvent(consumer, event, "parking"));
+  }
+
+  /**
+   * Queues deliveries of an event to be parked with the next batch; `done` runs once they are
+   * stored and scheduled (true), or once that failed as the dispatcher stops (false: the event is read again).
+   * Due at the customer's parked pace, or at `dueAt` when given (a webhook's own limits said when).
+   * A delivery handed back by the pool (`handedBack`) goes first: its event holds a place in the
+   * read-ahead until it is parked, the events read to be parked do not.
+   */
+  private queuePark(event: LoggedEvent, webhooks: Webhook[], done: (parked: boolean) => void, handedBack?: { dueAt?: number }): void {
     const deps = this.deps;
     const now = deps.clock.now();
     const spacingMs = this.options.parkedPerSecondPerCustomer > 0 ? 1000 / this.options.parkedPerSecondPerCustomer : 0;
-    for (const [customer, until] of this.parkedUntil) if (until < now) this.parkedUntil.delete(customer);
-    const firstDueAt = Math.max(now + deps.policy.initialDelayMs, this.parkedUntil.get(event.customerId) ?? 0);
-    this.parkedUntil.set(event.customerId, firstDueAt + webhooks.length * spacingMs);
-    this.parkQueue.push({ consumer, item: { event, webhooks, firstDueAt, spacingMs } });
+    let firstDueAt = handedBack?.dueAt;
+    if (firstDueAt === undefined) {
+      for (const [customer, until] of this.parkedUntil) if (until < now) this.parkedUntil.delete(customer);
+      firstDueAt = Math.max(now + deps.policy.initialDelayMs, this.parkedUntil.get(event.customerId) ?? 0);
+      this.parkedUntil.set(event.customerId, firstDueAt + webhooks.length * spacingMs);
+    }
+    const entry = { item: { event, webhooks, firstDueAt, spacingMs: handedBack?.dueAt === undefined ? spacingMs : 0 }, done };
+    if (handedBack) this.parkQueue.unshift(entry);
+    else this.parkQueue.push(entry);
     this.parking ??= this.drainParkQueue();
   }
 
@@ -231,9 +261,12 @@ export class Dispatcher {
         "parking deliveries",
       ).then(
         () => {
-          for (const { consumer, item } of batch) this.finishEvent(consumer, item.event);
+          for (const { done } of batch) done(true);
         },
-        (err) => deps.log.error({ err, events: batch.length }, "could not park deliveries; their events are read again after restart"),
+        (err) => {
+          deps.log.error({ err, events: batch.length }, "could not park deliveries; their events are read again after restart");
+          for (const { done } of batch) done(false);
+        },
       );
       // SQLite writes hold the thread: let the sockets and timers have a turn between batches.
       await Bun.sleep(0);
@@ -243,22 +276,35 @@ export class Dispatcher {
 
   private enqueue(event: LoggedEvent, delivery: Delivery, webhook: Webhook, finishOne: () => void): void {
     const deps = this.deps;
-    /** Writes the delivery to the store instead of sending it now, then finishes it. */
-    const store = (what: "park" | "hold", write: () => Promise<void>) =>
-      retryUntilStopped(write, () => !this.running, deps.log, `${what === "park" ? "parking" : "holding"} a delivery`).then(finishOne, (err) =>
-        deps.log.error({ err, deliveryId: delivery.id }, `could not ${what} delivery; its event is read again after restart`),
+    // Parked: stored, and on the retry schedule without using an attempt, so the log moves on. With
+    // the next batch of parked events: a slow webhook's backlog evicted from its lane is hundreds at once.
+    const parkIt = (retryAt?: number) =>
+      new Promise<void>((settled) =>
+        this.queuePark(
+          event,
+          [webhook],
+          (parked) => {
+            if (parked) finishOne();
+            settled();
+          },
+          { dueAt: retryAt },
+        ),
       );
-    // Parked: stored, and on the retry schedule without using an attempt, so the log moves on.
-    const parkIt = (retryAt?: number) => store("park", () => park(deps, event, [webhook], retryAt));
     if (webhook.pause) {
       // Its breaker is open: stored, not scheduled; the probe's success schedules it (health/resume.ts).
-      void store("hold", () => hold(deps, event, [webhook]));
+      void retryUntilStopped(
+        () => hold(deps, event, [webhook]),
+        () => !this.running,
+        deps.log,
+        "holding a delivery",
+      ).then(finishOne, (err) => deps.log.error({ err, deliveryId: delivery.id }, "could not hold delivery; its event is read again after restart"));
     } else if (deps.pool.isBehind(webhook.id)) void parkIt();
     else deps.pool.send({ delivery, event, webhook }, finishOne, parkIt);
   }
 
-  private holdEvent(event: LoggedEvent): void {
-    this.pendingEvents++;
+  private holdEvent(event: LoggedEvent, as: "delivering" | "parking" = "delivering"): void {
+    if (as === "parking") this.parkingEvents++;
+    else this.pendingEvents++;
     this.pendingBytes += event.payload.length;
   }
 
@@ -288,9 +334,10 @@ export class Dispatcher {
     for (const copy of entry.copies) consumer.ack(copy);
   }
 
-  private finishEvent(consumer: EventConsumer, event: LoggedEvent): void {
+  private finishEvent(consumer: EventConsumer, event: LoggedEvent, as: "delivering" | "parking" = "delivering"): void {
     this.doneWith(consumer, event);
-    this.pendingEvents--;
+    if (as === "parking") this.parkingEvents--;
+    else this.pendingEvents--;
     this.pendingBytes -= event.payload.length;
     const wake = this.capacityWaiter;
     this.capacityWaiter = undefined;
