@@ -15,6 +15,7 @@ export interface DeliveryRow {
   next_attempt_at: number | null;
   created_at: number;
   updated_at: number;
+  fifo_key?: string | null;
 }
 
 export interface AttemptRow {
@@ -54,6 +55,7 @@ export function toDelivery(row: DeliveryRow): Delivery {
     nextAttemptAt: row.next_attempt_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    fifoKey: row.fifo_key ?? null,
   };
 }
 
@@ -164,6 +166,7 @@ export interface WebhookSettings {
   permanent_failure_codes?: number[];
   rate_limit?: { per_second: number; burst: number };
   max_in_flight?: number;
+  ordering?: { key: string | null; since_seq: number };
 }
 
 export function webhookSettingsOf(w: Webhook): WebhookSettings {
@@ -171,16 +174,18 @@ export function webhookSettingsOf(w: Webhook): WebhookSettings {
   if (w.permanentFailureCodes.length > 0) settings.permanent_failure_codes = w.permanentFailureCodes;
   if (w.rateLimit) settings.rate_limit = { per_second: w.rateLimit.perSecond, burst: w.rateLimit.burst };
   if (w.maxInFlight !== null) settings.max_in_flight = w.maxInFlight;
+  if (w.ordering) settings.ordering = { key: w.ordering.key, since_seq: w.ordering.sinceSeq };
   return settings;
 }
 
 /** The webhook fields its `settings` column holds: text (SQLite) or already parsed (PostgreSQL JSONB). */
-export function fromWebhookSettings(settings: WebhookSettings | string | null): Pick<Webhook, "permanentFailureCodes" | "rateLimit" | "maxInFlight"> {
+export function fromWebhookSettings(settings: WebhookSettings | string | null): Pick<Webhook, "permanentFailureCodes" | "rateLimit" | "maxInFlight" | "ordering"> {
   const s: WebhookSettings = typeof settings === "string" ? JSON.parse(settings) : (settings ?? {});
   return {
     permanentFailureCodes: s.permanent_failure_codes ?? [],
     rateLimit: s.rate_limit ? { perSecond: s.rate_limit.per_second, burst: s.rate_limit.burst } : null,
     maxInFlight: s.max_in_flight ?? null,
+    ordering: s.ordering ? { key: s.ordering.key, sinceSeq: Number(s.ordering.since_seq) } : null,
   };
 }
 

@@ -30,6 +30,7 @@ import { Tokens } from "../services/auth/tokens.ts";
 import { WebhookLimits } from "../services/delivery/admission.ts";
 import type { AttemptDeps } from "../services/delivery/attempt.ts";
 import { DeliveryPool } from "../services/delivery/pool.ts";
+import { Sequencer } from "../services/delivery/sequencer.ts";
 import { Dispatcher } from "../services/dispatcher/dispatcher.ts";
 import { documentOf } from "../services/gateway/document.ts";
 import { eventsGoToIngest, gatewayRoutes } from "../services/gateway/routes.ts";
@@ -324,8 +325,10 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   let retry: RetryManager | undefined;
   if (roles.includes("retry")) {
     const leaseMs = durationMs(retryConfig.lease);
+    // Ordered webhooks' turns (delivery/sequencer.ts): the retry manager sends them, and claims at once when one is given.
+    const sequencer = new Sequencer(attemptDeps, { intervalMs: durationMs(retryConfig.ordered_poll_interval), onScheduled: () => retry?.claimNow() });
     retry = new RetryManager(
-      { ...attemptDeps, pool: pool! },
+      { ...attemptDeps, pool: pool!, sequencer },
       {
         pollIntervalMs: durationMs(retryConfig.poll_interval),
         batchSize: retryConfig.batch_size,
@@ -336,6 +339,8 @@ export async function compose(roles: readonly Role[], config: Config, options: C
       },
     );
     retry.start();
+    sequencer.start();
+    lifecycle.onStop("sequencer", () => sequencer.stop());
     // Probes of paused webhooks: looked for twice per probe interval (at most once a second: a process
     // at rest asks the store once a second), each claimed with the retry lease (it covers one attempt).
     const prober = new Prober(attemptDeps, {

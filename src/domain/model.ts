@@ -28,6 +28,8 @@ export interface Webhook {
   rateLimit: { perSecond: number; burst: number } | null;
   /** At most this many requests in flight at once, over every dispatcher; null: only the per-process `max_in_flight_per_webhook`. */
   maxInFlight: number | null;
+  /** Delivers its events one at a time in ingest order per ordering key (domain/ordering.ts); null: as they come, in parallel. */
+  ordering: Ordering | null;
   /** Its circuit breaker, open: events are held (stored, not sent) and one is tried now and then. Null when closed. */
   pause: Pause | null;
   /** When its breaker last closed (ms); null if it never opened. Work read before then is stale. */
@@ -42,9 +44,18 @@ export const NEW_WEBHOOK_STATE = {
   permanentFailureCodes: [],
   rateLimit: null,
   maxInFlight: null,
+  ordering: null,
   pause: null,
   resumedAt: null,
 } as const satisfies Partial<Webhook>;
+
+/** Ordered delivery ("fifo"): what makes two events the same queue, and from where in the log it holds. */
+export interface Ordering {
+  /** Dot path into the event (`data.account_id`): events with the same value there are one queue; null: the whole webhook is one. */
+  key: string | null;
+  /** The log's last event (`seq`) when ordering began (turned on, or the webhook's event types or status changed): it holds for the events after it. */
+  sinceSeq: number;
+}
 
 /** An open circuit breaker: the endpoint kept failing, so its deliveries wait for a probe to succeed. */
 export interface Pause {
@@ -116,6 +127,8 @@ export interface Delivery {
   nextAttemptAt: number | null;
   createdAt: number;
   updatedAt: number;
+  /** Its ordering key when its webhook delivers in order (it then waits its turn, see services/delivery/sequencer.ts); null otherwise. */
+  fifoKey: string | null;
 }
 
 /** A delivery of `event` to a webhook not yet tried: the state before its first attempt. */
@@ -133,6 +146,7 @@ export function freshDelivery(event: Event, webhookId: string, nowMs: number): D
     nextAttemptAt: null,
     createdAt: nowMs,
     updatedAt: nowMs,
+    fifoKey: null,
   };
 }
 

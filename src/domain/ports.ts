@@ -37,6 +37,12 @@ export interface AttemptRecord {
 }
 
 /** An event and the webhooks it goes to. */
+/** The first unfinished delivery of one queue of an ordered webhook, with its event's place in the log (null: unknown, first). */
+export interface FifoHead {
+  delivery: Delivery;
+  seq: number | null;
+}
+
 export interface FanOut {
   event: Event;
   webhooks: Webhook[];
@@ -136,6 +142,14 @@ export interface Store extends Pingable {
   reprobe(customerId: string, webhookId: string, pause: Pause): Promise<boolean>;
   /** A webhook's unfinished (pending or failed) deliveries in id order (oldest event first), after `after`. */
   unfinishedDeliveries(customerId: string, webhookId: string, limit: number, after?: string): Promise<Delivery[]>;
+  /** Where the log of a customer's events ends now (the last `seq`; 0 when empty): a webhook's ordering holds after it. */
+  latestEventSeq(customerId: string): Promise<number>;
+  /** Events of the webhook's customer after `afterSeq` that it subscribes to (its types), in log order, at most `limit`. */
+  orderedEventsAfter(webhook: Webhook, afterSeq: number, limit: number): Promise<{ seq: number; event: Event }[]>;
+  /** An ordered webhook's queues: for each ordering key with unfinished deliveries, the first of them (least event seq). */
+  fifoHeads(customerId: string, webhookId: string): Promise<FifoHead[]>;
+  /** The greatest event seq among an ordered webhook's finished deliveries (0 when none). */
+  finishedFifoSeq(customerId: string, webhookId: string): Promise<number>;
   /** What the health API shows of a webhook's deliveries: its newest success and failure, and how many wait. */
   deliveryActivity(customerId: string, webhookId: string): Promise<DeliveryActivity>;
   /** A customer's operational events, newest first, optionally of one webhook. */

@@ -4,8 +4,10 @@
  * Rows travel as one array per column (`unnest`), so the statement text, and with it the
  * prepared statement, stays the same for every batch size and the 65,535-parameter limit never applies.
  */
+
 import { deliveryIdFor } from "../../domain/ids.ts";
 import type { Delivery, Event } from "../../domain/model.ts";
+import { orderKeyOf } from "../../domain/ordering.ts";
 import type { AttemptRecord, FanOut } from "../../domain/ports.ts";
 import type { Sql } from "./client.ts";
 import { type DeliveryRow, eventsTable, toDelivery } from "./rows.ts";
@@ -19,21 +21,30 @@ const SEP = "\u0000";
  * is in neither half; a second SELECT fetches those, which is rare.
  */
 export async function openDeliveries(sql: Sql, items: FanOut[], now: number, dueAt: number): Promise<Delivery[][]> {
-  const pairs = new Map<string, [customerId: string, eventId: string, webhookId: string, id: string]>();
+  const pairs = new Map<string, [customerId: string, eventId: string, webhookId: string, id: string, fifoKey: string | null]>();
   for (const { event, webhooks } of items)
     for (const webhook of webhooks)
-      pairs.set(pairKey(event.customerId, event.id, webhook.id), [event.customerId, event.id, webhook.id, deliveryIdFor(event.customerId, event.id, webhook.id, event.acceptedAt)]);
+      pairs.set(pairKey(event.customerId, event.id, webhook.id), [
+        event.customerId,
+        event.id,
+        webhook.id,
+        deliveryIdFor(event.customerId, event.id, webhook.id, event.acceptedAt),
+        webhook.ordering ? orderKeyOf(webhook, event) : null,
+      ]);
   if (pairs.size === 0) return items.map(() => []);
 
   // The same order in every transaction, so two batches sharing rows wait for each other instead of deadlocking.
   const rows = [...pairs.keys()].sort().map((key) => pairs.get(key)!);
   const found = await sql<DeliveryRow[]>`
     WITH ev AS (${insertMissingEvents(sql, eventsWithTargets(items))}), pairs AS (
-      SELECT * FROM unnest(${rows.map((r) => r[3])}::text[], ${rows.map((r) => r[0])}::text[], ${rows.map((r) => r[1])}::text[], ${rows.map((r) => r[2])}::text[])
-        AS p(id, customer_id, event_id, webhook_id)
+      SELECT * FROM unnest(${rows.map((r) => r[3])}::text[], ${rows.map((r) => r[0])}::text[], ${rows.map((r) => r[1])}::text[], ${rows.map((r) => r[2])}::text[], ${rows.map((r) => r[4])}::text[])
+        AS p(id, customer_id, event_id, webhook_id, fifo_key)
     ), opened AS (
-      INSERT INTO deliveries (id, customer_id, event_id, webhook_id, status, next_attempt_at, created_at, updated_at)
-      SELECT id, customer_id, event_id, webhook_id, 'pending', ${dueAt}::bigint, ${now}::bigint, ${now}::bigint FROM pairs
+      -- An ordered webhook's delivery keeps its queue and its event's place in the log (null: the event came with this statement).
+      INSERT INTO deliveries (id, customer_id, event_id, webhook_id, status, next_attempt_at, created_at, updated_at, fifo_key, fifo_seq)
+      SELECT id, customer_id, event_id, webhook_id, 'pending', ${dueAt}::bigint, ${now}::bigint, ${now}::bigint, fifo_key,
+        CASE WHEN fifo_key IS NULL THEN NULL ELSE (SELECT e.seq FROM events e WHERE e.customer_id = pairs.customer_id AND e.id = pairs.event_id) END
+      FROM pairs
       ON CONFLICT (customer_id, event_id, webhook_id) DO NOTHING
       RETURNING *
     )

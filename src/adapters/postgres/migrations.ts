@@ -13,6 +13,8 @@ import delivery_state_down from "../../../migrations/postgres/0004_delivery_stat
 import delivery_state_up from "../../../migrations/postgres/0004_delivery_state.up.sql" with { type: "text" };
 import webhook_health_down from "../../../migrations/postgres/0005_webhook_health.down.sql" with { type: "text" };
 import webhook_health_up from "../../../migrations/postgres/0005_webhook_health.up.sql" with { type: "text" };
+import ordering_down from "../../../migrations/postgres/0006_ordering.down.sql" with { type: "text" };
+import ordering_up from "../../../migrations/postgres/0006_ordering.up.sql" with { type: "text" };
 import type { Migration, MigrationStatus } from "../migration.ts";
 import type { Sql, Tx } from "./client.ts";
 
@@ -24,6 +26,7 @@ export const MIGRATIONS: Migration[] = [
   { version: 3, name: "operator_reads", up: operator_reads_up, down: operator_reads_down },
   { version: 4, name: "delivery_state", up: delivery_state_up, down: delivery_state_down },
   { version: 5, name: "webhook_health", up: webhook_health_up, down: webhook_health_down },
+  { version: 6, name: "ordering", up: ordering_up, down: ordering_down },
 ];
 
 /**

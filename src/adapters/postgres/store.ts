@@ -1,7 +1,8 @@
 /** @module The Store port on PostgreSQL: configuration, deliveries and attempts for the scale-out deployment. */
 import { refusedForItsContent } from "../../domain/errors.ts";
+import { WILDCARD } from "../../domain/match.ts";
 import type { Attempt, Delivery, Event, OperationalEvent, Page, Pause, User, Webhook } from "../../domain/model.ts";
-import type { AttemptRecord, DeliveryActivity, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
+import type { AttemptRecord, DeliveryActivity, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, FifoHead, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
 import { type OperationalEventRow, page, toCounts, toOperationalEvent, webhookSettingsOf } from "../rows.ts";
 import { SecretBox, secretOwner } from "../secret-box.ts";
@@ -206,6 +207,36 @@ export class PostgresStore implements Store {
     return result.count > 0;
   }
 
+  async latestEventSeq(_customerId: string): Promise<number> {
+    // The sequence's last value: every event stored so far has one at most as great (one still being stored may too).
+    const [row] = await guarded(this.sql<{ seq: string | number }[]>`SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS seq FROM events_seq`);
+    return Number(row?.seq ?? 0);
+  }
+
+  async orderedEventsAfter(webhook: Webhook, afterSeq: number, limit: number): Promise<{ seq: number; event: Event }[]> {
+    const types = webhook.eventTypes.includes(WILDCARD) ? null : [...new Set(webhook.eventTypes)];
+    const rows = await guarded(this.sql<(EventRow & { seq: string | number })[]>`
+      SELECT * FROM events WHERE seq > ${afterSeq}::bigint AND customer_id = ${webhook.customerId}
+      ${types ? this.sql`AND type = ANY(${types}::text[])` : this.sql``}
+      ORDER BY seq LIMIT ${limit}`);
+    return rows.map((row) => ({ seq: Number(row.seq), event: eventFromRow(row) }));
+  }
+
+  async fifoHeads(customerId: string, webhookId: string): Promise<FifoHead[]> {
+    const rows = await guarded(this.sql<(DeliveryRow & { fifo_seq: string | number | null })[]>`
+      SELECT DISTINCT ON (fifo_key) * FROM deliveries
+      WHERE webhook_id = ${webhookId} AND fifo_key IS NOT NULL AND status IN ('pending', 'failed') AND customer_id = ${customerId}
+      ORDER BY fifo_key, fifo_seq NULLS FIRST, id`);
+    return rows.map((row) => ({ delivery: toDelivery(row), seq: row.fifo_seq === null ? null : Number(row.fifo_seq) }));
+  }
+
+  async finishedFifoSeq(customerId: string, webhookId: string): Promise<number> {
+    const [row] = await guarded(this.sql<{ seq: string | number | null }[]>`
+      SELECT max(fifo_seq) AS seq FROM deliveries
+      WHERE webhook_id = ${webhookId} AND fifo_key IS NOT NULL AND status IN ('succeeded', 'dead') AND customer_id = ${customerId}`);
+    return Number(row?.seq ?? 0);
+  }
+
   async unfinishedDeliveries(customerId: string, webhookId: string, limit: number, after = ""): Promise<Delivery[]> {
     const rows = await guarded(this.sql<DeliveryRow[]>`
       SELECT * FROM deliveries WHERE webhook_id = ${webhookId} AND status IN ('pending', 'failed') AND id > ${after} AND customer_id = ${customerId}
@@ -278,7 +309,7 @@ export class PostgresStore implements Store {
   async overdueDeliveries(before: number, limit: number): Promise<ScheduledRetry[]> {
     const rows = await guarded(this.sql<{ id: string; next_attempt_at: string | number }[]>`
       SELECT d.id, d.next_attempt_at FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.status = 'active' AND w.pause IS NULL
-      WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at < ${before}::bigint
+      WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at < ${before}::bigint AND (d.fifo_key IS NULL OR NOT (w.settings ? 'ordering'))
       ORDER BY d.next_attempt_at LIMIT ${limit}`);
     return rows.map((row) => ({ deliveryId: row.id, dueAt: Number(row.next_attempt_at) }));
   }

@@ -12,6 +12,8 @@ import delivery_state_down from "../../../migrations/sqlite/0005_delivery_state.
 import delivery_state_up from "../../../migrations/sqlite/0005_delivery_state.up.sql" with { type: "text" };
 import webhook_health_down from "../../../migrations/sqlite/0006_webhook_health.down.sql" with { type: "text" };
 import webhook_health_up from "../../../migrations/sqlite/0006_webhook_health.up.sql" with { type: "text" };
+import ordering_down from "../../../migrations/sqlite/0007_ordering.down.sql" with { type: "text" };
+import ordering_up from "../../../migrations/sqlite/0007_ordering.up.sql" with { type: "text" };
 import type { Migration, MigrationStatus } from "../migration.ts";
 
 export type { Migration, MigrationStatus };
@@ -23,6 +25,7 @@ export const MIGRATIONS: Migration[] = [
   { version: 4, name: "operator_reads", up: operator_reads_up, down: operator_reads_down },
   { version: 5, name: "delivery_state", up: delivery_state_up, down: delivery_state_down },
   { version: 6, name: "webhook_health", up: webhook_health_up, down: webhook_health_down },
+  { version: 7, name: "ordering", up: ordering_up, down: ordering_down },
 ];
 
 function ensureTable(db: Database): void {

@@ -7,7 +7,20 @@
  * adapters, never these.
  */
 import type { ApiKey, Attempt, Customer, Delivery, Event, OperationalEvent, Page, Pause, User, Webhook } from "../../domain/model.ts";
-import type { Accounts, AttemptRecord, DeliveryActivity, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, RetrySchedule, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
+import type {
+  Accounts,
+  AttemptRecord,
+  DeliveryActivity,
+  DeliveryCounts,
+  DeliveryFilter,
+  DeliveryWork,
+  FanOut,
+  FifoHead,
+  RetrySchedule,
+  ScheduledRetry,
+  Store,
+  WebhookHealth,
+} from "../../domain/ports.ts";
 import { byShard, shardOf } from "./shards.ts";
 
 /** Merges pages read with the same `limit` and cursor from every shard, ordered by id. */
@@ -84,6 +97,18 @@ export class ShardedStore implements Store {
   }
   unfinishedDeliveries(customerId: string, webhookId: string, limit: number, after?: string): Promise<Delivery[]> {
     return this.of(customerId).unfinishedDeliveries(customerId, webhookId, limit, after);
+  }
+  latestEventSeq(customerId: string): Promise<number> {
+    return this.of(customerId).latestEventSeq(customerId);
+  }
+  orderedEventsAfter(webhook: Webhook, afterSeq: number, limit: number): Promise<{ seq: number; event: Event }[]> {
+    return this.of(webhook.customerId).orderedEventsAfter(webhook, afterSeq, limit);
+  }
+  fifoHeads(customerId: string, webhookId: string): Promise<FifoHead[]> {
+    return this.of(customerId).fifoHeads(customerId, webhookId);
+  }
+  finishedFifoSeq(customerId: string, webhookId: string): Promise<number> {
+    return this.of(customerId).finishedFifoSeq(customerId, webhookId);
   }
   deliveryActivity(customerId: string, webhookId: string): Promise<DeliveryActivity> {
     return this.of(customerId).deliveryActivity(customerId, webhookId);

@@ -1,8 +1,10 @@
 /** @module The Store port on embedded SQLite: configuration, deliveries and attempts. */
 import type { Database } from "bun:sqlite";
 import { deliveryIdFor } from "../../domain/ids.ts";
+import { WILDCARD } from "../../domain/match.ts";
 import type { Attempt, Delivery, Event, OperationalEvent, Page, Pause, User, Webhook } from "../../domain/model.ts";
-import type { AttemptRecord, DeliveryActivity, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
+import { orderKeyOf } from "../../domain/ordering.ts";
+import type { AttemptRecord, DeliveryActivity, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, FifoHead, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
 import { type OperationalEventRow, page, toCounts, toOperationalEvent } from "../rows.ts";
 import { SecretBox, secretOwner } from "../secret-box.ts";
@@ -199,6 +201,40 @@ export class SqliteStore implements Store {
       .map(toDelivery);
   }
 
+  async latestEventSeq(_customerId: string): Promise<number> {
+    return this.db.query<{ seq: number | null }, []>("SELECT max(seq) AS seq FROM events").get()?.seq ?? 0;
+  }
+
+  async orderedEventsAfter(webhook: Webhook, afterSeq: number, limit: number): Promise<{ seq: number; event: Event }[]> {
+    const types = webhook.eventTypes.includes(WILDCARD) ? null : [...new Set(webhook.eventTypes)];
+    const typeFilter = types ? `AND type IN (${types.map(() => "?").join(", ")})` : "";
+    return this.db
+      .query<EventRow & { seq: number }, (string | number)[]>(`SELECT * FROM events WHERE seq > ? AND customer_id = ? ${typeFilter} ORDER BY seq LIMIT ?`)
+      .all(afterSeq, webhook.customerId, ...(types ?? []), limit)
+      .map((row) => ({ seq: row.seq, event: eventFromRow(row) }));
+  }
+
+  async fifoHeads(customerId: string, webhookId: string): Promise<FifoHead[]> {
+    // SQLite's bare columns with MIN(): each key's row is the one holding the least seq.
+    return this.db
+      .query<DeliveryRow & { head_seq: number | null }, [string, string]>(
+        `SELECT *, MIN(fifo_seq) AS head_seq FROM deliveries
+         WHERE webhook_id = ?2 AND fifo_key IS NOT NULL AND status IN ('pending', 'failed') AND customer_id = ?1 GROUP BY fifo_key`,
+      )
+      .all(customerId, webhookId)
+      .map((row) => ({ delivery: toDelivery(row), seq: row.head_seq }));
+  }
+
+  async finishedFifoSeq(customerId: string, webhookId: string): Promise<number> {
+    return (
+      this.db
+        .query<{ seq: number | null }, [string, string]>(
+          "SELECT max(fifo_seq) AS seq FROM deliveries WHERE webhook_id = ?2 AND fifo_key IS NOT NULL AND status IN ('succeeded', 'dead') AND customer_id = ?1",
+        )
+        .get(customerId, webhookId)?.seq ?? 0
+    );
+  }
+
   async deliveryActivity(customerId: string, webhookId: string): Promise<DeliveryActivity> {
     const newest = this.db.query<{ updated_at: number }, [string, string, string]>(
       "SELECT updated_at FROM deliveries WHERE webhook_id = ?2 AND status = ?3 AND customer_id = ?1 ORDER BY id DESC LIMIT 1",
@@ -257,16 +293,23 @@ export class SqliteStore implements Store {
       `INSERT INTO deliveries (id, customer_id, event_id, webhook_id, status, next_attempt_at, created_at, updated_at)
        VALUES (?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (customer_id, event_id, webhook_id) DO NOTHING RETURNING *`,
     );
+    // A webhook that delivers in order: the delivery keeps its queue and its event's place in the log.
+    const insertOrdered = this.db.query<DeliveryRow, [string, string, string, string, number, number, number, string, string, string]>(
+      `INSERT INTO deliveries (id, customer_id, event_id, webhook_id, status, next_attempt_at, created_at, updated_at, fifo_key, fifo_seq)
+       VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, (SELECT seq FROM events WHERE customer_id = ? AND id = ?))
+       ON CONFLICT (customer_id, event_id, webhook_id) DO NOTHING RETURNING *`,
+    );
     const select = this.db.query<DeliveryRow, [string, string, string]>("SELECT * FROM deliveries WHERE customer_id = ? AND event_id = ? AND webhook_id = ?");
     const open = this.db.transaction((chunk: FanOut[]) => {
       const now = Date.now();
       return chunk.map(({ event, webhooks }) =>
-        webhooks.map((webhook) =>
-          toDelivery(
-            insert.get(deliveryIdFor(event.customerId, event.id, webhook.id, event.acceptedAt), event.customerId, event.id, webhook.id, dueAt, now, now) ??
-              select.get(event.customerId, event.id, webhook.id)!,
-          ),
-        ),
+        webhooks.map((webhook) => {
+          const id = deliveryIdFor(event.customerId, event.id, webhook.id, event.acceptedAt);
+          const inserted = webhook.ordering
+            ? insertOrdered.get(id, event.customerId, event.id, webhook.id, dueAt, now, now, orderKeyOf(webhook, event), event.customerId, event.id)
+            : insert.get(id, event.customerId, event.id, webhook.id, dueAt, now, now);
+          return toDelivery(inserted ?? select.get(event.customerId, event.id, webhook.id)!);
+        }),
       );
     });
     // In slices of about SLICE_ROWS rows, each its own transaction, with a turn of the event loop
@@ -310,7 +353,8 @@ export class SqliteStore implements Store {
     return this.db
       .query<{ id: string; next_attempt_at: number }, [number, number]>(
         `SELECT d.id, d.next_attempt_at FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.status = 'active' AND w.pause IS NULL
-         WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at < ? ORDER BY d.next_attempt_at LIMIT ?`,
+         WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at < ? AND (d.fifo_key IS NULL OR json_extract(w.settings, '$.ordering') IS NULL)
+         ORDER BY d.next_attempt_at LIMIT ?`,
       )
       .all(before, limit)
       .map((row) => ({ deliveryId: row.id, dueAt: row.next_attempt_at }));

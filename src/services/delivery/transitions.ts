@@ -146,15 +146,17 @@ export async function parkAll(deps: AttemptDeps, items: Parked[]): Promise<void>
   );
   const due = opened.flatMap((deliveries, k) => {
     const { firstDueAt, spacingMs } = items[k]!;
-    return deliveries.filter((d) => d.status === "pending" || d.status === "failed").map((d, i) => ({ deliveryId: d.id, dueAt: Math.round(firstDueAt + i * spacingMs) }));
+    // One of a webhook that delivers in order waits for its turn instead (sequencer.ts).
+    return deliveries.filter((d) => (d.status === "pending" || d.status === "failed") && d.fifoKey === null).map((d, i) => ({ deliveryId: d.id, dueAt: Math.round(firstDueAt + i * spacingMs) }));
   });
   await deps.schedule.schedule(due);
   deps.metrics.retriesScheduled.inc(due.length);
 }
 
 /**
- * Holds deliveries of an event for webhooks whose breaker is open: stored pending, and not
- * scheduled (a retry would only find the webhook paused). When the breaker closes, every
+ * Holds deliveries of an event for webhooks whose breaker is open, or that deliver in order: stored
+ * pending, and not scheduled (a retry would only find the webhook paused; an ordered one goes when
+ * its turn comes, services/delivery/sequencer.ts). When the breaker closes, every
  * unfinished delivery of the webhook is scheduled at the drain pace (services/health/resume.ts);
  * one stored after that drain read is swept onto the schedule by the retry manager (it is overdue).
  */
@@ -173,7 +175,7 @@ export async function rescheduleStored(deps: AttemptDeps, items: FanOut[]): Prom
   const now = deps.clock.now();
   const unfinished = stored
     .flat()
-    .filter((d) => d.status === "pending" || d.status === "failed")
+    .filter((d) => (d.status === "pending" || d.status === "failed") && d.fifoKey === null) // an ordered one waits for its turn (sequencer.ts)
     .map((d) => ({ deliveryId: d.id, dueAt: Math.max(now, d.nextAttemptAt ?? now) }));
   if (unfinished.length > 0) await deps.schedule.ensureScheduled(unfinished);
   return stored;

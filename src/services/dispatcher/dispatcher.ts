@@ -290,8 +290,9 @@ export class Dispatcher {
           { dueAt: retryAt },
         ),
       );
-    if (webhook.pause) {
+    if (webhook.pause || webhook.ordering) {
       // Its breaker is open: stored, not scheduled; the probe's success schedules it (health/resume.ts).
+      // It delivers in order: stored with its queue and place, and sent when its turn comes (delivery/sequencer.ts).
       void retryUntilStopped(
         () => hold(deps, event, [webhook]),
         () => !this.running,

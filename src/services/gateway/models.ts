@@ -34,6 +34,8 @@ const webhook = {
   permanent_failure_codes: [400, 401, 403],
   rate_limit: { per_second: 50, burst: 100 },
   max_in_flight: null,
+  ordering: "none",
+  ordering_key: null,
   created_at: at,
   updated_at: at,
 };

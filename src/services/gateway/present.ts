@@ -22,6 +22,8 @@ export function presentWebhook(w: Webhook) {
     permanent_failure_codes: w.permanentFailureCodes,
     rate_limit: w.rateLimit && { per_second: w.rateLimit.perSecond, burst: w.rateLimit.burst },
     max_in_flight: w.maxInFlight,
+    ordering: w.ordering ? ("fifo" as const) : ("none" as const),
+    ordering_key: w.ordering?.key ?? null,
     created_at: w.createdAt,
     updated_at: w.updatedAt,
   };

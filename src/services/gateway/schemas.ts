@@ -123,6 +123,8 @@ export const WebhookSchema = Type.Object(
     permanent_failure_codes: Type.Array(Type.Integer(), { description: "HTTP statuses that end a delivery at once (dead, no retry)" }),
     rate_limit: Nullable(Type.Object({ per_second: Type.Number(), burst: Type.Integer() }, Strict), "deliveries a second at most (and the burst), over every dispatcher; null: no limit of its own"),
     max_in_flight: Nullable(Type.Integer(), "requests in flight at once at most, over every dispatcher; null: only each process's own limit"),
+    ordering: Type.Union([Type.Literal("none"), Type.Literal("fifo")], { description: "fifo: one at a time, in ingest order, per ordering key; none: in parallel" }),
+    ordering_key: Nullable(Type.String(), "with fifo: the dot path into the event whose value names the queue; null: one queue for the webhook"),
     created_at: Timestamp("when it was created"),
     updated_at: Timestamp("when it last changed"),
   },

@@ -65,7 +65,10 @@ export class Prober {
   private async probe(webhook: Webhook): Promise<void> {
     const deps = this.deps;
     const pause = webhook.pause!;
-    const unfinished = await deps.store.unfinishedDeliveries(webhook.customerId, webhook.id, PROBE_CANDIDATES);
+    // Delivering in order, only a key's first may go: the one of least seq of them.
+    const unfinished = webhook.ordering
+      ? (await deps.store.fifoHeads(webhook.customerId, webhook.id)).sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)).map((head) => head.delivery)
+      : await deps.store.unfinishedDeliveries(webhook.customerId, webhook.id, PROBE_CANDIDATES);
     if (unfinished.length === 0) {
       await resumeAndDrain(deps, webhook, "nothing was waiting for it", this.options.drainPerSecond);
       return;

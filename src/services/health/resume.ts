@@ -34,6 +34,7 @@ export async function resumeAndDrain(deps: ResumeDeps, webhook: Webhook, reason:
 }
 
 async function drain(deps: ResumeDeps, webhook: Webhook, start: number, spacingMs: number): Promise<number> {
+  if (webhook.ordering) return 0; // one at a time, in order: the sequencer gives each key's first its turn (delivery/sequencer.ts)
   let after = "";
   let n = 0;
   for (;;) {

@@ -33,7 +33,11 @@ export async function webhookHealth(deps: Pick<ResumeDeps, "store">, principal: 
  */
 export async function resumeByHand(deps: ResumeDeps & { drainPerSecond: number }, principal: Principal, id: string): Promise<WebhookHealthView> {
   const webhook = await getWebhook(deps, principal, id);
-  if (webhook.status === "disabled") await deps.store.updateWebhook({ ...webhook, status: "active", disabledReason: null, updatedAt: new Date(deps.clock.now()).toISOString() });
+  if (webhook.status === "disabled") {
+    // Delivering in order: its queues hold from here (what came while it was disabled was not for it).
+    const ordering = webhook.ordering && { ...webhook.ordering, sinceSeq: await deps.store.latestEventSeq(webhook.customerId) };
+    await deps.store.updateWebhook({ ...webhook, status: "active", disabledReason: null, ordering, updatedAt: new Date(deps.clock.now()).toISOString() });
+  }
   if (webhook.pause) await resumeAndDrain(deps, webhook, `resumed by ${principal.subject}`, deps.drainPerSecond);
   return webhookHealth(deps, principal, id);
 }

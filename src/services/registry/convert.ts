@@ -6,7 +6,7 @@ import { create } from "@bufbuild/protobuf";
 import { type FieldMask, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ValidationError } from "../../domain/errors.ts";
 import type { Webhook } from "../../domain/model.ts";
-import { type RateLimit, RateLimitSchema, type Webhook as WebhookMessage, WebhookSchema, WebhookStatus } from "../../gen/hookrelay/webhook/v1/registry_pb.ts";
+import { type RateLimit, RateLimitSchema, type Webhook as WebhookMessage, WebhookOrdering, WebhookSchema, WebhookStatus } from "../../gen/hookrelay/webhook/v1/registry_pb.ts";
 import type { WebhookPatch } from "../webhooks/manage.ts";
 
 /**
@@ -28,7 +28,16 @@ export function webhookMessage(w: Webhook, withSecret = false): WebhookMessage {
     permanentFailureCodes: w.permanentFailureCodes,
     rateLimit: w.rateLimit ? create(RateLimitSchema, { perSecond: w.rateLimit.perSecond, burst: w.rateLimit.burst }) : undefined,
     maxInFlight: w.maxInFlight ?? undefined,
+    ordering: w.ordering ? WebhookOrdering.FIFO : WebhookOrdering.NONE,
+    orderingKey: w.ordering?.key ?? undefined,
   });
+}
+
+/** An ordering as REST's `ordering`: unspecified is left to the default (none on create, unchanged on update). */
+function orderingName(ordering: WebhookOrdering): "none" | "fifo" | undefined {
+  if (ordering === WebhookOrdering.FIFO) return "fifo";
+  if (ordering === WebhookOrdering.NONE) return "none";
+  return undefined;
 }
 
 function statusName(status: WebhookStatus): "active" | "disabled" {
@@ -54,6 +63,8 @@ export function createInput(m: WebhookMessage | undefined): Record<string, unkno
     ...(w.permanentFailureCodes.length > 0 ? { permanent_failure_codes: w.permanentFailureCodes } : {}),
     ...(w.rateLimit ? { rate_limit: rateLimitInput(w.rateLimit) } : {}),
     ...(w.maxInFlight !== undefined ? { max_in_flight: w.maxInFlight } : {}),
+    ...(orderingName(w.ordering) ? { ordering: orderingName(w.ordering) } : {}),
+    ...(w.orderingKey !== undefined ? { ordering_key: w.orderingKey } : {}),
   };
 }
 
@@ -62,7 +73,7 @@ function rateLimitInput(r: RateLimit): { per_second: number; burst?: number } {
   return { per_second: r.perSecond, ...(r.burst !== 0 ? { burst: r.burst } : {}) };
 }
 
-const MASKABLE = ["url", "event_types", "headers", "description", "status", "secret", "permanent_failure_codes", "rate_limit", "max_in_flight"] as const;
+const MASKABLE = ["url", "event_types", "headers", "description", "status", "secret", "permanent_failure_codes", "rate_limit", "max_in_flight", "ordering", "ordering_key"] as const;
 const OUTPUT_ONLY = new Set(["id", "create_time", "update_time", "disabled_reason"]);
 
 /**
@@ -92,6 +103,8 @@ export function updateInput(m: WebhookMessage, mask: FieldMask | undefined): { r
     else if (path === "permanent_failure_codes") patch.permanent_failure_codes = m.permanentFailureCodes;
     else if (path === "rate_limit") patch.rate_limit = m.rateLimit ? rateLimitInput(m.rateLimit) : null;
     else if (path === "max_in_flight") patch.max_in_flight = m.maxInFlight ?? null;
+    else if (path === "ordering") patch.ordering = orderingName(m.ordering) ?? "none";
+    else if (path === "ordering_key") patch.ordering_key = m.orderingKey ?? null;
     else patch.secret = m.secret;
   }
   return { raw: patch, mode: "merge" };

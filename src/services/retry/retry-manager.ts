@@ -6,6 +6,7 @@
 import type { DeliveryWork, ScheduledRetry } from "../../domain/ports.ts";
 import type { AttemptDeps } from "../delivery/attempt.ts";
 import type { DeliveryPool } from "../delivery/pool.ts";
+import type { Sequencer } from "../delivery/sequencer.ts";
 import { scheduleOverdue } from "../delivery/transitions.ts";
 
 /** With the pool full, how soon the retry loop looks again for room, ms. */
@@ -34,12 +35,16 @@ export interface RetryManagerOptions {
 export interface RetryManagerDeps extends AttemptDeps {
   /** The process's one pool, shared with the dispatcher. */
   pool: DeliveryPool;
+  /** Gives the next delivery of an ordered webhook's key its turn once one finishes (delivery/sequencer.ts). */
+  sequencer?: Pick<Sequencer, "advance">;
 }
 
 export class RetryManager {
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  /** Something came due at once while the loop was not asleep (claimNow): its next sleep is skipped. */
+  private claimAgain = false;
   private sweeper: Timer | undefined;
   private sweeping: Promise<unknown> = Promise.resolve();
 
@@ -107,6 +112,10 @@ export class RetryManager {
   }
 
   private sleep(ms: number): Promise<void> {
+    if (this.claimAgain) {
+      this.claimAgain = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
       this.wake = () => {
@@ -140,10 +149,18 @@ export class RetryManager {
     this.pool.send(
       work,
       async (outcome) => {
-        if (outcome !== "retry") await deps.schedule.complete([item.deliveryId]);
+        if (outcome === "retry") return;
+        await deps.schedule.complete([item.deliveryId]);
+        if (work.delivery.fifoKey !== null) deps.sequencer?.advance(work.webhook);
       },
       giveBack,
     );
+  }
+
+  /** Claims now instead of at the next poll: something was scheduled to come due at once. */
+  claimNow(): void {
+    this.wake?.();
+    this.claimAgain = true; // if it was not asleep: the claim in progress may have missed it
   }
 
   /** Stops claiming and sweeping, and waits for the claim in progress to be handed to the pool. */

@@ -3,6 +3,7 @@ import { Type } from "@sinclair/typebox";
 import { NotFoundError, ValidationError } from "../../domain/errors.ts";
 import { newId } from "../../domain/ids.ts";
 import { NEW_WEBHOOK_STATE, type Page, type Webhook } from "../../domain/model.ts";
+import { orderingKeyProblems } from "../../domain/ordering.ts";
 import type { Clock, Store, TargetCheck } from "../../domain/ports.ts";
 import { newSecret, signingKey } from "../../domain/signature.ts";
 import { assertNoProblems, eventTypeProblems, headerProblems, urlProblems } from "../../domain/webhook-rules.ts";
@@ -60,6 +61,16 @@ const fields = {
     description: `at most this many requests to this webhook at once, over every dispatcher (1-${MAX_IN_FLIGHT}); null: only each process's dispatcher.max_in_flight_per_webhook`,
     errorMessage: `must be an integer from 1 to ${MAX_IN_FLIGHT}, or null`,
   }),
+  ordering: Type.Union([Type.Literal("none"), Type.Literal("fifo")], {
+    description:
+      "fifo: events are delivered one at a time, in the order ingest accepted them, per ordering key; a later event waits while an earlier one is retried (until it succeeds or is dead). Throughput per key is one request at a time. none (the default): in parallel, in no particular order",
+    errorMessage: "must be 'none' or 'fifo'",
+  }),
+  ordering_key: Type.Union([Type.String({ maxLength: 600 }), Type.Null()], {
+    description:
+      "with ordering fifo: a dot path into the event (e.g. data.account_id); events with the same value there are one queue, and queues do not wait for each other. null (the default): the whole webhook is one queue",
+    errorMessage: "must be a dot path such as data.account_id, or null",
+  }),
 };
 
 /** A new webhook (POST), or the whole of one (PUT): what the gateway documents and validates with. */
@@ -74,6 +85,8 @@ export const WebhookInputSchema = Type.Object(
     permanent_failure_codes: Type.Optional(fields.permanent_failure_codes),
     rate_limit: Type.Optional(fields.rate_limit),
     max_in_flight: Type.Optional(fields.max_in_flight),
+    ordering: Type.Optional(fields.ordering),
+    ordering_key: Type.Optional(fields.ordering_key),
   },
   { additionalProperties: false, errorMessage: "must be an object with url and event_types" },
 );
@@ -94,7 +107,24 @@ export type WebhookPatch = Partial<{
   permanent_failure_codes: number[];
   rate_limit: { per_second: number; burst?: number } | null;
   max_in_flight: number | null;
+  ordering: "none" | "fifo";
+  ordering_key: string | null;
 }>;
+
+/**
+ * A webhook's ordering as set: none, or fifo from now (the log's current end), or as it was
+ * (`kept`, when its key and what it receives did not change).
+ */
+async function orderingOf(deps: Pick<WebhookDeps, "store">, customerId: string, mode: "none" | "fifo", key: string | null, kept: Webhook["ordering"]): Promise<Webhook["ordering"]> {
+  if (mode === "none") {
+    if (key !== null) throw new ValidationError("ordering_key: needs ordering 'fifo'");
+    return null;
+  }
+  if (kept && kept.key === key) return kept;
+  return { key, sinceSeq: await deps.store.latestEventSeq(customerId) };
+}
+
+const sameTypes = (a: string[], b: string[]) => a.length === b.length && a.every((t) => b.includes(t));
 
 /** A rate limit as given, with its default burst. */
 function rateLimitOf(given: { per_second: number; burst?: number } | null): Webhook["rateLimit"] {
@@ -118,6 +148,7 @@ function ruleProblems(raw: unknown): string[] {
     ...(isStrings(patch.event_types) ? eventTypeProblems(patch.event_types) : []),
     ...(isRecord(patch.headers) ? headerProblems(patch.headers) : []),
     ...(typeof patch.secret === "string" ? secretProblems(patch.secret) : []),
+    ...(typeof patch.ordering_key === "string" ? orderingKeyProblems(patch.ordering_key) : []),
   ];
 }
 
@@ -165,6 +196,7 @@ export async function createWebhook(deps: WebhookDeps, principal: Principal, raw
     permanentFailureCodes: input.permanent_failure_codes ? [...new Set(input.permanent_failure_codes)].sort((a, b) => a - b) : [],
     rateLimit: rateLimitOf(input.rate_limit ?? null),
     maxInFlight: input.max_in_flight ?? null,
+    ordering: await orderingOf(deps, principal.customerId, input.ordering ?? "none", input.ordering_key ?? null, null),
     createdAt: now,
     updatedAt: now,
   };
@@ -202,6 +234,11 @@ export async function updateWebhook(deps: WebhookDeps, principal: Principal, id:
     maxInFlight: patch.max_in_flight !== undefined ? patch.max_in_flight : replace ? null : current.maxInFlight,
     updatedAt: new Date(deps.clock.now()).toISOString(),
   };
+  const ordering = patch.ordering ?? (replace || !current.ordering ? "none" : "fifo");
+  const orderingKey = patch.ordering_key !== undefined ? patch.ordering_key : replace ? null : (current.ordering?.key ?? null);
+  // What it was subscribed to, or whether it received anything, changed: the events before now are not its queue's.
+  const sameQueue = current.status === "active" && updated.status === "active" && sameTypes(current.eventTypes, updated.eventTypes);
+  updated.ordering = await orderingOf(deps, principal.customerId, ordering, orderingKey, sameQueue ? current.ordering : null);
   // Why hookrelay disabled it holds only while it stays disabled: any status set by a person clears it.
   if (patch.status !== undefined || updated.status === "active") updated.disabledReason = null;
   await assertWithinLimits(deps.store, deps.webhookLimits, updated);
