@@ -1052,6 +1052,81 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       });
     });
 
+    describe("ordered delivery (a webhook's ordering)", () => {
+      /** Events stored where the store keeps them (the log, or the outbox table), in this order. */
+      async function stored(events: Event[]): Promise<void> {
+        await fixture.appendEvents?.(events);
+        // One at a time: the order they are stored in is the order under test. (A webhook is needed
+        // only for the store to keep the event; it has no delivery stored.)
+        for (const event of events) await store.saveEventsAndFindDeliveries([{ event, webhooks: [makeWebhook(event.customerId)] }]);
+      }
+
+      it("keeps an ordered delivery's queue and place; each queue's first unfinished is its head, the next once it is done", async () => {
+        const customer = customerId();
+        const since = await store.latestEventSeq(customer);
+        const ordered = await createdWebhook(customer, { eventTypes: ["account.updated"], ordering: { key: "data.account", sinceSeq: since } });
+        const plain = await createdWebhook(customer, { eventTypes: ["account.updated"] });
+        const events = ["a", "b", "a", "b"].map((account, i) => makeEvent(customer, `evt_ord_${i}`, "account.updated", { account }));
+        await stored(events);
+        const opened = (
+          await store.openDeliveries(
+            events.map((event) => ({ event, webhooks: [ordered, plain] })),
+            T0 + 1_000,
+          )
+        ).map(([o, p]) => ({ o: o!, p: p! }));
+        expect(opened.map(({ o }) => o.fifoKey)).toEqual(["a", "b", "a", "b"]);
+        expect(opened.map(({ p }) => p.fifoKey)).toEqual([null, null, null, null]);
+
+        const read = await store.orderedEventsAfter(ordered, since, 10);
+        expect(read.map(({ event }) => event.id)).toEqual(events.map((e) => e.id));
+        const seqs = read.map(({ seq }) => seq);
+        expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);
+        expect(new Set(seqs).size).toBe(4);
+        expect(seqs[0]!).toBeGreaterThan(since);
+        expect(await store.latestEventSeq(customer)).toBeGreaterThanOrEqual(seqs[3]!);
+        expect((await store.orderedEventsAfter(ordered, seqs[1]!, 10)).map(({ event }) => event.id)).toEqual(["evt_ord_2", "evt_ord_3"]);
+        expect(await store.orderedEventsAfter({ ...ordered, eventTypes: ["other.type"] }, since, 10)).toEqual([]);
+        expect((await store.orderedEventsAfter({ ...ordered, eventTypes: ["*"] }, since, 2)).map(({ event }) => event.id)).toEqual(["evt_ord_0", "evt_ord_1"]);
+
+        const heads = async (): Promise<unknown[][]> => (await store.fifoHeads(customer, ordered.id)).map((h) => [h.delivery.fifoKey, h.delivery.eventId, h.seq]).sort();
+        expect(await heads()).toEqual([
+          ["a", "evt_ord_0", seqs[0]],
+          ["b", "evt_ord_1", seqs[1]],
+        ]);
+        expect(await store.finishedFifoSeq(customer, ordered.id)).toBe(0);
+        // a's first fails (still the head: it is retried in place), b's first succeeds (b's next is the head).
+        await store.recordAttempts([attemptRecord(opened[0]!.o, 1, 500, "failed", T0 + 5_000), attemptRecord(opened[1]!.o, 1, 200, "succeeded")]);
+        expect(await heads()).toEqual([
+          ["a", "evt_ord_0", seqs[0]],
+          ["b", "evt_ord_3", seqs[3]],
+        ]);
+        expect(await store.finishedFifoSeq(customer, ordered.id)).toBe(seqs[1]!);
+        await store.recordAttempts([attemptRecord(opened[0]!.o, 2, 500, "dead")]);
+        expect(await heads()).toEqual([
+          ["a", "evt_ord_2", seqs[2]],
+          ["b", "evt_ord_3", seqs[3]],
+        ]);
+        expect(await store.finishedFifoSeq(customer, ordered.id)).toBe(seqs[1]!);
+        // The sweep for overdue unfinished deliveries leaves the ordered ones to their turns; not the plain ones.
+        const overdue = new Set((await store.overdueDeliveries(T0 + 3_600_000, 10_000)).map((o) => o.deliveryId));
+        expect(opened.map(({ o }) => overdue.has(o.id))).toEqual([false, false, false, false]);
+        expect(opened.map(({ p }) => overdue.has(p.id))).toEqual([true, true, true, true]);
+        // Ordering turned off: they are the sweep's again.
+        await store.updateWebhook({ ...ordered, ordering: null });
+        const after = new Set((await store.overdueDeliveries(T0 + 3_600_000, 10_000)).map((o) => o.deliveryId));
+        expect(after.has(opened[2]!.o.id)).toBe(true);
+      });
+
+      it("reads the ordering back as it was stored", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer, { ordering: { key: "data.account.id", sinceSeq: 12345 } });
+        expect((await store.getWebhook(customer, webhook.id))!.ordering).toEqual({ key: "data.account.id", sinceSeq: 12345 });
+        const whole = await createdWebhook(customer, { ordering: { key: null, sinceSeq: 7 } });
+        expect((await store.getWebhook(customer, whole.id))!.ordering).toEqual({ key: null, sinceSeq: 7 });
+        expect((await store.getWebhook(customer, (await createdWebhook(customer)).id))!.ordering).toBeNull();
+      });
+    });
+
     describe("customer isolation", () => {
       it("keeps one customer's webhooks out of another's reach", async () => {
         const a = customerId();

@@ -140,6 +140,21 @@ describe.each(MODES)("gRPC WebhookRegistry (%s)", (mode) => {
     expect((await api("GET", `/api/v1/webhooks/${rest.body.id}`)).body.status).toBe("disabled");
   });
 
+  it("carries a webhook's ordering both ways: fifo with its key set over gRPC, read over REST, turned off with a mask", async () => {
+    const created = await rpc("CreateWebhook", { webhook: { url: receiver.url("/ordered"), event_types: ["grpc.ordered"], ordering: "WEBHOOK_ORDERING_FIFO", ordering_key: "data.account" } });
+    expect(created.code).toBe("OK");
+    expect(created.body.webhook).toMatchObject({ ordering: "WEBHOOK_ORDERING_FIFO", orderingKey: "data.account" });
+    expect((await api("GET", `/api/v1/webhooks/${created.body.webhook.id}`)).body).toMatchObject({ ordering: "fifo", ordering_key: "data.account" });
+    const bad = await rpc("UpdateWebhook", { webhook: { id: created.body.webhook.id, ordering_key: "nope.x" }, update_mask: { paths: ["ordering_key"] } });
+    expect(bad.code).toBe("InvalidArgument");
+    expect(bad.message).toContain("ordering_key: 'nope.x' must start with one of");
+    const off = await rpc("UpdateWebhook", { webhook: { id: created.body.webhook.id, ordering: "WEBHOOK_ORDERING_NONE" }, update_mask: { paths: ["ordering", "ordering_key"] } });
+    expect(off.code).toBe("OK");
+    expect(off.body.webhook.ordering).toBe("WEBHOOK_ORDERING_NONE");
+    expect(off.body.webhook.orderingKey).toBeUndefined();
+    expect((await api("GET", `/api/v1/webhooks/${created.body.webhook.id}`)).body).toMatchObject({ ordering: "none", ordering_key: null });
+  });
+
   it("runs the full CRUD cycle from a @grpc/grpc-js client under Node 20", async () => {
     const node = Bun.spawn(["node", join(import.meta.dir, "node-client.mjs"), hr.registry, token, receiver.url("/node"), "200"], { stdout: "pipe", stderr: "pipe" });
     const [stdout, stderr, exit] = await Promise.all([new Response(node.stdout).text(), new Response(node.stderr).text(), node.exited]);
@@ -175,7 +190,7 @@ describe.each(MODES)("gRPC WebhookRegistry (%s)", (mode) => {
     const hook = (await rpc("CreateWebhook", { webhook: { url: receiver.url("/bad"), event_types: ["x"] } })).body.webhook;
     expect((await rpc("UpdateWebhook", { webhook: { id: hook.id, url: "nope" } })).message).toContain("update_mask: required");
     expect((await rpc("UpdateWebhook", { webhook: { id: hook.id }, update_mask: { paths: ["id", "colour"] } })).message).toBe(
-      "update_mask: 'id' is output only; update_mask: unknown field 'colour' (use url, event_types, headers, description, status, secret, permanent_failure_codes, rate_limit, max_in_flight or '*')",
+      "update_mask: 'id' is output only; update_mask: unknown field 'colour' (use url, event_types, headers, description, status, secret, permanent_failure_codes, rate_limit, max_in_flight, ordering, ordering_key or '*')",
     );
     expect((await rpc("UpdateWebhook", { webhook: { id: hook.id }, update_mask: { paths: ["status"] } })).code).toBe("InvalidArgument");
     expect((await rpc("RotateSecret", { id: hook.id, secret: "short" })).code).toBe("InvalidArgument");
