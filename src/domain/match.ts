@@ -16,7 +16,11 @@ export function subscribes(webhook: Webhook, customerId: string, eventType: stri
 export class SubscriptionIndex {
   private readonly byCustomer = new Map<string, { byType: Map<string, Webhook[]>; wildcard: Webhook[] }>();
 
+  /** The active webhooks that deliver in order (their queues are the sequencer's). */
+  readonly ordered: Webhook[];
+
   constructor(webhooks: Webhook[]) {
+    this.ordered = webhooks.filter((w) => w.status === "active" && w.ordering !== null);
     for (const webhook of webhooks) {
       if (webhook.status !== "active") continue;
       let entry = this.byCustomer.get(webhook.customerId);

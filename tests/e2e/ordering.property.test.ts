@@ -51,6 +51,8 @@ describe.each(MODES)("ordered delivery, randomized (%s)", (mode) => {
     await hr.start();
     const rx: Receiver = startReceiver();
     cleanups.push(() => rx.stop());
+    // One login for the whole test: the token outlives a restart (its keys are stored), and logins are rate limited.
+    const token = await adminToken(hr.gateway);
     let run = 0;
 
     await fc.assert(
@@ -72,8 +74,8 @@ describe.each(MODES)("ordered delivery, randomized (%s)", (mode) => {
           if (!succeeded.includes(id)) succeeded.push(id);
           return new Response("ok");
         });
-        let api = client(hr.ingest, await adminToken(hr.gateway));
-        const created = await client(hr.gateway, await adminToken(hr.gateway))("POST", "/api/v1/webhooks", {
+        const api = client(hr.ingest, token);
+        const created = await client(hr.gateway, token)("POST", "/api/v1/webhooks", {
           url: rx.url(path),
           event_types: ["prop.step"],
           ordering: "fifo",
@@ -90,7 +92,6 @@ describe.each(MODES)("ordered delivery, randomized (%s)", (mode) => {
             hr.proc.kill(9);
             await hr.proc.exited;
             await hr.start();
-            api = client(hr.ingest, await adminToken(hr.gateway));
             continue;
           }
           const events = step.events.map((e) => {

@@ -3,11 +3,12 @@
 // before was answered, some in batches, of two event types: two Kafka partitions in production), and a
 // later one waits while an earlier one is retried; queues of different ordering keys do not wait for
 // each other; and the order holds across a kill -9 of the process delivering them, with events sent
-// while it is down.
+// while it is down, and (production, the roles as separate processes) while the dispatcher alone is
+// killed and started again.
 import { afterAll, describe, expect, it } from "bun:test";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
-import { type ChildInstance, childInstance } from "../helpers/process.ts";
+import { type ChildInstance, childInstance, portsAndEnv, spawnRole } from "../helpers/process.ts";
 import { eventIdOf, type Receiver, startReceiver } from "../helpers/receiver.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
@@ -203,5 +204,57 @@ describe.each(MODES)("ordered delivery (%s)", (mode) => {
     expect(endpoint.delivered).toEqual(order);
     // A request under way at the kill may be sent again, but nothing after it goes before it is done.
     expect(outOfTurn(endpoint.arrivals, order)).toEqual([]);
+  }, 120_000);
+});
+
+// Production's roles apart: the ordered queues do not depend on a dispatcher at all (the sequencer
+// reads the log itself), so events go on in order while the only dispatcher is down, and after it
+// comes back (kill -9, then started again).
+describe.each(MODES.filter((m) => m === "production"))("ordered delivery with the roles apart (%s)", (mode) => {
+  it("keeps the order while the dispatcher is killed and started again", async () => {
+    const { ports, env } = portsAndEnv({ ...(await modeEnv(mode)), HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY: "100ms", HOOKRELAY_RETRY_MANAGER_JITTER: "0", HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "error" });
+    const start = async (role: keyof typeof ports) => {
+      const started = await spawnRole(role, env, ports[role]);
+      cleanups.push(() => started.proc.kill(9));
+      return started;
+    };
+    await start("gateway"); // migrates and creates the topic first
+    const [, , dispatcher] = await Promise.all([start("ingest"), start("retry"), start("dispatcher")]);
+    const rx = startReceiver();
+    cleanups.push(() => rx.stop());
+    const endpoint = orderedEndpoint(rx, "/apart");
+    const token = await adminToken(`http://127.0.0.1:${ports.gateway}`);
+    const api = client(`http://127.0.0.1:${ports.gateway}`, token);
+    const ingest = client(`http://127.0.0.1:${ports.ingest}`, token);
+    expect((await api("POST", "/api/v1/webhooks", { url: rx.url("/apart"), event_types: ["apart.a", "apart.b"], ordering: "fifo" })).status).toBe(201);
+    const order: string[] = [];
+    const send = async (count: number) => {
+      for (let i = 0; i < count; i++) {
+        const id = `apart_${order.length}`;
+        order.push(id);
+        expect((await ingest("POST", "/events", { id, type: i % 2 ? "apart.a" : "apart.b", source: "t", data: {} })).status).toBe(202);
+      }
+    };
+    endpoint.failTimes("apart_2", 2);
+    await send(10);
+    dispatcher!.proc.kill(9);
+    await dispatcher!.proc.exited;
+    endpoint.failTimes("apart_12", 1);
+    await send(10);
+    await waitFor(
+      () => `the 20 delivered with the dispatcher down: ${endpoint.delivered.length}`,
+      () => endpoint.delivered.length === 20,
+      30_000,
+    );
+    await start("dispatcher");
+    await send(10);
+    await waitFor(
+      () => `all 30 delivered: ${endpoint.delivered.length}`,
+      () => endpoint.delivered.length === 30,
+      30_000,
+    );
+    expect(endpoint.delivered).toEqual(order);
+    expect(outOfTurn(endpoint.arrivals, order)).toEqual([]);
+    expect(endpoint.maxInFlight()).toBe(1);
   }, 120_000);
 });

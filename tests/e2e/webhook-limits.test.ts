@@ -4,10 +4,9 @@
 // a dispatcher may not send now is parked in the store and sent by a retry manager when due).
 // Nothing over a limit is dropped: every event arrives.
 import { afterAll, describe, expect, it } from "bun:test";
-import type { Subprocess } from "bun";
 import { adminToken, client, freePort, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes, type Mode } from "../helpers/modes.ts";
-import { childInstance, portsAndEnv } from "../helpers/process.ts";
+import { childInstance, portsAndEnv, spawnRole } from "../helpers/process.ts";
 import { eventIdOf, type Receiver, startReceiver } from "../helpers/receiver.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
@@ -31,28 +30,6 @@ interface Cluster {
   metrics: string[];
 }
 
-async function waitHealthy(url: string, proc: Subprocess, out: () => string): Promise<void> {
-  let last = "";
-  await waitFor(
-    () => `${url} to answer /health (last: ${last}); it wrote: ${out().slice(-1500)}`,
-    async () => {
-      if (proc.exitCode !== null) throw new Error(`exited ${proc.exitCode}: ${out()}`);
-      return fetch(`${url}/health`).then(
-        async (r) => {
-          last = `${r.status} ${await r.text()}`;
-          return r.ok;
-        },
-        (err) => {
-          last = String(err);
-          return false;
-        },
-      );
-    },
-    30_000,
-    50,
-  );
-}
-
 async function startCluster(mode: Mode): Promise<Cluster> {
   const env = { ...(await modeEnv(mode)), HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY: "100ms", HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "error" };
   if (mode === "embedded") {
@@ -63,14 +40,8 @@ async function startCluster(mode: Mode): Promise<Cluster> {
   }
   const { ports, env: roleEnv } = portsAndEnv(env);
   const spawn = async (role: string, extra: Record<string, string> = {}, port = ports[role as keyof typeof ports]) => {
-    let out = "";
-    const proc = Bun.spawn(["bun", "src/cli/main.ts", role], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...roleEnv, ...extra }, stdout: "pipe", stderr: "pipe" });
+    const { proc } = await spawnRole(role, { ...roleEnv, ...extra }, port);
     cleanups.push(() => proc.kill(9));
-    for (const stream of [proc.stdout, proc.stderr] as ReadableStream<Uint8Array>[])
-      (async () => {
-        for await (const chunk of stream) out += new TextDecoder().decode(chunk);
-      })();
-    await waitHealthy(`http://127.0.0.1:${port}`, proc, () => out);
   };
   await spawn("gateway"); // migrates and creates the topic first
   // Two of each delivering role: a delivery over the limit is parked and comes back through a retry manager.

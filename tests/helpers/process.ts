@@ -153,3 +153,47 @@ export function shardOfPid(pid: number): number | undefined {
 export function alive(pid: number): boolean {
   return readdirSync("/proc").includes(String(pid));
 }
+
+/** One role of a production deployment as its own process, with its output kept. */
+export interface RoleProcess {
+  proc: Subprocess;
+  output(): string;
+}
+
+/**
+ * Starts `bun src/cli/main.ts <role>` with `env` (from `portsAndEnv`) and resolves once it answers
+ * /health on `port`; the caller kills it (`proc.kill(9)`).
+ */
+export async function spawnRole(role: string, env: Record<string, string>, port: number): Promise<RoleProcess> {
+  let out = "";
+  const proc = Bun.spawn(["bun", "src/cli/main.ts", role], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env }, stdout: "pipe", stderr: "pipe" });
+  for (const stream of [proc.stdout, proc.stderr] as ReadableStream<Uint8Array>[])
+    (async () => {
+      for await (const chunk of stream) out += new TextDecoder().decode(chunk);
+    })();
+  const url = `http://127.0.0.1:${port}`;
+  let last = "";
+  const healthy = waitFor(
+    () => `${role} at ${url} to answer /health (last: ${last}); it wrote: ${out.slice(-1500)}`,
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`${role} exited ${proc.exitCode}: ${out}`);
+      return fetch(`${url}/health`).then(
+        async (r) => {
+          last = `${r.status} ${await r.text()}`;
+          return r.ok;
+        },
+        (err) => {
+          last = String(err);
+          return false;
+        },
+      );
+    },
+    30_000,
+    50,
+  );
+  await healthy.catch((err) => {
+    proc.kill(9);
+    throw err;
+  });
+  return { proc, output: () => out };
+}

@@ -18,6 +18,7 @@
 import type { Webhook } from "../../domain/model.ts";
 import type { Clock, RetrySchedule, Store } from "../../domain/ports.ts";
 import type { Logger } from "../../platform/logger.ts";
+import { Subscriptions } from "../webhooks/subscriptions.ts";
 
 export interface SequencerDeps {
   store: Store;
@@ -36,10 +37,22 @@ export interface SequencerOptions {
 /** Events read from the log at a time, and read batches per webhook per turn at most. */
 const READ_BATCH = 500;
 const MAX_BATCHES = 20;
+/** How stale the list of ordered webhooks may get (a version read at most this often; the list only when it changed). */
+const WEBHOOKS_RECHECK_MS = 1000;
+/**
+ * A webhook whose log had nothing new and none of whose deliveries finished has its queues' turns
+ * checked again at least this often anyway: a turn taken off the schedule (its breaker opened, then
+ * closed) is given again.
+ */
+const TURNS_RECHECK_MS = 5000;
 
 export class Sequencer {
-  /** Per webhook: how far its log was read (seq), and from which start (a new start when its ordering began again). */
-  private readonly readTo = new Map<string, { sinceSeq: number; seq: number }>();
+  /** Per webhook: how far its log was read (seq), from which start (a new start when its ordering began again), and when its turns were last given. */
+  private readonly readTo = new Map<string, { sinceSeq: number; seq: number; turnsAt: number }>();
+  /** The ordered webhooks, from the store's webhooks as they change (a version read per WEBHOOKS_RECHECK_MS at most). */
+  private readonly webhooks: Subscriptions;
+  /** Webhooks one of whose deliveries finished since their last turn: the next of its key goes now. */
+  private readonly advanced = new Set<string>();
   private timer: Timer | undefined;
   private turn: Promise<void> | undefined;
   /** Webhooks to look at again as soon as the turn in progress ends. */
@@ -48,7 +61,9 @@ export class Sequencer {
   constructor(
     private readonly deps: SequencerDeps,
     private readonly options: SequencerOptions,
-  ) {}
+  ) {
+    this.webhooks = new Subscriptions(deps.store, WEBHOOKS_RECHECK_MS);
+  }
 
   start(): void {
     this.timer ??= setInterval(() => void this.sweep(), this.options.intervalMs);
@@ -63,6 +78,7 @@ export class Sequencer {
   /** A delivery of `webhook` finished (succeeded or dead): the next of its key may go. */
   advance(webhook: Webhook): void {
     if (!webhook.ordering) return;
+    this.advanced.add(webhook.id);
     this.again.set(webhook.id, webhook);
     this.turn ??= this.run();
   }
@@ -70,7 +86,7 @@ export class Sequencer {
   /** Every active ordered webhook, now (and once more after the turn in progress). */
   private async sweep(): Promise<void> {
     try {
-      for (const webhook of await this.deps.store.activeWebhooks()) if (webhook.ordering) this.again.set(webhook.id, webhook);
+      for (const webhook of (await this.webhooks.current(this.deps.clock.now(), 0)).ordered) this.again.set(webhook.id, webhook);
       this.turn ??= this.run();
       await this.turn;
     } catch (err) {
@@ -104,9 +120,10 @@ export class Sequencer {
     let read = this.readTo.get(webhook.id);
     if (!read || read.sinceSeq !== ordering.sinceSeq) {
       // A finished delivery had its turn: the log before it was read then.
-      read = { sinceSeq: ordering.sinceSeq, seq: Math.max(ordering.sinceSeq, await store.finishedFifoSeq(webhook.customerId, webhook.id)) };
+      read = { sinceSeq: ordering.sinceSeq, seq: Math.max(ordering.sinceSeq, await store.finishedFifoSeq(webhook.customerId, webhook.id)), turnsAt: 0 };
       this.readTo.set(webhook.id, read);
     }
+    const readBefore = read.seq;
     for (let batch = 0; batch < MAX_BATCHES; batch++) {
       const events = await store.orderedEventsAfter(webhook, read.seq, READ_BATCH);
       if (events.length === 0) break;
@@ -119,6 +136,10 @@ export class Sequencer {
     }
     if (webhook.pause) return; // held until its breaker closes; the probe takes the first (health/prober.ts)
     const now = clock.now();
+    // Nothing new to read and nothing finished: the turns given last time stand (checked again now and then).
+    const advanced = this.advanced.delete(webhook.id);
+    if (read.seq === readBefore && !advanced && now - read.turnsAt < TURNS_RECHECK_MS) return;
+    read.turnsAt = now;
     const turns = (await store.fifoHeads(webhook.customerId, webhook.id))
       .filter((head) => head.seq === null || head.seq <= read.seq)
       .map(({ delivery }) => ({ deliveryId: delivery.id, dueAt: Math.max(now, delivery.status === "failed" ? (delivery.nextAttemptAt ?? now) : now) }));
