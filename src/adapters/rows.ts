@@ -1,6 +1,7 @@
 /** @module Row ⇄ domain mapping shared by the SQL adapters: deliveries, attempts and events have the same columns in both. */
 import type { ApiKey, Attempt, Customer, Delivery, DeliveryStatus, Event, OperationalEvent, OperationalEventType, Page, Webhook } from "../domain/model.ts";
 import type { DeliveryCounts, WebhookHealth } from "../domain/ports.ts";
+import { type SecretBox, secretOwner } from "./secret-box.ts";
 
 export interface DeliveryRow {
   id: string;
@@ -200,4 +201,20 @@ export interface OperationalEventRow {
 
 export function toOperationalEvent(row: OperationalEventRow): OperationalEvent {
   return { id: row.id, customerId: row.customer_id, webhookId: row.webhook_id, type: row.type as OperationalEventType, reason: row.reason, createdAt: Number(row.created_at) };
+}
+
+/** A webhook row's previous secret (sealed at rest like its secret), as both stores keep it. */
+export interface PreviousSecretColumns {
+  previous_secret: string | null;
+  previous_secret_expires_at: number | string | null;
+}
+
+export function previousSecretOf(row: PreviousSecretColumns & { customer_id: string; id: string }, secrets: SecretBox): Webhook["previousSecret"] {
+  if (row.previous_secret === null || row.previous_secret_expires_at === null) return null;
+  return { secret: secrets.open(row.previous_secret, secretOwner(row.customer_id, row.id)), expiresAt: Number(row.previous_secret_expires_at) };
+}
+
+export function previousSecretColumns(w: Webhook, secrets: SecretBox): PreviousSecretColumns {
+  if (!w.previousSecret) return { previous_secret: null, previous_secret_expires_at: null };
+  return { previous_secret: secrets.seal(w.previousSecret.secret, secretOwner(w.customerId, w.id)), previous_secret_expires_at: w.previousSecret.expiresAt };
 }

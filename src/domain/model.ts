@@ -16,6 +16,8 @@ export interface Webhook {
   description: string | null;
   /** `whsec_` + base64 of the signing key. */
   secret: string;
+  /** The secret before the last rotation, still signing alongside `secret` until `expiresAt` (ms); null when none. */
+  previousSecret: { secret: string; expiresAt: number } | null;
   status: WebhookStatus;
   /**
    * Why hookrelay disabled it (the endpoint answered 410 Gone, or it kept failing for too long);
@@ -45,6 +47,7 @@ export const NEW_WEBHOOK_STATE = {
   rateLimit: null,
   maxInFlight: null,
   ordering: null,
+  previousSecret: null,
   pause: null,
   resumedAt: null,
 } as const satisfies Partial<Webhook>;

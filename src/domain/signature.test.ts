@@ -54,6 +54,16 @@ describe("signatureHeaders", () => {
     expect(() => new Webhook(secret).verify('{"a":2}', headers)).toThrow();
   });
 
+  it("signs with every key given, space separated: a receiver holding either secret verifies, one holding neither does not", () => {
+    const [current, previous] = [newSecret(), newSecret()];
+    const now = Math.floor(Date.now() / 1000);
+    const headers = signatureHeaders([signingKey(current), signingKey(previous)], "del_01abc", now, '{"a":1}');
+    expect(headers["webhook-signature"]).toBe(`${sign(signingKey(current), "del_01abc", now, '{"a":1}')} ${sign(signingKey(previous), "del_01abc", now, '{"a":1}')}`);
+    expect(new Webhook(current).verify('{"a":1}', headers)).toEqual({ a: 1 });
+    expect(new Webhook(previous).verify('{"a":1}', headers)).toEqual({ a: 1 });
+    expect(() => new Webhook(newSecret()).verify('{"a":1}', headers)).toThrow();
+  });
+
   it("produces headers the library rejects under another secret", () => {
     const now = Math.floor(Date.now() / 1000);
     const headers = signatureHeaders(signingKey(newSecret()), "del_01abc", now, '{"a":1}');

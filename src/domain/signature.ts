@@ -21,12 +21,17 @@ export function sign(key: Buffer, messageId: string, timestampSeconds: number, b
   return `v1,${mac}`;
 }
 
-/** The three signing headers for one attempt. */
-export function signatureHeaders(key: Buffer, messageId: string, timestampSeconds: number, body: string): Record<string, string> {
+/**
+ * The three signing headers for one attempt. With more than one key (a secret being rotated: the
+ * new one first, then the old one during its grace period) `webhook-signature` carries a signature
+ * per key, space separated, as Standard Webhooks specifies: a receiver holding either secret verifies it.
+ */
+export function signatureHeaders(key: Buffer | Buffer[], messageId: string, timestampSeconds: number, body: string): Record<string, string> {
+  const keys = Array.isArray(key) ? key : [key];
   return {
     "webhook-id": messageId,
     "webhook-timestamp": String(timestampSeconds),
-    "webhook-signature": sign(key, messageId, timestampSeconds, body),
+    "webhook-signature": keys.map((k) => sign(k, messageId, timestampSeconds, body)).join(" "),
   };
 }
 

@@ -93,20 +93,21 @@ describe("sqlite migrations", () => {
     while (migrateDown(db)!.version > 6);
     db.run(`INSERT INTO webhooks (id, customer_id, url, event_types, headers, description, secret, status, created_at, updated_at)
             VALUES ('wh_old', 'acme', 'https://example.com/', '["*"]', '{}', NULL, 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'disabled', 't0', 't0')`);
-    expect(migrateUp(db).map((m) => m.version)).toEqual([6, 7]);
+    expect(migrateUp(db).map((m) => m.version)).toEqual([6, 7, 8]);
     expect(await new SqliteStore(db).getWebhook("acme", "wh_old")).toMatchObject({ status: "disabled", disabledReason: null, permanentFailureCodes: [] });
   });
 
   it("reads a delivery stored before migration 7 as unordered, and a webhook as delivering in parallel", async () => {
     migrateUp(db);
-    migrateDown(db);
+    while (migrateDown(db)!.version > 7);
     db.run(`INSERT INTO webhooks (id, customer_id, url, event_types, headers, description, secret, status, created_at, updated_at)
             VALUES ('wh_seven', 'acme', 'https://example.com/', '["*"]', '{}', NULL, 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'active', 't0', 't0')`);
     db.run(`INSERT INTO deliveries (id, customer_id, event_id, webhook_id, status, created_at, updated_at) VALUES ('del_seven', 'acme', 'evt', 'wh_seven', 'pending', 1, 1)`);
-    expect(migrateUp(db).map((m) => m.version)).toEqual([7]);
+    expect(migrateUp(db).map((m) => m.version)).toEqual([7, 8]);
     const store = new SqliteStore(db);
     expect((await store.getDelivery("acme", "del_seven"))!.fifoKey).toBeNull();
-    expect((await store.getWebhook("acme", "wh_seven"))!.ordering).toBeNull();
+    // And (migration 8) with no previous secret signing alongside.
+    expect(await store.getWebhook("acme", "wh_seven")).toMatchObject({ ordering: null, previousSecret: null });
   });
 
   it("reads attempts written before migration 4 with no next try", async () => {
@@ -114,7 +115,7 @@ describe("sqlite migrations", () => {
     while (migrateDown(db)!.version > 4);
     db.run(`INSERT INTO attempts (id, delivery_id, customer_id, attempt_number, status_code, duration_ms, error, response_body, created_at)
             VALUES ('att_old', 'del_old', 'acme', 1, 503, 5, 'HTTP 503', NULL, 1)`);
-    expect(migrateUp(db).map((m) => m.version)).toEqual([4, 5, 6, 7]);
+    expect(migrateUp(db).map((m) => m.version)).toEqual([4, 5, 6, 7, 8]);
     expect(await new SqliteStore(db).listAttempts("del_old")).toEqual([
       { id: "att_old", deliveryId: "del_old", customerId: "acme", attemptNumber: 1, statusCode: 503, durationMs: 5, error: "HTTP 503", responseBody: null, createdAt: 1, nextAttemptAt: null },
     ]);
@@ -128,7 +129,7 @@ describe("sqlite migrations", () => {
     db.run(insert, ["att_first", 1]);
     db.run(insert, ["att_again", 2]);
     db.run(`INSERT INTO deliveries (id, customer_id, event_id, webhook_id, status, created_at, updated_at) VALUES ('del_twice', 'acme', 'evt', 'wh', 'failed', 1, 7)`);
-    expect(migrateUp(db).map((m) => m.version)).toEqual([5, 6, 7]);
+    expect(migrateUp(db).map((m) => m.version)).toEqual([5, 6, 7, 8]);
     expect(db.query("SELECT id FROM attempts WHERE delivery_id = 'del_twice'").all()).toEqual([{ id: "att_first" }]);
     expect(() => db.run(insert, ["att_third", 3])).toThrow(/UNIQUE/);
     // An unfinished delivery from before carries a due time now, so the sweep can find it.

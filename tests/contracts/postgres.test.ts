@@ -354,19 +354,23 @@ function describePostgres(baseUrl: string): void {
     it("reports, applies and reverts the schema of the database in DATABASE_URL", async () => {
       const { schema, url } = await freshSchema();
       const pending = await cli(url, "status");
-      expect(pending).toMatchObject({ code: 0, out: "1_init\tpending\n2_accounts\tpending\n3_operator_reads\tpending\n4_delivery_state\tpending\n5_webhook_health\tpending\n6_ordering\tpending" });
+      expect(pending).toMatchObject({
+        code: 0,
+        out: "1_init\tpending\n2_accounts\tpending\n3_operator_reads\tpending\n4_delivery_state\tpending\n5_webhook_health\tpending\n6_ordering\tpending\n7_secret_rotation\tpending",
+      });
       expect(await cli(url, "up")).toMatchObject({
         code: 0,
-        out: "applied 1_init\napplied 2_accounts\napplied 3_operator_reads\napplied 4_delivery_state\napplied 5_webhook_health\napplied 6_ordering",
+        out: "applied 1_init\napplied 2_accounts\napplied 3_operator_reads\napplied 4_delivery_state\napplied 5_webhook_health\napplied 6_ordering\napplied 7_secret_rotation",
       });
       expect(await tables(schema)).toEqual(TABLES);
       expect((await cli(url, "up")).out).toBe("nothing to apply");
       const applied = await cli(url, "status");
       expect(applied.code).toBe(0);
       expect(applied.out).toMatch(
-        /^1_init\tapplied \d{4}-\d\d-\d\dT.*\n2_accounts\tapplied \d{4}-.*\n3_operator_reads\tapplied \d{4}-.*\n4_delivery_state\tapplied \d{4}-.*\n5_webhook_health\tapplied \d{4}-.*\n6_ordering\tapplied \d{4}-/s,
+        /^1_init\tapplied \d{4}-\d\d-\d\dT.*\n2_accounts\tapplied \d{4}-.*\n3_operator_reads\tapplied \d{4}-.*\n4_delivery_state\tapplied \d{4}-.*\n5_webhook_health\tapplied \d{4}-.*\n6_ordering\tapplied \d{4}-.*\n7_secret_rotation\tapplied \d{4}-/s,
       );
       // down reverts the newest only, one at a time.
+      expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 7_secret_rotation" });
       expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 6_ordering" });
       expect(await tables(schema)).toEqual(TABLES);
       expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 5_webhook_health" });

@@ -1,6 +1,6 @@
-// Webhook signing secrets sealed at rest, in both deployments: the stored row holds no secret,
-// deliveries still sign with it, a key rotation across restarts rewrites every row, and a
-// missing key stops the gateway with one line.
+// Webhook signing secrets sealed at rest, in both deployments: the stored row holds no secret (nor
+// the previous one a rotation keeps signing for its grace period), deliveries still sign with them,
+// a key rotation across restarts rewrites every row, and a missing key stops the gateway with one line.
 
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, it } from "bun:test";
@@ -23,16 +23,16 @@ describe.each(MODES)("webhook secrets at rest (%s)", (mode) => {
     const dataDir = tempDir();
     const backend = await modeEnv(mode);
     const env = { HOOKRELAY_DATA_DIR: dataDir, ...backend };
-    /** The secret column as stored, by webhook id. */
-    const storedSecrets = async (): Promise<Map<string, string>> => {
+    /** The secret columns as stored (the current one, and the one before the last rotation), by webhook id. */
+    const storedSecrets = async (): Promise<Map<string, { secret: string; previous: string | null }>> => {
       if (mode === "embedded") {
         const db = new Database(join(dataDir, "hookrelay.db"), { readonly: true });
         try {
           return new Map(
             db
-              .query<{ id: string; secret: string }, []>("SELECT id, secret FROM webhooks")
+              .query<{ id: string; secret: string; previous_secret: string | null }, []>("SELECT id, secret, previous_secret FROM webhooks")
               .all()
-              .map((r) => [r.id, r.secret]),
+              .map((r) => [r.id, { secret: r.secret, previous: r.previous_secret }]),
           );
         } finally {
           db.close();
@@ -40,7 +40,12 @@ describe.each(MODES)("webhook secrets at rest (%s)", (mode) => {
       }
       const sql = createPool({ url: backend.DATABASE_URL!, maxConnections: 1 });
       try {
-        return new Map((await sql<{ id: string; secret: string }[]>`SELECT id, secret FROM webhooks`).map((r) => [r.id, r.secret]));
+        return new Map(
+          (await sql<{ id: string; secret: string; previous_secret: string | null }[]>`SELECT id, secret, previous_secret FROM webhooks`).map((r) => [
+            r.id,
+            { secret: r.secret, previous: r.previous_secret },
+          ]),
+        );
       } finally {
         await sql.end();
       }
@@ -53,23 +58,29 @@ describe.each(MODES)("webhook secrets at rest (%s)", (mode) => {
     const token = await adminToken(first.gateway);
     const created = await client(first.gateway, token)("POST", "/api/v1/webhooks", { url: receiver.url(path), event_types: ["sealed.test"] });
     expect(created.status).toBe(201);
-    const { id, secret } = created.body as { id: string; secret: string };
+    const { id, secret: firstSecret } = created.body as { id: string; secret: string };
+    // Its signing secret rotated: the old one signs too for 24 h, and is stored sealed as well.
+    const rotatedSecret = await client(first.gateway, token)("POST", `/api/v1/webhooks/${id}/rotate-secret`);
+    expect(rotatedSecret.status).toBe(200);
+    const secret: string = rotatedSecret.body.secret;
     const row = (await storedSecrets()).get(id)!;
-    expect(row).toStartWith("enc:v1:k1:");
-    expect(row).not.toContain(secret.slice("whsec_".length));
+    expect(row.secret).toStartWith("enc:v1:k1:");
+    expect(row.previous).toStartWith("enc:v1:k1:");
+    for (const plain of [secret, firstSecret]) expect(`${row.secret} ${row.previous}`).not.toContain(plain.slice("whsec_".length));
     expect((await client(first.gateway, token)("GET", `/api/v1/webhooks/${id}/secret`)).body.secret).toBe(secret);
-    await deliverAndVerify(first, token, "evt_sealed_1", secret, path);
+    await deliverAndVerify(first, token, "evt_sealed_1", [secret, firstSecret], path);
     await first.stop();
 
     // Rotation, step 1: the new key first, the old one kept. The gateway rewrites every row at start.
     const rotating = await start({ ...env, HOOKRELAY_SECURITY_SECRET_KEYS: `${k2},${k1}` });
-    expect((await storedSecrets()).get(id)).toStartWith("enc:v1:k2:");
+    expect((await storedSecrets()).get(id)!.secret).toStartWith("enc:v1:k2:");
+    expect((await storedSecrets()).get(id)!.previous).toStartWith("enc:v1:k2:");
     expect(rotating.logs.some((line) => line.includes("webhook secrets rewritten in the current form"))).toBe(true);
     await rotating.stop();
 
     // Step 2: the old key dropped; everything still opens and signs.
     const rotated = await start({ ...env, HOOKRELAY_SECURITY_SECRET_KEYS: k2 });
-    await deliverAndVerify(rotated, await adminToken(rotated.gateway), "evt_sealed_2", secret, path);
+    await deliverAndVerify(rotated, await adminToken(rotated.gateway), "evt_sealed_2", [secret, firstSecret], path);
     await rotated.stop();
 
     // A key that opens nothing stored: the gateway refuses to start, naming the key it needs.
@@ -90,10 +101,10 @@ async function start(env: Record<string, string>) {
   return hr;
 }
 
-/** Sends an event and checks its delivery verifies with the plain secret. */
-async function deliverAndVerify(hr: { ingest: string }, token: string, eventId: string, secret: string, path: string): Promise<void> {
+/** Sends an event and checks its delivery verifies with each of the plain secrets. */
+async function deliverAndVerify(hr: { ingest: string }, token: string, eventId: string, secrets: string[], path: string): Promise<void> {
   expect((await client(hr.ingest, token)("POST", "/events", { id: eventId, type: "sealed.test", source: "t", data: {} })).status).toBe(202);
   await waitFor(`delivery of ${eventId}`, () => receiver.received.some((r) => r.path === path && r.body.includes(eventId)));
   const got = receiver.received.find((r) => r.path === path && r.body.includes(eventId))!;
-  expect(() => new StandardWebhook(secret).verify(got.body, got.headers)).not.toThrow();
+  for (const secret of secrets) expect(() => new StandardWebhook(secret).verify(got.body, got.headers)).not.toThrow();
 }

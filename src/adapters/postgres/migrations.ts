@@ -15,6 +15,8 @@ import webhook_health_down from "../../../migrations/postgres/0005_webhook_healt
 import webhook_health_up from "../../../migrations/postgres/0005_webhook_health.up.sql" with { type: "text" };
 import ordering_down from "../../../migrations/postgres/0006_ordering.down.sql" with { type: "text" };
 import ordering_up from "../../../migrations/postgres/0006_ordering.up.sql" with { type: "text" };
+import secret_rotation_down from "../../../migrations/postgres/0007_secret_rotation.down.sql" with { type: "text" };
+import secret_rotation_up from "../../../migrations/postgres/0007_secret_rotation.up.sql" with { type: "text" };
 import type { Migration, MigrationStatus } from "../migration.ts";
 import type { Sql, Tx } from "./client.ts";
 
@@ -27,6 +29,7 @@ export const MIGRATIONS: Migration[] = [
   { version: 4, name: "delivery_state", up: delivery_state_up, down: delivery_state_down },
   { version: 5, name: "webhook_health", up: webhook_health_up, down: webhook_health_down },
   { version: 6, name: "ordering", up: ordering_up, down: ordering_down },
+  { version: 7, name: "secret_rotation", up: secret_rotation_up, down: secret_rotation_down },
 ];
 
 /**

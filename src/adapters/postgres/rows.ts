@@ -1,12 +1,12 @@
 /** @module Row ⇄ domain mapping for PostgreSQL (BIGINT read as numbers, JSONB already parsed). */
 import type { Event, Pause, User, Webhook, WebhookStatus } from "../../domain/model.ts";
-import { type EventRow as BaseEventRow, fromWebhookSettings, type WebhookSettings } from "../rows.ts";
+import { type EventRow as BaseEventRow, fromWebhookSettings, type PreviousSecretColumns, previousSecretOf, type WebhookSettings } from "../rows.ts";
 import { type SecretBox, secretOwner } from "../secret-box.ts";
 import type { Sql } from "./client.ts";
 
 export { type AttemptRow, type DeliveryRow, eventFromRow, toAttempt, toDelivery } from "../rows.ts";
 
-export interface WebhookRow {
+export interface WebhookRow extends PreviousSecretColumns {
   id: string;
   customer_id: string;
   url: string;
@@ -43,6 +43,7 @@ export function toWebhook(row: WebhookRow, secrets: SecretBox): Webhook {
     headers: row.headers,
     description: row.description,
     secret: secrets.open(row.secret, secretOwner(row.customer_id, row.id)),
+    previousSecret: previousSecretOf(row, secrets),
     status: row.status as WebhookStatus,
     disabledReason: row.disabled_reason,
     ...fromWebhookSettings(row.settings),

@@ -4,7 +4,7 @@ import { WILDCARD } from "../../domain/match.ts";
 import type { Attempt, Delivery, Event, OperationalEvent, Page, Pause, User, Webhook } from "../../domain/model.ts";
 import type { AttemptRecord, DeliveryActivity, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, FifoHead, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
-import { type OperationalEventRow, page, toCounts, toOperationalEvent, webhookSettingsOf } from "../rows.ts";
+import { type OperationalEventRow, page, previousSecretColumns, toCounts, toOperationalEvent, webhookSettingsOf } from "../rows.ts";
 import { SecretBox, secretOwner } from "../secret-box.ts";
 import { guarded, pingPostgres, retryConflicts, type Sql, type Tx } from "./client.ts";
 import { openDeliveries, pruneFinished, saveEventsAndFindDeliveries, writeAttempts } from "./deliveries.ts";
@@ -103,11 +103,12 @@ export class PostgresStore implements Store {
   }
 
   async createWebhook(w: Webhook): Promise<void> {
+    const previous = previousSecretColumns(w, this.secrets);
     await this.changeWebhooks(async (tx) => {
       await tx`
-        INSERT INTO webhooks (id, customer_id, url, event_types, headers, description, secret, status, disabled_reason, pause, resumed_at, settings, created_at, updated_at)
+        INSERT INTO webhooks (id, customer_id, url, event_types, headers, description, secret, previous_secret, previous_secret_expires_at, status, disabled_reason, pause, resumed_at, settings, created_at, updated_at)
         VALUES (${w.id}, ${w.customerId}, ${w.url}, ${tx.json(w.eventTypes)}, ${tx.json(w.headers)}, ${w.description},
-                ${this.secrets.seal(w.secret, secretOwner(w.customerId, w.id))}, ${w.status}, ${w.disabledReason},
+                ${this.secrets.seal(w.secret, secretOwner(w.customerId, w.id))}, ${previous.previous_secret}, ${previous.previous_secret_expires_at}, ${w.status}, ${w.disabledReason},
                 ${w.pause === null ? null : tx.json(asJson(w.pause))}, ${w.resumedAt}, ${tx.json(asJson(webhookSettingsOf(w)))},
                 ${w.createdAt}, ${w.updatedAt})`;
       return { changed: true, result: undefined };
@@ -129,10 +130,12 @@ export class PostgresStore implements Store {
   }
 
   async updateWebhook(w: Webhook): Promise<void> {
+    const previous = previousSecretColumns(w, this.secrets);
     await this.changeWebhooks(async (tx) => {
       const result = await tx`
         UPDATE webhooks SET url = ${w.url}, event_types = ${tx.json(w.eventTypes)}, headers = ${tx.json(w.headers)},
-          description = ${w.description}, secret = ${this.secrets.seal(w.secret, secretOwner(w.customerId, w.id))}, status = ${w.status},
+          description = ${w.description}, secret = ${this.secrets.seal(w.secret, secretOwner(w.customerId, w.id))},
+          previous_secret = ${previous.previous_secret}, previous_secret_expires_at = ${previous.previous_secret_expires_at}, status = ${w.status},
           disabled_reason = ${w.disabledReason}, settings = ${tx.json(asJson(webhookSettingsOf(w)))}, updated_at = ${w.updatedAt}
         WHERE customer_id = ${w.customerId} AND id = ${w.id}`;
       return { changed: result.count > 0, result: undefined };
@@ -265,13 +268,14 @@ export class PostgresStore implements Store {
   }
 
   async resealSecrets(): Promise<number> {
-    const rows = await guarded(this.sql<{ id: string; customer_id: string; secret: string }[]>`SELECT id, customer_id, secret FROM webhooks`);
-    const stale = rows.filter((row) => !this.secrets.isCurrent(row.secret));
+    const rows = await guarded(this.sql<{ id: string; customer_id: string; secret: string; previous_secret: string | null }[]>`SELECT id, customer_id, secret, previous_secret FROM webhooks`);
+    const stale = rows.filter((row) => !this.secrets.isCurrent(row.secret) || (row.previous_secret !== null && !this.secrets.isCurrent(row.previous_secret)));
     for (const row of stale) {
       const owner = secretOwner(row.customer_id, row.id);
+      const reseal = (sealed: string) => this.secrets.seal(this.secrets.open(sealed, owner), owner);
       // Only if unchanged since read: a secret rotated meanwhile was written in the new form already.
       await guarded(this.sql`
-        UPDATE webhooks SET secret = ${this.secrets.seal(this.secrets.open(row.secret, owner), owner)}
+        UPDATE webhooks SET secret = ${reseal(row.secret)}, previous_secret = ${row.previous_secret === null ? null : reseal(row.previous_secret)}
         WHERE customer_id = ${row.customer_id} AND id = ${row.id} AND secret = ${row.secret}`);
     }
     return stale.length;

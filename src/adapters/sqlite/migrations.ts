@@ -14,6 +14,8 @@ import webhook_health_down from "../../../migrations/sqlite/0006_webhook_health.
 import webhook_health_up from "../../../migrations/sqlite/0006_webhook_health.up.sql" with { type: "text" };
 import ordering_down from "../../../migrations/sqlite/0007_ordering.down.sql" with { type: "text" };
 import ordering_up from "../../../migrations/sqlite/0007_ordering.up.sql" with { type: "text" };
+import secret_rotation_down from "../../../migrations/sqlite/0008_secret_rotation.down.sql" with { type: "text" };
+import secret_rotation_up from "../../../migrations/sqlite/0008_secret_rotation.up.sql" with { type: "text" };
 import type { Migration, MigrationStatus } from "../migration.ts";
 
 export type { Migration, MigrationStatus };
@@ -26,6 +28,7 @@ export const MIGRATIONS: Migration[] = [
   { version: 5, name: "delivery_state", up: delivery_state_up, down: delivery_state_down },
   { version: 6, name: "webhook_health", up: webhook_health_up, down: webhook_health_down },
   { version: 7, name: "ordering", up: ordering_up, down: ordering_down },
+  { version: 8, name: "secret_rotation", up: secret_rotation_up, down: secret_rotation_down },
 ];
 
 function ensureTable(db: Database): void {

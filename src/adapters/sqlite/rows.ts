@@ -1,11 +1,11 @@
 /** @module Row ⇄ domain mapping for the embedded database. */
 import type { Pause, Webhook, WebhookStatus } from "../../domain/model.ts";
-import { type EventRow as BaseEventRow, fromWebhookSettings, webhookSettingsOf } from "../rows.ts";
+import { type EventRow as BaseEventRow, fromWebhookSettings, type PreviousSecretColumns, previousSecretColumns, previousSecretOf, webhookSettingsOf } from "../rows.ts";
 import { type SecretBox, secretOwner } from "../secret-box.ts";
 
 export { type AttemptRow, type DeliveryRow, eventFromRow, toAttempt, toDelivery } from "../rows.ts";
 
-export interface WebhookRow {
+export interface WebhookRow extends PreviousSecretColumns {
   id: string;
   customer_id: string;
   url: string;
@@ -35,6 +35,7 @@ export function toWebhook(row: WebhookRow, secrets: SecretBox): Webhook {
     headers: JSON.parse(row.headers),
     description: row.description,
     secret: secrets.open(row.secret, secretOwner(row.customer_id, row.id)),
+    previousSecret: previousSecretOf(row, secrets),
     status: row.status as WebhookStatus,
     disabledReason: row.disabled_reason,
     ...fromWebhookSettings(row.settings),
@@ -54,6 +55,7 @@ export function webhookParams(w: Webhook, secrets: SecretBox) {
     headers: JSON.stringify(w.headers),
     description: w.description,
     secret: secrets.seal(w.secret, secretOwner(w.customerId, w.id)),
+    ...previousSecretColumns(w, secrets),
     status: w.status,
     disabled_reason: w.disabledReason,
     pause: w.pause === null ? null : JSON.stringify(w.pause),

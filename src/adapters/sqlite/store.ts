@@ -97,8 +97,8 @@ export class SqliteStore implements Store {
   private insertWebhook(webhook: Webhook): void {
     this.db
       .query(
-        `INSERT INTO webhooks (id, customer_id, url, event_types, headers, description, secret, status, disabled_reason, pause, resumed_at, settings, created_at, updated_at)
-         VALUES ($id, $customer_id, $url, $event_types, $headers, $description, $secret, $status, $disabled_reason, $pause, $resumed_at, $settings, $created_at, $updated_at)`,
+        `INSERT INTO webhooks (id, customer_id, url, event_types, headers, description, secret, previous_secret, previous_secret_expires_at, status, disabled_reason, pause, resumed_at, settings, created_at, updated_at)
+         VALUES ($id, $customer_id, $url, $event_types, $headers, $description, $secret, $previous_secret, $previous_secret_expires_at, $status, $disabled_reason, $pause, $resumed_at, $settings, $created_at, $updated_at)`,
       )
       .run(webhookParams(webhook, this.secrets));
   }
@@ -119,7 +119,8 @@ export class SqliteStore implements Store {
   async updateWebhook(webhook: Webhook): Promise<void> {
     const update = this.db.query(
       `UPDATE webhooks SET url = $url, event_types = $event_types, headers = $headers, description = $description,
-       secret = $secret, status = $status, disabled_reason = $disabled_reason, settings = $settings, updated_at = $updated_at
+       secret = $secret, previous_secret = $previous_secret, previous_secret_expires_at = $previous_secret_expires_at, status = $status,
+       disabled_reason = $disabled_reason, settings = $settings, updated_at = $updated_at
        WHERE customer_id = $customer_id AND id = $id`,
     );
     this.db.transaction(() => {
@@ -261,13 +262,14 @@ export class SqliteStore implements Store {
   }
 
   async resealSecrets(): Promise<number> {
-    const rows = this.db.query<{ id: string; customer_id: string; secret: string }, []>("SELECT id, customer_id, secret FROM webhooks").all();
-    const stale = rows.filter((row) => !this.secrets.isCurrent(row.secret));
-    const update = this.db.query("UPDATE webhooks SET secret = ? WHERE customer_id = ? AND id = ? AND secret = ?");
+    const rows = this.db.query<{ id: string; customer_id: string; secret: string; previous_secret: string | null }, []>("SELECT id, customer_id, secret, previous_secret FROM webhooks").all();
+    const stale = rows.filter((row) => !this.secrets.isCurrent(row.secret) || (row.previous_secret !== null && !this.secrets.isCurrent(row.previous_secret)));
+    const update = this.db.query("UPDATE webhooks SET secret = ?, previous_secret = ? WHERE customer_id = ? AND id = ? AND secret = ?");
     this.db.transaction(() => {
       for (const row of stale) {
         const owner = secretOwner(row.customer_id, row.id);
-        update.run(this.secrets.seal(this.secrets.open(row.secret, owner), owner), row.customer_id, row.id, row.secret);
+        const reseal = (sealed: string) => this.secrets.seal(this.secrets.open(sealed, owner), owner);
+        update.run(reseal(row.secret), row.previous_secret === null ? null : reseal(row.previous_secret), row.customer_id, row.id, row.secret);
       }
     })();
     return stale.length;

@@ -28,10 +28,14 @@ export interface SentAttempt {
 /** The HTTP half: sign and send. Callers may free the endpoint's slot as soon as this resolves. */
 export async function sendAttempt(deps: AttemptDeps, work: DeliveryWork): Promise<SentAttempt> {
   const { event, webhook } = work;
+  const now = deps.clock.now();
   const key = deps.keys.keyFor(webhook.id, webhook.secret);
-  const timestamp = Math.floor(deps.clock.now() / 1000);
+  // Its secret being rotated: the old one signs too until its grace period ends.
+  const previous = webhook.previousSecret;
+  const keys = previous && previous.expiresAt > now ? [key, deps.keys.keyFor(`${webhook.id} previous`, previous.secret)] : key;
+  const timestamp = Math.floor(now / 1000);
   // webhook-id: per event and customer, not the producer's id (unique only within its customer).
-  const headers = { ...webhook.headers, ...signatureHeaders(key, messageIdFor(event.customerId, event.id), timestamp, event.payload) };
+  const headers = { ...webhook.headers, ...signatureHeaders(keys, messageIdFor(event.customerId, event.id), timestamp, event.payload) };
   deps.metrics.inFlight.inc();
   try {
     const result = await deps.sender.send({ url: webhook.url, headers, body: event.payload, timeoutMs: deps.httpTimeoutMs, customerId: webhook.customerId });

@@ -6,7 +6,7 @@
 import { ErrorSchema } from "../../platform/http.ts";
 import { withExamples } from "../../platform/openapi-document.ts";
 import { EVENT_EXAMPLE, INGEST_MODELS } from "../ingest/models.ts";
-import { WebhookInputSchema, WebhookPatchSchema } from "../webhooks/manage.ts";
+import { RotateSecretSchema, WebhookInputSchema, WebhookPatchSchema } from "../webhooks/manage.ts";
 import * as S from "./schemas.ts";
 
 /** The gateway's own request bodies (login, webhooks, customers, keys): at most 64 KiB. */
@@ -36,6 +36,7 @@ const webhook = {
   max_in_flight: null,
   ordering: "none",
   ordering_key: null,
+  previous_secret_expires_at: null,
   created_at: at,
   updated_at: at,
 };
@@ -95,6 +96,7 @@ export const GATEWAY_MODELS = {
     permanent_failure_codes: webhook.permanent_failure_codes,
   }),
   WebhookPatch: withExamples(WebhookPatchSchema, { status: "disabled" }),
+  RotateSecretInput: withExamples(RotateSecretSchema, { grace_period_seconds: 3600 }),
   WebhookPage: withExamples(S.WebhookPageSchema, { data: [webhook], next_cursor: null }),
   WebhookHealth: withExamples(S.WebhookHealthSchema, {
     webhook_id: webhook.id,

@@ -24,6 +24,8 @@ export function presentWebhook(w: Webhook) {
     max_in_flight: w.maxInFlight,
     ordering: w.ordering ? ("fifo" as const) : ("none" as const),
     ordering_key: w.ordering?.key ?? null,
+    // Until then deliveries carry a signature made with the secret before the last rotation too.
+    previous_secret_expires_at: w.previousSecret && w.previousSecret.expiresAt > Date.now() ? new Date(w.previousSecret.expiresAt).toISOString() : null,
     created_at: w.createdAt,
     updated_at: w.updatedAt,
   };

@@ -113,8 +113,8 @@ function authRoutes(deps: GatewayDeps) {
  * Elysia first): the gRPC registry shares it, and its one answer names every problem of shape and
  * of rule together (`extra: is not a known field; url: scheme 'ftp' is not http or https`).
  */
-const validatedByTheUseCase = (model: "WebhookInput" | "WebhookPatch") => ({
-  required: true,
+const validatedByTheUseCase = (model: "WebhookInput" | "WebhookPatch" | "RotateSecretInput", required = true) => ({
+  required,
   content: { "application/json": { schema: { $ref: `#/components/schemas/${model}` } } },
 });
 
@@ -248,17 +248,23 @@ function webhookRoutes(deps: GatewayDeps) {
         },
       },
     )
-    .post("/api/v1/webhooks/:id/rotate-secret", async ({ principal, params, set }) => noStore({ set }, presentWebhookWithSecret(await webhooks.rotateSecret(deps, principal, params.id))), {
-      bearer: { scope: "webhooks:write" },
-      params: WebhookId,
-      response: { 200: "WebhookWithSecret" },
-      detail: {
-        operationId: "rotateSecret",
-        tags: [TAGS.webhooks],
-        summary: "Replace a webhook's signing secret with a new random one",
-        description: "The next attempt is signed with the new secret only. The answer holds it, with `Cache-Control: no-store`.",
+    .post(
+      "/api/v1/webhooks/:id/rotate-secret",
+      async ({ principal, params, body, set }) => noStore({ set }, presentWebhookWithSecret(await webhooks.rotateSecret(deps, principal, params.id, body === undefined ? {} : body))),
+      {
+        bearer: { scope: "webhooks:write" },
+        params: WebhookId,
+        response: { 200: "WebhookWithSecret" },
+        detail: {
+          operationId: "rotateSecret",
+          requestBody: validatedByTheUseCase("RotateSecretInput", false),
+          tags: [TAGS.webhooks],
+          summary: "Replace a webhook's signing secret, keeping the old one signing for a grace period",
+          description:
+            "A new random secret (or the one given). Until `grace_period_seconds` (default 86400, 24 h) have passed, every delivery carries two signatures in `webhook-signature`, space separated: one with the new secret, one with the old (Standard Webhooks), so receivers switch without a failed check; `previous_secret_expires_at` says until when. `0`: the new secret only, at once. The answer holds the new secret, with `Cache-Control: no-store`.",
+        },
       },
-    });
+    );
 }
 
 function deliveryRoutes(deps: GatewayDeps) {

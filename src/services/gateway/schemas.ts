@@ -125,6 +125,10 @@ export const WebhookSchema = Type.Object(
     max_in_flight: Nullable(Type.Integer(), "requests in flight at once at most, over every dispatcher; null: only each process's own limit"),
     ordering: Type.Union([Type.Literal("none"), Type.Literal("fifo")], { description: "fifo: one at a time, in ingest order, per ordering key; none: in parallel" }),
     ordering_key: Nullable(Type.String(), "with fifo: the dot path into the event whose value names the queue; null: one queue for the webhook"),
+    previous_secret_expires_at: Nullable(
+      Type.String({ format: "date-time" }),
+      "until then each delivery is signed with the secret before the last rotation too (two signatures in webhook-signature); null: only the current secret signs",
+    ),
     created_at: Timestamp("when it was created"),
     updated_at: Timestamp("when it last changed"),
   },

@@ -30,6 +30,7 @@ export function webhookMessage(w: Webhook, withSecret = false): WebhookMessage {
     maxInFlight: w.maxInFlight ?? undefined,
     ordering: w.ordering ? WebhookOrdering.FIFO : WebhookOrdering.NONE,
     orderingKey: w.ordering?.key ?? undefined,
+    previousSecretExpireTime: w.previousSecret && w.previousSecret.expiresAt > Date.now() ? timestampFromDate(new Date(w.previousSecret.expiresAt)) : undefined,
   });
 }
 
@@ -74,7 +75,7 @@ function rateLimitInput(r: RateLimit): { per_second: number; burst?: number } {
 }
 
 const MASKABLE = ["url", "event_types", "headers", "description", "status", "secret", "permanent_failure_codes", "rate_limit", "max_in_flight", "ordering", "ordering_key"] as const;
-const OUTPUT_ONLY = new Set(["id", "create_time", "update_time", "disabled_reason"]);
+const OUTPUT_ONLY = new Set(["id", "create_time", "update_time", "disabled_reason", "previous_secret_expire_time"]);
 
 /**
  * UpdateWebhook's mask and webhook as the input of `updateWebhook`: "*" replaces (REST's

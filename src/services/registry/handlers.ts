@@ -104,7 +104,10 @@ export function registryHandlers(deps: RegistryDeps): UntypedServiceImplementati
       return create(DeleteWebhookResponseSchema);
     }),
     rotateSecret: unary("RotateSecret", "webhooks:write", async (principal, req: RotateSecretRequest) => {
-      const webhook = await webhooks.rotateSecret(deps, principal, requiredId(req.id), req.secret || undefined);
+      const webhook = await webhooks.rotateSecret(deps, principal, requiredId(req.id), {
+        ...(req.secret ? { secret: req.secret } : {}),
+        ...(req.gracePeriodSeconds !== undefined ? { grace_period_seconds: req.gracePeriodSeconds } : {}),
+      });
       return create(RotateSecretResponseSchema, { webhook: webhookMessage(webhook, true) });
     }),
   };

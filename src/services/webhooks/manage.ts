@@ -250,11 +250,44 @@ export async function deleteWebhook(deps: Pick<WebhookDeps, "store">, principal:
   if (!(await deps.store.deleteWebhook(principal.customerId, id))) throw new NotFoundError("webhook", id);
 }
 
-/** Replaces the signing secret with a new random one (or the given one). */
-export async function rotateSecret(deps: WebhookDeps, principal: Principal, id: string, secret?: string): Promise<Webhook> {
-  assertNoProblems(secretProblems(secret));
+/** How long a rotated-out secret keeps signing alongside the new one unless the call says otherwise, and at most. */
+export const DEFAULT_GRACE_PERIOD_SECONDS = 24 * 3600;
+const MAX_GRACE_PERIOD_SECONDS = 7 * 24 * 3600;
+
+/** What a rotation may say: the new secret (random when omitted) and how long the old one still signs. */
+export const RotateSecretSchema = Type.Object(
+  {
+    secret: Type.Optional(fields.secret),
+    grace_period_seconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: MAX_GRACE_PERIOD_SECONDS,
+        description: `how long the old secret still signs each delivery alongside the new one (two signatures in webhook-signature), 0 to ${MAX_GRACE_PERIOD_SECONDS} seconds; default ${DEFAULT_GRACE_PERIOD_SECONDS} (24 h); 0: the new one only, at once`,
+        errorMessage: `must be an integer number of seconds from 0 to ${MAX_GRACE_PERIOD_SECONDS} (7 days)`,
+      }),
+    ),
+  },
+  { additionalProperties: false, errorMessage: "must be an object with secret and grace_period_seconds, both optional" },
+);
+const rotateInput = compile(RotateSecretSchema);
+
+/**
+ * Replaces the signing secret with a new random one (or the given one). The old one keeps signing
+ * alongside it for the grace period (default 24 h), so receivers can switch without failing a
+ * delivery; a second rotation within it ends the first one's old secret.
+ */
+export async function rotateSecret(deps: WebhookDeps, principal: Principal, id: string, raw: unknown = {}): Promise<Webhook> {
+  const input = rotateInput.parse(raw);
+  assertNoProblems(secretProblems(input.secret));
   const current = await getWebhook(deps, principal, id);
-  const updated = { ...current, secret: secret ?? newSecret(), updatedAt: new Date(deps.clock.now()).toISOString() };
+  const now = deps.clock.now();
+  const graceMs = (input.grace_period_seconds ?? DEFAULT_GRACE_PERIOD_SECONDS) * 1000;
+  const updated: Webhook = {
+    ...current,
+    secret: input.secret ?? newSecret(),
+    previousSecret: graceMs > 0 ? { secret: current.secret, expiresAt: now + graceMs } : null,
+    updatedAt: new Date(now).toISOString(),
+  };
   await deps.store.updateWebhook(updated);
   return updated;
 }

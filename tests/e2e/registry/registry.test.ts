@@ -87,8 +87,18 @@ describe.each(MODES)("gRPC WebhookRegistry (%s)", (mode) => {
     const rotated = await rpc("RotateSecret", { id: hook.id });
     expect(rotated.body.webhook.secret).toMatch(/^whsec_/);
     expect(rotated.body.webhook.secret).not.toBe(hook.secret);
+    // The old secret signs alongside for 24 h by default, or as long as asked (0: not at all).
+    expect(Date.parse(rotated.body.webhook.previousSecretExpireTime) - Date.now()).toBeGreaterThan(23.9 * 3_600_000);
     const chosen = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-    expect((await rpc("RotateSecret", { id: hook.id, secret: chosen })).body.webhook.secret).toBe(chosen);
+    const withGrace = await rpc("RotateSecret", { id: hook.id, secret: chosen, grace_period_seconds: 60 });
+    expect(withGrace.body.webhook.secret).toBe(chosen);
+    expect(Date.parse(withGrace.body.webhook.previousSecretExpireTime) - Date.now()).toBeLessThanOrEqual(60_000);
+    expect(Date.parse(withGrace.body.webhook.previousSecretExpireTime) - Date.now()).toBeGreaterThan(50_000);
+    const badGrace = await rpc("RotateSecret", { id: hook.id, grace_period_seconds: -5 });
+    expect(badGrace.code).toBe("InvalidArgument");
+    expect(badGrace.message).toContain("grace_period_seconds");
+    const atOnce = await rpc("RotateSecret", { id: hook.id, secret: chosen, grace_period_seconds: 0 });
+    expect(atOnce.body.webhook.previousSecretExpireTime).toBeUndefined();
     expect((await rpc("GetWebhookSecret", { id: hook.id })).body).toEqual({ secret: chosen });
 
     expect(await rpc("DeleteWebhook", { id: hook.id })).toMatchObject({ code: "OK", body: {} });
