@@ -1,7 +1,8 @@
 /** @module Unit tests of Standard Webhooks signing: the spec vector, interop with the reference library, secrets, key cache. */
 import { describe, expect, it } from "bun:test";
+import { verify } from "node:crypto";
 import { Webhook } from "standardwebhooks";
-import { newSecret, SigningKeys, sign, signatureHeaders, signingKey } from "./signature.ts";
+import { newSecret, publicKeyObject, publicKeyOf, SigningKeys, schemeOf, secretBytes, sign, signatureHeaders, signingKey } from "./signature.ts";
 
 // The vector from the Standard Webhooks reference tests.
 const SPEC = {
@@ -75,7 +76,7 @@ describe("newSecret", () => {
   it("is whsec_ followed by the base64 of 32 bytes", () => {
     const secret = newSecret();
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
-    expect(signingKey(secret).length).toBe(32);
+    expect(secretBytes(secret).length).toBe(32);
   });
 
   it("differs on every call", () => {
@@ -87,18 +88,18 @@ describe("newSecret", () => {
 describe("SigningKeys", () => {
   it("returns the same decoded key object while the secret is unchanged", () => {
     const keys = new SigningKeys();
-    const first = keys.keyFor("wh_1", SPEC.secret);
-    expect(first.equals(signingKey(SPEC.secret))).toBe(true);
+    const first = keys.keyFor("wh_1", SPEC.secret) as Buffer;
+    expect(first.equals(secretBytes(SPEC.secret))).toBe(true);
     expect(keys.keyFor("wh_1", SPEC.secret)).toBe(first);
   });
 
   it("notices a rotated secret and decodes the new key", () => {
     const keys = new SigningKeys();
-    const before = keys.keyFor("wh_1", SPEC.secret);
+    const before = keys.keyFor("wh_1", SPEC.secret) as Buffer;
     const rotated = newSecret();
-    const after = keys.keyFor("wh_1", rotated);
+    const after = keys.keyFor("wh_1", rotated) as Buffer;
     expect(after.equals(before)).toBe(false);
-    expect(after.equals(signingKey(rotated))).toBe(true);
+    expect(after.equals(secretBytes(rotated))).toBe(true);
     expect(keys.keyFor("wh_1", rotated)).toBe(after);
   });
 
@@ -106,7 +107,42 @@ describe("SigningKeys", () => {
     const keys = new SigningKeys();
     const other = newSecret();
     keys.keyFor("wh_1", SPEC.secret);
-    expect(keys.keyFor("wh_2", other).equals(signingKey(other))).toBe(true);
-    expect(keys.keyFor("wh_1", SPEC.secret).equals(signingKey(SPEC.secret))).toBe(true);
+    expect((keys.keyFor("wh_2", other) as Buffer).equals(secretBytes(other))).toBe(true);
+    expect((keys.keyFor("wh_1", SPEC.secret) as Buffer).equals(secretBytes(SPEC.secret))).toBe(true);
+  });
+});
+
+describe("Ed25519 (v1a)", () => {
+  it("signs with a whsk_ secret key what Node's crypto.verify accepts with its whpk_ public key, and nothing else", () => {
+    const secret = newSecret("ed25519");
+    expect(secret).toMatch(/^whsk_[A-Za-z0-9+/]{43}=$/);
+    expect(schemeOf(secret)).toBe("ed25519");
+    const publicKey = publicKeyOf(secret)!;
+    expect(publicKey).toMatch(/^whpk_[A-Za-z0-9+/]{43}=$/);
+    const now = Math.floor(Date.now() / 1000);
+    const headers = signatureHeaders(signingKey(secret), "msg_1", now, '{"a":1}');
+    const [version, signature] = headers["webhook-signature"]!.split(",");
+    expect(version).toBe("v1a");
+    const signed = Buffer.from(`msg_1.${now}.{"a":1}`);
+    expect(verify(null, signed, publicKeyObject(publicKey), Buffer.from(signature!, "base64"))).toBe(true);
+    expect(verify(null, Buffer.from(`msg_1.${now}.{"a":2}`), publicKeyObject(publicKey), Buffer.from(signature!, "base64"))).toBe(false);
+    expect(verify(null, signed, publicKeyObject(publicKeyOf(newSecret("ed25519"))!), Buffer.from(signature!, "base64"))).toBe(false);
+  });
+
+  it("reads a 64-byte secret key (seed and public key, as libsodium keeps it) as its seed", () => {
+    const seed = newSecret("ed25519");
+    const publicKey = publicKeyOf(seed)!;
+    const long = `whsk_${Buffer.concat([secretBytes(seed), Buffer.from(publicKey.slice(5), "base64")]).toString("base64")}`;
+    expect(publicKeyOf(long)).toBe(publicKey);
+    expect(sign(signingKey(long), "m", 1, "b")).toBe(sign(signingKey(seed), "m", 1, "b"));
+  });
+
+  it("mixes with HMAC during a rotation: one v1 and one v1a signature, each verifiable on its own", () => {
+    const [hmac, ed] = [newSecret(), newSecret("ed25519")];
+    const headers = signatureHeaders([signingKey(ed), signingKey(hmac)], "msg_2", 1_700_000_000, "{}");
+    const [v1a, v1] = headers["webhook-signature"]!.split(" ");
+    expect(v1a).toStartWith("v1a,");
+    expect(v1).toBe(sign(signingKey(hmac), "msg_2", 1_700_000_000, "{}"));
+    expect(publicKeyOf(hmac)).toBeNull();
   });
 });

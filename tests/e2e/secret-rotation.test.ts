@@ -1,10 +1,14 @@
-// Secret rotation with overlap, in both deployments, over real sockets: after a rotation every
-// delivery carries two signatures in `webhook-signature` (the new secret's and the old one's), so a
-// receiver verifying with either passes, until the grace period the call gave ends; then only the new
-// secret signs. A rotation with no grace period switches at once. Verified with the standardwebhooks
-// package, as receivers do. Bad grace periods are refused naming the field.
+// Signing secrets, in both deployments, over real sockets. Rotation with overlap: after a rotation
+// every delivery carries two signatures in `webhook-signature` (the new secret's and the old one's),
+// so a receiver verifying with either passes, until the grace period the call gave ends; then only
+// the new secret signs; with no grace period it switches at once (verified with the standardwebhooks
+// package, as receivers do). Ed25519 (opt-in per webhook): `v1a` signatures that Node's own
+// crypto.verify accepts with the webhook's `whpk_` public key, rotated with overlap the same way.
+// Bad grace periods and secrets are refused naming the field.
 import { afterAll, describe, expect, it } from "bun:test";
+import { verify } from "node:crypto";
 import { Webhook as StandardWebhook } from "standardwebhooks";
+import { publicKeyObject } from "../../src/domain/signature.ts";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 import { type ChildInstance, childInstance } from "../helpers/process.ts";
@@ -17,6 +21,14 @@ const cleanups: (() => void)[] = [];
 afterAll(() => {
   for (const cleanup of cleanups.splice(0)) cleanup();
 });
+
+/** Whether the request carries a v1a signature `publicKey` verifies, checked with Node's crypto (not hookrelay's code). */
+function verifiesEd25519(publicKey: string, request: { body: string; headers: Record<string, string> }): boolean {
+  const signed = Buffer.from(`${request.headers["webhook-id"]}.${request.headers["webhook-timestamp"]}.${request.body}`);
+  return request.headers["webhook-signature"]!.split(" ")
+    .filter((entry) => entry.startsWith("v1a,"))
+    .some((entry) => verify(null, signed, publicKeyObject(publicKey), Buffer.from(entry.slice(4), "base64")));
+}
 
 /** Whether `secret` verifies the request as a receiver would (standardwebhooks checks each signature in the header). */
 function verifies(secret: string, request: { body: string; headers: Record<string, string> }): boolean {
@@ -100,12 +112,56 @@ describe.each(MODES)("secret rotation (%s)", (mode) => {
     expect((await api("POST", `/api/v1/webhooks/${created.body.id}/rotate-secret`)).status).toBe(200);
   });
 
+  it("signs an Ed25519 webhook's deliveries v1a, verifiable with its public key, and rotates the key pair with overlap", async () => {
+    const created = await api("POST", "/api/v1/webhooks", { url: rx.url("/ed25519"), event_types: ["ed.test"], signature_scheme: "ed25519" });
+    expect(created.status).toBe(201);
+    const { id, public_key: oldKey, secret: secretKey, signature_scheme: scheme } = created.body;
+    expect({ scheme, oldKey, secretKey }).toEqual({ scheme: "ed25519", oldKey: expect.stringMatching(/^whpk_/), secretKey: expect.stringMatching(/^whsk_/) });
+    expect((await api("GET", `/api/v1/webhooks/${id}`)).body.public_key).toBe(oldKey); // a read shows the public key, never the secret key
+    expect((await api("GET", `/api/v1/webhooks/${id}`)).body.secret).toBeUndefined();
+    const deliver = async (eventId: string) => {
+      expect((await ingest("POST", "/events", { id: eventId, type: "ed.test", source: "t", data: { n: 1 } })).status).toBe(202);
+      await waitFor(`${eventId} delivered`, () => rx.received.some((r) => r.path === "/ed25519" && eventIdOf(r.body) === eventId));
+      return rx.received.find((r) => r.path === "/ed25519" && eventIdOf(r.body) === eventId)!;
+    };
+    const first = await deliver("ed_1");
+    expect(first.headers["webhook-signature"]).toStartWith("v1a,");
+    expect(verifiesEd25519(oldKey, first)).toBe(true);
+    expect(verifiesEd25519(oldKey, { ...first, body: first.body.replace('"n":1', '"n":2') })).toBe(false);
+
+    const rotated = await api("POST", `/api/v1/webhooks/${id}/rotate-secret`, { grace_period_seconds: GRACE_SECONDS });
+    const newKey: string = rotated.body.public_key;
+    expect({ scheme: rotated.body.signature_scheme, secret: rotated.body.secret }).toEqual({ scheme: "ed25519", secret: expect.stringMatching(/^whsk_/) });
+    expect(newKey).not.toBe(oldKey);
+    const during = await deliver("ed_2");
+    expect({ old: verifiesEd25519(oldKey, during), new: verifiesEd25519(newKey, during) }).toEqual({ old: true, new: true });
+    await Bun.sleep(Math.max(0, Date.parse(rotated.body.previous_secret_expires_at) - Date.now()) + 500);
+    const after = await deliver("ed_3");
+    expect({ old: verifiesEd25519(oldKey, after), new: verifiesEd25519(newKey, after) }).toEqual({ old: false, new: true });
+
+    // Back to HMAC by a rotation that asks for it: the old key pair still signs (v1a) during the period.
+    const toHmac = await api("POST", `/api/v1/webhooks/${id}/rotate-secret`, { signature_scheme: "hmac_sha256", grace_period_seconds: 60 });
+    const hmacSecret: string = toHmac.body.secret;
+    expect({ scheme: toHmac.body.signature_scheme, key: toHmac.body.public_key, hmacSecret }).toEqual({ scheme: "hmac_sha256", key: null, hmacSecret: expect.stringMatching(/^whsec_/) });
+    const mixed = await deliver("ed_4");
+    expect({ hmac: verifies(hmacSecret, mixed), ed25519: verifiesEd25519(newKey, mixed) }).toEqual({ hmac: true, ed25519: true });
+  }, 60_000);
+
   it("refuses a grace period out of bounds, or an unknown field, naming it", async () => {
     const created = await api("POST", "/api/v1/webhooks", { url: rx.url("/bad-grace"), event_types: ["rotation.bad"] });
-    for (const body of [{ grace_period_seconds: -1 }, { grace_period_seconds: 8 * 24 * 3600 }, { grace_period_seconds: 1.5 }, { grace: 10 }, { secret: "nope" }]) {
+    for (const body of [
+      { grace_period_seconds: -1 },
+      { grace_period_seconds: 8 * 24 * 3600 },
+      { grace_period_seconds: 1.5 },
+      { grace: 10 },
+      { secret: "nope" },
+      { secret: `whsk_${Buffer.alloc(16).toString("base64")}` },
+      { secret: `whsec_${Buffer.alloc(32, 1).toString("base64")}`, signature_scheme: "ed25519" },
+      { signature_scheme: "rsa" },
+    ]) {
       const res = await api("POST", `/api/v1/webhooks/${created.body.id}/rotate-secret`, body);
       expect({ body, status: res.status, code: res.body.error?.code }).toEqual({ body, status: 422, code: "validation_failed" });
-      expect(res.body.error.message).toMatch(/grace_period_seconds|grace|secret/);
+      expect(res.body.error.message).toMatch(/grace_period_seconds|grace|secret|signature_scheme/);
     }
     // Nothing changed: the secret is the one it was created with.
     expect((await api("GET", `/api/v1/webhooks/${created.body.id}/secret`)).body.secret).toBe(created.body.secret);

@@ -36,6 +36,8 @@ const webhook = {
   max_in_flight: null,
   ordering: "none",
   ordering_key: null,
+  signature_scheme: "hmac_sha256",
+  public_key: null,
   previous_secret_expires_at: null,
   created_at: at,
   updated_at: at,

@@ -1,6 +1,8 @@
 /** @module How resources look over the REST API (snake_case, ISO times). */
+
 import { messageIdFor } from "../../domain/ids.ts";
 import type { Attempt, Delivery, Event, OperationalEvent, Webhook } from "../../domain/model.ts";
+import { publicKeyOf, schemeOf } from "../../domain/signature.ts";
 import type { WebhookHealthView } from "../health/status.ts";
 
 export const iso = (ms: number) => new Date(ms).toISOString();
@@ -25,6 +27,9 @@ export function presentWebhook(w: Webhook) {
     ordering: w.ordering ? ("fifo" as const) : ("none" as const),
     ordering_key: w.ordering?.key ?? null,
     // Until then deliveries carry a signature made with the secret before the last rotation too.
+    signature_scheme: schemeOf(w.secret),
+    // Not a secret: what receivers of an Ed25519 webhook verify with.
+    public_key: publicKeyOf(w.secret),
     previous_secret_expires_at: w.previousSecret && w.previousSecret.expiresAt > Date.now() ? new Date(w.previousSecret.expiresAt).toISOString() : null,
     created_at: w.createdAt,
     updated_at: w.updatedAt,

@@ -125,6 +125,10 @@ export const WebhookSchema = Type.Object(
     max_in_flight: Nullable(Type.Integer(), "requests in flight at once at most, over every dispatcher; null: only each process's own limit"),
     ordering: Type.Union([Type.Literal("none"), Type.Literal("fifo")], { description: "fifo: one at a time, in ingest order, per ordering key; none: in parallel" }),
     ordering_key: Nullable(Type.String(), "with fifo: the dot path into the event whose value names the queue; null: one queue for the webhook"),
+    signature_scheme: Type.Union([Type.Literal("hmac_sha256"), Type.Literal("ed25519")], {
+      description: "hmac_sha256: v1 signatures with the shared secret; ed25519: v1a signatures, verified with public_key",
+    }),
+    public_key: Nullable(Type.String(), "ed25519: the whpk_ public key receivers verify v1a signatures with (not a secret); null for hmac_sha256"),
     previous_secret_expires_at: Nullable(
       Type.String({ format: "date-time" }),
       "until then each delivery is signed with the secret before the last rotation too (two signatures in webhook-signature); null: only the current secret signs",

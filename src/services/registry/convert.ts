@@ -6,7 +6,8 @@ import { create } from "@bufbuild/protobuf";
 import { type FieldMask, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ValidationError } from "../../domain/errors.ts";
 import type { Webhook } from "../../domain/model.ts";
-import { type RateLimit, RateLimitSchema, type Webhook as WebhookMessage, WebhookOrdering, WebhookSchema, WebhookStatus } from "../../gen/hookrelay/webhook/v1/registry_pb.ts";
+import { publicKeyOf, type SignatureScheme, schemeOf } from "../../domain/signature.ts";
+import { type RateLimit, RateLimitSchema, type Webhook as WebhookMessage, WebhookOrdering, WebhookSchema, WebhookSignatureScheme, WebhookStatus } from "../../gen/hookrelay/webhook/v1/registry_pb.ts";
 import type { WebhookPatch } from "../webhooks/manage.ts";
 
 /**
@@ -30,8 +31,17 @@ export function webhookMessage(w: Webhook, withSecret = false): WebhookMessage {
     maxInFlight: w.maxInFlight ?? undefined,
     ordering: w.ordering ? WebhookOrdering.FIFO : WebhookOrdering.NONE,
     orderingKey: w.ordering?.key ?? undefined,
+    signatureScheme: schemeOf(w.secret) === "ed25519" ? WebhookSignatureScheme.ED25519 : WebhookSignatureScheme.HMAC_SHA256,
+    publicKey: publicKeyOf(w.secret) ?? undefined,
     previousSecretExpireTime: w.previousSecret && w.previousSecret.expiresAt > Date.now() ? timestampFromDate(new Date(w.previousSecret.expiresAt)) : undefined,
   });
+}
+
+/** A signature scheme as REST's `signature_scheme`; unspecified is left to the default. */
+export function schemeName(scheme: WebhookSignatureScheme): SignatureScheme | undefined {
+  if (scheme === WebhookSignatureScheme.ED25519) return "ed25519";
+  if (scheme === WebhookSignatureScheme.HMAC_SHA256) return "hmac_sha256";
+  return undefined;
 }
 
 /** An ordering as REST's `ordering`: unspecified is left to the default (none on create, unchanged on update). */
@@ -66,6 +76,7 @@ export function createInput(m: WebhookMessage | undefined): Record<string, unkno
     ...(w.maxInFlight !== undefined ? { max_in_flight: w.maxInFlight } : {}),
     ...(orderingName(w.ordering) ? { ordering: orderingName(w.ordering) } : {}),
     ...(w.orderingKey !== undefined ? { ordering_key: w.orderingKey } : {}),
+    ...(schemeName(w.signatureScheme) ? { signature_scheme: schemeName(w.signatureScheme) } : {}),
   };
 }
 
@@ -75,7 +86,7 @@ function rateLimitInput(r: RateLimit): { per_second: number; burst?: number } {
 }
 
 const MASKABLE = ["url", "event_types", "headers", "description", "status", "secret", "permanent_failure_codes", "rate_limit", "max_in_flight", "ordering", "ordering_key"] as const;
-const OUTPUT_ONLY = new Set(["id", "create_time", "update_time", "disabled_reason", "previous_secret_expire_time"]);
+const OUTPUT_ONLY = new Set(["id", "create_time", "update_time", "disabled_reason", "previous_secret_expire_time", "public_key"]);
 
 /**
  * UpdateWebhook's mask and webhook as the input of `updateWebhook`: "*" replaces (REST's

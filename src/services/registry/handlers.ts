@@ -1,4 +1,5 @@
 /** @module The WebhookRegistry RPCs: authenticate, then the same webhook rules as REST. */
+
 import { create } from "@bufbuild/protobuf";
 import type { ServerUnaryCall, sendUnaryData, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { ValidationError } from "../../domain/errors.ts";
@@ -24,7 +25,7 @@ import type { Scope } from "../auth/scopes.ts";
 import type { Principal } from "../auth/tokens.ts";
 import { DEFAULT_PAGE, MAX_PAGE } from "../gateway/deliveries.ts";
 import * as webhooks from "../webhooks/manage.ts";
-import { createInput, requiredId, updateInput, webhookMessage } from "./convert.ts";
+import { createInput, requiredId, schemeName, updateInput, webhookMessage } from "./convert.ts";
 import { grpcStatus } from "./errors.ts";
 
 /** The guard's credentials and rate limits (per client IP, per customer): the same as REST's. */
@@ -107,6 +108,7 @@ export function registryHandlers(deps: RegistryDeps): UntypedServiceImplementati
       const webhook = await webhooks.rotateSecret(deps, principal, requiredId(req.id), {
         ...(req.secret ? { secret: req.secret } : {}),
         ...(req.gracePeriodSeconds !== undefined ? { grace_period_seconds: req.gracePeriodSeconds } : {}),
+        ...(schemeName(req.signatureScheme) ? { signature_scheme: schemeName(req.signatureScheme) } : {}),
       });
       return create(RotateSecretResponseSchema, { webhook: webhookMessage(webhook, true) });
     }),

@@ -5,7 +5,7 @@ import { newId } from "../../domain/ids.ts";
 import { NEW_WEBHOOK_STATE, type Page, type Webhook } from "../../domain/model.ts";
 import { orderingKeyProblems } from "../../domain/ordering.ts";
 import type { Clock, Store, TargetCheck } from "../../domain/ports.ts";
-import { newSecret, signingKey } from "../../domain/signature.ts";
+import { newSecret, type SignatureScheme, schemeOf, secretBytes } from "../../domain/signature.ts";
 import { assertNoProblems, eventTypeProblems, headerProblems, urlProblems } from "../../domain/webhook-rules.ts";
 import { compile } from "../../platform/validate.ts";
 import type { Principal } from "../auth/tokens.ts";
@@ -34,7 +34,10 @@ const fields = {
   }),
   description: Type.Union([Type.String({ maxLength: 1024 }), Type.Null()], { description: "free text, or null", errorMessage: "must be a string of at most 1024 characters, or null" }),
   status: Type.Union([Type.Literal("active"), Type.Literal("disabled")], { description: "disabled webhooks receive nothing", errorMessage: "must be 'active' or 'disabled'" }),
-  secret: Type.String({ description: "'whsec_' + base64 of 24 to 64 bytes; generated when omitted", errorMessage: "must be 'whsec_' + base64 of 24 to 64 bytes" }),
+  secret: Type.String({
+    description: "'whsec_' + base64 of 24 to 64 bytes (HMAC-SHA256), or 'whsk_' + base64 of a 32-byte Ed25519 seed; generated when omitted",
+    errorMessage: "must be 'whsec_' + base64 of 24 to 64 bytes, or 'whsk_' + base64 of a 32-byte Ed25519 seed",
+  }),
   permanent_failure_codes: Type.Array(Type.Integer({ minimum: 400, maximum: 599 }), {
     maxItems: MAX_PERMANENT_FAILURE_CODES,
     description: `HTTP statuses (400-599, at most ${MAX_PERMANENT_FAILURE_CODES}) the endpoint means for good, e.g. 400, 401, 403: an attempt answered with one is dead at once, not retried. 410 Gone always disables the webhook.`,
@@ -73,6 +76,13 @@ const fields = {
   }),
 };
 
+/** How deliveries are signed: HMAC-SHA256 (`v1`), or Ed25519 (`v1a`, receivers verify with the webhook's `public_key`). */
+const signatureScheme = Type.Union([Type.Literal("hmac_sha256"), Type.Literal("ed25519")], {
+  description:
+    "hmac_sha256 (the default): a shared whsec_ secret, signatures v1; ed25519: a whsk_ secret key kept by hookrelay, signatures v1a, receivers verify with the whpk_ public_key (Standard Webhooks)",
+  errorMessage: "must be 'hmac_sha256' or 'ed25519'",
+});
+
 /** A new webhook (POST), or the whole of one (PUT): what the gateway documents and validates with. */
 export const WebhookInputSchema = Type.Object(
   {
@@ -87,6 +97,7 @@ export const WebhookInputSchema = Type.Object(
     max_in_flight: Type.Optional(fields.max_in_flight),
     ordering: Type.Optional(fields.ordering),
     ordering_key: Type.Optional(fields.ordering_key),
+    signature_scheme: Type.Optional(signatureScheme),
   },
   { additionalProperties: false, errorMessage: "must be an object with url and event_types" },
 );
@@ -109,6 +120,7 @@ export type WebhookPatch = Partial<{
   max_in_flight: number | null;
   ordering: "none" | "fifo";
   ordering_key: string | null;
+  signature_scheme: SignatureScheme;
 }>;
 
 /**
@@ -131,10 +143,16 @@ function rateLimitOf(given: { per_second: number; burst?: number } | null): Webh
   return given ? { perSecond: given.per_second, burst: given.burst ?? Math.ceil(given.per_second) } : null;
 }
 
-function secretProblems(secret: string | undefined): string[] {
+function secretProblems(secret: string | undefined, scheme?: SignatureScheme): string[] {
   if (secret === undefined) return [];
-  const bytes = secret.startsWith("whsec_") ? signingKey(secret).length : 0;
-  return bytes >= 24 && bytes <= 64 ? [] : ["secret: must be 'whsec_' + base64 of 24 to 64 bytes"];
+  if (secret.startsWith("whsk_")) {
+    const bytes = secretBytes(secret).length;
+    if (bytes !== 32 && bytes !== 64) return ["secret: an Ed25519 secret key must be 'whsk_' + base64 of its 32-byte seed (or 64 bytes: seed and public key)"];
+  } else {
+    const bytes = secret.startsWith("whsec_") ? secretBytes(secret).length : 0;
+    if (bytes < 24 || bytes > 64) return ["secret: must be 'whsec_' + base64 of 24 to 64 bytes, or (Ed25519) 'whsk_' + base64 of a 32-byte seed"];
+  }
+  return scheme !== undefined && scheme !== schemeOf(secret) ? [`secret: a ${schemeOf(secret)} secret given with signature_scheme '${scheme}'`] : [];
 }
 
 /** Problems with the fields that have the right type; fields of the wrong type are the schema's to report. */
@@ -147,7 +165,7 @@ function ruleProblems(raw: unknown): string[] {
     ...(typeof patch.url === "string" ? urlProblems(patch.url) : []),
     ...(isStrings(patch.event_types) ? eventTypeProblems(patch.event_types) : []),
     ...(isRecord(patch.headers) ? headerProblems(patch.headers) : []),
-    ...(typeof patch.secret === "string" ? secretProblems(patch.secret) : []),
+    ...(typeof patch.secret === "string" ? secretProblems(patch.secret, patch.signature_scheme === "ed25519" || patch.signature_scheme === "hmac_sha256" ? patch.signature_scheme : undefined) : []),
     ...(typeof patch.ordering_key === "string" ? orderingKeyProblems(patch.ordering_key) : []),
   ];
 }
@@ -190,7 +208,7 @@ export async function createWebhook(deps: WebhookDeps, principal: Principal, raw
     eventTypes: [...new Set(input.event_types)],
     headers: input.headers ?? {},
     description: input.description ?? null,
-    secret: input.secret ?? newSecret(),
+    secret: input.secret ?? newSecret(input.signature_scheme),
     status: input.status ?? "active",
     ...NEW_WEBHOOK_STATE,
     permanentFailureCodes: input.permanent_failure_codes ? [...new Set(input.permanent_failure_codes)].sort((a, b) => a - b) : [],
@@ -228,7 +246,8 @@ export async function updateWebhook(deps: WebhookDeps, principal: Principal, id:
     headers: patch.headers ?? (replace ? {} : current.headers),
     description: patch.description !== undefined ? patch.description : replace ? null : current.description,
     status: patch.status ?? (replace ? "active" : current.status),
-    secret: patch.secret ?? current.secret,
+    // A scheme other than the current secret's, without a secret: a new one of that scheme, at once.
+    secret: patch.secret ?? (patch.signature_scheme && patch.signature_scheme !== schemeOf(current.secret) ? newSecret(patch.signature_scheme) : current.secret),
     permanentFailureCodes: patch.permanent_failure_codes ? [...new Set(patch.permanent_failure_codes)].sort((a, b) => a - b) : replace ? [] : current.permanentFailureCodes,
     rateLimit: patch.rate_limit !== undefined ? rateLimitOf(patch.rate_limit) : replace ? null : current.rateLimit,
     maxInFlight: patch.max_in_flight !== undefined ? patch.max_in_flight : replace ? null : current.maxInFlight,
@@ -258,6 +277,7 @@ const MAX_GRACE_PERIOD_SECONDS = 7 * 24 * 3600;
 export const RotateSecretSchema = Type.Object(
   {
     secret: Type.Optional(fields.secret),
+    signature_scheme: Type.Optional(signatureScheme),
     grace_period_seconds: Type.Optional(
       Type.Integer({
         minimum: 0,
@@ -267,7 +287,7 @@ export const RotateSecretSchema = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false, errorMessage: "must be an object with secret and grace_period_seconds, both optional" },
+  { additionalProperties: false, errorMessage: "must be an object with secret, signature_scheme and grace_period_seconds, all optional" },
 );
 const rotateInput = compile(RotateSecretSchema);
 
@@ -278,13 +298,14 @@ const rotateInput = compile(RotateSecretSchema);
  */
 export async function rotateSecret(deps: WebhookDeps, principal: Principal, id: string, raw: unknown = {}): Promise<Webhook> {
   const input = rotateInput.parse(raw);
-  assertNoProblems(secretProblems(input.secret));
+  assertNoProblems(secretProblems(input.secret, input.signature_scheme));
   const current = await getWebhook(deps, principal, id);
   const now = deps.clock.now();
   const graceMs = (input.grace_period_seconds ?? DEFAULT_GRACE_PERIOD_SECONDS) * 1000;
   const updated: Webhook = {
     ...current,
-    secret: input.secret ?? newSecret(),
+    // A new secret of the current one's scheme unless another is asked for.
+    secret: input.secret ?? newSecret(input.signature_scheme ?? schemeOf(current.secret)),
     previousSecret: graceMs > 0 ? { secret: current.secret, expiresAt: now + graceMs } : null,
     updatedAt: new Date(now).toISOString(),
   };
