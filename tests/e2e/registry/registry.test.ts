@@ -165,6 +165,26 @@ describe.each(MODES)("gRPC WebhookRegistry (%s)", (mode) => {
     expect((await api("GET", `/api/v1/webhooks/${created.body.webhook.id}`)).body).toMatchObject({ ordering: "none", ordering_key: null });
   });
 
+  it("creates an Ed25519 webhook: its public key on every read, its secret key only where a secret is", async () => {
+    const created = await rpc("CreateWebhook", { webhook: { url: receiver.url("/ed"), event_types: ["grpc.ed"], signature_scheme: "WEBHOOK_SIGNATURE_SCHEME_ED25519" } });
+    expect(created.code).toBe("OK");
+    const hook = created.body.webhook;
+    expect({ scheme: hook.signatureScheme, secret: hook.secret, publicKey: hook.publicKey }).toEqual({
+      scheme: "WEBHOOK_SIGNATURE_SCHEME_ED25519",
+      secret: expect.stringMatching(/^whsk_/),
+      publicKey: expect.stringMatching(/^whpk_/),
+    });
+    const got = (await rpc("GetWebhook", { id: hook.id })).body.webhook;
+    expect({ publicKey: got.publicKey, secret: got.secret }).toEqual({ publicKey: hook.publicKey, secret: undefined });
+    expect((await api("GET", `/api/v1/webhooks/${hook.id}`)).body.public_key).toBe(hook.publicKey);
+    const rotated = (await rpc("RotateSecret", { id: hook.id, signature_scheme: "WEBHOOK_SIGNATURE_SCHEME_HMAC_SHA256", grace_period_seconds: 0 })).body.webhook;
+    expect({ scheme: rotated.signatureScheme, publicKey: rotated.publicKey, secret: rotated.secret }).toEqual({
+      scheme: "WEBHOOK_SIGNATURE_SCHEME_HMAC_SHA256",
+      publicKey: undefined,
+      secret: expect.stringMatching(/^whsec_/),
+    });
+  });
+
   it("runs the full CRUD cycle from a @grpc/grpc-js client under Node 20", async () => {
     const node = Bun.spawn(["node", join(import.meta.dir, "node-client.mjs"), hr.registry, token, receiver.url("/node"), "200"], { stdout: "pipe", stderr: "pipe" });
     const [stdout, stderr, exit] = await Promise.all([new Response(node.stdout).text(), new Response(node.stderr).text(), node.exited]);
