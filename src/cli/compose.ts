@@ -254,7 +254,25 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   const apps: Record<HttpRole, () => HttpApp> = {
     gateway: () =>
       createHttpApp({ role: "gateway", log, metrics, checks, shed, notFound: eventsGoToIngest(() => ports.ingest ?? config.server.ingest_port) })
-        .use(gatewayRoutes({ ...ingestDeps, store, schedule, log, checkTarget, webhookLimits, tokens, passwords, oauthTokens, accounts, apiKeys, drainPerSecond: health.drain_per_second }))
+        .use(
+          gatewayRoutes({
+            ...ingestDeps,
+            store,
+            schedule,
+            log,
+            checkTarget,
+            webhookLimits,
+            tokens,
+            passwords,
+            oauthTokens,
+            accounts,
+            apiKeys,
+            drainPerSecond: health.drain_per_second,
+            sender: attemptDeps.sender,
+            keys: attemptDeps.keys,
+            httpTimeoutMs: attemptDeps.httpTimeoutMs,
+          }),
+        )
         .use(apiReference(documentOf("gateway", features))),
     ingest: () =>
       createHttpApp({ role: "ingest", log, metrics, checks: { event_log: eventLog }, shed })

@@ -7,6 +7,7 @@ import { ErrorSchema } from "../../platform/http.ts";
 import { withExamples } from "../../platform/openapi-document.ts";
 import { EVENT_EXAMPLE, INGEST_MODELS } from "../ingest/models.ts";
 import { RotateSecretSchema, WebhookInputSchema, WebhookPatchSchema } from "../webhooks/manage.ts";
+import { TestSendSchema } from "../webhooks/test-send.ts";
 import * as S from "./schemas.ts";
 
 /** The gateway's own request bodies (login, webhooks, customers, keys): at most 64 KiB. */
@@ -99,6 +100,16 @@ export const GATEWAY_MODELS = {
   }),
   WebhookPatch: withExamples(WebhookPatchSchema, { status: "disabled" }),
   RotateSecretInput: withExamples(RotateSecretSchema, { grace_period_seconds: 3600 }),
+  TestSendInput: withExamples(TestSendSchema, { event_type: "order.created" }),
+  TestSendResult: withExamples(S.TestSendResultSchema, {
+    event: { id: "test_01JF3Z8Q0M9V7T2B4K6N8R1C3D", type: "order.created", source: "hookrelay.test", timestamp: at, data: { test: true, note: "a test send from hookrelay: not a real event" } },
+    request_headers: { "webhook-id": "msg_2kbm6m3zbqy5c8bfv7p4n1xw0d", "webhook-timestamp": "1796461200", "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=" },
+    succeeded: true,
+    status_code: 200,
+    duration_ms: 42.5,
+    response_excerpt: "ok",
+    error: null,
+  }),
   WebhookPage: withExamples(S.WebhookPageSchema, { data: [webhook], next_cursor: null }),
   WebhookHealth: withExamples(S.WebhookHealthSchema, {
     webhook_id: webhook.id,

@@ -15,6 +15,7 @@ import type { Tokens } from "../auth/tokens.ts";
 import { resumeByHand, webhookHealth } from "../health/status.ts";
 import { eventRoutes, type IngestRouteDeps } from "../ingest/routes.ts";
 import * as webhooks from "../webhooks/manage.ts";
+import { type TestSendDeps, testSend } from "../webhooks/test-send.ts";
 import { type AccountDeps, accountRoutes } from "./accounts.ts";
 import { DEFAULT_PAGE, type DeliveryDeps, getDelivery, listDeliveries, retryDelivery } from "./deliveries.ts";
 import { GATEWAY_MODELS, SMALL_BODY, TAGS } from "./models.ts";
@@ -22,7 +23,7 @@ import { issueToken } from "./oauth.ts";
 import { page, presentAttempt, presentDelivery, presentEvent, presentHealth, presentOperationalEvent, presentWebhook, presentWebhookWithSecret } from "./present.ts";
 import { DeliveryQuerySchema, OAuthTokenFormSchema, OperationalEventQuerySchema, PageQuerySchema } from "./schemas.ts";
 
-export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestRouteDeps, AccountDeps {
+export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestRouteDeps, AccountDeps, TestSendDeps {
   tokens: Tokens;
   /** The process's cap on password verifications (login). */
   passwords: PasswordChecks;
@@ -113,7 +114,7 @@ function authRoutes(deps: GatewayDeps) {
  * Elysia first): the gRPC registry shares it, and its one answer names every problem of shape and
  * of rule together (`extra: is not a known field; url: scheme 'ftp' is not http or https`).
  */
-const validatedByTheUseCase = (model: "WebhookInput" | "WebhookPatch" | "RotateSecretInput", required = true) => ({
+const validatedByTheUseCase = (model: "WebhookInput" | "WebhookPatch" | "RotateSecretInput" | "TestSendInput", required = true) => ({
   required,
   content: { "application/json": { schema: { $ref: `#/components/schemas/${model}` } } },
 });
@@ -248,6 +249,19 @@ function webhookRoutes(deps: GatewayDeps) {
         },
       },
     )
+    .post("/api/v1/webhooks/:id/test", async ({ principal, params, body }) => testSend(deps, principal, params.id, body), {
+      bearer: write,
+      params: WebhookId,
+      response: { 200: "TestSendResult" },
+      detail: {
+        operationId: "testWebhook",
+        requestBody: validatedByTheUseCase("TestSendInput"),
+        tags: [TAGS.webhooks],
+        summary: "Send a sample event of a type to the webhook now, and answer what its endpoint said",
+        description:
+          "The sample event (`source` `hookrelay.test`, `data.test` true) is signed as deliveries are and sent at once; the answer waits for the endpoint (10 s at most) and holds its status, the time it took, the first 1,024 characters of its answer, and the signature headers sent. It is not a delivery: nothing is stored or retried, and it counts in no metric. A 200 here says the send was made, whatever the endpoint answered (`succeeded`).",
+      },
+    })
     .post(
       "/api/v1/webhooks/:id/rotate-secret",
       async ({ principal, params, body, set }) => noStore({ set }, presentWebhookWithSecret(await webhooks.rotateSecret(deps, principal, params.id, body === undefined ? {} : body))),

@@ -263,3 +263,20 @@ export const DeliveryPageSchema = PageOf(DeliverySchema);
 export const CustomerPageSchema = PageOf(CustomerSchema);
 export const AttemptListSchema = ListOf(AttemptSchema);
 export const ApiKeyListSchema = ListOf(ApiKeySchema);
+
+/** What a test send answers: the sample event, what was sent, and what the endpoint said. */
+export const TestSendResultSchema = Type.Object(
+  {
+    event: Type.Object(
+      { id: Type.String({ description: "`test_…`" }), type: Type.String(), source: Type.String(), timestamp: Timestamp("when it was made"), data: Type.Unknown() },
+      { ...Strict, description: "the sample event, as its body was sent" },
+    ),
+    request_headers: Type.Record(Type.String(), Type.String(), { description: "the signature headers sent (webhook-id, webhook-timestamp, webhook-signature)" }),
+    succeeded: Type.Boolean({ description: "the endpoint answered 2xx" }),
+    status_code: Nullable(Type.Integer(), "the endpoint's status; null when none came"),
+    duration_ms: Type.Number({ description: "from sending to the answer (or the failure), ms" }),
+    response_excerpt: Nullable(Type.String(), "the first 1,024 characters of the endpoint's answer"),
+    error: Nullable(Type.String(), "what went wrong, as a delivery attempt records it: `HTTP <status>`, a timeout, a refused connection, a blocked target; null on a 2xx"),
+  },
+  { ...Strict, description: "A test send's outcome: not a delivery, nothing of it is stored" },
+);
