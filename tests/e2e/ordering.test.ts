@@ -8,7 +8,7 @@
 import { afterAll, describe, expect, it } from "bun:test";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
-import { type ChildInstance, childInstance, portsAndEnv, spawnRole } from "../helpers/process.ts";
+import { type ChildInstance, portsAndEnv, spawnRole, startChildWithReceiver } from "../helpers/process.ts";
 import { eventIdOf, type Receiver, startReceiver } from "../helpers/receiver.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
@@ -71,22 +71,18 @@ describe.each(MODES)("ordered delivery (%s)", (mode) => {
   let ingest: ReturnType<typeof client>;
 
   it("starts", async () => {
-    hr = childInstance({
-      ...(await modeEnv(mode)),
-      HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY: "100ms",
-      HOOKRELAY_RETRY_MANAGER_JITTER: "0",
-      HOOKRELAY_RETRY_MANAGER_MAX_RETRIES: "8",
-      // The delivery under way at a kill comes back when its claim's lease ends (2 min by default), and the rest of its queue waits for it.
-      HOOKRELAY_RETRY_MANAGER_LEASE: "3s",
-      HOOKRELAY_DISPATCHER_HTTP_TIMEOUT: "2s",
-    });
-    cleanups.push(() => hr.proc?.kill(9));
-    await hr.start();
-    rx = startReceiver();
-    cleanups.push(() => rx.stop());
-    const token = await adminToken(hr.gateway);
-    api = client(hr.gateway, token);
-    ingest = client(hr.ingest, token);
+    ({ hr, rx, api, ingest } = await startChildWithReceiver(
+      {
+        ...(await modeEnv(mode)),
+        HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY: "100ms",
+        HOOKRELAY_RETRY_MANAGER_JITTER: "0",
+        HOOKRELAY_RETRY_MANAGER_MAX_RETRIES: "8",
+        // The delivery under way at a kill comes back when its claim's lease ends (2 min by default), and the rest of its queue waits for it.
+        HOOKRELAY_RETRY_MANAGER_LEASE: "3s",
+        HOOKRELAY_DISPATCHER_HTTP_TIMEOUT: "2s",
+      },
+      cleanups,
+    ));
   });
 
   it("refuses an unknown ordering, a bad ordering key, and a key without fifo, naming the field", async () => {

@@ -9,10 +9,10 @@ import { afterAll, describe, expect, it } from "bun:test";
 import { verify } from "node:crypto";
 import { Webhook as StandardWebhook } from "standardwebhooks";
 import { publicKeyObject } from "../../src/domain/signature.ts";
-import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
+import { type client, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
-import { type ChildInstance, childInstance } from "../helpers/process.ts";
-import { eventIdOf, type Receiver, startReceiver } from "../helpers/receiver.ts";
+import { startChildWithReceiver } from "../helpers/process.ts";
+import { eventIdOf, type Receiver } from "../helpers/receiver.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
 const GRACE_SECONDS = 3;
@@ -41,20 +41,12 @@ function verifies(secret: string, request: { body: string; headers: Record<strin
 }
 
 describe.each(MODES)("secret rotation (%s)", (mode) => {
-  let hr: ChildInstance;
   let rx: Receiver;
   let api: ReturnType<typeof client>;
   let ingest: ReturnType<typeof client>;
 
   it("starts", async () => {
-    hr = childInstance(await modeEnv(mode));
-    cleanups.push(() => hr.proc?.kill(9));
-    await hr.start();
-    rx = startReceiver();
-    cleanups.push(() => rx.stop());
-    const token = await adminToken(hr.gateway);
-    api = client(hr.gateway, token);
-    ingest = client(hr.ingest, token);
+    ({ rx, api, ingest } = await startChildWithReceiver(await modeEnv(mode), cleanups));
   });
 
   it("signs with the old and the new secret during the grace period, then with the new one only", async () => {

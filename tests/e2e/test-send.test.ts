@@ -7,10 +7,10 @@
 // that may only read webhooks may not send.
 import { afterAll, describe, expect, it } from "bun:test";
 import { Webhook as StandardWebhook } from "standardwebhooks";
-import { adminToken, client } from "../helpers/hookrelay.ts";
+import { client } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
-import { type ChildInstance, childInstance } from "../helpers/process.ts";
-import { type Receiver, startReceiver } from "../helpers/receiver.ts";
+import { type ChildInstance, startChildWithReceiver } from "../helpers/process.ts";
+import type { Receiver } from "../helpers/receiver.ts";
 
 const { modes: MODES, env: modeEnv } = endToEndModes();
 
@@ -27,12 +27,7 @@ describe.each(MODES)("test sends (%s)", (mode) => {
 
   it("starts", async () => {
     // A short request timeout, so the hanging endpoint below answers the test send within the test.
-    hr = childInstance({ ...(await modeEnv(mode)), HOOKRELAY_DISPATCHER_HTTP_TIMEOUT: "1s" });
-    cleanups.push(() => hr.proc?.kill(9));
-    await hr.start();
-    rx = startReceiver();
-    cleanups.push(() => rx.stop());
-    api = client(hr.gateway, await adminToken(hr.gateway));
+    ({ hr, rx, api } = await startChildWithReceiver({ ...(await modeEnv(mode)), HOOKRELAY_DISPATCHER_HTTP_TIMEOUT: "1s" }, cleanups));
     const created = await api("POST", "/api/v1/webhooks", { url: rx.url("/probe"), event_types: ["order.created"] });
     expect(created.status).toBe(201);
     webhook = created.body;

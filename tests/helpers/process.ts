@@ -2,7 +2,7 @@
 import { afterAll } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import type { Subprocess } from "bun";
-import { freePorts, testEnv, waitFor } from "./hookrelay.ts";
+import { adminToken, client, freePorts, testEnv, waitFor } from "./hookrelay.ts";
 import { type Receiver, startReceiver } from "./receiver.ts";
 
 export interface ChildInstance {
@@ -196,4 +196,26 @@ export async function spawnRole(role: string, env: Record<string, string>, port:
     throw err;
   });
   return { proc, output: () => out };
+}
+
+/** A running child hookrelay with a receiver, and admin clients of its gateway and ingest. */
+export interface ChildWithReceiver {
+  hr: ChildInstance;
+  rx: Receiver;
+  api: ReturnType<typeof client>;
+  ingest: ReturnType<typeof client>;
+}
+
+/**
+ * Starts hookrelay as a child process with `env` and a receiver; both are stopped by the callbacks it
+ * adds to `cleanups` (the file's afterAll runs them).
+ */
+export async function startChildWithReceiver(env: Record<string, string>, cleanups: (() => void)[]): Promise<ChildWithReceiver> {
+  const hr = childInstance(env);
+  cleanups.push(() => hr.proc?.kill(9));
+  await hr.start();
+  const rx = startReceiver();
+  cleanups.push(() => rx.stop());
+  const token = await adminToken(hr.gateway);
+  return { hr, rx, api: client(hr.gateway, token), ingest: client(hr.ingest, token) };
 }
