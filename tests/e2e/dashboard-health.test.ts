@@ -3,15 +3,13 @@
 // reason), from a child `hookrelay all`, a real receiver, and Debian's Chromium (playwright-core).
 // Its own instance: the breaker is on here, and dashboard.test.ts counts every failure it sees.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { ADMIN_PASSWORD, adminToken, client, tempDir, waitFor } from "../helpers/hookrelay.ts";
+import type { BrowserContext, Page } from "playwright-core";
+import { ARTIFACTS, headlessChromium, requireChromium } from "../helpers/browser.ts";
+import { ADMIN_PASSWORD, adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { type ChildInstance, childInstance } from "../helpers/process.ts";
 import { type Receiver, startReceiver } from "../helpers/receiver.ts";
 
-const CHROMIUM = process.env.HOOKRELAY_TEST_CHROMIUM ?? "/usr/bin/chromium";
-const ARTIFACTS = join(import.meta.dir, "..", "..", ".test-report");
 const TRIP_AFTER = 5;
 
 let hookrelay: ChildInstance;
@@ -23,7 +21,7 @@ let pausedWebhook: string;
 let goneWebhook: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: bun run test installs Debian's chromium (or set HOOKRELAY_TEST_CHROMIUM)`);
+  requireChromium();
   receiver = startReceiver();
   receiver.onPath("/down", () => new Response("unavailable", { status: 503 }));
   receiver.onPath("/gone", () => new Response("gone", { status: 410 }));
@@ -42,11 +40,7 @@ beforeAll(async () => {
   const stateOf = async (id: string) => (await api("GET", `/api/v1/webhooks/${id}/health`)).body.state;
   await waitFor("one webhook paused and one disabled", async () => (await stateOf(pausedWebhook)) === "paused" && (await stateOf(goneWebhook)) === "disabled", 30_000, 100);
 
-  browser = await chromium.launchPersistentContext(tempDir("hookrelay-chromium-"), {
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    viewport: { width: 1400, height: 900 },
-  });
+  browser = await headlessChromium({ width: 1400, height: 900 });
   page = browser.pages()[0] ?? (await browser.newPage());
 });
 

@@ -4,16 +4,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { ADMIN_PASSWORD, adminToken, client, tempDir, waitFor } from "../helpers/hookrelay.ts";
+import type { BrowserContext, Page } from "playwright-core";
+import { ARTIFACTS, headlessChromium, requireChromium } from "../helpers/browser.ts";
+import { ADMIN_PASSWORD, adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { type ChildInstance, childInstance } from "../helpers/process.ts";
 import { type Receiver, startReceiver } from "../helpers/receiver.ts";
 
 /** Functions passed to page.waitForFunction and evaluate run in the page, where `document` is. */
 declare const document: any;
 
-const CHROMIUM = process.env.HOOKRELAY_TEST_CHROMIUM ?? "/usr/bin/chromium";
-const ARTIFACTS = join(import.meta.dir, "..", "..", ".test-report");
 const EVENTS = 6;
 
 let hookrelay: ChildInstance;
@@ -40,7 +39,7 @@ async function countOf(webhookId: string, status: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: bun run test installs Debian's chromium (or set HOOKRELAY_TEST_CHROMIUM)`);
+  requireChromium();
   receiver = startReceiver();
   receiver.onPath("/fails", () => new Response("boom", { status: 500 }));
   hookrelay = childInstance({
@@ -58,11 +57,7 @@ beforeAll(async () => {
   await waitFor("every delivery finished", async () => (await countOf(okWebhook, "succeeded")) === EVENTS && (await countOf(failingWebhook, "dead")) === EVENTS, 30_000, 100);
 
   // A fresh profile each run.
-  browser = await chromium.launchPersistentContext(tempDir("hookrelay-chromium-"), {
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    viewport: { width: 1400, height: 1100 },
-  });
+  browser = await headlessChromium({ width: 1400, height: 1100 });
   page = browser.pages()[0] ?? (await browser.newPage());
   // Nothing on the page may come from anywhere but hookrelay.
   page.on("request", (request) => {
@@ -235,8 +230,8 @@ describe("API reference pages (headless Chromium)", () => {
         if (/Content Security Policy|Refused to/i.test(message.text())) errors.push(message.text());
       });
       await docs.goto(`${base}/docs`, { waitUntil: "networkidle" });
-      await docs.waitForFunction((summary) => document.body.innerText.includes(summary), summaries.at(-1)!);
-      const text: string = await docs.evaluate(() => document.body.innerText);
+      await docs.waitForFunction((summary) => document.body.textContent.includes(summary), summaries.at(-1)!);
+      const text: string = await docs.evaluate(() => document.body.textContent);
       expect({ role, missing: summaries.filter((s) => !text.includes(s)) }).toEqual({ role, missing: [] });
       expect({ role, elsewhere, errors }).toEqual({ role, elsewhere: [], errors: [] });
       // At 1400 px nothing scrolls sideways.

@@ -166,24 +166,36 @@ export class Dispatcher {
       }
       const webhookById = new Map(webhooks.map((w) => [w.id, w]));
       const targets = todo.map((d) => webhookById.get(d.webhookId)!);
-      if (this.parks(event.customerId, targets)) {
+      // Looked at once (the read above may have taken a while): the event's parking and each delivery's.
+      const behind = this.behindOf(targets);
+      if (this.parks(event.customerId, targets, behind)) {
         this.parkEvent(consumer, event, targets);
         continue;
       }
       this.holdEvent(event);
       for (const w of targets) this.holdDelivery(event.customerId, w.id, 1);
       let remaining = todo.length;
-      for (const delivery of todo)
-        this.enqueue(event, delivery, webhookById.get(delivery.webhookId)!, () => {
+      for (const [i, delivery] of todo.entries())
+        this.enqueue(event, delivery, targets[i]!, behind[i]!, () => {
           this.holdDelivery(event.customerId, delivery.webhookId, -1);
           if (--remaining === 0) this.finishEvent(consumer, event);
         });
     }
   }
 
-  /** Whether an event's deliveries to `webhooks` are parked, not held: every webhook far behind (see `DeliveryPool.isBehind`), or over budget (`admits`). */
-  private parks(customerId: string, webhooks: Webhook[]): boolean {
-    return webhooks.every((w) => !w.pause && this.deps.pool.isBehind(w.id)) || !this.admits(customerId, webhooks);
+  /** For each webhook, whether its deliveries are to be parked for now: far behind (see `DeliveryPool.isBehind`) and not paused (a paused one's are held). */
+  private behindOf(webhooks: Webhook[]): boolean[] {
+    return webhooks.map((w) => !w.pause && this.deps.pool.isBehind(w.id));
+  }
+
+  /**
+   * Whether an event's deliveries to `webhooks` are parked, not held: every webhook far behind
+   * (`behind`, from `behindOf`, when the caller has it; else looked at up to the first that is not),
+   * or over budget (`admits`).
+   */
+  private parks(customerId: string, webhooks: Webhook[], behind?: boolean[]): boolean {
+    const allBehind = behind ? behind.every(Boolean) : webhooks.every((w) => !w.pause && this.deps.pool.isBehind(w.id));
+    return allBehind || !this.admits(customerId, webhooks);
   }
 
   /**
@@ -274,7 +286,7 @@ export class Dispatcher {
     this.parking = undefined;
   }
 
-  private enqueue(event: LoggedEvent, delivery: Delivery, webhook: Webhook, finishOne: () => void): void {
+  private enqueue(event: LoggedEvent, delivery: Delivery, webhook: Webhook, behind: boolean, finishOne: () => void): void {
     const deps = this.deps;
     // Parked: stored, and on the retry schedule without using an attempt, so the log moves on. With
     // the next batch of parked events: a slow webhook's backlog evicted from its lane is hundreds at once.
@@ -299,7 +311,7 @@ export class Dispatcher {
         deps.log,
         "holding a delivery",
       ).then(finishOne, (err) => deps.log.error({ err, deliveryId: delivery.id }, "could not hold delivery; its event is read again after restart"));
-    } else if (deps.pool.isBehind(webhook.id)) void parkIt();
+    } else if (behind) void parkIt();
     else deps.pool.send({ delivery, event, webhook }, finishOne, parkIt);
   }
 
