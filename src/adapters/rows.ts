@@ -1,4 +1,5 @@
 /** @module Row ⇄ domain mapping shared by the SQL adapters: deliveries, attempts and events have the same columns in both. */
+import type { Filter } from "../domain/filter.ts";
 import type { ApiKey, Attempt, Customer, Delivery, DeliveryStatus, Event, OperationalEvent, OperationalEventType, Page, Webhook } from "../domain/model.ts";
 import type { DeliveryCounts, WebhookHealth } from "../domain/ports.ts";
 import { type SecretBox, secretOwner } from "./secret-box.ts";
@@ -168,6 +169,7 @@ export interface WebhookSettings {
   rate_limit?: { per_second: number; burst: number };
   max_in_flight?: number;
   ordering?: { key: string | null; since_seq: number };
+  filter?: Filter;
 }
 
 export function webhookSettingsOf(w: Webhook): WebhookSettings {
@@ -176,17 +178,19 @@ export function webhookSettingsOf(w: Webhook): WebhookSettings {
   if (w.rateLimit) settings.rate_limit = { per_second: w.rateLimit.perSecond, burst: w.rateLimit.burst };
   if (w.maxInFlight !== null) settings.max_in_flight = w.maxInFlight;
   if (w.ordering) settings.ordering = { key: w.ordering.key, since_seq: w.ordering.sinceSeq };
+  if (w.filter) settings.filter = w.filter;
   return settings;
 }
 
 /** The webhook fields its `settings` column holds: text (SQLite) or already parsed (PostgreSQL JSONB). */
-export function fromWebhookSettings(settings: WebhookSettings | string | null): Pick<Webhook, "permanentFailureCodes" | "rateLimit" | "maxInFlight" | "ordering"> {
+export function fromWebhookSettings(settings: WebhookSettings | string | null): Pick<Webhook, "permanentFailureCodes" | "rateLimit" | "maxInFlight" | "ordering" | "filter"> {
   const s: WebhookSettings = typeof settings === "string" ? JSON.parse(settings) : (settings ?? {});
   return {
     permanentFailureCodes: s.permanent_failure_codes ?? [],
     rateLimit: s.rate_limit ? { perSecond: s.rate_limit.per_second, burst: s.rate_limit.burst } : null,
     maxInFlight: s.max_in_flight ?? null,
     ordering: s.ordering ? { key: s.ordering.key, sinceSeq: Number(s.ordering.since_seq) } : null,
+    filter: s.filter ?? null,
   };
 }
 

@@ -1,4 +1,5 @@
 /** @module The nouns of hookrelay: customers, webhooks, events, deliveries and attempts. */
+import type { Filter } from "./filter.ts";
 import { deliveryIdFor } from "./ids.ts";
 
 /** Every resource belongs to one customer (tenant); the admin works in this one. */
@@ -10,8 +11,10 @@ export interface Webhook {
   id: string;
   customerId: string;
   url: string;
-  /** Event types this webhook receives; `*` matches every type. */
+  /** Event types this webhook receives: names, `prefix.*` patterns (domain/match.ts), or `*` for every type. */
   eventTypes: string[];
+  /** Of those, only the events passing this payload filter (domain/filter.ts); null: all of them. */
+  filter: Filter | null;
   headers: Record<string, string>;
   description: string | null;
   /** `whsec_` + base64 of the signing key. */
@@ -47,6 +50,7 @@ export const NEW_WEBHOOK_STATE = {
   rateLimit: null,
   maxInFlight: null,
   ordering: null,
+  filter: null,
   previousSecret: null,
   pause: null,
   resumedAt: null,

@@ -38,8 +38,8 @@ describe("urlProblems", () => {
 });
 
 describe("eventTypeProblems", () => {
-  it("accepts ordinary types and the * wildcard", () => {
-    expect(eventTypeProblems(["order.created", "invoice:paid", "user/signed-up", "a_b", "*"])).toEqual([]);
+  it("accepts ordinary types, prefix patterns and the * wildcard", () => {
+    expect(eventTypeProblems(["order.created", "invoice:paid", "user/signed-up", "a_b", "*", "order.*", "user.profile.*"])).toEqual([]);
   });
 
   it("refuses an empty list", () => {
@@ -47,12 +47,16 @@ describe("eventTypeProblems", () => {
   });
 
   it("names each type with bad characters", () => {
-    const problems = eventTypeProblems(["ok.type", "has space", "semi;colon", "", "order.*"]);
+    const problems = eventTypeProblems(["ok.type", "has space", "semi;colon", "", "*.created"]);
     expect(problems).toHaveLength(4);
     expect(problems[0]).toContain("'has space'");
     expect(problems[1]).toContain("'semi;colon'");
     expect(problems[2]).toContain("''");
-    expect(problems[3]).toContain("'order.*'");
+    expect(problems[3]).toContain("'*.created'");
+  });
+
+  it("refuses a pattern anywhere but at the end after a dot", () => {
+    expect(eventTypeProblems(["order*", "order.*.paid", ".*", "order.**"])).toHaveLength(4);
   });
 
   it("refuses a type longer than 128 characters", () => {

@@ -27,10 +27,15 @@ export function urlProblems(url: string): string[] {
   return problems;
 }
 
+/** Whether a subscription names a type, or a pattern: `*`, or `prefix.*` with a valid type name as the prefix. */
+const validSubscription = (type: string) => type === WILDCARD || EVENT_TYPE.test(type) || (type.endsWith(".*") && EVENT_TYPE.test(type.slice(0, -2)));
+
 export function eventTypeProblems(types: string[], field = "event_types"): string[] {
   if (types.length === 0) return [`${field}: at least one event type is required (use "${WILDCARD}" for all)`];
   if (types.length > MAX_EVENT_TYPES) return [`${field}: at most ${MAX_EVENT_TYPES} event types`];
-  return types.filter((type) => type !== WILDCARD && !EVENT_TYPE.test(type)).map((type) => `${field}: '${type}' is not a valid event type (letters, digits and _ . : - /, at most 128)`);
+  return types
+    .filter((type) => !validSubscription(type))
+    .map((type) => `${field}: '${type}' is not a valid event type (letters, digits and _ . : - /, at most 128), nor a pattern ('user.*': every type under 'user.', or '*')`);
 }
 
 export function headerProblems(headers: Record<string, string>): string[] {

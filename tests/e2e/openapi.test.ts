@@ -323,7 +323,7 @@ describe("the live API against its document", () => {
     const pathIds: Partial<Record<OperationId, Record<string, string>>> = { createApiKey: { id: "default" } };
     const withBody = operations.filter((o) => o.op.requestBody);
     expect(withBody.map((o) => o.id as string).sort()).toEqual(
-      ["createApiKey", "createCustomer", "createWebhook", "login", "oauthToken", "replaceWebhook", "rotateSecret", "sendBatch", "sendEvent", "testWebhook", "updateWebhook"].sort(),
+      ["createApiKey", "createCustomer", "createWebhook", "login", "oauthToken", "replaceWebhook", "rotateSecret", "sendBatch", "sendEvent", "testWebhook", "testWebhookFilter", "updateWebhook"].sort(),
     );
     for (const { id, path, method, op } of withBody) {
       const [contentType] = Object.keys(op.requestBody.content);

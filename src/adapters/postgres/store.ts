@@ -1,6 +1,6 @@
 /** @module The Store port on PostgreSQL: configuration, deliveries and attempts for the scale-out deployment. */
 import { refusedForItsContent } from "../../domain/errors.ts";
-import { WILDCARD } from "../../domain/match.ts";
+import { exactTypes } from "../../domain/match.ts";
 import type { Attempt, Delivery, Event, OperationalEvent, Page, Pause, User, Webhook } from "../../domain/model.ts";
 import type { AttemptRecord, DeliveryActivity, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, FifoHead, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
@@ -217,7 +217,7 @@ export class PostgresStore implements Store {
   }
 
   async orderedEventsAfter(webhook: Webhook, afterSeq: number, limit: number): Promise<{ seq: number; event: Event }[]> {
-    const types = webhook.eventTypes.includes(WILDCARD) ? null : [...new Set(webhook.eventTypes)];
+    const types = exactTypes(webhook);
     const rows = await guarded(this.sql<(EventRow & { seq: string | number })[]>`
       SELECT * FROM events WHERE seq > ${afterSeq}::bigint AND customer_id = ${webhook.customerId}
       ${types ? this.sql`AND type = ANY(${types}::text[])` : this.sql``}

@@ -1,7 +1,7 @@
 /** @module The Store port on embedded SQLite: configuration, deliveries and attempts. */
 import type { Database } from "bun:sqlite";
 import { deliveryIdFor } from "../../domain/ids.ts";
-import { WILDCARD } from "../../domain/match.ts";
+import { exactTypes } from "../../domain/match.ts";
 import type { Attempt, Delivery, Event, OperationalEvent, Page, Pause, User, Webhook } from "../../domain/model.ts";
 import { orderKeyOf } from "../../domain/ordering.ts";
 import type { AttemptRecord, DeliveryActivity, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, FifoHead, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
@@ -207,7 +207,7 @@ export class SqliteStore implements Store {
   }
 
   async orderedEventsAfter(webhook: Webhook, afterSeq: number, limit: number): Promise<{ seq: number; event: Event }[]> {
-    const types = webhook.eventTypes.includes(WILDCARD) ? null : [...new Set(webhook.eventTypes)];
+    const types = exactTypes(webhook);
     const typeFilter = types ? `AND type IN (${types.map(() => "?").join(", ")})` : "";
     return this.db
       .query<EventRow & { seq: number }, (string | number)[]>(`SELECT * FROM events WHERE seq > ? AND customer_id = ? ${typeFilter} ORDER BY seq LIMIT ?`)

@@ -15,7 +15,8 @@
  * order of their own: the store's seq decides, and one still being written when the sequencer reads
  * past it is sent when its delivery is stored (its turn is then at once, as the least unfinished).
  */
-import type { Webhook } from "../../domain/model.ts";
+import { SubscriptionIndex } from "../../domain/match.ts";
+import type { Event, Webhook } from "../../domain/model.ts";
 import type { Clock, RetrySchedule, Store } from "../../domain/ports.ts";
 import type { Logger } from "../../platform/logger.ts";
 import { Subscriptions } from "../webhooks/subscriptions.ts";
@@ -57,6 +58,8 @@ export class Sequencer {
   private turn: Promise<void> | undefined;
   /** Webhooks to look at again as soon as the turn in progress ends. */
   private readonly again = new Map<string, Webhook>();
+  /** The index the webhooks were last listed from: its compiled filters decide which events each takes. */
+  private index: SubscriptionIndex | undefined;
 
   constructor(
     private readonly deps: SequencerDeps,
@@ -86,7 +89,8 @@ export class Sequencer {
   /** Every active ordered webhook, now (and once more after the turn in progress). */
   private async sweep(): Promise<void> {
     try {
-      for (const webhook of (await this.webhooks.current(this.deps.clock.now(), 0)).ordered) this.again.set(webhook.id, webhook);
+      this.index = await this.webhooks.current(this.deps.clock.now(), 0);
+      for (const webhook of this.index.ordered) this.again.set(webhook.id, webhook);
       this.turn ??= this.run();
       await this.turn;
     } catch (err) {
@@ -127,10 +131,13 @@ export class Sequencer {
     for (let batch = 0; batch < MAX_BATCHES; batch++) {
       const events = await store.orderedEventsAfter(webhook, read.seq, READ_BATCH);
       if (events.length === 0) break;
-      await store.openDeliveries(
-        events.map(({ event }) => ({ event, webhooks: [webhook] })),
-        clock.now(),
-      );
+      // The store picks by type name; type patterns and the payload filter are decided here.
+      const taken = events.filter(({ event }) => this.takes(webhook, event));
+      if (taken.length > 0)
+        await store.openDeliveries(
+          taken.map(({ event }) => ({ event, webhooks: [webhook] })),
+          clock.now(),
+        );
       read.seq = events[events.length - 1]!.seq;
       if (events.length < READ_BATCH) break;
     }
@@ -146,5 +153,11 @@ export class Sequencer {
     if (turns.length === 0) return;
     await schedule.ensureScheduled(turns);
     this.options.onScheduled?.();
+  }
+
+  /** Whether the webhook takes the event (its types and its filter), with the filter compiled once per listing. */
+  private takes(webhook: Webhook, event: Event): boolean {
+    this.index ??= new SubscriptionIndex([]);
+    return this.index.takes(webhook, event);
   }
 }

@@ -141,7 +141,7 @@ export class Dispatcher {
   private async dispatch(consumer: EventConsumer, events: LoggedEvent[]): Promise<void> {
     const newest = events.reduce((max, e) => Math.max(max, e.acceptedAt), 0);
     const index = await this.subscriptions.current(this.deps.clock.now(), newest);
-    const matched = events.filter((event) => !this.isCopyUnderWay(event)).map((event) => ({ event, webhooks: index.match(event.customerId, event.type) }));
+    const matched = events.filter((event) => !this.isCopyUnderWay(event)).map((event) => ({ event, webhooks: index.recipients(event) }));
     // A customer already over its budget, or webhooks all far behind: straight to the parking queue,
     // without the stored-delivery check (parking is idempotent: what is stored stays as it is), so a
     // burst costs the read loop nothing and the events behind it are reached at once.

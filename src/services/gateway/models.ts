@@ -6,6 +6,7 @@
 import { ErrorSchema } from "../../platform/http.ts";
 import { withExamples } from "../../platform/openapi-document.ts";
 import { EVENT_EXAMPLE, INGEST_MODELS } from "../ingest/models.ts";
+import { FilterTestSchema } from "../webhooks/filter-test.ts";
 import { RotateSecretSchema, WebhookInputSchema, WebhookPatchSchema } from "../webhooks/manage.ts";
 import { TestSendSchema } from "../webhooks/test-send.ts";
 import * as S from "./schemas.ts";
@@ -28,6 +29,7 @@ const webhook = {
   id: "wh_01JF3Z8Q0M9V7T2B4K6N8R1C3D",
   url: "https://example.com/hooks/orders",
   event_types: ["order.created", "order.paid"],
+  filter: null,
   headers: { "x-team": "billing" },
   description: "order events for billing",
   status: "active",
@@ -93,12 +95,23 @@ export const GATEWAY_MODELS = {
   WebhookSecret: withExamples(S.WebhookSecretSchema, { secret }),
   WebhookInput: withExamples(WebhookInputSchema, {
     url: webhook.url,
-    event_types: webhook.event_types,
+    event_types: ["order.*"],
+    filter: { "data.total": { $gte: 100 } },
     headers: webhook.headers,
     description: webhook.description,
     permanent_failure_codes: webhook.permanent_failure_codes,
   }),
   WebhookPatch: withExamples(WebhookPatchSchema, { status: "disabled" }),
+  FilterTestInput: withExamples(FilterTestSchema, {
+    event: { type: "order.paid", data: { amount: 250, currency: "EUR" } },
+    filter: { "data.amount": { $gte: 100 }, "data.currency": { $in: ["EUR", "USD"] } },
+  }),
+  FilterTestResult: withExamples(S.FilterTestResultSchema, {
+    matches: true,
+    type_matches: true,
+    filter_matches: true,
+    filter: { "data.amount": { $gte: 100 }, "data.currency": { $in: ["EUR", "USD"] } },
+  }),
   RotateSecretInput: withExamples(RotateSecretSchema, { grace_period_seconds: 3600 }),
   TestSendInput: withExamples(TestSendSchema, { event_type: "order.created" }),
   TestSendResult: withExamples(S.TestSendResultSchema, {

@@ -17,6 +17,7 @@ export function presentWebhook(w: Webhook) {
     id: w.id,
     url: w.url,
     event_types: w.eventTypes,
+    filter: w.filter,
     headers: w.headers,
     description: w.description,
     status: w.status,

@@ -14,6 +14,7 @@ import type { PasswordChecks } from "../auth/password-checks.ts";
 import type { Tokens } from "../auth/tokens.ts";
 import { resumeByHand, webhookHealth } from "../health/status.ts";
 import { eventRoutes, type IngestRouteDeps } from "../ingest/routes.ts";
+import { testFilter } from "../webhooks/filter-test.ts";
 import * as webhooks from "../webhooks/manage.ts";
 import { type TestSendDeps, testSend } from "../webhooks/test-send.ts";
 import { type AccountDeps, accountRoutes } from "./accounts.ts";
@@ -114,7 +115,7 @@ function authRoutes(deps: GatewayDeps) {
  * Elysia first): the gRPC registry shares it, and its one answer names every problem of shape and
  * of rule together (`extra: is not a known field; url: scheme 'ftp' is not http or https`).
  */
-const validatedByTheUseCase = (model: "WebhookInput" | "WebhookPatch" | "RotateSecretInput" | "TestSendInput", required = true) => ({
+const validatedByTheUseCase = (model: "WebhookInput" | "WebhookPatch" | "RotateSecretInput" | "TestSendInput" | "FilterTestInput", required = true) => ({
   required,
   content: { "application/json": { schema: { $ref: `#/components/schemas/${model}` } } },
 });
@@ -260,6 +261,19 @@ function webhookRoutes(deps: GatewayDeps) {
         summary: "Send a sample event of a type to the webhook now, and answer what its endpoint said",
         description:
           "The sample event (`source` `hookrelay.test`, `data.test` true) is signed as deliveries are and sent at once; the answer waits for the endpoint (10 s at most) and holds its status, the time it took, the first 1,024 characters of its answer, and the signature headers sent. It is not a delivery: nothing is stored or retried, and it counts in no metric. A 200 here says the send was made, whatever the endpoint answered (`succeeded`).",
+      },
+    })
+    .post("/api/v1/webhooks/:id/filter/test", async ({ principal, params, body }) => testFilter(deps, principal, params.id, body), {
+      bearer: { scope: "webhooks:read", body: SMALL_BODY },
+      params: WebhookId,
+      response: { 200: "FilterTestResult" },
+      detail: {
+        operationId: "testWebhookFilter",
+        requestBody: validatedByTheUseCase("FilterTestInput"),
+        tags: [TAGS.webhooks],
+        summary: "Would the webhook receive this event? Try its event types and filter (or another filter) on a sample",
+        description:
+          "Decides as the dispatcher does: the event's type against the webhook's `event_types` (names, `prefix.*`, `*`), and the event as delivered (`id`, `type`, `source`, `data`, `timestamp`) against its `filter`, or against the `filter` given (tried, not saved: a bad one is refused with 422 naming the operator or path). Nothing is sent.",
       },
     })
     .post(

@@ -115,7 +115,8 @@ export const WebhookSchema = Type.Object(
   {
     id: Type.String({ description: "`wh_…`" }),
     url: Type.String({ description: "absolute http or https URL the events are POSTed to" }),
-    event_types: Type.Array(Type.String(), { description: "exact type names, or `*` for every type" }),
+    event_types: Type.Array(Type.String(), { description: "type names, `prefix.*` patterns (every type under the prefix), or `*` for every type" }),
+    filter: Nullable(Type.Record(Type.String(), Type.Unknown()), "of the events of those types, only those passing this payload filter are delivered; null: all of them"),
     headers: Type.Record(Type.String(), Type.String(), { description: "sent with every request" }),
     description: Nullable(Type.String(), "free text"),
     status: Type.Union([Type.Literal("active"), Type.Literal("disabled")]),
@@ -279,4 +280,15 @@ export const TestSendResultSchema = Type.Object(
     error: Nullable(Type.String(), "what went wrong, as a delivery attempt records it: `HTTP <status>`, a timeout, a refused connection, a blocked target; null on a 2xx"),
   },
   { ...Strict, description: "A test send's outcome: not a delivery, nothing of it is stored" },
+);
+
+/** What trying a webhook's filter answers. */
+export const FilterTestResultSchema = Type.Object(
+  {
+    matches: Type.Boolean({ description: "the webhook would receive the event: its type is subscribed to and it passes the filter" }),
+    type_matches: Type.Boolean({ description: "the event's type is one of the webhook's event_types (a name, a prefix.* pattern, or *)" }),
+    filter_matches: Type.Boolean({ description: "the event passes the filter; true when there is none" }),
+    filter: Nullable(Type.Record(Type.String(), Type.Unknown()), "the filter tried: the one given, else the webhook's; null: none"),
+  },
+  { ...Strict, description: "Whether a webhook would receive a sample event" },
 );

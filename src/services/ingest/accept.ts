@@ -89,7 +89,7 @@ export async function acceptEvent(deps: IngestDeps, principal: Principal, raw: u
   const event = validateEvent(deps, principal, raw);
   const [[outcome], subscribed] = await Promise.all([appendIfRoom(deps, [event]), deps.subscriptions.afterNow()]);
   deps.metrics.eventsIngested.inc({ outcome: outcome! });
-  return { id: event.id, status: outcome!, matched_webhooks: subscribed.count(event.customerId, event.type) };
+  return { id: event.id, status: outcome!, matched_webhooks: subscribed.count(event) };
 }
 
 /**
@@ -127,7 +127,7 @@ export async function acceptBatch(deps: IngestDeps, principal: Principal, raw: u
       duplicateIds.push(event.id);
       continue;
     }
-    const webhooks = subscribed.count(event.customerId, event.type);
+    const webhooks = subscribed.count(event);
     matched += webhooks;
     if (webhooks === 0) unmatchedIds.push(event.id);
   }

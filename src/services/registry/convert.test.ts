@@ -52,7 +52,7 @@ describe("registry conversions", () => {
     } catch (err) {
       expect((err as ValidationError).details).toEqual([
         "update_mask: 'id' is output only",
-        "update_mask: unknown field 'nope' (use url, event_types, headers, description, status, secret, permanent_failure_codes, rate_limit, max_in_flight, ordering, ordering_key or '*')",
+        "update_mask: unknown field 'nope' (use url, event_types, filter, headers, description, status, secret, permanent_failure_codes, rate_limit, max_in_flight, ordering, ordering_key or '*')",
       ]);
     }
     expect(() => updateInput(create(WebhookSchema), mask("status"))).toThrow("status: must be WEBHOOK_STATUS_ACTIVE or WEBHOOK_STATUS_DISABLED");

@@ -2,7 +2,7 @@
  * @module Registry messages to and from the domain: webhooks as protobuf messages, and
  * requests as the same raw input the REST API hands to `webhooks/manage.ts`.
  */
-import { create } from "@bufbuild/protobuf";
+import { create, type JsonObject } from "@bufbuild/protobuf";
 import { type FieldMask, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ValidationError } from "../../domain/errors.ts";
 import type { Webhook } from "../../domain/model.ts";
@@ -19,6 +19,7 @@ export function webhookMessage(w: Webhook, withSecret = false): WebhookMessage {
     id: w.id,
     url: w.url,
     eventTypes: w.eventTypes,
+    filter: (w.filter as JsonObject | null) ?? undefined,
     headers: w.headers,
     description: w.description ?? undefined,
     secret: withSecret ? w.secret : "",
@@ -67,6 +68,7 @@ export function createInput(m: WebhookMessage | undefined): Record<string, unkno
   return {
     ...(w.url ? { url: w.url } : {}),
     event_types: w.eventTypes,
+    ...(w.filter !== undefined ? { filter: w.filter } : {}),
     headers: w.headers,
     ...(w.description !== undefined ? { description: w.description } : {}),
     ...(w.status !== WebhookStatus.UNSPECIFIED ? { status: statusName(w.status) } : {}),
@@ -85,7 +87,7 @@ function rateLimitInput(r: RateLimit): { per_second: number; burst?: number } {
   return { per_second: r.perSecond, ...(r.burst !== 0 ? { burst: r.burst } : {}) };
 }
 
-const MASKABLE = ["url", "event_types", "headers", "description", "status", "secret", "permanent_failure_codes", "rate_limit", "max_in_flight", "ordering", "ordering_key"] as const;
+const MASKABLE = ["url", "event_types", "filter", "headers", "description", "status", "secret", "permanent_failure_codes", "rate_limit", "max_in_flight", "ordering", "ordering_key"] as const;
 const OUTPUT_ONLY = new Set(["id", "create_time", "update_time", "disabled_reason", "previous_secret_expire_time", "public_key"]);
 
 /**
@@ -109,6 +111,7 @@ export function updateInput(m: WebhookMessage, mask: FieldMask | undefined): { r
   for (const path of paths as (typeof MASKABLE)[number][]) {
     if (path === "url") patch.url = m.url;
     else if (path === "event_types") patch.event_types = m.eventTypes;
+    else if (path === "filter") patch.filter = m.filter ?? null;
     else if (path === "headers") patch.headers = m.headers;
     else if (path === "description") patch.description = m.description ?? null;
     else if (path === "status") patch.status = statusName(m.status);

@@ -3,7 +3,7 @@
  * everyone: how many webhooks it may have, and how many of them one event may reach (fan-out).
  */
 import { AppError } from "../../domain/errors.ts";
-import { WILDCARD } from "../../domain/match.ts";
+import { isTypePattern, takesType, WILDCARD } from "../../domain/match.ts";
 import type { Webhook } from "../../domain/model.ts";
 import type { Store } from "../../domain/ports.ts";
 
@@ -34,13 +34,26 @@ async function allWebhooks(store: Store, customerId: string): Promise<Webhook[]>
   return all;
 }
 
-/** The most active webhooks any one event type reaches. */
+/** A type no webhook names: what `*` and a `prefix.*` pattern reach besides the names. */
+const UNNAMED = "\u0000";
+
+/**
+ * The most active webhooks any one event type reaches (filters aside: an event may pass them all).
+ * Every type is reached by the webhooks naming it and the patterns it falls under, so the largest
+ * fan-out is that of a named type, or of a type no one names under a pattern's prefix (`user.` +
+ * an unnamed segment: under every shorter prefix of it too).
+ */
 export function largestFanout(webhooks: Webhook[]): number {
   const active = webhooks.filter((w) => w.status === "active");
-  const wildcards = active.filter((w) => w.eventTypes.includes(WILDCARD)).length;
-  const byType = new Map<string, number>();
-  for (const w of active) if (!w.eventTypes.includes(WILDCARD)) for (const type of w.eventTypes) byType.set(type, (byType.get(type) ?? 0) + 1);
-  return wildcards + Math.max(0, ...byType.values());
+  // Webhooks by name only, counted per name in one pass; the few with patterns are asked per type.
+  const named = new Map<string, number>();
+  const patterned = active.filter((w) => w.eventTypes.some(isTypePattern));
+  for (const w of active) if (!patterned.includes(w)) for (const type of new Set(w.eventTypes)) named.set(type, (named.get(type) ?? 0) + 1);
+  const probes = new Set([UNNAMED, ...named.keys()]);
+  for (const w of patterned) for (const type of w.eventTypes) if (type !== WILDCARD) probes.add(isTypePattern(type) ? `${type.slice(0, -1)}${UNNAMED}` : type);
+  let largest = 0;
+  for (const probe of probes) largest = Math.max(largest, (named.get(probe) ?? 0) + patterned.filter((w) => takesType(w.eventTypes, probe)).length);
+  return largest;
 }
 
 /**

@@ -1,6 +1,7 @@
 /** @module Webhook management: one set of rules for every surface (REST now, gRPC next). */
 import { Type } from "@sinclair/typebox";
 import { NotFoundError, ValidationError } from "../../domain/errors.ts";
+import { type Filter, filterProblems } from "../../domain/filter.ts";
 import { newId } from "../../domain/ids.ts";
 import { NEW_WEBHOOK_STATE, type Page, type Webhook } from "../../domain/model.ts";
 import { orderingKeyProblems } from "../../domain/ordering.ts";
@@ -27,7 +28,15 @@ const MAX_IN_FLIGHT = 1000;
 
 const fields = {
   url: Type.String({ description: "http or https, no credentials in it, at most 2048 characters; private addresses refused unless allowed", errorMessage: "must be an absolute http or https URL" }),
-  event_types: Type.Array(Type.String(), { description: '1-100 exact event type names, or "*" for every type', errorMessage: "must be an array of event type strings" }),
+  event_types: Type.Array(Type.String(), {
+    description: '1-100 event types: names (invoice.paid), prefix patterns (invoice.*: every type under invoice.), or "*" for every type',
+    errorMessage: "must be an array of event type strings",
+  }),
+  filter: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], {
+    description:
+      'of the events of those types, only those passing this payload filter: paths into the event (data.amount, source) with a value to equal or operators $eq $neq $gt $gte $lt $lte $in $nin $exists $regex (RE2) $not, combined with $and, $or, $not. E.g. {"data.amount": {"$gte": 100}, "data.currency": {"$in": ["EUR", "USD"]}}. At most 64 conditions, 16 KiB. null (the default): every event',
+    errorMessage: "must be a filter object (paths and conditions) or null",
+  }),
   headers: Type.Record(Type.String(), Type.String(), {
     description: "at most 32, sent with every request; host, content-type, content-length, transfer-encoding, connection and the webhook- signing headers are refused",
     errorMessage: "must be an object of header names to string values",
@@ -88,6 +97,7 @@ export const WebhookInputSchema = Type.Object(
   {
     url: fields.url,
     event_types: fields.event_types,
+    filter: Type.Optional(fields.filter),
     headers: Type.Optional(fields.headers),
     description: Type.Optional(fields.description),
     status: Type.Optional(fields.status),
@@ -111,6 +121,7 @@ const patchInput = compile(WebhookPatchSchema);
 export type WebhookPatch = Partial<{
   url: string;
   event_types: string[];
+  filter: Filter | null;
   headers: Record<string, string>;
   description: string | null;
   status: "active" | "disabled";
@@ -167,6 +178,7 @@ function ruleProblems(raw: unknown): string[] {
     ...(isRecord(patch.headers) ? headerProblems(patch.headers) : []),
     ...(typeof patch.secret === "string" ? secretProblems(patch.secret, patch.signature_scheme === "ed25519" || patch.signature_scheme === "hmac_sha256" ? patch.signature_scheme : undefined) : []),
     ...(typeof patch.ordering_key === "string" ? orderingKeyProblems(patch.ordering_key) : []),
+    ...(isRecord(patch.filter) ? filterProblems(patch.filter) : []),
   ];
 }
 
@@ -211,6 +223,7 @@ export async function createWebhook(deps: WebhookDeps, principal: Principal, raw
     secret: input.secret ?? newSecret(input.signature_scheme),
     status: input.status ?? "active",
     ...NEW_WEBHOOK_STATE,
+    filter: input.filter ?? null,
     permanentFailureCodes: input.permanent_failure_codes ? [...new Set(input.permanent_failure_codes)].sort((a, b) => a - b) : [],
     rateLimit: rateLimitOf(input.rate_limit ?? null),
     maxInFlight: input.max_in_flight ?? null,
@@ -243,6 +256,7 @@ export async function updateWebhook(deps: WebhookDeps, principal: Principal, id:
     ...current,
     url: patch.url ?? current.url,
     eventTypes: patch.event_types ? [...new Set(patch.event_types)] : current.eventTypes,
+    filter: patch.filter !== undefined ? patch.filter : replace ? null : current.filter,
     headers: patch.headers ?? (replace ? {} : current.headers),
     description: patch.description !== undefined ? patch.description : replace ? null : current.description,
     status: patch.status ?? (replace ? "active" : current.status),

@@ -165,6 +165,34 @@ describe.each(MODES)("gRPC WebhookRegistry (%s)", (mode) => {
     expect((await api("GET", `/api/v1/webhooks/${created.body.webhook.id}`)).body).toMatchObject({ ordering: "none", ordering_key: null });
   });
 
+  it("carries a webhook's filter both ways (a Struct), refuses a bad one naming the operator, delivers only what passes, and clears it with a mask", async () => {
+    const filter = { "data.amount": { $gte: 100 }, $or: [{ "data.currency": "EUR" }, { "data.tags": { $in: ["vip"] } }] };
+    const created = await rpc("CreateWebhook", { webhook: { url: receiver.url("/filtered"), event_types: ["grpc.filter.*"], filter } });
+    expect(created.code).toBe("OK");
+    const id = created.body.webhook.id;
+    expect(created.body.webhook.filter).toEqual(filter);
+    expect((await api("GET", `/api/v1/webhooks/${id}`)).body).toMatchObject({ event_types: ["grpc.filter.*"], filter });
+    const bad = await rpc("UpdateWebhook", { webhook: { id, filter: { "data.amount": { $between: [1, 2] } } }, update_mask: { paths: ["filter"] } });
+    expect(bad.code).toBe("InvalidArgument");
+    expect(bad.message).toContain("filter.data.amount: unknown operator '$between'");
+    // The two that fail the filter first: once the third is delivered, they were dispatched (the log's order).
+    for (const [n, amount, currency] of [
+      [2, 50, "EUR"],
+      [3, 150, "USD"],
+      [1, 150, "EUR"],
+    ] as const)
+      expect((await api("POST", "/api/v1/events", { id: `evt_grpc_filter_${n}`, type: "grpc.filter.paid", source: "t", data: { amount, currency } })).status).toBe(202);
+    await waitFor("the passing event", () => receiver.received.some((r) => r.path === "/filtered"));
+    const cleared = await rpc("UpdateWebhook", { webhook: { id }, update_mask: { paths: ["filter"] } });
+    expect(cleared.code).toBe("OK");
+    expect(cleared.body.webhook.filter).toBeUndefined();
+    expect((await api("GET", `/api/v1/webhooks/${id}`)).body.filter).toBeNull();
+    expect((await api("POST", "/api/v1/events", { id: "evt_grpc_filter_4", type: "grpc.filter.paid", source: "t", data: { amount: 1 } })).status).toBe(202);
+    await waitFor("the unfiltered event", () => receiver.received.some((r) => r.path === "/filtered" && r.body.includes("evt_grpc_filter_4")));
+    const ids = receiver.received.filter((r) => r.path === "/filtered").map((r) => JSON.parse(r.body).id);
+    expect(ids.sort()).toEqual(["evt_grpc_filter_1", "evt_grpc_filter_4"]);
+  });
+
   it("creates an Ed25519 webhook: its public key on every read, its secret key only where a secret is", async () => {
     const created = await rpc("CreateWebhook", { webhook: { url: receiver.url("/ed"), event_types: ["grpc.ed"], signature_scheme: "WEBHOOK_SIGNATURE_SCHEME_ED25519" } });
     expect(created.code).toBe("OK");
@@ -220,7 +248,7 @@ describe.each(MODES)("gRPC WebhookRegistry (%s)", (mode) => {
     const hook = (await rpc("CreateWebhook", { webhook: { url: receiver.url("/bad"), event_types: ["x"] } })).body.webhook;
     expect((await rpc("UpdateWebhook", { webhook: { id: hook.id, url: "nope" } })).message).toContain("update_mask: required");
     expect((await rpc("UpdateWebhook", { webhook: { id: hook.id }, update_mask: { paths: ["id", "colour"] } })).message).toBe(
-      "update_mask: 'id' is output only; update_mask: unknown field 'colour' (use url, event_types, headers, description, status, secret, permanent_failure_codes, rate_limit, max_in_flight, ordering, ordering_key or '*')",
+      "update_mask: 'id' is output only; update_mask: unknown field 'colour' (use url, event_types, filter, headers, description, status, secret, permanent_failure_codes, rate_limit, max_in_flight, ordering, ordering_key or '*')",
     );
     expect((await rpc("UpdateWebhook", { webhook: { id: hook.id }, update_mask: { paths: ["status"] } })).code).toBe("InvalidArgument");
     expect((await rpc("RotateSecret", { id: hook.id, secret: "short" })).code).toBe("InvalidArgument");
