@@ -11,7 +11,7 @@
  *                        [--deployment=embedded|production] [--delivery-p99-ms=500] [--drain-seconds=60]
  *                        [--baseline-p99-ms=N] [--warmup-seconds=120] [--sample-seconds=10]
  *                        [--sig-every=50] [--receiver=http|https] [--max-connections=N] [--customers=N]
- *                        [--no-same-rate] [--label=TEXT] [--strict]
+ *                        [--no-same-rate] [--filter] [--label=TEXT] [--strict]
  *
  * Loopback only; every step stops by itself. Each end-to-end scenario prints PASS or FAIL; --strict
  * makes a FAIL exit 1 (the results are written either way).
@@ -68,6 +68,8 @@ export interface RunOptions {
   sameRate: boolean;
   /** Names this run apart from the scenario's usual one in the tables (e.g. "1 core"). */
   label: string;
+  /** A 10-condition payload filter on every webhook (scenarios/end-to-end.ts BENCH_FILTER); labelled so unless --label says otherwise. */
+  filter: boolean;
 }
 
 /** Parses `[scenario] --name=value ...`; names the bad argument when one is wrong. */
@@ -93,6 +95,7 @@ export function parseArgs(argv: string[]): RunOptions {
     customers: 1,
     sameRate: true,
     label: "",
+    filter: false,
   };
   const positive = (name: string, raw: string) => {
     const n = Number(raw);
@@ -140,6 +143,7 @@ export function parseArgs(argv: string[]): RunOptions {
     else if (name === "customers") options.customers = positive(name, value);
     else if (name === "no-same-rate") options.sameRate = false;
     else if (name === "label") options.label = value;
+    else if (name === "filter") options.filter = true;
     else throw new Error(`unknown option ${arg}`);
   }
   if (record) {
@@ -148,6 +152,8 @@ export function parseArgs(argv: string[]): RunOptions {
   }
   if (options.scenario === "production") options.deployment = "production";
   else if (options.scenario === "embedded" && deploymentGiven && options.deployment !== "embedded") throw new Error("--deployment=production with scenario embedded: run scenario production instead");
+  if (options.filter && !options.label) options.label = "10-condition filter";
+  if (options.filter && options.scenario === "ingest") throw new Error("--filter: only the end-to-end scenarios create webhooks");
   if (options.rates.length === 0) options.rates = DEFAULTS[options.scenario].rates;
   if (options.seconds === 0) options.seconds = DEFAULTS[options.scenario].seconds;
   return options;
@@ -183,6 +189,7 @@ export async function runBench(o: RunOptions, log: (line: string) => void = cons
             warmupSeconds: o.warmupSeconds,
             sampleSeconds: o.sampleSeconds,
             sigEvery: o.sigEvery,
+            filter: o.filter,
             vegeta,
             ceilings,
             receiver,

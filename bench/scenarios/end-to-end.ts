@@ -32,6 +32,8 @@ export interface EndToEndOptions {
   warmupSeconds: number;
   sampleSeconds: number;
   sigEvery: number;
+  /** Put BENCH_FILTER on every webhook (--filter): what a payload filter costs per delivery. */
+  filter: boolean;
   /** The generator's connections at most (null: as many as the rate needs). */
   maxConnections: number | null;
   /** Events spread over this many customers, each with the scenario's webhooks (1: the admin's own). */
@@ -61,6 +63,18 @@ interface SinkStats {
   healthy_latency_ms: { count: number; p50: number; p99: number; max: number };
 }
 
+/**
+ * Ten conditions every bench event passes (so the deliveries are the same as without it): what
+ * `--filter` puts on every webhook. Each kind of operator, a regex (RE2), and an `$or`.
+ */
+export const BENCH_FILTER = {
+  "data.n": { $gte: 0, $lt: 1e15 },
+  "data.sent_at_ms": { $exists: true, $gt: 0 },
+  source: { $eq: "bench", $in: ["bench", "load"] },
+  type: { $regex: "^bench", $neq: "bench.never" },
+  $or: [{ "data.n": { $nin: [-1] } }, { id: "none" }],
+};
+
 const pick = ({ p50, p99, max }: { p50: number; p99: number; max: number }) => ({ p50, p99, max });
 
 export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
@@ -81,6 +95,7 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
     const paths = (c: number, path: string) => (tokens.length === 1 ? path : `${path}/c${c}`);
     const secrets = await createWebhooks(
       hr,
+      o.filter ? BENCH_FILTER : null,
       tokens.flatMap((token, c) =>
         plan.webhooks.map((w) => {
           const port = w.port >= 0 ? sink.first.ports[w.port]! : tokens.length > 1 ? sink.first.ports[c]! : sink.first.port;
@@ -89,7 +104,9 @@ export async function endToEndScenario(o: EndToEndOptions): Promise<E2EResult> {
       ),
     );
     await control.post("/_config", { secrets, sig_every: o.sigEvery });
-    o.log(`bench: ${o.scenario} on ${hr.kind} (${hr.processes.map((p) => `${p.role} pid ${p.pid}`).join(", ")}), ${plan.webhooks.length} webhook(s), ${o.receiver.scheme} receiver`);
+    o.log(
+      `bench: ${o.scenario} on ${hr.kind} (${hr.processes.map((p) => `${p.role} pid ${p.pid}`).join(", ")}), ${plan.webhooks.length} webhook(s)${o.filter ? " with a 10-condition filter" : ""}, ${o.receiver.scheme} receiver`,
+    );
     const warmupMs = await warmUp(hr, tokens, control, plan, run);
     o.log(`bench: warm-up (${WARMUP_EVENTS} events, not measured) delivered in ${warmupMs} ms`);
     const pids = hr.processes.map((p) => p.pid);
@@ -368,7 +385,7 @@ async function warmUp(hr: Deployment, tokens: string[], control: SinkControl, pl
 }
 
 /** Creates the webhooks (8 at a time; a 429 waits its Retry-After, as API clients should) and returns each path's signing secret. */
-async function createWebhooks(hr: Deployment, webhooks: { url: string; path: string; types: string[]; token: string }[]): Promise<Record<string, string>> {
+async function createWebhooks(hr: Deployment, filter: object | null, webhooks: { url: string; path: string; types: string[]; token: string }[]): Promise<Record<string, string>> {
   const secrets: Record<string, string> = {};
   let next = 0;
   const worker = async () => {
@@ -379,7 +396,7 @@ async function createWebhooks(hr: Deployment, webhooks: { url: string; path: str
         res = await fetch(`${hr.gateway}/api/v1/webhooks`, {
           method: "POST",
           headers: { authorization: `Bearer ${w.token}`, "content-type": "application/json" },
-          body: JSON.stringify({ url: w.url, event_types: w.types }),
+          body: JSON.stringify({ url: w.url, event_types: w.types, ...(filter ? { filter } : {}) }),
         });
         if (res.status !== 429) break;
         await Bun.sleep(Number(res.headers.get("retry-after") ?? 1) * 1000);

@@ -10,7 +10,8 @@ import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { OUT_DIR, RESULTS_DIR, type Result, resultsTable } from "../../bench/lib/results.ts";
 import { parseArgs } from "../../bench/run.ts";
-import { rssFlatness, verdict } from "../../bench/scenarios/end-to-end.ts";
+import { BENCH_FILTER, rssFlatness, verdict } from "../../bench/scenarios/end-to-end.ts";
+import { compileFilter, filterProblems } from "../../src/domain/filter.ts";
 import { tempDir } from "../helpers/hookrelay.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -18,6 +19,15 @@ const out = tempDir("hookrelay-bench-smoke-");
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe("bun run bench", () => {
+  it("--filter's filter is valid, has 10 conditions and passes every bench event (the deliveries stay the same)", () => {
+    expect(filterProblems(BENCH_FILTER)).toEqual([]);
+    const conditions = JSON.stringify(BENCH_FILTER).match(/"\$(eq|neq|gt|gte|lt|lte|in|nin|exists|regex)"|"id":/g);
+    expect(conditions).toHaveLength(10);
+    const passes = compileFilter(BENCH_FILTER);
+    for (const type of ["bench.e2e", "bench.fan", "bench.iso.7", "bench.origin.3"])
+      for (const n of [0, 1, 987_654]) expect(passes({ id: `w_${n}`, type, source: "bench", data: { n, sent_at_ms: 1_796_461_200_123.5 }, timestamp: "2026-12-05T10:00:00.000Z" })).toBe(true);
+  });
+
   it("parses the scenario and options, and names a bad one", () => {
     expect(parseArgs(["ingest", "--rates=200,400", "--seconds=2", "--no-readme"])).toMatchObject({ scenario: "ingest", rates: [200, 400], seconds: 2, readme: false });
     expect(() => parseArgs(["nope"])).toThrow("scenario nope");
@@ -33,6 +43,8 @@ describe("bun run bench", () => {
     expect(parseArgs(["fan-out", "--deployment=production"]).deployment).toBe("production");
     expect(() => parseArgs(["embedded", "--deployment=production"])).toThrow("run scenario production instead");
     expect(() => parseArgs(["soak", "--deployment=cloud"])).toThrow("--deployment=cloud");
+    expect(parseArgs(["embedded", "--filter"])).toMatchObject({ filter: true, label: "10-condition filter" });
+    expect(() => parseArgs(["ingest", "--filter"])).toThrow("--filter: only the end-to-end scenarios");
     // A plain run writes to the ignored bench/out and leaves bench/README.md alone; --record writes the tracked results and tables.
     expect(parseArgs(["embedded"])).toMatchObject({ out: OUT_DIR, readme: false, receiver: "http" });
     expect(parseArgs(["embedded", "--record"])).toMatchObject({ out: RESULTS_DIR, readme: true });
