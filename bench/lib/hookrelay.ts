@@ -76,6 +76,8 @@ export interface Deployment {
   processes: { role: string; pid: number }[];
   /** Production: the backends' top processes from `bun run services:up` (PostgreSQL's postmaster, Redis, the Kafka broker). */
   backends?: { name: string; pid: number }[];
+  /** Where its data lives, for a benchmark that fills it directly (bench/list-events.ts). */
+  database: { kind: "sqlite"; dataDir: string } | { kind: "postgres"; url: string };
   /** Why the deployment is broken (a process exited), or null. */
   broken(): string | null;
   stop(): Promise<void>;
@@ -92,6 +94,7 @@ export async function startEmbedded(overrides: Record<string, string> = {}): Pro
     token,
     // Over shards (database.sqlite_shards): the supervisor and each shard's process.
     processes: processTree(hr.proc.pid).map((pid, i) => ({ role: i === 0 ? "all" : `shard-${shardOfPid(pid) ?? "?"}`, pid })),
+    database: { kind: "sqlite", dataDir: hr.env.HOOKRELAY_DATA_DIR! },
     broken: () => (hr.proc.exitCode === null ? null : `hookrelay exited ${hr.proc.exitCode}:\n${hr.output().slice(-4000)}`),
     stop: () => stopHookrelay(hr),
   };
@@ -202,6 +205,7 @@ export async function startProduction(log: (line: string) => void, overrides: Re
       token,
       processes: procs.map((p) => ({ role: p.role, pid: p.proc.pid })),
       backends: backendPids(),
+      database: { kind: "postgres", url: url.toString() },
       broken,
       stop: stopAll,
     };

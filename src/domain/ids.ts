@@ -36,6 +36,14 @@ export function deliveryIdFor(customerId: string, eventId: string, webhookId: st
 }
 
 /**
+ * The least id a delivery of an event accepted at `acceptedAtMs` or later can have: every such id
+ * sorts at or after it, every earlier event's before it (a time range of events is an id range).
+ */
+export function deliveryIdFloor(acceptedAtMs: number): string {
+  return `del_${encode(acceptedAtMs, 10)}`;
+}
+
+/**
  * The Standard Webhooks message id (`webhook-id`) of an event: `msg_` + 26 base32 characters, the
  * first 130 bits of a SHA-256 of (customer, event id). One per event, the same for every webhook
  * it goes to, every attempt, manual retry and re-send after a crash (it is computed, never

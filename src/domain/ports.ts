@@ -23,7 +23,27 @@ export interface DeliveryFilter {
   webhookId?: string;
   eventId?: string;
   status?: DeliveryStatus;
+  /** Deliveries of events accepted from `since` (ms, inclusive) until `until` (exclusive). */
+  since?: number;
+  until?: number;
+  /** Newest event first (the cursor then goes backwards); default: oldest first. */
+  newestFirst?: boolean;
   limit: number;
+  cursor?: string;
+}
+
+/** Events with at least one stored delivery that failed (`failed` or `dead`), or that is not finished (`pending` or `failed`). */
+export type EventDeliveryStatus = "failed" | "pending";
+
+/** Which of a customer's events a page lists, newest first (by acceptance). */
+export interface EventFilter {
+  type?: string;
+  /** Accepted from `since` (ms, inclusive) until `until` (exclusive). */
+  since?: number;
+  until?: number;
+  deliveryStatus?: EventDeliveryStatus;
+  limit: number;
+  /** The `nextCursor` of the page before (adapters/event-pages.ts). */
   cursor?: string;
 }
 
@@ -194,6 +214,12 @@ export interface Store extends Pingable {
    */
   overdueDeliveries(before: number, limit: number): Promise<ScheduledRetry[]>;
   listDeliveries(customerId: string, filter: DeliveryFilter): Promise<Page<Delivery>>;
+  /**
+   * A page of the customer's events, newest first. With `deliveryStatus` a page looks at no more
+   * than EVENT_SCAN_WINDOW events (adapters/event-pages.ts): it may hold fewer than `limit` and
+   * still have a `nextCursor`, so one call never reads a whole history.
+   */
+  listEvents(customerId: string, filter: EventFilter): Promise<Page<Event>>;
   countDeliveries(): Promise<DeliveryCounts>;
   /**
    * Writes attempts and the new state of their deliveries together, in as few round trips as it

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import fc from "fast-check";
+import { EVENT_SCAN_WINDOW } from "../../src/adapters/event-pages.ts";
 import { deliveryIdFor, newId } from "../../src/domain/ids.ts";
 import { type Attempt, type Delivery, type DeliveryStatus, type Event, freshDelivery, NEW_WEBHOOK_STATE, type Webhook } from "../../src/domain/model.ts";
 import type { AttemptRecord, Store } from "../../src/domain/ports.ts";
@@ -1124,6 +1125,134 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const whole = await createdWebhook(customer, { ordering: { key: null, sinceSeq: 7 } });
         expect((await store.getWebhook(customer, whole.id))!.ordering).toEqual({ key: null, sinceSeq: 7 });
         expect((await store.getWebhook(customer, (await createdWebhook(customer)).id))!.ordering).toBeNull();
+      });
+    });
+
+    describe("finding events and a webhook's deliveries (newest first)", () => {
+      const CODES: Record<DeliveryStatus, number | null> = { pending: null, succeeded: 200, failed: 500, dead: 410 };
+      /** Stores the events with a delivery each to `webhook`, then brings each delivery to its status. */
+      async function eventsWithStatuses(webhook: Webhook, items: { event: Event; status: DeliveryStatus }[]): Promise<Delivery[]> {
+        const opened = (
+          await deliveriesFor(
+            items.map((i) => i.event),
+            [webhook],
+          )
+        ).map(([d]) => d!);
+        const records = items.flatMap(({ status }, i) => (status === "pending" ? [] : [attemptRecord(opened[i]!, 1, CODES[status], status, status === "failed" ? T0 + 60_000 : null)]));
+        if (records.length > 0) await store.recordAttempts(records);
+        return opened;
+      }
+      /** Every page of a listing, following next_cursor. */
+      async function allPages<T>(list: (cursor?: string) => Promise<{ data: T[]; nextCursor: string | null }>, limit: number): Promise<T[][]> {
+        const pages: T[][] = [];
+        let cursor: string | undefined;
+        do {
+          const found = await list(cursor);
+          expect(found.data.length).toBeLessThanOrEqual(limit);
+          pages.push(found.data);
+          cursor = found.nextCursor ?? undefined;
+        } while (cursor && pages.length < 100);
+        return pages;
+      }
+
+      it("pages through exactly the events the filter keeps, newest first, each once: type, time range, delivery status, ties in time (generated)", async () => {
+        const status = fc.constantFrom<DeliveryStatus>("pending", "succeeded", "failed", "dead");
+        const item = fc.record({ type: fc.constantFrom("a.created", "b.paid"), second: fc.integer({ min: 0, max: 12 }), status });
+        const filter = fc.record(
+          {
+            type: fc.constantFrom("a.created", "b.paid", "c.none"),
+            since: fc.integer({ min: 0, max: 12 }),
+            until: fc.integer({ min: 1, max: 13 }),
+            deliveryStatus: fc.constantFrom<"failed" | "pending">("failed", "pending"),
+          },
+          { requiredKeys: [] },
+        );
+        await fc.assert(
+          fc.asyncProperty(fc.array(item, { minLength: 1, maxLength: 25 }), filter, fc.integer({ min: 1, max: 6 }), async (items, f, limit) => {
+            fc.pre(f.since === undefined || f.until === undefined || f.since < f.until);
+            const customer = customerId();
+            const webhook = await createdWebhook(customer, { eventTypes: ["*"] });
+            const stored = items.map((it, i) => ({ event: { ...makeEvent(customer, `e${String(i).padStart(2, "0")}`, it.type), acceptedAt: T0 + it.second * 1000 }, status: it.status }));
+            await eventsWithStatuses(webhook, stored);
+            const query = {
+              type: f.type,
+              since: f.since === undefined ? undefined : T0 + f.since * 1000,
+              until: f.until === undefined ? undefined : T0 + f.until * 1000,
+              deliveryStatus: f.deliveryStatus,
+            };
+            const pages = await allPages((cursor) => store.listEvents(customer, { ...query, limit, cursor }), limit);
+            const wanted = { failed: ["failed", "dead"], pending: ["pending", "failed"] };
+            const expected = stored
+              .filter(
+                ({ event, status }) =>
+                  (query.type === undefined || event.type === query.type) &&
+                  (query.since === undefined || event.acceptedAt >= query.since) &&
+                  (query.until === undefined || event.acceptedAt < query.until) &&
+                  (query.deliveryStatus === undefined || wanted[query.deliveryStatus].includes(status)),
+              )
+              .sort((x, y) => y.event.acceptedAt - x.event.acceptedAt || (y.event.id < x.event.id ? -1 : 1))
+              .map(({ event }) => event.id);
+            expect(pages.flat().map((e) => e.id)).toEqual(expected);
+            // Whole events, as stored; and no page but the last is short (no window is full here).
+            expect(pages.flat().every((e) => e.customerId === customer && e.payload.includes(`"id":"${e.id}"`))).toBe(true);
+            expect(pages.slice(0, -1).every((p) => p.length === limit)).toBe(true);
+          }),
+          { numRuns: 40 },
+        );
+      });
+
+      it("with a delivery status, looks at EVENT_SCAN_WINDOW events a page at most: a short page goes on with a cursor from where it stopped", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer, { eventTypes: ["*"] });
+        // The oldest event failed; the 10,000 after it succeeded.
+        const items = Array.from({ length: EVENT_SCAN_WINDOW + 1 }, (_, i) => ({
+          event: { ...makeEvent(customer, `w${String(i).padStart(5, "0")}`), acceptedAt: T0 + i },
+          status: (i === 0 ? "failed" : "succeeded") as DeliveryStatus,
+        }));
+        for (let i = 0; i < items.length; i += 2000) await eventsWithStatuses(webhook, items.slice(i, i + 2000));
+        const first = await store.listEvents(customer, { deliveryStatus: "failed", limit: 10 });
+        expect(first.data).toEqual([]);
+        expect(first.nextCursor).not.toBeNull();
+        const second = await store.listEvents(customer, { deliveryStatus: "failed", limit: 10, cursor: first.nextCursor! });
+        expect({ ids: second.data.map((e) => e.id), next: second.nextCursor }).toEqual({ ids: ["w00000"], next: null });
+        // Without the filter, a page is a page.
+        expect((await store.listEvents(customer, { limit: 3 })).data.map((e) => e.id)).toEqual(["w10000", "w09999", "w09998"]);
+      });
+
+      it("refuses a cursor it did not make, and a time range that is empty, naming them", async () => {
+        const customer = customerId();
+        await expect(store.listEvents(customer, { limit: 5, cursor: "not-a-cursor" })).rejects.toThrow("cursor: not a cursor of this list");
+        await expect(store.listEvents(customer, { limit: 5, since: T0 + 10, until: T0 + 10 })).rejects.toThrow("since: must be before until");
+      });
+
+      it("lists one webhook's deliveries newest event first, by status and event time, each once across pages", async () => {
+        const customer = customerId();
+        const webhook = await createdWebhook(customer, { eventTypes: ["*"] });
+        const other = await createdWebhook(customer, { eventTypes: ["*"] });
+        const statuses: DeliveryStatus[] = ["pending", "succeeded", "failed", "dead"];
+        const items = Array.from({ length: 23 }, (_, i) => ({
+          event: { ...makeEvent(customer, `d${String(i).padStart(2, "0")}`), acceptedAt: T0 + Math.floor(i / 2) * 1000 },
+          status: statuses[i % 4]!,
+        }));
+        const mine = await eventsWithStatuses(webhook, items);
+        await eventsWithStatuses(other, items);
+        for (const [status, since, until] of [
+          [undefined, undefined, undefined],
+          ["failed", undefined, undefined],
+          [undefined, T0 + 3000, T0 + 8000],
+          ["succeeded", T0 + 2000, undefined],
+        ] as const) {
+          const pages = await allPages((cursor) => store.listDeliveries(customer, { webhookId: webhook.id, status, since, until, newestFirst: true, limit: 4, cursor }), 4);
+          const expected = mine
+            .filter(
+              (_, i) =>
+                (status === undefined || items[i]!.status === status) && (since === undefined || items[i]!.event.acceptedAt >= since) && (until === undefined || items[i]!.event.acceptedAt < until),
+            )
+            .map((d) => d.id)
+            .sort()
+            .reverse();
+          expect({ status, since, until, ids: pages.flat().map((d) => d.id) }).toEqual({ status, since, until, ids: expected });
+        }
       });
     });
 

@@ -323,7 +323,20 @@ describe("the live API against its document", () => {
     const pathIds: Partial<Record<OperationId, Record<string, string>>> = { createApiKey: { id: "default" } };
     const withBody = operations.filter((o) => o.op.requestBody);
     expect(withBody.map((o) => o.id as string).sort()).toEqual(
-      ["createApiKey", "createCustomer", "createWebhook", "login", "oauthToken", "replaceWebhook", "rotateSecret", "sendBatch", "sendEvent", "testWebhook", "testWebhookFilter", "updateWebhook"].sort(),
+      [
+        "createApiKey",
+        "createCustomer",
+        "createWebhook",
+        "login",
+        "oauthToken",
+        "replaceWebhook",
+        "rotateSecret",
+        "sendBatch",
+        "sendEvent",
+        "testWebhook",
+        "testWebhookFilter",
+        "updateWebhook",
+      ].sort(),
     );
     for (const { id, path, method, op } of withBody) {
       const [contentType] = Object.keys(op.requestBody.content);
@@ -412,6 +425,13 @@ describe("the live API against its document", () => {
     expectDocumented("getEvent", got);
     expect(got.body.deliveries.map((d: any) => d.webhook_id)).toEqual(expect.arrayContaining([ok.body.id, failing.body.id]));
     expectDocumented("getEvent", await call("get", "/api/v1/events/evt-never-sent"));
+    const listed = await call("get", "/api/v1/events?type=order.created&limit=1");
+    expectDocumented("listEvents", listed);
+    expect(listed.body.next_cursor).toEqual(expect.any(String));
+    expectDocumented("listEvents", await call("get", `/api/v1/events?delivery_status=failed&cursor=${encodeURIComponent(listed.body.next_cursor)}`));
+    expectDocumented("listEvents", await call("get", "/api/v1/events?since=never"));
+    expectDocumented("listWebhookDeliveries", await call("get", `/api/v1/webhooks/${failing.body.id}/deliveries?status=failed`));
+    expectDocumented("listWebhookDeliveries", await call("get", "/api/v1/webhooks/wh_nope/deliveries"));
 
     const customer = await call("post", "/api/v1/customers", { json: { id: `run-${run}`, name: "Run Inc." } });
     expectDocumented("createCustomer", customer);

@@ -17,6 +17,8 @@ import ordering_down from "../../../migrations/postgres/0006_ordering.down.sql" 
 import ordering_up from "../../../migrations/postgres/0006_ordering.up.sql" with { type: "text" };
 import secret_rotation_down from "../../../migrations/postgres/0007_secret_rotation.down.sql" with { type: "text" };
 import secret_rotation_up from "../../../migrations/postgres/0007_secret_rotation.up.sql" with { type: "text" };
+import event_lists_down from "../../../migrations/postgres/0008_event_lists.down.sql" with { type: "text" };
+import event_lists_up from "../../../migrations/postgres/0008_event_lists.up.sql" with { type: "text" };
 import type { Migration, MigrationStatus } from "../migration.ts";
 import type { Sql, Tx } from "./client.ts";
 
@@ -30,6 +32,7 @@ export const MIGRATIONS: Migration[] = [
   { version: 5, name: "webhook_health", up: webhook_health_up, down: webhook_health_down },
   { version: 6, name: "ordering", up: ordering_up, down: ordering_down },
   { version: 7, name: "secret_rotation", up: secret_rotation_up, down: secret_rotation_down },
+  { version: 8, name: "event_lists", up: event_lists_up, down: event_lists_down },
 ];
 
 /**

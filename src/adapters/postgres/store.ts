@@ -2,12 +2,13 @@
 import { refusedForItsContent } from "../../domain/errors.ts";
 import { exactTypes } from "../../domain/match.ts";
 import type { Attempt, Delivery, Event, OperationalEvent, Page, Pause, User, Webhook } from "../../domain/model.ts";
-import type { AttemptRecord, DeliveryActivity, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, FifoHead, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
+import type { AttemptRecord, DeliveryActivity, DeliveryCounts, DeliveryFilter, DeliveryWork, EventFilter, FanOut, FifoHead, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
 import { type OperationalEventRow, page, previousSecretColumns, toCounts, toOperationalEvent, webhookSettingsOf } from "../rows.ts";
 import { SecretBox, secretOwner } from "../secret-box.ts";
 import { guarded, pingPostgres, retryConflicts, type Sql, type Tx } from "./client.ts";
 import { openDeliveries, pruneFinished, saveEventsAndFindDeliveries, writeAttempts } from "./deliveries.ts";
+import { listDeliveries, listEvents } from "./event-lists.ts";
 import { findEvents, recentFailures, webhookHealth } from "./operator-reads.ts";
 import { type AttemptRow, type DeliveryRow, type EventRow, eventFromRow, toAttempt, toDelivery, toUser, toWebhook, type UserRow, type WebhookRow } from "./rows.ts";
 import { WebhookNotices } from "./webhook-notices.ts";
@@ -318,16 +319,12 @@ export class PostgresStore implements Store {
     return rows.map((row) => ({ deliveryId: row.id, dueAt: Number(row.next_attempt_at) }));
   }
 
-  async listDeliveries(customerId: string, filter: DeliveryFilter): Promise<Page<Delivery>> {
-    const sql = this.sql;
-    const rows = await guarded(sql<DeliveryRow[]>`
-      SELECT * FROM deliveries
-      WHERE customer_id = ${customerId} AND id > ${filter.cursor ?? ""}
-        ${filter.webhookId ? sql`AND webhook_id = ${filter.webhookId}` : sql``}
-        ${filter.eventId ? sql`AND event_id = ${filter.eventId}` : sql``}
-        ${filter.status ? sql`AND status = ${filter.status}` : sql``}
-      ORDER BY id LIMIT ${filter.limit + 1}`);
-    return page(rows.map(toDelivery), filter.limit);
+  listDeliveries(customerId: string, filter: DeliveryFilter): Promise<Page<Delivery>> {
+    return listDeliveries(this.sql, customerId, filter);
+  }
+
+  listEvents(customerId: string, filter: EventFilter): Promise<Page<Event>> {
+    return listEvents(this.sql, customerId, filter);
   }
 
   async countDeliveries(): Promise<DeliveryCounts> {

@@ -16,6 +16,8 @@ import ordering_down from "../../../migrations/sqlite/0007_ordering.down.sql" wi
 import ordering_up from "../../../migrations/sqlite/0007_ordering.up.sql" with { type: "text" };
 import secret_rotation_down from "../../../migrations/sqlite/0008_secret_rotation.down.sql" with { type: "text" };
 import secret_rotation_up from "../../../migrations/sqlite/0008_secret_rotation.up.sql" with { type: "text" };
+import event_lists_down from "../../../migrations/sqlite/0009_event_lists.down.sql" with { type: "text" };
+import event_lists_up from "../../../migrations/sqlite/0009_event_lists.up.sql" with { type: "text" };
 import type { Migration, MigrationStatus } from "../migration.ts";
 
 export type { Migration, MigrationStatus };
@@ -29,6 +31,7 @@ export const MIGRATIONS: Migration[] = [
   { version: 6, name: "webhook_health", up: webhook_health_up, down: webhook_health_down },
   { version: 7, name: "ordering", up: ordering_up, down: ordering_down },
   { version: 8, name: "secret_rotation", up: secret_rotation_up, down: secret_rotation_down },
+  { version: 9, name: "event_lists", up: event_lists_up, down: event_lists_down },
 ];
 
 function ensureTable(db: Database): void {

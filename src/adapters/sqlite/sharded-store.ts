@@ -14,6 +14,7 @@ import type {
   DeliveryCounts,
   DeliveryFilter,
   DeliveryWork,
+  EventFilter,
   FanOut,
   FifoHead,
   RetrySchedule,
@@ -153,6 +154,10 @@ export class ShardedStore implements Store {
       .sort((a, b) => a.dueAt - b.dueAt)
       .slice(0, limit);
   }
+  listEvents(customerId: string, filter: EventFilter): Promise<Page<Event>> {
+    return this.of(customerId).listEvents(customerId, filter);
+  }
+
   listDeliveries(customerId: string, filter: DeliveryFilter): Promise<Page<Delivery>> {
     return this.of(customerId).listDeliveries(customerId, filter);
   }

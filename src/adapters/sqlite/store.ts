@@ -4,11 +4,12 @@ import { deliveryIdFor } from "../../domain/ids.ts";
 import { exactTypes } from "../../domain/match.ts";
 import type { Attempt, Delivery, Event, OperationalEvent, Page, Pause, User, Webhook } from "../../domain/model.ts";
 import { orderKeyOf } from "../../domain/ordering.ts";
-import type { AttemptRecord, DeliveryActivity, DeliveryCounts, DeliveryFilter, DeliveryWork, FanOut, FifoHead, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
+import type { AttemptRecord, DeliveryActivity, DeliveryCounts, DeliveryFilter, DeliveryWork, EventFilter, FanOut, FifoHead, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
 import { type OperationalEventRow, page, toCounts, toOperationalEvent } from "../rows.ts";
 import { SecretBox, secretOwner } from "../secret-box.ts";
 import { pingDatabase } from "./database.ts";
+import { listDeliveries, listEvents } from "./event-lists.ts";
 import { findEvents, recentFailures, webhookHealth } from "./operator-reads.ts";
 import { type AttemptRow, type DeliveryRow, type EventRow, eventFromRow, toAttempt, toDelivery, toWebhook, type WebhookRow, webhookParams } from "./rows.ts";
 
@@ -363,19 +364,11 @@ export class SqliteStore implements Store {
   }
 
   async listDeliveries(customerId: string, filter: DeliveryFilter): Promise<Page<Delivery>> {
-    const where = ["customer_id = $customer", "id > $cursor"];
-    if (filter.webhookId) where.push("webhook_id = $webhook");
-    if (filter.eventId) where.push("event_id = $event");
-    if (filter.status) where.push("status = $status");
-    const rows = this.db.query<DeliveryRow, [Record<string, string | number | null>]>(`SELECT * FROM deliveries WHERE ${where.join(" AND ")} ORDER BY id LIMIT $limit`).all({
-      customer: customerId,
-      cursor: filter.cursor ?? "",
-      webhook: filter.webhookId ?? null,
-      event: filter.eventId ?? null,
-      status: filter.status ?? null,
-      limit: filter.limit + 1,
-    });
-    return page(rows.map(toDelivery), filter.limit);
+    return listDeliveries(this.db, customerId, filter);
+  }
+
+  listEvents(customerId: string, filter: EventFilter): Promise<Page<Event>> {
+    return listEvents(this.db, customerId, filter);
   }
 
   async countDeliveries(): Promise<DeliveryCounts> {

@@ -146,6 +146,10 @@ export const GATEWAY_MODELS = {
     accepted_at: at,
     deliveries: [delivery],
   }),
+  EventPage: withExamples(S.EventPageSchema, {
+    data: [{ id: EVENT_EXAMPLE.id, type: EVENT_EXAMPLE.type, source: EVENT_EXAMPLE.source, timestamp: at, message_id: "msg_2b7Qx0f1kS9cV3hT", accepted_at: at }],
+    next_cursor: "MTc5NjQ2MTIwMDAwMDpldnRfMDAwMQ",
+  }),
   Delivery: withExamples(S.DeliverySchema, delivery),
   DeliveryPage: withExamples(S.DeliveryPageSchema, { data: [delivery], next_cursor: null }),
   Attempt: withExamples(S.AttemptSchema, attempt),

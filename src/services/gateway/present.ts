@@ -70,6 +70,11 @@ export function presentAttempt(a: Attempt) {
   };
 }
 
+/** An event in a list: no data (the event's own read has it). */
+export function presentEventSummary(e: Event) {
+  return { id: e.id, type: e.type, source: e.source, timestamp: e.timestamp, message_id: messageIdFor(e.customerId, e.id), accepted_at: iso(e.acceptedAt) };
+}
+
 export function presentEvent(e: Event) {
   return { ...JSON.parse(e.payload), message_id: messageIdFor(e.customerId, e.id), accepted_at: iso(e.acceptedAt) };
 }

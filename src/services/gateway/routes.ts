@@ -18,11 +18,11 @@ import { testFilter } from "../webhooks/filter-test.ts";
 import * as webhooks from "../webhooks/manage.ts";
 import { type TestSendDeps, testSend } from "../webhooks/test-send.ts";
 import { type AccountDeps, accountRoutes } from "./accounts.ts";
-import { DEFAULT_PAGE, type DeliveryDeps, getDelivery, listDeliveries, retryDelivery } from "./deliveries.ts";
+import { DEFAULT_PAGE, type DeliveryDeps, getDelivery, listDeliveries, listEvents, listWebhookDeliveries, retryDelivery } from "./deliveries.ts";
 import { GATEWAY_MODELS, SMALL_BODY, TAGS } from "./models.ts";
 import { issueToken } from "./oauth.ts";
-import { page, presentAttempt, presentDelivery, presentEvent, presentHealth, presentOperationalEvent, presentWebhook, presentWebhookWithSecret } from "./present.ts";
-import { DeliveryQuerySchema, OAuthTokenFormSchema, OperationalEventQuerySchema, PageQuerySchema } from "./schemas.ts";
+import { page, presentAttempt, presentDelivery, presentEvent, presentEventSummary, presentHealth, presentOperationalEvent, presentWebhook, presentWebhookWithSecret } from "./present.ts";
+import { DeliveryQuerySchema, EventQuerySchema, OAuthTokenFormSchema, OperationalEventQuerySchema, PageQuerySchema, WebhookDeliveryQuerySchema } from "./schemas.ts";
 
 export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestRouteDeps, AccountDeps, TestSendDeps {
   tokens: Tokens;
@@ -315,6 +315,30 @@ function deliveryRoutes(deps: GatewayDeps) {
         detail: { operationId: "getEvent", tags: [TAGS.events], summary: "Get an event with its deliveries" },
       },
     )
+    .get("/api/v1/events", async ({ principal, query }) => page(await listEvents(deps, principal, query), presentEventSummary), {
+      bearer: read,
+      query: EventQuerySchema,
+      response: { 200: "EventPage" },
+      detail: {
+        operationId: "listEvents",
+        tags: [TAGS.events],
+        summary: "List events, newest first, by type, time and delivery status",
+        description:
+          "Each item names the event (no `data`: `GET /api/v1/events/{id}` has it and the deliveries). `since` and `until` bound the acceptance time. `delivery_status` keeps the events with a stored delivery that failed (`failed`) or is not finished (`pending`); such a page looks at 10,000 events at most, so it may hold fewer than `limit` (even none) and still have a `next_cursor` to go on with.",
+      },
+    })
+    .get("/api/v1/webhooks/:id/deliveries", async ({ principal, params, query }) => page(await listWebhookDeliveries(deps, principal, params.id, query), presentDelivery), {
+      bearer: read,
+      params: t.Object({ id: t.String({ description: "the webhook's id" }) }),
+      query: WebhookDeliveryQuerySchema,
+      response: { 200: "DeliveryPage" },
+      detail: {
+        operationId: "listWebhookDeliveries",
+        tags: [TAGS.deliveries],
+        summary: "List a webhook's deliveries, newest event first, by status and time",
+        description: "`since` and `until` bound the event's acceptance time. A delivery is listed from the outcome of its first attempt on (or from when it waits behind a slow endpoint).",
+      },
+    })
     .get(
       "/api/v1/deliveries",
       async ({ principal, query }) => {

@@ -82,6 +82,42 @@ export const DeliveryQuerySchema = Type.Object(
   { additionalProperties: false, errorMessage: "unknown filter" },
 );
 
+const Since = Type.Optional(
+  Type.String({ format: "date-time", description: "only events accepted at or after this time (RFC 3339)", errorMessage: "must be an RFC 3339 date-time, e.g. 2026-12-05T09:00:00Z" }),
+);
+const Until = Type.Optional(
+  Type.String({ format: "date-time", description: "only events accepted before this time (RFC 3339)", errorMessage: "must be an RFC 3339 date-time, e.g. 2026-12-05T10:00:00Z" }),
+);
+
+export const EventQuerySchema = Type.Object(
+  {
+    type: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: "only events of this type", errorMessage: "must be an event type" })),
+    since: Since,
+    until: Until,
+    delivery_status: Type.Optional(
+      OneOf(["failed", "pending"], {
+        description:
+          "failed: events with a delivery whose last attempt failed (failed, being retried, or dead); pending: events with a delivery not finished (pending or failed). Such a page looks at 10,000 events at most: it may hold fewer than limit and still have a next_cursor",
+        errorMessage: "must be failed or pending",
+      }),
+    ),
+    limit: Limit,
+    cursor: Type.Optional(Type.String({ maxLength: 512, description: "the previous page's `next_cursor`", errorMessage: "must be the next_cursor of a previous page" })),
+  },
+  { additionalProperties: false, errorMessage: "unknown filter" },
+);
+
+export const WebhookDeliveryQuerySchema = Type.Object(
+  {
+    status: Type.Optional(OneOf(DELIVERY_STATUSES, { description: "only deliveries in this state", errorMessage: "must be one of pending, succeeded, failed, dead" })),
+    since: Since,
+    until: Until,
+    limit: Limit,
+    cursor: Cursor,
+  },
+  { additionalProperties: false, errorMessage: "unknown filter" },
+);
+
 export const OperationalEventQuerySchema = Type.Object(
   {
     webhook_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "only this webhook's events", errorMessage: "must be a webhook id" })),
@@ -193,6 +229,19 @@ export const EventWithDeliveriesSchema = Type.Object(
   Strict,
 );
 
+/** An event in a list: what finds it, not its data (`GET /api/v1/events/{id}` has that and its deliveries). */
+export const EventSummarySchema = Type.Object(
+  {
+    id: Type.String(),
+    type: Type.String(),
+    source: Type.String(),
+    timestamp: Timestamp("the producer's, or when it was accepted"),
+    message_id: Type.String({ description: "the `webhook-id` every delivery of this event carries" }),
+    accepted_at: Timestamp("when hookrelay stored it"),
+  },
+  Strict,
+);
+
 export const LoginTokenSchema = Type.Object(
   {
     access_token: Type.String({ description: "a JWT; send it as `Authorization: Bearer …`" }),
@@ -261,6 +310,7 @@ export const WebhookHealthSchema = Type.Object(
   { ...Strict, description: "A webhook's health" },
 );
 export const DeliveryPageSchema = PageOf(DeliverySchema);
+export const EventPageSchema = PageOf(EventSummarySchema);
 export const CustomerPageSchema = PageOf(CustomerSchema);
 export const AttemptListSchema = ListOf(AttemptSchema);
 export const ApiKeyListSchema = ListOf(ApiKeySchema);
