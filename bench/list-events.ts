@@ -11,7 +11,7 @@
  * minutes less than ingesting them), before the embedded process starts (its dispatcher then starts
  * past them), or beside the running production roles (as already published: Kafka never sees them).
  * Prints one JSON line and writes it to bench/out/list-events-<deployment>-<date>.json (bench/results
- * with --record).
+ * with --record, which also puts the latest of each deployment into bench/README.md's results).
  */
 import { Database } from "bun:sqlite";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -20,7 +20,7 @@ import { createPool } from "../src/adapters/postgres/client.ts";
 import { tempDir } from "../tests/helpers/hookrelay.ts";
 import { type Deployment, startEmbedded, startProduction } from "./lib/hookrelay.ts";
 import { round } from "./lib/measure.ts";
-import { machine, OUT_DIR, RESULTS_DIR, versions } from "./lib/results.ts";
+import { type ListEvents, machine, OUT_DIR, RESULTS_DIR, regenerateReadme, versions } from "./lib/results.ts";
 
 const args = process.argv.slice(2);
 const deployment = args.find((a) => !a.startsWith("--")) ?? "embedded";
@@ -44,7 +44,9 @@ const log = (line: string) => console.error(`list-events: ${line}`);
 
 /** The embedded database, filled before hookrelay opens it (migrated by `hookrelay migrate up`). */
 function fillSqlite(dataDir: string): void {
-  const migrate = Bun.spawnSync(["bun", "src/cli/main.ts", "migrate", "up"], { env: { ...process.env, HOOKRELAY_DATA_DIR: dataDir }, stdout: "pipe", stderr: "pipe" });
+  // Only the data dir: a DATABASE_URL in the environment (services:up's) would migrate PostgreSQL instead.
+  const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", HOOKRELAY_DATA_DIR: dataDir };
+  const migrate = Bun.spawnSync(["bun", "src/cli/main.ts", "migrate", "up"], { env, stdout: "pipe", stderr: "pipe" });
   if (migrate.exitCode !== 0) throw new Error(`migrate up: ${migrate.stderr}`);
   const db = new Database(join(dataDir, "hookrelay.db"));
   db.run("PRAGMA journal_mode = WAL");
@@ -149,7 +151,7 @@ try {
     log(`${name}: ${JSON.stringify(timings[name])}`);
   }
   const worstP99 = Math.max(...Object.values(timings).map((t) => t.p99_ms));
-  const result = {
+  const result: ListEvents = {
     scenario: "list-events",
     deployment,
     date: new Date().toISOString(),
@@ -163,6 +165,7 @@ try {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `list-events-${deployment}-${result.date.replace(/[:.]/g, "").replace(/\d{3}Z$/, "Z")}.json`);
   writeFileSync(path, `${JSON.stringify(result, null, 2)}\n`);
+  if (record) regenerateReadme(dir);
   console.log(JSON.stringify(result));
   log(`${result.verdict.pass ? "PASS" : "FAIL"} (worst p99 ${worstP99} ms); ${path}`);
 } finally {

@@ -226,6 +226,18 @@ export interface AtRest {
   pass?: boolean;
 }
 
+/** What bench/list-events.ts writes: pages of `GET /api/v1/events` timed over stored events. */
+export interface ListEvents {
+  scenario: "list-events";
+  deployment: "embedded" | "production";
+  date: string;
+  machine: Result["machine"];
+  versions: Record<string, string>;
+  events: number;
+  timings: Record<string, { pages: number; items: number; p50_ms: number; p99_ms: number; max_ms: number }>;
+  verdict: { pass: boolean; check: string; worst_p99_ms: number };
+}
+
 /** The markdown table of the latest result of each scenario and receiver in `dir`, one row per step. */
 export function resultsTable(dir = RESULTS_DIR): string {
   const latest = new Map<string, Result>();
@@ -237,8 +249,16 @@ export function resultsTable(dir = RESULTS_DIR): string {
   } catch {}
   let refusal: ShedCost | undefined;
   const atRest = new Map<string, AtRest>();
+  const lists = new Map<string, ListEvents>();
   for (const file of files) {
-    const result = JSON.parse(readFileSync(join(dir, file), "utf8")) as Result | ShedCost | AtRest;
+    const result = JSON.parse(readFileSync(join(dir, file), "utf8")) as Result | ShedCost | AtRest | ListEvents;
+    // bench/list-events.ts's results: the latest of each deployment is a line below the tables.
+    if (result.scenario === "list-events") {
+      const list = result as ListEvents;
+      const seen = lists.get(list.deployment);
+      if (!seen || seen.date < list.date) lists.set(list.deployment, list);
+      continue;
+    }
     // bench/at-rest.ts's results: the latest of each deployment is a line below the tables.
     if (result.scenario === "at-rest") {
       const rest = result as AtRest;
@@ -298,7 +318,16 @@ export function resultsTable(dir = RESULTS_DIR): string {
         `At rest, ${r.deployment} (\`bench/at-rest.ts\`, ${r.date.slice(0, 10)}, ${r.machine.cores} × ${r.machine.cpu}, hookrelay ${r.versions.hookrelay}): ${r.cpu_percent}% of a core over ${r.seconds} s (${r.processes.map((p) => `${p.role} ${p.cpu_percent}`).join(", ")})${r.bound_percent === undefined ? "" : `; bound ${r.bound_percent}%: ${r.pass ? "PASS" : "FAIL"}`}.`,
     );
   const atRestSection = atRestLines.length > 0 ? ["", ...atRestLines] : [];
-  return [...sections, "", "Ceilings and verdicts, same run:", "", ...ceilings, ...refusalLine, ...atRestSection].join("\n");
+  const listLines = [...lists.values()]
+    .sort((a, b) => a.deployment.localeCompare(b.deployment))
+    .map(
+      (r) =>
+        `Listing events, ${r.deployment} (\`bench/list-events.ts\`, ${r.date.slice(0, 10)}, ${r.events} events stored, ${r.machine.cores} × ${r.machine.cpu}): ${Object.entries(r.timings)
+          .map(([name, t]) => `${name} p50 ${t.p50_ms} / p99 ${t.p99_ms} ms`)
+          .join("; ")}; ${r.verdict.check}: ${r.verdict.pass ? "PASS" : "FAIL"}.`,
+    );
+  const listSection = listLines.length > 0 ? ["", ...listLines] : [];
+  return [...sections, "", "Ceilings and verdicts, same run:", "", ...ceilings, ...refusalLine, ...atRestSection, ...listSection].join("\n");
 }
 
 /** Replaces the text between the results markers of bench/README.md (appends the section if absent). */

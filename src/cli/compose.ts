@@ -27,6 +27,7 @@ import { HashThreads } from "../services/auth/hash-threads.ts";
 import { ensureAdmin } from "../services/auth/login.ts";
 import { PasswordChecks } from "../services/auth/password-checks.ts";
 import { Tokens } from "../services/auth/tokens.ts";
+import { EventSchemas } from "../services/catalog/schemas.ts";
 import { WebhookLimits } from "../services/delivery/admission.ts";
 import type { AttemptDeps } from "../services/delivery/attempt.ts";
 import { DeliveryPool } from "../services/delivery/pool.ts";
@@ -184,7 +185,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
   const guard = { credentials, rateGate, trustForwardedFor: security.trust_forwarded_for };
   const resolveTarget = config.security.allow_private_targets ? anyTargetResolver : publicTargetResolver(config.security.allowed_target_cidrs.map((range) => parseCidr(range)!));
   const checkTarget = refusalOf(resolveTarget);
-  const webhookLimits = { maxWebhooks: config.security.max_webhooks_per_customer, maxFanout: config.security.max_fanout_per_event };
+  const webhookLimits = { maxWebhooks: config.security.max_webhooks_per_customer, maxFanout: config.security.max_fanout_per_event, strictEventTypes: config.security.strict_event_types };
   if (config.security.allow_private_targets) log.warn("private webhook targets are allowed (HOOKRELAY_ALLOW_PRIVATE_TARGETS); do not use in production");
 
   const dispatcherConfig = config.dispatcher;
@@ -224,6 +225,8 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     pending: new PendingEvents(config.security.max_pending_events, config.security.max_pending_bytes),
     // Every shard's webhooks (an event's customer may be any shard's): the answers' `matched_webhooks`.
     subscriptions: new Subscriptions(store),
+    // One for the gateway's and ingest's events in this process: a catalog change through the gateway applies to both at once.
+    schemas: new EventSchemas(store, log),
   };
   // Ingest (on its port, and on the gateway's) follows webhook changes by their notices, where the
   // store sends them; the roles that change webhooks (gateway, registry) listen too, so that a
@@ -271,6 +274,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
             sender: attemptDeps.sender,
             keys: attemptDeps.keys,
             httpTimeoutMs: attemptDeps.httpTimeoutMs,
+            onCatalogChange: (customerId: string) => ingestDeps.schemas.changed(customerId),
           }),
         )
         .use(apiReference(documentOf("gateway", features))),

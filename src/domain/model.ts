@@ -92,6 +92,20 @@ export interface OperationalEvent {
   createdAt: number;
 }
 
+/** An event type of a customer's catalog: what it means, the shape of its events' data, and examples of it. */
+export interface EventType {
+  customerId: string;
+  /** The event type name, as events carry it in `type` (`order.created`). */
+  name: string;
+  description: string;
+  /** A JSON Schema (2020-12) every event of this type's `data` must satisfy at ingest; null: any data. */
+  schema: Record<string, unknown> | null;
+  /** Examples of the data (each valid by the schema); the first is what a test send sends. */
+  examples: unknown[];
+  createdAt: string;
+  updatedAt: string;
+}
+
 /** What a producer sends: `{"id","type","source","data"}`, `timestamp` optional. */
 export interface EventInput {
   id: string;

@@ -11,7 +11,7 @@
  * - lease: a claimed retry stays invisible until its lease runs out; a worker that dies
  *   lets it reappear, so a claim never loses work.
  */
-import type { ApiKey, Attempt, Customer, Delivery, DeliveryStatus, Event, OperationalEvent, Page, Pause, User, Webhook } from "./model.ts";
+import type { ApiKey, Attempt, Customer, Delivery, DeliveryStatus, Event, EventType, OperationalEvent, Page, Pause, User, Webhook } from "./model.ts";
 
 /** Every backend answers a cheap liveness check for `/health`. */
 export interface Pingable {
@@ -214,6 +214,14 @@ export interface Store extends Pingable {
    */
   overdueDeliveries(before: number, limit: number): Promise<ScheduledRetry[]>;
   listDeliveries(customerId: string, filter: DeliveryFilter): Promise<Page<Delivery>>;
+  /** Adds an event type to its customer's catalog; false (nothing written) when the name is taken. */
+  createEventType(eventType: EventType): Promise<boolean>;
+  getEventType(customerId: string, name: string): Promise<EventType | undefined>;
+  /** A page of the customer's catalog by name; the cursor is the last name of the page before. */
+  listEventTypes(customerId: string, limit: number, cursor?: string): Promise<Page<EventType>>;
+  /** Replaces an event type's description, schema and examples; false when there is none of that name. */
+  updateEventType(eventType: EventType): Promise<boolean>;
+  deleteEventType(customerId: string, name: string): Promise<boolean>;
   /**
    * A page of the customer's events, newest first. With `deliveryStatus` a page looks at no more
    * than EVENT_SCAN_WINDOW events (adapters/event-pages.ts): it may hold fewer than `limit` and

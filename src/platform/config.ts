@@ -112,6 +112,7 @@ export const ConfigSchema = Type.Object(
       ),
       max_webhooks_per_customer: Int(500, 1, "webhooks one customer may have; beyond: 422 limit_exceeded"),
       max_fanout_per_event: Int(100, 1, "active webhooks of one customer one event type may reach (wildcards included); a webhook that would cross it: 422 limit_exceeded"),
+      strict_event_types: Bool(false, "webhooks may subscribe only to event types of their customer's catalog (a prefix.* pattern to one at least; * always); others: 422"),
       rate_limit_ingest_per_ip: Int(20_000, 0, "ingest requests per second from one client IP (a second's worth may come at once); 0 = no limit"),
       rate_limit_ingest_per_customer: Int(20_000, 0, "events per second one customer may send (a batch counts its events); 0 = no limit"),
       rate_limit_api_per_ip: Int(200, 0, "management API requests per second from one client IP, login included; 0 = no limit"),

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import fc from "fast-check";
 import { EVENT_SCAN_WINDOW } from "../../src/adapters/event-pages.ts";
 import { deliveryIdFor, newId } from "../../src/domain/ids.ts";
-import { type Attempt, type Delivery, type DeliveryStatus, type Event, freshDelivery, NEW_WEBHOOK_STATE, type Webhook } from "../../src/domain/model.ts";
+import { type Attempt, type Delivery, type DeliveryStatus, type Event, type EventType, freshDelivery, NEW_WEBHOOK_STATE, type Webhook } from "../../src/domain/model.ts";
 import type { AttemptRecord, Store } from "../../src/domain/ports.ts";
 import { makeEvent, T0 } from "./event-log.contract.ts";
 
@@ -1253,6 +1253,44 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
             .reverse();
           expect({ status, since, until, ids: pages.flat().map((d) => d.id) }).toEqual({ status, since, until, ids: expected });
         }
+      });
+    });
+
+    describe("the event type catalog", () => {
+      const eventType = (customer: string, name: string, overrides: Partial<EventType> = {}): EventType => ({
+        customerId: customer,
+        name,
+        description: `about ${name}`,
+        schema: { type: "object", properties: { n: { type: "integer" } } },
+        examples: [{ n: 1 }, { n: 2 }],
+        createdAt: "2026-12-05T10:00:00.000Z",
+        updatedAt: "2026-12-05T10:00:00.000Z",
+        ...overrides,
+      });
+
+      it("keeps each customer's event types by name: create once, read, page by name, change, delete", async () => {
+        const [a, b] = [customerId(), customerId()];
+        expect(await store.createEventType(eventType(a, "order.created"))).toBe(true);
+        expect(await store.createEventType(eventType(a, "order.created", { description: "again" }))).toBe(false);
+        expect(await store.createEventType(eventType(a, "billing/invoice:paid", { schema: null, examples: [] }))).toBe(true);
+        expect(await store.createEventType(eventType(b, "order.created", { description: "b's own" }))).toBe(true);
+        expect(await store.getEventType(a, "order.created")).toEqual(eventType(a, "order.created"));
+        expect((await store.getEventType(a, "billing/invoice:paid"))!.schema).toBeNull();
+        expect((await store.getEventType(b, "order.created"))!.description).toBe("b's own");
+        expect(await store.getEventType(a, "nope")).toBeUndefined();
+        for (const name of ["c.1", "c.2", "c.3"]) await store.createEventType(eventType(a, name));
+        const first = await store.listEventTypes(a, 2);
+        expect({ names: first.data.map((t) => t.name), next: first.nextCursor }).toEqual({ names: ["billing/invoice:paid", "c.1"], next: "c.1" });
+        const rest = await store.listEventTypes(a, 10, first.nextCursor!);
+        expect({ names: rest.data.map((t) => t.name), next: rest.nextCursor }).toEqual({ names: ["c.2", "c.3", "order.created"], next: null });
+        const changed = eventType(a, "order.created", { description: "changed", schema: null, examples: [], updatedAt: "2026-12-05T11:00:00.000Z" });
+        expect(await store.updateEventType(changed)).toBe(true);
+        expect(await store.getEventType(a, "order.created")).toEqual(changed);
+        expect(await store.updateEventType(eventType(a, "nope"))).toBe(false);
+        expect(await store.deleteEventType(a, "order.created")).toBe(true);
+        expect(await store.deleteEventType(a, "order.created")).toBe(false);
+        expect(await store.getEventType(a, "order.created")).toBeUndefined();
+        expect((await store.getEventType(b, "order.created"))!.description).toBe("b's own");
       });
     });
 

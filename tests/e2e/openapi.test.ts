@@ -319,13 +319,17 @@ describe("the live API against its document", () => {
       createCustomer: (e) => ({ ...e, id: `${e.id}-${run}` }),
       sendEvent: (e) => ({ ...e, id: `${e.id}-${run}` }),
       sendBatch: (e) => ({ events: e.events.map((ev: any) => ({ ...ev, id: `${ev.id}-batch-${run}` })) }),
+      createEventType: (e) => ({ ...e, name: `${e.name}.${run}` }),
     };
-    const pathIds: Partial<Record<OperationId, Record<string, string>>> = { createApiKey: { id: "default" } };
+    // The event type createEventType's example made (with this run's name): the one updateEventType's example changes.
+    const eventTypeName = `${(exampleOf(spec, documentedOp("createEventType").op.requestBody.content["application/json"]) as { name: string }).name}.${run}`;
+    const pathIds: Partial<Record<OperationId, Record<string, string>>> = { createApiKey: { id: "default" }, updateEventType: { name: eventTypeName } };
     const withBody = operations.filter((o) => o.op.requestBody);
     expect(withBody.map((o) => o.id as string).sort()).toEqual(
       [
         "createApiKey",
         "createCustomer",
+        "createEventType",
         "createWebhook",
         "login",
         "oauthToken",
@@ -335,6 +339,7 @@ describe("the live API against its document", () => {
         "sendEvent",
         "testWebhook",
         "testWebhookFilter",
+        "updateEventType",
         "updateWebhook",
       ].sort(),
     );
@@ -432,6 +437,21 @@ describe("the live API against its document", () => {
     expectDocumented("listEvents", await call("get", "/api/v1/events?since=never"));
     expectDocumented("listWebhookDeliveries", await call("get", `/api/v1/webhooks/${failing.body.id}/deliveries?status=failed`));
     expectDocumented("listWebhookDeliveries", await call("get", "/api/v1/webhooks/wh_nope/deliveries"));
+
+    const typeName = `run.${run}.created`;
+    expectDocumented("createEventType", await call("post", "/api/v1/event-types", { json: { name: typeName, schema: { type: "object", required: ["n"] }, examples: [{ n: 1 }] } }));
+    expectDocumented("createEventType", await call("post", "/api/v1/event-types", { json: { name: typeName } }));
+    expectDocumented("createEventType", await call("post", "/api/v1/event-types", { json: { name: `${typeName}.bad`, schema: { type: "object", colour: 1 } } }));
+    expectDocumented("getEventType", await call("get", `/api/v1/event-types/${typeName}`));
+    expectDocumented("getEventType", await call("get", "/api/v1/event-types/none.such"));
+    expectDocumented("updateEventType", await call("patch", `/api/v1/event-types/${typeName}`, { json: { description: "changed" } }));
+    expectDocumented("listEventTypes", await call("get", "/api/v1/event-types?limit=1"));
+    expectDocumented("getCatalogDocument", await call("get", "/api/v1/catalog/openapi.json"));
+    const refused = await call("post", "/api/v1/events", { json: { id: `evt-typed-${run}`, type: typeName, source: "s", data: {} } });
+    expectDocumented("sendEvent", refused);
+    expect(refused.status).toBe(422);
+    expectDocumented("deleteEventType", await call("delete", `/api/v1/event-types/${typeName}`));
+    expectDocumented("deleteEventType", await call("delete", `/api/v1/event-types/${typeName}`));
 
     const customer = await call("post", "/api/v1/customers", { json: { id: `run-${run}`, name: "Run Inc." } });
     expectDocumented("createCustomer", customer);

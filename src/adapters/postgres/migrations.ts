@@ -19,6 +19,8 @@ import secret_rotation_down from "../../../migrations/postgres/0007_secret_rotat
 import secret_rotation_up from "../../../migrations/postgres/0007_secret_rotation.up.sql" with { type: "text" };
 import event_lists_down from "../../../migrations/postgres/0008_event_lists.down.sql" with { type: "text" };
 import event_lists_up from "../../../migrations/postgres/0008_event_lists.up.sql" with { type: "text" };
+import event_types_down from "../../../migrations/postgres/0009_event_types.down.sql" with { type: "text" };
+import event_types_up from "../../../migrations/postgres/0009_event_types.up.sql" with { type: "text" };
 import type { Migration, MigrationStatus } from "../migration.ts";
 import type { Sql, Tx } from "./client.ts";
 
@@ -33,6 +35,7 @@ export const MIGRATIONS: Migration[] = [
   { version: 6, name: "ordering", up: ordering_up, down: ordering_down },
   { version: 7, name: "secret_rotation", up: secret_rotation_up, down: secret_rotation_down },
   { version: 8, name: "event_lists", up: event_lists_up, down: event_lists_down },
+  { version: 9, name: "event_types", up: event_types_up, down: event_types_down },
 ];
 
 /**

@@ -18,6 +18,8 @@ import secret_rotation_down from "../../../migrations/sqlite/0008_secret_rotatio
 import secret_rotation_up from "../../../migrations/sqlite/0008_secret_rotation.up.sql" with { type: "text" };
 import event_lists_down from "../../../migrations/sqlite/0009_event_lists.down.sql" with { type: "text" };
 import event_lists_up from "../../../migrations/sqlite/0009_event_lists.up.sql" with { type: "text" };
+import event_types_down from "../../../migrations/sqlite/0010_event_types.down.sql" with { type: "text" };
+import event_types_up from "../../../migrations/sqlite/0010_event_types.up.sql" with { type: "text" };
 import type { Migration, MigrationStatus } from "../migration.ts";
 
 export type { Migration, MigrationStatus };
@@ -32,6 +34,7 @@ export const MIGRATIONS: Migration[] = [
   { version: 7, name: "ordering", up: ordering_up, down: ordering_down },
   { version: 8, name: "secret_rotation", up: secret_rotation_up, down: secret_rotation_down },
   { version: 9, name: "event_lists", up: event_lists_up, down: event_lists_down },
+  { version: 10, name: "event_types", up: event_types_up, down: event_types_down },
 ];
 
 function ensureTable(db: Database): void {

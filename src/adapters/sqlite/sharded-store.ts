@@ -6,7 +6,7 @@
  * (SQLite serialises them with the owner's own commits). Delivery roles use their own shard's
  * adapters, never these.
  */
-import type { ApiKey, Attempt, Customer, Delivery, Event, OperationalEvent, Page, Pause, User, Webhook } from "../../domain/model.ts";
+import type { ApiKey, Attempt, Customer, Delivery, Event, EventType, OperationalEvent, Page, Pause, User, Webhook } from "../../domain/model.ts";
 import type {
   Accounts,
   AttemptRecord,
@@ -160,6 +160,26 @@ export class ShardedStore implements Store {
 
   listDeliveries(customerId: string, filter: DeliveryFilter): Promise<Page<Delivery>> {
     return this.of(customerId).listDeliveries(customerId, filter);
+  }
+
+  createEventType(eventType: EventType): Promise<boolean> {
+    return this.of(eventType.customerId).createEventType(eventType);
+  }
+
+  getEventType(customerId: string, name: string): Promise<EventType | undefined> {
+    return this.of(customerId).getEventType(customerId, name);
+  }
+
+  listEventTypes(customerId: string, limit: number, cursor?: string): Promise<Page<EventType>> {
+    return this.of(customerId).listEventTypes(customerId, limit, cursor);
+  }
+
+  updateEventType(eventType: EventType): Promise<boolean> {
+    return this.of(eventType.customerId).updateEventType(eventType);
+  }
+
+  deleteEventType(customerId: string, name: string): Promise<boolean> {
+    return this.of(customerId).deleteEventType(customerId, name);
   }
   async countDeliveries(): Promise<DeliveryCounts> {
     const counts = await this.all((s) => s.countDeliveries());

@@ -2,7 +2,7 @@
 import type { Database } from "bun:sqlite";
 import { deliveryIdFor } from "../../domain/ids.ts";
 import { exactTypes } from "../../domain/match.ts";
-import type { Attempt, Delivery, Event, OperationalEvent, Page, Pause, User, Webhook } from "../../domain/model.ts";
+import type { Attempt, Delivery, Event, EventType, OperationalEvent, Page, Pause, User, Webhook } from "../../domain/model.ts";
 import { orderKeyOf } from "../../domain/ordering.ts";
 import type { AttemptRecord, DeliveryActivity, DeliveryCounts, DeliveryFilter, DeliveryWork, EventFilter, FanOut, FifoHead, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
@@ -10,6 +10,7 @@ import { type OperationalEventRow, page, toCounts, toOperationalEvent } from "..
 import { SecretBox, secretOwner } from "../secret-box.ts";
 import { pingDatabase } from "./database.ts";
 import { listDeliveries, listEvents } from "./event-lists.ts";
+import { SqliteEventTypes } from "./event-types.ts";
 import { findEvents, recentFailures, webhookHealth } from "./operator-reads.ts";
 import { type AttemptRow, type DeliveryRow, type EventRow, eventFromRow, toAttempt, toDelivery, toWebhook, type WebhookRow, webhookParams } from "./rows.ts";
 
@@ -24,11 +25,13 @@ const SLICE_ROWS = 250;
 
 export class SqliteStore implements Store {
   private readonly attemptWriter: Coalescer<AttemptRecord, void>;
+  private readonly eventTypes: SqliteEventTypes;
 
   constructor(
     private readonly db: Database,
     private readonly secrets: SecretBox = new SecretBox([]),
   ) {
+    this.eventTypes = new SqliteEventTypes(db);
     this.attemptWriter = new Coalescer((records) => this.writeAttempts(records), { maxItems: SLICE_ROWS, maxWaitMs: ATTEMPT_FLUSH_MS, minIntervalMs: ATTEMPT_FLUSH_MS, serial: true });
   }
 
@@ -369,6 +372,26 @@ export class SqliteStore implements Store {
 
   listEvents(customerId: string, filter: EventFilter): Promise<Page<Event>> {
     return listEvents(this.db, customerId, filter);
+  }
+
+  createEventType(eventType: EventType): Promise<boolean> {
+    return this.eventTypes.create(eventType);
+  }
+
+  getEventType(customerId: string, name: string): Promise<EventType | undefined> {
+    return this.eventTypes.get(customerId, name);
+  }
+
+  listEventTypes(customerId: string, limit: number, cursor?: string): Promise<Page<EventType>> {
+    return this.eventTypes.list(customerId, limit, cursor);
+  }
+
+  updateEventType(eventType: EventType): Promise<boolean> {
+    return this.eventTypes.update(eventType);
+  }
+
+  deleteEventType(customerId: string, name: string): Promise<boolean> {
+    return this.eventTypes.delete(customerId, name);
   }
 
   async countDeliveries(): Promise<DeliveryCounts> {

@@ -5,6 +5,7 @@
  */
 import { ErrorSchema } from "../../platform/http.ts";
 import { withExamples } from "../../platform/openapi-document.ts";
+import { EventTypeInputSchema, EventTypePatchSchema } from "../catalog/manage.ts";
 import { EVENT_EXAMPLE, INGEST_MODELS } from "../ingest/models.ts";
 import { FilterTestSchema } from "../webhooks/filter-test.ts";
 import { RotateSecretSchema, WebhookInputSchema, WebhookPatchSchema } from "../webhooks/manage.ts";
@@ -21,6 +22,7 @@ export const TAGS = {
   events: "Events",
   deliveries: "Deliveries",
   accounts: "Customers and API keys",
+  catalog: "Event types",
   service: "Service",
 } as const;
 
@@ -46,6 +48,12 @@ const webhook = {
   updated_at: at,
 };
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const eventTypeInput = {
+  name: "order.created",
+  description: "an order was placed",
+  schema: { type: "object", required: ["order_id", "total"], properties: { order_id: { type: "integer" }, total: { type: "string", pattern: "^[0-9]+\\.[0-9]{2}$" } } },
+  examples: [{ order_id: 42, total: "19.90" }],
+};
 const delivery = {
   id: "dlv_01JF3Z9A1B2C3D4E5F6G7H8J9K",
   event_id: "evt_0001",
@@ -102,6 +110,25 @@ export const GATEWAY_MODELS = {
     permanent_failure_codes: webhook.permanent_failure_codes,
   }),
   WebhookPatch: withExamples(WebhookPatchSchema, { status: "disabled" }),
+  EventTypeInput: withExamples(EventTypeInputSchema, eventTypeInput),
+  EventTypePatch: withExamples(EventTypePatchSchema, { description: "an order was placed (totals in cents)" }),
+  EventType: withExamples(S.EventTypeSchema, { ...eventTypeInput, created_at: at, updated_at: at }),
+  CatalogDocument: withExamples(S.CatalogDocumentSchema, {
+    openapi: "3.1.0",
+    info: { title: "Webhook events", version: "1", description: "The events this customer's webhooks receive, signed per Standard Webhooks." },
+    paths: {},
+    webhooks: {
+      "order.created": {
+        post: {
+          operationId: "on_order_created",
+          summary: "order.created",
+          requestBody: { required: true, content: { "application/json": { schema: { type: "object" } } } },
+          responses: { "2XX": { description: "received" } },
+        },
+      },
+    },
+  }),
+  EventTypePage: withExamples(S.EventTypePageSchema, { data: [{ ...eventTypeInput, created_at: at, updated_at: at }], next_cursor: null }),
   FilterTestInput: withExamples(FilterTestSchema, {
     event: { type: "order.paid", data: { amount: 250, currency: "EUR" } },
     filter: { "data.amount": { $gte: 100 }, "data.currency": { $in: ["EUR", "USD"] } },

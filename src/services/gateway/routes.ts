@@ -12,19 +12,21 @@ import { accessControl } from "../auth/access.ts";
 import { login } from "../auth/login.ts";
 import type { PasswordChecks } from "../auth/password-checks.ts";
 import type { Tokens } from "../auth/tokens.ts";
+import type { CatalogDeps } from "../catalog/manage.ts";
 import { resumeByHand, webhookHealth } from "../health/status.ts";
 import { eventRoutes, type IngestRouteDeps } from "../ingest/routes.ts";
 import { testFilter } from "../webhooks/filter-test.ts";
 import * as webhooks from "../webhooks/manage.ts";
 import { type TestSendDeps, testSend } from "../webhooks/test-send.ts";
 import { type AccountDeps, accountRoutes } from "./accounts.ts";
+import { catalogRoutes } from "./catalog.ts";
 import { DEFAULT_PAGE, type DeliveryDeps, getDelivery, listDeliveries, listEvents, listWebhookDeliveries, retryDelivery } from "./deliveries.ts";
 import { GATEWAY_MODELS, SMALL_BODY, TAGS } from "./models.ts";
 import { issueToken } from "./oauth.ts";
 import { page, presentAttempt, presentDelivery, presentEvent, presentEventSummary, presentHealth, presentOperationalEvent, presentWebhook, presentWebhookWithSecret } from "./present.ts";
 import { DeliveryQuerySchema, EventQuerySchema, OAuthTokenFormSchema, OperationalEventQuerySchema, PageQuerySchema, WebhookDeliveryQuerySchema } from "./schemas.ts";
 
-export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestRouteDeps, AccountDeps, TestSendDeps {
+export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestRouteDeps, AccountDeps, TestSendDeps, CatalogDeps {
   tokens: Tokens;
   /** The process's cap on password verifications (login). */
   passwords: PasswordChecks;
@@ -400,5 +402,6 @@ export function gatewayRoutes(deps: GatewayDeps) {
       .use(eventRoutes(deps, "/api/v1"))
       .use(deliveryRoutes(deps))
       .use(accountRoutes(deps))
+      .use(catalogRoutes(deps))
   );
 }

@@ -342,3 +342,28 @@ export const FilterTestResultSchema = Type.Object(
   },
   { ...Strict, description: "Whether a webhook would receive a sample event" },
 );
+
+/** An event type of the catalog. */
+export const EventTypeSchema = Type.Object(
+  {
+    name: Type.String({ description: "as events carry it in `type`" }),
+    description: Type.String(),
+    schema: Nullable(Type.Record(Type.String(), Type.Unknown()), "the JSON Schema every event of this type's data satisfies (checked at ingest); null: any data"),
+    examples: Type.Array(Type.Unknown(), { description: "examples of the data; a test send sends the first" }),
+    created_at: Timestamp("when it was added"),
+    updated_at: Timestamp("when it last changed"),
+  },
+  { ...Strict, description: "An event type of the catalog" },
+);
+export const EventTypePageSchema = PageOf(EventTypeSchema);
+
+/** The catalog as an OpenAPI 3.1 document of webhooks (src/services/gateway/catalog.ts). */
+export const CatalogDocumentSchema = Type.Object(
+  {
+    openapi: Type.Literal("3.1.0"),
+    info: Type.Object({ title: Type.String(), version: Type.String(), description: Type.String() }, Strict),
+    paths: Type.Object({}, Strict),
+    webhooks: Type.Record(Type.String(), Type.Unknown(), { description: "one operation per event type: `post`, its request body the delivered event with the type's data schema and examples" }),
+  },
+  { ...Strict, description: "An OpenAPI 3.1 document whose `webhooks` describe what the customer's receivers get" },
+);

@@ -8,6 +8,7 @@ import type { Event } from "../../domain/model.ts";
 import type { AppendOutcome, Clock, EventLog } from "../../domain/ports.ts";
 import type { Metrics } from "../../platform/metrics.ts";
 import type { Principal } from "../auth/tokens.ts";
+import type { EventSchemas } from "../catalog/schemas.ts";
 import { batchInput, eventInput } from "./schema.ts";
 
 export interface IngestDeps {
@@ -20,6 +21,8 @@ export interface IngestDeps {
   pending: PendingEvents;
   /** The webhooks subscribed as of a read begun after the request arrived (src/services/webhooks/subscriptions.ts). */
   subscriptions: { afterNow(): Promise<SubscriptionIndex> };
+  /** The catalog's schemas: an event of a type with one must satisfy it (src/services/catalog/schemas.ts). */
+  schemas: Pick<EventSchemas, "checkerFor">;
 }
 
 /**
@@ -87,6 +90,7 @@ export interface EventAnswer {
  */
 export async function acceptEvent(deps: IngestDeps, principal: Principal, raw: unknown): Promise<EventAnswer> {
   const event = validateEvent(deps, principal, raw);
+  (await deps.schemas.checkerFor(principal.customerId))(event, "");
   const [[outcome], subscribed] = await Promise.all([appendIfRoom(deps, [event]), deps.subscriptions.afterNow()]);
   deps.metrics.eventsIngested.inc({ outcome: outcome! });
   return { id: event.id, status: outcome!, matched_webhooks: subscribed.count(event) };
@@ -115,6 +119,8 @@ export async function acceptBatch(deps: IngestDeps, principal: Principal, raw: u
   const { events: items } = batchInput.parse(raw);
   if (items.length > deps.maxBatchEvents) throw new ValidationError(`events: ${items.length} events is more than the limit of ${deps.maxBatchEvents} per batch`);
   const events = items.map((item, i) => validateEvent(deps, principal, item, `events[${i}]`));
+  const check = await deps.schemas.checkerFor(principal.customerId);
+  for (const [i, event] of events.entries()) check(event, `events[${i}].`);
   await charge(events.length);
   const [outcomes, subscribed] = await Promise.all([appendIfRoom(deps, events), deps.subscriptions.afterNow()]);
   // Outcomes come in the batch's order: the duplicates' and the unmatched events' ids are read off in one pass.

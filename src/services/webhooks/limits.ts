@@ -6,12 +6,16 @@ import { AppError } from "../../domain/errors.ts";
 import { isTypePattern, takesType, WILDCARD } from "../../domain/match.ts";
 import type { Webhook } from "../../domain/model.ts";
 import type { Store } from "../../domain/ports.ts";
+import { assertNoProblems } from "../../domain/webhook-rules.ts";
+import { wholeCatalog } from "../catalog/manage.ts";
 
 export interface WebhookLimits {
   /** Webhooks one customer may have, active or disabled. */
   maxWebhooks: number;
   /** Active webhooks of one customer that one event type may reach, wildcards included. */
   maxFanout: number;
+  /** Webhooks may subscribe only to the types of their customer's catalog (security.strict_event_types). */
+  strictEventTypes?: boolean;
 }
 
 /** A customer-wide bound the change would cross: 422, with the bound and how to stay within it. */
@@ -69,4 +73,21 @@ export async function assertWithinLimits(store: Store, limits: WebhookLimits, ca
     throw new LimitExceededError(
       `an event would reach ${fanout} active webhooks of this customer, more than ${limits.maxFanout} (security.max_fanout_per_event); subscribe fewer webhooks to the same event types, or disable some`,
     );
+}
+
+/**
+ * With `strictEventTypes`: refuses a webhook subscribed to a type its customer's catalog lacks (a
+ * `prefix.*` pattern must take one of the catalog's at least; `*` is always allowed), naming each.
+ */
+export async function assertKnownTypes(store: Pick<Store, "listEventTypes">, limits: WebhookLimits, webhook: Webhook): Promise<void> {
+  if (!limits.strictEventTypes) return;
+  const known = (await wholeCatalog(store, webhook.customerId)).map((t) => t.name);
+  const unknown = webhook.eventTypes.filter((type) => type !== WILDCARD && !known.some((name) => takesType([type], name)));
+  assertNoProblems(
+    unknown.map((type) =>
+      isTypePattern(type)
+        ? `event_types: '${type}' takes no event type of the catalog (security.strict_event_types); add one under it first (POST /api/v1/event-types)`
+        : `event_types: '${type}' is not in the event type catalog (security.strict_event_types); add it first (POST /api/v1/event-types)`,
+    ),
+  );
 }

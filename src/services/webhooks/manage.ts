@@ -10,7 +10,7 @@ import { newSecret, type SignatureScheme, schemeOf, secretBytes } from "../../do
 import { assertNoProblems, eventTypeProblems, headerProblems, urlProblems } from "../../domain/webhook-rules.ts";
 import { compile } from "../../platform/validate.ts";
 import type { Principal } from "../auth/tokens.ts";
-import { assertWithinLimits, type WebhookLimits } from "./limits.ts";
+import { assertKnownTypes, assertWithinLimits, type WebhookLimits } from "./limits.ts";
 
 export interface WebhookDeps {
   store: Store;
@@ -232,6 +232,7 @@ export async function createWebhook(deps: WebhookDeps, principal: Principal, raw
     updatedAt: now,
   };
   await assertWithinLimits(deps.store, deps.webhookLimits, webhook);
+  await assertKnownTypes(deps.store, deps.webhookLimits, webhook);
   await deps.store.createWebhook(webhook);
   return webhook;
 }
@@ -275,6 +276,7 @@ export async function updateWebhook(deps: WebhookDeps, principal: Principal, id:
   // Why hookrelay disabled it holds only while it stays disabled: any status set by a person clears it.
   if (patch.status !== undefined || updated.status === "active") updated.disabledReason = null;
   await assertWithinLimits(deps.store, deps.webhookLimits, updated);
+  if (patch.event_types) await assertKnownTypes(deps.store, deps.webhookLimits, updated);
   await deps.store.updateWebhook(updated);
   return updated;
 }

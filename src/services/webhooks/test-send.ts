@@ -1,5 +1,6 @@
 /**
- * @module Test sends: a sample event of a given type, signed as a delivery is, sent to a webhook now,
+ * @module Test sends: a sample event of a given type (its data the catalog's first example of the
+ * type, when there is one), signed as a delivery is, sent to a webhook now,
  * with the endpoint's answer returned at once. Nothing is stored: it is not a delivery (no attempt,
  * no retry, no metrics), and the event is not in the log.
  */
@@ -54,7 +55,9 @@ export async function testSend(deps: TestSendDeps, principal: Principal, id: str
   const now = deps.clock.now();
   const eventId = newId("test", now);
   const timestamp = new Date(now).toISOString();
-  const data = { test: true, note: "a test send from hookrelay: not a real event" };
+  // The catalog's first example of the type when it has one; else a generic sample.
+  const catalogued = await deps.store.getEventType(webhook.customerId, type);
+  const data = catalogued && catalogued.examples.length > 0 ? catalogued.examples[0] : { test: true, note: "a test send from hookrelay: not a real event" };
   const event: Event = {
     customerId: webhook.customerId,
     id: eventId,
