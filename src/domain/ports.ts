@@ -251,6 +251,8 @@ export interface Store extends Pingable {
   webhookHealth(limit: number): Promise<WebhookHealth[]>;
   /** Failed and dead deliveries of every customer, the most recently changed first; at most `limit`. */
   recentFailures(limit: number): Promise<Delivery[]>;
+  /** Every customer's event types (the catalogs), by customer then name; at most `limit`. */
+  allEventTypes(limit: number): Promise<EventType[]>;
   /** Every customer's event with this id (an id is unique within one customer only). */
   findEvents(id: string): Promise<Event[]>;
   getEvent(customerId: string, id: string): Promise<Event | undefined>;

@@ -1291,6 +1291,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.deleteEventType(a, "order.created")).toBe(false);
         expect(await store.getEventType(a, "order.created")).toBeUndefined();
         expect((await store.getEventType(b, "order.created"))!.description).toBe("b's own");
+        // The operator's view: every customer's, by customer then name.
+        const all = (await store.allEventTypes(100_000)).filter((t) => t.customerId === a || t.customerId === b).map((t) => `${t.customerId} ${t.name}`);
+        expect(all).toEqual([...[`${a} billing/invoice:paid`, `${a} c.1`, `${a} c.2`, `${a} c.3`], `${b} order.created`].sort());
+        expect(await store.allEventTypes(2)).toHaveLength(2);
       });
     });
 

@@ -54,6 +54,14 @@ beforeAll(async () => {
   failingWebhook = (await gatewayApi()("POST", "/api/v1/webhooks", { url: receiver.url("/fails"), event_types: ["*"] })).body.id;
   const events = Array.from({ length: EVENTS }, (_, i) => ({ id: `evt_dash_${i}`, type: "order.created", source: "shop", data: { i } }));
   expect((await client(hookrelay.ingest, token)("POST", "/events/batch", { events })).status).toBe(202);
+  // The catalog: one typed event type, one without a schema.
+  await gatewayApi()("POST", "/api/v1/event-types", {
+    name: "order.created",
+    description: "an order was placed",
+    schema: { type: "object", properties: { i: { type: "integer" } } },
+    examples: [{ i: 1 }, { i: 2 }],
+  });
+  await gatewayApi()("POST", "/api/v1/event-types", { name: "order.note" });
   await waitFor("every delivery finished", async () => (await countOf(okWebhook, "succeeded")) === EVENTS && (await countOf(failingWebhook, "dead")) === EVENTS, 30_000, 100);
 
   // A fresh profile each run.
@@ -199,8 +207,20 @@ describe("observability dashboard (headless Chromium)", () => {
     expect(existsSync(join(ARTIFACTS, "dashboard.png"))).toBe(true);
   });
 
+  it("lists the event type catalog of every customer, as the gateway has it", async () => {
+    await page.waitForSelector('tr[data-event-type="default order.created"]');
+    const typed = page.locator('tr[data-event-type="default order.created"]');
+    expect(await typed.locator('[data-field="description"]').textContent()).toBe("an order was placed");
+    expect(await typed.locator('[data-field="schema"] summary').textContent()).toBe("typed");
+    expect(await typed.locator('[data-field="examples"]').textContent()).toBe("2");
+    expect(await page.locator('tr[data-event-type="default order.note"] [data-field="schema"]').textContent()).toBe("any data");
+    const shown = await page.locator("#event-types > tbody > tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-event-type")));
+    const catalog = (await gatewayApi()("GET", "/api/v1/event-types")).body.data.map((t: { name: string }) => `default ${t.name}`);
+    expect(shown).toEqual(catalog);
+  });
+
   it("answers its API only to the operator", async () => {
-    for (const path of ["/api/stats", "/api/webhooks", "/api/failures", "/api/events/evt_dash_0/timeline"])
+    for (const path of ["/api/stats", "/api/webhooks", "/api/event-types", "/api/failures", "/api/events/evt_dash_0/timeline"])
       expect({ path, status: (await client(observability)("GET", path)).status }).toEqual({ path, status: 401 });
     expect((await client(observability)("POST", "/api/deliveries/x/retry")).status).toBe(401);
     expect((await observabilityApi()("POST", "/api/deliveries/dlv_unknown/retry")).status).toBe(404);

@@ -33,6 +33,10 @@ export class PostgresEventTypes {
     return result.count > 0;
   }
 
+  async all(limit: number): Promise<EventType[]> {
+    return (await guarded(this.sql<EventTypeRow[]>`SELECT * FROM event_types ORDER BY customer_id, name LIMIT ${limit}`)).map(toEventType);
+  }
+
   async delete(customerId: string, name: string): Promise<boolean> {
     const result = await guarded(this.sql`DELETE FROM event_types WHERE customer_id = ${customerId} AND name = ${name}`);
     return result.count > 0;

@@ -350,6 +350,10 @@ export class PostgresStore implements Store {
     return this.eventTypes.delete(customerId, name);
   }
 
+  allEventTypes(limit: number): Promise<EventType[]> {
+    return this.eventTypes.all(limit);
+  }
+
   async countDeliveries(): Promise<DeliveryCounts> {
     return toCounts(await guarded(this.sql<{ status: string; n: number }[]>`SELECT status, count(*) AS n FROM deliveries GROUP BY status`));
   }

@@ -44,6 +44,10 @@ export class SqliteEventTypes {
     );
   }
 
+  async all(limit: number): Promise<EventType[]> {
+    return this.db.query<EventTypeRow, [number]>("SELECT * FROM event_types ORDER BY customer_id, name LIMIT ?").all(limit).map(toEventType);
+  }
+
   async delete(customerId: string, name: string): Promise<boolean> {
     return this.db.run("DELETE FROM event_types WHERE customer_id = ? AND name = ?", [customerId, name]).changes > 0;
   }

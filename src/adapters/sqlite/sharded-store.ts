@@ -218,6 +218,13 @@ export class ShardedStore implements Store {
       .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
       .slice(0, limit);
   }
+  async allEventTypes(limit: number): Promise<EventType[]> {
+    const key = (t: EventType) => `${t.customerId}\u0000${t.name}`;
+    return (await this.all((s) => s.allEventTypes(limit)))
+      .flat()
+      .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
+      .slice(0, limit);
+  }
   async recentFailures(limit: number): Promise<Delivery[]> {
     return (await this.all((s) => s.recentFailures(limit)))
       .flat()

@@ -394,6 +394,10 @@ export class SqliteStore implements Store {
     return this.eventTypes.delete(customerId, name);
   }
 
+  allEventTypes(limit: number): Promise<EventType[]> {
+    return this.eventTypes.all(limit);
+  }
+
   async countDeliveries(): Promise<DeliveryCounts> {
     return toCounts(this.db.query<{ status: string; n: number }, []>("SELECT status, count(*) AS n FROM deliveries GROUP BY status").all());
   }

@@ -8,13 +8,9 @@ import type { EventType } from "../../domain/model.ts";
 import { accessControl } from "../auth/access.ts";
 import { type CatalogDeps, createEventType, deleteEventType, getEventType, listEventTypes, updateEventType, wholeCatalog } from "../catalog/manage.ts";
 import { GATEWAY_MODELS, SMALL_BODY, TAGS } from "./models.ts";
-import { page } from "./present.ts";
+import { page, presentEventType } from "./present.ts";
 import type { GatewayDeps } from "./routes.ts";
 import { type CatalogDocumentSchema, PageQuerySchema } from "./schemas.ts";
-
-export function presentEventType(e: EventType) {
-  return { name: e.name, description: e.description, schema: e.schema, examples: e.examples, created_at: e.createdAt, updated_at: e.updatedAt };
-}
 
 const EventTypeName = t.Object({ name: t.String({ description: "the event type's name (a `/` in it percent-encoded: `%2F`)" }) });
 const validatedByTheUseCase = (model: "EventTypeInput" | "EventTypePatch") => ({ required: true, content: { "application/json": { schema: { $ref: `#/components/schemas/${model}` } } } });

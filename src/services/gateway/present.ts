@@ -1,7 +1,7 @@
 /** @module How resources look over the REST API (snake_case, ISO times). */
 
 import { messageIdFor } from "../../domain/ids.ts";
-import type { Attempt, Delivery, Event, OperationalEvent, Webhook } from "../../domain/model.ts";
+import type { Attempt, Delivery, Event, EventType, OperationalEvent, Webhook } from "../../domain/model.ts";
 import { publicKeyOf, schemeOf } from "../../domain/signature.ts";
 import type { WebhookHealthView } from "../health/status.ts";
 
@@ -68,6 +68,11 @@ export function presentAttempt(a: Attempt) {
     response_body: a.responseBody,
     created_at: iso(a.createdAt),
   };
+}
+
+/** An event type of the catalog. */
+export function presentEventType(e: EventType) {
+  return { name: e.name, description: e.description, schema: e.schema, examples: e.examples, created_at: e.createdAt, updated_at: e.updatedAt };
 }
 
 /** An event in a list: no data (the event's own read has it). */

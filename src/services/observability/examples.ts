@@ -30,6 +30,19 @@ const attempt = (id: string, number: number, durationMs: number, at: string) => 
 const attempts = [attempt("att_01m92t7s5e07p3mdy1xwy7hg9r", 1, 1.953, "2026-12-05T09:58:18.542Z"), attempt("att_01m92t7sbk94wyg3862babsdnz", 2, 1.056, deadDelivery.updated_at)];
 
 export const EXAMPLES = {
+  eventTypes: {
+    data: [
+      {
+        customer_id: "acme",
+        name: "order.created",
+        description: "an order was placed",
+        schema: { type: "object", required: ["order_id"], properties: { order_id: { type: "integer" } } },
+        examples: [{ order_id: 42 }],
+        created_at: "2026-12-05T09:00:00.000Z",
+        updated_at: "2026-12-05T09:00:00.000Z",
+      },
+    ],
+  },
   stats: {
     deliveries: { pending: 0, succeeded: 1, failed: 0, dead: 1 },
     retry_queue_depth: 0,

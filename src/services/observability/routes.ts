@@ -17,7 +17,7 @@ import type { PasswordChecks } from "../auth/password-checks.ts";
 import type { Tokens } from "../auth/tokens.ts";
 import { retryDelivery } from "../gateway/deliveries.ts";
 import { GATEWAY_MODELS } from "../gateway/models.ts";
-import { presentAttempt, presentDelivery } from "../gateway/present.ts";
+import { presentAttempt, presentDelivery, presentEventType } from "../gateway/present.ts";
 import dashboardHtml from "./dashboard.html" with { type: "text" };
 import { EXAMPLES } from "./examples.ts";
 import { type RecentActivity, successShare } from "./recent-activity.ts";
@@ -38,6 +38,8 @@ export interface ObservabilityDeps {
 }
 
 const MAX_WEBHOOKS = 500;
+/** Event types the dashboard lists at most (each catalog holds at most 1,000). */
+const MAX_EVENT_TYPES = 1000;
 /** Imported as text (bun-types types every `.html` import as an HTML bundle, whatever its `type`). */
 const dashboardPage = dashboardHtml as unknown as string;
 const DASHBOARD_POLICY = inlinePagePolicy(dashboardPage);
@@ -171,6 +173,15 @@ export function observabilityRoutes(deps: ObservabilityDeps) {
         }),
       },
       detail: { operationId: "webhookHealth", tags, summary: "Each webhook's health: healthy, degraded, failing, paused or disabled" },
+    })
+    .get("/api/event-types", async () => ({ data: (await deps.store.allEventTypes(MAX_EVENT_TYPES)).map((t) => ({ customer_id: t.customerId, ...presentEventType(t) })) }), {
+      bearer: operator,
+      response: {
+        200: Answer(`Every customer's event type catalog (at most ${MAX_EVENT_TYPES}), by customer and name: description, data schema, examples`, EXAMPLES.eventTypes, {
+          data: Type.Array(Type.Object({}, { additionalProperties: true })),
+        }),
+      },
+      detail: { operationId: "eventTypes", tags, summary: "The event type catalogs of every customer" },
     })
     .get(
       "/api/failures",
