@@ -226,7 +226,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     // Every shard's webhooks (an event's customer may be any shard's): the answers' `matched_webhooks`.
     subscriptions: new Subscriptions(store),
     // One for the gateway's and ingest's events in this process: a catalog change through the gateway applies to both at once.
-    schemas: new EventSchemas(store, log),
+    schemas: new EventSchemas(store.eventTypes, log),
   };
   // Ingest (on its port, and on the gateway's) follows webhook changes by their notices, where the
   // store sends them; the roles that change webhooks (gateway, registry) listen too, so that a

@@ -32,6 +32,20 @@ export interface DeliveryFilter {
   cursor?: string;
 }
 
+/** The event type catalog: each customer's event types, by name. */
+export interface EventTypes {
+  /** Adds an event type to its customer's catalog; false (nothing written) when the name is taken. */
+  create(eventType: EventType): Promise<boolean>;
+  get(customerId: string, name: string): Promise<EventType | undefined>;
+  /** A page of the customer's catalog by name; the cursor is the last name of the page before. */
+  list(customerId: string, limit: number, cursor?: string): Promise<Page<EventType>>;
+  /** Replaces an event type's description, schema and examples; false when there is none of that name. */
+  update(eventType: EventType): Promise<boolean>;
+  delete(customerId: string, name: string): Promise<boolean>;
+  /** The operator's view: every customer's event types, by customer then name; at most `limit`. */
+  all(limit: number): Promise<EventType[]>;
+}
+
 /** Events with at least one stored delivery that failed (`failed` or `dead`), or that is not finished (`pending` or `failed`). */
 export type EventDeliveryStatus = "failed" | "pending";
 
@@ -214,14 +228,8 @@ export interface Store extends Pingable {
    */
   overdueDeliveries(before: number, limit: number): Promise<ScheduledRetry[]>;
   listDeliveries(customerId: string, filter: DeliveryFilter): Promise<Page<Delivery>>;
-  /** Adds an event type to its customer's catalog; false (nothing written) when the name is taken. */
-  createEventType(eventType: EventType): Promise<boolean>;
-  getEventType(customerId: string, name: string): Promise<EventType | undefined>;
-  /** A page of the customer's catalog by name; the cursor is the last name of the page before. */
-  listEventTypes(customerId: string, limit: number, cursor?: string): Promise<Page<EventType>>;
-  /** Replaces an event type's description, schema and examples; false when there is none of that name. */
-  updateEventType(eventType: EventType): Promise<boolean>;
-  deleteEventType(customerId: string, name: string): Promise<boolean>;
+  /** Each customer's event type catalog. */
+  readonly eventTypes: EventTypes;
   /**
    * A page of the customer's events, newest first. With `deliveryStatus` a page looks at no more
    * than EVENT_SCAN_WINDOW events (adapters/event-pages.ts): it may hold fewer than `limit` and
@@ -251,8 +259,6 @@ export interface Store extends Pingable {
   webhookHealth(limit: number): Promise<WebhookHealth[]>;
   /** Failed and dead deliveries of every customer, the most recently changed first; at most `limit`. */
   recentFailures(limit: number): Promise<Delivery[]>;
-  /** Every customer's event types (the catalogs), by customer then name; at most `limit`. */
-  allEventTypes(limit: number): Promise<EventType[]>;
   /** Every customer's event with this id (an id is unique within one customer only). */
   findEvents(id: string): Promise<Event[]>;
   getEvent(customerId: string, id: string): Promise<Event | undefined>;

@@ -1270,31 +1270,31 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
 
       it("keeps each customer's event types by name: create once, read, page by name, change, delete", async () => {
         const [a, b] = [customerId(), customerId()];
-        expect(await store.createEventType(eventType(a, "order.created"))).toBe(true);
-        expect(await store.createEventType(eventType(a, "order.created", { description: "again" }))).toBe(false);
-        expect(await store.createEventType(eventType(a, "billing/invoice:paid", { schema: null, examples: [] }))).toBe(true);
-        expect(await store.createEventType(eventType(b, "order.created", { description: "b's own" }))).toBe(true);
-        expect(await store.getEventType(a, "order.created")).toEqual(eventType(a, "order.created"));
-        expect((await store.getEventType(a, "billing/invoice:paid"))!.schema).toBeNull();
-        expect((await store.getEventType(b, "order.created"))!.description).toBe("b's own");
-        expect(await store.getEventType(a, "nope")).toBeUndefined();
-        for (const name of ["c.1", "c.2", "c.3"]) await store.createEventType(eventType(a, name));
-        const first = await store.listEventTypes(a, 2);
+        expect(await store.eventTypes.create(eventType(a, "order.created"))).toBe(true);
+        expect(await store.eventTypes.create(eventType(a, "order.created", { description: "again" }))).toBe(false);
+        expect(await store.eventTypes.create(eventType(a, "billing/invoice:paid", { schema: null, examples: [] }))).toBe(true);
+        expect(await store.eventTypes.create(eventType(b, "order.created", { description: "b's own" }))).toBe(true);
+        expect(await store.eventTypes.get(a, "order.created")).toEqual(eventType(a, "order.created"));
+        expect((await store.eventTypes.get(a, "billing/invoice:paid"))!.schema).toBeNull();
+        expect((await store.eventTypes.get(b, "order.created"))!.description).toBe("b's own");
+        expect(await store.eventTypes.get(a, "nope")).toBeUndefined();
+        for (const name of ["c.1", "c.2", "c.3"]) await store.eventTypes.create(eventType(a, name));
+        const first = await store.eventTypes.list(a, 2);
         expect({ names: first.data.map((t) => t.name), next: first.nextCursor }).toEqual({ names: ["billing/invoice:paid", "c.1"], next: "c.1" });
-        const rest = await store.listEventTypes(a, 10, first.nextCursor!);
+        const rest = await store.eventTypes.list(a, 10, first.nextCursor!);
         expect({ names: rest.data.map((t) => t.name), next: rest.nextCursor }).toEqual({ names: ["c.2", "c.3", "order.created"], next: null });
         const changed = eventType(a, "order.created", { description: "changed", schema: null, examples: [], updatedAt: "2026-12-05T11:00:00.000Z" });
-        expect(await store.updateEventType(changed)).toBe(true);
-        expect(await store.getEventType(a, "order.created")).toEqual(changed);
-        expect(await store.updateEventType(eventType(a, "nope"))).toBe(false);
-        expect(await store.deleteEventType(a, "order.created")).toBe(true);
-        expect(await store.deleteEventType(a, "order.created")).toBe(false);
-        expect(await store.getEventType(a, "order.created")).toBeUndefined();
-        expect((await store.getEventType(b, "order.created"))!.description).toBe("b's own");
+        expect(await store.eventTypes.update(changed)).toBe(true);
+        expect(await store.eventTypes.get(a, "order.created")).toEqual(changed);
+        expect(await store.eventTypes.update(eventType(a, "nope"))).toBe(false);
+        expect(await store.eventTypes.delete(a, "order.created")).toBe(true);
+        expect(await store.eventTypes.delete(a, "order.created")).toBe(false);
+        expect(await store.eventTypes.get(a, "order.created")).toBeUndefined();
+        expect((await store.eventTypes.get(b, "order.created"))!.description).toBe("b's own");
         // The operator's view: every customer's, by customer then name.
-        const all = (await store.allEventTypes(100_000)).filter((t) => t.customerId === a || t.customerId === b).map((t) => `${t.customerId} ${t.name}`);
+        const all = (await store.eventTypes.all(100_000)).filter((t) => t.customerId === a || t.customerId === b).map((t) => `${t.customerId} ${t.name}`);
         expect(all).toEqual([...[`${a} billing/invoice:paid`, `${a} c.1`, `${a} c.2`, `${a} c.3`], `${b} order.created`].sort());
-        expect(await store.allEventTypes(2)).toHaveLength(2);
+        expect(await store.eventTypes.all(2)).toHaveLength(2);
       });
     });
 

@@ -1,9 +1,10 @@
 /** @module The event type catalog on PostgreSQL. */
 import type { EventType, Page } from "../../domain/model.ts";
+import type { EventTypes } from "../../domain/ports.ts";
 import { type EventTypeRow, eventTypePage, toEventType } from "../event-type-rows.ts";
 import { guarded, type Sql } from "./client.ts";
 
-export class PostgresEventTypes {
+export class PostgresEventTypes implements EventTypes {
   constructor(private readonly sql: Sql) {}
 
   async create(t: EventType): Promise<boolean> {

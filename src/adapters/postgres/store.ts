@@ -1,7 +1,7 @@
 /** @module The Store port on PostgreSQL: configuration, deliveries and attempts for the scale-out deployment. */
 import { refusedForItsContent } from "../../domain/errors.ts";
 import { exactTypes } from "../../domain/match.ts";
-import type { Attempt, Delivery, Event, EventType, OperationalEvent, Page, Pause, User, Webhook } from "../../domain/model.ts";
+import type { Attempt, Delivery, Event, OperationalEvent, Page, Pause, User, Webhook } from "../../domain/model.ts";
 import type { AttemptRecord, DeliveryActivity, DeliveryCounts, DeliveryFilter, DeliveryWork, EventFilter, FanOut, FifoHead, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
 import { type OperationalEventRow, page, previousSecretColumns, toCounts, toOperationalEvent, webhookSettingsOf } from "../rows.ts";
@@ -28,7 +28,7 @@ const asJson = (value: object) => value as Parameters<Tx["json"]>[0];
 
 export class PostgresStore implements Store {
   private readonly attemptWriter: Coalescer<AttemptRecord, void>;
-  private readonly eventTypes: PostgresEventTypes;
+  readonly eventTypes: PostgresEventTypes;
   private readonly notices: WebhookNotices;
 
   /** `sql` is the process's pool; the store never ends it (its owner does). */
@@ -328,30 +328,6 @@ export class PostgresStore implements Store {
 
   listEvents(customerId: string, filter: EventFilter): Promise<Page<Event>> {
     return listEvents(this.sql, customerId, filter);
-  }
-
-  createEventType(eventType: EventType): Promise<boolean> {
-    return this.eventTypes.create(eventType);
-  }
-
-  getEventType(customerId: string, name: string): Promise<EventType | undefined> {
-    return this.eventTypes.get(customerId, name);
-  }
-
-  listEventTypes(customerId: string, limit: number, cursor?: string): Promise<Page<EventType>> {
-    return this.eventTypes.list(customerId, limit, cursor);
-  }
-
-  updateEventType(eventType: EventType): Promise<boolean> {
-    return this.eventTypes.update(eventType);
-  }
-
-  deleteEventType(customerId: string, name: string): Promise<boolean> {
-    return this.eventTypes.delete(customerId, name);
-  }
-
-  allEventTypes(limit: number): Promise<EventType[]> {
-    return this.eventTypes.all(limit);
   }
 
   async countDeliveries(): Promise<DeliveryCounts> {

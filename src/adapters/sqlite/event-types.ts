@@ -1,6 +1,7 @@
 /** @module The event type catalog on embedded SQLite. */
 import type { Database } from "bun:sqlite";
 import type { EventType, Page } from "../../domain/model.ts";
+import type { EventTypes } from "../../domain/ports.ts";
 import { type EventTypeRow, eventTypePage, toEventType } from "../event-type-rows.ts";
 
 const params = (t: EventType) => ({
@@ -13,7 +14,7 @@ const params = (t: EventType) => ({
   updated: t.updatedAt,
 });
 
-export class SqliteEventTypes {
+export class SqliteEventTypes implements EventTypes {
   constructor(private readonly db: Database) {}
 
   async create(t: EventType): Promise<boolean> {

@@ -15,6 +15,7 @@ import type {
   DeliveryFilter,
   DeliveryWork,
   EventFilter,
+  EventTypes,
   FanOut,
   FifoHead,
   RetrySchedule,
@@ -35,6 +36,22 @@ function mergePages<T extends { id: string }>(pages: Page<T>[], limit: number): 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
 export class ShardedStore implements Store {
+  /** Each customer's catalog is its shard's; the operator's view gathers every shard's. */
+  readonly eventTypes: EventTypes = {
+    create: (t) => this.of(t.customerId).eventTypes.create(t),
+    get: (customerId, name) => this.of(customerId).eventTypes.get(customerId, name),
+    list: (customerId, limit, cursor) => this.of(customerId).eventTypes.list(customerId, limit, cursor),
+    update: (t) => this.of(t.customerId).eventTypes.update(t),
+    delete: (customerId, name) => this.of(customerId).eventTypes.delete(customerId, name),
+    all: async (limit) => {
+      const key = (t: EventType) => `${t.customerId}\u0000${t.name}`;
+      return (await this.all((s) => s.eventTypes.all(limit)))
+        .flat()
+        .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
+        .slice(0, limit);
+    },
+  };
+
   constructor(private readonly shards: Store[]) {}
 
   private of(customerId: string): Store {
@@ -162,25 +179,6 @@ export class ShardedStore implements Store {
     return this.of(customerId).listDeliveries(customerId, filter);
   }
 
-  createEventType(eventType: EventType): Promise<boolean> {
-    return this.of(eventType.customerId).createEventType(eventType);
-  }
-
-  getEventType(customerId: string, name: string): Promise<EventType | undefined> {
-    return this.of(customerId).getEventType(customerId, name);
-  }
-
-  listEventTypes(customerId: string, limit: number, cursor?: string): Promise<Page<EventType>> {
-    return this.of(customerId).listEventTypes(customerId, limit, cursor);
-  }
-
-  updateEventType(eventType: EventType): Promise<boolean> {
-    return this.of(eventType.customerId).updateEventType(eventType);
-  }
-
-  deleteEventType(customerId: string, name: string): Promise<boolean> {
-    return this.of(customerId).deleteEventType(customerId, name);
-  }
   async countDeliveries(): Promise<DeliveryCounts> {
     const counts = await this.all((s) => s.countDeliveries());
     return {
@@ -214,13 +212,6 @@ export class ShardedStore implements Store {
   async webhookHealth(limit: number): Promise<WebhookHealth[]> {
     const key = (h: WebhookHealth) => `${h.lastFailure ? 0 : 1}\u0000${h.webhook.customerId}\u0000${h.webhook.id}`;
     return (await this.all((s) => s.webhookHealth(limit)))
-      .flat()
-      .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
-      .slice(0, limit);
-  }
-  async allEventTypes(limit: number): Promise<EventType[]> {
-    const key = (t: EventType) => `${t.customerId}\u0000${t.name}`;
-    return (await this.all((s) => s.allEventTypes(limit)))
       .flat()
       .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
       .slice(0, limit);

@@ -2,7 +2,7 @@
 import type { Database } from "bun:sqlite";
 import { deliveryIdFor } from "../../domain/ids.ts";
 import { exactTypes } from "../../domain/match.ts";
-import type { Attempt, Delivery, Event, EventType, OperationalEvent, Page, Pause, User, Webhook } from "../../domain/model.ts";
+import type { Attempt, Delivery, Event, OperationalEvent, Page, Pause, User, Webhook } from "../../domain/model.ts";
 import { orderKeyOf } from "../../domain/ordering.ts";
 import type { AttemptRecord, DeliveryActivity, DeliveryCounts, DeliveryFilter, DeliveryWork, EventFilter, FanOut, FifoHead, ScheduledRetry, Store, WebhookHealth } from "../../domain/ports.ts";
 import { Coalescer } from "../../platform/coalesce.ts";
@@ -25,7 +25,7 @@ const SLICE_ROWS = 250;
 
 export class SqliteStore implements Store {
   private readonly attemptWriter: Coalescer<AttemptRecord, void>;
-  private readonly eventTypes: SqliteEventTypes;
+  readonly eventTypes: SqliteEventTypes;
 
   constructor(
     private readonly db: Database,
@@ -372,30 +372,6 @@ export class SqliteStore implements Store {
 
   listEvents(customerId: string, filter: EventFilter): Promise<Page<Event>> {
     return listEvents(this.db, customerId, filter);
-  }
-
-  createEventType(eventType: EventType): Promise<boolean> {
-    return this.eventTypes.create(eventType);
-  }
-
-  getEventType(customerId: string, name: string): Promise<EventType | undefined> {
-    return this.eventTypes.get(customerId, name);
-  }
-
-  listEventTypes(customerId: string, limit: number, cursor?: string): Promise<Page<EventType>> {
-    return this.eventTypes.list(customerId, limit, cursor);
-  }
-
-  updateEventType(eventType: EventType): Promise<boolean> {
-    return this.eventTypes.update(eventType);
-  }
-
-  deleteEventType(customerId: string, name: string): Promise<boolean> {
-    return this.eventTypes.delete(customerId, name);
-  }
-
-  allEventTypes(limit: number): Promise<EventType[]> {
-    return this.eventTypes.all(limit);
   }
 
   async countDeliveries(): Promise<DeliveryCounts> {

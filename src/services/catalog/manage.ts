@@ -7,7 +7,7 @@ import { Type } from "@sinclair/typebox";
 import { ConflictError, NotFoundError } from "../../domain/errors.ts";
 import { isTypePattern } from "../../domain/match.ts";
 import type { EventType, Page } from "../../domain/model.ts";
-import type { Clock, Store } from "../../domain/ports.ts";
+import type { Clock, EventTypes, Store } from "../../domain/ports.ts";
 import { assertNoProblems, eventTypeProblems } from "../../domain/webhook-rules.ts";
 import { firstError, schemaCompiler, schemaProblem } from "../../platform/json-schema.ts";
 import { compile } from "../../platform/validate.ts";
@@ -80,23 +80,24 @@ export async function createEventType(deps: CatalogDeps, principal: Principal, r
   const schema = input.schema ?? null;
   const examples = input.examples ?? [];
   assertNoProblems([...nameProblems(input.name), ...contentProblems(schema, examples)]);
-  const existing = await deps.store.listEventTypes(principal.customerId, CATALOG_LIMITS.eventTypes);
+  const existing = await deps.store.eventTypes.list(principal.customerId, CATALOG_LIMITS.eventTypes);
   if (existing.data.length >= CATALOG_LIMITS.eventTypes) throw new LimitExceededError(`a customer's catalog holds at most ${CATALOG_LIMITS.eventTypes} event types; delete one first`);
   const now = new Date(deps.clock.now()).toISOString();
   const eventType: EventType = { customerId: principal.customerId, name: input.name, description: input.description ?? "", schema, examples, createdAt: now, updatedAt: now };
-  if (!(await deps.store.createEventType(eventType))) throw new ConflictError(`event type '${input.name}' already exists; change it with PATCH /api/v1/event-types/${encodeURIComponent(input.name)}`);
+  if (!(await deps.store.eventTypes.create(eventType)))
+    throw new ConflictError(`event type '${input.name}' already exists; change it with PATCH /api/v1/event-types/${encodeURIComponent(input.name)}`);
   deps.onCatalogChange?.(principal.customerId);
   return eventType;
 }
 
 export async function getEventType(deps: Pick<CatalogDeps, "store">, principal: Principal, name: string): Promise<EventType> {
-  const eventType = await deps.store.getEventType(principal.customerId, name);
+  const eventType = await deps.store.eventTypes.get(principal.customerId, name);
   if (!eventType) throw new NotFoundError("event type", name);
   return eventType;
 }
 
 export function listEventTypes(deps: Pick<CatalogDeps, "store">, principal: Principal, limit: number, cursor?: string): Promise<Page<EventType>> {
-  return deps.store.listEventTypes(principal.customerId, limit, cursor);
+  return deps.store.eventTypes.list(principal.customerId, limit, cursor);
 }
 
 /** Changes what the patch names; a new schema must accept the examples kept, and new examples the schema kept. */
@@ -111,23 +112,23 @@ export async function updateEventType(deps: CatalogDeps, principal: Principal, n
     updatedAt: new Date(deps.clock.now()).toISOString(),
   };
   assertNoProblems(contentProblems(updated.schema, updated.examples));
-  if (!(await deps.store.updateEventType(updated))) throw new NotFoundError("event type", name);
+  if (!(await deps.store.eventTypes.update(updated))) throw new NotFoundError("event type", name);
   deps.onCatalogChange?.(principal.customerId);
   return updated;
 }
 
 /** Removes it from the catalog: its events are no longer checked; webhooks subscribed to it keep their subscription. */
 export async function deleteEventType(deps: CatalogDeps, principal: Principal, name: string): Promise<void> {
-  if (!(await deps.store.deleteEventType(principal.customerId, name))) throw new NotFoundError("event type", name);
+  if (!(await deps.store.eventTypes.delete(principal.customerId, name))) throw new NotFoundError("event type", name);
   deps.onCatalogChange?.(principal.customerId);
 }
 
 /** The customer's whole catalog (it is bounded: CATALOG_LIMITS.eventTypes). */
-export async function wholeCatalog(store: Pick<Store, "listEventTypes">, customerId: string): Promise<EventType[]> {
+export async function wholeCatalog(eventTypes: Pick<EventTypes, "list">, customerId: string): Promise<EventType[]> {
   const all: EventType[] = [];
   let cursor: string | undefined;
   do {
-    const page = await store.listEventTypes(customerId, CATALOG_LIMITS.eventTypes, cursor);
+    const page = await eventTypes.list(customerId, CATALOG_LIMITS.eventTypes, cursor);
     all.push(...page.data);
     cursor = page.nextCursor ?? undefined;
   } while (cursor);

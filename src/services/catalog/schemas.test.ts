@@ -20,7 +20,7 @@ function catalogOf(types: EventType[]) {
   const store = {
     types,
     reads: 0,
-    async listEventTypes(_customer: string, limit: number, cursor = ""): Promise<Page<EventType>> {
+    async list(_customer: string, limit: number, cursor = ""): Promise<Page<EventType>> {
       store.reads++;
       const after = store.types.filter((t) => t.name > cursor).sort((a, b) => a.name.localeCompare(b.name));
       return { data: after.slice(0, limit), nextCursor: after.length > limit ? after[limit - 1]!.name : null };

@@ -7,7 +7,7 @@
 import type { ValidateFunction } from "ajv/dist/2020.js";
 import { ValidationError } from "../../domain/errors.ts";
 import type { Event } from "../../domain/model.ts";
-import type { Store } from "../../domain/ports.ts";
+import type { EventTypes } from "../../domain/ports.ts";
 import { firstError, schemaCompiler } from "../../platform/json-schema.ts";
 import type { Logger } from "../../platform/logger.ts";
 import { wholeCatalog } from "./manage.ts";
@@ -30,7 +30,7 @@ export class EventSchemas {
   private readonly catalogs = new Map<string, Catalog>();
 
   constructor(
-    private readonly store: Pick<Store, "listEventTypes">,
+    private readonly eventTypes: Pick<EventTypes, "list">,
     private readonly log: Logger,
     private readonly refreshMs = 1000,
     private readonly now: () => number = Date.now,
@@ -73,7 +73,7 @@ export class EventSchemas {
   private read(customerId: string, catalog: Catalog): Promise<void> {
     catalog.reading ??= (async () => {
       try {
-        const types = await wholeCatalog(this.store, customerId);
+        const types = await wholeCatalog(this.eventTypes, customerId);
         const shared = schemaCompiler();
         const ids = new Set<unknown>();
         const validators = new Map<string, ValidateFunction>();

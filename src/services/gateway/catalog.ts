@@ -94,7 +94,7 @@ export function catalogRoutes(deps: GatewayDeps & CatalogDeps) {
       response: { 200: "EventTypePage" },
       detail: { operationId: "listEventTypes", tags: [TAGS.catalog], summary: "List the catalog's event types by name" },
     })
-    .get("/api/v1/catalog/openapi.json", async ({ principal }) => catalogDocument(await wholeCatalog(deps.store, principal.customerId)), {
+    .get("/api/v1/catalog/openapi.json", async ({ principal }) => catalogDocument(await wholeCatalog(deps.store.eventTypes, principal.customerId)), {
       bearer: read,
       response: { 200: "CatalogDocument" },
       detail: { operationId: "getCatalogDocument", tags: [TAGS.catalog], summary: "The catalog as an OpenAPI 3.1 document of webhooks: what each event type's receivers get" },

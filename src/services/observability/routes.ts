@@ -174,7 +174,7 @@ export function observabilityRoutes(deps: ObservabilityDeps) {
       },
       detail: { operationId: "webhookHealth", tags, summary: "Each webhook's health: healthy, degraded, failing, paused or disabled" },
     })
-    .get("/api/event-types", async () => ({ data: (await deps.store.allEventTypes(MAX_EVENT_TYPES)).map((t) => ({ customer_id: t.customerId, ...presentEventType(t) })) }), {
+    .get("/api/event-types", async () => ({ data: (await deps.store.eventTypes.all(MAX_EVENT_TYPES)).map((t) => ({ customer_id: t.customerId, ...presentEventType(t) })) }), {
       bearer: operator,
       response: {
         200: Answer(`Every customer's event type catalog (at most ${MAX_EVENT_TYPES}), by customer and name: description, data schema, examples`, EXAMPLES.eventTypes, {

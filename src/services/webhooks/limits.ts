@@ -79,9 +79,9 @@ export async function assertWithinLimits(store: Store, limits: WebhookLimits, ca
  * With `strictEventTypes`: refuses a webhook subscribed to a type its customer's catalog lacks (a
  * `prefix.*` pattern must take one of the catalog's at least; `*` is always allowed), naming each.
  */
-export async function assertKnownTypes(store: Pick<Store, "listEventTypes">, limits: WebhookLimits, webhook: Webhook): Promise<void> {
+export async function assertKnownTypes(store: Pick<Store, "eventTypes">, limits: WebhookLimits, webhook: Webhook): Promise<void> {
   if (!limits.strictEventTypes) return;
-  const known = (await wholeCatalog(store, webhook.customerId)).map((t) => t.name);
+  const known = (await wholeCatalog(store.eventTypes, webhook.customerId)).map((t) => t.name);
   const unknown = webhook.eventTypes.filter((type) => type !== WILDCARD && !known.some((name) => takesType([type], name)));
   assertNoProblems(
     unknown.map((type) =>

@@ -56,7 +56,7 @@ export async function testSend(deps: TestSendDeps, principal: Principal, id: str
   const eventId = newId("test", now);
   const timestamp = new Date(now).toISOString();
   // The catalog's first example of the type when it has one; else a generic sample.
-  const catalogued = await deps.store.getEventType(webhook.customerId, type);
+  const catalogued = await deps.store.eventTypes.get(webhook.customerId, type);
   const data = catalogued && catalogued.examples.length > 0 ? catalogued.examples[0] : { test: true, note: "a test send from hookrelay: not a real event" };
   const event: Event = {
     customerId: webhook.customerId,
