@@ -7,13 +7,12 @@ import { Elysia, t } from "elysia";
 import type { EventType } from "../../domain/model.ts";
 import { accessControl } from "../auth/access.ts";
 import { type CatalogDeps, createEventType, deleteEventType, getEventType, listEventTypes, updateEventType, wholeCatalog } from "../catalog/manage.ts";
-import { GATEWAY_MODELS, SMALL_BODY, TAGS } from "./models.ts";
+import { GATEWAY_MODELS, SMALL_BODY, TAGS, validatedByTheUseCase } from "./models.ts";
 import { page, presentEventType } from "./present.ts";
 import type { GatewayDeps } from "./routes.ts";
 import { type CatalogDocumentSchema, PageQuerySchema } from "./schemas.ts";
 
 const EventTypeName = t.Object({ name: t.String({ description: "the event type's name (a `/` in it percent-encoded: `%2F`)" }) });
-const validatedByTheUseCase = (model: "EventTypeInput" | "EventTypePatch") => ({ required: true, content: { "application/json": { schema: { $ref: `#/components/schemas/${model}` } } } });
 
 /**
  * The catalog as OpenAPI 3.1 `webhooks`: one operation per event type, its request body the

@@ -193,3 +193,13 @@ export const GATEWAY_MODELS = {
   ApiKeyCreated: withExamples(S.ApiKeyCreatedSchema, { ...apiKey, key: "hrk_9c1f2e3d5a6b7c8d9e0f1a2b3c4d5e6f" }),
   ApiKeyList: withExamples(S.ApiKeyListSchema, { data: [apiKey] }),
 } as const;
+
+/**
+ * A body shown in the document by its model and validated by the use case alone (not by Elysia
+ * first): the gRPC registry shares the webhooks' rules, and one answer names every problem of shape
+ * and of rule together (`extra: is not a known field; url: scheme 'ftp' is not http or https`).
+ */
+export const validatedByTheUseCase = (model: keyof typeof GATEWAY_MODELS, required = true) => ({
+  required,
+  content: { "application/json": { schema: { $ref: `#/components/schemas/${model}` } } },
+});

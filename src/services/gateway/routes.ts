@@ -21,7 +21,7 @@ import { type TestSendDeps, testSend } from "../webhooks/test-send.ts";
 import { type AccountDeps, accountRoutes } from "./accounts.ts";
 import { catalogRoutes } from "./catalog.ts";
 import { DEFAULT_PAGE, type DeliveryDeps, getDelivery, listDeliveries, listEvents, listWebhookDeliveries, retryDelivery } from "./deliveries.ts";
-import { GATEWAY_MODELS, SMALL_BODY, TAGS } from "./models.ts";
+import { GATEWAY_MODELS, SMALL_BODY, TAGS, validatedByTheUseCase } from "./models.ts";
 import { issueToken } from "./oauth.ts";
 import { page, presentAttempt, presentDelivery, presentEvent, presentEventSummary, presentHealth, presentOperationalEvent, presentWebhook, presentWebhookWithSecret } from "./present.ts";
 import { DeliveryQuerySchema, EventQuerySchema, OAuthTokenFormSchema, OperationalEventQuerySchema, PageQuerySchema, WebhookDeliveryQuerySchema } from "./schemas.ts";
@@ -111,16 +111,6 @@ function authRoutes(deps: GatewayDeps) {
     },
   });
 }
-
-/**
- * A webhook's body, shown in the document by its model and validated by the use case alone (not by
- * Elysia first): the gRPC registry shares it, and its one answer names every problem of shape and
- * of rule together (`extra: is not a known field; url: scheme 'ftp' is not http or https`).
- */
-const validatedByTheUseCase = (model: "WebhookInput" | "WebhookPatch" | "RotateSecretInput" | "TestSendInput" | "FilterTestInput", required = true) => ({
-  required,
-  content: { "application/json": { schema: { $ref: `#/components/schemas/${model}` } } },
-});
 
 function webhookRoutes(deps: GatewayDeps) {
   const write = { scope: "webhooks:write", body: SMALL_BODY } as const;
