@@ -43,6 +43,7 @@ import { RecentActivity } from "../services/observability/recent-activity.ts";
 import { observabilityRoutes } from "../services/observability/routes.ts";
 import { startSampling } from "../services/observability/sampling.ts";
 import { Scraper } from "../services/observability/scraper.ts";
+import { OperationalRelay } from "../services/operational/relay.ts";
 import { startRegistry } from "../services/registry/server.ts";
 import { startRetention } from "../services/retry/retention.ts";
 import { RetryManager } from "../services/retry/retry-manager.ts";
@@ -363,6 +364,10 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     retry.start();
     sequencer.start();
     lifecycle.onStop("sequencer", () => sequencer.stop());
+    // hookrelay's own events for the operational webhooks: this process's store's records, into the log.
+    const relay = new OperationalRelay({ store: own.store, eventLog, clock, log }, durationMs(retryConfig.operational_poll_interval));
+    relay.start();
+    lifecycle.onStop("operational events", () => relay.stop());
     // Probes of paused webhooks: looked for twice per probe interval (at most once a second: a process
     // at rest asks the store once a second), each claimed with the retry lease (it covers one attempt).
     const prober = new Prober(attemptDeps, {

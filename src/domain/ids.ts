@@ -40,7 +40,12 @@ export function deliveryIdFor(customerId: string, eventId: string, webhookId: st
  * sorts at or after it, every earlier event's before it (a time range of events is an id range).
  */
 export function deliveryIdFloor(acceptedAtMs: number): string {
-  return `del_${encode(acceptedAtMs, 10)}`;
+  return idFloor("del", acceptedAtMs);
+}
+
+/** The least id of `prefix` made at `ms` or later (by `newId`, or `deliveryIdFor` for `del`): a time range is an id range. */
+export function idFloor(prefix: string, ms: number): string {
+  return `${prefix}_${encode(ms, 10)}`;
 }
 
 /**

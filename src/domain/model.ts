@@ -5,6 +5,13 @@ import { deliveryIdFor } from "./ids.ts";
 /** Every resource belongs to one customer (tenant); the admin works in this one. */
 export const DEFAULT_CUSTOMER_ID = "default";
 
+/**
+ * hookrelay's own customer: the operator's operational webhooks are its webhooks, and hookrelay's
+ * own events (services/operational/relay.ts) its events. No customer can have this id (a
+ * customer's starts with a letter or digit).
+ */
+export const OPERATOR_CUSTOMER_ID = "_hookrelay";
+
 export type WebhookStatus = "active" | "disabled";
 
 export interface Webhook {
@@ -80,6 +87,9 @@ export interface Pause {
 
 /** What became of a webhook's health, as hookrelay records it for the operator and the customer. */
 export type OperationalEventType = "webhook.disabled" | "webhook.paused" | "webhook.resumed";
+
+/** What operational webhooks may subscribe to: the health changes, and a delivery that died. */
+export const OPERATIONAL_EVENT_TYPES = ["webhook.disabled", "webhook.paused", "webhook.resumed", "delivery.dead"] as const;
 
 export interface OperationalEvent {
   /** `ope_…`, time-ordered. */

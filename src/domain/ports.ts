@@ -261,6 +261,10 @@ export interface Store extends Pingable {
   recentFailures(limit: number): Promise<Delivery[]>;
   /** Every customer's event with this id (an id is unique within one customer only). */
   findEvents(id: string): Promise<Event[]>;
+  /** Every customer's health changes after the one of id `afterId`, by id (time-ordered); at most `limit` (operational webhooks). */
+  operationalEventsAfter(afterId: string, limit: number): Promise<OperationalEvent[]>;
+  /** Every customer's dead deliveries after `after`, by when they died (`updatedAt`) then id; at most `limit` (operational webhooks). */
+  deadDeliveriesAfter(after: { updatedAt: number; id: string }, limit: number): Promise<Delivery[]>;
   getEvent(customerId: string, id: string): Promise<Event | undefined>;
   /**
    * Retention: deletes up to `limit` finished deliveries (succeeded or dead) last changed before

@@ -183,6 +183,10 @@ export const ConfigSchema = Type.Object(
       ),
       batch_size: Int(100, 1, "retries claimed at a time"),
       lease: Duration("2m", "how long a claimed retry stays invisible before another worker may take it"),
+      operational_poll_interval: Duration(
+        "1s",
+        "how often hookrelay's own events (webhook health changes, dead deliveries) are read from the store and put in the event log for the operational webhooks",
+      ),
       ordered_poll_interval: Duration(
         "250ms",
         "how often each webhook that delivers in order (ordering fifo) has its new events read and its keys' next deliveries put on the schedule; a key's next also goes at once when the one before it finishes",

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import fc from "fast-check";
 import { EVENT_SCAN_WINDOW } from "../../src/adapters/event-pages.ts";
-import { deliveryIdFor, newId } from "../../src/domain/ids.ts";
+import { deliveryIdFor, idFloor, newId } from "../../src/domain/ids.ts";
 import { type Attempt, type Delivery, type DeliveryStatus, type Event, type EventType, freshDelivery, NEW_WEBHOOK_STATE, type Webhook } from "../../src/domain/model.ts";
 import type { AttemptRecord, Store } from "../../src/domain/ports.ts";
 import { makeEvent, T0 } from "./event-log.contract.ts";
@@ -938,6 +938,45 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const record = attemptRecord(delivery, attemptNumber, statusCode, status, status === "failed" ? at + 60_000 : null);
         return { ...record, attempt: { ...record.attempt, createdAt: at } };
       }
+
+      it("reads every customer's dead deliveries after a position, by time of death then id, page after page (operational webhooks)", async () => {
+        const [a, b] = [customerId(), customerId()];
+        const [wa, wb] = [await createdWebhook(a), await createdWebhook(b)];
+        const later = T0 + 7_000_000_000; // after any other test's outcomes: this test's rows are the newest
+        const [d1, d2, d3] = (await deliveriesFor([makeEvent(a, "dd_1"), makeEvent(a, "dd_2"), makeEvent(a, "dd_3")], [wa])).map((l) => l[0]!);
+        const [e1] = (await deliveriesFor([makeEvent(b, "dd_b")], [wb])).map((l) => l[0]!);
+        await store.recordAttempts([
+          outcomeAt(d1!, 1, 410, "dead", later + 20),
+          outcomeAt(d2!, 1, 500, "failed", later + 5),
+          outcomeAt(d3!, 1, 410, "dead", later + 10),
+          outcomeAt(e1!, 1, 410, "dead", later + 10),
+        ]);
+        const after = { updatedAt: later, id: "" };
+        const all = await store.deadDeliveriesAfter(after, 10);
+        const sameTime = [d3!.id, e1!.id].sort() as [string, string];
+        expect(all.map((d) => d.id)).toEqual([...sameTime, d1!.id]);
+        expect(all.every((d) => d.status === "dead")).toBe(true);
+        const first = await store.deadDeliveriesAfter(after, 1);
+        expect(first.map((d) => d.id)).toEqual([sameTime[0]]);
+        const rest = await store.deadDeliveriesAfter({ updatedAt: first[0]!.updatedAt, id: first[0]!.id }, 10);
+        expect(rest.map((d) => d.id)).toEqual([sameTime[1], d1!.id]);
+        expect(await store.deadDeliveriesAfter({ updatedAt: later + 20, id: d1!.id }, 10)).toEqual([]);
+      });
+
+      it("reads every customer's health changes after an id, in id (time) order (operational webhooks)", async () => {
+        const [a, b] = [customerId(), customerId()];
+        const [wa, wb] = [await createdWebhook(a), await createdWebhook(b)];
+        const at = T0 + 7_000_000_000;
+        const disabledB = { id: newId("ope", at + 2), customerId: b, webhookId: wb.id, type: "webhook.disabled" as const, reason: "410 Gone", createdAt: at + 2 };
+        const disabledA = { id: newId("ope", at + 1), customerId: a, webhookId: wa.id, type: "webhook.disabled" as const, reason: "410 Gone", createdAt: at + 1 };
+        await store.disableWebhook(disabledB);
+        await store.disableWebhook(disabledA);
+        const read = await store.operationalEventsAfter(idFloor("ope", at), 10);
+        expect(read.map((e) => e.id)).toEqual([disabledA.id, disabledB.id]);
+        expect(read[0]).toEqual(disabledA);
+        expect((await store.operationalEventsAfter(disabledA.id, 10)).map((e) => e.id)).toEqual([disabledB.id]);
+        expect(await store.operationalEventsAfter(idFloor("ope", at), 1)).toHaveLength(1);
+      });
 
       it("shows every webhook with its counts by status and newest failure, failing webhooks first, then by customer and id", async () => {
         // The failing webhook belongs to the customer that sorts last, so failing-first differs from customer order.

@@ -320,26 +320,36 @@ describe("the live API against its document", () => {
       sendEvent: (e) => ({ ...e, id: `${e.id}-${run}` }),
       sendBatch: (e) => ({ events: e.events.map((ev: any) => ({ ...ev, id: `${ev.id}-batch-${run}` })) }),
       createEventType: (e) => ({ ...e, name: `${e.name}.${run}` }),
+      createOperationalWebhook: (e) => ({ ...e, url: receiver.url("/ops-bodies") }),
     };
+    const operational = await call("post", "/api/v1/operational-webhooks", { json: { url: receiver.url("/ops-bodies"), event_types: ["*"] } });
     // The event type createEventType's example made (with this run's name): the one updateEventType's example changes.
     const eventTypeName = `${(exampleOf(spec, documentedOp("createEventType").op.requestBody.content["application/json"]) as { name: string }).name}.${run}`;
-    const pathIds: Partial<Record<OperationId, Record<string, string>>> = { createApiKey: { id: "default" }, updateEventType: { name: eventTypeName } };
+    const pathIds: Partial<Record<OperationId, Record<string, string>>> = {
+      createApiKey: { id: "default" },
+      updateEventType: { name: eventTypeName },
+      updateOperationalWebhook: { id: operational.body.id },
+      rotateOperationalWebhookSecret: { id: operational.body.id },
+    };
     const withBody = operations.filter((o) => o.op.requestBody);
     expect(withBody.map((o) => o.id as string).sort()).toEqual(
       [
         "createApiKey",
         "createCustomer",
         "createEventType",
+        "createOperationalWebhook",
         "createWebhook",
         "login",
         "oauthToken",
         "replaceWebhook",
+        "rotateOperationalWebhookSecret",
         "rotateSecret",
         "sendBatch",
         "sendEvent",
         "testWebhook",
         "testWebhookFilter",
         "updateEventType",
+        "updateOperationalWebhook",
         "updateWebhook",
       ].sort(),
     );
@@ -437,6 +447,16 @@ describe("the live API against its document", () => {
     expectDocumented("listEvents", await call("get", "/api/v1/events?since=never"));
     expectDocumented("listWebhookDeliveries", await call("get", `/api/v1/webhooks/${failing.body.id}/deliveries?status=failed`));
     expectDocumented("listWebhookDeliveries", await call("get", "/api/v1/webhooks/wh_nope/deliveries"));
+
+    const ops = await call("post", "/api/v1/operational-webhooks", { json: { url: receiver.url("/ops-run"), event_types: ["webhook.paused"] } });
+    expectDocumented("createOperationalWebhook", ops);
+    expectDocumented("createOperationalWebhook", await call("post", "/api/v1/operational-webhooks", { json: { url: receiver.url("/ops-run"), event_types: ["order.created"] } }));
+    expectDocumented("listOperationalWebhooks", await call("get", "/api/v1/operational-webhooks"));
+    expectDocumented("getOperationalWebhook", await call("get", `/api/v1/operational-webhooks/${ops.body.id}`));
+    expectDocumented("updateOperationalWebhook", await call("patch", `/api/v1/operational-webhooks/${ops.body.id}`, { json: { description: "changed" } }));
+    expectDocumented("rotateOperationalWebhookSecret", await call("post", `/api/v1/operational-webhooks/${ops.body.id}/rotate-secret`));
+    expectDocumented("deleteOperationalWebhook", await call("delete", `/api/v1/operational-webhooks/${ops.body.id}`));
+    expectDocumented("getOperationalWebhook", await call("get", `/api/v1/operational-webhooks/${ops.body.id}`));
 
     const typeName = `run.${run}.created`;
     expectDocumented("createEventType", await call("post", "/api/v1/event-types", { json: { name: typeName, schema: { type: "object", required: ["n"] }, examples: [{ n: 1 }] } }));

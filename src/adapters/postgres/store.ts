@@ -370,6 +370,18 @@ export class PostgresStore implements Store {
     return guarded(recentFailures(this.sql, limit));
   }
 
+  async operationalEventsAfter(afterId: string, limit: number): Promise<OperationalEvent[]> {
+    const rows = await guarded(this.sql<OperationalEventRow[]>`SELECT * FROM operational_events WHERE id > ${afterId} ORDER BY id LIMIT ${limit}`);
+    return rows.map(toOperationalEvent);
+  }
+
+  async deadDeliveriesAfter(after: { updatedAt: number; id: string }, limit: number): Promise<Delivery[]> {
+    const rows = await guarded(this.sql<DeliveryRow[]>`
+      SELECT * FROM deliveries WHERE status IN ('failed', 'dead') AND status = 'dead' AND (updated_at, id) > (${after.updatedAt}::bigint, ${after.id}::text)
+      ORDER BY updated_at, id LIMIT ${limit}`);
+    return rows.map(toDelivery);
+  }
+
   findEvents(id: string): Promise<Event[]> {
     return guarded(findEvents(this.sql, id));
   }

@@ -222,6 +222,18 @@ export class ShardedStore implements Store {
       .sort((a, b) => b.updatedAt - a.updatedAt)
       .slice(0, limit);
   }
+  async operationalEventsAfter(afterId: string, limit: number): Promise<OperationalEvent[]> {
+    return (await this.all((s) => s.operationalEventsAfter(afterId, limit)))
+      .flat()
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .slice(0, limit);
+  }
+  async deadDeliveriesAfter(after: { updatedAt: number; id: string }, limit: number): Promise<Delivery[]> {
+    return (await this.all((s) => s.deadDeliveriesAfter(after, limit)))
+      .flat()
+      .sort((a, b) => a.updatedAt - b.updatedAt || (a.id < b.id ? -1 : 1))
+      .slice(0, limit);
+  }
   async findEvents(id: string): Promise<Event[]> {
     return (await this.all((s) => s.findEvents(id))).flat().sort((a, b) => (a.customerId < b.customerId ? -1 : 1));
   }

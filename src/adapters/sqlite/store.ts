@@ -453,6 +453,20 @@ export class SqliteStore implements Store {
     return recentFailures(this.db, limit);
   }
 
+  async operationalEventsAfter(afterId: string, limit: number): Promise<OperationalEvent[]> {
+    return this.db.query<OperationalEventRow, [string, number]>("SELECT * FROM operational_events WHERE id > ? ORDER BY id LIMIT ?").all(afterId, limit).map(toOperationalEvent);
+  }
+
+  async deadDeliveriesAfter(after: { updatedAt: number; id: string }, limit: number): Promise<Delivery[]> {
+    // The failing rows' partial index (migration 4), read from `after` on: never every delivery.
+    return this.db
+      .query<DeliveryRow, [number, string, number]>(
+        "SELECT * FROM deliveries INDEXED BY deliveries_failing_by_updated WHERE status IN ('failed', 'dead') AND status = 'dead' AND (updated_at, id) > (?, ?) ORDER BY updated_at, id LIMIT ?",
+      )
+      .all(after.updatedAt, after.id, limit)
+      .map(toDelivery);
+  }
+
   async findEvents(id: string): Promise<Event[]> {
     return findEvents(this.db, id);
   }

@@ -23,6 +23,7 @@ export const TAGS = {
   deliveries: "Deliveries",
   accounts: "Customers and API keys",
   catalog: "Event types",
+  operational: "Operational webhooks",
   service: "Service",
 } as const;
 
@@ -110,6 +111,7 @@ export const GATEWAY_MODELS = {
     permanent_failure_codes: webhook.permanent_failure_codes,
   }),
   WebhookPatch: withExamples(WebhookPatchSchema, { status: "disabled" }),
+  OperationalWebhookInput: withExamples(WebhookInputSchema, { url: "https://ops.example.com/hookrelay", event_types: ["webhook.disabled", "delivery.dead"], description: "on-call" }),
   EventTypeInput: withExamples(EventTypeInputSchema, eventTypeInput),
   EventTypePatch: withExamples(EventTypePatchSchema, { description: "an order was placed (totals in cents)" }),
   EventType: withExamples(S.EventTypeSchema, { ...eventTypeInput, created_at: at, updated_at: at }),

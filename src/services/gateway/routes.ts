@@ -23,6 +23,7 @@ import { catalogRoutes } from "./catalog.ts";
 import { DEFAULT_PAGE, type DeliveryDeps, getDelivery, listDeliveries, listEvents, listWebhookDeliveries, retryDelivery } from "./deliveries.ts";
 import { GATEWAY_MODELS, SMALL_BODY, TAGS, validatedByTheUseCase } from "./models.ts";
 import { issueToken } from "./oauth.ts";
+import { operationalRoutes } from "./operational.ts";
 import { page, presentAttempt, presentDelivery, presentEvent, presentEventSummary, presentHealth, presentOperationalEvent, presentWebhook, presentWebhookWithSecret } from "./present.ts";
 import { DeliveryQuerySchema, EventQuerySchema, OAuthTokenFormSchema, OperationalEventQuerySchema, PageQuerySchema, WebhookDeliveryQuerySchema } from "./schemas.ts";
 
@@ -393,5 +394,6 @@ export function gatewayRoutes(deps: GatewayDeps) {
       .use(deliveryRoutes(deps))
       .use(accountRoutes(deps))
       .use(catalogRoutes(deps))
+      .use(operationalRoutes(deps))
   );
 }
