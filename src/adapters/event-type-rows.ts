@@ -1,5 +1,6 @@
 /** @module An event type of the catalog as both stores keep it: schema and examples as JSON (text in SQLite, JSONB in PostgreSQL). */
 import type { EventType, Page } from "../domain/model.ts";
+import { parsedJson } from "./rows.ts";
 
 export interface EventTypeRow {
   customer_id: string;
@@ -11,15 +12,13 @@ export interface EventTypeRow {
   updated_at: string;
 }
 
-const parsed = <T>(value: string | T): T => (typeof value === "string" ? (JSON.parse(value) as T) : value);
-
 export function toEventType(row: EventTypeRow): EventType {
   return {
     customerId: row.customer_id,
     name: row.name,
     description: row.description,
-    schema: row.schema === null ? null : parsed<Record<string, unknown>>(row.schema),
-    examples: parsed<unknown[]>(row.examples),
+    schema: row.schema === null ? null : parsedJson<Record<string, unknown>>(row.schema),
+    examples: parsedJson<unknown[]>(row.examples),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

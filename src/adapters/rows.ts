@@ -222,3 +222,6 @@ export function previousSecretColumns(w: Webhook, secrets: SecretBox): PreviousS
   if (!w.previousSecret) return { previous_secret: null, previous_secret_expires_at: null };
   return { previous_secret: secrets.seal(w.previousSecret.secret, secretOwner(w.customerId, w.id)), previous_secret_expires_at: w.previousSecret.expiresAt };
 }
+
+/** A JSON column as read: text in SQLite (parsed here), already parsed from PostgreSQL's JSONB. */
+export const parsedJson = <T>(value: string | T): T => (typeof value === "string" ? (JSON.parse(value) as T) : value);

@@ -44,6 +44,7 @@ import { observabilityRoutes } from "../services/observability/routes.ts";
 import { startSampling } from "../services/observability/sampling.ts";
 import { Scraper } from "../services/observability/scraper.ts";
 import { OperationalRelay } from "../services/operational/relay.ts";
+import { RecoveryRunner } from "../services/recovery/runner.ts";
 import { startRegistry } from "../services/registry/server.ts";
 import { startRetention } from "../services/retry/retention.ts";
 import { RetryManager } from "../services/retry/retry-manager.ts";
@@ -364,6 +365,10 @@ export async function compose(roles: readonly Role[], config: Config, options: C
     retry.start();
     sequencer.start();
     lifecycle.onStop("sequencer", () => sequencer.stop());
+    // Bulk replays (recovery jobs): one process runs a job at a time, under a lease it renews.
+    const recovery = new RecoveryRunner(attemptDeps, { pollIntervalMs: durationMs(retryConfig.poll_interval) * 2, leaseMs });
+    recovery.start();
+    lifecycle.onStop("recovery jobs", () => recovery.stop());
     // hookrelay's own events for the operational webhooks: this process's store's records, into the log.
     const relay = new OperationalRelay({ store: own.store, eventLog, clock, log }, durationMs(retryConfig.operational_poll_interval));
     relay.start();

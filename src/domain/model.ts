@@ -86,10 +86,10 @@ export interface Pause {
 }
 
 /** What became of a webhook's health, as hookrelay records it for the operator and the customer. */
-export type OperationalEventType = "webhook.disabled" | "webhook.paused" | "webhook.resumed";
+export type OperationalEventType = "webhook.disabled" | "webhook.paused" | "webhook.resumed" | "recovery.finished";
 
 /** What operational webhooks may subscribe to: the health changes, and a delivery that died. */
-export const OPERATIONAL_EVENT_TYPES = ["webhook.disabled", "webhook.paused", "webhook.resumed", "delivery.dead"] as const;
+export const OPERATIONAL_EVENT_TYPES = ["webhook.disabled", "webhook.paused", "webhook.resumed", "delivery.dead", "recovery.finished"] as const;
 
 export interface OperationalEvent {
   /** `ope_…`, time-ordered. */
@@ -114,6 +114,31 @@ export interface EventType {
   examples: unknown[];
   createdAt: string;
   updatedAt: string;
+}
+
+/**
+ * A bulk replay of one webhook's deliveries (POST /api/v1/webhooks/{id}/recover): those of a status
+ * whose events were accepted within a time range, sent again one at a time at a pace, by one retry
+ * process at a time, from where it was after a restart.
+ */
+export interface RecoveryJob {
+  /** `job_…` */
+  id: string;
+  customerId: string;
+  webhookId: string;
+  params: { since: number; until: number | null; status: Exclude<DeliveryStatus, "pending">; perSecond: number };
+  state: "running" | "finished" | "cancelled";
+  /** The last delivery (id) sent or being sent; null before the first. */
+  cursor: string | null;
+  /** The delivery being sent and since when: a job resumed after a crash sends it only if it has no attempt since then. */
+  inFlight: { deliveryId: string; since: number } | null;
+  /** `matched`: the deliveries it will send in all (null until counted); `sent` of them, `succeeded` or `failed` on that send. */
+  progress: { matched: number | null; sent: number; succeeded: number; failed: number };
+  /** Until when the process running it holds it (ms); another may take it over after. */
+  leaseUntil: number;
+  createdAt: number;
+  updatedAt: number;
+  finishedAt: number | null;
 }
 
 /** What a producer sends: `{"id","type","source","data"}`, `timestamp` optional. */

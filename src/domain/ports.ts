@@ -11,7 +11,7 @@
  * - lease: a claimed retry stays invisible until its lease runs out; a worker that dies
  *   lets it reappear, so a claim never loses work.
  */
-import type { ApiKey, Attempt, Customer, Delivery, DeliveryStatus, Event, EventType, OperationalEvent, Page, Pause, User, Webhook } from "./model.ts";
+import type { ApiKey, Attempt, Customer, Delivery, DeliveryStatus, Event, EventType, OperationalEvent, Page, Pause, RecoveryJob, User, Webhook } from "./model.ts";
 
 /** Every backend answers a cheap liveness check for `/health`. */
 export interface Pingable {
@@ -30,6 +30,22 @@ export interface DeliveryFilter {
   newestFirst?: boolean;
   limit: number;
   cursor?: string;
+}
+
+/** Bulk replays (RecoveryJob): made by the API, run by one retry process at a time under a lease. */
+export interface RecoveryJobs {
+  create(job: RecoveryJob): Promise<void>;
+  get(customerId: string, id: string): Promise<RecoveryJob | undefined>;
+  /** A running job whose lease has ended (or never began), its lease taken until `now + leaseMs`; undefined when none. */
+  claim(now: number, leaseMs: number): Promise<RecoveryJob | undefined>;
+  /** Writes a running job's cursor, in-flight delivery, progress, lease and state; false (nothing written) once it is no longer running (cancelled). */
+  save(job: RecoveryJob): Promise<boolean>;
+  /** Stops a running job; the job as it is after, or undefined when there is none of that id. */
+  cancel(customerId: string, id: string, now: number): Promise<RecoveryJob | undefined>;
+  /** How many of a webhook's deliveries of `status` have events accepted in [since, until). */
+  count(customerId: string, webhookId: string, status: DeliveryStatus, since: number, until: number | null): Promise<number>;
+  /** Records the end of a recovery with the customer's operational events (`recovery.finished`), once. */
+  finished(event: OperationalEvent): Promise<void>;
 }
 
 /** The event type catalog: each customer's event types, by name. */
@@ -230,6 +246,8 @@ export interface Store extends Pingable {
   listDeliveries(customerId: string, filter: DeliveryFilter): Promise<Page<Delivery>>;
   /** Each customer's event type catalog. */
   readonly eventTypes: EventTypes;
+  /** Bulk replays of webhooks' deliveries. */
+  readonly recoveryJobs: RecoveryJobs;
   /**
    * A page of the customer's events, newest first. With `deliveryStatus` a page looks at no more
    * than EVENT_SCAN_WINDOW events (adapters/event-pages.ts): it may hold fewer than `limit` and

@@ -15,7 +15,22 @@ import { makeWebhook } from "./store.contract.ts";
 /** The migrations from `version` on, as `migrateUp` applies them to a database at the one before. */
 const versionsFrom = (version: number) => MIGRATIONS.map((m) => m.version).filter((v) => v >= version);
 
-const TABLES = ["api_keys", "attempts", "consumer_offsets", "customers", "deliveries", "event_types", "events", "operational_events", "replays", "retry_schedule", "settings", "users", "webhooks"];
+const TABLES = [
+  "api_keys",
+  "attempts",
+  "consumer_offsets",
+  "customers",
+  "deliveries",
+  "event_types",
+  "events",
+  "operational_events",
+  "recovery_jobs",
+  "replays",
+  "retry_schedule",
+  "settings",
+  "users",
+  "webhooks",
+];
 
 function tables(db: Database): string[] {
   return db

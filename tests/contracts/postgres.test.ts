@@ -21,7 +21,7 @@ import { describeStoreContract, makeWebhook } from "./store.contract.ts";
 
 const BASE_URL = process.env.HOOKRELAY_TEST_DATABASE_URL;
 const ROOT = resolve(import.meta.dir, "../..");
-const TABLES = ["api_keys", "attempts", "customers", "deliveries", "event_types", "events", "operational_events", "replays", "settings", "users", "webhooks"];
+const TABLES = ["api_keys", "attempts", "customers", "deliveries", "event_types", "events", "operational_events", "recovery_jobs", "replays", "settings", "users", "webhooks"];
 
 if (requireServices("PostgreSQL", { HOOKRELAY_TEST_DATABASE_URL: BASE_URL })) describePostgres(BASE_URL!);
 
@@ -395,30 +395,32 @@ function describePostgres(baseUrl: string): void {
       const pending = await cli(url, "status");
       expect(pending).toMatchObject({
         code: 0,
-        out: "1_init\tpending\n2_accounts\tpending\n3_operator_reads\tpending\n4_delivery_state\tpending\n5_webhook_health\tpending\n6_ordering\tpending\n7_secret_rotation\tpending\n8_event_lists\tpending\n9_event_types\tpending",
+        out: "1_init\tpending\n2_accounts\tpending\n3_operator_reads\tpending\n4_delivery_state\tpending\n5_webhook_health\tpending\n6_ordering\tpending\n7_secret_rotation\tpending\n8_event_lists\tpending\n9_event_types\tpending\n10_recovery_jobs\tpending",
       });
       expect(await cli(url, "up")).toMatchObject({
         code: 0,
-        out: "applied 1_init\napplied 2_accounts\napplied 3_operator_reads\napplied 4_delivery_state\napplied 5_webhook_health\napplied 6_ordering\napplied 7_secret_rotation\napplied 8_event_lists\napplied 9_event_types",
+        out: "applied 1_init\napplied 2_accounts\napplied 3_operator_reads\napplied 4_delivery_state\napplied 5_webhook_health\napplied 6_ordering\napplied 7_secret_rotation\napplied 8_event_lists\napplied 9_event_types\napplied 10_recovery_jobs",
       });
       expect(await tables(schema)).toEqual(TABLES);
       expect((await cli(url, "up")).out).toBe("nothing to apply");
       const applied = await cli(url, "status");
       expect(applied.code).toBe(0);
       expect(applied.out).toMatch(
-        /^1_init\tapplied \d{4}-\d\d-\d\dT.*\n2_accounts\tapplied \d{4}-.*\n3_operator_reads\tapplied \d{4}-.*\n4_delivery_state\tapplied \d{4}-.*\n5_webhook_health\tapplied \d{4}-.*\n6_ordering\tapplied \d{4}-.*\n7_secret_rotation\tapplied \d{4}-.*\n8_event_lists\tapplied \d{4}-.*\n9_event_types\tapplied \d{4}-/s,
+        /^1_init\tapplied \d{4}-\d\d-\d\dT.*\n2_accounts\tapplied \d{4}-.*\n3_operator_reads\tapplied \d{4}-.*\n4_delivery_state\tapplied \d{4}-.*\n5_webhook_health\tapplied \d{4}-.*\n6_ordering\tapplied \d{4}-.*\n7_secret_rotation\tapplied \d{4}-.*\n8_event_lists\tapplied \d{4}-.*\n9_event_types\tapplied \d{4}-.*\n10_recovery_jobs\tapplied \d{4}-/s,
       );
       // down reverts the newest only, one at a time.
+      expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 10_recovery_jobs" });
+      expect(await tables(schema)).toEqual(TABLES.filter((t) => t !== "recovery_jobs"));
       expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 9_event_types" });
-      expect(await tables(schema)).toEqual(TABLES.filter((t) => t !== "event_types"));
+      expect(await tables(schema)).toEqual(TABLES.filter((t) => t !== "event_types" && t !== "recovery_jobs"));
       expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 8_event_lists" });
       expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 7_secret_rotation" });
       expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 6_ordering" });
-      expect(await tables(schema)).toEqual(TABLES.filter((t) => t !== "event_types"));
+      expect(await tables(schema)).toEqual(TABLES.filter((t) => t !== "event_types" && t !== "recovery_jobs"));
       expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 5_webhook_health" });
-      expect(await tables(schema)).toEqual(TABLES.filter((t) => t !== "operational_events" && t !== "event_types"));
+      expect(await tables(schema)).toEqual(TABLES.filter((t) => t !== "operational_events" && t !== "event_types" && t !== "recovery_jobs"));
       expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 4_delivery_state" });
-      const before5 = TABLES.filter((t) => t !== "operational_events" && t !== "event_types");
+      const before5 = TABLES.filter((t) => t !== "operational_events" && t !== "event_types" && t !== "recovery_jobs");
       expect(await tables(schema)).toEqual(before5);
       expect(await cli(url, "down")).toMatchObject({ code: 0, out: "reverted 3_operator_reads" });
       expect(await tables(schema)).toEqual(before5.filter((t) => t !== "replays"));

@@ -219,8 +219,25 @@ describe("observability dashboard (headless Chromium)", () => {
     expect(shown).toEqual(catalog);
   });
 
+  it("recovers a webhook's dead deliveries from its row: Recover, since, pace, then the job's progress to the end", async () => {
+    receiver.onPath("/fails", () => new Response("fixed"));
+    await page.click(`button[data-recover="${failingWebhook}"]`);
+    expect(await page.locator("#recover-webhook").textContent()).toBe(failingWebhook);
+    await page.fill("#recover-since", "2026-01-01T00:00");
+    await page.selectOption("#recover-status", "dead");
+    await page.fill("#recover-rate", "50");
+    await page.click('#recover button[type="submit"]');
+    await page.waitForSelector('[data-job][data-state="finished"]', { timeout: 20_000 });
+    expect(await page.locator('[data-job] [data-field="progress"]').textContent()).toBe(`${EVENTS} matched · ${EVENTS} sent · ${EVENTS} succeeded · 0 failed`);
+    const jobId = await page.locator("[data-job]").getAttribute("data-job");
+    expect((await observabilityApi()("GET", `/api/customers/default/jobs/${jobId}`)).body).toMatchObject({ state: "finished", sent: EVENTS, succeeded: EVENTS });
+    expect(await countOf(failingWebhook, "succeeded")).toBe(EVENTS);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard-recovery.png"), fullPage: true });
+  });
+
   it("answers its API only to the operator", async () => {
-    for (const path of ["/api/stats", "/api/webhooks", "/api/event-types", "/api/failures", "/api/events/evt_dash_0/timeline"])
+    for (const path of ["/api/stats", "/api/webhooks", "/api/event-types", "/api/failures", "/api/events/evt_dash_0/timeline", "/api/customers/default/jobs/job_x"])
       expect({ path, status: (await client(observability)("GET", path)).status }).toEqual({ path, status: 401 });
     expect((await client(observability)("POST", "/api/deliveries/x/retry")).status).toBe(401);
     expect((await observabilityApi()("POST", "/api/deliveries/dlv_unknown/retry")).status).toBe(404);

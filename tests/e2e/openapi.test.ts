@@ -323,6 +323,8 @@ describe("the live API against its document", () => {
       createOperationalWebhook: (e) => ({ ...e, url: receiver.url("/ops-bodies") }),
     };
     const operational = await call("post", "/api/v1/operational-webhooks", { json: { url: receiver.url("/ops-bodies"), event_types: ["*"] } });
+    // The webhook of the bodies above gets disabled by updateWebhook's example: recovery needs an active one.
+    const recoverable = await call("post", "/api/v1/webhooks", { json: { url: receiver.url("/bodies"), event_types: ["*"] } });
     // The event type createEventType's example made (with this run's name): the one updateEventType's example changes.
     const eventTypeName = `${(exampleOf(spec, documentedOp("createEventType").op.requestBody.content["application/json"]) as { name: string }).name}.${run}`;
     const pathIds: Partial<Record<OperationId, Record<string, string>>> = {
@@ -330,6 +332,7 @@ describe("the live API against its document", () => {
       updateEventType: { name: eventTypeName },
       updateOperationalWebhook: { id: operational.body.id },
       rotateOperationalWebhookSecret: { id: operational.body.id },
+      recoverWebhook: { id: recoverable.body.id },
     };
     const withBody = operations.filter((o) => o.op.requestBody);
     expect(withBody.map((o) => o.id as string).sort()).toEqual(
@@ -341,6 +344,7 @@ describe("the live API against its document", () => {
         "createWebhook",
         "login",
         "oauthToken",
+        "recoverWebhook",
         "replaceWebhook",
         "rotateOperationalWebhookSecret",
         "rotateSecret",
@@ -472,6 +476,13 @@ describe("the live API against its document", () => {
     expect(refused.status).toBe(422);
     expectDocumented("deleteEventType", await call("delete", `/api/v1/event-types/${typeName}`));
     expectDocumented("deleteEventType", await call("delete", `/api/v1/event-types/${typeName}`));
+
+    const recovery = await call("post", `/api/v1/webhooks/${failing.body.id}/recover`, { json: { since: "2026-01-01T00:00:00Z", per_second: 1 } });
+    expectDocumented("recoverWebhook", recovery);
+    expectDocumented("recoverWebhook", await call("post", `/api/v1/webhooks/${failing.body.id}/recover`, { json: {} }));
+    expectDocumented("getJob", await call("get", `/api/v1/jobs/${recovery.body.id}`));
+    expectDocumented("getJob", await call("get", "/api/v1/jobs/job_nope"));
+    expectDocumented("cancelJob", await call("post", `/api/v1/jobs/${recovery.body.id}/cancel`));
 
     const customer = await call("post", "/api/v1/customers", { json: { id: `run-${run}`, name: "Run Inc." } });
     expectDocumented("createCustomer", customer);

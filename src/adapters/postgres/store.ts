@@ -11,6 +11,7 @@ import { openDeliveries, pruneFinished, saveEventsAndFindDeliveries, writeAttemp
 import { listDeliveries, listEvents } from "./event-lists.ts";
 import { PostgresEventTypes } from "./event-types.ts";
 import { findEvents, recentFailures, webhookHealth } from "./operator-reads.ts";
+import { PostgresRecoveryJobs } from "./recovery-jobs.ts";
 import { type AttemptRow, type DeliveryRow, type EventRow, eventFromRow, toAttempt, toDelivery, toUser, toWebhook, type UserRow, type WebhookRow } from "./rows.ts";
 import { WebhookNotices } from "./webhook-notices.ts";
 
@@ -29,6 +30,7 @@ const asJson = (value: object) => value as Parameters<Tx["json"]>[0];
 export class PostgresStore implements Store {
   private readonly attemptWriter: Coalescer<AttemptRecord, void>;
   readonly eventTypes: PostgresEventTypes;
+  readonly recoveryJobs: PostgresRecoveryJobs;
   private readonly notices: WebhookNotices;
 
   /** `sql` is the process's pool; the store never ends it (its owner does). */
@@ -38,6 +40,7 @@ export class PostgresStore implements Store {
   ) {
     this.notices = new WebhookNotices(sql);
     this.eventTypes = new PostgresEventTypes(sql);
+    this.recoveryJobs = new PostgresRecoveryJobs(sql);
     this.attemptWriter = new Coalescer<AttemptRecord, void>(
       async (records) => {
         await guarded(retryConflicts(() => writeAttempts(this.sql, records)));

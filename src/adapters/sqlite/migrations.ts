@@ -20,6 +20,8 @@ import event_lists_down from "../../../migrations/sqlite/0009_event_lists.down.s
 import event_lists_up from "../../../migrations/sqlite/0009_event_lists.up.sql" with { type: "text" };
 import event_types_down from "../../../migrations/sqlite/0010_event_types.down.sql" with { type: "text" };
 import event_types_up from "../../../migrations/sqlite/0010_event_types.up.sql" with { type: "text" };
+import recovery_jobs_down from "../../../migrations/sqlite/0011_recovery_jobs.down.sql" with { type: "text" };
+import recovery_jobs_up from "../../../migrations/sqlite/0011_recovery_jobs.up.sql" with { type: "text" };
 import type { Migration, MigrationStatus } from "../migration.ts";
 
 export type { Migration, MigrationStatus };
@@ -35,6 +37,7 @@ export const MIGRATIONS: Migration[] = [
   { version: 8, name: "secret_rotation", up: secret_rotation_up, down: secret_rotation_down },
   { version: 9, name: "event_lists", up: event_lists_up, down: event_lists_down },
   { version: 10, name: "event_types", up: event_types_up, down: event_types_down },
+  { version: 11, name: "recovery_jobs", up: recovery_jobs_up, down: recovery_jobs_down },
 ];
 
 function ensureTable(db: Database): void {

@@ -18,6 +18,7 @@ import type {
   EventTypes,
   FanOut,
   FifoHead,
+  RecoveryJobs,
   RetrySchedule,
   ScheduledRetry,
   Store,
@@ -50,6 +51,23 @@ export class ShardedStore implements Store {
         .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
         .slice(0, limit);
     },
+  };
+
+  /** A customer's jobs are its shard's; each shard's retry role runs its own. */
+  readonly recoveryJobs: RecoveryJobs = {
+    create: (job) => this.of(job.customerId).recoveryJobs.create(job),
+    get: (customerId, id) => this.of(customerId).recoveryJobs.get(customerId, id),
+    claim: async (now, leaseMs) => {
+      for (const shard of this.shards) {
+        const job = await shard.recoveryJobs.claim(now, leaseMs);
+        if (job) return job;
+      }
+      return undefined;
+    },
+    save: (job) => this.of(job.customerId).recoveryJobs.save(job),
+    cancel: (customerId, id, now) => this.of(customerId).recoveryJobs.cancel(customerId, id, now),
+    count: (customerId, webhookId, status, since, until) => this.of(customerId).recoveryJobs.count(customerId, webhookId, status, since, until),
+    finished: (e) => this.of(e.customerId).recoveryJobs.finished(e),
   };
 
   constructor(private readonly shards: Store[]) {}

@@ -12,6 +12,7 @@ import { pingDatabase } from "./database.ts";
 import { listDeliveries, listEvents } from "./event-lists.ts";
 import { SqliteEventTypes } from "./event-types.ts";
 import { findEvents, recentFailures, webhookHealth } from "./operator-reads.ts";
+import { SqliteRecoveryJobs } from "./recovery-jobs.ts";
 import { type AttemptRow, type DeliveryRow, type EventRow, eventFromRow, toAttempt, toDelivery, toWebhook, type WebhookRow, webhookParams } from "./rows.ts";
 
 /**
@@ -26,12 +27,14 @@ const SLICE_ROWS = 250;
 export class SqliteStore implements Store {
   private readonly attemptWriter: Coalescer<AttemptRecord, void>;
   readonly eventTypes: SqliteEventTypes;
+  readonly recoveryJobs: SqliteRecoveryJobs;
 
   constructor(
     private readonly db: Database,
     private readonly secrets: SecretBox = new SecretBox([]),
   ) {
     this.eventTypes = new SqliteEventTypes(db);
+    this.recoveryJobs = new SqliteRecoveryJobs(db);
     this.attemptWriter = new Coalescer((records) => this.writeAttempts(records), { maxItems: SLICE_ROWS, maxWaitMs: ATTEMPT_FLUSH_MS, minIntervalMs: ATTEMPT_FLUSH_MS, serial: true });
   }
 

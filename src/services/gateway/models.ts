@@ -7,6 +7,7 @@ import { ErrorSchema } from "../../platform/http.ts";
 import { withExamples } from "../../platform/openapi-document.ts";
 import { EventTypeInputSchema, EventTypePatchSchema } from "../catalog/manage.ts";
 import { EVENT_EXAMPLE, INGEST_MODELS } from "../ingest/models.ts";
+import { RecoverSchema } from "../recovery/jobs.ts";
 import { FilterTestSchema } from "../webhooks/filter-test.ts";
 import { RotateSecretSchema, WebhookInputSchema, WebhookPatchSchema } from "../webhooks/manage.ts";
 import { TestSendSchema } from "../webhooks/test-send.ts";
@@ -111,6 +112,23 @@ export const GATEWAY_MODELS = {
     permanent_failure_codes: webhook.permanent_failure_codes,
   }),
   WebhookPatch: withExamples(WebhookPatchSchema, { status: "disabled" }),
+  RecoverInput: withExamples(RecoverSchema, { since: "2026-12-04T14:00:00Z", status: "dead", per_second: 5 }),
+  RecoveryJob: withExamples(S.RecoveryJobSchema, {
+    id: "job_01m93q37mnx0x299fn3mte65wm",
+    kind: "recover",
+    webhook_id: webhook.id,
+    state: "running",
+    since: "2026-12-04T14:00:00.000Z",
+    until: at,
+    status: "dead",
+    per_second: 5,
+    matched: 1840,
+    sent: 312,
+    succeeded: 309,
+    failed: 3,
+    created_at: at,
+    finished_at: null,
+  }),
   OperationalWebhookInput: withExamples(WebhookInputSchema, { url: "https://ops.example.com/hookrelay", event_types: ["webhook.disabled", "delivery.dead"], description: "on-call" }),
   EventTypeInput: withExamples(EventTypeInputSchema, eventTypeInput),
   EventTypePatch: withExamples(EventTypePatchSchema, { description: "an order was placed (totals in cents)" }),

@@ -25,6 +25,7 @@ import { GATEWAY_MODELS, SMALL_BODY, TAGS, validatedByTheUseCase } from "./model
 import { issueToken } from "./oauth.ts";
 import { operationalRoutes } from "./operational.ts";
 import { page, presentAttempt, presentDelivery, presentEvent, presentEventSummary, presentHealth, presentOperationalEvent, presentWebhook, presentWebhookWithSecret } from "./present.ts";
+import { recoveryRoutes } from "./recovery.ts";
 import { DeliveryQuerySchema, EventQuerySchema, OAuthTokenFormSchema, OperationalEventQuerySchema, PageQuerySchema, WebhookDeliveryQuerySchema } from "./schemas.ts";
 
 export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestRouteDeps, AccountDeps, TestSendDeps, CatalogDeps {
@@ -239,7 +240,7 @@ function webhookRoutes(deps: GatewayDeps) {
           tags: [TAGS.webhooks],
           summary: "List what happened to the webhooks' health, newest first",
           description:
-            "`webhook.disabled` when hookrelay disabled a webhook (its endpoint answered 410 Gone, or it kept failing); `webhook.paused` and `webhook.resumed` when its circuit breaker opened and closed.",
+            "`webhook.disabled` when hookrelay disabled a webhook (its endpoint answered 410 Gone, or it kept failing); `webhook.paused` and `webhook.resumed` when its circuit breaker opened and closed; `recovery.finished` when a recovery of it ended.",
         },
       },
     )
@@ -395,5 +396,6 @@ export function gatewayRoutes(deps: GatewayDeps) {
       .use(accountRoutes(deps))
       .use(catalogRoutes(deps))
       .use(operationalRoutes(deps))
+      .use(recoveryRoutes(deps))
   );
 }

@@ -279,8 +279,9 @@ export const WebhookPageSchema = PageOf(WebhookSchema);
 export const OperationalEventSchema = Type.Object(
   {
     id: Type.String({ description: "`ope_…`, time-ordered" }),
-    type: Type.Union([Type.Literal("webhook.disabled"), Type.Literal("webhook.paused"), Type.Literal("webhook.resumed")], {
-      description: "webhook.disabled: hookrelay disabled it (410 Gone, or failing too long); webhook.paused / webhook.resumed: its circuit breaker opened / closed",
+    type: Type.Union([Type.Literal("webhook.disabled"), Type.Literal("webhook.paused"), Type.Literal("webhook.resumed"), Type.Literal("recovery.finished")], {
+      description:
+        "webhook.disabled: hookrelay disabled it (410 Gone, or failing too long); webhook.paused / webhook.resumed: its circuit breaker opened / closed; recovery.finished: a recovery of it sent all it matched",
     }),
     webhook_id: Type.String(),
     reason: Type.String({ description: "why, in words" }),
@@ -366,4 +367,25 @@ export const CatalogDocumentSchema = Type.Object(
     webhooks: Type.Record(Type.String(), Type.Unknown(), { description: "one operation per event type: `post`, its request body the delivered event with the type's data schema and examples" }),
   },
   { ...Strict, description: "An OpenAPI 3.1 document whose `webhooks` describe what the customer's receivers get" },
+);
+
+/** A bulk replay (recovery) job and its progress. */
+export const RecoveryJobSchema = Type.Object(
+  {
+    id: Type.String({ description: "`job_…`" }),
+    kind: Type.Literal("recover"),
+    webhook_id: Type.String(),
+    state: Type.Union([Type.Literal("running"), Type.Literal("finished"), Type.Literal("cancelled")]),
+    since: Timestamp("the deliveries of events accepted from then"),
+    until: Nullable(Type.String({ format: "date-time" }), "until then (the request's time when it named none)"),
+    status: Type.Union([Type.Literal("dead"), Type.Literal("failed"), Type.Literal("succeeded")], { description: "the deliveries' status it sends" }),
+    per_second: Type.Number({ description: "deliveries sent a second at most, one at a time" }),
+    matched: Nullable(Type.Integer(), "the deliveries it sends in all (counted when it started)"),
+    sent: Type.Integer({ description: "sent so far" }),
+    succeeded: Type.Integer({ description: "of those, answered 2xx" }),
+    failed: Type.Integer({ description: "of those, failed (each goes on with its own retries)" }),
+    created_at: Timestamp("when it started"),
+    finished_at: Nullable(Type.String({ format: "date-time" }), "when it finished or was cancelled"),
+  },
+  { ...Strict, description: "A recovery: a webhook's deliveries sent again in the background, at a pace" },
 );

@@ -30,6 +30,22 @@ const attempt = (id: string, number: number, durationMs: number, at: string) => 
 const attempts = [attempt("att_01m92t7s5e07p3mdy1xwy7hg9r", 1, 1.953, "2026-12-05T09:58:18.542Z"), attempt("att_01m92t7sbk94wyg3862babsdnz", 2, 1.056, deadDelivery.updated_at)];
 
 export const EXAMPLES = {
+  job: {
+    id: "job_01m93q37mnx0x299fn3mte65wm",
+    kind: "recover",
+    webhook_id: "wh_01m938593jg5acxx4rtgd53crv",
+    state: "running",
+    since: "2026-12-04T14:00:00.000Z",
+    until: "2026-12-05T09:00:00.000Z",
+    status: "dead",
+    per_second: 10,
+    matched: 1840,
+    sent: 312,
+    succeeded: 309,
+    failed: 3,
+    created_at: "2026-12-05T09:00:00.000Z",
+    finished_at: null,
+  },
   eventTypes: {
     data: [
       {

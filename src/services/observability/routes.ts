@@ -18,6 +18,7 @@ import type { Tokens } from "../auth/tokens.ts";
 import { retryDelivery } from "../gateway/deliveries.ts";
 import { GATEWAY_MODELS } from "../gateway/models.ts";
 import { presentAttempt, presentDelivery, presentEventType } from "../gateway/present.ts";
+import { cancelJob, getJob, presentJob, startRecovery } from "../recovery/jobs.ts";
 import dashboardHtml from "./dashboard.html" with { type: "text" };
 import { EXAMPLES } from "./examples.ts";
 import { type RecentActivity, successShare } from "./recent-activity.ts";
@@ -231,5 +232,32 @@ export function observabilityRoutes(deps: ObservabilityDeps) {
         response: { 202: Answer("The delivery, queued for a new round of tries", EXAMPLES.retry, { customer_id: Type.String() }) },
         detail: { operationId: "dashboardRetry", tags, summary: "Retry any customer's delivery now" },
       },
-    );
+    )
+    .post(
+      "/api/customers/:customer/webhooks/:id/recover",
+      async ({ principal, params, body, set }) => {
+        // The operator recovers any customer's webhook: on that customer's behalf.
+        const job = await startRecovery(deps, { ...principal, customerId: params.customer }, params.id, body);
+        set.status = 202;
+        return presentJob(job);
+      },
+      {
+        bearer: { ...operator, body: 64 * 1024 },
+        params: Type.Object({ customer: Type.String({ description: "the webhook's customer" }), id: Type.String({ description: "the webhook's id" }) }),
+        response: { 202: Answer("The recovery job, started", EXAMPLES.job) },
+        detail: { operationId: "dashboardRecover", tags, summary: "Start a recovery of any customer's webhook (as POST /api/v1/webhooks/{id}/recover)" },
+      },
+    )
+    .get("/api/customers/:customer/jobs/:id", async ({ principal, params }) => presentJob(await getJob(deps, { ...principal, customerId: params.customer }, params.id)), {
+      bearer: operator,
+      params: Type.Object({ customer: Type.String(), id: Type.String({ description: "the job's id" }) }),
+      response: { 200: Answer("The recovery job and its progress", EXAMPLES.job) },
+      detail: { operationId: "dashboardJob", tags, summary: "Follow any customer's recovery" },
+    })
+    .post("/api/customers/:customer/jobs/:id/cancel", async ({ principal, params }) => presentJob(await cancelJob(deps, { ...principal, customerId: params.customer }, params.id)), {
+      bearer: operator,
+      params: Type.Object({ customer: Type.String(), id: Type.String({ description: "the job's id" }) }),
+      response: { 200: Answer("The recovery job, cancelled", EXAMPLES.job) },
+      detail: { operationId: "dashboardCancelJob", tags, summary: "Cancel any customer's recovery" },
+    });
 }
