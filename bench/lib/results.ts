@@ -238,6 +238,21 @@ export interface ListEvents {
   verdict: { pass: boolean; check: string; worst_p99_ms: number };
 }
 
+/** What bench/recovery.ts writes: a bulk replay across a kill -9 of the process running it. */
+export interface RecoveryRun {
+  scenario: "recovery";
+  deployment: "embedded" | "production";
+  date: string;
+  deliveries: number;
+  per_second: number;
+  job: { sent: number; succeeded: number; failed: number };
+  rate_before_kill: number;
+  rate_after_restart: number;
+  received_twice_or_more: number;
+  missed: number;
+  verdict: { pass: boolean };
+}
+
 /** The markdown table of the latest result of each scenario and receiver in `dir`, one row per step. */
 export function resultsTable(dir = RESULTS_DIR): string {
   const latest = new Map<string, Result>();
@@ -250,8 +265,16 @@ export function resultsTable(dir = RESULTS_DIR): string {
   let refusal: ShedCost | undefined;
   const atRest = new Map<string, AtRest>();
   const lists = new Map<string, ListEvents>();
+  const recoveries = new Map<string, RecoveryRun>();
   for (const file of files) {
-    const result = JSON.parse(readFileSync(join(dir, file), "utf8")) as Result | ShedCost | AtRest | ListEvents;
+    const result = JSON.parse(readFileSync(join(dir, file), "utf8")) as Result | ShedCost | AtRest | ListEvents | RecoveryRun;
+    // bench/recovery.ts's results: the latest of each deployment is a line below the tables.
+    if (result.scenario === "recovery") {
+      const recovery = result as RecoveryRun;
+      const seen = recoveries.get(recovery.deployment);
+      if (!seen || seen.date < recovery.date) recoveries.set(recovery.deployment, recovery);
+      continue;
+    }
     // bench/list-events.ts's results: the latest of each deployment is a line below the tables.
     if (result.scenario === "list-events") {
       const list = result as ListEvents;
@@ -327,6 +350,13 @@ export function resultsTable(dir = RESULTS_DIR): string {
           .join("; ")}; ${r.verdict.check}: ${r.verdict.pass ? "PASS" : "FAIL"}.`,
     );
   const listSection = listLines.length > 0 ? ["", ...listLines] : [];
+  const recoveryLines = [...recoveries.values()]
+    .sort((a, b) => a.deployment.localeCompare(b.deployment))
+    .map(
+      (r) =>
+        `Recovery, ${r.deployment} (\`bench/recovery.ts\`, ${r.date.slice(0, 10)}): ${r.deliveries} dead deliveries at ${r.per_second}/s across a kill -9: ${r.job.sent} sent, ${r.job.succeeded} succeeded, ${r.missed} missed, ${r.received_twice_or_more} twice; ${r.rate_before_kill}/s before the kill, ${r.rate_after_restart}/s after the restart: ${r.verdict.pass ? "PASS" : "FAIL"}.`,
+    );
+  if (recoveryLines.length > 0) listSection.push("", ...recoveryLines);
   return [...sections, "", "Ceilings and verdicts, same run:", "", ...ceilings, ...refusalLine, ...atRestSection, ...listSection].join("\n");
 }
 

@@ -130,8 +130,8 @@ export interface RecoveryJob {
   state: "running" | "finished" | "cancelled";
   /** The last delivery (id) sent or being sent; null before the first. */
   cursor: string | null;
-  /** The delivery being sent and since when: a job resumed after a crash sends it only if it has no attempt since then. */
-  inFlight: { deliveryId: string; since: number } | null;
+  /** The deliveries being sent and since when: a job resumed after a crash sends each only if it has no attempt since then. */
+  inFlight: { deliveryIds: string[]; since: number } | null;
   /** `matched`: the deliveries it will send in all (null until counted); `sent` of them, `succeeded` or `failed` on that send. */
   progress: { matched: number | null; sent: number; succeeded: number; failed: number };
   /** Until when the process running it holds it (ms); another may take it over after. */

@@ -27,7 +27,7 @@ export function recoveryRoutes(deps: GatewayDeps) {
           tags: [TAGS.deliveries],
           summary: "Send a webhook's dead (or failed, or succeeded) deliveries of a time range again, in the background, at a pace",
           description:
-            "Starts a job (`GET /api/v1/jobs/{id}` follows it) that sends each matching delivery again as a new round, one at a time, oldest event first, at `per_second` at most (default 10, or the webhook's own rate limit when lower); a failure goes on with the delivery's own retries. It survives a restart of the retry role (a job taken over goes on from where it was, nothing sent twice by the job) and ends with a `recovery.finished` operational event. A disabled or ordered webhook is refused.",
+            "Starts a job (`GET /api/v1/jobs/{id}` follows it) that sends each matching delivery again as a new round, oldest event first, evenly spaced at `per_second` at most (default 10, or the webhook's own rate limit when lower); a failure goes on with the delivery's own retries. It survives a restart of the retry role (a job taken over goes on from where it was, nothing sent twice by the job) and ends with a `recovery.finished` operational event. A disabled or ordered webhook is refused.",
         },
       },
     )
@@ -41,6 +41,6 @@ export function recoveryRoutes(deps: GatewayDeps) {
       bearer: { scope: "deliveries:write" },
       params: JobId,
       response: { 200: "RecoveryJob" },
-      detail: { operationId: "cancelJob", tags: [TAGS.deliveries], summary: "Cancel a recovery: it sends nothing more (a send under way ends as it will)" },
+      detail: { operationId: "cancelJob", tags: [TAGS.deliveries], summary: "Cancel a recovery: it sends nothing more (the sends under way end as they will)" },
     });
 }

@@ -379,7 +379,7 @@ export const RecoveryJobSchema = Type.Object(
     since: Timestamp("the deliveries of events accepted from then"),
     until: Nullable(Type.String({ format: "date-time" }), "until then (the request's time when it named none)"),
     status: Type.Union([Type.Literal("dead"), Type.Literal("failed"), Type.Literal("succeeded")], { description: "the deliveries' status it sends" }),
-    per_second: Type.Number({ description: "deliveries sent a second at most, one at a time" }),
+    per_second: Type.Number({ description: "deliveries sent a second at most, evenly spaced" }),
     matched: Nullable(Type.Integer(), "the deliveries it sends in all (counted when it started)"),
     sent: Type.Integer({ description: "sent so far" }),
     succeeded: Type.Integer({ description: "of those, answered 2xx" }),

@@ -1,7 +1,7 @@
 /**
  * @module Bulk replay (recovery): `POST /api/v1/webhooks/{id}/recover` starts a job that sends a
  * webhook's deliveries of one status (dead by default) whose events were accepted since a time
- * (until another) again, one at a time, at a pace (runner.ts); `GET /api/v1/jobs/{id}` shows its
+ * (until another) again, evenly spaced at a pace (runner.ts); `GET /api/v1/jobs/{id}` shows its
  * progress, and it can be cancelled.
  */
 import { Type } from "@sinclair/typebox";
@@ -31,7 +31,7 @@ export const RecoverSchema = Type.Object(
       Type.Number({
         exclusiveMinimum: 0,
         maximum: MAX_RECOVERY_PER_SECOND,
-        description: `deliveries sent a second at most, one at a time; default ${DEFAULT_RECOVERY_PER_SECOND}, or the webhook's own rate_limit when lower`,
+        description: `deliveries sent a second at most, evenly spaced; default ${DEFAULT_RECOVERY_PER_SECOND}, or the webhook's own rate_limit when lower`,
         errorMessage: `must be a number above 0 and at most ${MAX_RECOVERY_PER_SECOND}`,
       }),
     ),
@@ -81,7 +81,7 @@ export async function getJob(deps: { store: Store }, principal: Principal, id: s
   return job;
 }
 
-/** Stops a running job: it sends nothing more (a send under way ends as it will). A finished or cancelled job is answered as it is. */
+/** Stops a running job: it sends nothing more (the sends under way end as they will). A finished or cancelled job is answered as it is. */
 export async function cancelJob(deps: { store: Store; clock: Clock }, principal: Principal, id: string): Promise<RecoveryJob> {
   const job = await deps.store.recoveryJobs.cancel(principal.customerId, id, deps.clock.now());
   if (!job) throw new NotFoundError("job", id);

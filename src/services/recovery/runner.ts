@@ -1,16 +1,17 @@
 /**
  * @module Running recovery jobs (jobs.ts), in the retry role: a process claims a running job with a
- * lease (renewed with every step it writes), and sends its deliveries one at a time in id order
- * (the events' acceptance order) at the job's pace, each as a new round of that delivery (what a
- * manual retry starts): a failure goes on with the delivery's own retries.
+ * lease (renewed with every step it writes), and sends its deliveries in id order (the events'
+ * acceptance order), evenly spaced at the job's pace, each as a new round of that delivery (what a
+ * manual retry starts): a failure goes on with the delivery's own retries. A tenth of a second's
+ * worth (`batchOf`) is read and under way at a time, so the pace holds over the store's and the
+ * endpoint's round trips.
  *
- * Nothing is sent twice by the job itself: before each send the job writes which delivery and
- * since when (`inFlight`, with the cursor). A job taken over after a crash looks at that delivery's
- * attempts: one made since then means it was sent (and is counted from that attempt); none, and it
- * is sent now. The one gap: a crash after the answer came and before the attempt was written (the
+ * Nothing is sent twice by the job itself: before each batch the job writes which deliveries and
+ * since when (`inFlight`, with the cursor). A job taken over after a crash looks at their attempts:
+ * one made since then means a delivery was sent (and is counted from that attempt); none, and it
+ * is sent now. The one gap: a crash after an answer came and before its attempt was written (the
  * store writes attempts in groups, within ATTEMPT_FLUSH_MS) sends that delivery again, with the
- * same webhook-id; left so, as closing it would cost every attempt a write of its own. A stopped process gives its lease back, so a restart goes on at once; a killed one's
- * lease runs out first.
+ * same webhook-id; left so, as closing it would cost every attempt a write of its own.
  */
 import { newId } from "../../domain/ids.ts";
 import type { Delivery, RecoveryJob, Webhook } from "../../domain/model.ts";
@@ -24,7 +25,7 @@ export interface RecoveryRunnerOptions {
   leaseMs: number;
 }
 
-/** Deliveries read at a time. */
+/** Deliveries read (and sent) at a time at most. */
 const PAGE = 100;
 /** How long a paused webhook's job waits before looking again. */
 const PAUSED_WAIT_MS = 1000;
@@ -64,10 +65,9 @@ export class RecoveryRunner {
 
   /** Runs a claimed job until it is done, cancelled, or this process stops (its lease then given back). */
   private async run(job: RecoveryJob): Promise<void> {
-    const { store, clock } = this.deps;
-    const gap = 1000 / job.params.perSecond;
-    let nextAt = clock.now();
-    if (job.inFlight && !(await this.resumeInFlight(job))) return;
+    const { store } = this.deps;
+    const pace = new Pace(job.params.perSecond, this.deps.clock.now);
+    if (job.inFlight && !(await this.resumeInFlight(job, pace))) return;
     while (this.running) {
       const page = await store.listDeliveries(job.customerId, {
         webhookId: job.webhookId,
@@ -75,34 +75,50 @@ export class RecoveryRunner {
         since: job.params.since,
         until: job.params.until ?? undefined,
         cursor: job.cursor ?? undefined,
-        limit: PAGE,
+        limit: batchOf(job.params.perSecond),
       });
       if (page.data.length === 0) return this.finish(job);
-      for (const delivery of page.data) {
-        const webhook = await this.usableWebhook(job);
-        if (webhook === "gone") return this.finish(job);
-        if (!this.running) return this.release(job);
-        const wait = nextAt - clock.now();
-        if (wait > 0) await Bun.sleep(wait);
-        nextAt = Math.max(nextAt, clock.now() - gap) + gap;
-        if (!(await this.save(job, { cursor: delivery.id, inFlight: { deliveryId: delivery.id, since: clock.now() } }))) return; // cancelled
-        const succeeded = await this.send(delivery, webhook);
-        if (!(await this.save(job, { inFlight: null, progress: counted(job, succeeded) }))) return;
-      }
+      const webhook = await this.usableWebhook(job);
+      if (webhook === "gone") return this.finish(job);
+      if (!this.running) return this.release(job);
+      const ids = page.data.map((d) => d.id);
+      if (!(await this.save(job, { cursor: ids[ids.length - 1]!, inFlight: { deliveryIds: ids, since: this.deps.clock.now() } }))) return; // cancelled
+      const outcomes = await this.sendPaced(page.data, webhook, pace);
+      if (!(await this.save(job, { inFlight: null, progress: counted(job, outcomes) }))) return;
     }
     await this.release(job);
   }
 
-  /** After a takeover: the delivery being sent when the job stopped, counted if it was sent, else sent now. False when the job was cancelled meanwhile. */
-  private async resumeInFlight(job: RecoveryJob): Promise<boolean> {
-    const { deliveryId, since } = job.inFlight!;
-    const sent = (await this.deps.store.listAttempts(deliveryId)).find((a) => a.createdAt >= since);
-    if (sent) return this.save(job, { inFlight: null, progress: counted(job, sent.statusCode !== null && sent.statusCode >= 200 && sent.statusCode < 300) });
-    const delivery = await this.deps.store.getDelivery(job.customerId, deliveryId);
+  /**
+   * After a takeover: the deliveries being sent when the job stopped, each counted if it was sent
+   * (an attempt since), else sent now. False when the job was cancelled meanwhile.
+   */
+  private async resumeInFlight(job: RecoveryJob, pace: Pace): Promise<boolean> {
+    const { deliveryIds, since } = job.inFlight!;
+    const outcomes: boolean[] = [];
+    const unsent: Delivery[] = [];
+    for (const id of deliveryIds) {
+      const sent = (await this.deps.store.listAttempts(id)).find((a) => a.createdAt >= since);
+      if (sent) outcomes.push(sent.statusCode !== null && sent.statusCode >= 200 && sent.statusCode < 300);
+      else {
+        const delivery = await this.deps.store.getDelivery(job.customerId, id);
+        if (delivery) unsent.push(delivery);
+      }
+    }
     const webhook = await this.usableWebhook(job);
-    if (!delivery || webhook === "gone") return this.save(job, { inFlight: null });
-    const succeeded = await this.send(delivery, webhook);
-    return this.save(job, { inFlight: null, progress: counted(job, succeeded) });
+    if (webhook !== "gone") outcomes.push(...(await this.sendPaced(unsent, webhook, pace)));
+    return this.save(job, { inFlight: null, progress: counted(job, outcomes) });
+  }
+
+  /** Sends the deliveries, each at its turn of the pace, several under way at once; answers whether each succeeded. */
+  private sendPaced(deliveries: Delivery[], webhook: Webhook, pace: Pace): Promise<boolean[]> {
+    return Promise.all(
+      deliveries.map(async (delivery) => {
+        const wait = pace.next() - this.deps.clock.now();
+        if (wait > 0) await Bun.sleep(wait);
+        return this.send(delivery, webhook);
+      }),
+    );
   }
 
   /** The job's webhook once it may be sent to (waiting while it is paused); "gone" when deleted or disabled. */
@@ -156,7 +172,33 @@ export class RecoveryRunner {
   }
 }
 
-function counted(job: RecoveryJob, succeeded: boolean): RecoveryJob["progress"] {
+function counted(job: RecoveryJob, outcomes: boolean[]): RecoveryJob["progress"] {
   const p = job.progress;
-  return { ...p, sent: p.sent + 1, succeeded: p.succeeded + (succeeded ? 1 : 0), failed: p.failed + (succeeded ? 0 : 1) };
+  const succeeded = outcomes.filter(Boolean).length;
+  return { ...p, sent: p.sent + outcomes.length, succeeded: p.succeeded + succeeded, failed: p.failed + outcomes.length - succeeded };
+}
+
+/** Deliveries a job reads and sends at a time: a tenth of a second's worth (one at least), so the pace holds over the store's and the endpoint's round trips. */
+export function batchOf(perSecond: number): number {
+  return Math.max(1, Math.min(PAGE, Math.ceil(perSecond / 10)));
+}
+
+/** When each next send may go: `perSecond` evenly spaced, never bunched to catch up after a stall. */
+class Pace {
+  private nextAt: number;
+  private readonly gap: number;
+
+  constructor(
+    perSecond: number,
+    private readonly now: () => number,
+  ) {
+    this.gap = 1000 / perSecond;
+    this.nextAt = now();
+  }
+
+  next(): number {
+    const at = Math.max(this.nextAt, this.now());
+    this.nextAt = at + this.gap;
+    return at;
+  }
 }
