@@ -11,11 +11,10 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createPool } from "../src/adapters/postgres/client.ts";
 import { adminToken, client, waitFor } from "../tests/helpers/hookrelay.ts";
 import { childInstance } from "../tests/helpers/process.ts";
 import { eventIdOf, startReceiver } from "../tests/helpers/receiver.ts";
-import { productionDefaults, servicesUp } from "./lib/hookrelay.ts";
+import { productionBackends, productionDefaults } from "./lib/hookrelay.ts";
 import { round } from "./lib/measure.ts";
 import { machine, OUT_DIR, RESULTS_DIR, versions } from "./lib/results.ts";
 
@@ -38,25 +37,9 @@ const env: Record<string, string> = {
 };
 let dropSchema = async () => {};
 if (deployment === "production") {
-  const services = servicesUp(log);
-  const run = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const schema = `hr_bench_recovery_${run}`;
-  const admin = createPool({ url: services.DATABASE_URL!, maxConnections: 1 });
-  await admin`CREATE SCHEMA ${admin(schema)}`;
-  const url = new URL(services.DATABASE_URL!);
-  url.searchParams.set("options", `-c search_path=${schema}`);
-  Object.assign(env, {
-    DATABASE_URL: url.toString(),
-    REDIS_URL: services.REDIS_URL!,
-    KAFKA_BROKERS: services.KAFKA_BROKERS!,
-    HOOKRELAY_REDIS_KEY_PREFIX: `hr-rec-${run}:`,
-    HOOKRELAY_KAFKA_TOPIC: `hr-rec-${run}`,
-    HOOKRELAY_KAFKA_CONSUMER_GROUP: `hr-rec-${run}`,
-  });
-  dropSchema = async () => {
-    await admin`DROP SCHEMA IF EXISTS ${admin(schema)} CASCADE`;
-    await admin.end();
-  };
+  const backends = await productionBackends(log);
+  Object.assign(env, backends.env);
+  dropSchema = backends.drop;
 }
 const hr = childInstance(env);
 try {

@@ -135,23 +135,44 @@ async function listening(port: number): Promise<boolean> {
  * consumer group for this run, `migrate up`, then each of the six roles in its own process (gateway first).
  * The schema is dropped on stop; the topic and Redis keys stay (they are unique to the run).
  */
-export async function startProduction(log: (line: string) => void, overrides: Record<string, string> = {}): Promise<Deployment> {
+/**
+ * The production backends of one run, from `bun run services:up`: a fresh PostgreSQL schema (dropped
+ * by `drop`), and a Redis key prefix and Kafka topic and consumer group of its own, as the roles'
+ * environment.
+ */
+export async function productionBackends(log: (line: string) => void): Promise<{ env: Record<string, string>; schema: string; topic: string; drop(): Promise<void> }> {
   const services = servicesUp(log);
-  const bin = process.env.BENCH_BIN?.split(" ") ?? ["bun", "src/cli/main.ts"];
   const run = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const schema = `hr_bench_${run.replace("-", "_")}`;
   const admin = createPool({ url: services.DATABASE_URL!, maxConnections: 1 });
   await admin`CREATE SCHEMA ${admin(schema)}`;
   const url = new URL(services.DATABASE_URL!);
   url.searchParams.set("options", `-c search_path=${schema}`);
-  const { ports, env } = portsAndEnv({
-    ...productionDefaults(),
+  const env = {
     DATABASE_URL: url.toString(),
     REDIS_URL: services.REDIS_URL!,
     KAFKA_BROKERS: services.KAFKA_BROKERS!,
     HOOKRELAY_REDIS_KEY_PREFIX: `hr-bench-${run}:`,
     HOOKRELAY_KAFKA_TOPIC: `hr-bench-${run}`,
     HOOKRELAY_KAFKA_CONSUMER_GROUP: `hr-bench-${run}`,
+  };
+  const drop = async () => {
+    try {
+      await admin`DROP SCHEMA IF EXISTS ${admin(schema)} CASCADE`;
+    } finally {
+      await admin.end();
+    }
+  };
+  return { env, schema, topic: env.HOOKRELAY_KAFKA_TOPIC, drop };
+}
+
+export async function startProduction(log: (line: string) => void, overrides: Record<string, string> = {}): Promise<Deployment> {
+  const backends = await productionBackends(log);
+  const { schema } = backends;
+  const bin = process.env.BENCH_BIN?.split(" ") ?? ["bun", "src/cli/main.ts"];
+  const { ports, env } = portsAndEnv({
+    ...productionDefaults(),
+    ...backends.env,
     HOOKRELAY_OBSERVABILITY_LOG_LEVEL: "warn",
     ...overrides,
     ...passThrough(),
@@ -163,11 +184,7 @@ export async function startProduction(log: (line: string) => void, overrides: Re
   const stopAll = async () => {
     for (const p of procs) if (p.proc.exitCode === null) p.proc.kill("SIGTERM");
     await Promise.all(procs.map((p) => p.proc.exited));
-    try {
-      await admin`DROP SCHEMA IF EXISTS ${admin(schema)} CASCADE`;
-    } finally {
-      await admin.end();
-    }
+    await backends.drop();
   };
   const spawn = (role: string) => {
     const entry = { role, proc: Bun.spawn([...bin, role], { cwd: ROOT, env: childEnv, stdin: "ignore", stdout: "ignore", stderr: "pipe" }), err: "" };
@@ -196,7 +213,7 @@ export async function startProduction(log: (line: string) => void, overrides: Re
     for (const role of ROLES.slice(1)) await waitFor(`${role} /health`, () => healthy(ports[role]), 60_000, 100);
     await waitFor("registry (gRPC) listening", () => listening(ports.registry), 60_000, 100);
     const token = await adminToken(`http://127.0.0.1:${ports.gateway}`);
-    log(`bench: production roles up (schema ${schema}, topic hr-bench-${run})`);
+    log(`bench: production roles up (schema ${schema}, topic ${backends.topic})`);
     return {
       kind: "production",
       command: [...bin, "<role>"],
@@ -205,7 +222,7 @@ export async function startProduction(log: (line: string) => void, overrides: Re
       token,
       processes: procs.map((p) => ({ role: p.role, pid: p.proc.pid })),
       backends: backendPids(),
-      database: { kind: "postgres", url: url.toString() },
+      database: { kind: "postgres", url: backends.env.DATABASE_URL! },
       broken,
       stop: stopAll,
     };
