@@ -56,3 +56,10 @@ function messageOf(error: ValueError): string {
   if (error.type === ValueErrorType.ObjectAdditionalProperties) return "is not a known field";
   return own ?? error.message.replace(/^Expected/, "expected");
 }
+
+/** An RFC 3339 time of a request as ms; 422 naming the field when it is not one. */
+export function timeOf(value: string, name: string): number {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new ValidationError(`${name}: must be an RFC 3339 date-time, e.g. 2026-12-05T09:00:00Z`);
+  return ms;
+}

@@ -4,6 +4,7 @@ import { NotFoundError, ValidationError } from "../../domain/errors.ts";
 import type { Delivery, Event, Page } from "../../domain/model.ts";
 import type { Clock, RetrySchedule, Store } from "../../domain/ports.ts";
 import type { Logger } from "../../platform/logger.ts";
+import { timeOf } from "../../platform/validate.ts";
 import type { Principal } from "../auth/tokens.ts";
 import { requeue } from "../delivery/transitions.ts";
 import type { DeliveryQuerySchema, EventQuerySchema, WebhookDeliveryQuerySchema } from "./schemas.ts";
@@ -18,20 +19,15 @@ export interface DeliveryDeps {
 export const DEFAULT_PAGE = 100;
 export const MAX_PAGE = 1000;
 
-/** An RFC 3339 time of a query as ms; 422 naming the parameter when it is not one. */
-function timeOf(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new ValidationError(`${name}: must be an RFC 3339 date-time, e.g. 2026-12-05T09:00:00Z`);
-  return ms;
-}
+/** An optional RFC 3339 time of a query as ms. */
+const optionalTimeOf = (value: string | undefined, name: string): number | undefined => (value === undefined ? undefined : timeOf(value, name));
 
 /** The caller's customer's events, newest first, filtered as the (validated) query says. */
 export function listEvents(deps: Pick<DeliveryDeps, "store">, principal: Principal, q: Static<typeof EventQuerySchema>): Promise<Page<Event>> {
   return deps.store.listEvents(principal.customerId, {
     type: q.type,
-    since: timeOf(q.since, "since"),
-    until: timeOf(q.until, "until"),
+    since: optionalTimeOf(q.since, "since"),
+    until: optionalTimeOf(q.until, "until"),
     deliveryStatus: q.delivery_status,
     limit: q.limit ?? DEFAULT_PAGE,
     cursor: q.cursor,
@@ -41,8 +37,8 @@ export function listEvents(deps: Pick<DeliveryDeps, "store">, principal: Princip
 /** One webhook's deliveries, newest event first; 404 for a webhook the caller's customer does not have. */
 export async function listWebhookDeliveries(deps: Pick<DeliveryDeps, "store">, principal: Principal, webhookId: string, q: Static<typeof WebhookDeliveryQuerySchema>): Promise<Page<Delivery>> {
   if (!(await deps.store.getWebhook(principal.customerId, webhookId))) throw new NotFoundError("webhook", webhookId);
-  const since = timeOf(q.since, "since");
-  const until = timeOf(q.until, "until");
+  const since = optionalTimeOf(q.since, "since");
+  const until = optionalTimeOf(q.until, "until");
   if (since !== undefined && until !== undefined && since >= until) throw new ValidationError("since: must be before until");
   return deps.store.listDeliveries(principal.customerId, { webhookId, status: q.status, since, until, newestFirst: true, limit: q.limit ?? DEFAULT_PAGE, cursor: q.cursor });
 }

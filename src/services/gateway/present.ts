@@ -1,7 +1,7 @@
 /** @module How resources look over the REST API (snake_case, ISO times). */
 
 import { messageIdFor } from "../../domain/ids.ts";
-import type { Attempt, Delivery, Event, EventType, OperationalEvent, Webhook } from "../../domain/model.ts";
+import type { Attempt, Delivery, Event, EventType, OperationalEvent, RecoveryJob, Webhook } from "../../domain/model.ts";
 import { publicKeyOf, schemeOf } from "../../domain/signature.ts";
 import type { WebhookHealthView } from "../health/status.ts";
 
@@ -102,5 +102,25 @@ export function presentHealth({ webhook: w, state, activity }: WebhookHealthView
     last_success_at: isoOrNull(activity.lastSuccessAt),
     last_failure_at: isoOrNull(activity.lastFailureAt),
     queued: activity.unfinished,
+  };
+}
+
+/** A recovery job and its progress. */
+export function presentJob(j: RecoveryJob) {
+  return {
+    id: j.id,
+    kind: "recover" as const,
+    webhook_id: j.webhookId,
+    state: j.state,
+    since: iso(j.params.since),
+    until: isoOrNull(j.params.until),
+    status: j.params.status,
+    per_second: j.params.perSecond,
+    matched: j.progress.matched,
+    sent: j.progress.sent,
+    succeeded: j.progress.succeeded,
+    failed: j.progress.failed,
+    created_at: iso(j.createdAt),
+    finished_at: isoOrNull(j.finishedAt),
   };
 }

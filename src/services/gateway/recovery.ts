@@ -1,8 +1,9 @@
 /** @module The gateway's routes of bulk replay: start a webhook's recovery, follow the job, cancel it. */
 import { Elysia, t } from "elysia";
 import { accessControl } from "../auth/access.ts";
-import { cancelJob, getJob, presentJob, startRecovery } from "../recovery/jobs.ts";
+import { cancelJob, getJob, startRecovery } from "../recovery/jobs.ts";
 import { GATEWAY_MODELS, SMALL_BODY, TAGS, validatedByTheUseCase } from "./models.ts";
+import { presentJob } from "./present.ts";
 import type { GatewayDeps } from "./routes.ts";
 
 const JobId = t.Object({ id: t.String({ description: "the job's id (`job_…`)" }) });

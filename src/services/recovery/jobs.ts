@@ -9,7 +9,7 @@ import { NotFoundError, ValidationError } from "../../domain/errors.ts";
 import { newId } from "../../domain/ids.ts";
 import type { RecoveryJob } from "../../domain/model.ts";
 import type { Clock, Store } from "../../domain/ports.ts";
-import { compile } from "../../platform/validate.ts";
+import { compile, timeOf } from "../../platform/validate.ts";
 import type { Principal } from "../auth/tokens.ts";
 import { getWebhook } from "../webhooks/manage.ts";
 
@@ -39,12 +39,6 @@ export const RecoverSchema = Type.Object(
   { additionalProperties: false, errorMessage: "must be an object with since, and optionally until, status and per_second" },
 );
 const input = compile(RecoverSchema);
-
-const timeOf = (value: string, name: string): number => {
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new ValidationError(`${name}: must be an RFC 3339 date-time`);
-  return ms;
-};
 
 export async function startRecovery(deps: { store: Store; clock: Clock }, principal: Principal, webhookId: string, raw: unknown): Promise<RecoveryJob> {
   const body = input.parse(raw);
@@ -86,24 +80,4 @@ export async function cancelJob(deps: { store: Store; clock: Clock }, principal:
   const job = await deps.store.recoveryJobs.cancel(principal.customerId, id, deps.clock.now());
   if (!job) throw new NotFoundError("job", id);
   return job;
-}
-
-export function presentJob(j: RecoveryJob) {
-  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-  return {
-    id: j.id,
-    kind: "recover" as const,
-    webhook_id: j.webhookId,
-    state: j.state,
-    since: iso(j.params.since)!,
-    until: iso(j.params.until),
-    status: j.params.status,
-    per_second: j.params.perSecond,
-    matched: j.progress.matched,
-    sent: j.progress.sent,
-    succeeded: j.progress.succeeded,
-    failed: j.progress.failed,
-    created_at: iso(j.createdAt)!,
-    finished_at: iso(j.finishedAt),
-  };
 }
