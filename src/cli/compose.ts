@@ -277,6 +277,7 @@ export async function compose(roles: readonly Role[], config: Config, options: C
             keys: attemptDeps.keys,
             httpTimeoutMs: attemptDeps.httpTimeoutMs,
             onCatalogChange: (customerId: string) => ingestDeps.schemas.changed(customerId),
+            portal: { publicUrl: config.portal.public_url, linkSeconds: Math.floor(durationMs(config.portal.link_ttl) / 1000), frameAncestors: config.portal.frame_ancestors },
           }),
         )
         .use(apiReference(documentOf("gateway", features))),

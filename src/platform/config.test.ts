@@ -297,6 +297,34 @@ describe("parseConfig errors", () => {
     ]);
   });
 
+  it("takes the portal's frame ancestors as CSP origins, and refuses anything that would change the policy or is no origin", () => {
+    const ancestors = "https://app.example.com, https://*.example.com:8443,'self'";
+    expect(parseConfig({ env: { HOOKRELAY_PORTAL_FRAME_ANCESTORS: ancestors, HOOKRELAY_PORTAL_PUBLIC_URL: "https://hooks.example.com/relay" } }).portal).toEqual({
+      public_url: "https://hooks.example.com/relay",
+      frame_ancestors: ["https://app.example.com", "https://*.example.com:8443", "'self'"],
+      link_ttl: "1h",
+    });
+    expect(
+      problemsOf({
+        env: {
+          HOOKRELAY_PORTAL_FRAME_ANCESTORS: "https://ok.example.com,https://a.com; script-src *,*,app.example.com,'unsafe-inline'",
+          HOOKRELAY_PORTAL_PUBLIC_URL: "hooks.example.com",
+          HOOKRELAY_PORTAL_LINK_TTL: "25h",
+        },
+      }),
+    ).toEqual([
+      "portal.public_url: 'hooks.example.com' is not an http(s) address like https://hooks.example.com (no query or fragment)",
+      "portal.frame_ancestors[1]: 'https://a.com; script-src *' is not an origin like https://app.example.com, https://*.example.com or 'self'",
+      "portal.frame_ancestors[2]: '*' is not an origin like https://app.example.com, https://*.example.com or 'self'",
+      "portal.frame_ancestors[3]: 'app.example.com' is not an origin like https://app.example.com, https://*.example.com or 'self'",
+      "portal.frame_ancestors[4]: ''unsafe-inline'' is not an origin like https://app.example.com, https://*.example.com or 'self'",
+      "portal.link_ttl: between 1s and 24h",
+    ]);
+    expect(problemsOf({ env: { HOOKRELAY_PORTAL_PUBLIC_URL: "https://hooks.example.com/?x=1" } })).toEqual([
+      "portal.public_url: 'https://hooks.example.com/?x=1' is not an http(s) address like https://hooks.example.com (no query or fragment)",
+    ]);
+  });
+
   it("asks an external issuer for both its iss and an https JWKS, a distinct iss and known algorithms", () => {
     expect(problemsOf({ env: { HOOKRELAY_SECURITY_OAUTH2_ISSUER: "https://idp/" } })).toEqual([
       "security.oauth2_issuer and security.oauth2_jwks_url: set both to accept an external issuer's tokens, or neither",

@@ -204,6 +204,18 @@ export const ConfigSchema = Type.Object(
       }),
       scrape_interval: Duration("2s", "how often the observability role reads its scrape targets (and samples the dashboard's charts)"),
     }),
+    portal: section({
+      public_url: Str(
+        "",
+        "the gateway's address as your customers' browsers reach it, e.g. https://hooks.example.com (a path prefix is kept), put in customer portal links; empty = the address the request minting the link came to",
+      ),
+      frame_ancestors: Type.Array(Type.String(), {
+        default: [],
+        description:
+          "origins that may show the customer portal in an iframe, e.g. https://app.example.com or https://*.example.com (its CSP frame-ancestors; comma-separated in the environment); empty = no page may frame it",
+      }),
+      link_ttl: Duration("1h", "lifetime of a customer portal link when the request minting it names none (expires_in); at most 24h"),
+    }),
   },
   { additionalProperties: false },
 );
@@ -372,7 +384,7 @@ function crossFieldProblems(config: Config): string[] {
   for (const [i, target] of config.observability.scrape_targets.entries())
     if (!/^https?:\/\/[^/\s]+/.test(target) || !URL.canParse(target)) problems.push(`observability.scrape_targets[${i}]: '${target}' is not an http(s) URL like http://dispatcher:8083/metrics`);
   if (durationMs(config.observability.scrape_interval) < 100) problems.push("observability.scrape_interval: must be at least 100ms");
-  problems.push(...externalIssuerProblems(config));
+  problems.push(...externalIssuerProblems(config), ...portalProblems(config));
   if (durationMs(config.security.jwt_clock_skew) > 5 * 60_000) problems.push("security.jwt_clock_skew: at most 5m (a longer skew keeps expired tokens alive)");
   if (config.dispatcher.max_in_flight_per_webhook > config.dispatcher.max_in_flight) problems.push("dispatcher.max_in_flight_per_webhook: must not exceed dispatcher.max_in_flight");
   const bodyTimeout = durationMs(config.security.body_timeout);
@@ -380,6 +392,20 @@ function crossFieldProblems(config: Config): string[] {
   if (durationMs(config.retry_manager.initial_delay) > durationMs(config.retry_manager.max_delay)) problems.push("retry_manager.initial_delay: must not exceed retry_manager.max_delay");
   if (durationMs(config.retry_manager.lease) <= durationMs(config.dispatcher.http_timeout))
     problems.push("retry_manager.lease: must be longer than dispatcher.http_timeout, or a slow attempt's retry is claimed twice");
+  return problems;
+}
+
+/** An origin a CSP source list takes (a scheme, a host that may start with `*.`, a port), or 'self'. */
+const FRAME_ANCESTOR = /^(?:'self'|https?:\/\/(?:\*\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::\d{1,5})?)$/i;
+
+function portalProblems({ portal }: Config): string[] {
+  const problems: string[] = [];
+  if (portal.public_url !== "" && (!/^https?:\/\/[^/\s]+/.test(portal.public_url) || !URL.canParse(portal.public_url) || /[?#]/.test(portal.public_url)))
+    problems.push(`portal.public_url: '${portal.public_url}' is not an http(s) address like https://hooks.example.com (no query or fragment)`);
+  for (const [i, origin] of portal.frame_ancestors.entries())
+    if (!FRAME_ANCESTOR.test(origin)) problems.push(`portal.frame_ancestors[${i}]: '${origin}' is not an origin like https://app.example.com, https://*.example.com or 'self'`);
+  const ttl = durationMs(portal.link_ttl);
+  if (ttl < 1000 || ttl > 24 * 3_600_000) problems.push("portal.link_ttl: between 1s and 24h");
   return problems;
 }
 

@@ -9,9 +9,10 @@ function inline(html: string, tag: "script" | "style"): string[] {
 
 /**
  * A policy that lets the page run only the `<script>` and `<style>` blocks it carries (no inline
- * attributes, nothing from elsewhere), fetch its own origin, and not be framed.
+ * attributes, nothing from elsewhere), fetch its own origin, and be framed by `frameAncestors`
+ * alone (CSP source expressions, checked where they are configured; none by default).
  */
-export function inlinePagePolicy(html: string): string {
+export function inlinePagePolicy(html: string, frameAncestors: readonly string[] = []): string {
   return [
     "default-src 'none'",
     `script-src ${inline(html, "script").join(" ")}`,
@@ -20,6 +21,6 @@ export function inlinePagePolicy(html: string): string {
     "img-src 'self' data:",
     "base-uri 'none'",
     "form-action 'none'",
-    "frame-ancestors 'none'",
+    `frame-ancestors ${frameAncestors.length > 0 ? frameAncestors.join(" ") : "'none'"}`,
   ].join("; ");
 }

@@ -22,6 +22,8 @@ export interface BearerAccess {
   surface?: Surface;
   /** The route takes a JSON body of at most this many bytes (413 beyond). */
   body?: number;
+  /** The body may be left out (the handler gets null); else an empty body is 400. */
+  bodyOptional?: boolean;
   /** Taken from the customer's bucket up front (default 1); 0: the handler charges what it counts. */
   cost?: number;
 }
@@ -45,7 +47,7 @@ export function accessControl(deps: GuardDeps) {
   const once = (check: (ctx: Context) => Promise<Principal | null>) => async (ctx: Context) => {
     if (!(PRINCIPAL in ctx)) ctx[PRINCIPAL] = await check(ctx);
   };
-  const withBody = (check: (ctx: Context) => Promise<void>, limit: number | undefined) =>
+  const withBody = (check: (ctx: Context) => Promise<void>, limit: number | undefined, optional = false) =>
     limit === undefined
       ? { transform: check }
       : {
@@ -54,7 +56,7 @@ export function accessControl(deps: GuardDeps) {
           parse: [
             async (ctx: Context) => {
               await check(ctx);
-              return readJson(ctx.request, limit);
+              return readJson(ctx.request, limit, optional);
             },
             "application/json",
           ] as const,
@@ -65,7 +67,7 @@ export function accessControl(deps: GuardDeps) {
     bearer: (access: BearerAccess) => {
       const surface = access.surface ?? "api";
       const check = once((ctx) => authorize(deps, ctx, surface, access.scope, access.cost ?? 1));
-      const steps = withBody(check, access.body);
+      const steps = withBody(check, access.body, access.bodyOptional);
       // Typed as what handlers see (the caller); Elysia's macro types do not take `parse` as
       // [handler, content type], nor refusals by model name, though it runs and documents both.
       return {

@@ -46,15 +46,22 @@ export class Tokens {
   }
 
   async issue(principal: Principal): Promise<string> {
+    return (await this.mint(principal, this.config.expirySeconds)).token;
+  }
+
+  /** A token for `principal` that expires `lifetimeSeconds` from now, and when that is (its `exp`, in ms). */
+  async mint(principal: Principal, lifetimeSeconds: number): Promise<{ token: string; expiresAtMs: number }> {
     const { algorithm, signing } = this.config.keys;
+    const issuedAt = Math.floor(this.now() / 1000);
+    const expiresAt = issuedAt + lifetimeSeconds;
     const jwt = new SignJWT({ customer_id: principal.customerId, scopes: principal.scopes })
       .setProtectedHeader({ alg: algorithm, typ: "JWT", kid: signing.kid })
       .setSubject(principal.subject)
       .setIssuer(this.config.issuer)
-      .setIssuedAt(Math.floor(this.now() / 1000))
-      .setExpirationTime(Math.floor(this.now() / 1000) + this.config.expirySeconds);
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(expiresAt);
     if (this.config.audience !== undefined) jwt.setAudience(this.config.audience);
-    return jwt.sign(signing.key);
+    return { token: await jwt.sign(signing.key), expiresAtMs: expiresAt * 1000 };
   }
 
   /**

@@ -14,7 +14,8 @@ export const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
   "webhooks:secrets": "read a webhook's signing secret (GET /api/v1/webhooks/{id}/secret); no other call shows it",
   "events:write": "send events",
   "deliveries:read": "read events, deliveries and attempts",
-  "deliveries:write": "retry deliveries",
+  "deliveries:write": "retry deliveries, recover a webhook's deliveries",
+  "portal:create": "mint customer portal links for its own customer (each holds the webhook and delivery scopes its minter holds)",
   admin: "every other scope, in every customer; customers and API keys",
 };
 

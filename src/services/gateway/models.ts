@@ -7,6 +7,7 @@ import { ErrorSchema } from "../../platform/http.ts";
 import { withExamples } from "../../platform/openapi-document.ts";
 import { EventTypeInputSchema, EventTypePatchSchema } from "../catalog/manage.ts";
 import { EVENT_EXAMPLE, INGEST_MODELS } from "../ingest/models.ts";
+import { PortalLinkSchema } from "../portal/links.ts";
 import { RecoverSchema } from "../recovery/jobs.ts";
 import { FilterTestSchema } from "../webhooks/filter-test.ts";
 import { RotateSecretSchema, WebhookInputSchema, WebhookPatchSchema } from "../webhooks/manage.ts";
@@ -212,6 +213,12 @@ export const GATEWAY_MODELS = {
   ApiKey: withExamples(S.ApiKeySchema, apiKey),
   ApiKeyCreated: withExamples(S.ApiKeyCreatedSchema, { ...apiKey, key: "hrk_9c1f2e3d5a6b7c8d9e0f1a2b3c4d5e6f" }),
   ApiKeyList: withExamples(S.ApiKeyListSchema, { data: [apiKey] }),
+  PortalLinkInput: withExamples(PortalLinkSchema, { expires_in: 3600 }),
+  PortalLink: withExamples(S.PortalLinkSchema, {
+    url: "https://hooks.example.com/portal#token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJwb3J0YWw6YWRtaW4ifQ.c2lnbmF0dXJl",
+    expires_at: "2026-12-05T10:00:00.000Z",
+    scopes: ["webhooks:read", "webhooks:write", "webhooks:secrets", "deliveries:read", "deliveries:write"],
+  }),
 } as const;
 
 /**

@@ -24,11 +24,12 @@ import { DEFAULT_PAGE, type DeliveryDeps, getDelivery, listDeliveries, listEvent
 import { GATEWAY_MODELS, SMALL_BODY, TAGS, validatedByTheUseCase } from "./models.ts";
 import { issueToken } from "./oauth.ts";
 import { operationalRoutes } from "./operational.ts";
+import { type PortalPageDeps, portalRoutes } from "./portal.ts";
 import { page, presentAttempt, presentDelivery, presentEvent, presentEventSummary, presentHealth, presentOperationalEvent, presentWebhook, presentWebhookWithSecret } from "./present.ts";
 import { recoveryRoutes } from "./recovery.ts";
 import { DeliveryQuerySchema, EventQuerySchema, OAuthTokenFormSchema, OperationalEventQuerySchema, PageQuerySchema, WebhookDeliveryQuerySchema } from "./schemas.ts";
 
-export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestRouteDeps, AccountDeps, TestSendDeps, CatalogDeps {
+export interface GatewayDeps extends DeliveryDeps, webhooks.WebhookDeps, IngestRouteDeps, AccountDeps, TestSendDeps, CatalogDeps, PortalPageDeps {
   tokens: Tokens;
   /** The process's cap on password verifications (login). */
   passwords: PasswordChecks;
@@ -397,5 +398,6 @@ export function gatewayRoutes(deps: GatewayDeps) {
       .use(catalogRoutes(deps))
       .use(operationalRoutes(deps))
       .use(recoveryRoutes(deps))
+      .use(portalRoutes(deps))
   );
 }

@@ -389,3 +389,13 @@ export const RecoveryJobSchema = Type.Object(
   },
   { ...Strict, description: "A recovery: a webhook's deliveries sent again in the background, at a pace" },
 );
+
+/** A customer portal link. */
+export const PortalLinkSchema = Type.Object(
+  {
+    url: Type.String({ description: "the portal page, with the link's token in its fragment: give it to the customer's browser, keep it out of logs" }),
+    expires_at: Timestamp("when the link stops working (its token's `exp`)"),
+    scopes: Type.Array(ScopeSchema, { description: "what the link's token may do, in the customer's webhooks and deliveries" }),
+  },
+  { ...Strict, description: "A short-lived link to one customer's portal" },
+);
