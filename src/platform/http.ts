@@ -351,15 +351,15 @@ export function clientIp(ctx: RequestContext, trustForwardedFor: boolean): strin
  * Reads a JSON body, refusing more than `limitBytes` before reading it all: 413 for too
  * large, 408 for a body slower than the listener's body timeout, 400 for malformed JSON or a
  * wrong content type, 422 for nesting deeper than its JSON depth (found before parsing). An empty
- * body is 400 too, or null when the body is `optional`.
+ * body is 400 too, or `{}` when the body is `optional`.
  */
 export async function readJson(request: Request, limitBytes: number, optional = false): Promise<unknown> {
   const contentType = request.headers.get("content-type") ?? "";
   if (contentType && !/^application\/(.+\+)?json\b/i.test(contentType)) throw new BadRequestError(`content-type '${contentType}' is not application/json`, "unsupported_media_type");
   const text = await readBody(request, limitBytes);
   if (text.length === 0) {
-    // Not undefined: Elysia would take that as "not parsed" and try its own parser.
-    if (optional) return null;
+    // {} and not undefined: Elysia would take undefined as "not parsed" and try its own parser.
+    if (optional) return {};
     throw new BadRequestError("request body is empty; send a JSON object", "invalid_json");
   }
   const { maxJsonDepth } = (admitted.get(request) ?? { limits: DEFAULT_EDGE_LIMITS }).limits;

@@ -231,7 +231,7 @@ describe("the OpenAPI document", () => {
 
   it("documents security, scopes, rate-limit headers and 429 for every operation that has them", () => {
     expect(spec.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
-    const publicOps = ["health", "metrics", "openapi", "docs", "docsScript"];
+    const publicOps = ["health", "metrics", "openapi", "docs", "docsScript", "portal"];
     for (const { id, op, path } of [...operations, ...operationsOf(others.ingest), ...operationsOf(others.observability)]) {
       const scope = op["x-scope"];
       if (scope) {
@@ -294,7 +294,7 @@ describe("the live API against its document", () => {
   it("holds each operation to the scope it documents", async () => {
     const bearerOps = operations.filter((o) => o.op["x-scope"]);
     const scopes = [...new Set(bearerOps.map((o) => o.op["x-scope"] as string))].filter((s) => s !== "admin");
-    expect(scopes.sort()).toEqual(["deliveries:read", "deliveries:write", "events:write", "webhooks:read", "webhooks:secrets", "webhooks:write"]);
+    expect(scopes.sort()).toEqual(["deliveries:read", "deliveries:write", "events:write", "portal:create", "webhooks:read", "webhooks:secrets", "webhooks:write"]);
     for (const scope of scopes) {
       const key = await call("post", "/api/v1/customers/default/api-keys", { json: { name: `only ${scope}`, scopes: [scope] } });
       expectDocumented("createApiKey", key);
@@ -329,6 +329,7 @@ describe("the live API against its document", () => {
     const eventTypeName = `${(exampleOf(spec, documentedOp("createEventType").op.requestBody.content["application/json"]) as { name: string }).name}.${run}`;
     const pathIds: Partial<Record<OperationId, Record<string, string>>> = {
       createApiKey: { id: "default" },
+      createPortalLink: { id: "default" },
       updateEventType: { name: eventTypeName },
       updateOperationalWebhook: { id: operational.body.id },
       rotateOperationalWebhookSecret: { id: operational.body.id },
@@ -341,6 +342,7 @@ describe("the live API against its document", () => {
         "createCustomer",
         "createEventType",
         "createOperationalWebhook",
+        "createPortalLink",
         "createWebhook",
         "login",
         "oauthToken",
@@ -493,6 +495,13 @@ describe("the live API against its document", () => {
     expectDocumented("createApiKey", key);
     expectDocumented("createApiKey", await call("post", `/api/v1/customers/run-${run}/api-keys`, { json: { name: "op", scopes: ["admin"] } }));
     expectDocumented("listApiKeys", await call("get", `/api/v1/customers/run-${run}/api-keys`));
+    const portal = await call("post", `/api/v1/customers/run-${run}/portal`, { json: { expires_in: 60, read_only: true } });
+    expectDocumented("createPortalLink", portal);
+    expectDocumented("createPortalLink", await call("post", "/api/v1/customers/no-such-customer/portal"));
+    expectDocumented("createPortalLink", await call("post", `/api/v1/customers/run-${run}/portal`, { json: { expires_in: 0 } }));
+    const portalPage = await call("get", new URL(portal.body.url).pathname, { token: null });
+    expectDocumented("portal", portalPage);
+    expect(portalPage.text).toContain("<title>Webhooks</title>");
     const basic = `Basic ${Buffer.from(`${key.body.id}:${key.body.key}`).toString("base64")}`;
     const oauth = await call("post", "/oauth/token", { token: null, form: { grant_type: "client_credentials", scope: "events:write" }, headers: { authorization: basic } });
     expectDocumented("oauthToken", oauth);

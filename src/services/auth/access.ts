@@ -22,7 +22,7 @@ export interface BearerAccess {
   surface?: Surface;
   /** The route takes a JSON body of at most this many bytes (413 beyond). */
   body?: number;
-  /** The body may be left out (the handler gets null); else an empty body is 400. */
+  /** The body may be left out (the handler gets `{}`); else an empty body is 400. */
   bodyOptional?: boolean;
   /** Taken from the customer's bucket up front (default 1); 0: the handler charges what it counts. */
   cost?: number;

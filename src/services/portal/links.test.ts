@@ -22,7 +22,7 @@ const tokenIn = (url: string) => new URLSearchParams(new URL(url).hash.slice(1))
 
 describe("mintPortalLink", () => {
   it("gives the operator a link to any customer, on the request's origin, holding every portal scope and bound to that customer", async () => {
-    const link = await mintPortalLink(deps(), operator, "acme", null, "http://10.0.0.5:8080/api/v1/customers/acme/portal");
+    const link = await mintPortalLink(deps(), operator, "acme", {}, "http://10.0.0.5:8080/api/v1/customers/acme/portal");
     expect(link.url).toStartWith("http://10.0.0.5:8080/portal#token=");
     expect(link.scopes).toEqual([...PORTAL_SCOPES]);
     expect(link.expiresAtMs).toBe(NOW + 3600_000);
@@ -63,6 +63,7 @@ describe("mintPortalLink", () => {
       [{ read_only: "yes" }, "read_only"],
       [{ scopes: ["admin"] }, "scopes"],
       [[], "body"],
+      [null, "body"],
     ] as const) {
       await expect(mintPortalLink(deps(), operator, "acme", body, "http://h/")).rejects.toThrow(field);
     }

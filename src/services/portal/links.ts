@@ -60,7 +60,7 @@ export interface PortalLink {
  * answered as not found. The link holds the portal's scopes the caller holds itself.
  */
 export async function mintPortalLink(deps: PortalDeps, caller: Principal, customerId: string, raw: unknown, requestUrl: string): Promise<PortalLink> {
-  const body = input.parse(raw ?? {});
+  const body = input.parse(raw);
   const operator = caller.scopes.includes("admin");
   if (!operator && customerId !== caller.customerId) throw new NotFoundError("customer", customerId);
   if (!(await deps.accounts.getCustomer(customerId))) throw new NotFoundError("customer", customerId);
