@@ -24,3 +24,14 @@ export function inlinePagePolicy(html: string, frameAncestors: readonly string[]
     `frame-ancestors ${frameAncestors.length > 0 ? frameAncestors.join(" ") : "'none'"}`,
   ].join("; ");
 }
+
+/** The headers a self-contained page is served with: its policy, checked by browsers on every load, kept from caches, referrers and sniffing. */
+export function inlinePageHeaders(policy: string): Record<string, string> {
+  return {
+    "content-type": "text/html; charset=utf-8",
+    "cache-control": "no-cache",
+    "content-security-policy": policy,
+    "referrer-policy": "no-referrer",
+    "x-content-type-options": "nosniff",
+  };
+}

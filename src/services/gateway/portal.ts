@@ -4,7 +4,7 @@
  * allowed by hash, nothing fetched from elsewhere) and calls this same API with the link's token.
  */
 import { Elysia, t } from "elysia";
-import { inlinePagePolicy } from "../../platform/page-policy.ts";
+import { inlinePageHeaders, inlinePagePolicy } from "../../platform/page-policy.ts";
 import { accessControl } from "../auth/access.ts";
 import { mintPortalLink, PORTAL_PATH, type PortalDeps } from "../portal/links.ts";
 import portalHtml from "../portal/page.html" with { type: "text" };
@@ -23,7 +23,7 @@ export interface PortalPageDeps {
 
 export function portalRoutes(deps: GatewayDeps) {
   // Made on the first request: building the routes touches no dependency.
-  let policy: string | undefined;
+  let headers: Record<string, string> | undefined;
   return new Elysia({ name: "gateway-portal", normalize: false })
     .use(accessControl(deps))
     .model(GATEWAY_MODELS)
@@ -52,12 +52,8 @@ export function portalRoutes(deps: GatewayDeps) {
     .get(
       PORTAL_PATH,
       ({ set }) => {
-        policy ??= inlinePagePolicy(portalPage, deps.portal.frameAncestors);
-        set.headers["content-type"] = "text/html; charset=utf-8";
-        set.headers["cache-control"] = "no-cache";
-        set.headers["content-security-policy"] = policy;
-        set.headers["referrer-policy"] = "no-referrer";
-        set.headers["x-content-type-options"] = "nosniff";
+        headers ??= inlinePageHeaders(inlinePagePolicy(portalPage, deps.portal.frameAncestors));
+        Object.assign(set.headers, headers);
         return portalPage;
       },
       {

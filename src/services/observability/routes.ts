@@ -9,7 +9,7 @@ import type { Delivery } from "../../domain/model.ts";
 import type { Clock, RetrySchedule, Store, WebhookHealth } from "../../domain/ports.ts";
 import { clientIp } from "../../platform/http.ts";
 import type { Logger } from "../../platform/logger.ts";
-import { inlinePagePolicy } from "../../platform/page-policy.ts";
+import { inlinePageHeaders, inlinePagePolicy } from "../../platform/page-policy.ts";
 import { accessControl } from "../auth/access.ts";
 import type { GuardDeps } from "../auth/guard.ts";
 import { login } from "../auth/login.ts";
@@ -43,7 +43,7 @@ const MAX_WEBHOOKS = 500;
 const MAX_EVENT_TYPES = 1000;
 /** Imported as text (bun-types types every `.html` import as an HTML bundle, whatever its `type`). */
 const dashboardPage = dashboardHtml as unknown as string;
-const DASHBOARD_POLICY = inlinePagePolicy(dashboardPage);
+const DASHBOARD_HEADERS = inlinePageHeaders(inlinePagePolicy(dashboardPage));
 const LOGIN_BODY = 64 * 1024;
 const FailuresQuery = Type.Object(
   // Elysia's t.Integer: in a query, Elysia turns it into a number from text (TypeBox's does not).
@@ -106,11 +106,7 @@ export function observabilityRoutes(deps: ObservabilityDeps) {
     .get(
       "/",
       ({ set }) => {
-        set.headers["content-type"] = "text/html; charset=utf-8";
-        set.headers["cache-control"] = "no-cache";
-        set.headers["content-security-policy"] = DASHBOARD_POLICY;
-        set.headers["referrer-policy"] = "no-referrer";
-        set.headers["x-content-type-options"] = "nosniff";
+        Object.assign(set.headers, DASHBOARD_HEADERS);
         return dashboardPage;
       },
       {
