@@ -10,13 +10,14 @@ import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { ARTIFACTS, headlessChromium, requireChromium } from "../helpers/browser.ts";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
-import { type ChildInstance, childInstance } from "../helpers/process.ts";
-import { type Receiver, startReceiver } from "../helpers/receiver.ts";
+import { type ChildInstance, fileScope } from "../helpers/process.ts";
+import type { Receiver } from "../helpers/receiver.ts";
 
 /** Functions passed to page.waitForFunction and evaluate run in the page, where these are. */
 declare const document: any;
 declare const sessionStorage: any;
 
+const scope = fileScope();
 const run = Math.random().toString(36).slice(2, 8);
 const [A, B] = [`acme-${run}`, `globex-${run}`];
 
@@ -38,10 +39,10 @@ const deliveryRow = (eventId: string) => page.locator(`#deliveries tr[data-event
 
 beforeAll(async () => {
   requireChromium();
-  receiver = startReceiver();
+  receiver = scope.receiver();
   receiver.onPath("/hook", () => (failing ? new Response("down for maintenance", { status: 500 }) : new Response("ok")));
   const framer = new URL(receiver.url("/")).origin;
-  hookrelay = childInstance({
+  hookrelay = scope.child({
     HOOKRELAY_RETRY_MANAGER_MAX_RETRIES: "1",
     HOOKRELAY_RETRY_MANAGER_INITIAL_DELAY: "100ms",
     HOOKRELAY_PORTAL_FRAME_ANCESTORS: framer,
@@ -79,11 +80,7 @@ beforeAll(async () => {
   browser.on("page", watch);
 }, 60_000);
 
-afterAll(async () => {
-  await browser?.close();
-  hookrelay?.proc?.kill(9);
-  receiver?.stop();
-});
+afterAll(() => browser?.close());
 
 describe("customer portal (headless Chromium)", () => {
   it("opens from the link, takes the token out of the address bar, and shows the customer's (empty) endpoints", async () => {
