@@ -2,9 +2,11 @@
 // holds, and that it reaches nothing but its own customer's webhooks and deliveries. Every
 // operation of every role's OpenAPI document is called with one customer's link token on another
 // customer's resources: operator routes and scopes the link lacks answer 403, the rest 404, lists
-// show none of the other's, and the other's resources are left as they were. The link stops
+// show none of the other's, and the other's resources are left as they were; every RPC of the gRPC
+// registry likewise (NotFound). The link stops
 // working when it says it does (the clock skew set to 0 here).
 import { beforeAll, describe, expect, it } from "bun:test";
+import { grpcurl } from "../helpers/grpcurl.ts";
 import { adminToken, client, waitFor } from "../helpers/hookrelay.ts";
 import { endToEndModes } from "../helpers/modes.ts";
 import { type ChildInstance, fileScope } from "../helpers/process.ts";
@@ -194,6 +196,35 @@ describe.each(MODES)("customer portal links (%s)", (mode) => {
     expect((await asB("GET", `/api/v1/jobs/${theirs.job}`)).body.state).not.toBe("cancelled");
     expect((await asB("GET", `/api/v1/event-types/${theirs.eventType}`)).status).toBe(200);
   }, 60_000);
+
+  it("on the gRPC registry too: another customer's webhook is not found by any RPC, and lists hold only A's", async () => {
+    const token = tokenOf((await mint(A)).body.url);
+    const registry = `127.0.0.1:${hr.env.HOOKRELAY_SERVER_REGISTRY_PORT}`;
+    const service = "hookrelay.webhook.v1.WebhookRegistry";
+    const methods = (await grpcurl(registry, ["list", service])).stdout
+      .trim()
+      .split("\n")
+      .map((m) => m.slice(service.length + 1));
+    const onTheirs: Record<string, unknown> = {
+      GetWebhook: { id: theirs.webhook },
+      GetWebhookSecret: { id: theirs.webhook },
+      UpdateWebhook: { webhook: { id: theirs.webhook, description: "taken" }, update_mask: { paths: ["description"] } },
+      RotateSecret: { id: theirs.webhook },
+      DeleteWebhook: { id: theirs.webhook },
+    };
+    expect(methods.sort()).toEqual([...Object.keys(onTheirs), "CreateWebhook", "ListWebhooks"].sort());
+    for (const [method, data] of Object.entries(onTheirs)) {
+      const answer = await grpcurl(registry, [`${service}/${method}`], { data, token });
+      expect({ method, code: answer.code }).toEqual({ method, code: "NotFound" });
+    }
+    const made = await grpcurl(registry, [`${service}/CreateWebhook`], { data: { webhook: { url: rx.url("/a-grpc"), event_types: ["a.grpc"] } }, token });
+    expect(made.code).toBe("OK");
+    const listed = await grpcurl(registry, [`${service}/ListWebhooks`], { data: { page_size: 1000 }, token });
+    expect(listed.body.webhooks.map((w: { id: string }) => w.id)).toContain(made.body.webhook.id);
+    expect(listed.stdout).not.toContain(theirs.webhook);
+    expect((await asB("GET", `/api/v1/webhooks/${theirs.webhook}`)).body).toMatchObject({ description: null, status: "active" });
+    expect((await asB("GET", `/api/v1/webhooks/${theirs.webhook}/secret`)).body.secret).toBe(theirs.secret);
+  }, 30_000);
 
   it("stops working when it says it expires", async () => {
     const link = await mint(A, { expires_in: 2 });
