@@ -119,7 +119,10 @@ describe.each(MODES)("a webhook's own limits (%s)", (mode) => {
     );
     const spanMs = arrivals.at(-1)! - arrivals[0]!;
     const rate = ((arrivals.length - 1) / spanMs) * 1000;
-    // Over any one second, no more than the rate and the burst, with 10%.
+    // Over any one second, no more than the rate and the burst, and what a late send adds: the
+    // bucket grants turns evenly, but a send that waited (a process stalled by the machine's other
+    // work; 2 cores here run PostgreSQL, Kafka and six processes) lands in the next turn's second.
+    // 250 ms of such lateness is 5 turns; a limit not shared by the 4 processes would show ~80.
     let busiest = 0;
     for (let i = 0, j = 0; i < arrivals.length; i++) {
       while (arrivals[i]! - arrivals[j]! >= 1000) j++;
@@ -130,7 +133,7 @@ describe.each(MODES)("a webhook's own limits (%s)", (mode) => {
     console.log(figures);
     expect(rate, figures).toBeLessThanOrEqual(RATE * 1.1);
     expect(rate, figures).toBeGreaterThanOrEqual(RATE * 0.9);
-    expect(busiest, figures).toBeLessThanOrEqual(Math.floor((RATE + BURST) * 1.1));
+    expect(busiest, figures).toBeLessThanOrEqual(RATE * 1.25 + BURST);
     expect(arrivals.length, figures).toBe(EVENTS); // each once
     // Production: several processes sent a good share each, so the limit held across them.
     if (mode === "production") expect(by.filter((n) => n >= EVENTS / 10).length, figures).toBeGreaterThanOrEqual(2);
