@@ -232,6 +232,19 @@ describe("customer portal (headless Chromium)", () => {
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
+  it("offers a read-only link nothing that changes: no add, edit, disable, delete, secret, test, retry or recovery", async () => {
+    const readOnly = await admin("POST", `/api/v1/customers/${A}/portal`, { read_only: true, expires_in: 60 });
+    const other = await browser.newPage();
+    await other.goto(readOnly.body.url);
+    await other.getByRole("button", { name: receiver.url("/hook") }).click();
+    await other.locator("#deliveries tbody tr").first().waitFor();
+    for (const name of ["Add endpoint", "Edit", "Disable", "Delete", "Reveal secret", "Rotate secret", "Send test", "Start recovery"])
+      expect({ name, shown: await other.getByRole("button", { name, exact: true }).isVisible() }).toEqual({ name, shown: false });
+    expect(await other.getByRole("button", { name: /^Retry / }).count()).toBe(0);
+    expect(await other.getByRole("button", { name: /^Attempts of / }).count()).toBe(2);
+    await other.close();
+  });
+
   it("deletes the endpoint", async () => {
     await page.getByRole("button", { name: "Delete" }).click();
     await page.locator("#no-webhooks").waitFor();
