@@ -42,6 +42,12 @@ describe("a filter", () => {
     ["$regex finds", { "data.customer.id": { $regex: "^cus_[0-9]+$" } }, true],
     ["$regex with an inline flag", { "data.customer.tier": { $regex: "(?i)^GOLD$" } }, true],
     ["$regex on a number: no", { "data.amount": { $regex: "250" } }, false],
+    ["$contains an element", { "data.tags": { $contains: "vip" } }, true],
+    ["$contains none", { "data.tags": { $contains: "new" } }, false],
+    ["$contains an object element", { "data.items": { $contains: { sku: "B-2" } } }, true],
+    ["$contains on a string: no (that is $regex)", { "data.currency": { $contains: "E" } }, false],
+    ["$contains on a missing field: no", { "data.gone": { $contains: 1 } }, false],
+    ["$not $contains", { "data.tags": { $not: { $contains: "new" } } }, true],
     ["an array element by index", { "data.items.1.sku": "B-2" }, true],
     ["an index past the end", { "data.items.5.sku": { $exists: false } }, true],
     ["a name on an array finds nothing", { "data.items.sku": { $exists: true } }, false],
@@ -158,6 +164,8 @@ function referenceOperator(op: string, operand: unknown, value: unknown): boolea
       return !(operand as unknown[]).some((o) => same(value, o));
     case "$exists":
       return (value !== undefined) === operand;
+    case "$contains":
+      return Array.isArray(value) && value.some((element) => same(element, operand));
     case "$regex":
       // JavaScript's engine has no inline (?i): the flag instead.
       return typeof value === "string" && ((operand as string).startsWith("(?i)") ? new RegExp((operand as string).slice(4), "i") : new RegExp(operand as string)).test(value);
@@ -200,7 +208,7 @@ function conditionsOf(filter: Filter): number {
 
 const scalar = fc.constantFrom<unknown>(0, 1, 2, -1, 2.5, "a", "b", "ab", "B-2", "", true, false, null);
 const value = fc.oneof({ weight: 4, arbitrary: scalar }, fc.constantFrom<unknown>({ k: 1 }, { k: 1, j: "a" }, [1, 2], [2, 1], [], {}));
-const PATHS = ["data.a", "data.b", "data.n.k", "data.n.j", "data.list.0", "data.list.1", "data.gone", "type", "source", "id"];
+const PATHS = ["data.a", "data.b", "data.n.k", "data.n.j", "data.list", "data.list.0", "data.list.1", "data.gone", "type", "source", "id"];
 const path = fc.constantFrom(...PATHS);
 const REGEXES = ["^a", "b$", "a|b", "^[A-Z]-[0-9]$", "(?i)^AB$", "x*", "^$", "[0-9]"];
 
@@ -210,6 +218,7 @@ const operator: fc.Arbitrary<[string, unknown]> = fc.oneof(
   fc.tuple(fc.constantFrom("$in", "$nin"), fc.array(value, { minLength: 1, maxLength: 4 })),
   fc.tuple(fc.constant("$exists"), fc.boolean()),
   fc.tuple(fc.constant("$regex"), fc.constantFrom(...REGEXES)),
+  fc.tuple(fc.constant("$contains"), value),
 );
 const operators = fc.uniqueArray(operator, { minLength: 1, maxLength: 3, selector: ([op]) => op }).map((ops) => Object.fromEntries(ops));
 const condition: fc.Arbitrary<unknown> = fc.oneof(

@@ -5,7 +5,8 @@
  * A filter is a JSON object of conditions, all of which must hold:
  *
  * - `"data.amount": {"$gte": 100}`: a dot path (domain/event-path.ts) and operators on its value:
- *   `$eq $neq $gt $gte $lt $lte $in $nin $exists $regex`, and `$not` of operators;
+ *   `$eq $neq $gt $gte $lt $lte $in $nin $exists $regex $contains`, and `$not` of operators
+ *   (`$contains`: an array holding an element equal to the operand, e.g. `"data.tags": {"$contains": "vip"}`);
  * - `"data.currency": "EUR"`: a path and a plain value, the same as `{"$eq": "EUR"}`;
  * - `"$and": [filters]`, `"$or": [filters]`, `"$not": filter`.
  *
@@ -38,7 +39,7 @@ export const FILTER_LIMITS = {
   regex: 256,
 } as const;
 
-const VALUE_OPERATORS = ["$eq", "$neq", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists", "$regex", "$not"] as const;
+const VALUE_OPERATORS = ["$eq", "$neq", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists", "$regex", "$contains", "$not"] as const;
 const LOGICAL_OPERATORS = ["$and", "$or", "$not"] as const;
 
 type Test = (value: unknown) => boolean;
@@ -170,6 +171,15 @@ class FilterCompiler {
         return operand ? (v) => v !== undefined : (v) => v === undefined;
       case "$regex":
         return this.regex(operand, at);
+      case "$contains": {
+        if (!this.plainValue(operand, at)) return never;
+        const equal = equalTo(operand);
+        return (v) => {
+          if (!Array.isArray(v)) return false;
+          for (let i = 0; i < v.length; i++) if (equal(v[i])) return true;
+          return false;
+        };
+      }
       case "$not": {
         if (!isObject(operand) || !Object.keys(operand).every((k) => k.startsWith("$")) || Object.keys(operand).length === 0)
           return this.problem(`${at}: must be an object of operators, e.g. {"$in": ["a", "b"]}`);

@@ -24,7 +24,7 @@ interface Sent {
   id: string;
   type: string;
   source: string;
-  data: { amount?: number; currency?: string; customer?: { id: string; tier?: string }; country?: string };
+  data: { amount?: number; currency?: string; customer?: { id: string; tier?: string }; country?: string; tags?: string[] };
 }
 
 /** Ten conditions: what the benchmark puts on every webhook too. */
@@ -56,8 +56,8 @@ const takesInvoices = (e: Sent) => {
     e.type !== "invoice.voided"
   );
 };
-const BIG_PAID_FILTER = { type: "invoice.paid", "data.amount": { $gt: 1000 } };
-const takesBigPaid = (e: Sent) => e.type === "invoice.paid" && e.data.amount !== undefined && e.data.amount > 1000;
+const BIG_PAID_FILTER = { type: "invoice.paid", "data.amount": { $gt: 1000 }, "data.tags": { $contains: "vip" } };
+const takesBigPaid = (e: Sent) => e.type === "invoice.paid" && e.data.amount !== undefined && e.data.amount > 1000 && (e.data.tags ?? []).includes("vip");
 const EUR_FILTER = { "data.currency": "EUR" };
 const takesEur = (e: Sent) => e.type.startsWith("invoice.") && e.data.currency === "EUR";
 
@@ -73,6 +73,7 @@ const sentArb = fc
     currency: field(["EUR", "USD"], ["GBP"]),
     customer: field([{ id: "cus_1", tier: "gold" }], [{ id: "cus_x", tier: "gold" }, { id: "cus_2" }, { id: "cus_3", tier: "blocked" }]),
     country: field(["DE", "US"], ["FR"]),
+    tags: field([["vip"], ["eu", "vip"]], [[], ["eu"], ["vipx"]]),
   })
   .map(({ id, type, source, ...data }): Sent => ({ id, type, source, data: JSON.parse(JSON.stringify(data)) }));
 /** Events, and how they are sent: alone or in batches of the next few, some batches at once. */

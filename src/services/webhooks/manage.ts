@@ -34,7 +34,7 @@ const fields = {
   }),
   filter: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], {
     description:
-      'of the events of those types, only those passing this payload filter: paths into the event (data.amount, source) with a value to equal or operators $eq $neq $gt $gte $lt $lte $in $nin $exists $regex (RE2) $not, combined with $and, $or, $not. E.g. {"data.amount": {"$gte": 100}, "data.currency": {"$in": ["EUR", "USD"]}}. At most 64 conditions, 16 KiB. null (the default): every event',
+      'of the events of those types, only those passing this payload filter: paths into the event (data.amount, source) with a value to equal or operators $eq $neq $gt $gte $lt $lte $in $nin $exists $regex (RE2) $contains (an array element) $not, combined with $and, $or, $not. E.g. {"data.amount": {"$gte": 100}, "data.currency": {"$in": ["EUR", "USD"]}}. At most 64 conditions, 16 KiB. null (the default): every event',
     errorMessage: "must be a filter object (paths and conditions) or null",
   }),
   headers: Type.Record(Type.String(), Type.String(), {

@@ -165,8 +165,8 @@ export type Webhook = Message<"hookrelay.webhook.v1.Webhook"> & {
   /**
    * Of the events of those types, only those passing this payload filter are delivered: paths
    * into the event (data.amount, source) with a value to equal or operators ($eq $neq $gt $gte $lt
-   * $lte $in $nin $exists $regex $not), combined with $and, $or, $not; as REST's `filter`. Unset:
-   * every event.
+   * $lte $in $nin $exists $regex $contains $not), combined with $and, $or, $not; as REST's
+   * `filter`. Unset: every event.
    *
    * @generated from field: google.protobuf.Struct filter = 19;
    */
