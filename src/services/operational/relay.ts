@@ -11,7 +11,8 @@
  * LOOKBACK_MS / 2 it reads the last LOOKBACK_MS again, for a record written late by a process whose
  * clock lags. Each event's id comes from what it reports, so a record read twice is appended once
  * (the log keeps an id once). A relay that starts goes on from the newest event it appended
- * before. Several retry processes relay the same records; the log keeps each once.
+ * before, or (none yet) from when the first operational webhook was made. Several retry processes
+ * relay the same records; the log keeps each once.
  */
 
 import { idFloor } from "../../domain/ids.ts";
@@ -31,6 +32,8 @@ export interface RelayDeps {
 
 /** How far back each read goes again, for a record written late. */
 export const LOOKBACK_MS = 60_000;
+/** Operational webhooks read to find the first one made (an operator has a handful). */
+const OPERATIONAL_WEBHOOKS_READ = 1000;
 /** Records read at a time, of each kind. */
 const BATCH = 500;
 const SOURCE = "hookrelay";
@@ -133,10 +136,17 @@ export class OperationalRelay {
     }
   }
 
-  /** Where a relay left off: the newest operational event appended (its `occurred_at`), or a look-back from now. */
+  /**
+   * Where a relay left off: the newest operational event appended (its `occurred_at`); with none
+   * appended yet, when the first operational webhook was made (it receives what happened since,
+   * even if no relay ran then).
+   */
   private async lastRelayed(now: number): Promise<number> {
-    const [newest] = (await this.deps.store.listEvents(OPERATOR_CUSTOMER_ID, { limit: 1 })).data;
-    return newest ? Math.min(now, Date.parse(newest.timestamp)) : now - LOOKBACK_MS;
+    const { store } = this.deps;
+    const [newest] = (await store.listEvents(OPERATOR_CUSTOMER_ID, { limit: 1 })).data;
+    if (newest) return Math.min(now, Date.parse(newest.timestamp));
+    const webhooks = (await store.listWebhooks(OPERATOR_CUSTOMER_ID, OPERATIONAL_WEBHOOKS_READ)).data;
+    return Math.min(now, ...webhooks.map((w) => Date.parse(w.createdAt)));
   }
 }
 
