@@ -21,12 +21,13 @@ import { SqliteEventLog } from "../../src/adapters/sqlite/event-log.ts";
 import { migrateUp as migrateSqlite } from "../../src/adapters/sqlite/migrations.ts";
 import { SqliteStore } from "../../src/adapters/sqlite/store.ts";
 import { deliveryIdFor, newId } from "../../src/domain/ids.ts";
-import { NEW_WEBHOOK_STATE, OPERATOR_CUSTOMER_ID, type Webhook } from "../../src/domain/model.ts";
+import { OPERATOR_CUSTOMER_ID, type Webhook } from "../../src/domain/model.ts";
 import type { EventLog, Store } from "../../src/domain/ports.ts";
 import { createLogger } from "../../src/platform/logger.ts";
 import { createMetrics } from "../../src/platform/metrics.ts";
 import { OperationalRelay } from "../../src/services/operational/relay.ts";
 import { freshTopic, requireServices, schemaFactory, TEST_DATABASE_URL, TEST_KAFKA_BROKERS } from "../helpers/services.ts";
+import { makeWebhook } from "./store.contract.ts";
 
 const T0 = Date.parse("2026-12-05T12:00:00Z");
 
@@ -47,19 +48,7 @@ interface Backend {
 /** The operator's operational webhook, made at `ms`. */
 function operationalWebhook(ms: number): Webhook {
   const at = new Date(ms).toISOString();
-  return {
-    id: "wh_ops",
-    customerId: OPERATOR_CUSTOMER_ID,
-    url: "https://ops.example",
-    eventTypes: ["*"],
-    headers: {},
-    description: null,
-    secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-    status: "active",
-    ...NEW_WEBHOOK_STATE,
-    createdAt: at,
-    updatedAt: at,
-  };
+  return makeWebhook(OPERATOR_CUSTOMER_ID, { id: "wh_ops", url: "https://ops.example", eventTypes: ["*"], headers: {}, description: null, createdAt: at, updatedAt: at });
 }
 
 const dirs: string[] = [];
