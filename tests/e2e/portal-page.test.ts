@@ -206,6 +206,7 @@ describe("customer portal (headless Chromium)", () => {
     await page.getByRole("button", { name: "Find", exact: true }).click();
     await page.waitForFunction(() => document.getElementById("found").textContent.includes("No event"));
     expect(await page.textContent("#found")).toBe(`No event '${theirs.event}' in your account.`);
+    await page.screenshot({ path: join(ARTIFACTS, "portal-list.png"), fullPage: true });
     // The page's own token, used as the page uses it: another customer's webhook, and the operator's routes.
     const answers = await page.evaluate(
       async ([webhook]) => {
@@ -249,7 +250,6 @@ describe("customer portal (headless Chromium)", () => {
     await page.getByRole("button", { name: "Delete" }).click();
     await page.locator("#no-webhooks").waitFor();
     expect((await asA("GET", "/api/v1/webhooks")).body.data).toEqual([]);
-    await page.screenshot({ path: join(ARTIFACTS, "portal-list.png"), fullPage: true });
   });
 
   it("shows inside an iframe of an allowed origin, and not inside another's", async () => {
