@@ -18,17 +18,14 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createPool } from "../src/adapters/postgres/client.ts";
 import { tempDir } from "../tests/helpers/hookrelay.ts";
+import { deploymentArgs } from "./lib/args.ts";
 import { type Deployment, startEmbedded, startProduction } from "./lib/hookrelay.ts";
 import { round } from "./lib/measure.ts";
 import { type ListEvents, machine, OUT_DIR, RESULTS_DIR, regenerateReadme, versions } from "./lib/results.ts";
 
-const args = process.argv.slice(2);
-const deployment = args.find((a) => !a.startsWith("--")) ?? "embedded";
-if (deployment !== "embedded" && deployment !== "production") throw new Error("usage: bun bench/list-events.ts [embedded|production] [--events=N] [--pages=N] [--record]");
-const option = (name: string, fallback: number) => Number(args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
+const { deployment, option, record } = deploymentArgs("bun bench/list-events.ts [embedded|production] [--events=N] [--pages=N] [--record]");
 const EVENTS = option("events", 1_000_000);
 const PAGES = option("pages", 30);
-const record = args.includes("--record");
 /** The bound of issue 19, ms per page. */
 const BOUND_MS = 50;
 const CUSTOMER = "default";

@@ -14,14 +14,12 @@ import { join } from "node:path";
 import { adminToken, client, waitFor } from "../tests/helpers/hookrelay.ts";
 import { childInstance } from "../tests/helpers/process.ts";
 import { eventIdOf, startReceiver } from "../tests/helpers/receiver.ts";
+import { deploymentArgs } from "./lib/args.ts";
 import { productionBackends, productionDefaults } from "./lib/hookrelay.ts";
 import { round } from "./lib/measure.ts";
 import { machine, OUT_DIR, RESULTS_DIR, versions } from "./lib/results.ts";
 
-const args = process.argv.slice(2);
-const deployment = args.find((a) => !a.startsWith("--")) ?? "embedded";
-if (deployment !== "embedded" && deployment !== "production") throw new Error("usage: bun bench/recovery.ts [embedded|production] [--deliveries=N] [--per-second=N] [--record]");
-const option = (name: string, fallback: number) => Number(args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
+const { deployment, option, record } = deploymentArgs("bun bench/recovery.ts [embedded|production] [--deliveries=N] [--per-second=N] [--record]");
 const N = option("deliveries", 10_000);
 const PER_SECOND = option("per-second", 500);
 const log = (line: string) => console.error(`recovery: ${line}`);
@@ -95,7 +93,7 @@ try {
       checks: "every delivery sent by the job and received; the pace before the kill within 10%",
     },
   };
-  const dir = args.includes("--record") ? RESULTS_DIR : OUT_DIR;
+  const dir = record ? RESULTS_DIR : OUT_DIR;
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `recovery-${deployment}-${result.date.replace(/[:.]/g, "").replace(/\d{3}Z$/, "Z")}.json`);
   writeFileSync(path, `${JSON.stringify(result, null, 2)}\n`);
